@@ -1,0 +1,50 @@
+/**
+ * Typed errors of natgrad. Every failure that reaches a caller is one of
+ * `TypeError` (wrong type or shape), `RangeError` (a value outside its domain:
+ * NaN, Inf, negative damping, index out of range), or one of the classes below.
+ * A WebAssembly `RuntimeError` never escapes the public API.
+ *
+ * @module
+ */
+
+/**
+ * A symmetric matrix (after damping) is not positive definite: the Cholesky
+ * factorization met a non-positive (or non-finite) pivot.
+ *
+ * `pivot` follows LAPACK's INFO convention: the 1-based index of the first
+ * failing pivot, so `pivot >= 1` always. `value` is the pivot's value
+ * `A[k][k] + λ − Σ_j L[k][j]²` at that step (≤ 0 or NaN).
+ */
+export class NotPositiveDefiniteError extends Error {
+  readonly pivot: number;
+  readonly value: number;
+  constructor(pivot: number, value: number, what = 'matrix') {
+    super(`${what} is not positive definite: pivot ${pivot} (1-based) is ${value}`);
+    this.name = 'NotPositiveDefiniteError';
+    this.pivot = pivot;
+    this.value = value;
+  }
+}
+
+/**
+ * A data file is malformed. `file` is the path (or `'<string>'` for text
+ * input) and `line` the 1-based line number of the first problem.
+ */
+export class DataFormatError extends Error {
+  readonly file: string;
+  readonly line: number;
+  constructor(file: string, line: number, problem: string) {
+    super(`${file}:${line}: ${problem}`);
+    this.name = 'DataFormatError';
+    this.file = file;
+    this.line = line;
+  }
+}
+
+/** A handle was used after `free()` (or freed twice). */
+export class DisposedError extends Error {
+  constructor(what: string) {
+    super(`${what} was already freed`);
+    this.name = 'DisposedError';
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * natgrad — curvature matrices (Hessian, GGN, Fisher, empirical Fisher) and the
+ * optimizers that precondition with them, on a SIMD WebAssembly core.
+ *
+ * @module
+ */
+export { init, createCore, core, currentVariant, supportsRelaxedSimd, supportsSimd, binaryUrl, Core } from './wasm.js';
+export type { Variant, InitOptions, InitResult, KernelExports } from './wasm.js';
+export { NotPositiveDefiniteError, DataFormatError, DisposedError } from './errors.js';
+export type { DenseMatrix, CsrMatrix, MatrixInput, VectorInput, Dataset } from './types.js';
+export { Handle } from './handle.js';
+export { Matrix } from './matrix.js';
+export { SymMatrix, CholeskyFactor } from './symmatrix.js';
+export type { DampingOptions, Eigen } from './symmatrix.js';
+export { gram, outerProducts } from './gram.js';

@@ -1,0 +1,208 @@
+/**
+ * `SymMatrix` (a symmetric matrix resident in WebAssembly memory) and its
+ * `CholeskyFactor`.
+ *
+ * Storage: a full n × n row-major block kept symmetric (kernels accumulate the
+ * lower triangle, one mirror pass completes it), so `get(i, j)` and `toDense()`
+ * read it directly and solves pass it to the kernels without a copy.
+ *
+ * @module
+ */
+import { NotPositiveDefiniteError } from './errors.js';
+import { Handle, withScratch } from './handle.js';
+import type { DenseMatrix, VectorInput } from './types.js';
+import { checkScalar, toDense, toVector } from './validate.js';
+import { core as defaultCore, type Core } from './wasm.js';
+
+/** Options of damped solves and factorizations. */
+export interface DampingOptions {
+  /** λ ≥ 0 added to the diagonal: the factorized matrix is A + λI. Default 0. */
+  damping?: number;
+}
+
+/** Symmetric eigen-decomposition: `A = V diag(values) Vᵀ`, values ascending, eigenvectors in the columns of V. */
+export interface Eigen {
+  values: Float64Array;
+  /** Row-major n × n; column k is the unit eigenvector of `values[k]`. */
+  vectors: DenseMatrix;
+}
+
+/** A symmetric n × n matrix in WebAssembly memory. */
+export class SymMatrix extends Handle {
+  /** n: the number of rows (= columns). */
+  readonly size: number;
+
+  /** @internal Take ownership of a full, symmetric n × n block at `ptr`. */
+  constructor(core: Core, size: number, ptr: number) {
+    super(core, [ptr]);
+    this.size = size;
+  }
+
+  /**
+   * Copy a symmetric matrix in. Only the lower triangle is read (as LAPACK does); the upper
+   * one is rebuilt from it.
+   * @throws RangeError if it is not square or has non-finite entries.
+   */
+  static from(input: DenseMatrix | number[][], core: Core = defaultCore()): SymMatrix {
+    const d = toDense(input, 'A');
+    if (d.rows !== d.cols) throw new RangeError(`natgrad: A must be square, got ${d.rows} × ${d.cols}`);
+    const n = d.rows;
+    const ptr = core.allocCopy(d.data);
+    core.exports.dsymMirrorLower(n, ptr, n);
+    return new SymMatrix(core, n, ptr);
+  }
+
+  /** @internal Byte address of the n × n storage (leading dimension n). */
+  dataPtr(): number {
+    return this.ptr(0);
+  }
+
+  /** A[i][j]. */
+  get(i: number, j: number): number {
+    const n = this.size;
+    if (!Number.isInteger(i) || !Number.isInteger(j) || i < 0 || j < 0 || i >= n || j >= n) {
+      throw new RangeError(`natgrad: index (${i}, ${j}) out of range for a ${n} × ${n} matrix`);
+    }
+    return this.core.f64(this.ptr(), n * n)[i * n + j]!;
+  }
+
+  /** Full row-major copy (length n²). */
+  toDense(): Float64Array {
+    return this.core.f64(this.ptr(), this.size * this.size).slice();
+  }
+
+  /** `{ data, rows, cols }` copy, for functions that take matrix inputs. */
+  toMatrix(): DenseMatrix {
+    return { data: this.toDense(), rows: this.size, cols: this.size };
+  }
+
+  /** The diagonal (length n). */
+  diagonal(): Float64Array {
+    const n = this.size;
+    const a = this.core.f64(this.ptr(), n * n);
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = a[i * n + i]!;
+    return out;
+  }
+
+  /** tr(A) = Σ_i A[i][i]. */
+  trace(): number {
+    let s = 0;
+    for (const x of this.diagonal()) s += x;
+    return s;
+  }
+
+  /** ‖A‖_F = sqrt(Σ_ij A[i][j]²). */
+  frobenius(): number {
+    const n = this.size;
+    const p = this.ptr();
+    return Math.sqrt(this.core.exports.ddot(n * n, p, p));
+  }
+
+  /** y = A v. */
+  matvec(v: VectorInput): Float64Array {
+    const n = this.size;
+    const x = toVector(v, n, 'v');
+    return withScratch(this.core, [8 * n, 8 * n], (px, py) => {
+      this.core.f64(px, n).set(x);
+      this.core.exports.dsymvLower(n, 1, this.ptr(), n, px, 0, py);
+      return this.core.f64(py, n).slice();
+    });
+  }
+
+  /**
+   * Cholesky factor of A + λI (lower, L Lᵀ = A + λI).
+   * @throws NotPositiveDefiniteError with the 1-based pivot index and its value.
+   * @throws RangeError for a negative or non-finite damping.
+   */
+  cholesky(options: DampingOptions = {}): CholeskyFactor {
+    const lambda = checkScalar(options.damping ?? 0, 'damping', 'nonnegative');
+    const n = this.size;
+    const core = this.core;
+    const src = this.ptr();
+    const ptr = core.alloc(8 * n * n);
+    core.f64(ptr, n * n).set(core.f64(src, n * n));
+    const info = core.exports.dpotrfLower(n, lambda, ptr, n);
+    if (info !== 0) {
+      const value = core.f64(ptr, n * n)[(info - 1) * (n + 1)]!;
+      core.free(ptr);
+      throw new NotPositiveDefiniteError(info, value, lambda > 0 ? `A + ${lambda}·I` : 'A');
+    }
+    return new CholeskyFactor(core, n, lambda, ptr);
+  }
+
+  /**
+   * x with (A + λI) x = b, by Cholesky. Factor once with {@link SymMatrix.cholesky} to
+   * solve many times.
+   */
+  solve(b: VectorInput, options: DampingOptions = {}): Float64Array {
+    const x = toVector(b, this.size, 'b');
+    const f = this.cholesky(options);
+    try {
+      return f.solve(x);
+    } finally {
+      f.free();
+    }
+  }
+
+  /** log det(A + λI), by Cholesky. @throws NotPositiveDefiniteError */
+  logDet(options: DampingOptions = {}): number {
+    const f = this.cholesky(options);
+    try {
+      return f.logDet();
+    } finally {
+      f.free();
+    }
+  }
+}
+
+/** L with L Lᵀ = A + λI, resident in WebAssembly memory. */
+export class CholeskyFactor extends Handle {
+  readonly size: number;
+  /** The λ that was added to the diagonal. */
+  readonly damping: number;
+
+  /** @internal Takes ownership of the n × n block at `ptr` (lower triangle = L). */
+  constructor(core: Core, size: number, damping: number, ptr: number) {
+    super(core, [ptr]);
+    this.size = size;
+    this.damping = damping;
+  }
+
+  /** x with (A + λI) x = b: forward then back substitution. */
+  solve(b: VectorInput): Float64Array {
+    const n = this.size;
+    const x = toVector(b, n, 'b');
+    return withScratch(this.core, [8 * n], (px) => {
+      this.core.f64(px, n).set(x);
+      this.core.exports.dpotrsLower1(n, this.ptr(), n, px);
+      return this.core.f64(px, n).slice();
+    });
+  }
+
+  /** X with (A + λI) X = B for the columns of B (n × k). */
+  solveMany(B: DenseMatrix | number[][]): DenseMatrix {
+    const n = this.size;
+    const b = toDense(B, 'B');
+    if (b.rows !== n) throw new RangeError(`natgrad: B must have ${n} rows, got ${b.rows}`);
+    const k = b.cols;
+    return withScratch(this.core, [8 * n * k], (pb) => {
+      this.core.f64(pb, n * k).set(b.data);
+      this.core.exports.dpotrsLower(n, k, this.ptr(), n, pb, k);
+      return { data: this.core.f64(pb, n * k).slice(), rows: n, cols: k };
+    });
+  }
+
+  /** log det(A + λI) = 2 Σ log L[i][i]. */
+  logDet(): number {
+    return this.core.exports.dpotrfLogDet(this.size, this.ptr(), this.size);
+  }
+
+  /** L as a full row-major n × n array (zeros above the diagonal). */
+  toDense(): Float64Array {
+    const n = this.size;
+    const a = this.core.f64(this.ptr(), n * n).slice();
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) a[i * n + j] = 0;
+    return a;
+  }
+}

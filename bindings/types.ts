@@ -1,0 +1,45 @@
+/**
+ * Input conventions shared by the whole API.
+ *
+ * - A dense matrix is `{ data: Float64Array, rows, cols }`, row-major
+ *   (`data[i * cols + j]` is row i, column j), or a `number[][]` (array of rows).
+ * - A sparse matrix is CSR: `{ rows, cols, indptr, indices, values }` with
+ *   `indptr.length === rows + 1`, `indptr[0] === 0`, non-decreasing `indptr`,
+ *   0-based `indices` strictly increasing within each row.
+ *
+ * @module
+ */
+
+/** Row-major dense matrix: `data[i * cols + j]`. */
+export interface DenseMatrix {
+  readonly data: Float64Array;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+/** Compressed sparse rows. Column indices are 0-based and strictly increasing per row. */
+export interface CsrMatrix {
+  readonly rows: number;
+  readonly cols: number;
+  readonly indptr: Int32Array | number[];
+  readonly indices: Int32Array | number[];
+  readonly values: Float64Array | number[];
+}
+
+/** Any matrix input accepted by the API (a resident `Matrix` handle is accepted too where documented). */
+export type MatrixInput = DenseMatrix | CsrMatrix | number[][];
+
+/** A vector input: a `Float64Array` or a plain array of numbers. */
+export type VectorInput = Float64Array | ArrayLike<number>;
+
+/** A data set as returned by the loaders: inputs, targets and column names. */
+export interface Dataset<X extends DenseMatrix | CsrMatrix = DenseMatrix | CsrMatrix> {
+  readonly X: X;
+  readonly y: Float64Array;
+  readonly names: string[];
+}
+
+/** True when `m` looks like a CSR matrix (has `indptr`). */
+export function isCsr(m: unknown): m is CsrMatrix {
+  return typeof m === 'object' && m !== null && 'indptr' in m;
+}

@@ -1,0 +1,129 @@
+/**
+ * Input validation shared by the API. Everything a kernel receives has passed through
+ * here first: shapes, lengths, finiteness, index ranges. Errors name the argument.
+ *
+ * @module
+ */
+import { isCsr, type CsrMatrix, type DenseMatrix, type MatrixInput, type VectorInput } from './types.js';
+
+/** Throws `TypeError` unless `n` is a non-negative safe integer. */
+export function checkSize(n: unknown, name: string): number {
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+    throw new TypeError(`natgrad: ${name} must be a non-negative integer, got ${String(n)}`);
+  }
+  return n;
+}
+
+/** Throws `RangeError` unless `x` is a finite number (optionally ≥ 0 / > 0). */
+export function checkScalar(x: unknown, name: string, domain: 'any' | 'nonnegative' | 'positive' = 'any'): number {
+  if (typeof x !== 'number') throw new TypeError(`natgrad: ${name} must be a number, got ${typeof x}`);
+  if (!Number.isFinite(x)) throw new RangeError(`natgrad: ${name} must be finite, got ${x}`);
+  if (domain === 'nonnegative' && !(x >= 0)) throw new RangeError(`natgrad: ${name} must be ≥ 0, got ${x}`);
+  if (domain === 'positive' && !(x > 0)) throw new RangeError(`natgrad: ${name} must be > 0, got ${x}`);
+  return x;
+}
+
+/** Index of the first non-finite entry, or −1. */
+export function firstNonFinite(a: ArrayLike<number>): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return i;
+  return -1;
+}
+
+/**
+ * A `Float64Array` copy (or the array itself when it already is one) of a vector input of
+ * the given length, all entries finite.
+ */
+export function toVector(v: unknown, length: number | undefined, name: string): Float64Array {
+  if (!(v instanceof Float64Array) && !Array.isArray(v) && !ArrayBuffer.isView(v)) {
+    throw new TypeError(`natgrad: ${name} must be a Float64Array or an array of numbers`);
+  }
+  const a = v instanceof Float64Array ? v : Float64Array.from(v as ArrayLike<number>);
+  if (length !== undefined && a.length !== length) {
+    throw new RangeError(`natgrad: ${name} must have length ${length}, got ${a.length}`);
+  }
+  const bad = firstNonFinite(a);
+  if (bad >= 0) throw new RangeError(`natgrad: ${name}[${bad}] is not finite (${a[bad]})`);
+  return a;
+}
+
+/** A validated dense matrix (row-major, all finite) from `{ data, rows, cols }` or `number[][]`. */
+export function toDense(m: unknown, name: string): DenseMatrix {
+  if (Array.isArray(m)) {
+    const rows = m.length;
+    const cols = rows === 0 ? 0 : (Array.isArray(m[0]) ? (m[0] as unknown[]).length : -1);
+    const data = new Float64Array(rows * Math.max(cols, 0));
+    for (let i = 0; i < rows; i++) {
+      const r = m[i];
+      if (!Array.isArray(r)) throw new TypeError(`natgrad: ${name}[${i}] must be an array (row)`);
+      if (r.length !== cols) throw new RangeError(`natgrad: ${name}[${i}] has ${r.length} entries, expected ${cols}`);
+      for (let j = 0; j < cols; j++) {
+        const x = r[j];
+        if (typeof x !== 'number' || !Number.isFinite(x)) throw new RangeError(`natgrad: ${name}[${i}][${j}] is not a finite number (${String(x)})`);
+        data[i * cols + j] = x;
+      }
+    }
+    return { data, rows, cols };
+  }
+  if (typeof m !== 'object' || m === null || !('data' in m)) {
+    throw new TypeError(`natgrad: ${name} must be { data: Float64Array, rows, cols }, number[][] or CSR { rows, cols, indptr, indices, values }`);
+  }
+  const { data, rows, cols } = m as DenseMatrix;
+  checkSize(rows, `${name}.rows`);
+  checkSize(cols, `${name}.cols`);
+  if (!(data instanceof Float64Array)) throw new TypeError(`natgrad: ${name}.data must be a Float64Array`);
+  if (data.length !== rows * cols) {
+    throw new RangeError(`natgrad: ${name}.data has length ${data.length}, expected rows × cols = ${rows} × ${cols} = ${rows * cols}`);
+  }
+  const bad = firstNonFinite(data);
+  if (bad >= 0) {
+    throw new RangeError(`natgrad: ${name}[${Math.floor(bad / cols)}][${bad % cols}] is not finite (${data[bad]})`);
+  }
+  return { data, rows, cols };
+}
+
+/** Validated CSR with typed arrays (`Int32Array` indptr/indices, `Float64Array` values). */
+export interface CheckedCsr {
+  rows: number;
+  cols: number;
+  indptr: Int32Array;
+  indices: Int32Array;
+  values: Float64Array;
+}
+
+/**
+ * Validate a CSR matrix: `indptr` of length rows + 1 starting at 0, non-decreasing, ending
+ * at nnz; indices in [0, cols) strictly increasing within each row; finite values.
+ */
+export function toCsr(m: CsrMatrix, name: string): CheckedCsr {
+  const rows = checkSize(m.rows, `${name}.rows`);
+  const cols = checkSize(m.cols, `${name}.cols`);
+  if (cols > 2 ** 31 - 1) throw new RangeError(`natgrad: ${name}.cols is too large for 32-bit indices`);
+  const indptr = m.indptr instanceof Int32Array ? m.indptr : Int32Array.from(m.indptr as ArrayLike<number>);
+  const indices = m.indices instanceof Int32Array ? m.indices : Int32Array.from(m.indices as ArrayLike<number>);
+  const values = m.values instanceof Float64Array ? m.values : Float64Array.from(m.values as ArrayLike<number>);
+  if (indptr.length !== rows + 1) throw new RangeError(`natgrad: ${name}.indptr must have length rows + 1 = ${rows + 1}, got ${indptr.length}`);
+  if (indptr[0] !== 0) throw new RangeError(`natgrad: ${name}.indptr[0] must be 0, got ${indptr[0]}`);
+  for (let i = 0; i < rows; i++) {
+    if (indptr[i + 1]! < indptr[i]!) throw new RangeError(`natgrad: ${name}.indptr is not non-decreasing at row ${i} (${indptr[i]} > ${indptr[i + 1]})`);
+  }
+  const nnz = indptr[rows]!;
+  if (indices.length !== nnz || values.length !== nnz) {
+    throw new RangeError(`natgrad: ${name}.indices and ${name}.values must have indptr[rows] = ${nnz} entries, got ${indices.length} and ${values.length}`);
+  }
+  for (let i = 0; i < rows; i++) {
+    for (let p = indptr[i]!; p < indptr[i + 1]!; p++) {
+      const j = indices[p]!;
+      if (j < 0 || j >= cols) throw new RangeError(`natgrad: ${name}.indices[${p}] = ${j} is out of range [0, ${cols}) in row ${i}`);
+      if (p > indptr[i]! && j <= indices[p - 1]!) throw new RangeError(`natgrad: ${name}.indices are not strictly increasing in row ${i} (${indices[p - 1]} then ${j})`);
+    }
+  }
+  const bad = firstNonFinite(values);
+  if (bad >= 0) throw new RangeError(`natgrad: ${name}.values[${bad}] is not finite (${values[bad]})`);
+  return { rows, cols, indptr, indices, values };
+}
+
+/** Validate any matrix input (dense or CSR). */
+export function toMatrix(m: MatrixInput, name: string): { dense: DenseMatrix; csr?: undefined } | { csr: CheckedCsr; dense?: undefined } {
+  if (isCsr(m)) return { csr: toCsr(m, name) };
+  return { dense: toDense(m, name) };
+}

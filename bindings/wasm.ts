@@ -1,0 +1,238 @@
+/**
+ * Finding, compiling and instantiating natgrad's WebAssembly core.
+ *
+ * Two binaries are built from one AssemblyScript source: `natgrad.relaxed.wasm`
+ * (SIMD128 + relaxed SIMD, fused multiply-add through `f64x2.relaxed_madd`) and
+ * `natgrad.simd.wasm` (SIMD128 only). `init()` validates a 40-byte relaxed-SIMD
+ * probe module and loads the relaxed binary where the engine accepts it (Node ≥ 22,
+ * Node 20 with `--experimental-wasm-relaxed-simd`, Deno, current Chromium), the
+ * baseline elsewhere; `init({ variant })` forces one.
+ *
+ * One code path for every host: the binary is located with
+ * `new URL('../build/…', import.meta.url)`; `file:` URLs are read with
+ * `node:fs/promises` (Node, Deno), anything else is fetched and compiled with
+ * `WebAssembly.compileStreaming`. Bundlers and workers can pass the bytes or a
+ * compiled `WebAssembly.Module` instead.
+ *
+ * @module
+ */
+import { instantiate } from '@assemblyscript/loader';
+
+/** Which binary runs. */
+export type Variant = 'relaxed-simd' | 'simd';
+
+/** Options of {@link init}. */
+export interface InitOptions {
+  /** Force a binary; `'auto'` (default) picks relaxed SIMD where it validates. */
+  variant?: Variant | 'auto';
+  /** The binary for the chosen variant: bytes, a compiled module, or a URL to load it from. */
+  source?: BufferSource | WebAssembly.Module | URL | string;
+}
+
+/** What {@link init} reports. */
+export interface InitResult {
+  variant: Variant;
+}
+
+/** Raw kernel exports (pointers are byte addresses, sizes are elements). See `assembly/`. */
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  alloc(bytes: number): number;
+  free(ptr: number): void;
+  memoryBytes(): number;
+  ddot(n: number, x: number, y: number): number;
+  daxpy(n: number, alpha: number, x: number, y: number): void;
+  dscal(n: number, alpha: number, x: number): void;
+  dgemv(m: number, n: number, alpha: number, a: number, lda: number, x: number, beta: number, y: number): void;
+  dgemvT(m: number, n: number, alpha: number, a: number, lda: number, x: number, beta: number, y: number): void;
+  dsymvLower(n: number, alpha: number, a: number, lda: number, x: number, beta: number, y: number): void;
+  dsymMirrorLower(n: number, a: number, lda: number): void;
+  dzero(m: number, n: number, a: number, lda: number): void;
+  dsyrkLower(n: number, d: number, x: number, ldx: number, w: number, incw: number, c: number, ldc: number): void;
+  dsyrkLowerCsr(n: number, indptr: number, indices: number, values: number, w: number, incw: number, c: number, ldc: number): void;
+  dsyrkBlocksLower(n: number, d: number, m: number, x: number, ldx: number, lam: number, c: number, ldc: number): void;
+  dgerLower(d: number, alpha: number, u: number, v: number, c: number, ldc: number): void;
+  dpotrfLower(n: number, lambda: number, a: number, lda: number): number;
+  dtrsmLowerLeft(n: number, nrhs: number, a: number, lda: number, b: number, ldb: number): void;
+  dtrsmLowerTransLeft(n: number, nrhs: number, a: number, lda: number, b: number, ldb: number): void;
+  dpotrsLower1(n: number, a: number, lda: number, b: number): void;
+  dpotrsLower(n: number, nrhs: number, a: number, lda: number, b: number, ldb: number): void;
+  dpotrfLogDet(n: number, a: number, lda: number): number;
+  [name: string]: unknown;
+}
+
+/**
+ * The smallest module that uses relaxed SIMD: one function
+ * `(v128, v128, v128) → v128` whose body is `f64x2.relaxed_madd` (opcode 0xfd 0x107).
+ */
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+  0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, // type: (v128 v128 v128) -> v128
+  0x03, 0x02, 0x01, 0x00, // function 0 has type 0
+  0x0a, 0x0d, 0x01, 0x0b, 0x00, // code: 1 body, 11 bytes, no locals
+  0x20, 0x00, 0x20, 0x01, 0x20, 0x02, // local.get 0 1 2
+  0xfd, 0x87, 0x02, 0x0b, // f64x2.relaxed_madd, end
+]);
+
+/** Same shape with a plain SIMD128 body (`f64x2.add`, opcode 0xfd 0xf0 0x01). */
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x01, 0x07, 0x01, 0x60, 0x02, 0x7b, 0x7b, 0x01, 0x7b,
+  0x03, 0x02, 0x01, 0x00,
+  0x0a, 0x0b, 0x01, 0x09, 0x00,
+  0x20, 0x00, 0x20, 0x01,
+  0xfd, 0xf0, 0x01, 0x0b,
+]);
+
+/** True when this engine accepts relaxed-SIMD instructions. */
+export function supportsRelaxedSimd(): boolean {
+  return WebAssembly.validate(RELAXED_PROBE);
+}
+
+/** True when this engine accepts SIMD128 instructions (required by both binaries). */
+export function supportsSimd(): boolean {
+  return WebAssembly.validate(SIMD_PROBE);
+}
+
+/** File name of a variant's binary inside the package's `build/` folder. */
+export function binaryName(variant: Variant): string {
+  return variant === 'relaxed-simd' ? 'natgrad.relaxed.wasm' : 'natgrad.simd.wasm';
+}
+
+/** URL of a variant's binary, relative to this module (works from `bindings/` and `dist/`). */
+export function binaryUrl(variant: Variant): URL {
+  return new URL(`../build/${binaryName(variant)}`, import.meta.url);
+}
+
+async function compile(source: BufferSource | WebAssembly.Module | URL | string): Promise<WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  if (typeof source !== 'string' && !(source instanceof URL)) return WebAssembly.compile(source);
+  const url = source instanceof URL ? source : new URL(source, import.meta.url);
+  if (url.protocol === 'file:') {
+    const { readFile } = await import('node:fs/promises');
+    return WebAssembly.compile(await readFile(url));
+  }
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`natgrad: could not fetch ${url.href}: HTTP ${response.status}`);
+  if (typeof WebAssembly.compileStreaming === 'function' && response.headers.get('content-type')?.startsWith('application/wasm')) {
+    return WebAssembly.compileStreaming(response);
+  }
+  return WebAssembly.compile(await response.arrayBuffer());
+}
+
+/**
+ * One instantiated core: its exports, its memory, its variant. Handles remember the
+ * core they were made by, so several cores (e.g. both variants in a test) can coexist.
+ *
+ * Views are never cached: {@link Core.f64} makes a fresh `Float64Array` over the current
+ * `memory.buffer` each time, because any allocation may grow (and detach) the buffer.
+ */
+export class Core {
+  readonly variant: Variant;
+  readonly exports: KernelExports;
+
+  constructor(variant: Variant, exports: KernelExports) {
+    this.variant = variant;
+    this.exports = exports;
+  }
+
+  /** A fresh view of `length` f64 at byte address `ptr`. Do not keep it across an allocation. */
+  f64(ptr: number, length: number): Float64Array {
+    return new Float64Array(this.exports.memory.buffer, ptr, length);
+  }
+
+  /** A fresh view of `length` i32 at byte address `ptr`. Do not keep it across an allocation. */
+  i32(ptr: number, length: number): Int32Array {
+    return new Int32Array(this.exports.memory.buffer, ptr, length);
+  }
+
+  /** Current size of the core's linear memory in bytes. */
+  get memoryBytes(): number {
+    return this.exports.memory.buffer.byteLength;
+  }
+
+  /**
+   * Allocate `bytes` (16-byte aligned). Throws `RangeError` when the request cannot fit
+   * in a 32-bit WebAssembly address space (4 GiB) or memory cannot grow.
+   */
+  alloc(bytes: number): number {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`natgrad: invalid allocation size ${bytes}`);
+    if (bytes > MAX_ALLOCATION) {
+      throw new RangeError(
+        `natgrad: ${formatBytes(bytes)} does not fit in WebAssembly's 4 GiB address space; ` +
+        'split the data into mini-batches (streaming accumulators) instead',
+      );
+    }
+    let ptr: number;
+    try {
+      ptr = this.exports.alloc(Math.max(bytes, 8));
+    } catch (e) {
+      throw new RangeError(`natgrad: out of WebAssembly memory allocating ${formatBytes(bytes)} (${(e as Error).message})`);
+    }
+    return ptr >>> 0;
+  }
+
+  /** Return a block from {@link Core.alloc}. */
+  free(ptr: number): void {
+    this.exports.free(ptr);
+  }
+
+  /** Allocate and fill with a copy of `data`; returns the byte address. */
+  allocCopy(data: ArrayLike<number>): number {
+    const ptr = this.alloc(data.length * 8);
+    this.f64(ptr, data.length).set(data);
+    return ptr;
+  }
+}
+
+/** Largest single allocation natgrad attempts (leaves room for the rest of the 4 GiB address space). */
+export const MAX_ALLOCATION = 2 ** 32 - 2 ** 27;
+
+function formatBytes(b: number): string {
+  return b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(1)} GiB` : `${(b / 2 ** 20).toFixed(1)} MiB`;
+}
+
+let current: Core | undefined;
+
+/**
+ * Load a core (see the module documentation for how the binary is chosen and found).
+ * Later calls replace the default core; handles made earlier keep using theirs.
+ * @example
+ * const { variant } = await init();   // 'relaxed-simd' on Node ≥ 22, 'simd' on plain Node 20
+ */
+export async function init(options: InitOptions = {}): Promise<InitResult> {
+  current = await createCore(options);
+  return { variant: current.variant };
+}
+
+/** Like {@link init} but returns the new core without making it the default (workers, tests). */
+export async function createCore(options: InitOptions = {}): Promise<Core> {
+  const requested = options.variant ?? 'auto';
+  if (requested !== 'auto' && requested !== 'simd' && requested !== 'relaxed-simd') {
+    throw new TypeError(`natgrad: init: variant must be 'auto', 'simd' or 'relaxed-simd', got ${String(requested)}`);
+  }
+  if (!supportsSimd()) throw new Error('natgrad: this WebAssembly engine does not support SIMD128');
+  let variant: Variant;
+  if (requested === 'auto') variant = supportsRelaxedSimd() ? 'relaxed-simd' : 'simd';
+  else variant = requested;
+  if (variant === 'relaxed-simd' && !supportsRelaxedSimd()) {
+    throw new Error(
+      'natgrad: relaxed SIMD is not supported by this engine ' +
+      '(Node 20 needs --experimental-wasm-relaxed-simd; Node ≥ 22, Deno and current Chromium have it)',
+    );
+  }
+  const module = await compile(options.source ?? binaryUrl(variant));
+  const { exports } = await instantiate<KernelExports>(module, {});
+  return new Core(variant, exports as unknown as KernelExports);
+}
+
+/** The default core; throws if {@link init} has not completed. */
+export function core(): Core {
+  if (!current) throw new Error('natgrad: call `await init()` before using the library');
+  return current;
+}
+
+/** The variant of the default core, or undefined before {@link init}. */
+export function currentVariant(): Variant | undefined {
+  return current?.variant;
+}

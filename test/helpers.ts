@@ -1,0 +1,66 @@
+/**
+ * Shared test set-up: the variant under test comes from NATGRAD_VARIANT
+ * (`simd` or `relaxed-simd`; `test/all.mjs` runs the suite once per variant),
+ * plus tolerance helpers tied to the reduction length.
+ */
+import * as assert from 'uvu/assert';
+import { createCore, init, type Core, type Variant } from '../bindings/index.js';
+
+export const variant = (process.env.NATGRAD_VARIANT ?? 'simd') as Variant;
+await init({ variant });
+/** A second, independent core of the same variant (handles carry their core). */
+export const core: Core = await createCore({ variant });
+
+export const EPS = 2 ** -52;
+
+/**
+ * Tolerance for a reduction of length k whose terms are bounded by maxTerm in magnitude
+ * (XNNPACK's `max|term|·(k·eps + eps)` with a safety factor 4).
+ */
+export function reductionTol(k: number, maxTerm: number): number {
+  return 4 * Math.max(maxTerm, Number.MIN_VALUE) * (Math.max(k, 1) * EPS + EPS);
+}
+
+/** Deterministic uniform [0, 1) stream (mulberry32) for test data. */
+export function uniform(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normals from a uniform stream (Box–Muller). */
+export function normals(seed: number): () => number {
+  const u = uniform(seed);
+  return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+}
+
+/** Row-major N × d matrix of standard normals. */
+export function randomMatrix(rows: number, cols: number, seed: number): Float64Array {
+  const g = normals(seed);
+  return Float64Array.from({ length: rows * cols }, g);
+}
+
+/** assert |a_i − b_i| ≤ tol_i for every i (tol scalar or per entry). */
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number | ArrayLike<number>, msg = ''): void {
+  assert.is(actual.length, expected.length, `${msg} length`);
+  for (let i = 0; i < expected.length; i++) {
+    const t = typeof tol === 'number' ? tol : tol[i]!;
+    const d = Math.abs(actual[i]! - expected[i]!);
+    if (!(d <= t)) assert.unreachable(`${msg} entry ${i}: ${actual[i]} vs ${expected[i]} (|Δ| = ${d} > ${t})`);
+  }
+}
+
+/** Relative error ‖a − b‖_F / max(‖b‖_F, tiny). */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-300);
+}

@@ -1,0 +1,34 @@
+/**
+ * Runs every `test/**\/*.test.ts` with uvu for one WASM variant (NATGRAD_VARIANT) and
+ * writes the counts to NATGRAD_TEST_SUMMARY (JSON) for `test/all.mjs`.
+ * Usage: NATGRAD_VARIANT=simd tsx test/run.ts [filter]
+ */
+import { readdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { run } from 'uvu/run';
+
+const dir = fileURLToPath(new URL('.', import.meta.url));
+const filter = process.argv[2];
+const files = readdirSync(dir, { recursive: true, encoding: 'utf8' })
+  .filter((f) => f.endsWith('.test.ts') && (!filter || f.includes(filter)))
+  .sort();
+
+let captured = '';
+const write = process.stdout.write.bind(process.stdout);
+process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+  captured += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+  return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+}) as typeof process.stdout.write;
+
+await run(files.map((f) => ({ name: f, file: join(dir, f) })), {});
+process.stdout.write = write;
+
+// eslint-disable-next-line no-control-regex
+const plain = captured.replace(/\u001b\[[0-9;]*m/g, '');
+const total = Number(/Total:\s+(\d+)/.exec(plain)?.[1] ?? 0);
+const passed = Number(/Passed:\s+(\d+)/.exec(plain)?.[1] ?? 0);
+const skipped = Number(/Skipped:\s+(\d+)/.exec(plain)?.[1] ?? 0);
+if (process.env.NATGRAD_TEST_SUMMARY) {
+  writeFileSync(process.env.NATGRAD_TEST_SUMMARY, JSON.stringify({ files: files.length, total, passed, skipped, failed: total - passed - skipped }));
+}
