@@ -7,3 +7,6 @@ export * from './memory';
 export * from './blas';
 export * from './gram';
 export * from './cholesky';
+export * from './eig';
+export * from './linear';
+export * from './likelihood';

@@ -13,3 +13,7 @@ export { Matrix } from './matrix.js';
 export { SymMatrix, CholeskyFactor } from './symmatrix.js';
 export type { DampingOptions, Eigen } from './symmatrix.js';
 export { gram, outerProducts } from './gram.js';
+export { gaussian, bernoulli, categorical, poisson } from './likelihood.js';
+export type { Likelihood, GaussianLikelihood, BernoulliLikelihood, CategoricalLikelihood, PoissonLikelihood } from './likelihood.js';
+export { linearProblem, LinearProblem } from './problem.js';
+export type { LinearProblemOptions, Structure, KfacFactors, CurvatureResult, CurvatureOptions, MonteCarloOptions } from './problem.js';

@@ -58,6 +58,19 @@ export interface KernelExports {
   dpotrsLower1(n: number, a: number, lda: number, b: number): void;
   dpotrsLower(n: number, nrhs: number, a: number, lda: number, b: number, ldb: number): void;
   dpotrfLogDet(n: number, a: number, lda: number): number;
+  dsyevLower(n: number, wantV: number, maxSweeps: number, a: number, lda: number, work: number, w: number, v: number, ldv: number): number;
+  linearForward(n: number, m: number, d: number, x: number, ldx: number, theta: number, f: number): void;
+  linearForwardCsr(n: number, m: number, d: number, indptr: number, indices: number, values: number, theta: number, f: number): void;
+  linearBackward(n: number, m: number, d: number, x: number, ldx: number, r: number, alpha: number, g: number): void;
+  linearBackwardCsr(n: number, m: number, d: number, indptr: number, indices: number, values: number, r: number, alpha: number, g: number): void;
+  linearPerSample(n: number, m: number, d: number, x: number, ldx: number, r: number, out: number): void;
+  dsyrkDiag(n: number, d: number, x: number, ldx: number, w: number, incw: number, out: number): void;
+  dsyrkDiagCsr(n: number, indptr: number, indices: number, values: number, w: number, incw: number, out: number): void;
+  likGaussian(n: number, f: number, y: number, invVar: number, r: number, lam: number): number;
+  likBernoulli(n: number, f: number, y: number, clip: number, r: number, lam: number): number;
+  likPoisson(n: number, f: number, y: number, r: number, lam: number): number;
+  likCategorical(n: number, c: number, f: number, y: number, r: number, lam: number): number;
+  residualOuter(n: number, c: number, r: number, alpha: number, b: number): void;
   [name: string]: unknown;
 }
 

@@ -1,0 +1,157 @@
+/**
+ * Likelihoods: exponential families p(y | f) with natural parameter f.
+ *
+ * | family      | y            | ℓ(f, y) (constants dropped)  | r = ∂ℓ/∂f          | Λ = ∂²ℓ/∂f²      |
+ * |-------------|--------------|------------------------------|--------------------|------------------|
+ * | gaussian    | real         | (f − y)² / (2σ²)             | (f − y)/σ²         | 1/σ²             |
+ * | bernoulli   | {0, 1}       | −y log s − (1 − y) log(1 − s)| s − y              | s(1 − s)         |
+ * | categorical | {0..C−1}     | logsumexp(f) − f_y           | softmax(f) − e_y   | diag(p) − p pᵀ   |
+ * | poisson     | {0, 1, 2, …} | exp(f) − y f                 | exp(f) − y         | exp(f)           |
+ *
+ * Bernoulli: s = clip(sigmoid(f), c, 1 − c) with c = `clip` (default 1e-8, as the paper's code,
+ * whose saturated Fig. 3 runs depend on it); `clip: 0` gives the exact likelihood, computed
+ * without overflow. The per-sample work runs in WASM (assembly/likelihood.ts).
+ *
+ * @module
+ */
+import type { RandomSource } from './random.js';
+import { checkScalar } from './validate.js';
+import type { Core } from './wasm.js';
+
+/** Gaussian likelihood with fixed variance σ². */
+export interface GaussianLikelihood { readonly name: 'gaussian'; readonly variance: number; readonly outputs: 1 }
+/** Bernoulli likelihood on a logit, probabilities clipped to [clip, 1 − clip]. */
+export interface BernoulliLikelihood { readonly name: 'bernoulli'; readonly clip: number; readonly outputs: 1 }
+/** Categorical likelihood on C logits. */
+export interface CategoricalLikelihood { readonly name: 'categorical'; readonly classes: number; readonly outputs: number }
+/** Poisson likelihood on a log-rate. */
+export interface PoissonLikelihood { readonly name: 'poisson'; readonly outputs: 1 }
+
+/** Any supported likelihood. `outputs` is M, the dimension of f. */
+export type Likelihood = GaussianLikelihood | BernoulliLikelihood | CategoricalLikelihood | PoissonLikelihood;
+
+/**
+ * Gaussian likelihood, ℓ = (f − y)²/(2σ²).
+ * @param options.variance σ² > 0 (default 1)
+ * @throws RangeError for variance ≤ 0 or non-finite
+ */
+export function gaussian(options: { variance?: number } = {}): GaussianLikelihood {
+  const variance = checkScalar(options.variance ?? 1, 'variance', 'positive');
+  return Object.freeze({ name: 'gaussian', variance, outputs: 1 });
+}
+
+/**
+ * Bernoulli likelihood on a logit.
+ * @param options.clip c ∈ [0, 0.5): probabilities are clipped to [c, 1 − c] (default 1e-8, the paper's code); 0 = exact
+ */
+export function bernoulli(options: { clip?: number } = {}): BernoulliLikelihood {
+  const clip = checkScalar(options.clip ?? 1e-8, 'clip', 'nonnegative');
+  if (!(clip < 0.5)) throw new RangeError(`natgrad: clip must be < 0.5, got ${clip}`);
+  return Object.freeze({ name: 'bernoulli', clip, outputs: 1 });
+}
+
+/**
+ * Categorical likelihood on C logits (softmax), computed with log-sum-exp.
+ * @param options.classes C ≥ 2
+ */
+export function categorical(options: { classes: number }): CategoricalLikelihood {
+  const classes = options?.classes;
+  if (typeof classes !== 'number' || !Number.isInteger(classes) || classes < 2) {
+    throw new RangeError(`natgrad: classes must be an integer ≥ 2, got ${String(classes)}`);
+  }
+  return Object.freeze({ name: 'categorical', classes, outputs: classes });
+}
+
+/** Poisson likelihood on a log-rate, ℓ = exp(f) − y f (no log y!, as the paper's code). */
+export function poisson(): PoissonLikelihood {
+  return Object.freeze({ name: 'poisson', outputs: 1 });
+}
+
+/** Throws TypeError unless `lik` is one of the likelihood objects above. */
+export function checkLikelihood(lik: unknown): Likelihood {
+  const l = lik as Likelihood | undefined;
+  switch (l?.name) {
+    case 'gaussian': return gaussian({ variance: l.variance });
+    case 'bernoulli': return bernoulli({ clip: l.clip });
+    case 'categorical': return categorical({ classes: l.classes });
+    case 'poisson': return poisson();
+    default: throw new TypeError('natgrad: likelihood must be gaussian(), bernoulli(), categorical({ classes }) or poisson()');
+  }
+}
+
+/**
+ * Check that every label is in the likelihood's support: finite (gaussian), 0 or 1
+ * (bernoulli), an integer in [0, C) (categorical), a non-negative integer (poisson).
+ * @throws RangeError naming the first bad entry.
+ */
+export function checkLabels(lik: Likelihood, y: Float64Array, name = 'y'): void {
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i]!;
+    let ok: boolean;
+    let support: string;
+    switch (lik.name) {
+      case 'gaussian': ok = Number.isFinite(v); support = 'finite'; break;
+      case 'bernoulli': ok = v === 0 || v === 1; support = '0 or 1 (Bernoulli)'; break;
+      case 'categorical': ok = Number.isInteger(v) && v >= 0 && v < lik.classes; support = `an integer class index in [0, ${lik.classes}) (Categorical)`; break;
+      case 'poisson': ok = Number.isInteger(v) && v >= 0; support = 'a non-negative integer count (Poisson)'; break;
+    }
+    if (!ok) throw new RangeError(`natgrad: ${name}[${i}] = ${v} is not in the likelihood's support: must be ${support}`);
+  }
+}
+
+/**
+ * @internal Run the likelihood kernel on n samples: writes r (n·M) and, if lam ≠ 0, Λ
+ * (n, or n·M·M for categorical) at the given byte addresses; returns Σ_n ℓ_n.
+ */
+export function evaluate(core: Core, lik: Likelihood, n: number, f: number, y: number, r: number, lam: number): number {
+  const k = core.exports;
+  switch (lik.name) {
+    case 'gaussian': return k.likGaussian(n, f, y, 1 / lik.variance, r, lam);
+    case 'bernoulli': return k.likBernoulli(n, f, y, lik.clip, r, lam);
+    case 'categorical': return k.likCategorical(n, lik.classes, f, y, r, lam);
+    case 'poisson': return k.likPoisson(n, f, y, r, lam);
+  }
+}
+
+/**
+ * Draw ỹ ~ p(y | f) for one sample and write r(ỹ) = ∂ℓ(f, ỹ)/∂f into `out` at `offset`
+ * (M entries). `f` holds the M natural parameters at `fOffset`; for categorical `p` must
+ * hold softmax(f) (scratch is reused by the caller).
+ */
+export function sampleResidual(lik: Likelihood, f: Float64Array, fOffset: number, rng: RandomSource & { poisson?(lambda: number): number }, out: Float64Array, offset: number, p?: Float64Array): void {
+  switch (lik.name) {
+    case 'gaussian': {
+      const fi = f[fOffset]!;
+      const yt = fi + Math.sqrt(lik.variance) * rng.normal();
+      out[offset] = (fi - yt) / lik.variance;
+      return;
+    }
+    case 'bernoulli': {
+      const fi = f[fOffset]!;
+      let s = 1 / (1 + Math.exp(-fi));
+      if (lik.clip > 0) s = Math.min(Math.max(s, lik.clip), 1 - lik.clip);
+      const yt = rng.uniform() < s ? 1 : 0;
+      out[offset] = s - yt;
+      return;
+    }
+    case 'poisson': {
+      const rate = Math.exp(f[fOffset]!);
+      if (!rng.poisson) throw new TypeError('natgrad: the random source has no poisson() sampler; use rng(seed)');
+      out[offset] = rate - rng.poisson(rate);
+      return;
+    }
+    case 'categorical': {
+      const C = lik.classes;
+      const probs = p!;
+      let m = -Infinity;
+      for (let k = 0; k < C; k++) m = Math.max(m, f[fOffset + k]!);
+      let z = 0;
+      for (let k = 0; k < C; k++) { probs[k] = Math.exp(f[fOffset + k]! - m); z += probs[k]!; }
+      for (let k = 0; k < C; k++) probs[k]! /= z;
+      let u = rng.uniform(), yt = C - 1;
+      for (let k = 0; k < C; k++) { u -= probs[k]!; if (u < 0) { yt = k; break; } }
+      for (let k = 0; k < C; k++) out[offset + k] = probs[k]! - (k === yt ? 1 : 0);
+      return;
+    }
+  }
+}

@@ -1,0 +1,599 @@
+/**
+ * `linearProblem`: a generalized linear model f_n = W x_n with an exponential-family
+ * likelihood, and every curvature matrix of its objective.
+ *
+ * Notation (DESIGN.md §1). Data (x_n, y_n), n = 1..N, x_n ∈ R^d (a ones column appended LAST
+ * when `bias: true`); M = likelihood outputs; θ = vec(W) class-major, θ[m·d + j] = W[m][j],
+ * D = M·d. Per-sample loss ℓ_n = −log p(y_n | f_n), r_n = ∂ℓ_n/∂f_n, Λ_n = ∂²ℓ_n/∂f_n²,
+ * J_n = ∂f_n/∂θ = I_M ⊗ x_nᵀ, per-sample gradient g_n = J_nᵀ r_n = r_n ⊗ x_n.
+ * Reduction factor s = 1/N (`reduction: 'mean'`, the paper's code, default) or 1 (`'sum'`, Eq. 1):
+ *
+ *     L(θ) = s · ( Σ_n ℓ_n(θ) + ‖θ‖² / (2σp²) )          σp² = priorVariance (∞: no prior)
+ *
+ * Every curvature is symmetric, D × D, and of the form s · Σ_n J_nᵀ B_n J_n (+ prior):
+ *
+ * | method                 | B_n                                         | PSD | prior s/σp² on the diagonal |
+ * |------------------------|---------------------------------------------|-----|-----------------------------|
+ * | `fisher`, `ggn`        | Λ_n                                         | yes | no                          |
+ * | `hessian`              | Λ_n (∇²f = 0 for a linear model)            | yes | yes                         |
+ * | `fisherMC`             | (1/S) Σ_s r(ỹ_ns) r(ỹ_ns)ᵀ, ỹ_ns ~ p(y|f_n)  | yes | no                          |
+ * | `empiricalFisher`      | r_n r_nᵀ                                    | yes | no                          |
+ *
+ * As in the paper's code, `fisher()`/`empiricalFisher()` return the data term only and the
+ * optimizers add the prior curvature and the damping. For exponential families with natural
+ * parameter f, GGN = Fisher exactly (Prop. 1), and for the linear model Hessian = GGN + prior.
+ *
+ * Structures: `'dense'` (SymMatrix D × D), `'diagonal'` (Float64Array D: the exact diagonal),
+ * `'block'` (M SymMatrix d × d: the exact diagonal blocks, block k = s·Σ_n B_n[k][k] x_n x_nᵀ),
+ * `'kfac'` ({ A, G } with F ≈ G ⊗ A, A = (1/N) Σ_n x_n x_nᵀ (d × d), G = s·Σ_n B_n (M × M), i.e.
+ * F[(a,i),(b,j)] ≈ G[a][b]·A[i][j]; exact when B_n is the same for all n, e.g. Gaussian).
+ *
+ * @module
+ */
+import { Handle } from './handle.js';
+import { checkLabels, checkLikelihood, evaluate, sampleResidual, type Likelihood } from './likelihood.js';
+import { Matrix } from './matrix.js';
+import { rng as xoshiro } from './random.js';
+import { SymMatrix } from './symmatrix.js';
+import { isCsr, type CsrMatrix, type DenseMatrix, type MatrixInput, type VectorInput } from './types.js';
+import { checkScalar, toVector } from './validate.js';
+import { core as defaultCore, type Core } from './wasm.js';
+
+/** Options of {@link linearProblem}. */
+export interface LinearProblemOptions {
+  /** N × d inputs: dense `{ data, rows, cols }`, `number[][]`, CSR, or a resident {@link Matrix}. */
+  X: MatrixInput | Matrix;
+  /** N targets (class indices for categorical, 0/1 for Bernoulli, counts for Poisson). */
+  y: VectorInput;
+  likelihood: Likelihood;
+  /** σp² > 0 of the Gaussian prior N(0, σp² I); Infinity (default) = no prior. */
+  priorVariance?: number;
+  /** `'mean'` (s = 1/N, default, the paper's code) or `'sum'` (s = 1, the paper's Eq. 1). */
+  reduction?: 'mean' | 'sum';
+  /** Append a column of ones as the LAST input column (default false). */
+  bias?: boolean;
+}
+
+/** How a curvature matrix is returned. */
+export type Structure = 'dense' | 'diagonal' | 'block' | 'kfac';
+
+/** Kronecker factors: F ≈ G ⊗ A for θ in class-major order. */
+export interface KfacFactors {
+  /** d × d input factor (1/N) Σ_n x_n x_nᵀ. */
+  A: SymMatrix;
+  /** M × M output factor s · Σ_n B_n. */
+  G: SymMatrix;
+}
+
+/** The result type for a given structure. */
+export type CurvatureResult<S extends Structure> =
+  S extends 'diagonal' ? Float64Array : S extends 'block' ? SymMatrix[] : S extends 'kfac' ? KfacFactors : SymMatrix;
+
+/** Options of the curvature builders. */
+export interface CurvatureOptions<S extends Structure = 'dense'> {
+  structure?: S;
+}
+
+/** Options of {@link LinearProblem.fisherMC}. */
+export interface MonteCarloOptions<S extends Structure = 'dense'> extends CurvatureOptions<S> {
+  /** S ≥ 1 sampled labels per data point (default 1). */
+  samples?: number;
+  /** Seed of the xoshiro256** generator (default 0). */
+  seed?: number;
+}
+
+type BKind = 'fisher' | 'ef' | 'mc';
+
+/**
+ * A linear model with an exponential-family likelihood, resident in WebAssembly memory
+ * (inputs, targets and per-sample workspaces are allocated once; calls reuse them).
+ * Create with {@link linearProblem}; `free()` when done.
+ */
+export class LinearProblem extends Handle {
+  /** The inputs as a resident matrix (bias column included when `bias: true`). */
+  readonly X: Matrix;
+  /** The targets (a copy). */
+  readonly y: Float64Array;
+  readonly likelihood: Likelihood;
+  readonly priorVariance: number;
+  readonly reduction: 'mean' | 'sum';
+  readonly bias: boolean;
+  /** N, the number of samples. */
+  readonly N: number;
+  /** d, the number of input columns (including the bias column). */
+  readonly inputs: number;
+  /** M, the dimension of f_n. */
+  readonly outputs: number;
+  /** D = M·d, the number of parameters. */
+  readonly dim: number;
+  /** The reduction factor s: 1/N for 'mean', 1 for 'sum'. */
+  readonly scale: number;
+  readonly #ownsX: boolean;
+
+  /** @internal use {@link linearProblem}. */
+  constructor(core: Core, X: Matrix, ownsX: boolean, y: Float64Array, lik: Likelihood, priorVariance: number, reduction: 'mean' | 'sum', bias: boolean) {
+    const N = X.rows, d = X.cols, M = lik.outputs, D = M * d;
+    const sizes = [8 * N, 8 * D, 8 * N * M, 8 * N * M, 8 * N * M * M, 8 * D, 8 * N * M];
+    const ptrs: number[] = [];
+    try {
+      for (const s of sizes) ptrs.push(core.alloc(s));
+    } catch (e) {
+      for (const p of ptrs) core.free(p);
+      throw e;
+    }
+    super(core, ptrs);
+    core.f64(ptrs[0]!, N).set(y);
+    this.X = X;
+    this.#ownsX = ownsX;
+    this.y = y;
+    this.likelihood = lik;
+    this.priorVariance = priorVariance;
+    this.reduction = reduction;
+    this.bias = bias;
+    this.N = N;
+    this.inputs = d;
+    this.outputs = M;
+    this.dim = D;
+    this.scale = reduction === 'mean' ? 1 / N : 1;
+  }
+
+  // Workspace layout: 0 y (N) · 1 θ (D) · 2 f (N·M) · 3 r (N·M) · 4 B (N·M·M) · 5 vec (D) · 6 u (N·M)
+  get #py() { return this.ptr(0); }
+  get #ptheta() { return this.ptr(1); }
+  get #pf() { return this.ptr(2); }
+  get #pr() { return this.ptr(3); }
+  get #pb() { return this.ptr(4); }
+  get #pvec() { return this.ptr(5); }
+  get #pu() { return this.ptr(6); }
+
+  /** The prior curvature s/σp² (the Hessian adds s/σp² · I); 0 without a prior. */
+  priorCurvature(): number {
+    return this.priorVariance === Infinity ? 0 : this.scale / this.priorVariance;
+  }
+
+  /** f = X Wᵀ for θ written at `ptheta` into `out` (N × M). */
+  #forward(ptheta: number, out: number): void {
+    const X = this.X, k = this.core.exports;
+    if (X.format === 'dense') k.linearForward(this.N, this.outputs, this.inputs, X.dataPtr(), this.inputs, ptheta, out);
+    else {
+      const [ip, ix, iv] = X.csrPtrs();
+      k.linearForwardCsr(this.N, this.outputs, this.inputs, ip, ix, iv, ptheta, out);
+    }
+  }
+
+  /** g += alpha · Σ_n J_nᵀ R_n (R at `pr`, N × M) into `pg` (D). */
+  #backward(pr: number, alpha: number, pg: number): void {
+    const X = this.X, k = this.core.exports;
+    if (X.format === 'dense') k.linearBackward(this.N, this.outputs, this.inputs, X.dataPtr(), this.inputs, pr, alpha, pg);
+    else {
+      const [ip, ix, iv] = X.csrPtrs();
+      k.linearBackwardCsr(this.N, this.outputs, this.inputs, ip, ix, iv, pr, alpha, pg);
+    }
+  }
+
+  /** Validate θ, copy it in, run the model and the likelihood; returns Σ_n ℓ_n. Λ goes to B when wanted. */
+  #evaluate(theta: VectorInput, wantLambda: boolean, name = 'theta'): { sumLoss: number; th: Float64Array } {
+    const th = toVector(theta, this.dim, name);
+    this.core.f64(this.#ptheta, this.dim).set(th);
+    this.#forward(this.#ptheta, this.#pf);
+    const sumLoss = evaluate(this.core, this.likelihood, this.N, this.#pf, this.#py, this.#pr, wantLambda ? this.#pb : 0);
+    return { sumLoss, th };
+  }
+
+  /** ‖θ‖² / (2σp²), or 0 without a prior. */
+  #priorTerm(th: Float64Array): number {
+    if (this.priorVariance === Infinity) return 0;
+    let s = 0;
+    for (const v of th) s += v * v;
+    return s / (2 * this.priorVariance);
+  }
+
+  /**
+   * L(θ) = s · (Σ_n ℓ_n(θ) + ‖θ‖²/(2σp²)).
+   * @param theta length D, finite
+   * @throws RangeError for a wrong length or non-finite θ
+   */
+  loss(theta: VectorInput): number {
+    const { sumLoss, th } = this.#evaluate(theta, false);
+    return this.scale * (sumLoss + this.#priorTerm(th));
+  }
+
+  /** ∇L(θ) = s · (Σ_n J_nᵀ r_n + θ/σp²) (length D). */
+  gradient(theta: VectorInput): Float64Array {
+    return this.lossAndGradient(theta).gradient;
+  }
+
+  /** L(θ) and ∇L(θ) from one pass of the model. */
+  lossAndGradient(theta: VectorInput): { loss: number; gradient: Float64Array } {
+    const { sumLoss, th } = this.#evaluate(theta, false);
+    const pg = this.#pvec, D = this.dim;
+    this.core.f64(pg, D).fill(0);
+    this.#backward(this.#pr, this.scale, pg);
+    const g = this.core.f64(pg, D).slice();
+    const pc = this.priorCurvature();
+    if (pc) for (let i = 0; i < D; i++) g[i]! += pc * th[i]!;
+    return { loss: this.scale * (sumLoss + this.#priorTerm(th)), gradient: g };
+  }
+
+  /**
+   * Per-sample gradients g_n = ∇_θ ℓ_n(θ) = J_nᵀ r_n = r_n ⊗ x_n, as the rows of an N × D
+   * matrix (no reduction factor, no prior).
+   */
+  perSampleGradients(theta: VectorInput): DenseMatrix {
+    this.#evaluate(theta, false);
+    return this.#perSample();
+  }
+
+  #perSample(): DenseMatrix {
+    const N = this.N, M = this.outputs, d = this.inputs, D = this.dim;
+    const data = new Float64Array(N * D);
+    if (this.X.format === 'dense') {
+      const p = this.core.alloc(8 * N * D);
+      try {
+        this.core.exports.linearPerSample(N, M, d, this.X.dataPtr(), d, this.#pr, p);
+        data.set(this.core.f64(p, N * D));
+      } finally {
+        this.core.free(p);
+      }
+    } else {
+      const [ip, ix, iv] = this.X.csrPtrs();
+      const indptr = this.core.i32(ip, N + 1), indices = this.core.i32(ix, this.X.nnz), values = this.core.f64(iv, this.X.nnz);
+      const r = this.core.f64(this.#pr, N * M);
+      for (let n = 0; n < N; n++) for (let k = 0; k < M; k++) {
+        const rk = r[n * M + k]!;
+        for (let p = indptr[n]!; p < indptr[n + 1]!; p++) data[n * D + k * d + indices[p]!] = rk * values[p]!;
+      }
+    }
+    return { data, rows: N, cols: D };
+  }
+
+  /** Fill B (N × M × M, or N when M = 1) for the chosen curvature at the last evaluated θ. */
+  #fillB(kind: BKind, mc?: { samples: number; seed: number }): void {
+    const N = this.N, M = this.outputs, core = this.core;
+    if (kind === 'fisher') return; // Λ was written by #evaluate
+    const pb = this.#pb;
+    core.f64(pb, N * M * M).fill(0);
+    if (kind === 'ef') {
+      core.exports.residualOuter(N, M, this.#pr, 1, pb);
+      return;
+    }
+    const { samples, seed } = mc!;
+    const g = xoshiro(seed);
+    const f = core.f64(this.#pf, N * M).slice();
+    const rt = new Float64Array(M), p = new Float64Array(M), B = new Float64Array(N * M * M);
+    const w = 1 / samples;
+    for (let n = 0; n < N; n++) {
+      for (let s = 0; s < samples; s++) {
+        sampleResidual(this.likelihood, f, n * M, g, rt, 0, p);
+        for (let a = 0; a < M; a++) for (let b = 0; b < M; b++) B[(n * M + a) * M + b]! += w * rt[a]! * rt[b]!;
+      }
+    }
+    core.f64(pb, N * M * M).set(B);
+  }
+
+  /** Σ_n J_nᵀ B_n J_n (no scale) as a SymMatrix, lower triangle accumulated then mirrored. */
+  #denseFromB(): SymMatrix {
+    const { core, N, outputs: M, inputs: d, dim: D } = this;
+    const k = core.exports;
+    const c = core.alloc(8 * D * D);
+    try {
+      core.f64(c, D * D).fill(0);
+      for (let a = 0; a < M; a++) {
+        for (let b = 0; b <= a; b++) {
+          const blk = c + 8 * (a * d * D + b * d);
+          const pw = this.#pb + 8 * (a * M + b);
+          if (this.X.format === 'dense') k.dsyrkLower(N, d, this.X.dataPtr(), d, pw, M * M, blk, D);
+          else {
+            const [ip, ix, iv] = this.X.csrPtrs();
+            k.dsyrkLowerCsr(N, ip, ix, iv, pw, M * M, blk, D);
+          }
+          if (a !== b) k.dsymMirrorLower(d, blk, D); // an off-diagonal block is itself symmetric
+        }
+      }
+      k.dsymMirrorLower(D, c, D);
+    } catch (e) {
+      core.free(c);
+      throw e;
+    }
+    return new SymMatrix(core, D, c);
+  }
+
+  #build<S extends Structure>(kind: BKind, theta: VectorInput, options: CurvatureOptions<S> | undefined, prior: number, mc?: { samples: number; seed: number }): CurvatureResult<S> {
+    const structure = (options?.structure ?? 'dense') as Structure;
+    if (!['dense', 'diagonal', 'block', 'kfac'].includes(structure)) {
+      throw new RangeError(`natgrad: structure must be 'dense', 'diagonal', 'block' or 'kfac', got ${String(structure)}`);
+    }
+    if (structure === 'kfac' && prior !== 0) {
+      throw new RangeError("natgrad: the 'kfac' structure has no exact place for the prior; use fisher() (data term) or another structure");
+    }
+    this.#evaluate(theta, kind === 'fisher');
+    this.#fillB(kind, mc);
+    const { core, N, outputs: M, inputs: d, dim: D, scale: s } = this;
+    const k = core.exports;
+    switch (structure) {
+      case 'dense': {
+        const C = this.#denseFromB();
+        const p = C.dataPtr();
+        k.dscal(D * D, s, p);
+        if (prior) for (let i = 0; i < D; i++) core.f64(p, D * D)[i * D + i]! += prior;
+        return C as CurvatureResult<S>;
+      }
+      case 'diagonal': {
+        const p = core.alloc(8 * D);
+        try {
+          core.f64(p, D).fill(0);
+          for (let a = 0; a < M; a++) {
+            const pw = this.#pb + 8 * (a * M + a);
+            if (this.X.format === 'dense') k.dsyrkDiag(N, d, this.X.dataPtr(), d, pw, M * M, p + 8 * a * d);
+            else {
+              const [ip, ix, iv] = this.X.csrPtrs();
+              k.dsyrkDiagCsr(N, ip, ix, iv, pw, M * M, p + 8 * a * d);
+            }
+          }
+          const out = core.f64(p, D).slice();
+          for (let i = 0; i < D; i++) out[i] = s * out[i]! + prior;
+          return out as CurvatureResult<S>;
+        } finally {
+          core.free(p);
+        }
+      }
+      case 'block': {
+        const blocks: SymMatrix[] = [];
+        try {
+          for (let a = 0; a < M; a++) {
+            const c = core.alloc(8 * d * d);
+            const C = new SymMatrix(core, d, c);
+            blocks.push(C);
+            core.f64(c, d * d).fill(0);
+            const pw = this.#pb + 8 * (a * M + a);
+            if (this.X.format === 'dense') k.dsyrkLower(N, d, this.X.dataPtr(), d, pw, M * M, c, d);
+            else {
+              const [ip, ix, iv] = this.X.csrPtrs();
+              k.dsyrkLowerCsr(N, ip, ix, iv, pw, M * M, c, d);
+            }
+            k.dsymMirrorLower(d, c, d);
+            k.dscal(d * d, s, c);
+            if (prior) { const v = core.f64(c, d * d); for (let i = 0; i < d; i++) v[i * d + i]! += prior; }
+          }
+        } catch (e) {
+          for (const b of blocks) b.free();
+          throw e;
+        }
+        return blocks as CurvatureResult<S>;
+      }
+      case 'kfac': {
+        const B = core.f64(this.#pb, N * M * M);
+        const G = new Float64Array(M * M);
+        for (let n = 0; n < N; n++) for (let i = 0; i < M * M; i++) G[i]! += B[n * M * M + i]!;
+        for (let i = 0; i < M * M; i++) G[i]! *= s;
+        const Gm = SymMatrix.from({ data: G, rows: M, cols: M }, core);
+        const pa = core.alloc(8 * d * d);
+        const A = new SymMatrix(core, d, pa);
+        core.f64(pa, d * d).fill(0);
+        if (this.X.format === 'dense') k.dsyrkLower(N, d, this.X.dataPtr(), d, 0, 1, pa, d);
+        else {
+          const [ip, ix, iv] = this.X.csrPtrs();
+          k.dsyrkLowerCsr(N, ip, ix, iv, 0, 1, pa, d);
+        }
+        k.dsymMirrorLower(d, pa, d);
+        k.dscal(d * d, 1 / N, pa);
+        return { A, G: Gm } as CurvatureResult<S>;
+      }
+    }
+    throw new RangeError('unreachable');
+  }
+
+  /**
+   * Fisher information F(θ) = s · Σ_n J_nᵀ Λ_n J_n (data term only; for the paper's mean
+   * reduction F = (1/N) Σ_n J_nᵀ Λ_n J_n, Eq. 2/12). Symmetric PSD, D × D.
+   * @example
+   * const F = problem.fisher(theta);                            // SymMatrix
+   * const f = problem.fisher(theta, { structure: 'diagonal' }); // Float64Array
+   */
+  fisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S> {
+    return this.#build('fisher', theta, options, 0);
+  }
+
+  /** Generalized Gauss-Newton s · Σ_n J_nᵀ Λ_n J_n; equals {@link fisher} for these models (Prop. 1). */
+  ggn<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S> {
+    return this.#build('fisher', theta, options, 0);
+  }
+
+  /**
+   * Hessian ∇²L(θ) = s · (Σ_n J_nᵀ Λ_n J_n + I/σp²): the GGN plus the prior curvature
+   * (the residual term Σ r_nm ∇²f_nm vanishes for a linear model). Symmetric PSD.
+   */
+  hessian<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S> {
+    return this.#build('fisher', theta, options, this.priorCurvature());
+  }
+
+  /**
+   * Monte-Carlo Fisher s · Σ_n (1/S) Σ_s ĝ_ns ĝ_nsᵀ with ĝ_ns = J_nᵀ r(ỹ_ns), ỹ_ns ~ p(y | f_n)
+   * (xoshiro256** with the given seed; same seed, same matrix). Unbiased for {@link fisher};
+   * symmetric PSD, rank ≤ N·S.
+   */
+  fisherMC<S extends Structure = 'dense'>(theta: VectorInput, options: MonteCarloOptions<S> = {}): CurvatureResult<S> {
+    const samples = options.samples ?? 1;
+    if (!Number.isInteger(samples) || samples < 1) throw new RangeError(`natgrad: samples must be an integer ≥ 1, got ${samples}`);
+    const seed = options.seed ?? 0;
+    if (!Number.isSafeInteger(seed)) throw new RangeError(`natgrad: seed must be a safe integer, got ${seed}`);
+    return this.#build('mc', theta, options, 0, { samples, seed });
+  }
+
+  /**
+   * Empirical Fisher F̃(θ) = s · Σ_n g_n g_nᵀ with g_n = J_nᵀ r_n (data term only; for the mean
+   * reduction F̃ = (1/N) Σ_n g_n g_nᵀ, Eq. 3/7). Symmetric PSD, rank ≤ N.
+   */
+  empiricalFisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S> {
+    return this.#build('ef', theta, options, 0);
+  }
+
+  /**
+   * Gradient covariance Σ̂(θ) = s · Σ_n (g_n − ḡ)(g_n − ḡ)ᵀ with ḡ = (1/N) Σ_n g_n, so that
+   * F̃ = Σ̂ + s·N·ḡḡᵀ (Eq. 18; = Σ̂ + ḡḡᵀ for the mean reduction). Computed from the centred
+   * per-sample gradients (no cancellation). Symmetric PSD, dense D × D.
+   */
+  gradientCovariance(theta: VectorInput): SymMatrix {
+    this.#evaluate(theta, false);
+    const G = this.#perSample();
+    const { N, dim: D, core } = this;
+    const mean = this.#meanGradient();
+    for (let n = 0; n < N; n++) for (let j = 0; j < D; j++) G.data[n * D + j]! -= mean[j]!;
+    const pg = core.allocCopy(G.data);
+    const c = core.alloc(8 * D * D);
+    try {
+      core.f64(c, D * D).fill(0);
+      core.exports.dsyrkLower(N, D, pg, D, 0, 1, c, D);
+      core.exports.dsymMirrorLower(D, c, D);
+      core.exports.dscal(D * D, this.scale, c);
+    } catch (e) {
+      core.free(c);
+      throw e;
+    } finally {
+      core.free(pg);
+    }
+    return new SymMatrix(core, D, c);
+  }
+
+  /** ḡ = (1/N) Σ_n g_n at the last evaluated θ. */
+  #meanGradient(): Float64Array {
+    const pg = this.#pvec;
+    this.core.f64(pg, this.dim).fill(0);
+    this.#backward(this.#pr, 1 / this.N, pg);
+    return this.core.f64(pg, this.dim).slice();
+  }
+
+  /**
+   * Variance adaptation (Eq. 19): M = F̄⁻¹ ḡ ḡᵀ with the mean-reduction empirical Fisher
+   * F̄ = (1/N) Σ g_n g_nᵀ (+ λI) and ḡ = (1/N) Σ g_n, whatever the problem's reduction.
+   * Returns M (D × D, not symmetric) and the direction M ḡ = ‖ḡ‖² F̄⁻¹ ḡ.
+   * @throws NotPositiveDefiniteError when F̄ + λI is singular (use `damping`).
+   */
+  varianceAdaptation(theta: VectorInput, options: { damping?: number } = {}): { matrix: DenseMatrix; direction: Float64Array } {
+    const damping = checkScalar(options.damping ?? 0, 'damping', 'nonnegative');
+    const F = this.empiricalFisher(theta);
+    try {
+      if (this.reduction === 'sum') this.core.exports.dscal(this.dim * this.dim, 1 / this.N, F.dataPtr());
+      const g = this.#meanGradient();
+      const u = F.solve(g, { damping });
+      const D = this.dim;
+      let gg = 0;
+      for (const v of g) gg += v * v;
+      const matrix = new Float64Array(D * D);
+      for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) matrix[i * D + j] = u[i]! * g[j]!;
+      return { matrix: { data: matrix, rows: D, cols: D }, direction: u.map((v) => v * gg) };
+    } finally {
+      F.free();
+    }
+  }
+
+  /**
+   * Fisher-vector product F(θ) v = s · Σ_n J_nᵀ Λ_n J_n v without forming F: one pass for
+   * f = Xθ and u = J v, one pass for the adjoint. Length D.
+   */
+  fisherVectorProduct(theta: VectorInput, v: VectorInput): Float64Array {
+    return this.#curvatureVector(theta, v, 0);
+  }
+
+  /** Hessian-vector product ∇²L(θ) v = F(θ) v + (s/σp²) v, matrix-free (see {@link fisherVectorProduct}). */
+  hessianVectorProduct(theta: VectorInput, v: VectorInput): Float64Array {
+    return this.#curvatureVector(theta, v, this.priorCurvature());
+  }
+
+  #curvatureVector(theta: VectorInput, v: VectorInput, prior: number): Float64Array {
+    const vec = toVector(v, this.dim, 'v');
+    this.#evaluate(theta, true);
+    const { core, N, outputs: M, dim: D } = this;
+    core.f64(this.#pvec, D).set(vec);
+    this.#forward(this.#pvec, this.#pu); // u_n = J_n v
+    const u = core.f64(this.#pu, N * M), B = core.f64(this.#pb, N * M * M), w = core.f64(this.#pr, N * M);
+    for (let n = 0; n < N; n++) {
+      for (let a = 0; a < M; a++) {
+        let s = 0;
+        for (let b = 0; b < M; b++) s += B[(n * M + a) * M + b]! * u[n * M + b]!;
+        w[n * M + a] = s;
+      }
+    }
+    core.f64(this.#pvec, D).fill(0);
+    this.#backward(this.#pr, this.scale, this.#pvec);
+    const out = core.f64(this.#pvec, D).slice();
+    if (prior) for (let i = 0; i < D; i++) out[i]! += prior * vec[i]!;
+    return out;
+  }
+
+  /** Free the workspaces (and the inputs, when the problem copied them). */
+  override free(): void {
+    if (this.freed) return;
+    super.free();
+    if (this.#ownsX) this.X.free();
+  }
+}
+
+/** Append a ones column (last) to a validated dense or CSR input. */
+function appendOnes(X: MatrixInput | Matrix): MatrixInput {
+  const src: MatrixInput = X instanceof Matrix ? (X.toCsr() ?? X.toDense()) : X;
+  if (isCsr(src)) {
+    const c = src as CsrMatrix;
+    const rows = c.rows, nnz = c.values.length;
+    const indptr = new Int32Array(rows + 1), indices = new Int32Array(nnz + rows), values = new Float64Array(nnz + rows);
+    let q = 0;
+    for (let i = 0; i < rows; i++) {
+      for (let p = c.indptr[i]!; p < c.indptr[i + 1]!; p++) { indices[q] = c.indices[p]!; values[q] = c.values[p]!; q++; }
+      indices[q] = c.cols; values[q] = 1; q++;
+      indptr[i + 1] = q;
+    }
+    return { rows, cols: c.cols + 1, indptr, indices, values };
+  }
+  const rows: number[][] | null = Array.isArray(src) ? (src as number[][]) : null;
+  if (rows) return rows.map((r) => (Array.isArray(r) ? [...r, 1] : r)) as number[][];
+  const d = src as DenseMatrix;
+  if (!(d.data instanceof Float64Array) || d.data.length !== d.rows * d.cols) return d; // let validation report it
+  const out = new Float64Array(d.rows * (d.cols + 1));
+  for (let i = 0; i < d.rows; i++) {
+    out.set(d.data.subarray(i * d.cols, (i + 1) * d.cols), i * (d.cols + 1));
+    out[i * (d.cols + 1) + d.cols] = 1;
+  }
+  return { data: out, rows: d.rows, cols: d.cols + 1 };
+}
+
+/**
+ * A linear model f_n = W x_n with the given likelihood (see the module documentation for
+ * every formula). X is validated and copied into WebAssembly memory once (a resident
+ * {@link Matrix} is used as is unless `bias` requires a copy).
+ *
+ * @throws TypeError / RangeError for bad shapes, non-finite values, labels outside the
+ *   likelihood's support, N = 0 or d = 0, priorVariance ≤ 0, an unknown reduction.
+ * @example
+ * const p = linearProblem({ X, y, likelihood: bernoulli() });
+ * const theta = new Float64Array(p.dim);
+ * p.loss(theta);             // log 2 ≈ 0.6931 (mean reduction)
+ * const F = p.fisher(theta); // (1/N) Σ s(1−s) x xᵀ = XᵀX / (4N)
+ */
+export function linearProblem(options: LinearProblemOptions): LinearProblem {
+  if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: linearProblem expects an options object');
+  const lik = checkLikelihood(options.likelihood);
+  const reduction = options.reduction ?? 'mean';
+  if (reduction !== 'mean' && reduction !== 'sum') throw new RangeError(`natgrad: reduction must be 'mean' or 'sum', got ${String(reduction)}`);
+  const priorVariance = options.priorVariance ?? Infinity;
+  if (typeof priorVariance !== 'number' || !(priorVariance > 0)) {
+    throw new RangeError(`natgrad: priorVariance must be > 0 (Infinity for no prior), got ${String(priorVariance)}`);
+  }
+  const bias = options.bias ?? false;
+  if (typeof bias !== 'boolean') throw new TypeError('natgrad: bias must be a boolean');
+  const core = options.X instanceof Matrix ? options.X.core : defaultCore();
+  const input = bias ? appendOnes(options.X) : options.X;
+  const ownsX = !(input instanceof Matrix);
+  const X = Matrix.from(input, 'X', core);
+  try {
+    if (X.rows === 0) throw new RangeError('natgrad: X has no rows (empty data)');
+    if (X.cols === 0) throw new RangeError('natgrad: X has no columns');
+    const y = toVector(options.y, X.rows, 'y');
+    const yCopy = y === options.y ? y.slice() : y;
+    checkLabels(lik, yCopy);
+    if (lik.outputs * X.cols > 46340) throw new RangeError(`natgrad: D = ${lik.outputs * X.cols} parameters: a dense D × D curvature would not fit in WebAssembly memory`);
+    return new LinearProblem(core, X, ownsX, yCopy, lik, priorVariance, reduction, bias);
+  } catch (e) {
+    if (ownsX) X.free();
+    throw e;
+  }
+}
