@@ -1,0 +1,284 @@
+/**
+ * Optimizers as small explicit-state transforms (optax's `GradientTransformation`):
+ * an optimizer is a preconditioner — how to turn ∇L(θ) into a direction — plus a step
+ * size. Every optimizer has `init(θ0) → state`, `update(state) → { state, … }` (pure in the
+ * sense that it returns a new state object), and the conveniences `step(θ)` and
+ * `run(θ0, { iterations, stop })`.
+ *
+ * The second-order updates follow the paper's code exactly (DESIGN.md §1):
+ *
+ *     GD      θ ← θ − γ ∇L(θ)
+ *     NGD     θ ← θ − γ (F(θ)  + s/σp² I + λ I)⁻¹ ∇L(θ)        F = s Σ J_nᵀ Λ_n J_n
+ *     EFGD    θ ← θ − γ (F̃(θ) + s/σp² I + λ I)⁻¹ ∇L(θ)        F̃ = s Σ g_n g_nᵀ
+ *     Newton  θ ← θ − γ (∇²L(θ) + λ I)⁻¹ ∇L(θ)                 (∇²L includes the prior)
+ *     NGD-MC  the Monte-Carlo Fisher in place of F (fresh samples every step, seeded)
+ *     diagEF  θ ← θ − γ ∇L / (diag F̃ + s/σp² + λ)^p            p = 1 or ½ (Adam-like, §5)
+ *     VA      θ ← θ − γ ‖∇L‖² (F̃ + s/σp² I + λ I)⁻¹ ∇L        (Eq. 19 direction)
+ *
+ * Damped systems are solved by Cholesky (the prior and λ enter as one diagonal shift).
+ * A system that is not positive definite does not throw from `run`: the run ends with
+ * `status: 'failed'` and the reason. `adaptiveDamping` turns on Levenberg–Marquardt control
+ * of λ for the second-order methods (Martens 2010: ρ < ¼ → λ·boost, ρ > ¾ → λ·drop).
+ *
+ * @module
+ */
+import { NotPositiveDefiniteError } from './errors.js';
+import type { LinearProblem } from './problem.js';
+import type { SymMatrix } from './symmatrix.js';
+import type { VectorInput } from './types.js';
+import { checkScalar, toVector } from './validate.js';
+
+/** Levenberg–Marquardt damping control. */
+export interface AdaptiveDamping {
+  /** factor applied to λ when the quadratic model was poor (ρ < ¼); default 1.5 */
+  boost?: number;
+  /** factor applied to λ when it was good (ρ > ¾); default 2/3 */
+  drop?: number;
+  /** bounds on λ; default [1e-12, 1e12] */
+  min?: number;
+  max?: number;
+}
+
+/** Options shared by every optimizer. */
+export interface OptimizerOptions {
+  /** step size γ > 0 */
+  lr: number;
+  /** damping λ ≥ 0 (second-order and diagonal methods; default 0) */
+  damping?: number;
+  /** Levenberg–Marquardt control of λ (second-order methods only): `true` or its settings */
+  adaptiveDamping?: boolean | AdaptiveDamping;
+}
+
+/** The explicit optimizer state. */
+export interface OptimizerState {
+  readonly theta: Float64Array;
+  readonly iteration: number;
+  /** current λ (changes only with adaptiveDamping) */
+  readonly damping: number;
+  /** L(θ) and ∇L(θ) at `theta` (computed once, reused by the next update) */
+  readonly loss: number;
+  readonly gradient: Float64Array;
+}
+
+/** What one update returns. */
+export interface UpdateResult {
+  state: OptimizerState;
+  /** the preconditioned direction d (θ_new = θ − γ d) */
+  direction: Float64Array;
+}
+
+/** The per-iteration record of {@link Optimizer.run}. */
+export interface RunRecord {
+  /** L(θ_k) for k = 0..K (K = iterations completed) */
+  losses: number[];
+  /** ‖∇L(θ_k)‖₂ for the same iterates */
+  gradNorms: number[];
+  /** the iterates θ_0..θ_K, when `record.theta` */
+  thetas?: Float64Array[];
+  /** the directions d_0..d_{K−1}, when `record.direction` */
+  directions?: Float64Array[];
+  /** λ used at each step (differs from the option only with adaptiveDamping) */
+  dampings: number[];
+  /** 'ok', 'stopped' (the stop rule fired) or 'failed' (a non-PD system; see `reason`) */
+  status: 'ok' | 'stopped' | 'failed';
+  reason?: string;
+  theta: Float64Array;
+}
+
+/** Options of {@link Optimizer.run}. */
+export interface RunOptions {
+  iterations: number;
+  /** stop after the step whose record makes this return true */
+  stop?: (loss: number, iteration: number, initialLoss: number) => boolean;
+  /** shorthand for the paper's rule: stop once loss > factor × initial loss */
+  divergenceFactor?: number;
+  record?: { theta?: boolean; direction?: boolean };
+}
+
+/** A preconditioner: the direction d for the current state (θ ← θ − γ d). */
+export type Preconditioner = (problem: LinearProblem, state: OptimizerState) => Preconditioned;
+
+/** A preconditioner's output: d, and (for damping control) (C + shift·I) d of the damped curvature. */
+export interface Preconditioned {
+  direction: Float64Array;
+  curvatureDirection?: Float64Array;
+}
+
+/** An optimizer: a problem, a preconditioner and a step size. */
+export interface Optimizer {
+  readonly name: string;
+  readonly problem: LinearProblem;
+  readonly lr: number;
+  init(theta0: VectorInput): OptimizerState;
+  update(state: OptimizerState): UpdateResult;
+  /** θ − γ d(θ) from a fresh state at θ. */
+  step(theta: VectorInput): Float64Array;
+  run(theta0: VectorInput, options: RunOptions): RunRecord;
+}
+
+function norm(v: Float64Array): number {
+  let s = 0;
+  for (const x of v) s += x * x;
+  return Math.sqrt(s);
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+/** Solve (C + shift·I) d = g, freeing C afterwards; with `wantProduct` also (C + shift·I) d. */
+function dampedSolve(C: SymMatrix, g: Float64Array, shift: number, wantProduct: boolean): Preconditioned {
+  try {
+    const direction = C.solve(g, { damping: shift });
+    if (!wantProduct) return { direction };
+    const curvatureDirection = C.matvec(direction);
+    for (let i = 0; i < direction.length; i++) curvatureDirection[i]! += shift * direction[i]!;
+    return { direction, curvatureDirection };
+  } finally {
+    C.free();
+  }
+}
+
+/**
+ * Build an optimizer from a preconditioner (the composition point: every optimizer in this
+ * module is `makeOptimizer(name, problem, options, preconditioner)`).
+ */
+export function makeOptimizer(name: string, problem: LinearProblem, options: OptimizerOptions, precondition: Preconditioner, secondOrder: boolean): Optimizer {
+  const lr = checkScalar(options?.lr, 'lr', 'positive');
+  const damping0 = checkScalar(options.damping ?? 0, 'damping', 'nonnegative');
+  const lm = options.adaptiveDamping ? { boost: 1.5, drop: 2 / 3, min: 1e-12, max: 1e12, ...(options.adaptiveDamping === true ? {} : options.adaptiveDamping) } : undefined;
+  if (lm && !secondOrder) throw new RangeError(`natgrad: adaptiveDamping applies to second-order optimizers, not ${name}`);
+  if (lm) {
+    checkScalar(lm.boost, 'adaptiveDamping.boost', 'positive');
+    checkScalar(lm.drop, 'adaptiveDamping.drop', 'positive');
+  }
+
+  const at = (theta: Float64Array, iteration: number, damping: number): OptimizerState => {
+    const { loss, gradient } = problem.lossAndGradient(theta);
+    return { theta, iteration, damping, loss, gradient };
+  };
+
+  const opt: Optimizer = {
+    name,
+    problem,
+    lr,
+    init(theta0) {
+      return at(toVector(theta0, problem.dim, 'theta0').slice(), 0, damping0);
+    },
+    update(state) {
+      const { direction, curvatureDirection } = precondition(problem, state);
+      const theta = state.theta.map((t, i) => t - lr * direction[i]!);
+      const next = at(theta, state.iteration + 1, state.damping);
+      if (!lm || !curvatureDirection) return { state: next, direction };
+      // ρ = actual / predicted reduction of the damped quadratic model q(−γd) = −γ gᵀd + ½ γ² dᵀ C d.
+      const predicted = -lr * dot(state.gradient, direction) + 0.5 * lr * lr * dot(direction, curvatureDirection);
+      const rho = (next.loss - state.loss) / predicted;
+      let lambda = state.damping;
+      if (!(rho > 0.25)) lambda *= lm.boost;
+      else if (rho > 0.75) lambda *= lm.drop;
+      lambda = Math.min(Math.max(lambda, lm.min), lm.max);
+      return { state: { ...next, damping: lambda }, direction };
+    },
+    step(theta) {
+      return opt.update(opt.init(theta)).state.theta;
+    },
+    run(theta0, runOptions) {
+      const iterations = runOptions?.iterations;
+      if (typeof iterations !== 'number' || !Number.isInteger(iterations) || iterations < 0) {
+        throw new RangeError(`natgrad: iterations must be an integer ≥ 0, got ${String(iterations)}`);
+      }
+      const factor = runOptions.divergenceFactor;
+      if (factor !== undefined) checkScalar(factor, 'divergenceFactor', 'positive');
+      let state = opt.init(theta0);
+      const rec: RunRecord = { losses: [state.loss], gradNorms: [norm(state.gradient)], dampings: [], status: 'ok', theta: state.theta };
+      if (runOptions.record?.theta) rec.thetas = [state.theta];
+      if (runOptions.record?.direction) rec.directions = [];
+      const initial = state.loss;
+      for (let k = 0; k < iterations; k++) {
+        let res: UpdateResult;
+        try {
+          res = opt.update(state);
+        } catch (e) {
+          if (e instanceof NotPositiveDefiniteError) {
+            rec.status = 'failed';
+            rec.reason = e.message;
+            break;
+          }
+          throw e;
+        }
+        rec.dampings.push(state.damping);
+        state = res.state;
+        rec.losses.push(state.loss);
+        rec.gradNorms.push(norm(state.gradient));
+        rec.thetas?.push(state.theta);
+        rec.directions?.push(res.direction);
+        rec.theta = state.theta;
+        if ((factor !== undefined && state.loss > factor * initial) || runOptions.stop?.(state.loss, k + 1, initial)) {
+          rec.status = 'stopped';
+          break;
+        }
+      }
+      return rec;
+    },
+  };
+  return opt;
+}
+
+/** Gradient descent: d = ∇L(θ). */
+export function gd(problem: LinearProblem, options: OptimizerOptions): Optimizer {
+  return makeOptimizer('GD', problem, options, (_p, s) => ({ direction: s.gradient }), false);
+}
+
+/** Natural gradient descent with the exact Fisher: d = (F + s/σp² I + λI)⁻¹ ∇L. */
+export function ngd(problem: LinearProblem, options: OptimizerOptions): Optimizer {
+  return makeOptimizer('NGD', problem, options, (p, s) => dampedSolve(p.fisher(s.theta), s.gradient, p.priorCurvature() + s.damping, !!options.adaptiveDamping), true);
+}
+
+/** Empirical-Fisher descent: d = (F̃ + s/σp² I + λI)⁻¹ ∇L. */
+export function efgd(problem: LinearProblem, options: OptimizerOptions): Optimizer {
+  return makeOptimizer('EFGD', problem, options, (p, s) => dampedSolve(p.empiricalFisher(s.theta), s.gradient, p.priorCurvature() + s.damping, !!options.adaptiveDamping), true);
+}
+
+/** Newton's method: d = (∇²L + λI)⁻¹ ∇L (the Hessian includes the prior). */
+export function newton(problem: LinearProblem, options: OptimizerOptions): Optimizer {
+  return makeOptimizer('Newton', problem, options, (p, s) => dampedSolve(p.hessian(s.theta), s.gradient, s.damping, !!options.adaptiveDamping), true);
+}
+
+/**
+ * NGD with the Monte-Carlo Fisher (S samples per point, fresh every step: step k uses seed
+ * `seed + k`), d = (F̂_MC + s/σp² I + λI)⁻¹ ∇L.
+ */
+export function ngdMC(problem: LinearProblem, options: OptimizerOptions & { samples?: number; seed?: number }): Optimizer {
+  const samples = options.samples ?? 1, seed = options.seed ?? 0;
+  return makeOptimizer('NGD-MC', problem, options, (p, s) => dampedSolve(p.fisherMC(s.theta, { samples, seed: seed + s.iteration }), s.gradient, p.priorCurvature() + s.damping, !!options.adaptiveDamping), true);
+}
+
+/**
+ * Diagonal empirical-Fisher preconditioning: d_i = ∇L_i / (F̃_ii + s/σp² + λ)^p with p = 1, or
+ * p = ½ (the full-batch Adam-like preconditioner of §5; λ then plays Adam's ε²-like role).
+ */
+export function diagonalEF(problem: LinearProblem, options: OptimizerOptions & { power?: 1 | 0.5 }): Optimizer {
+  const power = options.power ?? 1;
+  if (power !== 1 && power !== 0.5) throw new RangeError(`natgrad: power must be 1 or 0.5, got ${String(power)}`);
+  return makeOptimizer(power === 1 ? 'diagEF' : 'diagEF-sqrt', problem, options, (p, s) => {
+    const diag = p.empiricalFisher(s.theta, { structure: 'diagonal' });
+    const shift = p.priorCurvature() + s.damping;
+    const direction = s.gradient.map((g, i) => {
+      const den = diag[i]! + shift;
+      if (!(den > 0)) throw new NotPositiveDefiniteError(i + 1, den, 'diagonal empirical Fisher');
+      return g / (power === 1 ? den : Math.sqrt(den));
+    });
+    return { direction };
+  }, false);
+}
+
+/** Variance-adapted direction (Eq. 19): d = ‖∇L‖² (F̃ + s/σp² I + λI)⁻¹ ∇L. */
+export function varianceAdapted(problem: LinearProblem, options: OptimizerOptions): Optimizer {
+  return makeOptimizer('VA', problem, options, (p, s) => {
+    const r = dampedSolve(p.empiricalFisher(s.theta), s.gradient, p.priorCurvature() + s.damping, false);
+    const gg = dot(s.gradient, s.gradient);
+    return { direction: r.direction.map((v) => v * gg) };
+  }, false);
+}
