@@ -174,6 +174,8 @@ export function makeOptimizer(name: string, problem: LinearProblem, options: Opt
       if (!lm || !curvatureDirection) return { state: next, direction };
       // ρ = actual / predicted reduction of the damped quadratic model q(−γd) = −γ gᵀd + ½ γ² dᵀ C d.
       const predicted = -lr * dot(state.gradient, direction) + 0.5 * lr * lr * dot(direction, curvatureDirection);
+      // At convergence both reductions are rounding noise: keep λ rather than react to it.
+      if (!(Math.abs(predicted) > 1e-13 * (1 + Math.abs(state.loss)))) return { state: next, direction };
       const rho = (next.loss - state.loss) / predicted;
       let lambda = state.damping;
       if (!(rho > 0.25)) lambda *= lm.boost;
