@@ -30,13 +30,14 @@
  *
  * @module
  */
+import { addBias } from './datasets.js';
 import { Handle } from './handle.js';
 import { checkLabels, checkLikelihood, evaluate, sampleResidual, type Likelihood } from './likelihood.js';
 import { Matrix } from './matrix.js';
 import { rng as xoshiro } from './random.js';
 import { SymMatrix } from './symmatrix.js';
-import { isCsr, type CsrMatrix, type DenseMatrix, type MatrixInput, type VectorInput } from './types.js';
-import { checkScalar, toVector } from './validate.js';
+import type { DenseMatrix, MatrixInput, VectorInput } from './types.js';
+import { checkScalar, toMatrix, toVector } from './validate.js';
 import { core as defaultCore, type Core } from './wasm.js';
 
 /** Options of {@link linearProblem}. */
@@ -529,31 +530,11 @@ export class LinearProblem extends Handle {
   }
 }
 
-/** Append a ones column (last) to a validated dense or CSR input. */
+/** Validate X and append a ones column (last) — dense stays dense, CSR stays CSR. */
 function appendOnes(X: MatrixInput | Matrix): MatrixInput {
   const src: MatrixInput = X instanceof Matrix ? (X.toCsr() ?? X.toDense()) : X;
-  if (isCsr(src)) {
-    const c = src as CsrMatrix;
-    const rows = c.rows, nnz = c.values.length;
-    const indptr = new Int32Array(rows + 1), indices = new Int32Array(nnz + rows), values = new Float64Array(nnz + rows);
-    let q = 0;
-    for (let i = 0; i < rows; i++) {
-      for (let p = c.indptr[i]!; p < c.indptr[i + 1]!; p++) { indices[q] = c.indices[p]!; values[q] = c.values[p]!; q++; }
-      indices[q] = c.cols; values[q] = 1; q++;
-      indptr[i + 1] = q;
-    }
-    return { rows, cols: c.cols + 1, indptr, indices, values };
-  }
-  const rows: number[][] | null = Array.isArray(src) ? (src as number[][]) : null;
-  if (rows) return rows.map((r) => (Array.isArray(r) ? [...r, 1] : r)) as number[][];
-  const d = src as DenseMatrix;
-  if (!(d.data instanceof Float64Array) || d.data.length !== d.rows * d.cols) return d; // let validation report it
-  const out = new Float64Array(d.rows * (d.cols + 1));
-  for (let i = 0; i < d.rows; i++) {
-    out.set(d.data.subarray(i * d.cols, (i + 1) * d.cols), i * (d.cols + 1));
-    out[i * (d.cols + 1) + d.cols] = 1;
-  }
-  return { data: out, rows: d.rows, cols: d.cols + 1 };
+  const m = toMatrix(src, 'X');
+  return m.csr ? addBias(m.csr) : addBias(m.dense);
 }
 
 /**
