@@ -10,3 +10,4 @@ export * from './cholesky';
 export * from './eig';
 export * from './linear';
 export * from './likelihood';
+export * from './grid';

@@ -10,8 +10,9 @@
  */
 import { NotPositiveDefiniteError } from './errors.js';
 import { Handle, withScratch } from './handle.js';
+import { DENSE_HINT } from './limits.js';
 import type { DenseMatrix, VectorInput } from './types.js';
-import { checkScalar, toDense, toVector } from './validate.js';
+import { checkScalar, firstNonFinite, toDense, toVector } from './validate.js';
 import { core as defaultCore, type Core } from './wasm.js';
 
 /** Options of damped solves and factorizations. */
@@ -44,7 +45,7 @@ export class SymMatrix extends Handle {
    * @throws RangeError if it is not square or has non-finite entries.
    */
   static from(input: DenseMatrix | number[][], core: Core = defaultCore()): SymMatrix {
-    const d = toDense(input, 'A');
+    const d = toDense(input, 'A', DENSE_HINT);
     if (d.rows !== d.cols) throw new RangeError(`natgrad: A must be square, got ${d.rows} × ${d.cols}`);
     const n = d.rows;
     const ptr = core.allocCopy(d.data);
@@ -153,6 +154,74 @@ export class SymMatrix extends Handle {
     } finally {
       f.free();
     }
+  }
+
+  /**
+   * Eigenvalues of A, ascending: λ_0 ≤ λ_1 ≤ … ≤ λ_{n−1}.
+   *
+   * Householder tridiagonalization and implicit QL (kernel `dsyevLower`, LAPACK dsyev's
+   * method) on a copy of A; A is not modified. Backward stable: each λ_k is within
+   * O(n·eps·‖A‖₂) of the exact eigenvalue, so eigenvalues much smaller than ‖A‖ (e.g. the
+   * null space of a rank-deficient Fisher) come out as O(n·eps·‖A‖)-sized numbers of either
+   * sign, not as exact zeros. Costs ≈ (4/3)·n³ flops; same values, bit for bit, as
+   * {@link SymMatrix.eigen}.
+   * @returns the n eigenvalues in a new `Float64Array`.
+   * @throws RangeError if A has a non-finite entry.
+   * @throws Error if the QL iteration does not converge within 30·n sweeps (not observed for
+   *         finite input; LAPACK has the same limit).
+   * @example
+   * SymMatrix.from([[2, 1], [1, 2]]).eigenvalues(); // Float64Array [1, 3]
+   */
+  eigenvalues(): Float64Array {
+    return this.decompose(false).values;
+  }
+
+  /**
+   * Symmetric eigen-decomposition A = V · diag(values) · Vᵀ, values ascending, V orthogonal.
+   *
+   * Column k of `vectors` (row-major n × n: `vectors.data[i * n + k]`) is the unit eigenvector
+   * of `values[k]`; its sign is arbitrary, and for repeated eigenvalues only the spanned
+   * subspace is determined. Backward stable: ‖A V − V diag(values)‖ = O(n·eps·‖A‖) and
+   * ‖VᵀV − I‖ = O(n·eps). Costs ≈ 9·n³ flops (tridiagonalization, accumulation, QL rotations).
+   * @returns `{ values, vectors }`, both new arrays (nothing stays in WebAssembly memory).
+   * @throws RangeError if A has a non-finite entry.
+   * @throws Error if the QL iteration does not converge within 30·n sweeps.
+   * @example
+   * const { values, vectors } = SymMatrix.from([[2, 1], [1, 2]]).eigen();
+   * // values = [1, 3]; vectors.data ≈ [0.7071, 0.7071, -0.7071, 0.7071] (column signs arbitrary)
+   */
+  eigen(): Eigen {
+    const { values, vectors } = this.decompose(true);
+    return { values, vectors: { data: vectors!, rows: this.size, cols: this.size } };
+  }
+
+  /** Eigenvalues (and vectors, in the columns of a row-major n × n array) via `dsyevLower`. */
+  private decompose(wantVectors: boolean): { values: Float64Array; vectors?: Float64Array } {
+    const n = this.size;
+    const core = this.core;
+    const src = this.ptr();
+    const a = core.f64(src, n * n);
+    const bad = firstNonFinite(a);
+    if (bad >= 0) {
+      throw new RangeError(`natgrad: eigen: A[${Math.floor(bad / n)}][${bad % n}] is not finite (${a[bad]})`);
+    }
+    // Scratch: a copy of A that the kernel destroys and, with vectors, overwrites with V
+    // (in place, ldv = lda = n); 3n of work; the n eigenvalues.
+    return withScratch(core, [8 * n * n, 8 * 3 * n, 8 * n], (pa, pwork, pw) => {
+      core.f64(pa, n * n).set(core.f64(src, n * n));
+      const info = core.exports.dsyevLower(n, wantVectors ? 1 : 0, 0, pa, n, pwork, pw, wantVectors ? pa : 0, n);
+      if (info < 0) throw new RangeError('natgrad: eigen: A has a non-finite entry'); // checked above; defensive
+      if (info !== 0) {
+        throw new Error(
+          `natgrad: the symmetric eigen-decomposition of a ${n} × ${n} matrix did not converge: ` +
+          `the QL iteration exceeded 30·n = ${30 * n} sweeps at eigenvalue ${info} (1-based, unsorted)`,
+        );
+      }
+      return {
+        values: core.f64(pw, n).slice(),
+        vectors: wantVectors ? core.f64(pa, n * n).slice() : undefined,
+      };
+    });
   }
 }
 

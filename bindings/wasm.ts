@@ -58,6 +58,16 @@ export interface KernelExports {
   dpotrsLower1(n: number, a: number, lda: number, b: number): void;
   dpotrsLower(n: number, nrhs: number, a: number, lda: number, b: number, ldb: number): void;
   dpotrfLogDet(n: number, a: number, lda: number): number;
+  // grid search (assembly/grid.ts)
+  gridExpVec(n: number, x: number, out: number): void;
+  gridLogVec(n: number, x: number, out: number): void;
+  gridGemmTn(m: number, ne: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ce: number, cp: number, accumulate: number): void;
+  gridSpmm(rows: number, k: number, indptr: number, indices: number, values: number, b: number, ldb: number, c: number, ce: number, cp: number): void;
+  gridZRows(n0: number, nb: number, d: number, x: number, ldx: number, z: number, ldz: number): void;
+  gridPotrf(d: number, npairs: number, a: number, ps: number, div: number, lam: number, info: number, inv: number): void;
+  gridPotrs(d: number, npairs: number, l: number, ps: number, x: number, xs: number): void;
+  gridStep(ws: number): number;
+  gridSteps(ws: number, maxSteps: number): number;
   dsyevLower(n: number, wantV: number, maxSweeps: number, a: number, lda: number, work: number, w: number, v: number, ldv: number): number;
   linearForward(n: number, m: number, d: number, x: number, ldx: number, theta: number, f: number): void;
   linearForwardCsr(n: number, m: number, d: number, indptr: number, indices: number, values: number, theta: number, f: number): void;
@@ -165,15 +175,17 @@ export class Core {
   }
 
   /**
-   * Allocate `bytes` (16-byte aligned). Throws `RangeError` when the request cannot fit
-   * in a 32-bit WebAssembly address space (4 GiB) or memory cannot grow.
+   * Allocate `bytes` (16-byte aligned). Throws `RangeError` when the request is larger than
+   * one block of the allocator can be ({@link MAX_ALLOCATION}, 1 GiB: AssemblyScript's TLSF
+   * limit) or memory cannot grow (4 GiB in all: the 32-bit address space).
    */
   alloc(bytes: number): number {
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`natgrad: invalid allocation size ${bytes}`);
     if (bytes > MAX_ALLOCATION) {
       throw new RangeError(
-        `natgrad: ${formatBytes(bytes)} does not fit in WebAssembly's 4 GiB address space; ` +
-        'split the data into mini-batches (streaming accumulators) instead',
+        `natgrad: ${formatBytes(bytes)} does not fit in one WebAssembly block (at most 1 GiB; ` +
+        '4 GiB in all, the 32-bit address space); split the data into mini-batches ' +
+        '(fisherAccumulator, empiricalFisherAccumulator, parallelGram) instead',
       );
     }
     let ptr: number;
@@ -198,8 +210,11 @@ export class Core {
   }
 }
 
-/** Largest single allocation natgrad attempts (leaves room for the rest of the 4 GiB address space). */
-export const MAX_ALLOCATION = 2 ** 32 - 2 ** 27;
+/**
+ * Largest single allocation natgrad attempts: AssemblyScript's TLSF allocator refuses blocks
+ * of 2³⁰ bytes or more (`BLOCK_MAXSIZE`, rt/common.ts), whatever the 4 GiB address space has left.
+ */
+export const MAX_ALLOCATION = 2 ** 30 - 64;
 
 function formatBytes(b: number): string {
   return b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(1)} GiB` : `${(b / 2 ** 20).toFixed(1)} MiB`;
