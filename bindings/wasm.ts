@@ -124,7 +124,11 @@ export function binaryName(variant: Variant): string {
 
 /** URL of a variant's binary, relative to this module (works from `bindings/` and `dist/`). */
 export function binaryUrl(variant: Variant): URL {
-  return new URL(`../build/${binaryName(variant)}`, import.meta.url);
+  // Two literal `new URL(…)` expressions, so that bundlers (Vite, webpack) see and copy exactly
+  // the two binaries and nothing else from build/.
+  return variant === 'relaxed-simd'
+    ? new URL('../build/natgrad.relaxed.wasm', import.meta.url)
+    : new URL('../build/natgrad.simd.wasm', import.meta.url);
 }
 
 async function compile(source: BufferSource | WebAssembly.Module | URL | string): Promise<WebAssembly.Module> {

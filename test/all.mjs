@@ -1,6 +1,6 @@
 // The whole test command (`npm test`): the uvu suite once per WASM variant (relaxed SIMD
-// needs --experimental-wasm-relaxed-simd on Node 20), then the Deno smoke test (and any
-// other suite listed below). Prints one closing line "N passed, N failed".
+// needs --experimental-wasm-relaxed-simd on Node 20), the Deno smoke test and the browser
+// test of the web page (headless Chromium). Prints one closing line "N passed, N failed".
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,11 +17,12 @@ const suites = [
   { name: 'uvu (simd)', cmd: process.execPath, args: [...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'simd' } },
   { name: 'uvu (relaxed-simd)', cmd: process.execPath, args: [...relaxedFlag, ...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'relaxed-simd' } },
   { name: 'deno smoke', cmd: process.execPath, args: ['test/deno/run.mjs'], env: {} },
+  { name: 'web (chromium)', cmd: process.execPath, args: ['test/browser/web.test.mjs'], env: {} },
 ];
 
 let passed = 0, failed = 0, skipped = 0;
 for (const s of suites) {
-  if (filter && s.name.startsWith('deno')) continue;
+  if (filter && !s.name.startsWith('uvu')) continue;
   const summary = join(tmp, s.name.replace(/\W+/g, '_') + '.json');
   console.log(`\n=== ${s.name}`);
   const r = spawnSync(s.cmd, s.args.filter(Boolean), { cwd: root, stdio: 'inherit', env: { ...process.env, ...s.env, NATGRAD_TEST_SUMMARY: summary } });

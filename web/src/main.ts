@@ -1,0 +1,53 @@
+/**
+ * Entry point of the interactive page: load natgrad's WebAssembly core (relaxed SIMD where
+ * the browser has it), report the variant, and mount the three views behind tabs.
+ */
+import { init, supportsRelaxedSimd } from 'natgrad';
+import { mountFields } from './fields.js';
+import { mountMisspecification } from './misspec.js';
+import { mountRace } from './race.js';
+import { formatMs, recordTiming } from './ui.js';
+import './style.css';
+
+type View = 'fields' | 'misspecification' | 'race';
+const VIEWS: readonly View[] = ['fields', 'misspecification', 'race'];
+
+const status = document.getElementById('status')!;
+const statusText = document.getElementById('status-text')!;
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const { variant } = await init();
+  const ms = performance.now() - t0;
+  recordTiming('WASM fetch + compile + instantiate', ms);
+  status.dataset.variant = variant;
+  statusText.textContent = variant === 'relaxed-simd'
+    ? `WASM core: relaxed SIMD (natgrad.relaxed.wasm, fused multiply-add) · loaded in ${formatMs(ms)}`
+    : `WASM core: SIMD128 (natgrad.simd.wasm${supportsRelaxedSimd() ? '' : '; this browser has no relaxed SIMD'}) · loaded in ${formatMs(ms)}`;
+  document.documentElement.dataset.variant = variant;
+
+  const views: Record<View, { show(): void }> = {
+    fields: mountFields(document.getElementById('view-fields')!),
+    misspecification: mountMisspecification(document.getElementById('view-misspecification')!),
+    race: mountRace(document.getElementById('view-race')!),
+  };
+
+  const route = () => {
+    const v = (VIEWS as readonly string[]).includes(location.hash.slice(1)) ? (location.hash.slice(1) as View) : 'fields';
+    for (const name of VIEWS) {
+      document.getElementById(`view-${name}`)!.hidden = name !== v;
+      document.querySelector(`[data-tab="${name}"]`)!.setAttribute('aria-selected', String(name === v));
+    }
+    views[v].show();
+  };
+  window.addEventListener('hashchange', route);
+  route();
+  document.documentElement.dataset.ready = 'true';
+}
+
+main().catch((e: unknown) => {
+  status.dataset.variant = 'error';
+  statusText.textContent = `Could not start: ${(e as Error).message}`;
+  statusText.className = 'error';
+  console.error(e);
+});
