@@ -179,17 +179,19 @@ export function solve2(A: Sym2, lambda: number, v: Vec2): Vec2 {
   return [(c * v[0] - b * v[1]) / det, (a * v[1] - b * v[0]) / det];
 }
 
-/** The vector of a flow at θ. */
-export function fig1Field(m: Fig1Model, name: Fig1Field, t: Vec2, H: Sym2 = fig1Hessian(m)): Vec2 {
+/**
+ * The vector of a flow at θ: −scale·d with d = ∇L (GD), (H + λI)⁻¹∇L (NGD) or (F̃ + λI)⁻¹∇L (EF);
+ * scale and λ default to the paper's constants {@link FIG1_SCALES} and {@link FIG1_DAMPING}.
+ */
+export function fig1Field(m: Fig1Model, name: Fig1Field, t: Vec2, H: Sym2 = fig1Hessian(m), scale = FIG1_SCALES[name], damping = FIG1_DAMPING): Vec2 {
   const g = fig1Gradient(m, t);
-  const s = FIG1_SCALES[name];
   let d: Vec2;
   switch (name) {
     case 'GD': d = g; break;
-    case 'NGD': d = solve2(H, FIG1_DAMPING, g); break;
-    case 'EF': d = solve2(fig1EmpiricalFisher(m, t), FIG1_DAMPING, g); break;
+    case 'NGD': d = solve2(H, damping, g); break;
+    case 'EF': d = solve2(fig1EmpiricalFisher(m, t), damping, g); break;
   }
-  return [-s * d[0], -s * d[1]];
+  return [-scale * d[0], -scale * d[1]];
 }
 
 /** The paper's Euler integration: `points` iterates (start included) of θ ← θ + step·v(θ). */

@@ -12,7 +12,7 @@ import * as Plot from '@observablehq/plot';
 import { gaussian, linearProblem, newton, numpyRandomState, toyData } from 'natgrad';
 import {
   FIG1_DAMPING, FIG1_FIELDS, FIG1_POINTS, FIG1_SCALES, FIG1_STARTS, FIG1_STEP,
-  fig1EmpiricalFisher, fig1Gradient, fig1Hessian, fig1Loss, fig1Model, linspace, solve2,
+  fig1Field, fig1Hessian, fig1Loss, fig1Model, linspace,
   type Fig1Field, type Fig1Model, type Vec2,
 } from '../../experiments/compute/fig1.js';
 import { colors, contourMark, lossGrid, overlay, pathData, plotStyle, pointerToData, scalesOf, svgEl, type LossGrid, type Scales } from './plots.js';
@@ -25,17 +25,6 @@ const DOMAIN: Vec2 = [-1, 5];
 const GRID = linspace(DOMAIN[0], DOMAIN[1], 15);
 const SIZE = 292;
 
-/**
- * The vector of a flow at θ: −scale·d with d = ∇L (GD), (H + λI)⁻¹∇L (NGD) or (F̃ + λI)⁻¹∇L (EF).
- * This is experiments/compute/fig1.ts `fig1Field` with the scale and λ as parameters (there
- * they are the paper's constants FIG1_SCALES and FIG1_DAMPING, the sliders' defaults).
- */
-function fieldAt(m: Fig1Model, name: Fig1Field, t: Vec2, H: Sym2, scale: number, damping: number): Vec2 {
-  const g = fig1Gradient(m, t);
-  const d = name === 'GD' ? g : solve2(name === 'NGD' ? H : fig1EmpiricalFisher(m, t), damping, g);
-  return [-scale * d[0], -scale * d[1]];
-}
-
 /** A path: the paper's Euler integration (as `fig1Trajectory`), points kept where they moved ≥ `tol`. */
 interface Path { points: number[]; end: Vec2; steps: number; status: 'done' | 'diverged' }
 
@@ -45,7 +34,7 @@ function integrate(m: Fig1Model, name: Fig1Field, start: Vec2, H: Sym2, scale: n
   let steps = 0;
   let status: Path['status'] = 'done';
   for (let k = 1; k < FIG1_POINTS; k++) {
-    const v = fieldAt(m, name, t, H, scale, damping);
+    const v = fig1Field(m, name, t, H, scale, damping);
     const next: Vec2 = [t[0] + FIG1_STEP * v[0], t[1] + FIG1_STEP * v[1]];
     if (!(Math.abs(next[0]) < 1e6 && Math.abs(next[1]) < 1e6)) { status = 'diverged'; break; }
     t = next;
@@ -219,7 +208,7 @@ export function mountFields(root: HTMLElement): { show(): void } {
       const vs: [number, number, number, number][] = [];
       let max = 0;
       for (const b of GRID) for (const t of GRID) {
-        const v = fieldAt(m, f, [b, t], H, 1, damping.value);
+        const v = fig1Field(m, f, [b, t], H, 1, damping.value);
         if (!Number.isFinite(v[0]) || !Number.isFinite(v[1])) continue;
         vs.push([b, t, v[0], v[1]]);
         max = Math.max(max, Math.hypot(v[0], v[1]));
