@@ -66,7 +66,16 @@ export const paperDatasetNames: readonly PaperDatasetName[] = [
 // Text parsing
 // ---------------------------------------------------------------------------------------------
 
-const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+// `\d+(?:\.\d*)?` rather than `\d+\.?\d*`: the latter backtracks quadratically on a long run of
+// digits followed by a bad character (a 10 MB line took hours).
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** Largest 1-based LIBSVM feature index: 0-based column indices are 32-bit integers. */
+const MAX_FEATURES = 2 ** 31 - 1;
+
+/** A token for an error message, cut to 40 characters (a corrupted file may hold a 10 MB token). */
+function show(token: string): string {
+  return token.length <= 40 ? token : `${token.slice(0, 32)}… [${token.length} characters]`;
+}
 const UNSIGNED_INT = /^\d+$/;
 const SIGNED_INT = /^[+-]?\d+$/;
 
@@ -91,9 +100,9 @@ function endLine(text: string): number {
 /** Parses a finite decimal number or throws a DataFormatError. */
 function parseNumber(token: string, file: string, line: number, what: string): number {
   const t = token.trim();
-  if (!DECIMAL.test(t)) throw new DataFormatError(file, line, `bad number "${t}"${what}`);
+  if (!DECIMAL.test(t)) throw new DataFormatError(file, line, `bad number "${show(t)}"${what}`);
   const v = Number(t);
-  if (!Number.isFinite(v)) throw new DataFormatError(file, line, `number "${t}"${what} is out of range`);
+  if (!Number.isFinite(v)) throw new DataFormatError(file, line, `number "${show(t)}"${what} is out of range`);
   return v;
 }
 
@@ -101,7 +110,7 @@ function parseNumber(token: string, file: string, line: number, what: string): n
 function headerCount(token: string | undefined, file: string, line: number, what: string): number {
   const t = (token ?? '').trim();
   if (!UNSIGNED_INT.test(t)) {
-    throw new DataFormatError(file, line, `expected a scikit-learn header "n_samples,n_features,…", found ${what} "${t}"`);
+    throw new DataFormatError(file, line, `expected a scikit-learn header "n_samples,n_features,…", found ${what} "${show(t)}"`);
   }
   return Number(t);
 }
@@ -133,6 +142,9 @@ function defaultNames(d: number): string[] {
  */
 export function parseSklearnCsv(text: string, name = '<string>', options: SklearnCsvOptions = {}): Dataset<DenseMatrix> {
   const headerLines = options.headerLines ?? 1;
+  if (headerLines !== 0 && headerLines !== 1 && headerLines !== 2) {
+    throw new RangeError(`headerLines must be 0, 1 or 2, got ${String(headerLines)}`);
+  }
   const lines = contentLines(text);
   let samples = -1;
   let d = -1;
@@ -143,6 +155,7 @@ export function parseSklearnCsv(text: string, name = '<string>', options: Sklear
     const fields = first.text.split(',');
     samples = headerCount(fields[0], name, first.line, 'n_samples');
     d = headerCount(fields[1], name, first.line, 'n_features');
+    if (d < 1) throw new DataFormatError(name, first.line, 'the header announces 0 features: a row needs at least one feature and the target');
     if (headerLines === 2) {
       const second = lines[1];
       if (second === undefined) throw new DataFormatError(name, endLine(text), 'missing the column-names header line');
@@ -163,12 +176,19 @@ export function parseSklearnCsv(text: string, name = '<string>', options: Sklear
     throw new DataFormatError(name, rows[samples]!.line, `more rows than the ${samples} the header announces`);
   }
   const n = rows.length;
-  const X = new Float64Array(n * d);
+  // The table grows with the rows that passed: a corrupted header must not make it ask for
+  // n × 10¹¹ doubles before the first row is even checked.
+  let X = new Float64Array(Math.min(n * d, 4096));
   const y = new Float64Array(n);
   rows.forEach(({ line, text: row }, i) => {
     const fields = row.split(',');
     if (fields.length !== d + 1) {
       throw new DataFormatError(name, line, `expected ${d + 1} columns (${d} features and the target), found ${fields.length}`);
+    }
+    if ((i + 1) * d > X.length) {
+      const grown = new Float64Array(Math.min(n * d, Math.max(2 * X.length, (i + 1) * d)));
+      grown.set(X);
+      X = grown;
     }
     for (let j = 0; j < d; j++) X[i * d + j] = parseNumber(fields[j]!, name, line, ` in column ${j + 1}`);
     y[i] = parseNumber(fields[d]!, name, line, ' in the target column');
@@ -201,9 +221,10 @@ export function parseSklearnCsv(text: string, name = '<string>', options: Sklear
  */
 export function parseLibsvm(text: string, name = '<string>', options: LibsvmOptions = {}): Dataset<TypedCsrMatrix> {
   const { features, labels = 'raw' } = options;
-  if (features !== undefined && !(Number.isSafeInteger(features) && features >= 0)) {
-    throw new RangeError(`features must be a non-negative integer, got ${features}`);
+  if (features !== undefined && !(Number.isSafeInteger(features) && features >= 0 && features <= MAX_FEATURES)) {
+    throw new RangeError(`features must be an integer in [0, ${MAX_FEATURES}], got ${features}`);
   }
+  if (labels !== 'raw' && labels !== 'pm1-to-01') throw new RangeError(`labels must be 'raw' or 'pm1-to-01', got ${String(labels)}`);
   const y: number[] = [];
   const indptr: number[] = [0];
   const indices: number[] = [];
@@ -216,7 +237,7 @@ export function parseLibsvm(text: string, name = '<string>', options: LibsvmOpti
     const label = parseNumber(tokens[0]!, name, line, ' as label');
     if (labels === 'pm1-to-01') {
       if (label !== 1 && label !== -1) {
-        throw new DataFormatError(name, line, `label ${tokens[0]} is not -1 or +1 (labels: 'pm1-to-01')`);
+        throw new DataFormatError(name, line, `label ${show(tokens[0]!)} is not -1 or +1 (labels: 'pm1-to-01')`);
       }
       y.push(label === 1 ? 1 : 0);
     } else {
@@ -226,13 +247,16 @@ export function parseLibsvm(text: string, name = '<string>', options: LibsvmOpti
     for (let t = 1; t < tokens.length; t++) {
       const token = tokens[t]!;
       const colon = token.indexOf(':');
-      if (colon < 0) throw new DataFormatError(name, line, `missing ':' in "${token}" (expected index:value)`);
+      if (colon < 0) throw new DataFormatError(name, line, `missing ':' in "${show(token)}" (expected index:value)`);
       const indexText = token.slice(0, colon);
       if (!SIGNED_INT.test(indexText)) {
-        throw new DataFormatError(name, line, `bad feature index "${indexText}" in "${token}" (expected a positive integer)`);
+        throw new DataFormatError(name, line, `bad feature index "${show(indexText)}" in "${show(token)}" (expected a positive integer)`);
       }
       const index = Number(indexText);
-      if (index <= 0) throw new DataFormatError(name, line, `feature index ${index} ≤ 0 (LIBSVM indices start at 1)`);
+      if (index <= 0) throw new DataFormatError(name, line, `feature index ${show(indexText)} ≤ 0 (LIBSVM indices start at 1)`);
+      if (index > MAX_FEATURES) {
+        throw new DataFormatError(name, line, `feature index ${show(indexText)} exceeds ${MAX_FEATURES} (natgrad's column indices are 32-bit integers)`);
+      }
       if (index <= previous) {
         throw new DataFormatError(
           name,
@@ -252,17 +276,35 @@ export function parseLibsvm(text: string, name = '<string>', options: LibsvmOpti
   }
   if (y.length === 0) throw new DataFormatError(name, endLine(text), 'no data rows');
   const cols = features ?? maxIndex;
-  return {
-    X: {
-      rows: y.length,
-      cols,
-      indptr: Int32Array.from(indptr),
-      indices: Int32Array.from(indices),
-      values: Float64Array.from(values),
+  return withColumnNames(
+    {
+      X: {
+        rows: y.length,
+        cols,
+        indptr: Int32Array.from(indptr),
+        indices: Int32Array.from(indices),
+        values: Float64Array.from(values),
+      },
+      y: Float64Array.from(y),
     },
-    y: Float64Array.from(y),
-    names: Array.from({ length: cols }, (_, j) => `x${j + 1}`),
-  };
+    cols,
+  );
+}
+
+/**
+ * Adds `names` = `x1…x{cols}` as a property made on first access: a file whose largest index is
+ * 2·10⁹ must not build two billion strings while parsing (reading the names of more than 2²⁴
+ * columns throws a RangeError).
+ */
+function withColumnNames<T extends object>(dataset: T, cols: number): T & { readonly names: string[] } {
+  let names: string[] | undefined;
+  return Object.defineProperty(dataset, 'names', {
+    enumerable: true,
+    get() {
+      if (cols > 2 ** 24) throw new RangeError(`names: ${cols} columns are too many to name (at most 2^24)`);
+      return (names ??= Array.from({ length: cols }, (_, j) => `x${j + 1}`));
+    },
+  }) as T & { readonly names: string[] };
 }
 
 /** Parses an index file of the UCI triplet: whitespace-separated 0-based column indices. */
@@ -270,7 +312,7 @@ function parseIndexFile(text: string, file: string): { index: number; line: numb
   const out: { index: number; line: number }[] = [];
   for (const { line, text: row } of contentLines(text)) {
     for (const token of row.trim().split(/\s+/)) {
-      if (!UNSIGNED_INT.test(token)) throw new DataFormatError(file, line, `bad column index "${token}" (expected a 0-based integer)`);
+      if (!UNSIGNED_INT.test(token)) throw new DataFormatError(file, line, `bad column index "${show(token)}" (expected a 0-based integer)`);
       out.push({ index: Number(token), line });
     }
   }
@@ -317,6 +359,14 @@ export function parseUci(dataText: string, featuresText: string, targetText: str
     for (const { index, line } of list) {
       if (index >= width) throw new DataFormatError(file, line, `column index ${index} is out of range: data.txt has ${width} columns`);
     }
+  }
+  const seen = new Set<number>();
+  for (const { index, line } of featureIdx) {
+    if (seen.has(index)) throw new DataFormatError(featureFile, line, `column index ${index} is listed twice`);
+    seen.add(index);
+  }
+  if (seen.has(targetIdx[0]!.index)) {
+    throw new DataFormatError(targetFile, targetIdx[0]!.line, `the target column ${targetIdx[0]!.index} is also listed as a feature`);
   }
   const d = featureIdx.length;
   const n = table.length;
@@ -408,9 +458,14 @@ export async function loadLibsvm(path: string | URL, options: LibsvmOptions = {}
 
 /** {@link loadUci} with the "not found" hint as a parameter. */
 async function readUci(dir: string | URL, source: string): Promise<Dataset<DenseMatrix>> {
-  const [data, features, target] = await Promise.all(
+  // allSettled, then the first failure in file order: Promise.all would report whichever read
+  // failed first in time, so the message for a missing directory changed from run to run.
+  const settled = await Promise.allSettled(
     ['data.txt', 'index_features.txt', 'index_target.txt'].map((f) => readText(joinPath(dir, f), source)),
   );
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const [data, features, target] = settled.map((r) => (r as PromiseFulfilledResult<string>).value);
   return parseUci(data!, features!, target!, pathString(dir).replace(/[\\/]+$/, ''));
 }
 

@@ -48,3 +48,27 @@ export class DisposedError extends Error {
     this.name = 'DisposedError';
   }
 }
+
+/**
+ * The objective is not finite at θ, so its gradient and curvature do not exist in floating
+ * point: e.g. the Poisson rate exp(f) overflows for f > 709.78 (the loss is then genuinely
+ * +Infinity), or f = Xθ itself overflowed. A `RangeError`. `loss` is the value found
+ * (+Infinity or NaN); `sample` the 0-based index of the first sample whose r or f is not
+ * finite (−1 when the overflow happened in a sum); `f` that sample's first natural parameter.
+ *
+ * `loss(θ)` returns +Infinity instead of throwing; the optimizers' `run` turns this error into
+ * a diverged run (`status: 'stopped'` when its stop rule fires on the infinite loss, else
+ * `'failed'`, with the message as `reason`).
+ */
+export class NonFiniteLossError extends RangeError {
+  readonly loss: number;
+  readonly sample: number;
+  readonly f: number;
+  constructor(message: string, loss: number, sample = -1, f = NaN) {
+    super(message);
+    this.name = 'NonFiniteLossError';
+    this.loss = loss;
+    this.sample = sample;
+    this.f = f;
+  }
+}

@@ -4,6 +4,7 @@
  * @module
  */
 import { withScratch } from './handle.js';
+import { checkSquare } from './limits.js';
 import { Matrix } from './matrix.js';
 import { SymMatrix } from './symmatrix.js';
 import type { MatrixInput, VectorInput } from './types.js';
@@ -47,6 +48,7 @@ export function outerProducts(G: MatrixInput | Matrix, w?: VectorInput): SymMatr
 /** @internal Gram of a resident matrix with optional validated weights. */
 export function gramOf(core: Core, m: Matrix, w: Float64Array | undefined): SymMatrix {
   const d = m.cols;
+  checkSquare(d, 'the Gram matrix of d columns');
   const c = core.alloc(8 * d * d);
   try {
     core.f64(c, d * d).fill(0);

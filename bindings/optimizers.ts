@@ -22,11 +22,11 @@
  *
  * @module
  */
-import { NotPositiveDefiniteError } from './errors.js';
+import { NonFiniteLossError, NotPositiveDefiniteError } from './errors.js';
 import type { LinearProblem } from './problem.js';
 import type { SymMatrix } from './symmatrix.js';
 import type { VectorInput } from './types.js';
-import { checkScalar, toVector } from './validate.js';
+import { checkScalar, firstNonFinite, toVector } from './validate.js';
 
 /** Levenberg–Marquardt damping control. */
 export interface AdaptiveDamping {
@@ -79,7 +79,13 @@ export interface RunRecord {
   directions?: Float64Array[];
   /** λ used at each step (differs from the option only with adaptiveDamping) */
   dampings: number[];
-  /** 'ok', 'stopped' (the stop rule fired) or 'failed' (a non-PD system; see `reason`) */
+  /**
+   * 'ok', 'stopped' (the stop rule fired) or 'failed' (a non-PD system, or a divergence whose
+   * infinite loss no stop rule caught; see `reason`). A diverged step (loss +Infinity at the
+   * next iterate, e.g. Poisson's exp(f) overflowing, or a gradient that overflows) ends the run
+   * with `losses` closing on that loss and `gradNorms` on +Infinity; `theta` stays the last iterate
+   * whose gradient exists.
+   */
   status: 'ok' | 'stopped' | 'failed';
   reason?: string;
   theta: Float64Array;
@@ -153,6 +159,9 @@ export function makeOptimizer(name: string, problem: LinearProblem, options: Opt
   if (lm) {
     checkScalar(lm.boost, 'adaptiveDamping.boost', 'positive');
     checkScalar(lm.drop, 'adaptiveDamping.drop', 'positive');
+    checkScalar(lm.min, 'adaptiveDamping.min', 'nonnegative');
+    checkScalar(lm.max, 'adaptiveDamping.max', 'nonnegative');
+    if (!(lm.min <= lm.max)) throw new RangeError(`natgrad: adaptiveDamping.min (${lm.min}) must be ≤ adaptiveDamping.max (${lm.max})`);
   }
 
   const at = (theta: Float64Array, iteration: number, damping: number): OptimizerState => {
@@ -170,6 +179,10 @@ export function makeOptimizer(name: string, problem: LinearProblem, options: Opt
     update(state) {
       const { direction, curvatureDirection } = precondition(problem, state);
       const theta = state.theta.map((t, i) => t - lr * direction[i]!);
+      const bad = firstNonFinite(theta);
+      if (bad >= 0) {
+        throw new NonFiniteLossError(`natgrad: ${name} step ${state.iteration + 1} overflowed (θ[${bad}] = ${theta[bad]}): the iteration diverged — reduce the step size or add damping`, Infinity);
+      }
       const next = at(theta, state.iteration + 1, state.damping);
       if (!lm || !curvatureDirection) return { state: next, direction };
       // ρ = actual / predicted reduction of the damped quadratic model q(−γd) = −γ gᵀd + ½ γ² dᵀ C d.
@@ -205,6 +218,19 @@ export function makeOptimizer(name: string, problem: LinearProblem, options: Opt
         } catch (e) {
           if (e instanceof NotPositiveDefiniteError) {
             rec.status = 'failed';
+            rec.reason = e.message;
+            break;
+          }
+          if (e instanceof NonFiniteLossError) {
+            // Divergence: the next iterate's loss is +Infinity (or undefined, recorded as +Infinity;
+            // or finite with an overflowing gradient). Record it, and let the stop rule decide
+            // between 'stopped' (it fires) and 'failed'.
+            const loss = Number.isNaN(e.loss) ? Infinity : e.loss;
+            rec.dampings.push(state.damping);
+            rec.losses.push(loss);
+            rec.gradNorms.push(Infinity);
+            const fires = (factor !== undefined && loss > factor * initial) || !!runOptions.stop?.(loss, k + 1, initial);
+            rec.status = fires ? 'stopped' : 'failed';
             rec.reason = e.message;
             break;
           }

@@ -31,13 +31,15 @@
  * @module
  */
 import { addBias } from './datasets.js';
+import { NonFiniteLossError } from './errors.js';
 import { Handle } from './handle.js';
+import { checkSquare } from './limits.js';
 import { checkLabels, checkLikelihood, evaluate, sampleResidual, type Likelihood } from './likelihood.js';
 import { Matrix } from './matrix.js';
 import { rng as xoshiro } from './random.js';
 import { SymMatrix } from './symmatrix.js';
 import type { DenseMatrix, MatrixInput, VectorInput } from './types.js';
-import { checkScalar, toMatrix, toVector } from './validate.js';
+import { checkScalar, firstNonFinite, toMatrix, toVector } from './validate.js';
 import { core as defaultCore, type Core } from './wasm.js';
 
 /** Options of {@link linearProblem}. */
@@ -172,13 +174,37 @@ export class LinearProblem extends Handle {
     }
   }
 
-  /** Validate θ, copy it in, run the model and the likelihood; returns Σ_n ℓ_n. Λ goes to B when wanted. */
-  #evaluate(theta: VectorInput, wantLambda: boolean, name = 'theta'): { sumLoss: number; th: Float64Array } {
+  /**
+   * Validate θ, copy it in, run the model and the likelihood; returns Σ_n ℓ_n. Λ goes to B when
+   * wanted. A non-finite Σ_n ℓ_n throws {@link NonFiniteLossError} (r, Λ and everything built
+   * from them would be Inf/NaN), except +Infinity when `allowInfinite` (the loss alone).
+   */
+  #evaluate(theta: VectorInput, wantLambda: boolean, name = 'theta', allowInfinite = false): { sumLoss: number; th: Float64Array } {
     const th = toVector(theta, this.dim, name);
     this.core.f64(this.#ptheta, this.dim).set(th);
     this.#forward(this.#ptheta, this.#pf);
     const sumLoss = evaluate(this.core, this.likelihood, this.N, this.#pf, this.#py, this.#pr, wantLambda ? this.#pb : 0);
+    if (!Number.isFinite(sumLoss) && !(allowInfinite && sumLoss === Infinity)) throw this.#nonFinite(sumLoss);
     return { sumLoss, th };
+  }
+
+  /** The error for a non-finite loss at the last evaluated θ, naming the first bad sample. */
+  #nonFinite(sumLoss: number): NonFiniteLossError {
+    const { N, outputs: M } = this;
+    const f = this.core.f64(this.#pf, N * M), r = this.core.f64(this.#pr, N * M);
+    let i = firstNonFinite(f);
+    if (i < 0) i = firstNonFinite(r);
+    const n = i < 0 ? -1 : Math.floor(i / M), fn = i < 0 ? NaN : f[i]!;
+    let why: string;
+    if (i < 0) why = 'the sum over the samples overflows';
+    else if (!Number.isFinite(fn)) why = `f = Xθ overflows at sample ${n} (f = ${fn})`;
+    else if (this.likelihood.name === 'poisson') why = `the Poisson rate exp(f) overflows at sample ${n} (f = ${fn} > 709.78)`;
+    else why = `the likelihood overflows at sample ${n} (f = ${fn})`;
+    return new NonFiniteLossError(
+      `natgrad: the loss is ${sumLoss === Infinity ? '+Infinity' : sumLoss} at this θ: ${why}; its gradient and curvature are ` +
+      'not finite (for an optimizer: the iteration diverged — reduce the step size or add damping)',
+      sumLoss, n, fn,
+    );
   }
 
   /** ‖θ‖² / (2σp²), or 0 without a prior. */
@@ -190,12 +216,13 @@ export class LinearProblem extends Handle {
   }
 
   /**
-   * L(θ) = s · (Σ_n ℓ_n(θ) + ‖θ‖²/(2σp²)).
+   * L(θ) = s · (Σ_n ℓ_n(θ) + ‖θ‖²/(2σp²)). +Infinity where the loss overflows (Poisson:
+   * exp(f) for f > 709.78); the gradient and curvature builders throw {@link NonFiniteLossError} there.
    * @param theta length D, finite
-   * @throws RangeError for a wrong length or non-finite θ
+   * @throws RangeError for a wrong length or non-finite θ; NonFiniteLossError when the loss is NaN
    */
   loss(theta: VectorInput): number {
-    const { sumLoss, th } = this.#evaluate(theta, false);
+    const { sumLoss, th } = this.#evaluate(theta, false, 'theta', true);
     return this.scale * (sumLoss + this.#priorTerm(th));
   }
 
@@ -213,7 +240,12 @@ export class LinearProblem extends Handle {
     const g = this.core.f64(pg, D).slice();
     const pc = this.priorCurvature();
     if (pc) for (let i = 0; i < D; i++) g[i]! += pc * th[i]!;
-    return { loss: this.scale * (sumLoss + this.#priorTerm(th)), gradient: g };
+    const loss = this.scale * (sumLoss + this.#priorTerm(th));
+    const bad = firstNonFinite(g);
+    if (bad >= 0) {
+      throw new NonFiniteLossError(`natgrad: the gradient overflows at this θ (entry ${bad} is ${g[bad]}, the loss is ${loss}); the iteration diverged — reduce the step size or add damping`, loss);
+    }
+    return { loss, gradient: g };
   }
 
   /**
@@ -307,6 +339,7 @@ export class LinearProblem extends Handle {
     if (structure === 'kfac' && prior !== 0) {
       throw new RangeError("natgrad: the 'kfac' structure has no exact place for the prior; use fisher() (data term) or another structure");
     }
+    if (structure === 'dense') checkSquare(this.dim, 'a dense curvature of D parameters');
     this.#evaluate(theta, kind === 'fisher');
     this.#fillB(kind, mc);
     const { core, N, outputs: M, inputs: d, dim: D, scale: s } = this;
@@ -435,6 +468,7 @@ export class LinearProblem extends Handle {
    * per-sample gradients (no cancellation). Symmetric PSD, dense D × D.
    */
   gradientCovariance(theta: VectorInput): SymMatrix {
+    checkSquare(this.dim, 'the gradient covariance');
     this.#evaluate(theta, false);
     const G = this.#perSample();
     const { N, dim: D, core } = this;

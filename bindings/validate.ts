@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { checkBytes } from './limits.js';
 import { isCsr, type CsrMatrix, type DenseMatrix, type MatrixInput, type VectorInput } from './types.js';
 
 /** Throws `TypeError` unless `n` is a non-negative safe integer. */
@@ -47,10 +48,11 @@ export function toVector(v: unknown, length: number | undefined, name: string): 
 }
 
 /** A validated dense matrix (row-major, all finite) from `{ data, rows, cols }` or `number[][]`. */
-export function toDense(m: unknown, name: string): DenseMatrix {
+export function toDense(m: unknown, name: string, sizeHint?: string): DenseMatrix {
   if (Array.isArray(m)) {
     const rows = m.length;
     const cols = rows === 0 ? 0 : (Array.isArray(m[0]) ? (m[0] as unknown[]).length : -1);
+    checkBytes(8 * rows * Math.max(cols, 0), `${name}: ${rows} × ${cols} doubles`, sizeHint);
     const data = new Float64Array(rows * Math.max(cols, 0));
     for (let i = 0; i < rows; i++) {
       const r = m[i];
@@ -67,9 +69,12 @@ export function toDense(m: unknown, name: string): DenseMatrix {
   if (typeof m !== 'object' || m === null || !('data' in m)) {
     throw new TypeError(`natgrad: ${name} must be { data: Float64Array, rows, cols }, number[][] or CSR { rows, cols, indptr, indices, values }`);
   }
-  const { data, rows, cols } = m as DenseMatrix;
+  // Shape and size first: a shape too large for WebAssembly is refused before `data` is read.
+  const { rows, cols } = m as DenseMatrix;
   checkSize(rows, `${name}.rows`);
   checkSize(cols, `${name}.cols`);
+  checkBytes(8 * rows * cols, `${name}: ${rows} × ${cols} doubles`, sizeHint);
+  const { data } = m as DenseMatrix;
   if (!(data instanceof Float64Array)) throw new TypeError(`natgrad: ${name}.data must be a Float64Array`);
   if (data.length !== rows * cols) {
     throw new RangeError(`natgrad: ${name}.data has length ${data.length}, expected rows × cols = ${rows} × ${cols} = ${rows * cols}`);
@@ -98,9 +103,14 @@ export function toCsr(m: CsrMatrix, name: string): CheckedCsr {
   const rows = checkSize(m.rows, `${name}.rows`);
   const cols = checkSize(m.cols, `${name}.cols`);
   if (cols > 2 ** 31 - 1) throw new RangeError(`natgrad: ${name}.cols is too large for 32-bit indices`);
-  const indptr = m.indptr instanceof Int32Array ? m.indptr : Int32Array.from(m.indptr as ArrayLike<number>);
-  const indices = m.indices instanceof Int32Array ? m.indices : Int32Array.from(m.indices as ArrayLike<number>);
+  checkBytes(4 * (rows + 1), `${name}.indptr: ${rows} + 1 row pointers`);
+  const indptr = toInt32(m.indptr, `${name}.indptr`);
+  const indices = toInt32(m.indices, `${name}.indices`);
+  if (!(m.values instanceof Float64Array) && !Array.isArray(m.values) && !ArrayBuffer.isView(m.values)) {
+    throw new TypeError(`natgrad: ${name}.values must be a Float64Array or an array of numbers`);
+  }
   const values = m.values instanceof Float64Array ? m.values : Float64Array.from(m.values as ArrayLike<number>);
+  checkBytes(8 * values.length, `${name}.values: ${values.length} non-zeros`);
   if (indptr.length !== rows + 1) throw new RangeError(`natgrad: ${name}.indptr must have length rows + 1 = ${rows + 1}, got ${indptr.length}`);
   if (indptr[0] !== 0) throw new RangeError(`natgrad: ${name}.indptr[0] must be 0, got ${indptr[0]}`);
   for (let i = 0; i < rows; i++) {
@@ -120,6 +130,28 @@ export function toCsr(m: CsrMatrix, name: string): CheckedCsr {
   const bad = firstNonFinite(values);
   if (bad >= 0) throw new RangeError(`natgrad: ${name}.values[${bad}] is not finite (${values[bad]})`);
   return { rows, cols, indptr, indices, values };
+}
+
+/**
+ * An `Int32Array` of CSR indices: the array itself, or a checked copy of a plain array /
+ * other typed array whose entries must all be integers in [−2³¹, 2³¹) — `Int32Array.from`
+ * would silently truncate 1.5 to 1 and wrap 2³² to 0.
+ */
+function toInt32(a: unknown, name: string): Int32Array {
+  if (a instanceof Int32Array) return a;
+  if (!Array.isArray(a) && !(ArrayBuffer.isView(a) && !(a instanceof DataView))) {
+    throw new TypeError(`natgrad: ${name} must be an Int32Array or an array of integers`);
+  }
+  const src = a as ArrayLike<unknown>;
+  const out = new Int32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) {
+      throw new RangeError(`natgrad: ${name}[${i}] = ${String(v)} is not a 32-bit integer index`);
+    }
+    out[i] = v;
+  }
+  return out;
 }
 
 /** Validate any matrix input (dense or CSR). */

@@ -1,0 +1,374 @@
+/**
+ * Streaming curvature accumulators: the Fisher and the empirical Fisher of the linear model
+ * over data that never sits in memory at once (or in WebAssembly's 4 GiB address space).
+ *
+ * An accumulator is fixed by θ, the likelihood and the input width; it keeps only
+ *
+ *     C = Σ_n J_nᵀ B_n J_n   (the D × D lower triangle)       and      N = Σ batches' rows,
+ *
+ * with B_n = Λ_n (`fisherAccumulator`) or r_n r_nᵀ (`empiricalFisherAccumulator`), exactly the
+ * terms of `linearProblem(...).fisher(θ)` / `.empiricalFisher(θ)` (same likelihood objects,
+ * same class-major θ[m·d + j] = W[m][j], same bias column appended LAST). Batches of any size
+ * (dense or CSR) go in with `add(X, y)`; `result({ reduction })` gives s·C as a {@link SymMatrix}
+ * (s = 1/N for `'mean'`, the default, 1 for `'sum'`). Accumulators over disjoint shards
+ * `merge` into the one over their union, in memory or through `toBytes()` / `fromBytes()`.
+ *
+ * Memory: the D × D sum (8·D² bytes) plus the current batch; nothing grows with N.
+ *
+ * ## Serialization (`toBytes`), version 1, all fields little-endian
+ *
+ * | offset      | size        | field                                                               |
+ * |-------------|-------------|---------------------------------------------------------------------|
+ * | 0           | 4           | magic `NGAC` (0x4e 0x47 0x41 0x43)                                  |
+ * | 4           | 2 (u16)     | format version = 1                                                  |
+ * | 6           | 1 (u8)      | kind: 1 = Fisher, 2 = empirical Fisher                              |
+ * | 7           | 1 (u8)      | likelihood: 1 gaussian, 2 bernoulli, 3 categorical, 4 poisson       |
+ * | 8           | 8 (f64)     | likelihood parameter: variance, clip, classes, or 0                 |
+ * | 16          | 4 (u32)     | inputs d (columns of the batches, without the bias column)          |
+ * | 20          | 1 (u8)      | bias: 0 or 1                                                        |
+ * | 21          | 3           | reserved, 0                                                         |
+ * | 24          | 4 (u32)     | D = M·(d + bias), the number of parameters                          |
+ * | 28          | 4           | reserved, 0                                                         |
+ * | 32          | 8 (f64)     | N, rows added (an integer ≤ 2⁵³)                                    |
+ * | 40          | 8·D (f64)   | θ                                                                   |
+ * | 40 + 8·D    | 4·D(D+1)    | the lower triangle of C = Σ_n J_nᵀ B_n J_n, row by row (C[i][0..i]) |
+ *
+ * @module
+ */
+import { addBias } from './datasets.js';
+import { NonFiniteLossError } from './errors.js';
+import { Handle, withScratch } from './handle.js';
+import { checkLabels, checkLikelihood, evaluate, type Likelihood } from './likelihood.js';
+import { checkBytes, checkSquare } from './limits.js';
+import { Matrix } from './matrix.js';
+import { SymMatrix } from './symmatrix.js';
+import type { MatrixInput, VectorInput } from './types.js';
+import { checkSize, firstNonFinite, toMatrix, toVector } from './validate.js';
+import { core as defaultCore, type Core } from './wasm.js';
+
+/** Options of {@link fisherAccumulator} and {@link empiricalFisherAccumulator}. */
+export interface AccumulatorOptions {
+  /** θ, length D = M·(inputs + bias), class-major as in {@link linearProblem}. */
+  theta: VectorInput;
+  likelihood: Likelihood;
+  /** d: the number of columns of the batches passed to `add` (without the bias column). */
+  inputs: number;
+  /** Append a column of ones LAST to every batch (default false). */
+  bias?: boolean;
+}
+
+/** Which curvature an accumulator sums. */
+export type AccumulatorKind = 'fisher' | 'empiricalFisher';
+
+const MAGIC = [0x4e, 0x47, 0x41, 0x43];
+const VERSION = 1;
+const HEADER = 40;
+const LIK_CODES = { gaussian: 1, bernoulli: 2, categorical: 3, poisson: 4 } as const;
+
+/**
+ * A running sum Σ_n J_nᵀ B_n J_n at a fixed θ (see the module documentation).
+ * Create with {@link fisherAccumulator} / {@link empiricalFisherAccumulator}; `free()` when done.
+ */
+export class CurvatureAccumulator extends Handle {
+  readonly kind: AccumulatorKind;
+  readonly likelihood: Likelihood;
+  /** d: columns of the batches (without bias). */
+  readonly inputs: number;
+  readonly bias: boolean;
+  /** M, the dimension of f_n. */
+  readonly outputs: number;
+  /** D = M·(d + bias). */
+  readonly dim: number;
+  /** θ (a copy). */
+  readonly theta: Float64Array;
+  #count = 0;
+
+  /** @internal use the factory functions or {@link CurvatureAccumulator.fromBytes}. */
+  constructor(core: Core, kind: AccumulatorKind, likelihood: Likelihood, inputs: number, bias: boolean, theta: Float64Array) {
+    const M = likelihood.outputs, D = M * (inputs + (bias ? 1 : 0));
+    checkSquare(D, `an accumulator of D = ${D} parameters`);
+    const ptrs: number[] = [];
+    try {
+      ptrs.push(core.alloc(8 * D * D));
+      ptrs.push(core.alloc(8 * D));
+    } catch (e) {
+      for (const p of ptrs) core.free(p);
+      throw e;
+    }
+    super(core, ptrs);
+    core.f64(ptrs[0]!, D * D).fill(0);
+    core.f64(ptrs[1]!, D).set(theta);
+    this.kind = kind;
+    this.likelihood = likelihood;
+    this.inputs = inputs;
+    this.bias = bias;
+    this.outputs = M;
+    this.dim = D;
+    this.theta = theta;
+  }
+
+  /** N: the rows added so far (including merged accumulators). */
+  get count(): number {
+    this.alive();
+    return this.#count;
+  }
+
+  /**
+   * Add the rows of a mini-batch: C += Σ_{n ∈ batch} J_nᵀ B_n J_n, N += rows.
+   * @param X rows × inputs: `{ data, rows, cols }`, `number[][]`, CSR, or a resident {@link Matrix}.
+   * @param y rows labels in the likelihood's support.
+   * @returns this (for chaining).
+   * @throws TypeError / RangeError for bad shapes, non-finite values, labels outside the support,
+   *   or a batch too large for one WebAssembly block (split it).
+   * @throws NonFiniteLossError when the loss of a row is not finite at θ (Poisson: f > 709.78);
+   *   the accumulator is left unchanged.
+   */
+  add(X: MatrixInput | Matrix, y: VectorInput): this {
+    this.alive();
+    const core = this.core;
+    const d = this.inputs + (this.bias ? 1 : 0), M = this.outputs, D = this.dim;
+    let input: MatrixInput | Matrix = X;
+    if (X instanceof Matrix) {
+      if (X.cols !== this.inputs) throw new RangeError(`natgrad: X has ${X.cols} columns, the accumulator expects inputs = ${this.inputs}`);
+      // A copy when the bias column must be appended, or when X lives in another core's memory.
+      if (this.bias || X.core !== core) input = X.toCsr() ?? X.toDense();
+    }
+    if (!(input instanceof Matrix)) {
+      const m = toMatrix(input, 'X');
+      const cols = m.csr ? m.csr.cols : m.dense.cols;
+      if (cols !== this.inputs) throw new RangeError(`natgrad: X has ${cols} columns, the accumulator expects inputs = ${this.inputs}`);
+      input = this.bias ? (m.csr ? addBias(m.csr) : addBias(m.dense)) : (m.csr ?? m.dense);
+    }
+    const owned = !(input instanceof Matrix);
+    const mat = Matrix.from(input, 'X', core);
+    try {
+      const n = mat.rows;
+      const labels = toVector(y, n, 'y');
+      checkLabels(this.likelihood, labels);
+      if (n === 0) return this;
+      checkBytes(8 * n * M * M, `the per-sample curvature of a batch of ${n} rows`, 'add the batch in smaller pieces');
+      withScratch(core, [8 * n, 8 * n * M, 8 * n * M, 8 * n * M * M], (py, pf, pr, pb) => {
+        const k = core.exports;
+        core.f64(py, n).set(labels);
+        if (mat.format === 'dense') k.linearForward(n, M, d, mat.dataPtr(), d, this.ptr(1), pf);
+        else {
+          const [ip, ix, iv] = mat.csrPtrs();
+          k.linearForwardCsr(n, M, d, ip, ix, iv, this.ptr(1), pf);
+        }
+        const fisher = this.kind === 'fisher';
+        const sumLoss = evaluate(core, this.likelihood, n, pf, py, pr, fisher ? pb : 0);
+        if (!Number.isFinite(sumLoss)) throw nonFinite(core, this.likelihood, n, M, pf, pr, sumLoss);
+        if (!fisher) {
+          core.f64(pb, n * M * M).fill(0);
+          k.residualOuter(n, M, pr, 1, pb);
+        }
+        const c = this.ptr(0);
+        for (let a = 0; a < M; a++) {
+          for (let b = 0; b <= a; b++) {
+            // Block (a, b): only its lower part is accumulated; #canonical() completes it.
+            const blk = c + 8 * (a * d * D + b * d);
+            const pw = pb + 8 * (a * M + b);
+            if (mat.format === 'dense') k.dsyrkLower(n, d, mat.dataPtr(), d, pw, M * M, blk, D);
+            else {
+              const [ip, ix, iv] = mat.csrPtrs();
+              k.dsyrkLowerCsr(n, ip, ix, iv, pw, M * M, blk, D);
+            }
+          }
+        }
+      });
+      this.#count += n;
+      return this;
+    } finally {
+      if (owned) mat.free();
+    }
+  }
+
+  /**
+   * Complete the off-diagonal blocks: block (a, b), a > b, is symmetric as a d × d matrix but
+   * `add` accumulates only its lower part; copy it onto its upper part, so that the lower
+   * triangle of the D × D storage is the lower triangle of C. Idempotent.
+   */
+  #canonical(): void {
+    const M = this.outputs, D = this.dim, d = D / M, c = this.ptr(0);
+    for (let a = 1; a < M; a++) for (let b = 0; b < a; b++) this.core.exports.dsymMirrorLower(d, c + 8 * (a * d * D + b * d), D);
+  }
+
+  /**
+   * The accumulated curvature: s · Σ_n J_nᵀ B_n J_n with s = 1/N (`'mean'`, default) or 1
+   * (`'sum'`). Equals `linearProblem({ X: all rows, y, likelihood, bias, reduction })` `.fisher(θ)`
+   * (or `.empiricalFisher(θ)`) up to rounding in the order of summation. Symmetric PSD, D × D.
+   * @throws RangeError for an unknown reduction, or `'mean'` before any row was added.
+   */
+  result(options: { reduction?: 'mean' | 'sum' } = {}): SymMatrix {
+    this.alive();
+    const reduction = options.reduction ?? 'mean';
+    if (reduction !== 'mean' && reduction !== 'sum') throw new RangeError(`natgrad: reduction must be 'mean' or 'sum', got ${String(reduction)}`);
+    if (reduction === 'mean' && this.#count === 0) throw new RangeError("natgrad: the mean of no rows is undefined: add rows first (or use reduction: 'sum')");
+    this.#canonical();
+    const core = this.core, D = this.dim;
+    const p = core.alloc(8 * D * D);
+    core.f64(p, D * D).set(core.f64(this.ptr(0), D * D));
+    core.exports.dsymMirrorLower(D, p, D);
+    if (reduction === 'mean') core.exports.dscal(D * D, 1 / this.#count, p);
+    return new SymMatrix(core, D, p);
+  }
+
+  /**
+   * Add another accumulator's sum and count (same kind, likelihood, inputs, bias and θ, bit for
+   * bit): afterwards this one covers the union of both shards. `other` is not changed and may
+   * live in another core.
+   * @returns this.
+   * @throws TypeError when `other` is not an accumulator; RangeError when it does not match.
+   */
+  merge(other: CurvatureAccumulator): this {
+    this.alive();
+    if (!(other instanceof CurvatureAccumulator)) throw new TypeError('natgrad: merge expects a CurvatureAccumulator');
+    if (other === this) throw new RangeError('natgrad: an accumulator cannot be merged with itself');
+    const why = mismatch(this, other);
+    if (why) throw new RangeError(`natgrad: cannot merge accumulators: ${why}`);
+    const D = this.dim;
+    const src = other.#lower();
+    withScratch(this.core, [8 * D * D], (p) => {
+      this.core.f64(p, D * D).set(src);
+      this.core.exports.daxpy(D * D, 1, p, this.ptr(0));
+    });
+    this.#count += other.#count;
+    return this;
+  }
+
+  /** The D × D storage with a canonical lower triangle (upper triangle 0), as a copy. */
+  #lower(): Float64Array {
+    this.alive();
+    this.#canonical();
+    return this.core.f64(this.ptr(0), this.dim * this.dim).slice();
+  }
+
+  /** Serialize (see the module documentation for the format). */
+  toBytes(): Uint8Array {
+    const D = this.dim;
+    const C = this.#lower();
+    const bytes = new Uint8Array(HEADER + 8 * D + 4 * D * (D + 1));
+    const v = new DataView(bytes.buffer);
+    MAGIC.forEach((b, i) => v.setUint8(i, b));
+    v.setUint16(4, VERSION, true);
+    v.setUint8(6, this.kind === 'fisher' ? 1 : 2);
+    const lik = this.likelihood;
+    v.setUint8(7, LIK_CODES[lik.name]);
+    v.setFloat64(8, lik.name === 'gaussian' ? lik.variance : lik.name === 'bernoulli' ? lik.clip : lik.name === 'categorical' ? lik.classes : 0, true);
+    v.setUint32(16, this.inputs, true);
+    v.setUint8(20, this.bias ? 1 : 0);
+    v.setUint32(24, D, true);
+    v.setFloat64(32, this.#count, true);
+    let o = HEADER;
+    for (let i = 0; i < D; i++, o += 8) v.setFloat64(o, this.theta[i]!, true);
+    for (let i = 0; i < D; i++) for (let j = 0; j <= i; j++, o += 8) v.setFloat64(o, C[i * D + j]!, true);
+    return bytes;
+  }
+
+  /**
+   * Rebuild an accumulator from {@link CurvatureAccumulator.toBytes} output.
+   * @throws TypeError when `bytes` is not a Uint8Array / ArrayBuffer; RangeError naming the
+   *   field when the header or the length is wrong or a value is not finite.
+   */
+  static fromBytes(bytes: Uint8Array | ArrayBuffer, core: Core = defaultCore()): CurvatureAccumulator {
+    const u8 = bytes instanceof Uint8Array ? bytes : bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : undefined;
+    if (!u8) throw new TypeError('natgrad: fromBytes expects a Uint8Array or an ArrayBuffer');
+    const bad = (what: string) => new RangeError(`natgrad: fromBytes: ${what}`);
+    if (u8.length < HEADER) throw bad(`${u8.length} bytes is shorter than the ${HEADER}-byte header`);
+    const v = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+    if (!MAGIC.every((b, i) => v.getUint8(i) === b)) throw bad('bad magic (not a natgrad accumulator)');
+    const version = v.getUint16(4, true);
+    if (version !== VERSION) throw bad(`unsupported version ${version} (this natgrad reads version ${VERSION})`);
+    const kindCode = v.getUint8(6);
+    if (kindCode !== 1 && kindCode !== 2) throw bad(`bad kind ${kindCode}`);
+    const likCode = v.getUint8(7), param = v.getFloat64(8, true);
+    const names = ['', 'gaussian', 'bernoulli', 'categorical', 'poisson'] as const;
+    if (!(likCode >= 1 && likCode <= 4)) throw bad(`bad likelihood code ${likCode}`);
+    let lik: Likelihood;
+    try {
+      lik = checkLikelihood({ name: names[likCode], variance: param, clip: param, classes: param });
+    } catch (e) {
+      throw bad(`bad likelihood parameter: ${(e as Error).message}`);
+    }
+    const inputs = v.getUint32(16, true), biasByte = v.getUint8(20), D = v.getUint32(24, true), N = v.getFloat64(32, true);
+    if (biasByte > 1) throw bad(`bad bias flag ${biasByte}`);
+    if (D !== lik.outputs * (inputs + biasByte)) throw bad(`D = ${D} does not match M·(d + bias) = ${lik.outputs}·(${inputs} + ${biasByte})`);
+    if (!(Number.isSafeInteger(N) && N >= 0)) throw bad(`bad count N = ${N}`);
+    checkSquare(D, `an accumulator of D = ${D} parameters`);
+    const expected = HEADER + 8 * D + 4 * D * (D + 1);
+    if (u8.length !== expected) throw bad(`${u8.length} bytes, expected ${expected} for D = ${D}`);
+    const theta = new Float64Array(D);
+    let o = HEADER;
+    for (let i = 0; i < D; i++, o += 8) theta[i] = v.getFloat64(o, true);
+    const bt = firstNonFinite(theta);
+    if (bt >= 0) throw bad(`theta[${bt}] is not finite`);
+    const C = new Float64Array(D * D);
+    for (let i = 0; i < D; i++) {
+      for (let j = 0; j <= i; j++, o += 8) {
+        const x = v.getFloat64(o, true);
+        if (!Number.isFinite(x)) throw bad(`C[${i}][${j}] is not finite`);
+        C[i * D + j] = x;
+      }
+    }
+    const acc = new CurvatureAccumulator(core, kindCode === 1 ? 'fisher' : 'empiricalFisher', lik, inputs, biasByte === 1, theta);
+    core.f64(acc.ptr(0), D * D).set(C);
+    acc.#count = N;
+    return acc;
+  }
+}
+
+/** Why two accumulators cannot be merged, or '' when they can. */
+function mismatch(a: CurvatureAccumulator, b: CurvatureAccumulator): string {
+  if (b.freed) return 'the other accumulator was freed';
+  if (a.kind !== b.kind) return `kinds differ (${a.kind} and ${b.kind})`;
+  if (JSON.stringify(a.likelihood) !== JSON.stringify(b.likelihood)) {
+    return `likelihoods differ (${JSON.stringify(a.likelihood)} and ${JSON.stringify(b.likelihood)})`;
+  }
+  if (a.inputs !== b.inputs || a.bias !== b.bias) return `inputs differ (${a.inputs}${a.bias ? ' + bias' : ''} and ${b.inputs}${b.bias ? ' + bias' : ''})`;
+  for (let i = 0; i < a.dim; i++) {
+    if (!Object.is(a.theta[i], b.theta[i])) return `theta differs at entry ${i} (${a.theta[i]} and ${b.theta[i]}): curvatures at different θ do not add up`;
+  }
+  return '';
+}
+
+function nonFinite(core: Core, lik: Likelihood, n: number, M: number, pf: number, pr: number, sumLoss: number): NonFiniteLossError {
+  const f = core.f64(pf, n * M), r = core.f64(pr, n * M);
+  let i = firstNonFinite(f);
+  if (i < 0) i = firstNonFinite(r);
+  const row = i < 0 ? -1 : Math.floor(i / M), fv = i < 0 ? NaN : f[i]!;
+  const why = i < 0 ? 'the sum over the batch overflows'
+    : !Number.isFinite(fv) ? `f = Xθ overflows at row ${row} of the batch (f = ${fv})`
+    : lik.name === 'poisson' ? `the Poisson rate exp(f) overflows at row ${row} of the batch (f = ${fv} > 709.78)`
+    : `the likelihood overflows at row ${row} of the batch (f = ${fv})`;
+  return new NonFiniteLossError(`natgrad: the loss is ${sumLoss === Infinity ? '+Infinity' : sumLoss} at θ: ${why}; the batch was not added`, sumLoss, row, fv);
+}
+
+function create(kind: AccumulatorKind, options: AccumulatorOptions): CurvatureAccumulator {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`natgrad: ${kind}Accumulator expects an options object`);
+  const lik = checkLikelihood(options.likelihood);
+  const inputs = checkSize(options.inputs, 'inputs');
+  if (inputs === 0) throw new RangeError('natgrad: inputs must be ≥ 1');
+  const bias = options.bias ?? false;
+  if (typeof bias !== 'boolean') throw new TypeError('natgrad: bias must be a boolean');
+  const D = lik.outputs * (inputs + (bias ? 1 : 0));
+  checkSquare(D, `an accumulator of D = ${D} parameters`);
+  const theta = toVector(options.theta, D, 'theta').slice();
+  return new CurvatureAccumulator(defaultCore(), kind, lik, inputs, bias, theta);
+}
+
+/**
+ * A streaming Fisher F(θ) = s · Σ_n J_nᵀ Λ_n J_n of the linear model (see the module docs).
+ * @example
+ * const acc = fisherAccumulator({ theta, likelihood: bernoulli(), inputs: 64, bias: true });
+ * for (const { X, y } of batches) acc.add(X, y);
+ * const F = acc.result();   // = linearProblem({ X: all, y: all, likelihood, bias: true }).fisher(theta)
+ * acc.free();
+ */
+export function fisherAccumulator(options: AccumulatorOptions): CurvatureAccumulator {
+  return create('fisher', options);
+}
+
+/** A streaming empirical Fisher F̃(θ) = s · Σ_n g_n g_nᵀ of the linear model (see the module docs). */
+export function empiricalFisherAccumulator(options: AccumulatorOptions): CurvatureAccumulator {
+  return create('empiricalFisher', options);
+}
