@@ -41,7 +41,7 @@ export class DataFormatError extends Error {
   }
 }
 
-/** A handle was used after `free()` (or freed twice). */
+/** A handle was used after `free()`, or `free()` was called twice. */
 export class DisposedError extends Error {
   constructor(what: string) {
     super(`${what} was already freed`);

@@ -4,8 +4,10 @@
  * A handle owns one or more blocks of a {@link Core}'s memory and remembers only
  * their addresses and lengths; typed-array views are made on demand and never
  * cached, because any allocation may grow memory and detach earlier views.
- * `free()` (or `using`/`Symbol.dispose`) releases the blocks; a second `free()` is a
- * no-op, any other use after `free()` throws {@link DisposedError}. A
+ * `free()` (or `using`/`Symbol.dispose`) releases the blocks. A second `free()` throws
+ * {@link DisposedError} (it is a bug in the caller, reported, never passed on to the
+ * allocator), as does any other use after `free()`; `Symbol.dispose` alone is idempotent, so
+ * `using h = …; h.free();` is fine. A
  * `FinalizationRegistry` frees blocks of handles that are garbage-collected
  * without `free()` — a safety net, not the plan.
  *
@@ -55,18 +57,21 @@ export abstract class Handle {
     return this.#held.ptrs[i]!;
   }
 
-  /** Release the WebAssembly memory. Idempotent. */
+  /**
+   * Release the WebAssembly memory.
+   * @throws DisposedError when the handle was already freed (the memory is not touched again).
+   */
   free(): void {
-    if (this.#freed) return;
+    this.alive();
     this.#freed = true;
     registry?.unregister(this);
     for (const p of this.#held.ptrs) this.core.free(p);
     this.#held.ptrs = [];
   }
 
-  /** Same as {@link Handle.free}, for `using` declarations. */
+  /** {@link Handle.free} for `using` declarations; a no-op when the handle was already freed. */
   [Symbol.dispose](): void {
-    this.free();
+    if (!this.#freed) this.free();
   }
 }
 

@@ -558,7 +558,6 @@ export class LinearProblem extends Handle {
 
   /** Free the workspaces (and the inputs, when the problem copied them). */
   override free(): void {
-    if (this.freed) return;
     super.free();
     if (this.#ownsX) this.X.free();
   }

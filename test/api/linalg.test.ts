@@ -131,10 +131,10 @@ test('bad inputs are rejected before reaching WASM, naming the argument', () => 
   }
 });
 
-test('use after free throws DisposedError; double free is harmless', () => {
+test('use after free and a second free() throw DisposedError', () => {
   const C = gram([[1, 2]]);
   C.free();
-  C.free();
+  assert.throws(() => C.free(), (e: unknown) => e instanceof DisposedError);
   assert.throws(() => C.toDense(), (e: unknown) => e instanceof DisposedError);
   const M = Matrix.from([[1]]);
   M.free();
