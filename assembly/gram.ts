@@ -9,14 +9,33 @@
  * Conventions:
  * - Pointers are byte addresses; n, d, leading dimensions and increments are in elements.
  * - X is row-major N × d with leading dimension ldx ≥ d; C is d × d with ldc ≥ d.
+ *   Columns d … ldx − 1 of X are never read.
  * - `w = 0` (null) means all weights are 1; otherwise weight n is `w[n · incw]`
  *   (incw lets the caller pick one entry per sample out of a per-sample M × M block).
  * - C must not alias X or w. Alignment: 8 bytes suffices.
- * - Dense kernel: 4 × 4 register blocks (8 f64x2 accumulators) over the lower block
- *   triangle; rows d − (d mod 4) … d − 1 are done one row at a time with 4-, 2- and
- *   1-wide column tails. Flops: N·d·(d+1) useful (the lower triangle), N·(d4²+… )
- *   executed including the masked halves of diagonal blocks.
  * - The relaxed binary may fuse the multiply-adds (see util/simd.ts).
+ *
+ * Dense kernel (`dsyrkLower`), GotoBLAS-style:
+ * - X is processed in k-blocks of ≤ 512 rows (samples), of equal sizes. Each is packed into a
+ *   static workspace inside the module (`PACK`, 512 KiB, 64-byte aligned): panels of
+ *   4 columns of X, kc × 4 contiguous, for the row side of C, and for each column panel
+ *   of C a kc × 4 panel of w_k·X[k][j0 … j0+3]. Panels past column d are zero-filled, so
+ *   the inner loop has no tails; only the stores into C are masked (j ≤ i, j < d).
+ * - Micro-kernel: a 4 × 4 block of C in 8 f64x2 accumulators; per sample 2 vector loads
+ *   (weighted panel), 4 load-and-splats (row panel), 8 multiply-adds. V8 keeps 15 xmm
+ *   registers for values and hoists all loads of an iteration ahead of the arithmetic, so
+ *   larger blocks (6 × 4, or unrolling over samples) spill accumulators and run slower.
+ * - Only blocks touching the lower triangle are computed; a diagonal block computes 16
+ *   products and keeps 10, so the kernel executes N·d4·(d4+4) flops for N·d·(d+1) useful
+ *   ones (d4 = d rounded up to a multiple of 4; +2.4 % at d = 124).
+ * - Packing costs about 2·N·d loads and stores (the weighted panels are packed once per
+ *   k-block and row block), small next to the N·d²/2 multiply-adds once d ≳ 16.
+ * - For d > 1020 the row side is split into blocks of 1020 rows of C (kc ≤ 64) so the
+ *   packed panels still fit the workspace.
+ * - X, w and C must lie outside the workspace (true of every block from `alloc`).
+ * - The workspace makes the kernel non-reentrant within one instance: calls must not
+ *   overlap (they cannot, in one WebAssembly thread; instances sharing memory across
+ *   threads would need their own workspace).
  */
 import { fmadd, ld, st, ld2 } from './util/simd';
 
@@ -25,8 +44,21 @@ import { fmadd, ld, st, ld2 } from './util/simd';
   return w == 0 ? 1.0 : ld(w, <isize>k * incw);
 }
 
+/** Packing workspace of the dense kernel, in f64 elements (512 KiB). */
+// @ts-ignore: decorator
+@inline const PACK_DOUBLES: i32 = 65536;
+/** Byte address of the packing workspace (static, 64-byte aligned, not part of the heap). */
+const PACK: usize = memory.data(PACK_DOUBLES << 3, 64);
+/** Largest k-block (samples per packed block). */
+// @ts-ignore: decorator
+@inline const KC_MAX: i32 = 512;
+/** Smallest k-block; below it the row side of C is blocked instead. */
+// @ts-ignore: decorator
+@inline const KC_MIN: i32 = 64;
+
 /**
- * C[i][j] += Σ_{k<n} w_k X[k][i] X[k][j] for 0 ≤ j ≤ i < d (dense X).
+ * C[i][j] += Σ_{k<n} w_k X[k][i] X[k][j] for 0 ≤ j ≤ i < d (dense X), with the packed
+ * 4 × 4 register-blocked kernel described in the module header.
  * @param n    rows of X (samples), ≥ 0
  * @param d    columns of X, ≥ 0
  * @param x    byte address of X
@@ -37,75 +69,121 @@ import { fmadd, ld, st, ld2 } from './util/simd';
  * @param ldc  leading dimension of C in elements (≥ d)
  */
 export function dsyrkLower(n: i32, d: i32, x: usize, ldx: i32, w: usize, incw: i32, c: usize, ldc: i32): void {
-  const d4 = d & ~3;
+  if (n <= 0 || d <= 0) return;
   const rowBytes = <usize>ldx << 3;
-  for (let i0 = 0; i0 < d4; i0 += 4) {
-    for (let j0 = 0; j0 <= i0; j0 += 4) {
-      let c00 = f64x2.splat(0), c01 = f64x2.splat(0);
-      let c10 = f64x2.splat(0), c11 = f64x2.splat(0);
-      let c20 = f64x2.splat(0), c21 = f64x2.splat(0);
-      let c30 = f64x2.splat(0), c31 = f64x2.splat(0);
-      let row = x;
-      for (let k = 0; k < n; k++, row += rowBytes) {
-        const wk = f64x2.splat(weight(w, incw, k));
-        const b0 = f64x2.mul(ld2(row, j0), wk);
-        const b1 = f64x2.mul(ld2(row, j0 + 2), wk);
-        const a0 = f64x2.splat(ld(row, i0));
-        const a1 = f64x2.splat(ld(row, i0 + 1));
-        const a2 = f64x2.splat(ld(row, i0 + 2));
-        const a3 = f64x2.splat(ld(row, i0 + 3));
-        c00 = fmadd(a0, b0, c00); c01 = fmadd(a0, b1, c01);
-        c10 = fmadd(a1, b0, c10); c11 = fmadd(a1, b1, c11);
-        c20 = fmadd(a2, b0, c20); c21 = fmadd(a2, b1, c21);
-        c30 = fmadd(a3, b0, c30); c31 = fmadd(a3, b1, c31);
-      }
-      const full = j0 < i0;
-      addBlockRow(c, ldc, i0, j0, c00, c01, full ? 4 : 1);
-      addBlockRow(c, ldc, i0 + 1, j0, c10, c11, full ? 4 : 2);
-      addBlockRow(c, ldc, i0 + 2, j0, c20, c21, full ? 4 : 3);
-      addBlockRow(c, ldc, i0 + 3, j0, c30, c31, 4);
-    }
+  const d4 = (d + 3) & ~3;
+  // k-block: the packed row side (mc × kc) and one weighted panel (4 × kc) fill the workspace.
+  let kc = min(KC_MAX, PACK_DOUBLES / (d4 + 4));
+  let mc = d4;
+  if (kc < KC_MIN) {
+    kc = KC_MIN;
+    mc = (PACK_DOUBLES / KC_MIN - 4) & ~3;
   }
-  // Remaining rows, one at a time, columns 0..i.
-  for (let i = d4; i < d; i++) {
-    let j = 0;
-    for (; j + 4 <= i + 1; j += 4) {
-      let s0 = f64x2.splat(0), s1 = f64x2.splat(0);
-      let row = x;
-      for (let k = 0; k < n; k++, row += rowBytes) {
-        const a = f64x2.splat(ld(row, i) * weight(w, incw, k));
-        s0 = fmadd(a, ld2(row, j), s0);
-        s1 = fmadd(a, ld2(row, j + 2), s1);
+  // Equal k-blocks (569 samples: 285 + 284, not 512 + 57).
+  const blocks = (n + kc - 1) / kc;
+  kc = (n + blocks - 1) / blocks;
+  const bpack = PACK + (<usize>mc * <usize>kc << 3);
+  for (let k0 = 0; k0 < n; k0 += kc) {
+    const kb = min(kc, n - k0);
+    const xk = x + <usize>k0 * rowBytes;
+    for (let ib0 = 0; ib0 < d; ib0 += mc) {
+      const ib1 = min(ib0 + mc, d);
+      for (let i0 = ib0; i0 < ib1; i0 += 4) {
+        packRows(kb, d, i0, xk, rowBytes, PACK + (<usize>(i0 - ib0) * <usize>kb << 3));
       }
-      addBlockRow(c, ldc, i, j, s0, s1, 4);
-    }
-    if (j + 2 <= i + 1) {
-      let s0 = f64x2.splat(0);
-      let row = x;
-      for (let k = 0; k < n; k++, row += rowBytes) {
-        s0 = fmadd(f64x2.splat(ld(row, i) * weight(w, incw, k)), ld2(row, j), s0);
+      for (let j0 = 0; j0 < ib1; j0 += 4) {
+        packWeighted(kb, k0, d, j0, xk, rowBytes, w, incw, bpack);
+        // Row panels of this block that reach column j0 (the first one holds row j0 when j0 ≥ ib0).
+        for (let i0 = max(ib0, j0); i0 < ib1; i0 += 4) {
+          let ap = PACK + (<usize>(i0 - ib0) * <usize>kb << 3);
+          let bp = bpack;
+          let c00 = f64x2.splat(0), c01 = f64x2.splat(0), c10 = f64x2.splat(0), c11 = f64x2.splat(0);
+          let c20 = f64x2.splat(0), c21 = f64x2.splat(0), c30 = f64x2.splat(0), c31 = f64x2.splat(0);
+          for (let k = 0; k < kb; k++, ap += 32, bp += 32) {
+            const b0 = v128.load(bp), b1 = v128.load(bp, 16);
+            let a = v128.load64_splat(ap);
+            c00 = fmadd(a, b0, c00); c01 = fmadd(a, b1, c01);
+            a = v128.load64_splat(ap, 8);
+            c10 = fmadd(a, b0, c10); c11 = fmadd(a, b1, c11);
+            a = v128.load64_splat(ap, 16);
+            c20 = fmadd(a, b0, c20); c21 = fmadd(a, b1, c21);
+            a = v128.load64_splat(ap, 24);
+            c30 = fmadd(a, b0, c30); c31 = fmadd(a, b1, c31);
+          }
+          addTileRow(c, ldc, d, i0, j0, c00, c01);
+          if (i0 + 1 < d) addTileRow(c, ldc, d, i0 + 1, j0, c10, c11);
+          if (i0 + 2 < d) addTileRow(c, ldc, d, i0 + 2, j0, c20, c21);
+          if (i0 + 3 < d) addTileRow(c, ldc, d, i0 + 3, j0, c30, c31);
+        }
       }
-      addBlockRow(c, ldc, i, j, s0, f64x2.splat(0), 2);
-      j += 2;
-    }
-    if (j <= i) {
-      let s = 0.0;
-      let row = x;
-      for (let k = 0; k < n; k++, row += rowBytes) s += ld(row, i) * weight(w, incw, k) * ld(row, j);
-      const p = <isize>i * ldc + j;
-      st(c, p, ld(c, p) + s);
     }
   }
 }
 
-/** C[i][j0 + t] += lane t of (v0, v1) for t < count (count ≤ 4). */
+/**
+ * Pack X[k][i0 … i0+3] for k < kc (x = first row of the block) into a kc × 4 panel at dst;
+ * columns ≥ d are written as zeros and never read.
+ */
 // @ts-ignore: decorator
-@inline function addBlockRow(c: usize, ldc: i32, i: i32, j0: i32, v0: v128, v1: v128, count: i32): void {
-  const p = <isize>i * ldc + j0;
-  st(c, p, ld(c, p) + f64x2.extract_lane(v0, 0));
-  if (count > 1) st(c, p + 1, ld(c, p + 1) + f64x2.extract_lane(v0, 1));
-  if (count > 2) st(c, p + 2, ld(c, p + 2) + f64x2.extract_lane(v1, 0));
-  if (count > 3) st(c, p + 3, ld(c, p + 3) + f64x2.extract_lane(v1, 1));
+@inline function packRows(kc: i32, d: i32, i0: i32, x: usize, rowBytes: usize, dst: usize): void {
+  let row = x + (<usize>i0 << 3);
+  const valid = d - i0;
+  if (valid >= 4) {
+    for (let k = 0; k < kc; k++, row += rowBytes, dst += 32) {
+      v128.store(dst, v128.load(row));
+      v128.store(dst, v128.load(row, 16), 16);
+    }
+  } else {
+    for (let k = 0; k < kc; k++, row += rowBytes, dst += 32) {
+      for (let t = 0; t < 4; t++) st(dst, t, t < valid ? ld(row, t) : 0.0);
+    }
+  }
+}
+
+/**
+ * Pack w_{k0+k}·X[k][j0 … j0+3] for k < kc into a kc × 4 panel at dst (zeros for columns ≥ d;
+ * unit weights when w = 0).
+ */
+// @ts-ignore: decorator
+@inline function packWeighted(kc: i32, k0: i32, d: i32, j0: i32, x: usize, rowBytes: usize, w: usize, incw: i32, dst: usize): void {
+  let row = x + (<usize>j0 << 3);
+  const valid = d - j0;
+  if (valid >= 4) {
+    if (w == 0) {
+      for (let k = 0; k < kc; k++, row += rowBytes, dst += 32) {
+        v128.store(dst, v128.load(row));
+        v128.store(dst, v128.load(row, 16), 16);
+      }
+    } else {
+      let wp = w + (<usize>k0 * <usize>incw << 3);
+      const wstep = <usize>incw << 3;
+      for (let k = 0; k < kc; k++, row += rowBytes, dst += 32, wp += wstep) {
+        const wk = v128.load64_splat(wp);
+        v128.store(dst, f64x2.mul(v128.load(row), wk));
+        v128.store(dst, f64x2.mul(v128.load(row, 16), wk), 16);
+      }
+    }
+  } else {
+    for (let k = 0; k < kc; k++, row += rowBytes, dst += 32) {
+      const wk = weight(w, incw, k0 + k);
+      for (let t = 0; t < 4; t++) st(dst, t, t < valid ? ld(row, t) * wk : 0.0);
+    }
+  }
+}
+
+/** C[i][j0 + t] += lane t of (v0, v1) for the t < 4 with j0 + t ≤ i and j0 + t < d (i < d). */
+// @ts-ignore: decorator
+@inline function addTileRow(c: usize, ldc: i32, d: i32, i: i32, j0: i32, v0: v128, v1: v128): void {
+  const p = c + ((<usize>i * <usize>ldc + <usize>j0) << 3);
+  const count = min(i + 1, d) - j0;
+  if (count >= 4) {
+    v128.store(p, f64x2.add(v128.load(p), v0));
+    v128.store(p, f64x2.add(v128.load(p, 16), v1), 16);
+  } else {
+    if (count > 0) store<f64>(p, load<f64>(p) + f64x2.extract_lane(v0, 0));
+    if (count > 1) store<f64>(p, load<f64>(p, 8) + f64x2.extract_lane(v0, 1), 8);
+    if (count > 2) store<f64>(p, load<f64>(p, 16) + f64x2.extract_lane(v1, 0), 16);
+  }
 }
 
 /**

@@ -68,6 +68,27 @@ test('dpotrfLower reports the 1-based index and value of the first non-positive 
   assert.is(factor(new Float64Array([NaN]), 1, 0).info, 1);
 });
 
+test('dpotrfLower: index and value of the failing pivot, wherever it falls in a column pair', () => {
+  // A = L Lᵀ − λI with a known L, then A[p][p] −= L[p][p]² + δ: pivot p + 1 (1-based) fails with value −δ.
+  // p = 4 and 8 are the first column of a pair (8 = the last, single column of n = 9), p = 5 the second.
+  const n = 9;
+  const L = randomMatrix(n, n, 77);
+  for (let i = 0; i < n; i++) { for (let j = i + 1; j < n; j++) L[i * n + j] = 0; L[i * n + i] = 1 + Math.abs(L[i * n + i]!); }
+  const base = matmulRef(L, Float64Array.from({ length: n * n }, (_, t) => L[(t % n) * n + Math.floor(t / n)]!), n, n, n);
+  for (const p of [0, 1, 4, 5, 7, 8]) for (const lambda of [0, 0.125]) {
+    const A = base.slice(); // A + λI = L Lᵀ except at (p, p)
+    for (let i = 0; i < n; i++) A[i * n + i]! -= lambda;
+    A[p * n + p]! -= L[p * n + p]! ** 2 + 0.25;
+    const r = factor(A, n, lambda);
+    assert.is(r.info, p + 1, `p=${p} λ=${lambda}`);
+    assert.ok(Math.abs(r.pivot + 0.25) < 1e-12, `p=${p} λ=${lambda} pivot ${r.pivot}`);
+    // Columns before the failing one are final in the rows above it.
+    for (let i = 0; i < p; i++) for (let j = 0; j <= i; j++) {
+      assert.ok(Math.abs(r.L[i * n + j]! - L[i * n + j]!) < 1e-12, `p=${p} L(${i},${j})`);
+    }
+  }
+});
+
 test('dpotrsLower1 and dpotrsLower solve (A + λI) X = B with small residuals', () => {
   for (const n of sizes) for (const nrhs of [1, 2, 3, 5]) {
     const A = spd(n, 2 * n + nrhs);

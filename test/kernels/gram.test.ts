@@ -75,6 +75,38 @@ test('dsyrkLower accumulates into C and leaves the strict upper triangle alone',
   core.free(px); core.free(pc);
 });
 
+// The dense kernel packs k-blocks of ≤ 512 samples (fewer when d is large: kc = 65536/(d4 + 4))
+// and splits the rows of C into blocks of 1020 when d > 1020 (kc = 64 then). These sizes cross
+// every block boundary with each d mod 4, with weights read through an increment (the weight
+// offset must follow the k-block) and ldx > d.
+test('dsyrkLower across k-blocks and row blocks of its packed kernel', () => {
+  const u = uniform(17);
+  const cases: [number, number, number, number][] = [
+    // n, d, ldx, incw, ldc
+    [513, 1, 1, 1, 1], [1030, 2, 3, 2, 3], [1025, 7, 7, 1, 7], [600, 127, 129, 3, 130], [1300, 124, 124, 1, 124],
+    [300, 253, 256, 1, 253], [66, 1021, 1021, 2, 1022], [70, 1030, 1031, 1, 1030],
+  ];
+  for (const [n, d, ldx, incw, ldc] of cases) {
+    const X = randomMatrix(n, d, n + 7 * d);
+    const wide = Float64Array.from({ length: n * incw }, (_, i) => (i % incw === 0 ? u() * 3 - 1 : NaN));
+    const w = Float64Array.from({ length: n }, (_, i) => wide[i * incw]!);
+    const px = core.alloc(8 * n * ldx), pw = core.allocCopy(wide), pc = core.alloc(8 * d * ldc);
+    const xs = core.f64(px, n * ldx);
+    xs.fill(NaN);
+    for (let r = 0; r < n; r++) for (let c = 0; c < d; c++) xs[r * ldx + c] = X[r * d + c]!;
+    core.f64(pc, d * ldc).fill(7); // the strict upper triangle and the padding must stay 7
+    k.dsyrkLower(n, d, px, ldx, pw, incw, pc, ldc);
+    const out = core.f64(pc, d * ldc).slice();
+    [px, pw, pc].forEach((p) => core.free(p));
+    const ref = gramRef(X, n, d, w), abs = gramAbsRef(X, n, d, w);
+    for (let i = 0; i < d; i++) for (let j = 0; j < ldc; j++) {
+      const e = j <= i ? 7 + ref[i * d + j]! : 7;
+      const t = j <= i ? reductionTol(n, abs[i * d + j]! + 7) : 0;
+      if (!(Math.abs(out[i * ldc + j]! - e) <= t)) assert.unreachable(`n=${n} d=${d} (${i},${j}): ${out[i * ldc + j]} vs ${e}`);
+    }
+  }
+});
+
 test('dsyrkLowerCsr equals the dense kernel on the densified matrix', () => {
   const u = uniform(3);
   for (const [n, d] of [[0, 4], [1, 1], [20, 7], [50, 33], [200, 124]] as [number, number][]) {
