@@ -6,7 +6,7 @@
  */
 export { init, createCore, core, currentVariant, supportsRelaxedSimd, supportsSimd, binaryUrl, Core } from './wasm.js';
 export type { Variant, InitOptions, InitResult, KernelExports } from './wasm.js';
-export { NotPositiveDefiniteError, DataFormatError, DisposedError } from './errors.js';
+export { NotPositiveDefiniteError, DataFormatError, DisposedError, NonFiniteLossError } from './errors.js';
 export type { DenseMatrix, CsrMatrix, MatrixInput, VectorInput, Dataset } from './types.js';
 export { Handle } from './handle.js';
 export { Matrix } from './matrix.js';
@@ -28,3 +28,8 @@ export {
   parseSklearnCsv, parseLibsvm, parseUci, loadSklearnCsv, loadLibsvm, loadUci, loadPaperDataset, paperDatasetNames, addBias, toDense,
 } from './datasets.js';
 export type { TypedCsrMatrix, TextSource, SklearnCsvOptions, LibsvmOptions, PaperDatasetName } from './datasets.js';
+export { fisherAccumulator, empiricalFisherAccumulator, CurvatureAccumulator, type AccumulatorOptions, type AccumulatorKind } from './accumulator.js';
+export { parallelGram, type ParallelOptions } from './parallel.js';
+export { gridSearch } from './grid.js';
+export type { GridProblem, GridLikelihood, GridSearchOptions, GridSearchResult, GridRun, GridProgress, GridOptimizer } from './grid.js';
+export { paperGrid } from './paper-grid.js';

@@ -65,8 +65,8 @@ export interface KernelExports {
   gridGemmTn(m: number, ne: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ce: number, cp: number, accumulate: number): void;
   gridSpmm(rows: number, k: number, indptr: number, indices: number, values: number, b: number, ldb: number, c: number, ce: number, cp: number): void;
   gridZRows(n0: number, nb: number, d: number, x: number, ldx: number, z: number, ldz: number): void;
-  gridPotrf(d: number, npairs: number, a: number, ps: number, div: number, lam: number, info: number, inv: number): void;
-  gridPotrs(d: number, npairs: number, l: number, ps: number, x: number, xs: number): void;
+  gridPotrf(d: number, npairs: number, a: number, ps: number, div: number, lam: number, info: number, inv: number, first: number): void;
+  gridPotrs(d: number, npairs: number, l: number, ps: number, x: number, xs: number, first: number): void;
   gridStep(ws: number): number;
   gridLikelihoodPass(ws: number, k: number): void;
   gridSteps(ws: number, maxSteps: number): number;

@@ -1,0 +1,422 @@
+/**
+ * `gridSearch`: the paper's Figure-3 protocol — every (γ, λ) of a grid, for GD, NGD and EFGD,
+ * from θ0 for a fixed number of iterations — exact and fast.
+ *
+ * Protocol (the paper's code, = ../shared/tools/ref_numpy_grid.py). With s = 1/N (`'mean'`)
+ * or 1 (`'sum'`) and σp² = priorVariance (∞: no prior):
+ *
+ *     L(θ)  = s · ( Σ_n ℓ_n(θ) + ‖θ‖²/(2σp²) )        ℓ_n: Gaussian (f−y)²/(2σ²) or clipped Bernoulli
+ *     GD    θ ← θ − γ ∇L(θ)
+ *     NGD   θ ← θ − γ (F(θ) + s/σp² I + λI)⁻¹ ∇L(θ),   F = s Σ_n Λ_n x_n x_nᵀ
+ *     EFGD  θ ← θ − γ (F̃(θ) + s/σp² I + λI)⁻¹ ∇L(θ),  F̃ = s Σ_n r_n² x_n x_nᵀ
+ *
+ * The loss is recorded at θ0 and after each of `iterations` steps; a run stops once its loss
+ * exceeds `divergenceFactor` × its initial loss (status `'diverged'`). A damped curvature that
+ * is not positive definite (Cholesky pivot ≤ 0, e.g. at tiny λ) or a NaN loss ends the run with
+ * status `'failed'` and a `reason`; its losses so far are kept. The best run of an optimizer has
+ * the lowest last loss (ties: the first in grid order — optimizer, then γ, then λ); failed and
+ * NaN runs are never best.
+ *
+ * Speed: runs are advanced 16 at a time, SIMD across runs, by one WebAssembly call per batch of
+ * steps (assembly/grid.ts, bindings/grid-engine.ts), optionally in several worker threads
+ * (Node). Results are identical for any number of workers.
+ *
+ * @module
+ */
+import { GridEngine, gridConfig, gridLayout, type EngineProblem, type EngineRuns, type EngineStats, type GridOptimizer, type RawRun } from './grid-engine.js';
+import { checkLabels, checkLikelihood } from './likelihood.js';
+import { Matrix } from './matrix.js';
+import { startModuleWorker, workerThreadsAvailable, type NodeWorker } from './workers.js';
+import type { MatrixInput, VectorInput } from './types.js';
+import { checkScalar, toMatrix, toVector } from './validate.js';
+import { core as defaultCore, type Core } from './wasm.js';
+
+export type { GridOptimizer } from './grid-engine.js';
+
+/** The likelihoods of a grid search: Gaussian (fixed σ²) or Bernoulli (clipped probabilities). */
+export type GridLikelihood =
+  | { readonly name: 'gaussian'; readonly variance: number }
+  | { readonly name: 'bernoulli'; readonly clip: number }
+  | { readonly name: string };
+
+/**
+ * What a grid search needs to know about the model: any object with these fields
+ * (`linearProblem(...)` objects qualify).
+ */
+export interface GridProblem {
+  /** N × D inputs, bias column already included: dense, CSR, `number[][]` or a resident {@link Matrix}. */
+  readonly X: Matrix | MatrixInput;
+  /** N targets (0/1 for Bernoulli). */
+  readonly y: Float64Array | VectorInput;
+  /**
+   * `gaussian({ variance })` or `bernoulli({ clip })` (any likelihood object is accepted by
+   * the type, so that `linearProblem(...)` objects qualify; others throw a TypeError).
+   */
+  readonly likelihood: GridLikelihood;
+  /** σp² > 0, Infinity for no prior (the paper's Fig. 3). */
+  readonly priorVariance: number;
+  /** `'mean'` (the paper's code) or `'sum'`. */
+  readonly reduction: 'mean' | 'sum';
+}
+
+/** Progress report: `done` of `total` runs finished. */
+export interface GridProgress {
+  done: number;
+  total: number;
+}
+
+/** Options of {@link gridSearch}. */
+export interface GridSearchOptions {
+  problem: GridProblem;
+  /** Default `['GD', 'NGD', 'EFGD']`; runs are listed in this order. */
+  optimizers?: readonly GridOptimizer[];
+  /** Step sizes γ, finite and > 0. */
+  lrs: ArrayLike<number>;
+  /** Dampings λ, finite and ≥ 0 (required when NGD or EFGD runs; GD has none). */
+  dampings?: ArrayLike<number>;
+  /** Steps per run, an integer ≥ 0 (default 100). */
+  iterations?: number;
+  /** A run stops once its loss exceeds this × its initial loss (> 0, may be Infinity; default 100). */
+  divergenceFactor?: number;
+  /** Starting point, length D (default zeros). */
+  theta0?: VectorInput;
+  /** Worker threads (Node; default 1 = in this thread). Results do not depend on it. */
+  workers?: number;
+  /** Called as runs finish (at most every few tens of milliseconds) and once at the end. */
+  onProgress?: (progress: GridProgress) => void;
+  /** Aborting rejects the promise with an `AbortError` within one batch of steps. */
+  signal?: AbortSignal;
+}
+
+/** One run of the grid. */
+export interface GridRun {
+  optimizer: GridOptimizer;
+  lr: number;
+  /** λ; null for GD. */
+  damping: number | null;
+  /** Loss at θ0, then after each step (length ≤ iterations + 1). */
+  losses: number[];
+  status: 'ok' | 'diverged' | 'failed';
+  /** Why a run failed. */
+  reason?: string;
+}
+
+/** Result of {@link gridSearch}. */
+export interface GridSearchResult {
+  /** Every run, in grid order: optimizer, then lr, then damping. */
+  runs: GridRun[];
+  /** The run with the lowest last loss per optimizer (absent when every run failed). */
+  best: { GD?: GridRun; NGD?: GridRun; EFGD?: GridRun };
+  /** Wall-clock seconds. */
+  seconds: number;
+  /** Work counters: loss evaluations, curvature factorizations, reused factors. */
+  stats: { evaluations: number; factorizations: number; reuses: number };
+  /**
+   * Runs that a worker thread had taken when it died (killed, crashed, out of memory) and that
+   * were therefore run again in the main thread — same arithmetic, same results. Grid indices.
+   */
+  rerun: number[];
+}
+
+const OPTIMIZERS: readonly GridOptimizer[] = ['GD', 'NGD', 'EFGD'];
+/** Runs advanced together per engine (a multiple of 4). */
+const LANES = 16;
+/** Milliseconds of work between yields to the event loop (in-thread) or result messages (workers). */
+const BATCH_MS = 25;
+
+function abortError(signal: AbortSignal): Error {
+  const r = signal.reason as unknown;
+  if (r instanceof Error && r.name === 'AbortError') return r;
+  const e = new DOMException('natgrad: gridSearch was aborted', 'AbortError');
+  if (r !== undefined) Object.defineProperty(e, 'cause', { value: r, configurable: true, writable: true });
+  return e;
+}
+
+function checkNumbers(a: unknown, name: string, domain: 'positive' | 'nonnegative'): number[] {
+  if (a === null || typeof a !== 'object' || typeof (a as ArrayLike<number>).length !== 'number') {
+    throw new TypeError(`natgrad: ${name} must be an array of numbers`);
+  }
+  const arr = Array.from(a as ArrayLike<unknown>);
+  arr.forEach((v, i) => checkScalar(v, `${name}[${i}]`, domain));
+  return arr as number[];
+}
+
+/** @internal Validate everything; returns plain data for the engines. */
+export function prepareGrid(options: GridSearchOptions): { problem: EngineProblem; runs: EngineRuns; core: () => Core; workers: number } {
+  if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: gridSearch expects an options object');
+  const p = options.problem as GridProblem | undefined;
+  if (typeof p !== 'object' || p === null) throw new TypeError('natgrad: problem must be an object { X, y, likelihood, priorVariance, reduction }');
+  const lik = checkLikelihood(p.likelihood);
+  if (lik.name !== 'gaussian' && lik.name !== 'bernoulli') {
+    throw new TypeError(`natgrad: problem.likelihood must be gaussian or bernoulli for gridSearch, got ${lik.name}`);
+  }
+  if (p.reduction !== 'mean' && p.reduction !== 'sum') {
+    throw new RangeError(`natgrad: problem.reduction must be 'mean' or 'sum', got ${String(p.reduction)}`);
+  }
+  if (typeof p.priorVariance !== 'number' || !(p.priorVariance > 0)) {
+    throw new RangeError(`natgrad: problem.priorVariance must be > 0 (Infinity for no prior), got ${String(p.priorVariance)}`);
+  }
+  let N: number, D: number, dense: Float64Array | undefined, csr: EngineProblem['csr'];
+  if (p.X instanceof Matrix) {
+    N = p.X.rows; D = p.X.cols;
+    const c = p.X.toCsr();
+    if (c) csr = { indptr: c.indptr as Int32Array, indices: c.indices as Int32Array, values: c.values as Float64Array };
+    else dense = p.X.toDense().data;
+  } else {
+    const m = toMatrix(p.X as MatrixInput, 'problem.X');
+    if (m.csr) { N = m.csr.rows; D = m.csr.cols; csr = { indptr: m.csr.indptr, indices: m.csr.indices, values: m.csr.values }; }
+    else { N = m.dense.rows; D = m.dense.cols; dense = m.dense.data; }
+  }
+  if (N === 0 || D === 0) throw new RangeError(`natgrad: problem.X must have at least one row and one column, got ${N} × ${D}`);
+  const y = Float64Array.from(toVector(p.y, N, 'problem.y'));
+  checkLabels(lik, y, 'problem.y');
+
+  const optimizers = options.optimizers ?? OPTIMIZERS;
+  if (!Array.isArray(optimizers) || optimizers.length === 0) throw new TypeError("natgrad: optimizers must be a non-empty array of 'GD', 'NGD', 'EFGD'");
+  optimizers.forEach((o, i) => {
+    if (!OPTIMIZERS.includes(o)) throw new RangeError(`natgrad: optimizers[${i}] must be 'GD', 'NGD' or 'EFGD', got ${String(o)}`);
+    if (optimizers.indexOf(o) !== i) throw new RangeError(`natgrad: optimizers lists ${o} twice`);
+  });
+  const lrs = checkNumbers(options.lrs, 'lrs', 'positive');
+  if (lrs.length === 0) throw new RangeError('natgrad: lrs must not be empty');
+  const needsDamping = optimizers.some((o) => o !== 'GD');
+  const dampings = options.dampings === undefined && !needsDamping ? [] : checkNumbers(options.dampings, 'dampings', 'nonnegative');
+  if (needsDamping && dampings.length === 0) throw new RangeError('natgrad: dampings must not be empty when NGD or EFGD runs');
+  const iterations = options.iterations ?? 100;
+  if (typeof iterations !== 'number') throw new TypeError(`natgrad: iterations must be a number, got ${typeof iterations}`);
+  if (!Number.isSafeInteger(iterations) || iterations < 0 || iterations > 1e7) throw new RangeError(`natgrad: iterations must be an integer in [0, 1e7], got ${iterations}`);
+  const divergenceFactor = options.divergenceFactor ?? 100;
+  if (typeof divergenceFactor !== 'number') throw new TypeError(`natgrad: divergenceFactor must be a number, got ${typeof divergenceFactor}`);
+  if (!(divergenceFactor > 0)) throw new RangeError(`natgrad: divergenceFactor must be > 0 (Infinity: never stop), got ${divergenceFactor}`);
+  const theta0 = options.theta0 === undefined ? undefined : Float64Array.from(toVector(options.theta0, D, 'theta0'));
+  const workers = options.workers ?? 1;
+  if (typeof workers !== 'number') throw new TypeError(`natgrad: workers must be a number, got ${typeof workers}`);
+  if (!Number.isSafeInteger(workers) || workers < 1) throw new RangeError(`natgrad: workers must be an integer ≥ 1, got ${workers}`);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('natgrad: onProgress must be a function');
+  const signal = options.signal;
+  if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')) {
+    throw new TypeError('natgrad: signal must be an AbortSignal');
+  }
+  const X = p.X;
+  return {
+    problem: {
+      N, D, dense, csr, y,
+      likelihood: lik.name,
+      variance: lik.name === 'gaussian' ? lik.variance : 1,
+      clip: lik.name === 'bernoulli' ? lik.clip : 0,
+      priorVariance: p.priorVariance,
+      reduction: p.reduction,
+    },
+    runs: { optimizers: [...optimizers], lrs, dampings, iterations, divergenceFactor, theta0 },
+    core: () => (X instanceof Matrix ? X.core : defaultCore()),
+    workers,
+  };
+}
+
+/**
+ * Run every configuration of a grid (the paper's Fig. 3 protocol, see the module
+ * documentation) and pick the best run per optimizer.
+ *
+ * @param options.problem  `{ X, y, likelihood, priorVariance, reduction }`, bias column included in X.
+ * @param options.lrs      step sizes γ (> 0); `paperGrid().lrs` for the paper's 241.
+ * @param options.dampings dampings λ (≥ 0); `paperGrid().dampings` for the paper's 41.
+ * @returns every run in grid order (optimizer, γ, λ), the best run per optimizer and the seconds taken.
+ * @throws TypeError / RangeError naming the argument for bad inputs; rejects with an
+ *   `AbortError` when `signal` aborts.
+ * @example
+ * const { X, y } = await loadPaperDataset('Wine');
+ * const { lrs, dampings } = paperGrid();
+ * const r = await gridSearch({
+ *   problem: { X: addBias(X), y, likelihood: gaussian(), priorVariance: Infinity, reduction: 'mean' },
+ *   lrs, dampings, workers: 2,
+ * });
+ * r.runs.length;                        // 241 + 2 · 241 · 41 = 20003
+ * r.best.NGD!.losses.at(-1);            // the best NGD run's last loss
+ */
+export async function gridSearch(options: GridSearchOptions): Promise<GridSearchResult> {
+  const t0 = performance.now();
+  const prep = prepareGrid(options);
+  const { problem, runs } = prep;
+  const signal = options.signal;
+  if (signal?.aborted) throw abortError(signal);
+  const core = prep.core();
+  const { total } = gridLayout(runs);
+  const out: (RawRun | undefined)[] = new Array(total);
+  let done = 0;
+  const progress = options.onProgress;
+  const emit = (r: RawRun): void => { out[r.index] = r; done++; };
+
+  let stats: EngineStats = { evals: 0, factorizations: 0, reuses: 0, steps: 0 };
+  const workerCount = Math.min(prep.workers, total);
+  let threaded = false;
+  if (workerCount > 1) {
+    if (await workerThreadsAvailable()) {
+      threaded = true;
+      stats = await runInWorkers(workerCount, core.variant, problem, runs, total, emit, () => progress?.({ done, total }), signal);
+    }
+  }
+  // In-thread: everything, or after a worker died, the runs it had taken (never lost, never hung).
+  const rerun: number[] = [];
+  if (threaded) for (let i = 0; i < total; i++) if (!out[i]) rerun.push(i);
+  if (!threaded || rerun.length > 0) {
+    const todo = threaded ? rerun : undefined;
+    const engine = new GridEngine(core, problem, runs, LANES);
+    try {
+      let k = 0;
+      const next = (): number => (todo ? (k < todo.length ? todo[k++]! : -1) : (k < total ? k++ : -1));
+      for (;;) {
+        const finished = engine.pump(next, emit, BATCH_MS);
+        if (finished) break;
+        progress?.({ done, total });
+        await yieldToEventLoop();
+        if (signal?.aborted) throw abortError(signal);
+      }
+      const s2 = engine.stats();
+      stats = { evals: stats.evals + s2.evals, factorizations: stats.factorizations + s2.factorizations, reuses: stats.reuses + s2.reuses, steps: stats.steps + s2.steps };
+    } finally {
+      engine.free();
+    }
+  }
+  progress?.({ done, total });
+
+  const result: GridRun[] = new Array(total);
+  const best: GridSearchResult['best'] = {};
+  const bestLoss: Partial<Record<GridOptimizer, number>> = {};
+  for (let i = 0; i < total; i++) {
+    const r = out[i];
+    if (!r) throw new Error(`natgrad: internal error: run ${i} has no result`);
+    const cfg = gridConfig(runs, i);
+    const run: GridRun = {
+      optimizer: cfg.optimizer,
+      lr: runs.lrs[cfg.lrIndex]!,
+      damping: cfg.dampingIndex < 0 ? null : runs.dampings[cfg.dampingIndex]!,
+      losses: Array.from(r.losses),
+      status: r.status,
+    };
+    if (r.reason !== undefined) run.reason = r.reason;
+    result[i] = run;
+    const last = run.losses[run.losses.length - 1]!;
+    if (run.status !== 'failed' && !Number.isNaN(last)) {
+      const b = bestLoss[cfg.optimizer];
+      if (b === undefined || last < b) {
+        bestLoss[cfg.optimizer] = last;
+        best[cfg.optimizer] = run;
+      }
+    }
+  }
+  return {
+    runs: result,
+    best,
+    seconds: (performance.now() - t0) / 1000,
+    stats: { evaluations: stats.evals, factorizations: stats.factorizations, reuses: stats.reuses },
+    rerun,
+  };
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    if (typeof setImmediate === 'function') setImmediate(resolve);
+    else setTimeout(resolve, 0);
+  });
+}
+
+/** Messages from grid workers. */
+type WorkerMessage =
+  | { type: 'runs'; id: number; items: RawRun[] }
+  | { type: 'done'; id: number; stats: EngineStats }
+  | { type: 'error'; id: number; message: string; stack?: string };
+
+
+/**
+ * Idle workers kept between searches (unreferenced, so they never keep the process alive):
+ * starting a worker (loading and compiling the module) costs tens to hundreds of milliseconds.
+ */
+const idleWorkers: NodeWorker[] = [];
+/** Workers running a search right now. */
+const busyWorkers = new Set<NodeWorker>();
+let jobIds = 0;
+
+/** @internal The worker threads running a search right now (fault-injection tests). */
+export function activeGridWorkers(): NodeWorker[] {
+  return [...busyWorkers];
+}
+
+async function runInWorkers(
+  count: number, variant: Core['variant'], problem: EngineProblem, runs: EngineRuns, total: number,
+  emit: (r: RawRun) => void, progress: () => void, signal: AbortSignal | undefined,
+): Promise<EngineStats> {
+  const id = ++jobIds;
+  const counter = new SharedArrayBuffer(4);
+  const job = { type: 'job', id, problem, runs, variant, counter, total, lanes: LANES, batchMs: BATCH_MS };
+  const workers: NodeWorker[] = idleWorkers.splice(0, count);
+  const stats: EngineStats = { evals: 0, factorizations: 0, reuses: 0, steps: 0 };
+  const detach: (() => void)[] = [];
+  const lost = new Set<NodeWorker>();
+  let ok = false;
+  try {
+    while (workers.length < count) workers.push(await startModuleWorker(import.meta.url, 'grid-worker'));
+    for (const w of workers) busyWorkers.add(w);
+    await new Promise<void>((resolve, reject) => {
+      let running = count;
+      let settled = false;
+      const fail = (e: unknown) => {
+        if (settled) return;
+        settled = true;
+        reject(e);
+      };
+      if (signal) {
+        const onAbort = () => fail(abortError(signal));
+        if (signal.aborted) { onAbort(); return; }
+        signal.addEventListener('abort', onAbort, { once: true });
+        detach.push(() => signal.removeEventListener('abort', onAbort));
+      }
+      for (const w of workers) {
+        const onMessage = (m: WorkerMessage) => {
+          if (settled || m.id !== id) return;
+          if (m.type === 'runs') {
+            for (const r of m.items) emit(r);
+            progress();
+          } else if (m.type === 'done') {
+            stats.evals += m.stats.evals;
+            stats.factorizations += m.stats.factorizations;
+            stats.reuses += m.stats.reuses;
+            stats.steps += m.stats.steps;
+            if (--running === 0) { settled = true; resolve(); }
+          } else {
+            const e = new Error(`natgrad: grid worker failed: ${m.message}`);
+            if (m.stack) e.stack = m.stack;
+            fail(e);
+          }
+        };
+        // A worker that dies (terminated, crashed, out of memory) loses only the runs it had
+        // taken; the others finish the grid and gridSearch reruns the lost ones in-thread.
+        let dead = false;
+        const onDeath = () => {
+          if (dead || settled) return;
+          dead = true;
+          lost.add(w);
+          if (--running === 0) { settled = true; resolve(); }
+        };
+        const onError = () => onDeath();
+        const onExit = () => onDeath();
+        w.on('message', onMessage);
+        w.on('error', onError);
+        w.on('exit', onExit);
+        detach.push(() => { w.off('message', onMessage); w.off('error', onError); w.off('exit', onExit); });
+        w.ref();
+        w.postMessage(job);
+      }
+    });
+    ok = true;
+  } finally {
+    for (const d of detach) d();
+    for (const w of workers) busyWorkers.delete(w);
+    if (ok) {
+      for (const w of workers) if (!lost.has(w)) { w.unref(); idleWorkers.push(w); }
+    } else {
+      // Aborted or failed: stop the workers now (they may be mid-search).
+      await Promise.all(workers.map((w) => w.terminate()));
+    }
+  }
+  return stats;
+}
