@@ -24,6 +24,7 @@
 import type { GramMessage } from './parallel-worker.js';
 import { checkSquare } from './limits.js';
 import { Matrix } from './matrix.js';
+import { startModuleWorker, type NodeWorker } from './workers.js';
 import { SymMatrix } from './symmatrix.js';
 import { isCsr, type CsrMatrix, type DenseMatrix, type MatrixInput, type VectorInput } from './types.js';
 import { checkSize, firstNonFinite, toCsr, toDense, toVector, type CheckedCsr } from './validate.js';
@@ -139,22 +140,7 @@ function checkLargeDense(m: unknown): DenseMatrix {
   return { data, rows, cols };
 }
 
-/**
- * How to start the worker: the compiled `parallel-worker.js` next to this module, or — when this
- * module runs from its TypeScript source under tsx — a tiny CommonJS bootstrap that registers
- * tsx in the worker and imports `parallel-worker.ts` (Node 20 workers ignore `--import` loaders
- * given in `execArgv`, nodejs/node#47747).
- */
-function workerSpec(): { script: string | URL; eval: boolean } {
-  const ts = import.meta.url.endsWith('.ts');
-  const url = new URL(ts ? './parallel-worker.ts' : './parallel-worker.js', import.meta.url);
-  if (!ts) return { script: url, eval: false };
-  const api = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`;
-  return { script: code, eval: true };
-}
-
-type WorkerT = import('node:worker_threads').Worker;
+type WorkerT = NodeWorker;
 
 /**
  * Idle workers by variant, kept for the next call (a worker costs ~80 ms to start from dist/,
@@ -164,16 +150,11 @@ type WorkerT = import('node:worker_threads').Worker;
 const idle = new Map<Variant, WorkerT[]>();
 
 async function acquire(count: number, variant: Variant): Promise<WorkerT[]> {
-  const { Worker } = await import('node:worker_threads');
   const pool = idle.get(variant) ?? [];
   idle.set(variant, pool);
   const out = pool.splice(0, count);
-  const { script, eval: isCode } = workerSpec();
   while (out.length < count) {
-    // execArgv: [] — by default a worker inherits the parent's Node options, some of which break
-    // it (e.g. `--input-type=module` of a `node -e` caller); V8 flags such as
-    // --experimental-wasm-relaxed-simd are process-wide and stay in force.
-    const w = new Worker(script, { eval: isCode, workerData: { variant }, execArgv: [] });
+    const w = await startModuleWorker(import.meta.url, 'parallel-worker', { variant });
     w.on('exit', () => { const i = pool.indexOf(w); if (i >= 0) pool.splice(i, 1); });
     out.push(w);
   }
