@@ -8,39 +8,22 @@
  * - SIMD processes two lanes at a time with a scalar tail for odd lengths.
  * - No kernel allocates, validates or traps; inputs are validated by the TS layer.
  */
-import { fmadd, hsum, ld, st, ld2, st2 } from './util/simd';
+import { ld, st } from './util/simd';
+import { axpy, dot, scal } from './util/vec';
 
 /** Σ_i x[i]·y[i] over n elements. Two SIMD accumulators, scalar tail. */
 export function ddot(n: i32, x: usize, y: usize): f64 {
-  let a0 = f64x2.splat(0), a1 = f64x2.splat(0);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    a0 = fmadd(ld2(x, i), ld2(y, i), a0);
-    a1 = fmadd(ld2(x, i + 2), ld2(y, i + 2), a1);
-  }
-  if (i + 2 <= n) {
-    a0 = fmadd(ld2(x, i), ld2(y, i), a0);
-    i += 2;
-  }
-  let s = hsum(f64x2.add(a0, a1));
-  if (i < n) s += ld(x, i) * ld(y, i);
-  return s;
+  return dot(n, x, y);
 }
 
 /** y[i] += alpha·x[i] for i < n. x and y may not partially overlap. */
 export function daxpy(n: i32, alpha: f64, x: usize, y: usize): void {
-  const va = f64x2.splat(alpha);
-  let i = 0;
-  for (; i + 2 <= n; i += 2) st2(y, i, fmadd(va, ld2(x, i), ld2(y, i)));
-  if (i < n) st(y, i, alpha * ld(x, i) + ld(y, i));
+  axpy(n, alpha, x, y);
 }
 
 /** x[i] *= alpha for i < n. */
 export function dscal(n: i32, alpha: f64, x: usize): void {
-  const va = f64x2.splat(alpha);
-  let i = 0;
-  for (; i + 2 <= n; i += 2) st2(x, i, f64x2.mul(va, ld2(x, i)));
-  if (i < n) st(x, i, alpha * ld(x, i));
+  scal(n, alpha, x);
 }
 
 /**

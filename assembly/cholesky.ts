@@ -13,6 +13,7 @@
  *   A[k-1][k-1].
  */
 import { fmadd, hsum, ld, st, ld2, st2 } from './util/simd';
+import { axpy, dot, scal } from './util/vec';
 
 /**
  * In place: lower triangle of A ← L with L Lᵀ = A + λI. The strict upper triangle is not touched.
@@ -129,20 +130,6 @@ export function dpotrfLower(n: i32, lambda: f64, a: usize, lda: i32): i32 {
   st(r, j + 1, (f64x2.extract_lane(u, 1) - x0 * l10) * inv1);
 }
 
-// @ts-ignore: decorator
-@inline function dot(n: i32, x: usize, y: usize): f64 {
-  let a0 = f64x2.splat(0), a1 = f64x2.splat(0);
-  let k = 0;
-  for (; k + 4 <= n; k += 4) {
-    a0 = fmadd(ld2(x, k), ld2(y, k), a0);
-    a1 = fmadd(ld2(x, k + 2), ld2(y, k + 2), a1);
-  }
-  if (k + 2 <= n) { a0 = fmadd(ld2(x, k), ld2(y, k), a0); k += 2; }
-  let s = hsum(f64x2.add(a0, a1));
-  if (k < n) s += ld(x, k) * ld(y, k);
-  return s;
-}
-
 /**
  * Solve L Y = B in place (forward substitution), B n × nrhs row-major (ldb ≥ nrhs),
  * L the lower triangle of a (lda ≥ n) with a non-zero diagonal. Row i of Y is
@@ -154,7 +141,7 @@ export function dtrsmLowerLeft(n: i32, nrhs: i32, a: usize, lda: i32, b: usize, 
     const li = a + (<usize>i * <usize>lda << 3);
     const bi = b + <usize>i * bBytes;
     for (let k = 0; k < i; k++) axpy(nrhs, -ld(li, k), b + <usize>k * bBytes, bi);
-    scale(nrhs, 1.0 / ld(li, i), bi);
+    scal(nrhs, 1.0 / ld(li, i), bi);
   }
 }
 
@@ -167,7 +154,7 @@ export function dtrsmLowerTransLeft(n: i32, nrhs: i32, a: usize, lda: i32, b: us
   for (let i = n - 1; i >= 0; i--) {
     const li = a + (<usize>i * <usize>lda << 3);
     const bi = b + <usize>i * bBytes;
-    scale(nrhs, 1.0 / ld(li, i), bi);
+    scal(nrhs, 1.0 / ld(li, i), bi);
     for (let k = 0; k < i; k++) axpy(nrhs, -ld(li, k), bi, b + <usize>k * bBytes);
   }
 }
@@ -249,18 +236,3 @@ export function dpotrfLogDet(n: i32, a: usize, lda: i32): f64 {
   return 2 * s;
 }
 
-// @ts-ignore: decorator
-@inline function axpy(n: i32, alpha: f64, x: usize, y: usize): void {
-  const va = f64x2.splat(alpha);
-  let k = 0;
-  for (; k + 2 <= n; k += 2) st2(y, k, fmadd(va, ld2(x, k), ld2(y, k)));
-  if (k < n) st(y, k, alpha * ld(x, k) + ld(y, k));
-}
-
-// @ts-ignore: decorator
-@inline function scale(n: i32, alpha: f64, x: usize): void {
-  const va = f64x2.splat(alpha);
-  let k = 0;
-  for (; k + 2 <= n; k += 2) st2(x, k, f64x2.mul(va, ld2(x, k)));
-  if (k < n) st(x, k, alpha * ld(x, k));
-}

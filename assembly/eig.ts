@@ -41,6 +41,7 @@
  * are written so that a NaN could never count as converged, so the kernel always terminates.
  */
 import { fmadd, hsum, ld, st, ld2, st2 } from './util/simd';
+import { axpy, dot, scal } from './util/vec';
 
 /** 2^-52: the spacing of doubles at 1 (EISPACK's and JAMA's deflation tolerance). */
 const EPS: f64 = 2.220446049250313e-16;
@@ -101,8 +102,8 @@ export function dsyevLower(n: i32, wantV: i32, maxSweeps: i32, a: usize, lda: i3
   // Rows of V hold the eigenvectors so far (the rotations then run over contiguous rows):
   // transpose so that the columns do.
   if (wantV != 0) transposeInPlace(n, v, ldv);
-  for (let i = 0; i < up; i++) scaleVector(n, RMIN, w);
-  for (let i = 0; i < down; i++) scaleVector(n, RMAX, w);
+  for (let i = 0; i < up; i++) scal(n, RMIN, w);
+  for (let i = 0; i < down; i++) scal(n, RMAX, w);
   return 0;
 }
 
@@ -132,7 +133,7 @@ function tridiagonalizeLower(n: i32, a: usize, lda: i32, d: usize, e: usize, tau
     let f = 1.0;
     if ((smax < VMIN || smax > VMAX) && smax > 0 && smax < Infinity) {
       f = pow2Normalizer(smax);
-      scaleVector(m, f, u);
+      scal(m, f, u);
     }
 
     // Householder reflector (LAPACK dlarfg) on the rescaled x: H x = β e_1.
@@ -147,7 +148,7 @@ function tridiagonalizeLower(n: i32, a: usize, lda: i32, d: usize, e: usize, tau
     let beta = Math.sqrt(alpha * alpha + xn2);
     if (alpha >= 0) beta = -beta;
     const t = (beta - alpha) / beta;
-    scaleVector(m - 1, 1.0 / (alpha - beta), u + 8);
+    scal(m - 1, 1.0 / (alpha - beta), u + 8);
     st(u, 0, 1.0);
     st(e, k, beta / f);
     st(tau, k, t);
@@ -156,7 +157,7 @@ function tridiagonalizeLower(n: i32, a: usize, lda: i32, d: usize, e: usize, tau
     // p = τ A22 v; w = p − (τ/2)(pᵀv) v; A22 ← A22 − v wᵀ − w vᵀ.
     const a22 = rk + rowBytes + (<usize>(k + 1) << 3);
     symvLowerUnit(m, a22, rowBytes, u, p);
-    scaleVector(m, t, p);
+    scal(m, t, p);
     const c = -0.5 * t * dot(m, p, u);
     axpy(m, c, u, p);
     rank2UpdateLower(m, a22, rowBytes, u, p);
@@ -422,7 +423,7 @@ function maxAbsLower(n: i32, a: usize, lda: i32): f64 {
 
 /** A[i][j] *= alpha on the lower triangle. */
 function scaleLower(n: i32, alpha: f64, a: usize, lda: i32): void {
-  for (let i = 0; i < n; i++) scaleVector(i + 1, alpha, a + (<usize>i * <usize>lda << 3));
+  for (let i = 0; i < n; i++) scal(i + 1, alpha, a + (<usize>i * <usize>lda << 3));
 }
 
 /**
@@ -450,33 +451,8 @@ function scaleLower(n: i32, alpha: f64, a: usize, lda: i32): void {
 }
 
 // @ts-ignore: decorator
-@inline function dot(n: i32, x: usize, y: usize): f64 {
-  let a0 = f64x2.splat(0), a1 = f64x2.splat(0);
-  let k = 0;
-  for (; k + 4 <= n; k += 4) {
-    a0 = fmadd(ld2(x, k), ld2(y, k), a0);
-    a1 = fmadd(ld2(x, k + 2), ld2(y, k + 2), a1);
-  }
-  if (k + 2 <= n) {
-    a0 = fmadd(ld2(x, k), ld2(y, k), a0);
-    k += 2;
-  }
-  let s = hsum(f64x2.add(a0, a1));
-  if (k < n) s += ld(x, k) * ld(y, k);
-  return s;
-}
-
-// @ts-ignore: decorator
 @inline function sumSquares(n: i32, x: usize): f64 {
   return dot(n, x, x);
-}
-
-// @ts-ignore: decorator
-@inline function axpy(n: i32, alpha: f64, x: usize, y: usize): void {
-  const va = f64x2.splat(alpha);
-  let k = 0;
-  for (; k + 2 <= n; k += 2) st2(y, k, fmadd(va, ld2(x, k), ld2(y, k)));
-  if (k < n) st(y, k, alpha * ld(x, k) + ld(y, k));
 }
 
 /** y0 += a0·x and y1 += a1·x in one pass over x. */
@@ -496,10 +472,3 @@ function scaleLower(n: i32, alpha: f64, a: usize, lda: i32): void {
   }
 }
 
-// @ts-ignore: decorator
-@inline function scaleVector(n: i32, alpha: f64, x: usize): void {
-  const va = f64x2.splat(alpha);
-  let k = 0;
-  for (; k + 2 <= n; k += 2) st2(x, k, f64x2.mul(va, ld2(x, k)));
-  if (k < n) st(x, k, alpha * ld(x, k));
-}

@@ -9,29 +9,8 @@
  * - 8-byte alignment suffices; SIMD dot products/axpys with scalar tails for odd d.
  * - Outputs must not alias inputs.
  */
-import { fmadd, hsum, ld, st, ld2, st2 } from './util/simd';
-
-// @ts-ignore: decorator
-@inline function dot(n: i32, x: usize, y: usize): f64 {
-  let a0 = f64x2.splat(0), a1 = f64x2.splat(0);
-  let k = 0;
-  for (; k + 4 <= n; k += 4) {
-    a0 = fmadd(ld2(x, k), ld2(y, k), a0);
-    a1 = fmadd(ld2(x, k + 2), ld2(y, k + 2), a1);
-  }
-  if (k + 2 <= n) { a0 = fmadd(ld2(x, k), ld2(y, k), a0); k += 2; }
-  let s = hsum(f64x2.add(a0, a1));
-  if (k < n) s += ld(x, k) * ld(y, k);
-  return s;
-}
-
-// @ts-ignore: decorator
-@inline function axpy(n: i32, alpha: f64, x: usize, y: usize): void {
-  const va = f64x2.splat(alpha);
-  let k = 0;
-  for (; k + 2 <= n; k += 2) st2(y, k, fmadd(va, ld2(x, k), ld2(y, k)));
-  if (k < n) st(y, k, alpha * ld(x, k) + ld(y, k));
-}
+import { fmadd, ld, st, ld2, st2 } from './util/simd';
+import { axpy, dot } from './util/vec';
 
 /** F[i][k] = Σ_j X[i][j] θ[k·d + j] for i < n, k < m (overwrites F). */
 export function linearForward(n: i32, m: i32, d: i32, x: usize, ldx: i32, theta: usize, f: usize): void {
