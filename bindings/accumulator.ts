@@ -126,7 +126,7 @@ export class CurvatureAccumulator extends Handle {
   add(X: MatrixInput | Matrix, y: VectorInput): this {
     this.alive();
     const core = this.core;
-    const d = this.inputs + (this.bias ? 1 : 0), M = this.outputs, D = this.dim;
+    const M = this.outputs, D = this.dim;
     let input: MatrixInput | Matrix = X;
     if (X instanceof Matrix) {
       if (X.cols !== this.inputs) throw new RangeError(`natgrad: X has ${X.cols} columns, the accumulator expects inputs = ${this.inputs}`);
@@ -150,11 +150,7 @@ export class CurvatureAccumulator extends Handle {
       withScratch(core, [8 * n, 8 * n * M, 8 * n * M, 8 * n * M * M], (py, pf, pr, pb) => {
         const k = core.exports;
         core.f64(py, n).set(labels);
-        if (mat.format === 'dense') k.linearForward(n, M, d, mat.dataPtr(), d, this.ptr(1), pf);
-        else {
-          const [ip, ix, iv] = mat.csrPtrs();
-          k.linearForwardCsr(n, M, d, ip, ix, iv, this.ptr(1), pf);
-        }
+        mat.linearForward(M, this.ptr(1), pf);
         const fisher = this.kind === 'fisher';
         const sumLoss = evaluate(core, this.likelihood, n, pf, py, pr, fisher ? pb : 0);
         if (!Number.isFinite(sumLoss)) throw nonFinite(core, this.likelihood, n, M, pf, pr, sumLoss);
@@ -162,19 +158,8 @@ export class CurvatureAccumulator extends Handle {
           core.f64(pb, n * M * M).fill(0);
           k.residualOuter(n, M, pr, 1, pb);
         }
-        const c = this.ptr(0);
-        for (let a = 0; a < M; a++) {
-          for (let b = 0; b <= a; b++) {
-            // Block (a, b): only its lower part is accumulated; #canonical() completes it.
-            const blk = c + 8 * (a * d * D + b * d);
-            const pw = pb + 8 * (a * M + b);
-            if (mat.format === 'dense') k.dsyrkLower(n, d, mat.dataPtr(), d, pw, M * M, blk, D);
-            else {
-              const [ip, ix, iv] = mat.csrPtrs();
-              k.dsyrkLowerCsr(n, ip, ix, iv, pw, M * M, blk, D);
-            }
-          }
-        }
+        // Blocks (a, b ≤ a) get only their lower parts; #canonical() completes them.
+        mat.blockSyrkLower(M, pb, this.ptr(0), D);
       });
       this.#count += n;
       return this;

@@ -52,13 +52,7 @@ export function gramOf(core: Core, m: Matrix, w: Float64Array | undefined): SymM
   const c = core.alloc(8 * d * d);
   try {
     core.f64(c, d * d).fill(0);
-    const run = (pw: number) => {
-      if (m.format === 'dense') core.exports.dsyrkLower(m.rows, d, m.dataPtr(), d, pw, 1, c, d);
-      else {
-        const [ip, ix, iv] = m.csrPtrs();
-        core.exports.dsyrkLowerCsr(m.rows, ip, ix, iv, pw, 1, c, d);
-      }
-    };
+    const run = (pw: number) => m.syrkLower(pw, 1, c, d);
     if (w === undefined) run(0);
     else withScratch(core, [8 * m.rows], (pw) => { core.f64(pw, m.rows).set(w); run(pw); });
     core.exports.dsymMirrorLower(d, c, d);

@@ -68,6 +68,61 @@ export class Matrix extends Handle {
     return [this.ptr(0), this.ptr(1), this.ptr(2)];
   }
 
+  // Kernel dispatch on the storage format (internal; pointers are byte addresses in this
+  // matrix's core, sizes in elements; see assembly/gram.ts and assembly/linear.ts).
+
+  /** @internal C += Xᵀ diag(w) X, lower triangle (w = 0: unit weights; weight n at w[n·incw]). */
+  syrkLower(w: number, incw: number, c: number, ldc: number): void {
+    const k = this.core.exports;
+    if (this.format === 'dense') k.dsyrkLower(this.rows, this.cols, this.dataPtr(), this.cols, w, incw, c, ldc);
+    else {
+      const [ip, ix, iv] = this.csrPtrs();
+      k.dsyrkLowerCsr(this.rows, ip, ix, iv, w, incw, c, ldc);
+    }
+  }
+
+  /**
+   * @internal Σ_n J_nᵀ B_n J_n for J_n = I_M ⊗ x_nᵀ into the D × D matrix at c (D = M·cols,
+   * leading dimension ldc), B at b as rows × M × M: block (a, b ≤ a) gets only its lower part
+   * (`dsymMirrorLower` per off-diagonal block, then on the whole, completes it).
+   */
+  blockSyrkLower(M: number, b: number, c: number, ldc: number): void {
+    const d = this.cols;
+    for (let a = 0; a < M; a++) {
+      for (let j = 0; j <= a; j++) this.syrkLower(b + 8 * (a * M + j), M * M, c + 8 * (a * d * ldc + j * d), ldc);
+    }
+  }
+
+  /** @internal out[j] += Σ_n w_n X[n][j]² (w = 0: unit weights; weight n at w[n·incw]). */
+  syrkDiag(w: number, incw: number, out: number): void {
+    const k = this.core.exports;
+    if (this.format === 'dense') k.dsyrkDiag(this.rows, this.cols, this.dataPtr(), this.cols, w, incw, out);
+    else {
+      const [ip, ix, iv] = this.csrPtrs();
+      k.dsyrkDiagCsr(this.rows, ip, ix, iv, w, incw, out);
+    }
+  }
+
+  /** @internal F (rows × M) = X Θᵀ for θ (M·cols, class-major) at theta. */
+  linearForward(M: number, theta: number, f: number): void {
+    const k = this.core.exports;
+    if (this.format === 'dense') k.linearForward(this.rows, M, this.cols, this.dataPtr(), this.cols, theta, f);
+    else {
+      const [ip, ix, iv] = this.csrPtrs();
+      k.linearForwardCsr(this.rows, M, this.cols, ip, ix, iv, theta, f);
+    }
+  }
+
+  /** @internal g (M·cols, class-major) += alpha · Rᵀ X for R (rows × M) at r. */
+  linearBackward(M: number, r: number, alpha: number, g: number): void {
+    const k = this.core.exports;
+    if (this.format === 'dense') k.linearBackward(this.rows, M, this.cols, this.dataPtr(), this.cols, r, alpha, g);
+    else {
+      const [ip, ix, iv] = this.csrPtrs();
+      k.linearBackwardCsr(this.rows, M, this.cols, ip, ix, iv, r, alpha, g);
+    }
+  }
+
   /** A dense row-major copy (`{ data, rows, cols }`), whatever the storage format. */
   toDense(): DenseMatrix {
     this.alive();

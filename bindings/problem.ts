@@ -156,22 +156,12 @@ export class LinearProblem extends Handle {
 
   /** f = X Wᵀ for θ written at `ptheta` into `out` (N × M). */
   #forward(ptheta: number, out: number): void {
-    const X = this.X, k = this.core.exports;
-    if (X.format === 'dense') k.linearForward(this.N, this.outputs, this.inputs, X.dataPtr(), this.inputs, ptheta, out);
-    else {
-      const [ip, ix, iv] = X.csrPtrs();
-      k.linearForwardCsr(this.N, this.outputs, this.inputs, ip, ix, iv, ptheta, out);
-    }
+    this.X.linearForward(this.outputs, ptheta, out);
   }
 
   /** g += alpha · Σ_n J_nᵀ R_n (R at `pr`, N × M) into `pg` (D). */
   #backward(pr: number, alpha: number, pg: number): void {
-    const X = this.X, k = this.core.exports;
-    if (X.format === 'dense') k.linearBackward(this.N, this.outputs, this.inputs, X.dataPtr(), this.inputs, pr, alpha, pg);
-    else {
-      const [ip, ix, iv] = X.csrPtrs();
-      k.linearBackwardCsr(this.N, this.outputs, this.inputs, ip, ix, iv, pr, alpha, pg);
-    }
+    this.X.linearBackward(this.outputs, pr, alpha, pg);
   }
 
   /**
@@ -306,23 +296,14 @@ export class LinearProblem extends Handle {
 
   /** Σ_n J_nᵀ B_n J_n (no scale) as a SymMatrix, lower triangle accumulated then mirrored. */
   #denseFromB(): SymMatrix {
-    const { core, N, outputs: M, inputs: d, dim: D } = this;
+    const { core, outputs: M, inputs: d, dim: D } = this;
     const k = core.exports;
     const c = core.alloc(8 * D * D);
     try {
       core.f64(c, D * D).fill(0);
-      for (let a = 0; a < M; a++) {
-        for (let b = 0; b <= a; b++) {
-          const blk = c + 8 * (a * d * D + b * d);
-          const pw = this.#pb + 8 * (a * M + b);
-          if (this.X.format === 'dense') k.dsyrkLower(N, d, this.X.dataPtr(), d, pw, M * M, blk, D);
-          else {
-            const [ip, ix, iv] = this.X.csrPtrs();
-            k.dsyrkLowerCsr(N, ip, ix, iv, pw, M * M, blk, D);
-          }
-          if (a !== b) k.dsymMirrorLower(d, blk, D); // an off-diagonal block is itself symmetric
-        }
-      }
+      this.X.blockSyrkLower(M, this.#pb, c, D);
+      // An off-diagonal block Σ B_n[a][b] x_n x_nᵀ is itself symmetric: complete its upper part.
+      for (let a = 1; a < M; a++) for (let b = 0; b < a; b++) k.dsymMirrorLower(d, c + 8 * (a * d * D + b * d), D);
       k.dsymMirrorLower(D, c, D);
     } catch (e) {
       core.free(c);
@@ -358,11 +339,7 @@ export class LinearProblem extends Handle {
           core.f64(p, D).fill(0);
           for (let a = 0; a < M; a++) {
             const pw = this.#pb + 8 * (a * M + a);
-            if (this.X.format === 'dense') k.dsyrkDiag(N, d, this.X.dataPtr(), d, pw, M * M, p + 8 * a * d);
-            else {
-              const [ip, ix, iv] = this.X.csrPtrs();
-              k.dsyrkDiagCsr(N, ip, ix, iv, pw, M * M, p + 8 * a * d);
-            }
+            this.X.syrkDiag(pw, M * M, p + 8 * a * d);
           }
           const out = core.f64(p, D).slice();
           for (let i = 0; i < D; i++) out[i] = s * out[i]! + prior;
@@ -380,11 +357,7 @@ export class LinearProblem extends Handle {
             blocks.push(C);
             core.f64(c, d * d).fill(0);
             const pw = this.#pb + 8 * (a * M + a);
-            if (this.X.format === 'dense') k.dsyrkLower(N, d, this.X.dataPtr(), d, pw, M * M, c, d);
-            else {
-              const [ip, ix, iv] = this.X.csrPtrs();
-              k.dsyrkLowerCsr(N, ip, ix, iv, pw, M * M, c, d);
-            }
+            this.X.syrkLower(pw, M * M, c, d);
             k.dsymMirrorLower(d, c, d);
             k.dscal(d * d, s, c);
             if (prior) { const v = core.f64(c, d * d); for (let i = 0; i < d; i++) v[i * d + i]! += prior; }
@@ -404,11 +377,7 @@ export class LinearProblem extends Handle {
         const pa = core.alloc(8 * d * d);
         const A = new SymMatrix(core, d, pa);
         core.f64(pa, d * d).fill(0);
-        if (this.X.format === 'dense') k.dsyrkLower(N, d, this.X.dataPtr(), d, 0, 1, pa, d);
-        else {
-          const [ip, ix, iv] = this.X.csrPtrs();
-          k.dsyrkLowerCsr(N, ip, ix, iv, 0, 1, pa, d);
-        }
+        this.X.syrkLower(0, 1, pa, d);
         k.dsymMirrorLower(d, pa, d);
         k.dscal(d * d, 1 / N, pa);
         return { A, G: Gm } as CurvatureResult<S>;

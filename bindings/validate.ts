@@ -5,7 +5,7 @@
  * @module
  */
 import { checkBytes } from './limits.js';
-import { isCsr, type CsrMatrix, type DenseMatrix, type MatrixInput, type VectorInput } from './types.js';
+import { isCsr, type CsrMatrix, type DenseMatrix, type MatrixInput } from './types.js';
 
 /** Throws `TypeError` unless `n` is a non-negative safe integer. */
 export function checkSize(n: unknown, name: string): number {
