@@ -55,8 +55,8 @@ test('paperGrid: the exact numpy values of the fixture (241 step sizes, 41 dampi
     ref.lrs.forEach((v, i) => assert.ok(Object.is(g.lrs[i], v), `lrs[${i}]`));
     ref.dampings.forEach((v, i) => assert.ok(Object.is(g.dampings[i], v), `dampings[${i}]`));
   }
-  // JS's 10 ** x differs from numpy's logspace in the last bit for 25 step sizes.
-  assert.is(g.lrs.filter((v, i) => v !== 10 ** (-20 + i / 8)).length, 25);
+  // (JS's 10 ** x differs from numpy's logspace in the last bit for some step sizes — 25 on
+  // Node 20's V8, a different number on Node 24's — which is why the values are embedded.)
   g.lrs[0] = 5;
   assert.is(paperGrid().lrs[0], 1e-20, 'fresh copies');
 });
