@@ -93,17 +93,12 @@ const VMI = memory.data<i64>([0x4338000000000000, 1023, 0x000fffffffffffff, 0x3f
 }
 
 /**
- * ln x on both lanes (fdlibm's log: x = 2^k·m, m ∈ [√½, √2), s = (m−1)/(m+1), minimax
- * polynomial in s²; < 1 ulp). Subnormals are rescaled; ln 0 = −Inf, ln(x < 0) = NaN,
- * ln(+Inf) = +Inf, NaN stays NaN.
+ * ln(m · 2^e) on both lanes for a mantissa m ∈ [1, 2) (as f64 lanes) and an unbiased exponent e
+ * (i64 lanes): the fdlibm log kernel shared by {@link gridLog2} and {@link gridLogPos2}.
  */
 // @ts-ignore: decorator
-@inline function gridLog2(x0: v128): v128 {
-  const sub = f64x2.lt(x0, vc(13));
-  const x = v128.bitselect(f64x2.mul(x0, vc(14)), x0, sub); // × 2^54
-  const ebias = v128.bitselect(vi(4), vi(1), sub);
-  let m = v128.or(v128.and(x, vi(2)), vi(3));
-  let e = i64x2.sub(i64x2.shr_u(x, 52), ebias);
+@inline function logKernel2(m0: v128, e0: v128): v128 {
+  let m = m0, e = e0;
   const big = f64x2.gt(m, vc(15));
   m = v128.bitselect(f64x2.mul(m, vc(16)), m, big);
   e = i64x2.sub(e, big); // big lanes are all ones (−1): e + 1
@@ -119,6 +114,22 @@ const VMI = memory.data<i64>([0x4338000000000000, 1023, 0x000fffffffffffff, 0x3f
   const hfsq = f64x2.mul(f64x2.mul(vc(16), f), f);
   const out = f64x2.sub(f64x2.mul(dk, vc(4)),
     f64x2.sub(f64x2.sub(hfsq, f64x2.add(f64x2.mul(s, f64x2.add(hfsq, R)), f64x2.mul(dk, vc(5)))), f));
+  return out;
+}
+
+/**
+ * ln x on both lanes (fdlibm's log: x = 2^k·m, m ∈ [√½, √2), s = (m−1)/(m+1), minimax
+ * polynomial in s²; < 1 ulp). Subnormals are rescaled; ln 0 = −Inf, ln(x < 0) = NaN,
+ * ln(+Inf) = +Inf, NaN stays NaN.
+ */
+// @ts-ignore: decorator
+@inline function gridLog2(x0: v128): v128 {
+  const sub = f64x2.lt(x0, vc(13));
+  const x = v128.bitselect(f64x2.mul(x0, vc(14)), x0, sub); // × 2^54
+  const ebias = v128.bitselect(vi(4), vi(1), sub);
+  const m = v128.or(v128.and(x, vi(2)), vi(3));
+  const e = i64x2.sub(i64x2.shr_u(x, 52), ebias);
+  const out = logKernel2(m, e);
   // Special values: 0 → −Inf, negative or NaN → NaN, +Inf → +Inf.
   const ok = v128.and(f64x2.gt(x0, vc(27)), f64x2.lt(x0, vc(24)));
   let special = v128.bitselect(vc(25), vc(26), f64x2.eq(x0, vc(27)));
@@ -132,23 +143,9 @@ const VMI = memory.data<i64>([0x4338000000000000, 1023, 0x000fffffffffffff, 0x3f
  */
 // @ts-ignore: decorator
 @inline function gridLogPos2(x: v128): v128 {
-  let m = v128.or(v128.and(x, vi(2)), vi(3));
-  let e = i64x2.sub(i64x2.shr_u(x, 52), vi(1));
-  const big = f64x2.gt(m, vc(15));
-  m = v128.bitselect(f64x2.mul(m, vc(16)), m, big);
-  e = i64x2.sub(e, big);
-  const dk = f64x2.convert_low_i32x4_s(i32x4.shuffle(e, e, 0, 2, 0, 2));
-  const f = f64x2.sub(m, vc(11));
-  const s = f64x2.div(f, f64x2.add(vc(12), f));
-  const z = f64x2.mul(s, s);
-  const w = f64x2.mul(z, z);
-  const t1 = f64x2.mul(w, f64x2.add(vc(18), f64x2.mul(w, f64x2.add(vc(20), f64x2.mul(w, vc(22))))));
-  const t2 = f64x2.mul(z, f64x2.add(vc(17), f64x2.mul(w, f64x2.add(vc(19), f64x2.mul(w,
-    f64x2.add(vc(21), f64x2.mul(w, vc(23))))))));
-  const R = f64x2.add(t2, t1);
-  const hfsq = f64x2.mul(f64x2.mul(vc(16), f), f);
-  const out = f64x2.sub(f64x2.mul(dk, vc(4)),
-    f64x2.sub(f64x2.sub(hfsq, f64x2.add(f64x2.mul(s, f64x2.add(hfsq, R)), f64x2.mul(dk, vc(5)))), f));
+  const m = v128.or(v128.and(x, vi(2)), vi(3));
+  const e = i64x2.sub(i64x2.shr_u(x, 52), vi(1));
+  const out = logKernel2(m, e);
   return v128.bitselect(out, x, f64x2.eq(x, x));
 }
 
