@@ -37,7 +37,7 @@
  */
 import { addBias } from './datasets.js';
 import { NonFiniteLossError } from './errors.js';
-import { Handle, withScratch } from './handle.js';
+import { allocBlocks, Handle, withScratch } from './handle.js';
 import { checkLabels, checkLikelihood, evaluate, type Likelihood } from './likelihood.js';
 import { checkBytes, checkSquare } from './limits.js';
 import { Matrix } from './matrix.js';
@@ -87,14 +87,7 @@ export class CurvatureAccumulator extends Handle {
   constructor(core: Core, kind: AccumulatorKind, likelihood: Likelihood, inputs: number, bias: boolean, theta: Float64Array) {
     const M = likelihood.outputs, D = M * (inputs + (bias ? 1 : 0));
     checkSquare(D, `an accumulator of D = ${D} parameters`);
-    const ptrs: number[] = [];
-    try {
-      ptrs.push(core.alloc(8 * D * D));
-      ptrs.push(core.alloc(8 * D));
-    } catch (e) {
-      for (const p of ptrs) core.free(p);
-      throw e;
-    }
+    const ptrs = allocBlocks(core, [8 * D * D, 8 * D]);
     super(core, ptrs);
     core.f64(ptrs[0]!, D * D).fill(0);
     core.f64(ptrs[1]!, D).set(theta);

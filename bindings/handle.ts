@@ -76,13 +76,27 @@ export abstract class Handle {
 }
 
 /**
+ * Allocate blocks of the given byte sizes, all or none: when one allocation fails, the blocks
+ * already obtained are freed before the error propagates. Addresses in the order requested.
+ */
+export function allocBlocks(core: Core, sizes: number[]): number[] {
+  const ptrs: number[] = [];
+  try {
+    for (const s of sizes) ptrs.push(core.alloc(s));
+  } catch (e) {
+    for (const p of ptrs) core.free(p);
+    throw e;
+  }
+  return ptrs;
+}
+
+/**
  * Run `fn` with temporary blocks of the given byte sizes, freeing them afterwards even
  * when `fn` throws. Blocks come back in the order requested.
  */
 export function withScratch<T>(core: Core, sizes: number[], fn: (...ptrs: number[]) => T): T {
-  const ptrs: number[] = [];
+  const ptrs = allocBlocks(core, sizes);
   try {
-    for (const s of sizes) ptrs.push(core.alloc(s));
     return fn(...ptrs);
   } finally {
     for (const p of ptrs) core.free(p);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Handle } from './handle.js';
+import { allocBlocks, Handle } from './handle.js';
 import type { CsrMatrix, DenseMatrix, MatrixInput } from './types.js';
 import { toMatrix, type CheckedCsr } from './validate.js';
 import { core as defaultCore, type Core } from './wasm.js';
@@ -43,15 +43,7 @@ export class Matrix extends Handle {
 
   static #fromCsr(core: Core, c: CheckedCsr): Matrix {
     const nnz = c.values.length;
-    const ptrs: number[] = [];
-    try {
-      ptrs.push(core.alloc(4 * (c.rows + 1)));
-      ptrs.push(core.alloc(4 * nnz));
-      ptrs.push(core.alloc(8 * nnz));
-    } catch (e) {
-      for (const p of ptrs) core.free(p);
-      throw e;
-    }
+    const ptrs = allocBlocks(core, [4 * (c.rows + 1), 4 * nnz, 8 * nnz]);
     core.i32(ptrs[0]!, c.rows + 1).set(c.indptr);
     core.i32(ptrs[1]!, nnz).set(c.indices);
     core.f64(ptrs[2]!, nnz).set(c.values);

@@ -32,7 +32,7 @@
  */
 import { addBias } from './datasets.js';
 import { NonFiniteLossError } from './errors.js';
-import { Handle } from './handle.js';
+import { allocBlocks, Handle } from './handle.js';
 import { checkSquare } from './limits.js';
 import { checkLabels, checkLikelihood, evaluate, sampleResidual, type Likelihood } from './likelihood.js';
 import { Matrix } from './matrix.js';
@@ -116,14 +116,7 @@ export class LinearProblem extends Handle {
   /** @internal use {@link linearProblem}. */
   constructor(core: Core, X: Matrix, ownsX: boolean, y: Float64Array, lik: Likelihood, priorVariance: number, reduction: 'mean' | 'sum', bias: boolean) {
     const N = X.rows, d = X.cols, M = lik.outputs, D = M * d;
-    const sizes = [8 * N, 8 * D, 8 * N * M, 8 * N * M, 8 * N * M * M, 8 * D, 8 * N * M];
-    const ptrs: number[] = [];
-    try {
-      for (const s of sizes) ptrs.push(core.alloc(s));
-    } catch (e) {
-      for (const p of ptrs) core.free(p);
-      throw e;
-    }
+    const ptrs = allocBlocks(core, [8 * N, 8 * D, 8 * N * M, 8 * N * M, 8 * N * M * M, 8 * D, 8 * N * M]);
     super(core, ptrs);
     core.f64(ptrs[0]!, N).set(y);
     this.X = X;
