@@ -4,10 +4,10 @@
  * alignment and tail handling.
  */
 export * from './memory';
-export * from './blas';
-export * from './gram';
-export * from './cholesky';
-export * from './eig';
-export * from './linear';
-export * from './likelihood';
-export * from './grid';
+export * from './linalg/blas';
+export * from './linalg/gram';
+export * from './linalg/cholesky';
+export * from './linalg/eig';
+export * from './models/linear';
+export * from './likelihoods/likelihood';
+export * from './grid/grid';

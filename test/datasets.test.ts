@@ -18,9 +18,9 @@ import {
   parseSklearnCsv,
   parseUci,
   toDense,
-} from '../bindings/datasets.js';
-import { DataFormatError } from '../bindings/errors.js';
-import type { DenseMatrix } from '../bindings/types.js';
+} from '../bindings/data/datasets.js';
+import { DataFormatError } from '../bindings/core/errors.js';
+import type { DenseMatrix } from '../bindings/core/types.js';
 
 const DATA = new URL('../../shared/datasets/', import.meta.url);
 

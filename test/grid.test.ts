@@ -1,4 +1,4 @@
-// gridSearch (bindings/grid.ts): the protocol against a plain-TS reference, the paper's data
+// gridSearch (bindings/grid/grid.ts): the protocol against a plain-TS reference, the paper's data
 // against numpy (ref_numpy_grid.py, test/fixtures/grid-ref-*.json.gz), workers, abort, errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,8 +10,8 @@ import {
   addBias, bernoulli, core as defaultCore, gaussian, gridSearch, linearProblem, loadPaperDataset, Matrix, paperGrid,
   type GridProblem, type GridSearchResult,
 } from '../bindings/index.js';
-import { GridEngine, gridLayout, type EngineProblem, type EngineRuns, type RawRun } from '../bindings/grid-engine.js';
-import { activeGridWorkers } from '../bindings/grid.js';
+import { GridEngine, gridLayout, type EngineProblem, type EngineRuns, type RawRun } from '../bindings/grid/glm-engine.js';
+import { activeGridWorkers } from '../bindings/grid/grid.js';
 import { gridRunRef, type RefProblem } from './reference/grid.js';
 
 const DATA = new URL('../../shared/datasets/', import.meta.url);

@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { expCorrectlyRounded, fma, logCorrectlyRounded, numpyRandomState, rng, Xoshiro256 } from '../bindings/random.js';
+import { expCorrectlyRounded, fma, logCorrectlyRounded, numpyRandomState, rng, Xoshiro256 } from '../bindings/data/random.js';
 
 // ---------------------------------------------------------------------------------------------
 // numpy RandomState — reference values from

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { numpyRandomState, rng } from '../bindings/random.js';
-import { toyData, toyDataFixtures, toyDataNames, type ToyData } from '../bindings/toydata.js';
+import { numpyRandomState, rng } from '../bindings/data/random.js';
+import { toyData, toyDataFixtures, toyDataNames, type ToyData } from '../bindings/data/toydata.js';
 
 const FIXTURES = new URL('../../shared/fixtures/paper-toydata/', import.meta.url);
 

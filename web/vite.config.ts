@@ -1,6 +1,6 @@
 // Vite config of the interactive page (`npm run demo`, `npm run build:web`).
 // The page imports the library from its TypeScript source (`natgrad` → bindings/index.ts), so
-// `new URL('../build/…wasm', import.meta.url)` in bindings/wasm.ts is seen by Vite, which serves
+// `new URL('../build/…wasm', import.meta.url)` in bindings/core/wasm.ts is seen by Vite, which serves
 // the binaries in dev and copies them (hashed) into web/dist/assets on build.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';

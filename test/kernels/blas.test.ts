@@ -1,4 +1,4 @@
-// Level-1/2 BLAS kernels (assembly/blas.ts) against plain loops.
+// Level-1/2 BLAS kernels (assembly/linalg/blas.ts) against plain loops.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { core, randomMatrix, reductionTol, assertClose } from '../helpers.js';

@@ -1,4 +1,4 @@
-// Cholesky and triangular-solve kernels (assembly/cholesky.ts) against references and residual bounds.
+// Cholesky and triangular-solve kernels (assembly/linalg/cholesky.ts) against references and residual bounds.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { core, randomMatrix, reductionTol, EPS } from '../helpers.js';

@@ -1,4 +1,4 @@
-// Symmetric eigen-decomposition kernel (assembly/eig.ts, dsyevLower) against cyclic Jacobi and
+// Symmetric eigen-decomposition kernel (assembly/linalg/eig.ts, dsyevLower) against cyclic Jacobi and
 // the residual identities A V = V Λ, VᵀV = I, Σλ = tr A. Tolerances are c·n·eps·‖A‖.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

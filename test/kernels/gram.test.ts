@@ -1,4 +1,4 @@
-// Gram / outer-product kernels (assembly/gram.ts) against test/reference/linalg.ts.
+// Gram / outer-product kernels (assembly/linalg/gram.ts) against test/reference/linalg.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { core, randomMatrix, reductionTol, uniform, assertClose } from '../helpers.js';

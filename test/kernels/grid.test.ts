@@ -1,4 +1,4 @@
-// Grid-search kernels (assembly/grid.ts) against test/reference/grid.ts.
+// Grid-search kernels (assembly/grid/grid.ts) against test/reference/grid.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { core, randomMatrix, reductionTol, uniform, assertClose, EPS } from '../helpers.js';

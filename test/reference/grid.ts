@@ -1,5 +1,5 @@
 /**
- * Plain-TypeScript references for the grid-search kernels (assembly/grid.ts) and for the
+ * Plain-TypeScript references for the grid-search kernels (assembly/grid/grid.ts) and for the
  * grid-search protocol itself (textbook loops, one run at a time, LU solves like numpy).
  */
 import { solveRef } from './linalg.js';

@@ -40,8 +40,8 @@
  * With finite input the exact-scaling above keeps every intermediate finite, and the loop tests
  * are written so that a NaN could never count as converged, so the kernel always terminates.
  */
-import { fmadd, hsum, ld, st, ld2, st2 } from './util/simd';
-import { axpy, dot, scal } from './util/vec';
+import { fmadd, hsum, ld, st, ld2, st2 } from '../util/simd';
+import { axpy, dot, scal } from '../util/vec';
 
 /** 2^-52: the spacing of doubles at 1 (EISPACK's and JAMA's deflation tolerance). */
 const EPS: f64 = 2.220446049250313e-16;

@@ -9,7 +9,7 @@
  * baseline elsewhere; `init({ variant })` forces one.
  *
  * One code path for every host: the binary is located with
- * `new URL('../build/…', import.meta.url)`; `file:` URLs are read with
+ * `new URL('../../build/…', import.meta.url)`; `file:` URLs are read with
  * `node:fs/promises` (Node, Deno), anything else is fetched and compiled with
  * `WebAssembly.compileStreaming`. Bundlers and workers can pass the bytes or a
  * compiled `WebAssembly.Module` instead.
@@ -58,7 +58,7 @@ export interface KernelExports {
   dpotrsLower1(n: number, a: number, lda: number, b: number): void;
   dpotrsLower(n: number, nrhs: number, a: number, lda: number, b: number, ldb: number): void;
   dpotrfLogDet(n: number, a: number, lda: number): number;
-  // grid search (assembly/grid.ts)
+  // grid search (assembly/grid/grid.ts)
   gridExpVec(n: number, x: number, out: number): void;
   gridLogVec(n: number, x: number, out: number): void;
   gridLogPosVec(n: number, x: number, out: number): void;
@@ -129,8 +129,8 @@ export function binaryUrl(variant: Variant): URL {
   // Two literal `new URL(…)` expressions, so that bundlers (Vite, webpack) see and copy exactly
   // the two binaries and nothing else from build/.
   return variant === 'relaxed-simd'
-    ? new URL('../build/natgrad.relaxed.wasm', import.meta.url)
-    : new URL('../build/natgrad.simd.wasm', import.meta.url);
+    ? new URL('../../build/natgrad.relaxed.wasm', import.meta.url)
+    : new URL('../../build/natgrad.simd.wasm', import.meta.url);
 }
 
 async function compile(source: BufferSource | WebAssembly.Module | URL | string): Promise<WebAssembly.Module> {

@@ -35,16 +35,16 @@
  *
  * @module
  */
-import { addBias } from './datasets.js';
-import { NonFiniteLossError } from './errors.js';
-import { allocBlocks, Handle, withScratch } from './handle.js';
-import { checkLabels, checkLikelihood, evaluate, type Likelihood } from './likelihood.js';
-import { checkBytes, checkSquare } from './limits.js';
-import { Matrix } from './matrix.js';
-import { SymMatrix } from './symmatrix.js';
-import type { MatrixInput, VectorInput } from './types.js';
-import { checkSize, firstNonFinite, toMatrix, toVector } from './validate.js';
-import { core as defaultCore, type Core } from './wasm.js';
+import { addBias } from '../data/datasets.js';
+import { NonFiniteLossError } from '../core/errors.js';
+import { allocBlocks, Handle, withScratch } from '../core/handle.js';
+import { checkLabels, checkLikelihood, evaluate, type Likelihood } from '../likelihoods/likelihood.js';
+import { checkBytes, checkSquare } from '../core/limits.js';
+import { Matrix } from '../linalg/matrix.js';
+import { SymMatrix } from '../linalg/symmatrix.js';
+import type { MatrixInput, VectorInput } from '../core/types.js';
+import { checkSize, firstNonFinite, toMatrix, toVector } from '../core/validate.js';
+import { core as defaultCore, type Core } from '../core/wasm.js';
 
 /** Options of {@link fisherAccumulator} and {@link empiricalFisherAccumulator}. */
 export interface AccumulatorOptions {

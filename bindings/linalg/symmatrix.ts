@@ -8,12 +8,12 @@
  *
  * @module
  */
-import { NotPositiveDefiniteError } from './errors.js';
-import { Handle, withScratch } from './handle.js';
-import { DENSE_HINT } from './limits.js';
-import type { DenseMatrix, VectorInput } from './types.js';
-import { checkScalar, firstNonFinite, toDense, toVector } from './validate.js';
-import { core as defaultCore, type Core } from './wasm.js';
+import { NotPositiveDefiniteError } from '../core/errors.js';
+import { Handle, withScratch } from '../core/handle.js';
+import { DENSE_HINT } from '../core/limits.js';
+import type { DenseMatrix, VectorInput } from '../core/types.js';
+import { checkScalar, firstNonFinite, toDense, toVector } from '../core/validate.js';
+import { core as defaultCore, type Core } from '../core/wasm.js';
 
 /** Options of damped solves and factorizations. */
 export interface DampingOptions {

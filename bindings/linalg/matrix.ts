@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { allocBlocks, Handle } from './handle.js';
-import type { CsrMatrix, DenseMatrix, MatrixInput } from './types.js';
-import { toMatrix, type CheckedCsr } from './validate.js';
-import { core as defaultCore, type Core } from './wasm.js';
+import { allocBlocks, Handle } from '../core/handle.js';
+import type { CsrMatrix, DenseMatrix, MatrixInput } from '../core/types.js';
+import { toMatrix, type CheckedCsr } from '../core/validate.js';
+import { core as defaultCore, type Core } from '../core/wasm.js';
 
 /** A validated matrix copied into WebAssembly memory (dense row-major, or CSR). */
 export class Matrix extends Handle {
@@ -61,7 +61,7 @@ export class Matrix extends Handle {
   }
 
   // Kernel dispatch on the storage format (internal; pointers are byte addresses in this
-  // matrix's core, sizes in elements; see assembly/gram.ts and assembly/linear.ts).
+  // matrix's core, sizes in elements; see assembly/linalg/gram.ts and assembly/models/linear.ts).
 
   /** @internal C += Xᵀ diag(w) X, lower triangle (w = 0: unit weights; weight n at w[n·incw]). */
   syrkLower(w: number, incw: number, c: number, ldc: number): void {

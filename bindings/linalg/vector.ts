@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { VectorInput } from './types.js';
-import { toVector } from './validate.js';
+import type { VectorInput } from '../core/types.js';
+import { toVector } from '../core/validate.js';
 
 /**
  * Cosine of the angle between u and v: uᵀv / (‖u‖₂ ‖v‖₂) — e.g. between the NGD and EF

@@ -37,7 +37,7 @@
  *   overlap (they cannot, in one WebAssembly thread; instances sharing memory across
  *   threads would need their own workspace).
  */
-import { fmadd, ld, st, ld2 } from './util/simd';
+import { fmadd, ld, st, ld2 } from '../util/simd';
 
 // @ts-ignore: decorator
 @inline function weight(w: usize, incw: i32, k: i32): f64 {

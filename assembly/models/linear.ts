@@ -9,8 +9,8 @@
  * - 8-byte alignment suffices; SIMD dot products/axpys with scalar tails for odd d.
  * - Outputs must not alias inputs.
  */
-import { fmadd, ld, st, ld2, st2 } from './util/simd';
-import { axpy, dot } from './util/vec';
+import { fmadd, ld, st, ld2, st2 } from '../util/simd';
+import { axpy, dot } from '../util/vec';
 
 /** F[i][k] = Σ_j X[i][j] θ[k·d + j] for i < n, k < m (overwrites F). */
 export function linearForward(n: i32, m: i32, d: i32, x: usize, ldx: i32, theta: usize, f: usize): void {

@@ -1,7 +1,7 @@
 /**
  * The grid-search engine: one WebAssembly core advancing many optimizer runs ("lanes") in
- * lock step, SIMD across lanes (assembly/grid.ts). Used in-thread by {@link gridSearch} and by
- * each of its workers (bindings/grid-worker.ts); it works on plain, already validated data.
+ * lock step, SIMD across lanes (assembly/grid/grid.ts). Used in-thread by {@link gridSearch} and by
+ * each of its workers (bindings/grid/grid-worker.ts); it works on plain, already validated data.
  *
  * Protocol. Each lane holds one run: θ (a column of the lane-major Θ), its step size γ, its
  * damping λ, its kind (GD; constant curvature = Gaussian NGD, whose factor of
@@ -22,7 +22,7 @@
  *
  * @module
  */
-import type { Core } from './wasm.js';
+import type { Core } from '../core/wasm.js';
 
 /** Optimizer names of the grid search. */
 export type GridOptimizer = 'GD' | 'NGD' | 'EFGD';
@@ -110,7 +110,7 @@ export function gridConfig(runs: Pick<EngineRuns, 'optimizers' | 'lrs' | 'dampin
   throw new RangeError(`natgrad: grid index ${index} out of range`);
 }
 
-// Descriptor fields: keep in sync with assembly/grid.ts.
+// Descriptor fields: keep in sync with assembly/grid/grid.ts.
 const F = {
   N: 0, D: 1, K: 2, P: 3, SPARSE: 4, LIK: 5, INVVAR: 6, HALFINVVAR: 7, CLIP: 8, DIV: 9, PRIOR: 10, ITERS: 11,
   FACTOR: 12, YBIN: 13, Y: 14, XT: 15, X: 16, Z: 17, ZNB: 18, ZFULL: 19, XIP: 20, XIX: 21, XV: 22, TIP: 23,

@@ -3,13 +3,13 @@
  *
  * @module
  */
-import { withScratch } from './handle.js';
-import { checkSquare } from './limits.js';
+import { withScratch } from '../core/handle.js';
+import { checkSquare } from '../core/limits.js';
 import { Matrix } from './matrix.js';
 import { SymMatrix } from './symmatrix.js';
-import type { MatrixInput, VectorInput } from './types.js';
-import { toVector } from './validate.js';
-import { core as defaultCore, type Core } from './wasm.js';
+import type { MatrixInput, VectorInput } from '../core/types.js';
+import { toVector } from '../core/validate.js';
+import { core as defaultCore, type Core } from '../core/wasm.js';
 
 /**
  * Gram matrix `C = Xᵀ diag(w) X = Σ_n w_n x_n x_nᵀ` (sum over the rows x_n of X; no 1/N).

@@ -22,13 +22,13 @@
  * @module
  */
 import type { GramMessage } from './parallel-worker.js';
-import { checkSquare } from './limits.js';
+import { checkSquare } from '../core/limits.js';
 import { Matrix } from './matrix.js';
-import { startModuleWorker, type NodeWorker } from './workers.js';
+import { startModuleWorker, type NodeWorker } from '../core/workers.js';
 import { SymMatrix } from './symmatrix.js';
-import { isCsr, type CsrMatrix, type DenseMatrix, type MatrixInput, type VectorInput } from './types.js';
-import { checkSize, firstNonFinite, toCsr, toDense, toVector, type CheckedCsr } from './validate.js';
-import { core as defaultCore, type Variant } from './wasm.js';
+import { isCsr, type CsrMatrix, type DenseMatrix, type MatrixInput, type VectorInput } from '../core/types.js';
+import { checkSize, firstNonFinite, toCsr, toDense, toVector, type CheckedCsr } from '../core/validate.js';
+import { core as defaultCore, type Variant } from '../core/wasm.js';
 
 /** Options of {@link parallelGram}. */
 export interface ParallelOptions {

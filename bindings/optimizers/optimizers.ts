@@ -22,11 +22,11 @@
  *
  * @module
  */
-import { NonFiniteLossError, NotPositiveDefiniteError } from './errors.js';
-import type { LinearProblem } from './problem.js';
-import type { SymMatrix } from './symmatrix.js';
-import type { VectorInput } from './types.js';
-import { checkScalar, firstNonFinite, toVector } from './validate.js';
+import { NonFiniteLossError, NotPositiveDefiniteError } from '../core/errors.js';
+import type { LinearProblem } from '../problem/linear-problem.js';
+import type { SymMatrix } from '../linalg/symmatrix.js';
+import type { VectorInput } from '../core/types.js';
+import { checkScalar, firstNonFinite, toVector } from '../core/validate.js';
 
 /** Levenberg–Marquardt damping control. */
 export interface AdaptiveDamping {

@@ -30,17 +30,17 @@
  *
  * @module
  */
-import { addBias } from './datasets.js';
-import { NonFiniteLossError } from './errors.js';
-import { allocBlocks, Handle } from './handle.js';
-import { checkSquare } from './limits.js';
-import { checkLabels, checkLikelihood, evaluate, sampleResidual, type Likelihood } from './likelihood.js';
-import { Matrix } from './matrix.js';
-import { rng as xoshiro } from './random.js';
-import { SymMatrix } from './symmatrix.js';
-import type { DenseMatrix, MatrixInput, VectorInput } from './types.js';
-import { checkScalar, firstNonFinite, toMatrix, toVector } from './validate.js';
-import { core as defaultCore, type Core } from './wasm.js';
+import { addBias } from '../data/datasets.js';
+import { NonFiniteLossError } from '../core/errors.js';
+import { allocBlocks, Handle } from '../core/handle.js';
+import { checkSquare } from '../core/limits.js';
+import { checkLabels, checkLikelihood, evaluate, sampleResidual, type Likelihood } from '../likelihoods/likelihood.js';
+import { Matrix } from '../linalg/matrix.js';
+import { rng as xoshiro } from '../data/random.js';
+import { SymMatrix } from '../linalg/symmatrix.js';
+import type { DenseMatrix, MatrixInput, VectorInput } from '../core/types.js';
+import { checkScalar, firstNonFinite, toMatrix, toVector } from '../core/validate.js';
+import { core as defaultCore, type Core } from '../core/wasm.js';
 
 /** Options of {@link linearProblem}. */
 export interface LinearProblemOptions {

@@ -13,8 +13,8 @@
  * @module
  */
 
-import { DataFormatError } from './errors.js';
-import type { CsrMatrix, Dataset, DenseMatrix } from './types.js';
+import { DataFormatError } from '../core/errors.js';
+import type { CsrMatrix, Dataset, DenseMatrix } from '../core/types.js';
 
 /** A CSR matrix with typed arrays, as the loaders and {@link addBias} return it. */
 export interface TypedCsrMatrix extends CsrMatrix {

@@ -11,7 +11,7 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createCore, type Variant } from './wasm.js';
+import { createCore, type Variant } from '../core/wasm.js';
 
 /** One message to a worker. */
 export type GramMessage =

@@ -1,15 +1,15 @@
 /**
  * Worker-thread entry of {@link gridSearch} (Node): one WebAssembly core per worker (per
  * variant), runs pulled one at a time from a shared atomic counter (dynamic load balancing),
- * results posted back in batches. Workers stay alive between searches (bindings/grid.ts keeps
+ * results posted back in batches. Workers stay alive between searches (bindings/grid/grid.ts keeps
  * a pool, unreferenced while idle); each message `{ type: 'job', … }` is one search.
  * Not part of the public API.
  *
  * @module
  */
 import { parentPort } from 'node:worker_threads';
-import { GridEngine, type EngineProblem, type EngineRuns, type RawRun } from './grid-engine.js';
-import { createCore, type Core, type Variant } from './wasm.js';
+import { GridEngine, type EngineProblem, type EngineRuns, type RawRun } from './glm-engine.js';
+import { createCore, type Core, type Variant } from '../core/wasm.js';
 
 interface GridJob {
   type: 'job';

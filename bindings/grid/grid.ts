@@ -18,20 +18,20 @@
  * NaN runs are never best.
  *
  * Speed: runs are advanced 16 at a time, SIMD across runs, by one WebAssembly call per batch of
- * steps (assembly/grid.ts, bindings/grid-engine.ts), optionally in several worker threads
+ * steps (assembly/grid/grid.ts, bindings/grid/glm-engine.ts), optionally in several worker threads
  * (Node). Results are identical for any number of workers.
  *
  * @module
  */
-import { GridEngine, gridConfig, gridLayout, type EngineProblem, type EngineRuns, type EngineStats, type GridOptimizer, type RawRun } from './grid-engine.js';
-import { checkLabels, checkLikelihood } from './likelihood.js';
-import { Matrix } from './matrix.js';
-import { startModuleWorker, workerThreadsAvailable, type NodeWorker } from './workers.js';
-import type { MatrixInput, VectorInput } from './types.js';
-import { checkScalar, toMatrix, toVector } from './validate.js';
-import { core as defaultCore, type Core } from './wasm.js';
+import { GridEngine, gridConfig, gridLayout, type EngineProblem, type EngineRuns, type EngineStats, type GridOptimizer, type RawRun } from './glm-engine.js';
+import { checkLabels, checkLikelihood } from '../likelihoods/likelihood.js';
+import { Matrix } from '../linalg/matrix.js';
+import { startModuleWorker, workerThreadsAvailable, type NodeWorker } from '../core/workers.js';
+import type { MatrixInput, VectorInput } from '../core/types.js';
+import { checkScalar, toMatrix, toVector } from '../core/validate.js';
+import { core as defaultCore, type Core } from '../core/wasm.js';
 
-export type { GridOptimizer } from './grid-engine.js';
+export type { GridOptimizer } from './glm-engine.js';
 
 /** The likelihoods of a grid search: Gaussian (fixed σ²) or Bernoulli (clipped probabilities). */
 export type GridLikelihood =

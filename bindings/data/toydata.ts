@@ -19,7 +19,7 @@
  * @module
  */
 
-import type { DenseMatrix, Dataset } from './types.js';
+import type { DenseMatrix, Dataset } from '../core/types.js';
 import { expCorrectlyRounded, fma, type RandomSource } from './random.js';
 
 /** A synthetic data set: N × 2 inputs, targets, column names, and the true parameter if any. */

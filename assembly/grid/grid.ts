@@ -19,7 +19,7 @@
  * `fmadd` may fuse in the relaxed binary (see util/simd.ts); the transcendental helpers
  * below use separate multiplies and adds in both binaries.
  */
-import { fmadd, ld, st, ld2, st2 } from './util/simd';
+import { fmadd, ld, st, ld2, st2 } from '../util/simd';
 
 // ---------------------------------------------------------------------------------------------
 // Lane-wise exp and log (fdlibm algorithms on f64x2)
@@ -522,7 +522,7 @@ export function gridPotrs(d: i32, npairs: i32, l: usize, ps: i32, x: usize, xs: 
 
 /**
  * Workspace descriptor: an array of f64 fields (pointers and integers stored exactly as f64).
- * The TypeScript side (bindings/grid-engine.ts) writes the same indices.
+ * The TypeScript side (bindings/grid/glm-engine.ts) writes the same indices.
  */
 const F_N = 0, F_D = 1, F_K = 2, F_P = 3, F_SPARSE = 4, F_LIK = 5, F_INVVAR = 6, F_HALFINVVAR = 7,
   F_CLIP = 8, F_DIV = 9, F_PRIOR = 10, F_ITERS = 11, F_FACTOR = 12, F_YBIN = 13,
@@ -729,7 +729,7 @@ export function gridLikelihoodPass(ws: usize, k: i32): void {
 @inline function usesSolve(kind: i32): bool { return kind != K_GD; }
 
 /**
- * One step of every live lane (see bindings/grid-engine.ts for the protocol):
+ * One step of every live lane (see bindings/grid/glm-engine.ts for the protocol):
  * 1. pending lanes: δ = g (GD) or (L Lᵀ)⁻¹ g with the lane's factor, θ ← θ − γ δ, t += 1;
  * 2. fresh and pending lanes: f = X θ, per-sample ℓ, r, weights; loss = (Σ ℓ + ‖θ‖²/(2σp²))/div
  *    recorded at hist[l][t]; a lane ends (state S_DONE, reason in info) when the loss is NaN,

@@ -12,8 +12,8 @@
  *   first pivot that is not positive (or is NaN or +Inf); that pivot's value is left at
  *   A[k-1][k-1].
  */
-import { fmadd, hsum, ld, st, ld2, st2 } from './util/simd';
-import { axpy, dot, scal } from './util/vec';
+import { fmadd, hsum, ld, st, ld2, st2 } from '../util/simd';
+import { axpy, dot, scal } from '../util/vec';
 
 /**
  * In place: lower triangle of A ← L with L Lᵀ = A + λI. The strict upper triangle is not touched.

@@ -8,8 +8,8 @@
  * - SIMD processes two lanes at a time with a scalar tail for odd lengths.
  * - No kernel allocates, validates or traps; inputs are validated by the TS layer.
  */
-import { ld, st } from './util/simd';
-import { axpy, dot, scal } from './util/vec';
+import { ld, st } from '../util/simd';
+import { axpy, dot, scal } from '../util/vec';
 
 /** Σ_i x[i]·y[i] over n elements. Two SIMD accumulators, scalar tail. */
 export function ddot(n: i32, x: usize, y: usize): f64 {

@@ -10,13 +10,13 @@
  *
  * Bernoulli: s = clip(sigmoid(f), c, 1 − c) with c = `clip` (default 1e-8, as the paper's code,
  * whose saturated Fig. 3 runs depend on it); `clip: 0` gives the exact likelihood, computed
- * without overflow. The per-sample work runs in WASM (assembly/likelihood.ts).
+ * without overflow. The per-sample work runs in WASM (assembly/likelihoods/likelihood.ts).
  *
  * @module
  */
-import type { RandomSource } from './random.js';
-import { checkScalar } from './validate.js';
-import type { Core } from './wasm.js';
+import type { RandomSource } from '../data/random.js';
+import { checkScalar } from '../core/validate.js';
+import type { Core } from '../core/wasm.js';
 
 /** Gaussian likelihood with fixed variance σ². */
 export interface GaussianLikelihood { readonly name: 'gaussian'; readonly variance: number; readonly outputs: 1 }

@@ -11,7 +11,7 @@
  * been validated by the caller. Scalar code (exp/log dominate; no SIMD transcendental).
  * Accuracy: AssemblyScript's exp/log (musl-derived, < 1 ulp).
  */
-import { ld, st } from './util/simd';
+import { ld, st } from '../util/simd';
 
 /** Gaussian with variance σ² (pass invVar = 1/σ²): r = (f − y)/σ², Λ = 1/σ². */
 export function likGaussian(n: i32, f: usize, y: usize, invVar: f64, r: usize, lam: usize): f64 {
