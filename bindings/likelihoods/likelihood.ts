@@ -18,8 +18,8 @@ import type { RandomSource } from '../data/random.js';
 import { checkScalar } from '../core/validate.js';
 import type { Core } from '../core/wasm.js';
 
-/** Gaussian likelihood with fixed variance σ². */
-export interface GaussianLikelihood { readonly name: 'gaussian'; readonly variance: number; readonly outputs: 1 }
+/** Gaussian likelihood with fixed variance σ² on M ≥ 1 independent outputs (targets N × M). */
+export interface GaussianLikelihood { readonly name: 'gaussian'; readonly variance: number; readonly outputs: number }
 /** Bernoulli likelihood on a logit, probabilities clipped to [clip, 1 − clip]. */
 export interface BernoulliLikelihood { readonly name: 'bernoulli'; readonly clip: number; readonly outputs: 1 }
 /** Categorical likelihood on C logits. */
@@ -31,13 +31,21 @@ export interface PoissonLikelihood { readonly name: 'poisson'; readonly outputs:
 export type Likelihood = GaussianLikelihood | BernoulliLikelihood | CategoricalLikelihood | PoissonLikelihood;
 
 /**
- * Gaussian likelihood, ℓ = (f − y)²/(2σ²).
+ * Gaussian likelihood, ℓ = Σ_m (f_m − y_m)²/(2σ²) over M outputs (r = (f − y)/σ², Λ = I/σ²).
+ * With `outputs` M > 1 the targets are N × M (row-major, or an array of rows); such a likelihood
+ * goes with {@link problem} (any model), not with the linear fast paths ({@link linearProblem},
+ * the accumulators, the grid engine), which take one output.
  * @param options.variance σ² > 0 (default 1)
- * @throws RangeError for variance ≤ 0 or non-finite
+ * @param options.outputs M ≥ 1 (default 1)
+ * @throws RangeError for variance ≤ 0 or non-finite, or outputs not a positive integer
  */
-export function gaussian(options: { variance?: number } = {}): GaussianLikelihood {
+export function gaussian(options: { variance?: number; outputs?: number } = {}): GaussianLikelihood {
   const variance = checkScalar(options.variance ?? 1, 'variance', 'positive');
-  return Object.freeze({ name: 'gaussian', variance, outputs: 1 });
+  const outputs = options.outputs ?? 1;
+  if (typeof outputs !== 'number' || !Number.isSafeInteger(outputs) || outputs < 1) {
+    throw new RangeError(`natgrad: outputs must be a positive integer, got ${String(outputs)}`);
+  }
+  return Object.freeze({ name: 'gaussian', variance, outputs });
 }
 
 /**
@@ -71,7 +79,7 @@ export function poisson(): PoissonLikelihood {
 export function checkLikelihood(lik: unknown): Likelihood {
   const l = lik as Likelihood | undefined;
   switch (l?.name) {
-    case 'gaussian': return gaussian({ variance: l.variance });
+    case 'gaussian': return gaussian({ variance: l.variance, outputs: l.outputs });
     case 'bernoulli': return bernoulli({ clip: l.clip });
     case 'categorical': return categorical({ classes: l.classes });
     case 'poisson': return poisson();
@@ -101,12 +109,13 @@ export function checkLabels(lik: Likelihood, y: Float64Array, name = 'y'): void 
 
 /**
  * @internal Run the likelihood kernel on n samples: writes r (n·M) and, if lam ≠ 0, Λ
- * (n, or n·M·M for categorical) at the given byte addresses; returns Σ_n ℓ_n.
+ * (n·M·M for categorical; n·M diagonal entries otherwise: Gaussian Λ = I/σ² is diagonal)
+ * at the given byte addresses; returns Σ_n ℓ_n.
  */
 export function evaluate(core: Core, lik: Likelihood, n: number, f: number, y: number, r: number, lam: number): number {
   const k = core.exports;
   switch (lik.name) {
-    case 'gaussian': return k.likGaussian(n, f, y, 1 / lik.variance, r, lam);
+    case 'gaussian': return k.likGaussian(n * lik.outputs, f, y, 1 / lik.variance, r, lam);
     case 'bernoulli': return k.likBernoulli(n, f, y, lik.clip, r, lam);
     case 'categorical': return k.likCategorical(n, lik.classes, f, y, r, lam);
     case 'poisson': return k.likPoisson(n, f, y, r, lam);
@@ -121,9 +130,11 @@ export function evaluate(core: Core, lik: Likelihood, n: number, f: number, y: n
 export function sampleResidual(lik: Likelihood, f: Float64Array, fOffset: number, rng: RandomSource & { poisson?(lambda: number): number }, out: Float64Array, offset: number, p?: Float64Array): void {
   switch (lik.name) {
     case 'gaussian': {
-      const fi = f[fOffset]!;
-      const yt = fi + Math.sqrt(lik.variance) * rng.normal();
-      out[offset] = (fi - yt) / lik.variance;
+      for (let m = 0; m < lik.outputs; m++) {
+        const fi = f[fOffset + m]!;
+        const yt = fi + Math.sqrt(lik.variance) * rng.normal();
+        out[offset + m] = (fi - yt) / lik.variance;
+      }
       return;
     }
     case 'bernoulli': {

@@ -23,7 +23,7 @@
  * @module
  */
 import { NonFiniteLossError, NotPositiveDefiniteError } from '../core/errors.js';
-import type { LinearProblem } from '../problem/linear-problem.js';
+import type { Problem } from '../problem/types.js';
 import type { SymMatrix } from '../linalg/symmatrix.js';
 import type { VectorInput } from '../core/types.js';
 import { checkScalar, firstNonFinite, toVector } from '../core/validate.js';
@@ -102,7 +102,7 @@ export interface RunOptions {
 }
 
 /** A preconditioner: the direction d for the current state (θ ← θ − γ d). */
-export type Preconditioner = (problem: LinearProblem, state: OptimizerState) => Preconditioned;
+export type Preconditioner = (problem: Problem, state: OptimizerState) => Preconditioned;
 
 /** A preconditioner's output: d, and (for damping control) (C + shift·I) d of the damped curvature. */
 export interface Preconditioned {
@@ -113,7 +113,7 @@ export interface Preconditioned {
 /** An optimizer: a problem, a preconditioner and a step size. */
 export interface Optimizer {
   readonly name: string;
-  readonly problem: LinearProblem;
+  readonly problem: Problem;
   readonly lr: number;
   init(theta0: VectorInput): OptimizerState;
   update(state: OptimizerState): UpdateResult;
@@ -151,7 +151,7 @@ function dampedSolve(C: SymMatrix, g: Float64Array, shift: number, wantProduct: 
  * Build an optimizer from a preconditioner (the composition point: every optimizer in this
  * module is `makeOptimizer(name, problem, options, preconditioner)`).
  */
-export function makeOptimizer(name: string, problem: LinearProblem, options: OptimizerOptions, precondition: Preconditioner, secondOrder: boolean): Optimizer {
+export function makeOptimizer(name: string, problem: Problem, options: OptimizerOptions, precondition: Preconditioner, secondOrder: boolean): Optimizer {
   const lr = checkScalar(options?.lr, 'lr', 'positive');
   const damping0 = checkScalar(options.damping ?? 0, 'damping', 'nonnegative');
   const lm = options.adaptiveDamping ? { boost: 1.5, drop: 2 / 3, min: 1e-12, max: 1e12, ...(options.adaptiveDamping === true ? {} : options.adaptiveDamping) } : undefined;
@@ -255,22 +255,22 @@ export function makeOptimizer(name: string, problem: LinearProblem, options: Opt
 }
 
 /** Gradient descent: d = ∇L(θ). */
-export function gd(problem: LinearProblem, options: OptimizerOptions): Optimizer {
+export function gd(problem: Problem, options: OptimizerOptions): Optimizer {
   return makeOptimizer('GD', problem, options, (_p, s) => ({ direction: s.gradient }), false);
 }
 
 /** Natural gradient descent with the exact Fisher: d = (F + s/σp² I + λI)⁻¹ ∇L. */
-export function ngd(problem: LinearProblem, options: OptimizerOptions): Optimizer {
+export function ngd(problem: Problem, options: OptimizerOptions): Optimizer {
   return makeOptimizer('NGD', problem, options, (p, s) => dampedSolve(p.fisher(s.theta), s.gradient, p.priorCurvature() + s.damping, !!options.adaptiveDamping), true);
 }
 
 /** Empirical-Fisher descent: d = (F̃ + s/σp² I + λI)⁻¹ ∇L. */
-export function efgd(problem: LinearProblem, options: OptimizerOptions): Optimizer {
+export function efgd(problem: Problem, options: OptimizerOptions): Optimizer {
   return makeOptimizer('EFGD', problem, options, (p, s) => dampedSolve(p.empiricalFisher(s.theta), s.gradient, p.priorCurvature() + s.damping, !!options.adaptiveDamping), true);
 }
 
 /** Newton's method: d = (∇²L + λI)⁻¹ ∇L (the Hessian includes the prior). */
-export function newton(problem: LinearProblem, options: OptimizerOptions): Optimizer {
+export function newton(problem: Problem, options: OptimizerOptions): Optimizer {
   return makeOptimizer('Newton', problem, options, (p, s) => dampedSolve(p.hessian(s.theta), s.gradient, s.damping, !!options.adaptiveDamping), true);
 }
 
@@ -278,7 +278,7 @@ export function newton(problem: LinearProblem, options: OptimizerOptions): Optim
  * NGD with the Monte-Carlo Fisher (S samples per point, fresh every step: step k uses seed
  * `seed + k`), d = (F̂_MC + s/σp² I + λI)⁻¹ ∇L.
  */
-export function ngdMC(problem: LinearProblem, options: OptimizerOptions & { samples?: number; seed?: number }): Optimizer {
+export function ngdMC(problem: Problem, options: OptimizerOptions & { samples?: number; seed?: number }): Optimizer {
   const samples = options.samples ?? 1, seed = options.seed ?? 0;
   return makeOptimizer('NGD-MC', problem, options, (p, s) => dampedSolve(p.fisherMC(s.theta, { samples, seed: seed + s.iteration }), s.gradient, p.priorCurvature() + s.damping, !!options.adaptiveDamping), true);
 }
@@ -287,7 +287,7 @@ export function ngdMC(problem: LinearProblem, options: OptimizerOptions & { samp
  * Diagonal empirical-Fisher preconditioning: d_i = ∇L_i / (F̃_ii + s/σp² + λ)^p with p = 1, or
  * p = ½ (the full-batch Adam-like preconditioner of §5; λ then plays Adam's ε²-like role).
  */
-export function diagonalEF(problem: LinearProblem, options: OptimizerOptions & { power?: 1 | 0.5 }): Optimizer {
+export function diagonalEF(problem: Problem, options: OptimizerOptions & { power?: 1 | 0.5 }): Optimizer {
   const power = options.power ?? 1;
   if (power !== 1 && power !== 0.5) throw new RangeError(`natgrad: power must be 1 or 0.5, got ${String(power)}`);
   return makeOptimizer(power === 1 ? 'diagEF' : 'diagEF-sqrt', problem, options, (p, s) => {
@@ -303,7 +303,7 @@ export function diagonalEF(problem: LinearProblem, options: OptimizerOptions & {
 }
 
 /** Variance-adapted direction (Eq. 19): d = ‖∇L‖² (F̃ + s/σp² I + λI)⁻¹ ∇L. */
-export function varianceAdapted(problem: LinearProblem, options: OptimizerOptions): Optimizer {
+export function varianceAdapted(problem: Problem, options: OptimizerOptions): Optimizer {
   return makeOptimizer('VA', problem, options, (p, s) => {
     const r = dampedSolve(p.empiricalFisher(s.theta), s.gradient, p.priorCurvature() + s.damping, false);
     const gg = dot(s.gradient, s.gradient);

@@ -41,6 +41,8 @@ import { SymMatrix } from '../linalg/symmatrix.js';
 import type { DenseMatrix, MatrixInput, VectorInput } from '../core/types.js';
 import { checkScalar, firstNonFinite, toMatrix, toVector } from '../core/validate.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
+import { linear, type LinearModel } from '../models/linear.js';
+import type { CurvatureOptions, CurvatureResult, LinearKfac, MonteCarloOptions, Problem, Structure } from './types.js';
 
 /** Options of {@link linearProblem}. */
 export interface LinearProblemOptions {
@@ -57,33 +59,10 @@ export interface LinearProblemOptions {
   bias?: boolean;
 }
 
-/** How a curvature matrix is returned. */
-export type Structure = 'dense' | 'diagonal' | 'block' | 'kfac';
+export type { Structure, KfacFactors, CurvatureResult, CurvatureOptions, MonteCarloOptions, LinearKfac } from './types.js';
 
-/** Kronecker factors: F ≈ G ⊗ A for θ in class-major order. */
-export interface KfacFactors {
-  /** d × d input factor (1/N) Σ_n x_n x_nᵀ. */
-  A: SymMatrix;
-  /** M × M output factor s · Σ_n B_n. */
-  G: SymMatrix;
-}
-
-/** The result type for a given structure. */
-export type CurvatureResult<S extends Structure> =
-  S extends 'diagonal' ? Float64Array : S extends 'block' ? SymMatrix[] : S extends 'kfac' ? KfacFactors : SymMatrix;
-
-/** Options of the curvature builders. */
-export interface CurvatureOptions<S extends Structure = 'dense'> {
-  structure?: S;
-}
-
-/** Options of {@link LinearProblem.fisherMC}. */
-export interface MonteCarloOptions<S extends Structure = 'dense'> extends CurvatureOptions<S> {
-  /** S ≥ 1 sampled labels per data point (default 1). */
-  samples?: number;
-  /** Seed of the xoshiro256** generator (default 0). */
-  seed?: number;
-}
+/** The curvature results of {@link LinearProblem}: {@link CurvatureResult} with `'kfac'` an array of one that is also `{ A, G }`. */
+export type LinearCurvatureResult<S extends Structure> = CurvatureResult<S, LinearKfac>;
 
 type BKind = 'fisher' | 'ef' | 'mc';
 
@@ -92,7 +71,9 @@ type BKind = 'fisher' | 'ef' | 'mc';
  * (inputs, targets and per-sample workspaces are allocated once; calls reuse them).
  * Create with {@link linearProblem}; `free()` when done.
  */
-export class LinearProblem extends Handle {
+export class LinearProblem extends Handle implements Problem {
+  /** The linear model (θ layout, groups); `linear({ inputs, outputs, bias })`. */
+  readonly model: LinearModel;
   /** The inputs as a resident matrix (bias column included when `bias: true`). */
   readonly X: Matrix;
   /** The targets (a copy). */
@@ -131,6 +112,7 @@ export class LinearProblem extends Handle {
     this.outputs = M;
     this.dim = D;
     this.scale = reduction === 'mean' ? 1 / N : 1;
+    this.model = linear({ inputs: bias ? d - 1 : d, outputs: M, bias, core });
   }
 
   // Workspace layout: 0 y (N) · 1 θ (D) · 2 f (N·M) · 3 r (N·M) · 4 B (N·M·M) · 5 vec (D) · 6 u (N·M)
@@ -305,7 +287,7 @@ export class LinearProblem extends Handle {
     return new SymMatrix(core, D, c);
   }
 
-  #build<S extends Structure>(kind: BKind, theta: VectorInput, options: CurvatureOptions<S> | undefined, prior: number, mc?: { samples: number; seed: number }): CurvatureResult<S> {
+  #build<S extends Structure>(kind: BKind, theta: VectorInput, options: CurvatureOptions<S> | undefined, prior: number, mc?: { samples: number; seed: number }): LinearCurvatureResult<S> {
     const structure = (options?.structure ?? 'dense') as Structure;
     if (!['dense', 'diagonal', 'block', 'kfac'].includes(structure)) {
       throw new RangeError(`natgrad: structure must be 'dense', 'diagonal', 'block' or 'kfac', got ${String(structure)}`);
@@ -324,7 +306,7 @@ export class LinearProblem extends Handle {
         const p = C.dataPtr();
         k.dscal(D * D, s, p);
         if (prior) for (let i = 0; i < D; i++) core.f64(p, D * D)[i * D + i]! += prior;
-        return C as CurvatureResult<S>;
+        return C as LinearCurvatureResult<S>;
       }
       case 'diagonal': {
         const p = core.alloc(8 * D);
@@ -336,7 +318,7 @@ export class LinearProblem extends Handle {
           }
           const out = core.f64(p, D).slice();
           for (let i = 0; i < D; i++) out[i] = s * out[i]! + prior;
-          return out as CurvatureResult<S>;
+          return out as LinearCurvatureResult<S>;
         } finally {
           core.free(p);
         }
@@ -359,7 +341,7 @@ export class LinearProblem extends Handle {
           for (const b of blocks) b.free();
           throw e;
         }
-        return blocks as CurvatureResult<S>;
+        return blocks as LinearCurvatureResult<S>;
       }
       case 'kfac': {
         const B = core.f64(this.#pb, N * M * M);
@@ -373,7 +355,8 @@ export class LinearProblem extends Handle {
         this.X.syrkLower(0, 1, pa, d);
         k.dsymMirrorLower(d, pa, d);
         k.dscal(d * d, 1 / N, pa);
-        return { A, G: Gm } as CurvatureResult<S>;
+        const layer = { A, G: Gm };
+        return Object.assign([layer], layer) as LinearCurvatureResult<S>;
       }
     }
     throw new RangeError('unreachable');
@@ -386,12 +369,12 @@ export class LinearProblem extends Handle {
    * const F = problem.fisher(theta);                            // SymMatrix
    * const f = problem.fisher(theta, { structure: 'diagonal' }); // Float64Array
    */
-  fisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S> {
+  fisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): LinearCurvatureResult<S> {
     return this.#build('fisher', theta, options, 0);
   }
 
   /** Generalized Gauss-Newton s · Σ_n J_nᵀ Λ_n J_n; equals {@link fisher} for these models (Prop. 1). */
-  ggn<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S> {
+  ggn<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): LinearCurvatureResult<S> {
     return this.#build('fisher', theta, options, 0);
   }
 
@@ -399,7 +382,7 @@ export class LinearProblem extends Handle {
    * Hessian ∇²L(θ) = s · (Σ_n J_nᵀ Λ_n J_n + I/σp²): the GGN plus the prior curvature
    * (the residual term Σ r_nm ∇²f_nm vanishes for a linear model). Symmetric PSD.
    */
-  hessian<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S> {
+  hessian<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): LinearCurvatureResult<S> {
     return this.#build('fisher', theta, options, this.priorCurvature());
   }
 
@@ -408,7 +391,7 @@ export class LinearProblem extends Handle {
    * (xoshiro256** with the given seed; same seed, same matrix). Unbiased for {@link fisher};
    * symmetric PSD, rank ≤ N·S.
    */
-  fisherMC<S extends Structure = 'dense'>(theta: VectorInput, options: MonteCarloOptions<S> = {}): CurvatureResult<S> {
+  fisherMC<S extends Structure = 'dense'>(theta: VectorInput, options: MonteCarloOptions<S> = {}): LinearCurvatureResult<S> {
     const samples = options.samples ?? 1;
     if (!Number.isInteger(samples) || samples < 1) throw new RangeError(`natgrad: samples must be an integer ≥ 1, got ${samples}`);
     const seed = options.seed ?? 0;
@@ -420,7 +403,7 @@ export class LinearProblem extends Handle {
    * Empirical Fisher F̃(θ) = s · Σ_n g_n g_nᵀ with g_n = J_nᵀ r_n (data term only; for the mean
    * reduction F̃ = (1/N) Σ_n g_n g_nᵀ, Eq. 3/7). Symmetric PSD, rank ≤ N.
    */
-  empiricalFisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S> {
+  empiricalFisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): LinearCurvatureResult<S> {
     return this.#build('ef', theta, options, 0);
   }
 
@@ -497,6 +480,11 @@ export class LinearProblem extends Handle {
     return this.#curvatureVector(theta, v, this.priorCurvature());
   }
 
+  /** Alias of {@link LinearProblem.fisherVectorProduct} (GGN = Fisher, Prop. 1). */
+  ggnVectorProduct(theta: VectorInput, v: VectorInput): Float64Array {
+    return this.#curvatureVector(theta, v, 0);
+  }
+
   #curvatureVector(theta: VectorInput, v: VectorInput, prior: number): Float64Array {
     const vec = toVector(v, this.dim, 'v');
     this.#evaluate(theta, true);
@@ -548,6 +536,9 @@ function appendOnes(X: MatrixInput | Matrix): MatrixInput {
 export function linearProblem(options: LinearProblemOptions): LinearProblem {
   if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: linearProblem expects an options object');
   const lik = checkLikelihood(options.likelihood);
+  if (lik.outputs !== 1 && lik.name === 'gaussian') {
+    throw new RangeError(`natgrad: linearProblem takes a one-output Gaussian; for ${lik.outputs} outputs use problem({ model: linear({ inputs, outputs: ${lik.outputs} }), ... })`);
+  }
   const reduction = options.reduction ?? 'mean';
   if (reduction !== 'mean' && reduction !== 'sum') throw new RangeError(`natgrad: reduction must be 'mean' or 'sum', got ${String(reduction)}`);
   const priorVariance = options.priorVariance ?? Infinity;

@@ -1,0 +1,111 @@
+/**
+ * The surface every problem has — {@link LinearProblem} and the model problems of {@link problem}
+ * alike — and the types of its curvature results. The optimizers, the grid search and the
+ * curvature-vector products take any {@link Problem}.
+ *
+ * Every curvature is s · Σ_n J_nᵀ B_n J_n (+ the residual term and the prior for the Hessian),
+ * symmetric, D × D, with s = 1/N (`'mean'`) or 1 (`'sum'`):
+ *
+ * | method              | B_n                                          | + s Σ r_nm ∇²f_nm | + s/σp² I |
+ * |---------------------|----------------------------------------------|-------------------|-----------|
+ * | `fisher`, `ggn`     | Λ_n = ∂²ℓ_n/∂f_n²                            | no                | no        |
+ * | `hessian`           | Λ_n                                          | yes               | yes       |
+ * | `fisherMC`          | (1/S) Σ_s r(ỹ_ns) r(ỹ_ns)ᵀ, ỹ_ns ~ p(y|f_n)  | no                | no        |
+ * | `empiricalFisher`   | r_n r_nᵀ                                     | no                | no        |
+ *
+ * @module
+ */
+import type { DenseMatrix, VectorInput } from '../core/types.js';
+import type { Likelihood } from '../likelihoods/likelihood.js';
+import type { SymMatrix } from '../linalg/symmatrix.js';
+import type { Model } from '../models/model.js';
+
+/**
+ * How a curvature matrix is returned: `'dense'` (SymMatrix D × D), `'diagonal'` (Float64Array D,
+ * the exact diagonal, never forming D × D), `'block'` (one SymMatrix per parameter group — the
+ * layers — its exact diagonal block, in θ order; the linear model of {@link linearProblem} has one
+ * block per output class instead, as before), `'kfac'` (Kronecker factors, see {@link KfacFactors}).
+ */
+export type Structure = 'dense' | 'diagonal' | 'block' | 'kfac';
+
+/**
+ * Kronecker factors of one layer: C_l ≈ G ⊗ A in the layer's own order [W | b] row-major
+ * (θ index offset + o·(in+1) + i ↔ (o, i), the bias as the last input coordinate i = in), i.e.
+ * C[(o,i),(o',i')] ≈ G[o][o']·A[i][i']. A = (1/N) Σ_n ā_n ā_nᵀ with ā_n = [a_n; 1] (no 1 when
+ * the layer has no bias), G = s · Σ_n (∂f_n/∂z)ᵀ B_n (∂f_n/∂z). Note: θ stores W (out × in) then b
+ * (PyTorch's order), so θ's layer slice is a permutation of [W | b]: W[o][i] at offset + o·in + i,
+ * b[o] at offset + out·in + o. Exact for a one-layer model whose B_n does not vary with n.
+ */
+export interface KfacFactors {
+  /** Input factor (1/N) Σ_n ā_n ā_nᵀ. */
+  A: SymMatrix;
+  /** Output factor s · Σ_n (∂f_n/∂z)ᵀ B_n (∂f_n/∂z). */
+  G: SymMatrix;
+}
+
+/**
+ * The result type for a given structure; `'kfac'` gives one {@link KfacFactors} per layer (`Kf`
+ * narrows it: {@link LinearProblem}'s one-layer array also carries that layer's `A` and `G`).
+ */
+export type CurvatureResult<S extends Structure, Kf extends KfacFactors[] = KfacFactors[]> =
+  S extends 'diagonal' ? Float64Array : S extends 'block' ? SymMatrix[] : S extends 'kfac' ? Kf : SymMatrix;
+
+/** {@link LinearProblem}'s `'kfac'` result: its one layer's factors, as an array of one that is also `{ A, G }`. */
+export type LinearKfac = KfacFactors[] & KfacFactors;
+
+/** Options of the curvature builders. */
+export interface CurvatureOptions<S extends Structure = 'dense'> {
+  structure?: S;
+}
+
+/** Options of `fisherMC`. */
+export interface MonteCarloOptions<S extends Structure = 'dense'> extends CurvatureOptions<S> {
+  /** S ≥ 1 sampled labels per data point (default 1). */
+  samples?: number;
+  /** Seed of the xoshiro256** generator (default 0). */
+  seed?: number;
+}
+
+/** Every problem's surface (see the module documentation for the formulas). */
+export interface Problem {
+  /** The model (the linear model for {@link linearProblem}). */
+  readonly model: Model;
+  readonly likelihood: Likelihood;
+  readonly priorVariance: number;
+  readonly reduction: 'mean' | 'sum';
+  /** N, the number of samples. */
+  readonly N: number;
+  /** M, the dimension of f_n. */
+  readonly outputs: number;
+  /** D, the number of parameters. */
+  readonly dim: number;
+  /** The reduction factor s: 1/N for 'mean', 1 for 'sum'. */
+  readonly scale: number;
+  /** s/σp², the prior's curvature (0 without a prior). */
+  priorCurvature(): number;
+  /** L(θ) = s·(Σ_n ℓ_n + ‖θ‖²/(2σp²)). */
+  loss(theta: VectorInput): number;
+  /** ∇L(θ) = s·(Σ_n J_nᵀ r_n + θ/σp²). */
+  gradient(theta: VectorInput): Float64Array;
+  /** L and ∇L from one forward pass. */
+  lossAndGradient(theta: VectorInput): { loss: number; gradient: Float64Array };
+  /** g_n = J_nᵀ r_n as the rows of an N × D matrix (no s, no prior). */
+  perSampleGradients(theta: VectorInput): DenseMatrix;
+  fisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S>;
+  ggn<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S>;
+  hessian<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S>;
+  fisherMC<S extends Structure = 'dense'>(theta: VectorInput, options?: MonteCarloOptions<S>): CurvatureResult<S>;
+  empiricalFisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S>;
+  /** s·Σ_n (g_n − ḡ)(g_n − ḡ)ᵀ, ḡ = (1/N) Σ g_n (Eq. 18). */
+  gradientCovariance(theta: VectorInput): SymMatrix;
+  /** M = F̄⁻¹ ḡḡᵀ with the mean-reduction EF (Eq. 19) and its direction M ḡ. */
+  varianceAdaptation(theta: VectorInput, options?: { damping?: number }): { matrix: DenseMatrix; direction: Float64Array };
+  /** F(θ) v = s·Σ_n J_nᵀ Λ_n J_n v, matrix-free. */
+  fisherVectorProduct(theta: VectorInput, v: VectorInput): Float64Array;
+  /** Alias of {@link Problem.fisherVectorProduct}. */
+  ggnVectorProduct(theta: VectorInput, v: VectorInput): Float64Array;
+  /** ∇²L(θ) v = GGN v + s·Σ_n Σ_m r_nm ∇²f_nm v + (s/σp²) v, matrix-free (R-operator). */
+  hessianVectorProduct(theta: VectorInput, v: VectorInput): Float64Array;
+  /** Release WebAssembly memory held by the problem. */
+  free(): void;
+}
