@@ -30,6 +30,12 @@ import { startModuleWorker, workerThreadsAvailable, type NodeWorker } from '../c
 import type { MatrixInput, VectorInput } from '../core/types.js';
 import { checkScalar, toMatrix, toVector } from '../core/validate.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
+import { LinearProblem } from '../problem/linear-problem.js';
+import { ModelProblem } from '../problem/problem.js';
+import type { Problem } from '../problem/types.js';
+import {
+  problemGridConfig, problemGridTotal, problemSpec, runProblemConfig, runProblemGridInWorkers, type ProblemGridRuns, type ProblemRunResult,
+} from './problem-grid.js';
 
 export type { GridOptimizer } from './glm-engine.js';
 
@@ -67,7 +73,14 @@ export interface GridProgress {
 
 /** Options of {@link gridSearch}. */
 export interface GridSearchOptions {
-  problem: GridProblem;
+  /**
+   * The problem: `{ X, y, likelihood, priorVariance, reduction }` (or a {@link LinearProblem}) with
+   * a Gaussian or Bernoulli likelihood runs on the batched GLM engine; any other {@link Problem}
+   * (a network from {@link problem}, a linear model with another likelihood) runs each
+   * configuration through the optimizers' `run` (bindings/grid/problem-grid.ts), on workers when
+   * its model is one of natgrad's own. `stats` counts only the GLM engine's work.
+   */
+  problem: GridProblem | Problem;
   /** Default `['GD', 'NGD', 'EFGD']`; runs are listed in this order. */
   optimizers?: readonly GridOptimizer[];
   /** Step sizes γ, finite and > 0. */
@@ -171,6 +184,25 @@ export function prepareGrid(options: GridSearchOptions): { problem: EngineProble
   const y = Float64Array.from(toVector(p.y, N, 'problem.y'));
   checkLabels(lik, y, 'problem.y');
 
+  const { optimizers, lrs, dampings, iterations, divergenceFactor, theta0, workers } = checkRunOptions(options, D);
+  const X = p.X;
+  return {
+    problem: {
+      N, D, dense, csr, y,
+      likelihood: lik.name,
+      variance: lik.name === 'gaussian' ? lik.variance : 1,
+      clip: lik.name === 'bernoulli' ? lik.clip : 0,
+      priorVariance: p.priorVariance,
+      reduction: p.reduction,
+    },
+    runs: { optimizers: [...optimizers], lrs, dampings, iterations, divergenceFactor, theta0 },
+    core: () => (X instanceof Matrix ? X.core : defaultCore()),
+    workers,
+  };
+}
+
+/** Validate the grid's run options (everything but the problem) for D parameters. */
+function checkRunOptions(options: GridSearchOptions, D: number) {
   const optimizers = options.optimizers ?? OPTIMIZERS;
   if (!Array.isArray(optimizers) || optimizers.length === 0) throw new TypeError("natgrad: optimizers must be a non-empty array of 'GD', 'NGD', 'EFGD'");
   optimizers.forEach((o, i) => {
@@ -197,20 +229,61 @@ export function prepareGrid(options: GridSearchOptions): { problem: EngineProble
   if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')) {
     throw new TypeError('natgrad: signal must be an AbortSignal');
   }
-  const X = p.X;
-  return {
-    problem: {
-      N, D, dense, csr, y,
-      likelihood: lik.name,
-      variance: lik.name === 'gaussian' ? lik.variance : 1,
-      clip: lik.name === 'bernoulli' ? lik.clip : 0,
-      priorVariance: p.priorVariance,
-      reduction: p.reduction,
-    },
-    runs: { optimizers: [...optimizers], lrs, dampings, iterations, divergenceFactor, theta0 },
-    core: () => (X instanceof Matrix ? X.core : defaultCore()),
-    workers,
-  };
+  return { optimizers: [...optimizers], lrs, dampings, iterations, divergenceFactor, theta0, workers };
+}
+
+/** True for a problem the batched GLM engine does not take: a model problem, or a linear one with another likelihood. */
+function needsGeneralPath(p: unknown): p is Problem {
+  if (p instanceof ModelProblem) return true;
+  return p instanceof LinearProblem && p.likelihood.name !== 'gaussian' && p.likelihood.name !== 'bernoulli';
+}
+
+/** gridSearch on any problem: the optimizers' own runs, in this thread or on workers (problem-grid.ts). */
+async function gridSearchProblem(options: GridSearchOptions, problem: Problem, t0: number): Promise<GridSearchResult> {
+  const { optimizers, lrs, dampings, iterations, divergenceFactor, theta0, workers } = checkRunOptions(options, problem.dim);
+  const signal = options.signal;
+  if (signal?.aborted) throw abortError(signal);
+  const runs: ProblemGridRuns = { optimizers, lrs, dampings, iterations, divergenceFactor, theta0: theta0 ?? new Float64Array(problem.dim) };
+  const total = problemGridTotal(runs);
+  const out: (ProblemRunResult | undefined)[] = new Array(total);
+  let done = 0;
+  const progress = options.onProgress;
+  const emit = (r: ProblemRunResult): void => { if (!out[r.index]) { out[r.index] = r; done++; } };
+  const spec = workers > 1 ? problemSpec(problem) : undefined;
+  const coreOf = (problem as { core?: Core }).core;
+  if (spec && total > 1 && (await workerThreadsAvailable())) {
+    await runProblemGridInWorkers(Math.min(workers, total), coreOf?.variant ?? defaultCore().variant, spec, runs, total, emit, () => progress?.({ done, total }), signal, abortError);
+  }
+  const rerun: number[] = [];
+  const threaded = done > 0;
+  let last = performance.now();
+  for (let i = 0; i < total; i++) {
+    if (out[i]) continue;
+    if (threaded) rerun.push(i);
+    emit(runProblemConfig(problem, runs, i));
+    if (performance.now() - last > BATCH_MS) {
+      progress?.({ done, total });
+      await yieldToEventLoop();
+      if (signal?.aborted) throw abortError(signal);
+      last = performance.now();
+    }
+  }
+  progress?.({ done, total });
+  const result: GridRun[] = [];
+  const best: GridSearchResult['best'] = {};
+  const bestLoss: Partial<Record<GridOptimizer, number>> = {};
+  out.forEach((r, i) => {
+    const cfg = problemGridConfig(runs, i);
+    const run: GridRun = { optimizer: cfg.optimizer, lr: cfg.lr, damping: cfg.damping, losses: r!.losses, status: r!.status };
+    if (r!.reason !== undefined) run.reason = r!.reason;
+    result.push(run);
+    const lastLoss = run.losses[run.losses.length - 1];
+    if (run.status !== 'failed' && lastLoss !== undefined && !Number.isNaN(lastLoss) && !(lastLoss >= (bestLoss[cfg.optimizer] ?? Infinity))) {
+      bestLoss[cfg.optimizer] = lastLoss;
+      best[cfg.optimizer] = run;
+    }
+  });
+  return { runs: result, best, seconds: (performance.now() - t0) / 1000, stats: { evaluations: 0, factorizations: 0, reuses: 0 }, rerun };
 }
 
 /**
@@ -235,6 +308,7 @@ export function prepareGrid(options: GridSearchOptions): { problem: EngineProble
  */
 export async function gridSearch(options: GridSearchOptions): Promise<GridSearchResult> {
   const t0 = performance.now();
+  if (typeof options === 'object' && options !== null && needsGeneralPath(options.problem)) return gridSearchProblem(options, options.problem, t0);
   const prep = prepareGrid(options);
   const { problem, runs } = prep;
   const signal = options.signal;

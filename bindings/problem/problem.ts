@@ -569,7 +569,8 @@ function freeResult(r: SymMatrix | Float64Array | SymMatrix[]): void {
  * The closed-form Cholesky factor of Λ = diag(p) − ppᵀ (p = softmax(f_n)) with C − 1 columns:
  * with tail sums q_k = Σ_{j ≥ k} p_j, column k < C − 1 has L_kk = √(p_k q_{k+1}/q_k) and
  * L_ik = −p_i √(p_k/(q_k q_{k+1})) for i > k (zero when q_{k+1} = 0). Tail sums, not 1 − Σ_{j<k},
- * keep it accurate when one class dominates. Returns the (N·(C−1)) × C stack of the columns.
+ * keep it accurate when one class dominates; the products are ordered so that saturated
+ * softmaxes (p_i = 0, q_{k+1} subnormal) give no overflow and no 0·∞. Returns the (N·(C−1)) × C stack of the columns.
  */
 export function categoricalFactor(f: Float64Array, N: number, C: number): Float64Array {
   const K = C - 1, R = new Float64Array(N * K * C), p = new Float64Array(C), q = new Float64Array(C + 1);
@@ -584,9 +585,10 @@ export function categoricalFactor(f: Float64Array, N: number, C: number): Float6
     for (let k = 0; k < K; k++) {
       const row = (n * K + k) * C, qk = q[k]!, qk1 = q[k + 1]!;
       if (!(qk1 > 0) || !(qk > 0)) continue;
-      R[row + k] = Math.sqrt(p[k]! * qk1 / qk);
-      const w = Math.sqrt(p[k]! / (qk * qk1));
-      for (let i = k + 1; i < C; i++) R[row + i] = -p[i]! * w;
+      // Written so that nothing overflows or underflows to 0·∞ when classes saturate: p_i ≤ q_{k+1}.
+      const a = Math.sqrt(p[k]! / qk), sq = Math.sqrt(qk1);
+      R[row + k] = a * sq;
+      for (let i = k + 1; i < C; i++) R[row + i] = -(p[i]! / sq) * a;
     }
   }
   return R;

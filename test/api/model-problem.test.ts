@@ -142,8 +142,9 @@ test('multi-output Gaussian on the linear model: F = s/σ² (I_M ⊗ XᵀX), H a
 
 test('the categorical factor: L Lᵀ = diag(p) − ppᵀ with C − 1 columns, also when one class dominates', () => {
   const C = 5;
-  for (const f of [[0.3, -1, 2, 0.1, 0.5], [40, 0, -3, 1, 2], [0, 0, 0, 0, 0]]) {
+  for (const f of [[0.3, -1, 2, 0.1, 0.5], [40, 0, -3, 1, 2], [0, 0, 0, 0, 0], [2500, -1200, 0, 1740, 2500 - 745]]) {
     const R = categoricalFactor(Float64Array.from(f), 1, C);
+    assert.ok(R.every(Number.isFinite), `f = ${f}: finite factor`);
     const mx = Math.max(...f), e = f.map((v) => Math.exp(v - mx)), z = e.reduce((a, b) => a + b, 0), p = e.map((v) => v / z);
     for (let i = 0; i < C; i++) for (let j = 0; j < C; j++) {
       let s = 0;

@@ -1,0 +1,171 @@
+/**
+ * The grid search on any {@link Problem}: every (optimizer, γ, λ) run by the optimizers'
+ * own `run` (GD, NGD, EFGD of bindings/optimizers), with the protocol of {@link gridSearch} —
+ * losses at θ0 and after each step, a run stops once its loss exceeds `divergenceFactor` × its
+ * initial loss (`'diverged'`), a non-positive-definite system or a non-finite loss ends it
+ * (`'failed'`, with the reason). This is the path for networks and for the likelihoods the
+ * batched GLM engine does not take; the linear Gaussian/Bernoulli case keeps the engine.
+ *
+ * Workers (Node): a problem whose model natgrad can rebuild from a description (its
+ * {@link linear} and {@link mlp} models) runs on worker threads, each with its own core and its
+ * own copy of the problem, runs pulled from a shared counter; results are identical for any
+ * number of workers (each run is computed the same way in any thread). A plain-TypeScript model
+ * runs in this thread.
+ *
+ * @module
+ */
+import { NonFiniteLossError, NotPositiveDefiniteError } from '../core/errors.js';
+import { startModuleWorker, workerThreadsAvailable, type NodeWorker } from '../core/workers.js';
+import type { Likelihood } from '../likelihoods/likelihood.js';
+import { modelSpec, type ModelSpec } from '../models/spec.js';
+import { efgd, gd, ngd, type Optimizer } from '../optimizers/optimizers.js';
+import { LinearProblem } from '../problem/linear-problem.js';
+import { ModelProblem } from '../problem/problem.js';
+import type { Problem } from '../problem/types.js';
+import type { GridOptimizer } from './glm-engine.js';
+
+/** One run's raw result. */
+export interface ProblemRunResult {
+  index: number;
+  losses: number[];
+  status: 'ok' | 'diverged' | 'failed';
+  reason?: string;
+}
+
+/** The configurations of a grid, in grid order (optimizer, then γ, then λ; GD has no λ). */
+export interface ProblemGridRuns {
+  optimizers: GridOptimizer[];
+  lrs: number[];
+  dampings: number[];
+  iterations: number;
+  divergenceFactor: number;
+  theta0: Float64Array;
+}
+
+/** What a worker needs to rebuild the problem. */
+export interface ProblemSpec {
+  model: ModelSpec;
+  X: Float64Array;
+  y: Float64Array;
+  likelihood: Likelihood;
+  priorVariance: number;
+  reduction: 'mean' | 'sum';
+}
+
+/** Configuration i of the grid. */
+export function problemGridConfig(runs: ProblemGridRuns, i: number): { optimizer: GridOptimizer; lr: number; damping: number | null } {
+  let k = i;
+  for (const o of runs.optimizers) {
+    const n = o === 'GD' ? runs.lrs.length : runs.lrs.length * runs.dampings.length;
+    if (k < n) {
+      if (o === 'GD') return { optimizer: o, lr: runs.lrs[k]!, damping: null };
+      return { optimizer: o, lr: runs.lrs[Math.floor(k / runs.dampings.length)]!, damping: runs.dampings[k % runs.dampings.length]! };
+    }
+    k -= n;
+  }
+  throw new RangeError(`natgrad: run ${i} is outside the grid`);
+}
+
+/** The number of runs of a grid. */
+export function problemGridTotal(runs: ProblemGridRuns): number {
+  return runs.optimizers.reduce((t, o) => t + (o === 'GD' ? runs.lrs.length : runs.lrs.length * runs.dampings.length), 0);
+}
+
+function optimizerFor(problem: Problem, optimizer: GridOptimizer, lr: number, damping: number | null): Optimizer {
+  if (optimizer === 'GD') return gd(problem, { lr });
+  return (optimizer === 'NGD' ? ngd : efgd)(problem, { lr, damping: damping! });
+}
+
+/** Run configuration i on `problem` (the same arithmetic in any thread). */
+export function runProblemConfig(problem: Problem, runs: ProblemGridRuns, i: number): ProblemRunResult {
+  const { optimizer, lr, damping } = problemGridConfig(runs, i);
+  const opt = optimizerFor(problem, optimizer, lr, damping);
+  try {
+    const rec = opt.run(runs.theta0, { iterations: runs.iterations, divergenceFactor: runs.divergenceFactor });
+    const out: ProblemRunResult = { index: i, losses: rec.losses, status: rec.status === 'stopped' ? 'diverged' : rec.status };
+    if (rec.reason !== undefined && rec.status === 'failed') out.reason = rec.reason;
+    return out;
+  } catch (e) {
+    // The initial point itself has no finite loss or gradient, or a solve failed outside run().
+    if (e instanceof NonFiniteLossError || e instanceof NotPositiveDefiniteError) return { index: i, losses: [], status: 'failed', reason: e.message };
+    throw e;
+  }
+}
+
+/** A description a worker can rebuild the problem from, or undefined (plain-TypeScript models). */
+export function problemSpec(problem: Problem): ProblemSpec | undefined {
+  const model = modelSpec(problem.model);
+  if (!model) return undefined;
+  let X: Float64Array, y: Float64Array;
+  if (problem instanceof ModelProblem) {
+    X = problem.X;
+    y = problem.y;
+  } else if (problem instanceof LinearProblem) {
+    if (problem.X.format !== 'dense') return undefined;
+    const dense = problem.X.toDense();
+    // The linear model's spec has the bias flag: hand the worker the columns without the ones.
+    if (problem.bias) {
+      const d = dense.cols - 1;
+      X = new Float64Array(dense.rows * d);
+      for (let n = 0; n < dense.rows; n++) X.set(dense.data.subarray(n * dense.cols, n * dense.cols + d), n * d);
+    } else X = dense.data;
+    y = problem.y;
+  } else return undefined;
+  return { model, X, y, likelihood: problem.likelihood, priorVariance: problem.priorVariance, reduction: problem.reduction };
+}
+
+/** Messages from problem-grid workers. */
+type WorkerMessage =
+  | { type: 'runs'; id: number; items: ProblemRunResult[] }
+  | { type: 'done'; id: number }
+  | { type: 'error'; id: number; message: string; stack?: string };
+
+let jobIds = 0;
+
+/**
+ * Run the grid on `count` workers (Node). Resolves with the indices of the runs that no worker
+ * finished (a worker died): the caller runs those in its own thread.
+ */
+export async function runProblemGridInWorkers(
+  count: number, variant: string, spec: ProblemSpec, runs: ProblemGridRuns, total: number,
+  emit: (r: ProblemRunResult) => void, progress: () => void, signal: AbortSignal | undefined, abortError: (s: AbortSignal) => Error,
+): Promise<void> {
+  if (!(await workerThreadsAvailable())) throw new Error('natgrad: worker threads are not available');
+  const id = ++jobIds;
+  const counter = new SharedArrayBuffer(4);
+  const job = { type: 'job', id, spec, runs, variant, counter, total };
+  const workers: NodeWorker[] = [];
+  const detach: (() => void)[] = [];
+  try {
+    while (workers.length < count) workers.push(await startModuleWorker(import.meta.url, 'problem-worker'));
+    await new Promise<void>((resolve, reject) => {
+      let running = count, settled = false;
+      const fail = (e: unknown) => { if (!settled) { settled = true; reject(e); } };
+      if (signal) {
+        const onAbort = () => fail(abortError(signal));
+        if (signal.aborted) { onAbort(); return; }
+        signal.addEventListener('abort', onAbort, { once: true });
+        detach.push(() => signal.removeEventListener('abort', onAbort));
+      }
+      for (const w of workers) {
+        let dead = false;
+        const finish = () => { if (--running === 0 && !settled) { settled = true; resolve(); } };
+        const onMessage = (m: WorkerMessage) => {
+          if (settled || m.id !== id) return;
+          if (m.type === 'runs') { for (const r of m.items) emit(r); progress(); }
+          else if (m.type === 'done') { dead = true; finish(); }
+          else { const e = new Error(`natgrad: grid worker failed: ${m.message}`); if (m.stack) e.stack = m.stack; fail(e); }
+        };
+        const onDeath = () => { if (!dead && !settled) { dead = true; finish(); } };
+        w.on('message', onMessage);
+        w.on('error', onDeath);
+        w.on('exit', onDeath);
+        detach.push(() => { w.off('message', onMessage); w.off('error', onDeath); w.off('exit', onDeath); });
+        w.postMessage(job);
+      }
+    });
+  } finally {
+    for (const d of detach) d();
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}

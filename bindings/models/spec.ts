@@ -1,0 +1,32 @@
+/**
+ * Descriptions of natgrad's own models, so that a worker thread (or another process) can rebuild
+ * a model on its own core: `{ name: 'linear', inputs, outputs, bias }` and
+ * `{ name: 'mlp', sizes, activation }`. A plain-TypeScript model has no description.
+ *
+ * @module
+ */
+import type { Core } from '../core/wasm.js';
+import type { Activation } from './activations.js';
+import { isLinearModel, linear } from './linear.js';
+import { MlpModel, mlp } from './mlp.js';
+import type { Model } from './model.js';
+
+/** A structured-cloneable description of a built-in model. */
+export type ModelSpec =
+  | { readonly name: 'linear'; readonly inputs: number; readonly outputs: number; readonly bias: boolean }
+  | { readonly name: 'mlp'; readonly sizes: readonly number[]; readonly activation: Activation };
+
+/** The description of natgrad's own models; undefined for any other model. */
+export function modelSpec(model: Model): ModelSpec | undefined {
+  if (isLinearModel(model)) return { name: 'linear', inputs: model.inputs, outputs: model.outputs, bias: model.bias };
+  if (model instanceof MlpModel) return { name: 'mlp', sizes: [...model.sizes], activation: model.activation };
+  return undefined;
+}
+
+/** Rebuild a model from its description on the given core. */
+export function modelFromSpec(spec: ModelSpec, core?: Core): Model {
+  switch (spec.name) {
+    case 'linear': return linear({ inputs: spec.inputs, outputs: spec.outputs, bias: spec.bias, ...(core ? { core } : {}) });
+    case 'mlp': return mlp({ sizes: spec.sizes, activation: spec.activation, ...(core ? { core } : {}) });
+  }
+}
