@@ -6,7 +6,7 @@
  * @module
  */
 import { parentPort } from 'node:worker_threads';
-import { createCore, type Variant } from '../core/wasm.js';
+import { core as defaultCore, init, type Variant } from '../core/wasm.js';
 import { modelFromSpec } from '../models/spec.js';
 import { problem } from '../problem/problem.js';
 import { runProblemConfig, type ProblemGridRuns, type ProblemRunResult, type ProblemSpec } from './problem-grid.js';
@@ -18,7 +18,9 @@ const port = parentPort!;
 port.on('message', async (m: Job) => {
   if (m?.type !== 'job') return;
   try {
-    const core = await createCore({ variant: m.variant });
+    // The worker's default core (linearProblem and the models take it when none is given).
+    await init({ variant: m.variant });
+    const core = defaultCore();
     const { spec } = m;
     const model = modelFromSpec(spec.model, core);
     const rows = spec.X.length / (spec.model.name === 'linear' ? spec.model.inputs : model.inputs);

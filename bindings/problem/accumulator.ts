@@ -15,6 +15,10 @@
  *
  * Memory: the D × D sum (8·D² bytes) plus the current batch; nothing grows with N.
  *
+ * Any model: with `model` (an {@link mlp}, or any {@link Model}) the accumulator sums the same
+ * terms of `problem({ model, X: all rows, y, likelihood })` — each batch is one forward pass and
+ * its Σ_n J_nᵀ B_n J_n is added — in θ's own layout (PyTorch's for the MLP).
+ *
  * ## Serialization (`toBytes`), version 1, all fields little-endian
  *
  * | offset      | size        | field                                                               |
@@ -33,6 +37,10 @@
  * | 40          | 8·D (f64)   | θ                                                                   |
  * | 40 + 8·D    | 4·D(D+1)    | the lower triangle of C = Σ_n J_nᵀ B_n J_n, row by row (C[i][0..i]) |
  *
+ * Version 2 (an accumulator of a model other than the linear one): the same fields, with
+ * inputs = model.inputs, bias = 0 and D = model.dim, followed by a u32 byte length and the
+ * model's description ({@link ModelSpec}) as UTF-8 JSON. Only natgrad's own models have one.
+ *
  * @module
  */
 import { addBias } from '../data/datasets.js';
@@ -45,6 +53,10 @@ import { SymMatrix } from '../linalg/symmatrix.js';
 import type { MatrixInput, VectorInput } from '../core/types.js';
 import { checkSize, firstNonFinite, toMatrix, toVector } from '../core/validate.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
+import { checkModel, type Model } from '../models/model.js';
+import { isLinearModel } from '../models/linear.js';
+import { modelFromSpec, modelSpec, type ModelSpec } from '../models/spec.js';
+import { problem } from './problem.js';
 
 /** Options of {@link fisherAccumulator} and {@link empiricalFisherAccumulator}. */
 export interface AccumulatorOptions {
@@ -53,8 +65,13 @@ export interface AccumulatorOptions {
   likelihood: Likelihood;
   /** d: the number of columns of the batches passed to `add` (without the bias column). */
   inputs: number;
-  /** Append a column of ones LAST to every batch (default false). */
+  /** Append a column of ones LAST to every batch (default false; linear model only). */
   bias?: boolean;
+  /**
+   * A model other than the linear one (an {@link mlp} or any {@link Model}): θ is then in the
+   * model's layout, `inputs` defaults to model.inputs and `bias` does not apply.
+   */
+  model?: Model;
 }
 
 /** Which curvature an accumulator sums. */
@@ -81,11 +98,13 @@ export class CurvatureAccumulator extends Handle {
   readonly dim: number;
   /** θ (a copy). */
   readonly theta: Float64Array;
+  /** The model, when not the linear one. */
+  readonly model: Model | undefined;
   #count = 0;
 
   /** @internal use the factory functions or {@link CurvatureAccumulator.fromBytes}. */
-  constructor(core: Core, kind: AccumulatorKind, likelihood: Likelihood, inputs: number, bias: boolean, theta: Float64Array) {
-    const M = likelihood.outputs, D = M * (inputs + (bias ? 1 : 0));
+  constructor(core: Core, kind: AccumulatorKind, likelihood: Likelihood, inputs: number, bias: boolean, theta: Float64Array, model?: Model) {
+    const M = likelihood.outputs, D = model ? model.dim : M * (inputs + (bias ? 1 : 0));
     checkSquare(D, `an accumulator of D = ${D} parameters`);
     const ptrs = allocBlocks(core, [8 * D * D, 8 * D]);
     super(core, ptrs);
@@ -98,6 +117,7 @@ export class CurvatureAccumulator extends Handle {
     this.outputs = M;
     this.dim = D;
     this.theta = theta;
+    this.model = model;
   }
 
   /** N: the rows added so far (including merged accumulators). */
@@ -118,6 +138,7 @@ export class CurvatureAccumulator extends Handle {
    */
   add(X: MatrixInput | Matrix, y: VectorInput): this {
     this.alive();
+    if (this.model) return this.#addModel(X, y);
     const core = this.core;
     const M = this.outputs, D = this.dim;
     let input: MatrixInput | Matrix = X;
@@ -161,12 +182,35 @@ export class CurvatureAccumulator extends Handle {
     }
   }
 
+  /** A batch of a model accumulator: one sum-reduction problem, its Fisher or EF added. */
+  #addModel(X: MatrixInput | Matrix, y: VectorInput): this {
+    if (X instanceof Matrix) throw new TypeError('natgrad: a model accumulator takes X as { data, rows, cols } or number[][]');
+    const m = toMatrix(X, 'X');
+    if (!m.dense) throw new TypeError('natgrad: a model accumulator takes dense batches');
+    if (m.dense.cols !== this.inputs) throw new RangeError(`natgrad: X has ${m.dense.cols} columns, the accumulator expects inputs = ${this.inputs}`);
+    if (m.dense.rows === 0) return this;
+    const p = problem({ model: this.model!, X: m.dense, y: y as VectorInput, likelihood: this.likelihood, reduction: 'sum' });
+    try {
+      const C = this.kind === 'fisher' ? p.fisher(this.theta) : p.empiricalFisher(this.theta);
+      try {
+        this.core.exports.daxpy(this.dim * this.dim, 1, C.dataPtr(), this.ptr(0));
+      } finally {
+        C.free();
+      }
+    } finally {
+      p.free();
+    }
+    this.#count += m.dense.rows;
+    return this;
+  }
+
   /**
    * Complete the off-diagonal blocks: block (a, b), a > b, is symmetric as a d × d matrix but
    * `add` accumulates only its lower part; copy it onto its upper part, so that the lower
    * triangle of the D × D storage is the lower triangle of C. Idempotent.
    */
   #canonical(): void {
+    if (this.model) return; // model accumulators add full symmetric matrices
     const M = this.outputs, D = this.dim, d = D / M, c = this.ptr(0);
     for (let a = 1; a < M; a++) for (let b = 0; b < a; b++) this.core.exports.dsymMirrorLower(d, c + 8 * (a * d * D + b * d), D);
   }
@@ -225,10 +269,18 @@ export class CurvatureAccumulator extends Handle {
   toBytes(): Uint8Array {
     const D = this.dim;
     const C = this.#lower();
-    const bytes = new Uint8Array(HEADER + 8 * D + 4 * D * (D + 1));
+    let spec: Uint8Array | undefined;
+    if (this.model) {
+      const ms = modelSpec(this.model);
+      if (!ms) throw new TypeError(`natgrad: toBytes: the model '${this.model.name}' has no description to serialize (only natgrad's own models do)`);
+      spec = new TextEncoder().encode(JSON.stringify(ms));
+    }
+    const body = HEADER + 8 * D + 4 * D * (D + 1);
+    const bytes = new Uint8Array(body + (spec ? 4 + spec.length : 0));
     const v = new DataView(bytes.buffer);
     MAGIC.forEach((b, i) => v.setUint8(i, b));
-    v.setUint16(4, VERSION, true);
+    v.setUint16(4, spec ? 2 : VERSION, true);
+    if (spec) { v.setUint32(body, spec.length, true); bytes.set(spec, body + 4); }
     v.setUint8(6, this.kind === 'fisher' ? 1 : 2);
     const lik = this.likelihood;
     v.setUint8(7, LIK_CODES[lik.name]);
@@ -256,7 +308,7 @@ export class CurvatureAccumulator extends Handle {
     const v = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
     if (!MAGIC.every((b, i) => v.getUint8(i) === b)) throw bad('bad magic (not a natgrad accumulator)');
     const version = v.getUint16(4, true);
-    if (version !== VERSION) throw bad(`unsupported version ${version} (this natgrad reads version ${VERSION})`);
+    if (version !== VERSION && version !== 2) throw bad(`unsupported version ${version} (this natgrad reads versions 1 and 2)`);
     const kindCode = v.getUint8(6);
     if (kindCode !== 1 && kindCode !== 2) throw bad(`bad kind ${kindCode}`);
     const likCode = v.getUint8(7), param = v.getFloat64(8, true);
@@ -270,11 +322,22 @@ export class CurvatureAccumulator extends Handle {
     }
     const inputs = v.getUint32(16, true), biasByte = v.getUint8(20), D = v.getUint32(24, true), N = v.getFloat64(32, true);
     if (biasByte > 1) throw bad(`bad bias flag ${biasByte}`);
-    if (D !== lik.outputs * (inputs + biasByte)) throw bad(`D = ${D} does not match M·(d + bias) = ${lik.outputs}·(${inputs} + ${biasByte})`);
+    let model: Model | undefined;
+    const body = HEADER + 8 * D + 4 * D * (D + 1);
+    if (version === 2) {
+      if (u8.length < body + 4) throw bad(`${u8.length} bytes, expected more than ${body + 4} for D = ${D} and a model description`);
+      const len = v.getUint32(body, true);
+      if (u8.length !== body + 4 + len) throw bad(`${u8.length} bytes, expected ${body + 4 + len}`);
+      try {
+        model = modelFromSpec(JSON.parse(new TextDecoder().decode(u8.subarray(body + 4))) as ModelSpec, core);
+      } catch (e) {
+        throw bad(`bad model description: ${(e as Error).message}`);
+      }
+      if (model.dim !== D || model.inputs !== inputs || model.outputs !== lik.outputs) throw bad(`the model (D = ${model.dim}) does not match the header (D = ${D})`);
+    } else if (D !== lik.outputs * (inputs + biasByte)) throw bad(`D = ${D} does not match M·(d + bias) = ${lik.outputs}·(${inputs} + ${biasByte})`);
     if (!(Number.isSafeInteger(N) && N >= 0)) throw bad(`bad count N = ${N}`);
     checkSquare(D, `an accumulator of D = ${D} parameters`);
-    const expected = HEADER + 8 * D + 4 * D * (D + 1);
-    if (u8.length !== expected) throw bad(`${u8.length} bytes, expected ${expected} for D = ${D}`);
+    if (version === 1 && u8.length !== body) throw bad(`${u8.length} bytes, expected ${body} for D = ${D}`);
     const theta = new Float64Array(D);
     let o = HEADER;
     for (let i = 0; i < D; i++, o += 8) theta[i] = v.getFloat64(o, true);
@@ -288,7 +351,7 @@ export class CurvatureAccumulator extends Handle {
         C[i * D + j] = x;
       }
     }
-    const acc = new CurvatureAccumulator(core, kindCode === 1 ? 'fisher' : 'empiricalFisher', lik, inputs, biasByte === 1, theta);
+    const acc = new CurvatureAccumulator(core, kindCode === 1 ? 'fisher' : 'empiricalFisher', lik, inputs, biasByte === 1, theta, model);
     core.f64(acc.ptr(0), D * D).set(C);
     acc.#count = N;
     return acc;
@@ -301,6 +364,9 @@ function mismatch(a: CurvatureAccumulator, b: CurvatureAccumulator): string {
   if (a.kind !== b.kind) return `kinds differ (${a.kind} and ${b.kind})`;
   if (JSON.stringify(a.likelihood) !== JSON.stringify(b.likelihood)) {
     return `likelihoods differ (${JSON.stringify(a.likelihood)} and ${JSON.stringify(b.likelihood)})`;
+  }
+  if (JSON.stringify(a.model ? modelSpec(a.model) ?? a.model.name : null) !== JSON.stringify(b.model ? modelSpec(b.model) ?? b.model.name : null) || (a.model && !modelSpec(a.model) && a.model !== b.model)) {
+    return 'models differ';
   }
   if (a.inputs !== b.inputs || a.bias !== b.bias) return `inputs differ (${a.inputs}${a.bias ? ' + bias' : ''} and ${b.inputs}${b.bias ? ' + bias' : ''})`;
   for (let i = 0; i < a.dim; i++) {
@@ -324,9 +390,21 @@ function nonFinite(core: Core, lik: Likelihood, n: number, M: number, pf: number
 function create(kind: AccumulatorKind, options: AccumulatorOptions): CurvatureAccumulator {
   if (typeof options !== 'object' || options === null) throw new TypeError(`natgrad: ${kind}Accumulator expects an options object`);
   const lik = checkLikelihood(options.likelihood);
-  const inputs = checkSize(options.inputs, 'inputs');
+  const multiGaussian = lik.name === 'gaussian' && lik.outputs > 1;
+  if (options.model !== undefined && (!isLinearModel(options.model) || multiGaussian)) {
+    const model = checkModel(options.model);
+    if (model.outputs !== lik.outputs) throw new RangeError(`natgrad: the model has ${model.outputs} outputs but the likelihood takes ${lik.outputs}`);
+    if (options.inputs !== undefined && options.inputs !== model.inputs) throw new RangeError(`natgrad: inputs = ${options.inputs} but the model takes ${model.inputs}`);
+    if (options.bias) throw new RangeError('natgrad: bias applies to the linear model only (a model has its own biases)');
+    checkSquare(model.dim, `an accumulator of D = ${model.dim} parameters`);
+    const theta = toVector(options.theta, model.dim, 'theta').slice();
+    return new CurvatureAccumulator(model.core ?? defaultCore(), kind, lik, model.inputs, false, theta, model);
+  }
+  if (multiGaussian) throw new RangeError(`natgrad: for a ${lik.outputs}-output Gaussian pass the model too: model: linear({ inputs, outputs: ${lik.outputs} })`);
+  const lm = options.model;
+  const inputs = checkSize(options.inputs ?? lm?.inputs, 'inputs');
   if (inputs === 0) throw new RangeError('natgrad: inputs must be ≥ 1');
-  const bias = options.bias ?? false;
+  const bias = options.bias ?? (lm && isLinearModel(lm) ? lm.bias : false);
   if (typeof bias !== 'boolean') throw new TypeError('natgrad: bias must be a boolean');
   const D = lik.outputs * (inputs + (bias ? 1 : 0));
   checkSquare(D, `an accumulator of D = ${D} parameters`);
