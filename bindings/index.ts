@@ -38,7 +38,7 @@ export type { RandomSource } from './data/random.js';
 export { toyData, toyDataNames, toyDataFixtures } from './data/toydata.js';
 export type { ToyData, ToyDataName, ToyDataGenerator } from './data/toydata.js';
 export {
-  parseSklearnCsv, parseLibsvm, parseUci, loadSklearnCsv, loadLibsvm, loadUci, loadPaperDataset, paperDatasetNames, addBias, toDense,
+  parseSklearnCsv, parseLibsvm, parseUci, loadSklearnCsv, loadLibsvm, loadUci, loadPaperDataset, paperDatasetNames, addBias, toDense, loadDigits,
 } from './data/datasets.js';
 export type { TypedCsrMatrix, TextSource, SklearnCsvOptions, LibsvmOptions, PaperDatasetName } from './data/datasets.js';
 export { fisherAccumulator, empiricalFisherAccumulator, CurvatureAccumulator, type AccumulatorOptions, type AccumulatorKind } from './problem/accumulator.js';

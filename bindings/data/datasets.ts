@@ -610,3 +610,22 @@ export function toDense(csr: CsrMatrix): DenseMatrix {
   }
   return { data, rows, cols };
 }
+
+/**
+ * The handwritten digits (1797 × 64, 8 × 8 images with pixels 0–16, classes 0–9; UCI's Optical
+ * Recognition of Handwritten Digits test set as scikit-learn ships it) — the data of the
+ * network experiments and benchmarks. Read from `dataDir/digits.csv` (default: the copy in the
+ * package's `data/` folder); plain CSV, no header, the label last. With `scale: true` (default)
+ * the pixels are divided by 16 (into [0, 1]).
+ * @example
+ * const { X, y } = await loadDigits();   // X: 1797 × 64 dense, y: 0..9
+ */
+export async function loadDigits(dataDir?: string | URL, options: { scale?: boolean } = {}): Promise<Dataset<DenseMatrix>> {
+  const path = dataDir === undefined ? new URL('../../data/digits.csv', import.meta.url) : joinPath(dataDir, 'digits.csv');
+  const ds = await loadSklearnCsv(path, { headerLines: 0 });
+  if (options.scale ?? true) {
+    const data = ds.X.data.map((v) => v / 16);
+    return { ...ds, X: { data, rows: ds.X.rows, cols: ds.X.cols } };
+  }
+  return ds;
+}
