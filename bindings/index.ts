@@ -4,14 +4,14 @@
  *
  * @module
  */
-export { init, createCore, core, currentVariant, supportsRelaxedSimd, supportsSimd, binaryUrl, Core } from './core/wasm.js';
+export { init, createCore, core, currentVariant, supportsRelaxedSimd, supportsSimd, binaryUrl, Core, MAX_ALLOCATION } from './core/wasm.js';
 export type { Variant, InitOptions, InitResult, KernelExports } from './core/wasm.js';
-export { NotPositiveDefiniteError, DataFormatError, DisposedError, NonFiniteLossError } from './core/errors.js';
+export { NotPositiveDefiniteError, DataFormatError, DisposedError, NonFiniteLossError, IllConditionedError } from './core/errors.js';
 export type { DenseMatrix, CsrMatrix, MatrixInput, VectorInput, Dataset } from './core/types.js';
 export { Handle } from './core/handle.js';
 export { Matrix } from './linalg/matrix.js';
 export { SymMatrix, CholeskyFactor } from './linalg/symmatrix.js';
-export type { DampingOptions, Eigen } from './linalg/symmatrix.js';
+export type { DampingOptions, Eigen, SolveOptions, ConditionOptions } from './linalg/symmatrix.js';
 export { gram, outerProducts } from './linalg/gram.js';
 export { cosine } from './linalg/vector.js';
 export { gaussian, bernoulli, categorical, poisson } from './likelihoods/likelihood.js';

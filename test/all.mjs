@@ -1,10 +1,17 @@
 // The whole test command (`npm test`): the uvu suite once per WASM variant (relaxed SIMD
-// needs --experimental-wasm-relaxed-simd on Node 20), the Deno smoke test and the browser
-// test of the web page (headless Chromium). Prints one closing line "N passed, N failed".
+// needs --experimental-wasm-relaxed-simd on Node 20), the Deno smoke test, the browser test of
+// the web page (headless Chromium) and the package test (the packed tarball installed and run in
+// Node 20/24, Deno and a Vite app). Prints one closing line "N passed, N failed, N skipped".
+//
+// A suite whose runtime this machine lacks (no Chromium, no Deno binary) is skipped with one line
+// saying what, why and how to run it, and counts as one skipped test; under CI=true it is a
+// failure instead (.ci/run installs Chromium, npm install installs Deno).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CHROMIUM_HOW, findChromium } from './browser/chromium.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'natgrad-test-'));
@@ -12,12 +19,30 @@ const filter = process.argv[2] ?? '';
 const nodeMajor = Number(process.versions.node.split('.')[0]);
 const relaxedFlag = nodeMajor < 22 ? ['--experimental-wasm-relaxed-simd'] : [];
 const tsx = ['--import', 'tsx'];
+const ci = process.env.CI === 'true' || process.env.CI === '1';
+
+/** null when the suite can run, else why not and how to make it run. */
+function needsChromium() {
+  const c = findChromium();
+  return c.path ? null : { why: `no Chromium found (${c.why})`, how: CHROMIUM_HOW };
+}
+const chromium = findChromium();
+function needsDeno() {
+  try {
+    const bin = createRequire(import.meta.url).resolve('deno/bin.cjs');
+    const r = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8', timeout: 60_000 });
+    return r.status === 0 ? null : { why: `the deno binary does not run (exit ${r.status}): ${(r.stderr || String(r.error ?? '')).trim().split('\n').pop()}`, how: 'npm install (the deno devDependency brings it)' };
+  } catch {
+    return { why: 'the deno npm package is not installed', how: 'npm install (deno is a devDependency)' };
+  }
+}
 
 const suites = [
   { name: 'uvu (simd)', cmd: process.execPath, args: [...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'simd' } },
   { name: 'uvu (relaxed-simd)', cmd: process.execPath, args: [...relaxedFlag, ...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'relaxed-simd' } },
-  { name: 'deno smoke', cmd: process.execPath, args: ['test/deno/run.mjs'], env: {} },
-  { name: 'web (chromium)', cmd: process.execPath, args: ['test/browser/web.test.mjs'], env: {} },
+  { name: 'deno smoke', cmd: process.execPath, args: ['test/deno/run.mjs'], env: {}, needs: needsDeno },
+  { name: 'web (chromium)', cmd: process.execPath, args: ['test/browser/web.test.mjs'], env: chromium.path ? { CHROMIUM_PATH: chromium.path } : {}, needs: needsChromium },
+  { name: 'package (npm pack)', cmd: process.execPath, args: ['test/package/pack.test.mjs'], env: {} },
 ];
 
 let passed = 0, failed = 0, skipped = 0;
@@ -25,6 +50,18 @@ for (const s of suites) {
   if (filter && !s.name.startsWith('uvu')) continue;
   const summary = join(tmp, s.name.replace(/\W+/g, '_') + '.json');
   console.log(`\n=== ${s.name}`);
+  const missing = s.needs?.();
+  if (missing) {
+    if (ci) {
+      failed += 1;
+      console.log(`${s.name}: FAILED — ${missing.why}; CI must run it (${missing.how})`);
+    } else {
+      skipped += 1;
+      console.log(`${s.name}: skipped — ${missing.why}; to run it: ${missing.how}`);
+    }
+    continue;
+  }
+  const t0 = Date.now();
   const r = spawnSync(s.cmd, s.args.filter(Boolean), { cwd: root, stdio: 'inherit', env: { ...process.env, ...s.env, NATGRAD_TEST_SUMMARY: summary } });
   if (existsSync(summary)) {
     const c = JSON.parse(readFileSync(summary, 'utf8'));
@@ -34,6 +71,7 @@ for (const s of suites) {
     failed += 1;
     console.log(`${s.name}: did not report (exit ${r.status}, signal ${r.signal})`);
   }
+  console.log(`(${s.name}: ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
-console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exitCode = failed ? 1 : 0;

@@ -27,6 +27,29 @@ export class NotPositiveDefiniteError extends Error {
 }
 
 /**
+ * A solve was asked to refuse ill-conditioned systems (`minRcond`) and the matrix is one: the
+ * estimated reciprocal condition number `rcond` ≈ 1/(‖A‖₁‖A⁻¹‖₁) of the (damped) matrix is
+ * below the threshold `minRcond`. `rcond` is LAPACK dpocon's estimate (see
+ * `CholeskyFactor.rcond`): 0 when ‖A⁻¹‖₁ overflows, ≈ 1e-16 for a numerically singular matrix
+ * such as [[2, 2], [2, 2]]. Thrown before any solution is computed.
+ *
+ * A solution's relative error is bounded by about eps/rcond (eps = 2⁻⁵² ≈ 2.2e-16), so
+ * `minRcond: 1e-12` keeps roughly four correct digits and more.
+ */
+export class IllConditionedError extends Error {
+  /** The estimated reciprocal 1-norm condition number, in [0, 1]. */
+  readonly rcond: number;
+  /** The threshold it fell below. */
+  readonly minRcond: number;
+  constructor(rcond: number, minRcond: number, what = 'matrix') {
+    super(`${what} is ill-conditioned: estimated rcond (1-norm) ${rcond.toExponential(2)} is below minRcond ${minRcond}`);
+    this.name = 'IllConditionedError';
+    this.rcond = rcond;
+    this.minRcond = minRcond;
+  }
+}
+
+/**
  * A data file is malformed. `file` is the path (or `'<string>'` for text
  * input) and `line` the 1-based line number of the first problem.
  */

@@ -246,7 +246,7 @@ const MT_LOWER = 0x7fffffff;
  *
  * Exactness: the uniform and integer draws are bit-exact. The Gaussian needs `ln` and the
  * lognormal `exp`, which numpy takes from the C library: here they are correctly rounded
- * ({@link logCorrectlyRounded}, {@link expCorrectlyRounded}), and glibc's are too except on about
+ * (`logCorrectlyRounded`, `expCorrectlyRounded` in this module), and glibc's are too except on about
  * 0.06 % of arguments, where it is 1 ulp off. So about one normal pair in 1,500 differs from
  * numpy's by 1 ulp (for seed 0, draws 662 and 663 of the first 2,000); the stream never goes
  * out of sync. (`sqrt` is correctly rounded everywhere.)

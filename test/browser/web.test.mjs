@@ -10,18 +10,21 @@
 // and the Fig. 3 race gives decreasing NGD losses. Screenshots of the three views go to
 // test-artifacts/web-*.png; --readme-screenshot also writes docs/web-screenshot.png.
 //
-// Chromium: /usr/bin/chromium (Debian's package) or $CHROMIUM_PATH. Prints a JSON summary
+// Chromium: $CHROMIUM_PATH, else chromium / chromium-browser / google-chrome on PATH, else
+// /usr/bin/chromium (see chromium.mjs; test/all.mjs skips this test when there is none). Prints a JSON summary
 // {"passed":N,"failed":M,...} as its last line and writes it to $NATGRAD_TEST_SUMMARY if set.
 import { createServer } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM_HOW, findChromium, launchOptions } from './chromium.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dist = join(root, 'web', 'dist');
 const artifacts = join(root, 'test-artifacts');
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const chromium = findChromium();
+const executablePath = chromium.path;
 const argv = new Set(process.argv.slice(2));
 const started = Date.now();
 
@@ -76,13 +79,11 @@ try {
   const origin = `http://127.0.0.1:${server.address().port}`;
 
   // ------------------------------------------------------------------ browser
-  assert(existsSync(executablePath), `no Chromium at ${executablePath} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
-  const { chromium } = await import('playwright-core');
+  assert(executablePath, `no Chromium: ${chromium.why} (${CHROMIUM_HOW})`);
+  const playwright = await import('playwright-core');
   userDataDir = mkdtempSync(join(tmpdir(), 'natgrad-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  context = await playwright.chromium.launchPersistentContext(userDataDir, {
+    ...launchOptions(executablePath),
     viewport: { width: 1280, height: 860 },
     deviceScaleFactor: 1,
   });
