@@ -43,6 +43,6 @@ export {
 export type { TypedCsrMatrix, TextSource, SklearnCsvOptions, LibsvmOptions, PaperDatasetName } from './data/datasets.js';
 export { fisherAccumulator, empiricalFisherAccumulator, CurvatureAccumulator, type AccumulatorOptions, type AccumulatorKind } from './problem/accumulator.js';
 export { parallelGram, type ParallelOptions } from './linalg/parallel.js';
-export { gridSearch } from './grid/grid.js';
+export { gridSearch, SPARSE_DENSITY_THRESHOLD } from './grid/grid.js';
 export type { GridProblem, GridLikelihood, GridSearchOptions, GridSearchResult, GridRun, GridProgress, GridOptimizer } from './grid/grid.js';
 export { paperGrid } from './grid/paper-grid.js';
