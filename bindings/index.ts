@@ -46,3 +46,18 @@ export { parallelGram, type ParallelOptions } from './linalg/parallel.js';
 export { gridSearch, SPARSE_DENSITY_THRESHOLD } from './grid/grid.js';
 export type { GridProblem, GridLikelihood, GridSearchOptions, GridSearchResult, GridRun, GridProgress, GridOptimizer } from './grid/grid.js';
 export { paperGrid } from './grid/paper-grid.js';
+export { curvatureOperator } from './operators/curvature.js';
+export type { CurvatureOperator, CurvatureOperatorOptions, CurvatureKind } from './operators/curvature.js';
+export { checkOperator } from './operators/operator.js';
+export type { LinearOperator, IterativeOptions } from './operators/operator.js';
+export { cg, lanczos, topEigenvalues, spectralDensity, traceEstimate, diagonalEstimate, kfacInverse, factoredDamping, ConvergenceError } from './solvers/index.js';
+export type {
+  CgOptions, CgResult, CgProgress, KfacPreconditionerSpec, LanczosOptions, LanczosResult, LanczosProgress, TopEigenvaluesOptions, TopEigenvaluesResult, EigenProgress,
+  SpectralDensityOptions, SpectralDensityResult, DensityProgress, TraceEstimateOptions, TraceEstimate, DiagonalEstimateOptions, DiagonalEstimate, EstimateProgress,
+  KfacInverse, DenseKfacFactors, PreconditionerOperator,
+} from './solvers/index.js';
+export { hessianFree } from './optimizers/hessian-free.js';
+export type { HessianFreeOptions } from './optimizers/hessian-free.js';
+export { kfac } from './optimizers/kfac.js';
+export type { KfacOptions, KfacState } from './optimizers/kfac.js';
+export type { SolverOptions, SecondOrderOptions } from './optimizers/optimizers.js';

@@ -15,16 +15,22 @@
  *     diagEF  θ ← θ − γ ∇L / (diag F̃ + s/σp² + λ)^p            p = 1 or ½ (Adam-like, §5)
  *     VA      θ ← θ − γ ‖∇L‖² (F̃ + s/σp² I + λ I)⁻¹ ∇L        (Eq. 19 direction)
  *
- * Damped systems are solved by Cholesky (the prior and λ enter as one diagonal shift).
- * A system that is not positive definite does not throw from `run`: the run ends with
- * `status: 'failed'` and the reason. `adaptiveDamping` turns on Levenberg–Marquardt control
+ * Damped systems are solved by Cholesky (the prior and λ enter as one diagonal shift), or —
+ * with `solver: 'cg'`, or `'auto'` when a dense D × D would exceed 256 MiB — by conjugate gradients
+ * on the matrix-free curvature operator (one JVP + one VJP per CG iteration, never D × D).
+ * A system that is not positive definite, one whose Cholesky rcond is below `minRcond`, or a CG
+ * solve that does not converge does not throw from `run`: the run ends with `status: 'failed'`
+ * and the reason. `adaptiveDamping` turns on Levenberg–Marquardt control
  * of λ for the second-order methods (Martens 2010: ρ < ¼ → λ·boost, ρ > ¾ → λ·drop).
  *
  * @module
  */
-import { NonFiniteLossError, NotPositiveDefiniteError } from '../core/errors.js';
+import { IllConditionedError, NonFiniteLossError, NotPositiveDefiniteError } from '../core/errors.js';
 import type { Problem } from '../problem/types.js';
 import type { SymMatrix } from '../linalg/symmatrix.js';
+import { curvatureOperator, type CurvatureKind } from '../operators/curvature.js';
+import { cg } from '../solvers/cg.js';
+import { ConvergenceError } from '../solvers/errors.js';
 import type { VectorInput } from '../core/types.js';
 import { checkScalar, firstNonFinite, toVector } from '../core/validate.js';
 
@@ -48,6 +54,26 @@ export interface OptimizerOptions {
   /** Levenberg–Marquardt control of λ (second-order methods only): `true` or its settings */
   adaptiveDamping?: boolean | AdaptiveDamping;
 }
+
+/** How the damped curvature system of NGD / EFGD / Newton / NGD-MC is solved. */
+export interface SolverOptions {
+  /**
+   * `'cholesky'` (dense D × D, the default when it fits), `'cg'` (conjugate gradients on the
+   * matrix-free curvature operator: memory O(N·width + D)), or `'auto'`: CG when a dense D × D
+   * would exceed 256 MiB (D > 5792), Cholesky otherwise. Default `'auto'`.
+   */
+  solver?: 'cholesky' | 'cg' | 'auto';
+  /** CG settings: relative residual `tol` (default 1e-10) and `maxIterations` (default min(D, 1000)); a CG that does not converge fails the step (ConvergenceError). */
+  cg?: { tol?: number; maxIterations?: number };
+  /**
+   * Cholesky only: refuse a solve whose {@link CholeskyFactor.rcond} estimate is below this, in
+   * [0, 1] (IllConditionedError; `run` ends with status 'failed' and the reason). Default: no check.
+   */
+  minRcond?: number;
+}
+
+/** Options of the dense-curvature optimizers {@link ngd}, {@link efgd}, {@link newton}, {@link ngdMC}. */
+export interface SecondOrderOptions extends OptimizerOptions, SolverOptions {}
 
 /** The explicit optimizer state. */
 export interface OptimizerState {
@@ -135,9 +161,9 @@ function dot(a: Float64Array, b: Float64Array): number {
 }
 
 /** Solve (C + shift·I) d = g, freeing C afterwards; with `wantProduct` also (C + shift·I) d. */
-function dampedSolve(C: SymMatrix, g: Float64Array, shift: number, wantProduct: boolean): Preconditioned {
+function dampedSolve(C: SymMatrix, g: Float64Array, shift: number, wantProduct: boolean, minRcond?: number): Preconditioned {
   try {
-    const direction = C.solve(g, { damping: shift });
+    const direction = C.solve(g, minRcond === undefined ? { damping: shift } : { damping: shift, minRcond });
     if (!wantProduct) return { direction };
     const curvatureDirection = C.matvec(direction);
     for (let i = 0; i < direction.length; i++) curvatureDirection[i]! += shift * direction[i]!;
@@ -216,7 +242,7 @@ export function makeOptimizer(name: string, problem: Problem, options: Optimizer
         try {
           res = opt.update(state);
         } catch (e) {
-          if (e instanceof NotPositiveDefiniteError) {
+          if (e instanceof NotPositiveDefiniteError || e instanceof IllConditionedError || e instanceof ConvergenceError) {
             rec.status = 'failed';
             rec.reason = e.message;
             break;
@@ -259,28 +285,57 @@ export function gd(problem: Problem, options: OptimizerOptions): Optimizer {
   return makeOptimizer('GD', problem, options, (_p, s) => ({ direction: s.gradient }), false);
 }
 
-/** Natural gradient descent with the exact Fisher: d = (F + s/σp² I + λI)⁻¹ ∇L. */
-export function ngd(problem: Problem, options: OptimizerOptions): Optimizer {
-  return makeOptimizer('NGD', problem, options, (p, s) => dampedSolve(p.fisher(s.theta), s.gradient, p.priorCurvature() + s.damping, !!options.adaptiveDamping), true);
+/** Bytes above which `solver: 'auto'` uses CG instead of a dense D × D (256 MiB). */
+const AUTO_DENSE_BYTES = 256 * 2 ** 20;
+
+/**
+ * The damped solve (C + shift·I) d = g of a second-order optimizer: Cholesky on the dense C, or
+ * CG on the curvature operator (see {@link SolverOptions}).
+ */
+function solveWith(name: string, problem: Problem, options: SecondOrderOptions, kind: CurvatureKind, dense: (p: Problem, s: OptimizerState) => SymMatrix, mc?: { samples: number; seed: number }): Preconditioner {
+  const solver = options.solver ?? 'auto';
+  if (solver !== 'cholesky' && solver !== 'cg' && solver !== 'auto') throw new RangeError(`natgrad: solver must be 'cholesky', 'cg' or 'auto', got ${String(solver)}`);
+  const minRcond = options.minRcond;
+  if (minRcond !== undefined && !(checkScalar(minRcond, 'minRcond', 'nonnegative') <= 1)) throw new RangeError(`natgrad: minRcond must be in [0, 1], got ${minRcond}`);
+  const tol = options.cg?.tol ?? 1e-10, maxIterations = options.cg?.maxIterations;
+  checkScalar(tol, 'cg.tol', 'positive');
+  if (maxIterations !== undefined && !(Number.isSafeInteger(maxIterations) && maxIterations >= 1)) throw new RangeError(`natgrad: cg.maxIterations must be a positive integer, got ${String(maxIterations)}`);
+  const useCg = solver === 'cg' || (solver === 'auto' && 8 * problem.dim * problem.dim > AUTO_DENSE_BYTES);
+  const want = !!options.adaptiveDamping;
+  const prior = kind === 'hessian' ? 0 : 1;
+  if (!useCg) return (p, s) => dampedSolve(dense(p, s), s.gradient, prior * p.priorCurvature() + s.damping, want, minRcond);
+  return (p, s) => {
+    const op = curvatureOperator(p, s.theta, mc ? { kind, samples: mc.samples, seed: mc.seed + s.iteration } : { kind });
+    const r = cg(op, s.gradient, { damping: prior * p.priorCurvature() + s.damping, tol, maxIterations });
+    if (!r.converged) {
+      throw new ConvergenceError(`natgrad: ${name} step ${s.iteration + 1}: CG on the damped ${kind} did not converge (${r.reason === 'negativeCurvature' ? 'non-positive curvature: the damped matrix is not positive definite' : `relative residual ${r.residual.toExponential(2)} > tol ${tol} after ${r.iterations} iterations`}); raise damping or cg.maxIterations`, r.iterations, r.residual);
+    }
+    return { direction: r.x, curvatureDirection: r.product };
+  };
 }
 
-/** Empirical-Fisher descent: d = (F̃ + s/σp² I + λI)⁻¹ ∇L. */
-export function efgd(problem: Problem, options: OptimizerOptions): Optimizer {
-  return makeOptimizer('EFGD', problem, options, (p, s) => dampedSolve(p.empiricalFisher(s.theta), s.gradient, p.priorCurvature() + s.damping, !!options.adaptiveDamping), true);
+/** Natural gradient descent with the exact Fisher: d = (F + s/σp² I + λI)⁻¹ ∇L (Cholesky, or CG: see {@link SolverOptions}). */
+export function ngd(problem: Problem, options: SecondOrderOptions): Optimizer {
+  return makeOptimizer('NGD', problem, options, solveWith('NGD', problem, options, 'fisher', (p, s) => p.fisher(s.theta)), true);
 }
 
-/** Newton's method: d = (∇²L + λI)⁻¹ ∇L (the Hessian includes the prior). */
-export function newton(problem: Problem, options: OptimizerOptions): Optimizer {
-  return makeOptimizer('Newton', problem, options, (p, s) => dampedSolve(p.hessian(s.theta), s.gradient, s.damping, !!options.adaptiveDamping), true);
+/** Empirical-Fisher descent: d = (F̃ + s/σp² I + λI)⁻¹ ∇L (Cholesky, or CG: see {@link SolverOptions}). */
+export function efgd(problem: Problem, options: SecondOrderOptions): Optimizer {
+  return makeOptimizer('EFGD', problem, options, solveWith('EFGD', problem, options, 'empiricalFisher', (p, s) => p.empiricalFisher(s.theta)), true);
+}
+
+/** Newton's method: d = (∇²L + λI)⁻¹ ∇L (the Hessian includes the prior; Cholesky, or CG: see {@link SolverOptions}). */
+export function newton(problem: Problem, options: SecondOrderOptions): Optimizer {
+  return makeOptimizer('Newton', problem, options, solveWith('Newton', problem, options, 'hessian', (p, s) => p.hessian(s.theta)), true);
 }
 
 /**
  * NGD with the Monte-Carlo Fisher (S samples per point, fresh every step: step k uses seed
  * `seed + k`), d = (F̂_MC + s/σp² I + λI)⁻¹ ∇L.
  */
-export function ngdMC(problem: Problem, options: OptimizerOptions & { samples?: number; seed?: number }): Optimizer {
+export function ngdMC(problem: Problem, options: SecondOrderOptions & { samples?: number; seed?: number }): Optimizer {
   const samples = options.samples ?? 1, seed = options.seed ?? 0;
-  return makeOptimizer('NGD-MC', problem, options, (p, s) => dampedSolve(p.fisherMC(s.theta, { samples, seed: seed + s.iteration }), s.gradient, p.priorCurvature() + s.damping, !!options.adaptiveDamping), true);
+  return makeOptimizer('NGD-MC', problem, options, solveWith('NGD-MC', problem, options, 'fisherMC', (p, s) => p.fisherMC(s.theta, { samples, seed: seed + s.iteration }), { samples, seed }), true);
 }
 
 /**

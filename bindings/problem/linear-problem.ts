@@ -42,6 +42,7 @@ import type { DenseMatrix, MatrixInput, VectorInput } from '../core/types.js';
 import { checkScalar, firstNonFinite, toMatrix, toVector } from '../core/validate.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
 import { linear, type LinearModel } from '../models/linear.js';
+import { curvatureOperator, type CurvatureOperator, type CurvatureOperatorOptions, type OutputSpaceMap } from '../operators/curvature.js';
 import type { CurvatureOptions, CurvatureResult, LinearKfac, MonteCarloOptions, Problem, Structure } from './types.js';
 
 /** Options of {@link linearProblem}. */
@@ -504,6 +505,30 @@ export class LinearProblem extends Handle implements Problem {
     const out = core.f64(this.#pvec, D).slice();
     if (prior) for (let i = 0; i < D; i++) out[i]! += prior * vec[i]!;
     return out;
+  }
+
+  /**
+   * @internal s · Jᵀ B(J v) at θ for an output-space map B (the operators' EF and MC products):
+   * u = J v = V x_n (N × M), w = B(u, f, r) (N × M), returns s · Σ_n w_n ⊗ x_n (length D). Two
+   * passes over X; memory O(N·M + D).
+   */
+  outputSpaceProduct(theta: VectorInput, v: Float64Array, B: OutputSpaceMap): Float64Array {
+    const vec = toVector(v, this.dim, 'v');
+    this.#evaluate(theta, false);
+    const { core, N, outputs: M, dim: D } = this;
+    core.f64(this.#pvec, D).set(vec);
+    this.#forward(this.#pvec, this.#pu);
+    const w = B(core.f64(this.#pu, N * M).slice(), core.f64(this.#pf, N * M).slice(), core.f64(this.#pr, N * M).slice());
+    if (w.length !== N * M) throw new RangeError(`natgrad: outputSpaceProduct: B returned ${w.length} entries, expected N·M = ${N * M}`);
+    core.f64(this.#pu, N * M).set(w);
+    core.f64(this.#pvec, D).fill(0);
+    this.#backward(this.#pu, this.scale, this.#pvec);
+    return core.f64(this.#pvec, D).slice();
+  }
+
+  /** The curvature at θ as a matrix-free operator: see {@link curvatureOperator}. */
+  curvatureOperator(theta: VectorInput, options?: CurvatureOperatorOptions): CurvatureOperator {
+    return curvatureOperator(this, theta, options);
   }
 
   /** Free the workspaces (and the inputs, when the problem copied them). */

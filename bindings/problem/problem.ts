@@ -41,6 +41,7 @@ import { SymMatrix } from '../linalg/symmatrix.js';
 import { isLinearModel } from '../models/linear.js';
 import { checkModel, isLayered, type Model, type ModelTrace } from '../models/model.js';
 import { linearProblem, type LinearProblem } from './linear-problem.js';
+import { curvatureOperator, type CurvatureOperator, type CurvatureOperatorOptions, type OutputSpaceMap } from '../operators/curvature.js';
 import type { CurvatureOptions, CurvatureResult, KfacFactors, MonteCarloOptions, Problem, Structure } from './types.js';
 
 /** Options of {@link problem}. */
@@ -533,6 +534,26 @@ export class ModelProblem extends Handle implements Problem {
       }
     }
     return w;
+  }
+
+  /**
+   * @internal s · Jᵀ B(J v) at θ for an output-space map B (the operators' EF and MC products):
+   * u = J v (N × M, row n = J_n v), w = B(u, f, r) (N × M), returns s · Σ_n J_nᵀ w_n (length D).
+   * One JVP and one VJP on the kept forward pass; memory O(N·M + D).
+   */
+  outputSpaceProduct(theta: VectorInput, v: Float64Array, B: OutputSpaceMap): Float64Array {
+    const vec = toVector(v, this.dim, 'v');
+    const lin = this.#at(theta);
+    const w = B(lin.trace.jvp(vec), lin.f, lin.r);
+    if (w.length !== this.N * this.outputs) throw new RangeError(`natgrad: outputSpaceProduct: B returned ${w.length} entries, expected N·M = ${this.N * this.outputs}`);
+    const out = lin.trace.vjp(w);
+    for (let i = 0; i < out.length; i++) out[i]! *= this.scale;
+    return out;
+  }
+
+  /** The curvature at θ as a matrix-free operator: see {@link curvatureOperator}. */
+  curvatureOperator(theta: VectorInput, options?: CurvatureOperatorOptions): CurvatureOperator {
+    return curvatureOperator(this, theta, options);
   }
 
   /** Free the kept trace and the workspaces. */

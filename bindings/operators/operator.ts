@@ -1,0 +1,115 @@
+/**
+ * The linear-operator surface every matrix-free solver takes: a symmetric D × D matrix known only
+ * through its products. A plain object `{ dim, matvec }` is an operator; {@link curvatureOperator}
+ * returns one with the optional members too. Nothing here forms D × D.
+ *
+ * @module
+ */
+import type { SymMatrix } from '../linalg/symmatrix.js';
+import { firstNonFinite } from '../core/validate.js';
+
+/** A symmetric linear operator A ∈ R^{D×D} given by its products. */
+export interface LinearOperator {
+  /** D, the dimension. */
+  readonly dim: number;
+  /** A v for v of length D (a new array of length D; v is not modified). */
+  matvec(v: Float64Array): Float64Array;
+  /**
+   * A V for the k columns of V (D × k, row-major) → D × k row-major. Optional: the solvers fall back
+   * on k `matvec` calls.
+   */
+  matmat?(V: Float64Array, k: number): Float64Array;
+  /** The exact diagonal (length D), where it is cheap. Optional. */
+  diagonal?(): Float64Array;
+  /** The dense D × D matrix (small D only; the caller frees it). Optional. */
+  toDense?(): SymMatrix;
+}
+
+/** Options every iterative routine takes. */
+export interface IterativeOptions<P> {
+  /** Abort between products: the routine throws the signal's reason (an `AbortError` by default). */
+  signal?: AbortSignal;
+  /** Called after every product (or iteration) with what the routine has so far. */
+  onProgress?: (progress: P) => void;
+}
+
+/**
+ * Check that `op` has the operator shape and return it.
+ * @throws TypeError without a `matvec` function; RangeError for a `dim` that is not a positive integer.
+ */
+export function checkOperator(op: unknown, what = 'operator'): LinearOperator {
+  const o = op as Partial<LinearOperator> | null | undefined;
+  if (typeof o !== 'object' || o === null) throw new TypeError(`natgrad: ${what} must be an object { dim, matvec(v) }`);
+  if (typeof o.dim !== 'number' || !Number.isSafeInteger(o.dim) || o.dim < 1) throw new RangeError(`natgrad: ${what}.dim must be a positive integer, got ${String(o.dim)}`);
+  if (typeof o.matvec !== 'function') throw new TypeError(`natgrad: ${what}.matvec must be a function (v: Float64Array) => Float64Array`);
+  return o as LinearOperator;
+}
+
+/**
+ * A v, checked: the result must have length D and finite entries (an operator that returns the
+ * wrong length — a `dim` that does not match its products — or NaN is refused, naming which).
+ * @throws RangeError
+ */
+export function apply(op: LinearOperator, v: Float64Array, what = 'operator'): Float64Array {
+  const y = op.matvec(v);
+  if (!(y instanceof Float64Array) && !Array.isArray(y)) throw new TypeError(`natgrad: ${what}.matvec must return a Float64Array`);
+  if (y.length !== op.dim) throw new RangeError(`natgrad: ${what}.matvec returned ${y.length} entries but ${what}.dim is ${op.dim} (the operator's dim does not match its products)`);
+  const bad = firstNonFinite(y);
+  if (bad >= 0) throw new RangeError(`natgrad: ${what}.matvec returned a non-finite entry at ${bad} (${y[bad]})`);
+  return y instanceof Float64Array ? y : Float64Array.from(y);
+}
+
+/** A vector argument of length D with finite entries (a copy when it is not a Float64Array). */
+export function checkVector(v: unknown, dim: number, name: string): Float64Array {
+  if (!(v instanceof Float64Array) && !Array.isArray(v) && !ArrayBuffer.isView(v)) throw new TypeError(`natgrad: ${name} must be a Float64Array or an array of numbers`);
+  const a = v instanceof Float64Array ? v : Float64Array.from(v as ArrayLike<number>);
+  if (a.length !== dim) throw new RangeError(`natgrad: ${name} must have length ${dim} (the operator's dim), got ${a.length}`);
+  const bad = firstNonFinite(a);
+  if (bad >= 0) throw new RangeError(`natgrad: ${name}[${bad}] is not finite (${a[bad]})`);
+  return a;
+}
+
+/** Throw the signal's reason when it is aborted. */
+export function checkAbort(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason ?? new DOMException('natgrad: aborted', 'AbortError');
+}
+
+/** A positive integer option (or its default). */
+export function checkCount(x: unknown, name: string, fallback: number, min = 1): number {
+  if (x === undefined) return fallback;
+  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < min) throw new RangeError(`natgrad: ${name} must be an integer ≥ ${min}, got ${String(x)}`);
+  return x;
+}
+
+/** A seed option (a safe integer, default 0). */
+export function checkSeed(x: unknown): number {
+  if (x === undefined) return 0;
+  if (typeof x !== 'number' || !Number.isSafeInteger(x)) throw new RangeError(`natgrad: seed must be a safe integer, got ${String(x)}`);
+  return x;
+}
+
+/** x·y. */
+export function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+/** A V by columns: `matmat` when the operator has one, else k checked `matvec` calls. */
+export function applyMany(op: LinearOperator, V: Float64Array, k: number, what = 'operator'): Float64Array {
+  const D = op.dim;
+  if (op.matmat) {
+    const out = op.matmat(V, k);
+    if (out.length !== D * k) throw new RangeError(`natgrad: ${what}.matmat returned ${out.length} entries, expected D·k = ${D * k}`);
+    const bad = firstNonFinite(out);
+    if (bad >= 0) throw new RangeError(`natgrad: ${what}.matmat returned a non-finite entry at ${bad}`);
+    return out;
+  }
+  const out = new Float64Array(D * k), col = new Float64Array(D);
+  for (let c = 0; c < k; c++) {
+    for (let i = 0; i < D; i++) col[i] = V[i * k + c]!;
+    const y = apply(op, col, what);
+    for (let i = 0; i < D; i++) out[i * k + c] = y[i]!;
+  }
+  return out;
+}

@@ -1,0 +1,109 @@
+/**
+ * KFAC (Martens & Grosse 2015): natural-gradient steps with the Kronecker-factored curvature of each
+ * dense layer,
+ *
+ *     d_l = (G_l + γ_G I)⁻¹ ⊗ (A_l + γ_A I)⁻¹ ∇_l L,      θ ← θ − γ d
+ *     γ_A = π_l √λ,  γ_G = √λ / π_l,  π_l² = (tr A_l / dim A_l) / (tr G_l / dim G_l)   (§6.3)
+ *
+ * with λ = damping + s/σp² (the prior's curvature joins the damping, as in NGD). The factors are
+ * `problem.fisher(θ, { structure: 'kfac' })` (or `fisherMC`, `empiricalFisher` — the paper's EF
+ * question asked of KFAC): A_l = (1/N) Σ ā ā ᵀ (bias coordinate last), G_l = s Σ δ B δᵀ, in the
+ * layer's [W | b] order, mapped to θ's W-then-b order by {@link kfacInverse}. `init(θ₀)` computes
+ * the factors at θ₀ and the first `update` uses them; every `updateEvery` iterations after that the
+ * factors become the running average ema·old + (1 − ema)·new. Cost per step: one forward pass (L, ∇L),
+ * plus at refresh steps one factor pass (N·Σ_l (in_l² + K·out_l²) flops), then per layer two Cholesky
+ * factorizations ((in+1)³ + out³)/3 and two triangular solves with the gradient matrix.
+ *
+ * @module
+ */
+import { checkScalar } from '../core/validate.js';
+import { isLayered } from '../models/model.js';
+import type { KfacFactors, Problem } from '../problem/types.js';
+import { kfacInverse, type DenseKfacFactors } from '../solvers/kfac.js';
+import { makeOptimizer, type OptimizerOptions, type OptimizerState, type Optimizer } from './optimizers.js';
+
+/** Options of {@link kfac}. */
+export interface KfacOptions extends Omit<OptimizerOptions, 'adaptiveDamping'> {
+  /** Which curvature's Kronecker factors: `'fisher'` (default, exact Λ factor), `'fisherMC'` (sampled labels) or `'empiricalFisher'`. */
+  curvature?: 'fisher' | 'fisherMC' | 'empiricalFisher';
+  /** Running-average weight of the old factors, in [0, 1) (default 0.95; 0 = use the newest factors only). */
+  ema?: number;
+  /** Refresh the factors every this many iterations (default 1). */
+  updateEvery?: number;
+  /** `'fisherMC'`: samples per point (default 1) and seed (step k uses seed + k; default 0). */
+  samples?: number;
+  seed?: number;
+}
+
+/** The state of {@link kfac}: the common state plus the running factors (dense, per layer). */
+export interface KfacState extends OptimizerState {
+  readonly factors: readonly DenseKfacFactors[];
+}
+
+/**
+ * The KFAC optimizer (see the module documentation), with the same `init / update / step / run`
+ * surface and run records as the other optimizers. `adaptiveDamping` is not supported.
+ * @throws RangeError for a model that is not all dense layers, lr ≤ 0, damping < 0, ema ∉ [0, 1),
+ *   updateEvery < 1, an unknown curvature.
+ * @example
+ * const opt = kfac(p, { lr: 0.5, damping: 1e-3, ema: 0.9 });
+ * const rec = opt.run(model.init(0), { iterations: 20 });
+ */
+export function kfac(problem: Problem, options: KfacOptions): Optimizer {
+  const curvature = options?.curvature ?? 'fisher';
+  if (curvature !== 'fisher' && curvature !== 'fisherMC' && curvature !== 'empiricalFisher') throw new RangeError(`natgrad: kfac: curvature must be 'fisher', 'fisherMC' or 'empiricalFisher', got ${String(curvature)}`);
+  const ema = checkScalar(options.ema ?? 0.95, 'ema', 'nonnegative');
+  if (!(ema < 1)) throw new RangeError(`natgrad: kfac: ema must be in [0, 1), got ${ema}`);
+  const updateEvery = options.updateEvery ?? 1;
+  if (!Number.isSafeInteger(updateEvery) || updateEvery < 1) throw new RangeError(`natgrad: kfac: updateEvery must be a positive integer, got ${String(updateEvery)}`);
+  if ((options as { adaptiveDamping?: unknown }).adaptiveDamping) throw new RangeError('natgrad: kfac: adaptiveDamping is not supported (set damping)');
+  if (!isLayered(problem.model)) throw new RangeError(`natgrad: kfac needs a model whose groups are all dense layers; ${problem.model.name} is not`);
+  const samples = options.samples ?? 1, seed = options.seed ?? 0;
+  const groups = problem.model.groups;
+
+  const factorsAt = (theta: Float64Array, iteration: number): DenseKfacFactors[] => {
+    const raw: KfacFactors[] = curvature === 'fisher' ? problem.fisher(theta, { structure: 'kfac' })
+      : curvature === 'empiricalFisher' ? problem.empiricalFisher(theta, { structure: 'kfac' })
+      : problem.fisherMC(theta, { structure: 'kfac', samples, seed: seed + iteration });
+    try {
+      return raw.map((f) => ({ A: f.A.toDense(), G: f.G.toDense() }));
+    } finally {
+      for (const f of raw) { f.A.free(); f.G.free(); }
+    }
+  };
+
+  let pending: readonly DenseKfacFactors[] | undefined;
+  const opt = makeOptimizer('KFAC', problem, options, (p, s) => {
+    const inv = kfacInverse(pending!, groups, { damping: s.damping + p.priorCurvature() });
+    try {
+      return { direction: inv.apply(s.gradient) };
+    } finally {
+      inv.free();
+    }
+  }, false);
+  const baseInit = opt.init, baseUpdate = opt.update;
+  opt.init = (theta0) => {
+    const s = baseInit(theta0);
+    return { ...s, factors: factorsAt(s.theta, 0) } as KfacState;
+  };
+  opt.update = (state) => {
+    const old = (state as Partial<KfacState>).factors;
+    let F: readonly DenseKfacFactors[];
+    if (!old) F = factorsAt(state.theta, state.iteration);
+    else if (state.iteration > 0 && state.iteration % updateEvery === 0) {
+      const fresh = factorsAt(state.theta, state.iteration);
+      F = fresh.map((f, l) => ({
+        A: f.A.map((x, i) => ema * old[l]!.A[i]! + (1 - ema) * x),
+        G: f.G.map((x, i) => ema * old[l]!.G[i]! + (1 - ema) * x),
+      }));
+    } else F = old;
+    pending = F;
+    try {
+      const res = baseUpdate(state);
+      return { state: { ...res.state, factors: F } as KfacState, direction: res.direction };
+    } finally {
+      pending = undefined;
+    }
+  };
+  return opt;
+}

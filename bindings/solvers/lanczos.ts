@@ -1,0 +1,371 @@
+/**
+ * Lanczos with full reorthogonalization on a symmetric operator: extreme eigenvalues
+ * ({@link topEigenvalues}) and stochastic Lanczos quadrature of the spectral density
+ * ({@link spectralDensity}).
+ *
+ * @module
+ */
+import { checkScalar } from '../core/validate.js';
+import { rng } from '../data/random.js';
+import { SymMatrix } from '../linalg/symmatrix.js';
+import { apply, checkAbort, checkCount, checkOperator, checkSeed, checkVector, dot, type IterativeOptions, type LinearOperator } from '../operators/operator.js';
+
+/** A Rademacher vector (±1 entries) of length D from `g`. */
+export function rademacher(g: { uniform(): number }, D: number): Float64Array {
+  const z = new Float64Array(D);
+  for (let i = 0; i < D; i++) z[i] = g.uniform() < 0.5 ? -1 : 1;
+  return z;
+}
+
+/** What {@link lanczos} reports after each step. */
+export interface LanczosProgress {
+  step: number;
+  alpha: number;
+  beta: number;
+}
+
+/** Options of {@link lanczos}. */
+export interface LanczosOptions extends IterativeOptions<LanczosProgress> {
+  /** m ≤ D Lanczos steps (= products). */
+  steps: number;
+  /** Starting vector (default: Rademacher from `rng(seed)`), normalized inside. */
+  v0?: Float64Array;
+  /** Seed of the default starting vector and of restarts (default 0). */
+  seed?: number;
+  /**
+   * On breakdown (β_j ≈ 0: an invariant subspace was found) continue with a random vector
+   * orthogonal to the basis, β_j = 0 (default true); false stops there (what SLQ wants).
+   */
+  restart?: boolean;
+  /** Keep the Lanczos basis q_0 … q_{m−1} in the result (m·D doubles; default false). */
+  keepBasis?: boolean;
+}
+
+/** The Lanczos tridiagonal T_m = Qᵀ A Q (and Q when kept). */
+export interface LanczosResult {
+  /** Diagonal α_0 … α_{m−1}. */
+  alpha: Float64Array;
+  /** Off-diagonal β_0 … β_{m−1}; β_{m−1} is the residual norm after the last step (A Q = Q T + β_{m−1} q_m e_mᵀ). */
+  beta: Float64Array;
+  /** m, the steps done (≤ requested: fewer at an invariant subspace without restart, or when m reached D). */
+  steps: number;
+  /** q_0 … q_{m−1} (orthonormal to rounding), with `keepBasis`. */
+  basis?: Float64Array[];
+}
+
+/**
+ * Orthogonalize w against every q in Q by classical Gram–Schmidt, repeated once when the pass
+ * removed much of w (‖w‖ fell below ‖w₀‖/√2: the Daniel–Gragg–Kaufman–Stewart criterion; "twice is
+ * enough", Giraud et al. 2005). Lanczos vectors are nearly orthogonal already, so one pass of
+ * 4·|Q|·D flops is the usual cost.
+ */
+function reorthogonalize(w: Float64Array, Q: readonly Float64Array[]): void {
+  const n = w.length;
+  for (let pass = 0; pass < 2; pass++) {
+    const before = dot(w, w);
+    for (const q of Q) {
+      const c = dot(q, w);
+      if (c !== 0) for (let i = 0; i < n; i++) w[i]! -= c * q[i]!;
+    }
+    if (dot(w, w) > 0.5 * before) return;
+  }
+}
+
+/**
+ * The Lanczos process with full reorthogonalization (`LanczosIterator`-like, step by step).
+ * `step()` does one product; `tridiagonal()` gives T so far. @internal
+ */
+class LanczosProcess {
+  readonly Q: Float64Array[] = [];
+  readonly alpha: number[] = [];
+  readonly beta: number[] = [];
+  #w: Float64Array | undefined;
+  #scale = 0;
+  done = false;
+  constructor(readonly op: LinearOperator, v0: Float64Array, readonly g: { uniform(): number }, readonly restart: boolean) {
+    const n = Math.sqrt(dot(v0, v0));
+    if (!(n > 0)) throw new RangeError('natgrad: lanczos: the starting vector is zero');
+    this.#w = v0.map((x) => x / n);
+  }
+
+  /** One step: q_j from the last residual, α_j, β_j. Returns false when no step could be made. */
+  step(signal?: AbortSignal): boolean {
+    if (this.done) return false;
+    checkAbort(signal);
+    const D = this.op.dim, j = this.Q.length;
+    const q = this.#w!;
+    this.Q.push(q);
+    const w = apply(this.op, q);
+    const a = dot(q, w);
+    for (let i = 0; i < D; i++) w[i]! -= a * q[i]!;
+    if (j > 0) { const b = this.beta[j - 1]!, qp = this.Q[j - 1]!; for (let i = 0; i < D; i++) w[i]! -= b * qp[i]!; }
+    reorthogonalize(w, this.Q);
+    this.alpha.push(a);
+    this.#scale = Math.max(this.#scale, Math.abs(a), j > 0 ? this.beta[j - 1]! : 0);
+    let b = Math.sqrt(dot(w, w));
+    if (this.Q.length >= D) { this.done = true; this.beta.push(b); this.#w = undefined; return true; }
+    if (b <= 1e-12 * Math.max(this.#scale, Number.MIN_VALUE)) {
+      if (!this.restart) { this.done = true; this.beta.push(0); this.#w = undefined; return true; }
+      // Invariant subspace: continue in its orthogonal complement, with a zero coupling.
+      let fresh: Float64Array, n = 0;
+      for (let tries = 0; tries < 5 && !(n > 1e-8); tries++) {
+        fresh = rademacher(this.g, D);
+        const n0 = Math.sqrt(dot(fresh, fresh));
+        reorthogonalize(fresh, this.Q);
+        n = Math.sqrt(dot(fresh, fresh)) / n0;
+      }
+      if (!(n > 1e-8)) { this.done = true; this.beta.push(0); this.#w = undefined; return true; }
+      const nn = Math.sqrt(dot(fresh!, fresh!));
+      this.#w = fresh!.map((x) => x / nn);
+      b = 0;
+    } else {
+      this.#w = w.map((x) => x / b);
+    }
+    this.beta.push(b);
+    return true;
+  }
+
+  /** Eigen-decomposition of T_m: Ritz values ascending, and the matrix S (m × m row-major, columns = eigenvectors). */
+  ritz(): { values: Float64Array; S: Float64Array; m: number } {
+    const m = this.alpha.length;
+    const T = new Float64Array(m * m);
+    for (let i = 0; i < m; i++) {
+      T[i * m + i] = this.alpha[i]!;
+      if (i + 1 < m) { T[i * m + i + 1] = this.beta[i]!; T[(i + 1) * m + i] = this.beta[i]!; }
+    }
+    const sm = SymMatrix.from({ data: T, rows: m, cols: m });
+    try {
+      const { values, vectors } = sm.eigen();
+      return { values, S: vectors.data, m };
+    } finally {
+      sm.free();
+    }
+  }
+}
+
+/**
+ * m steps of Lanczos with full reorthogonalization: A Q_m = Q_m T_m + β_{m−1} q_m e_mᵀ with
+ * T_m tridiagonal (α on the diagonal, β beside it) and Q_m orthonormal to rounding.
+ *
+ * Cost: m products with A plus 4·m²·D flops for the reorthogonalization (two Gram–Schmidt passes
+ * against every previous vector); memory m·D doubles for the basis (kept internally even without
+ * `keepBasis`, which only returns it). Full reorthogonalization keeps the Ritz values free of
+ * the spurious copies that plain Lanczos produces in floating point.
+ * @throws RangeError for a dim mismatch, a non-finite or zero v0, steps < 1 or > D.
+ */
+export function lanczos(op: LinearOperator, options: LanczosOptions): LanczosResult {
+  checkOperator(op);
+  const D = op.dim;
+  const steps = checkCount(options?.steps, 'steps', NaN);
+  if (steps > D) throw new RangeError(`natgrad: lanczos: steps (${steps}) must be ≤ the operator's dim (${D})`);
+  const g = rng(checkSeed(options.seed));
+  const v0 = options.v0 === undefined ? rademacher(g, D) : checkVector(options.v0, D, 'v0');
+  const L = new LanczosProcess(op, v0, g, options.restart ?? true);
+  while (L.alpha.length < steps && L.step(options.signal)) {
+    const j = L.alpha.length;
+    options.onProgress?.({ step: j, alpha: L.alpha[j - 1]!, beta: L.beta[j - 1]! });
+  }
+  const out: LanczosResult = { alpha: Float64Array.from(L.alpha), beta: Float64Array.from(L.beta), steps: L.alpha.length };
+  if (options.keepBasis) out.basis = L.Q.slice(0, L.alpha.length);
+  return out;
+}
+
+/** What {@link topEigenvalues} reports after each Lanczos step. */
+export interface EigenProgress {
+  iterations: number;
+  /** The current estimates of the wanted eigenvalues (as in the result's `values`). */
+  values: Float64Array;
+  /** Their residual bounds |β_m s_{m,i}|. */
+  residuals: Float64Array;
+}
+
+/** Options of {@link topEigenvalues}. */
+export interface TopEigenvaluesOptions extends IterativeOptions<EigenProgress> {
+  /** How many eigenvalues (from each end for `'both'`), 1 ≤ k ≤ D (default 1). */
+  k?: number;
+  /** `'largest'` (algebraically, default), `'smallest'`, or `'both'` ends. */
+  which?: 'largest' | 'smallest' | 'both';
+  /** Converged when every wanted Ritz pair has ‖A y − θ y‖ ≤ tol·max(|θ|, ‖T‖·eps) (default 1e-10). */
+  tol?: number;
+  /** At most this many Lanczos steps = products (default min(D, max(30, 4k + 20))). */
+  maxIterations?: number;
+  seed?: number;
+  /** Starting vector (default Rademacher from `rng(seed)`). */
+  v0?: Float64Array;
+  /** Return the Ritz vectors too (D doubles each). */
+  vectors?: boolean;
+}
+
+/** The result of {@link topEigenvalues}. */
+export interface TopEigenvaluesResult {
+  /** 'largest': descending; 'smallest': ascending; 'both': the k smallest ascending then the k largest ascending (all ascending). */
+  values: Float64Array;
+  /** The k largest, descending (empty for 'smallest'). */
+  largest: Float64Array;
+  /** The k smallest, ascending (empty for 'largest'). */
+  smallest: Float64Array;
+  /** ‖A y_i − θ_i y_i‖ for each entry of `values` (exact for the Lanczos Ritz pairs: |β_m s_{m,i}|). */
+  residuals: Float64Array;
+  /** Unit Ritz vectors, one per entry of `values`, with `vectors: true`. */
+  vectors?: Float64Array[];
+  /** Lanczos steps = products with A. */
+  iterations: number;
+  /** Whether every residual met the tolerance (or the Krylov space became invariant: exact). */
+  converged: boolean;
+}
+
+/**
+ * The k algebraically largest and/or smallest eigenvalues of a symmetric operator (indefinite ones
+ * too — the ends of the spectrum, not the largest in magnitude), by Lanczos with full
+ * reorthogonalization, checking convergence after every step.
+ *
+ * Accuracy: a Ritz value θ with residual ρ = ‖A y − θ y‖ is within ρ of an eigenvalue, and
+ * within ρ²/gap when it is separated by `gap` from the rest of the spectrum — so `tol` = 1e-10
+ * gives eigenvalues to ~1e-10 relative at worst and usually to rounding. Convergence is fast at
+ * well-separated ends (after m steps the error decays like a Chebyshev polynomial of degree m in
+ * the gap ratio), slow in clusters. Not converged within maxIterations → `converged: false`,
+ * with the residual bounds. Cost: m products with A, 4·m²·D flops of reorthogonalization, an
+ * m × m eigenproblem per step (negligible for m ≪ D); memory m·D doubles.
+ * @throws RangeError for k > D, a bad `which`, non-positive tol, a dim mismatch, non-finite products.
+ * @example
+ * topEigenvalues(H, { k: 1, which: 'both' }); // { smallest: [λ_min], largest: [λ_max], … }
+ */
+export function topEigenvalues(op: LinearOperator, options: TopEigenvaluesOptions = {}): TopEigenvaluesResult {
+  checkOperator(op);
+  const D = op.dim;
+  const k = checkCount(options.k, 'k', 1);
+  if (k > D) throw new RangeError(`natgrad: topEigenvalues: k (${k}) must be ≤ the operator's dim (${D})`);
+  const which = options.which ?? 'largest';
+  if (which !== 'largest' && which !== 'smallest' && which !== 'both') throw new RangeError(`natgrad: which must be 'largest', 'smallest' or 'both', got ${String(which)}`);
+  const tol = checkScalar(options.tol ?? 1e-10, 'tol', 'positive');
+  const maxIt = Math.min(D, checkCount(options.maxIterations, 'maxIterations', Math.min(D, Math.max(30, 4 * k + 20))));
+  if (maxIt < k) throw new RangeError(`natgrad: topEigenvalues: maxIterations (${maxIt}) must be ≥ k (${k})`);
+  const g = rng(checkSeed(options.seed));
+  const v0 = options.v0 === undefined ? rademacher(g, D) : checkVector(options.v0, D, 'v0');
+  const L = new LanczosProcess(op, v0, g, true);
+
+  const pick = (m: number): number[] => {
+    const idx: number[] = [];
+    const kk = Math.min(k, m);
+    if (which !== 'largest') for (let i = 0; i < kk; i++) idx.push(i);
+    if (which !== 'smallest') for (let i = m - kk; i < m; i++) if (!idx.includes(i)) idx.push(i);
+    return idx;
+  };
+  let last: { values: Float64Array; S: Float64Array; m: number } | undefined;
+  let idx: number[] = [];
+  let res = new Float64Array(0);
+  let converged = false;
+  while (L.alpha.length < maxIt && L.step(options.signal)) {
+    const m = L.alpha.length;
+    last = L.ritz();
+    idx = pick(m);
+    const bm = L.beta[m - 1]!;
+    const tnorm = Math.max(...last.values.map(Math.abs));
+    res = Float64Array.from(idx, (i) => Math.abs(bm * last!.S[(m - 1) * m + i]!));
+    const exact = L.done && (bm === 0 || m >= D);
+    converged = exact || (m >= Math.min(D, which === 'both' ? Math.min(2 * k, D) : k) && idx.every((i, t) => res[t]! <= tol * Math.max(Math.abs(last!.values[i]!), tnorm * 2.2e-16)));
+    options.onProgress?.({ iterations: m, values: Float64Array.from(idx, (i) => last!.values[i]!), residuals: res });
+    if (converged || L.done) break;
+  }
+  const { values: rv, S, m } = last!;
+  const order = which === 'largest' ? [...idx].reverse() : idx;
+  const resOf = new Map(idx.map((i, t) => [i, res[t]!]));
+  const out: TopEigenvaluesResult = {
+    values: Float64Array.from(order, (i) => rv[i]!),
+    largest: which === 'smallest' ? new Float64Array(0) : Float64Array.from(idx.filter((i) => i >= m - Math.min(k, m)).reverse(), (i) => rv[i]!),
+    smallest: which === 'largest' ? new Float64Array(0) : Float64Array.from(idx.filter((i) => i < Math.min(k, m)), (i) => rv[i]!),
+    residuals: Float64Array.from(order, (i) => resOf.get(i)!),
+    iterations: m,
+    converged,
+  };
+  if (options.vectors) {
+    out.vectors = order.map((i) => {
+      const y = new Float64Array(D);
+      for (let j = 0; j < m; j++) { const c = S[j * m + i]!, q = L.Q[j]!; for (let t = 0; t < D; t++) y[t]! += c * q[t]!; }
+      return y;
+    });
+  }
+  return out;
+}
+
+/** What {@link spectralDensity} reports after each probe. */
+export interface DensityProgress {
+  probe: number;
+  probes: number;
+}
+
+/** Options of {@link spectralDensity}. */
+export interface SpectralDensityOptions extends IterativeOptions<DensityProgress> {
+  /** Number of Rademacher probes (default 10). */
+  probes?: number;
+  /** Lanczos steps per probe, ≤ D (default min(D, 80)). */
+  steps?: number;
+  seed?: number;
+  /** Points of the density grid (default 256). */
+  gridSize?: number;
+  /** Gaussian kernel width σ (default (λ_max − λ_min)/100 over the nodes, or 1e-3 for a single point). */
+  sigma?: number;
+}
+
+/** The result of {@link spectralDensity}. */
+export interface SpectralDensityResult {
+  /** Per probe: the Ritz values θ_j (ascending) — the quadrature nodes. */
+  nodes: Float64Array[];
+  /** Per probe: the weights τ_j = (e_1ᵀ s_j)² (sum to 1). */
+  weights: Float64Array[];
+  /** Grid t_0 … t_{G−1} over [min node − 3σ, max node + 3σ]. */
+  grid: Float64Array;
+  /** φ(t) = (1/P) Σ_p Σ_j τ_pj N(t; θ_pj, σ²): a density (∫ φ = 1) of the eigenvalue distribution (1/D) Σ_i δ(t − λ_i). */
+  density: Float64Array;
+  /** σ used. */
+  sigma: number;
+  /** tr(A) ≈ D · (1/P) Σ_p Σ_j τ_pj θ_pj (Hutchinson with the same probes). */
+  trace: number;
+}
+
+/**
+ * Stochastic Lanczos quadrature (Golub–Meurant; Ubaru, Chen & Saad 2017; PyHessian): for each
+ * Rademacher probe z (normalized), m Lanczos steps from z give nodes θ_j and weights τ_j with
+ * Σ_j τ_j f(θ_j) ≈ zᵀ f(A) z / ‖z‖² — exact for polynomials of degree ≤ 2m − 1 — and the average
+ * over probes estimates (1/D) tr f(A) = ∫ f dμ for the spectral measure μ = (1/D) Σ δ_{λ_i}.
+ * The density is that measure smoothed by a Gaussian of width σ.
+ *
+ * Accuracy: for f = the Gaussian kernel, the quadrature error decays exponentially in m (at a rate
+ * set by σ relative to the spectrum's width); the probe average has standard deviation
+ * O(‖f(A)‖_F /(D·√P)). Cost: P·m products, P·4m²·D flops of reorthogonalization; memory m·D doubles
+ * (one probe at a time).
+ * @throws RangeError for steps > D, probes < 1, a dim mismatch, non-finite products.
+ */
+export function spectralDensity(op: LinearOperator, options: SpectralDensityOptions = {}): SpectralDensityResult {
+  checkOperator(op);
+  const D = op.dim;
+  const probes = checkCount(options.probes, 'probes', 10);
+  const steps = checkCount(options.steps, 'steps', Math.min(D, 80));
+  if (steps > D) throw new RangeError(`natgrad: spectralDensity: steps (${steps}) must be ≤ the operator's dim (${D})`);
+  const gridSize = checkCount(options.gridSize, 'gridSize', 256, 2);
+  const g = rng(checkSeed(options.seed));
+  const nodes: Float64Array[] = [], weights: Float64Array[] = [];
+  let trace = 0;
+  for (let p = 0; p < probes; p++) {
+    const L = new LanczosProcess(op, rademacher(g, D), g, false);
+    while (L.alpha.length < steps && L.step(options.signal)) { /* steps */ }
+    const { values, S, m } = L.ritz();
+    const w = Float64Array.from({ length: m }, (_, j) => S[j]! ** 2);
+    nodes.push(values);
+    weights.push(w);
+    for (let j = 0; j < m; j++) trace += (D * w[j]! * values[j]!) / probes;
+    options.onProgress?.({ probe: p + 1, probes });
+  }
+  let lo = Infinity, hi = -Infinity;
+  for (const v of nodes) for (const x of v) { lo = Math.min(lo, x); hi = Math.max(hi, x); }
+  const sigma = options.sigma === undefined ? (hi > lo ? (hi - lo) / 100 : 1e-3 * Math.max(1, Math.abs(hi))) : checkScalar(options.sigma, 'sigma', 'positive');
+  const a = lo - 3 * sigma, b = hi + 3 * sigma;
+  const grid = Float64Array.from({ length: gridSize }, (_, i) => a + ((b - a) * i) / (gridSize - 1));
+  const density = new Float64Array(gridSize);
+  const c = 1 / (probes * sigma * Math.sqrt(2 * Math.PI));
+  for (let p = 0; p < probes; p++) {
+    const v = nodes[p]!, w = weights[p]!;
+    for (let j = 0; j < v.length; j++) for (let i = 0; i < gridSize; i++) density[i]! += c * w[j]! * Math.exp(-0.5 * ((grid[i]! - v[j]!) / sigma) ** 2);
+  }
+  return { nodes, weights, grid, density, sigma, trace };
+}
