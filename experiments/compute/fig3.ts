@@ -23,7 +23,7 @@
  */
 import {
   bernoulli, cosine, efgd, gaussian, gridSearch, linearProblem, NotPositiveDefiniteError,
-  type GridOptimizer, type GridProblem, type GridProgress, type GridRun, type LinearProblem, type MatrixInput,
+  type GridOptimizer, type GridProblem, type GridProgress, type GridRun, type LinearProblem, type MatrixInput, type Problem,
 } from 'natgrad';
 import { GRID_OPTIMIZERS } from './grid.js';
 
@@ -123,7 +123,7 @@ function dampedSolve(C: { solve(b: Float64Array, o: { damping: number }): Float6
  * cos∠(NGD direction, EF direction) at θ, both damped with λ (plus the prior curvature, 0 here):
  * (F + s/σp² I + λI)⁻¹ ∇L and (F̃ + s/σp² I + λI)⁻¹ ∇L. NaN where undefined.
  */
-export function directionCosine(problem: LinearProblem, theta: ArrayLike<number>, damping: number): number {
+export function directionCosine(problem: Problem, theta: ArrayLike<number>, damping: number): number {
   const g = problem.gradient(theta);
   const shift = problem.priorCurvature() + damping;
   const ng = dampedSolve(problem.fisher(theta), g, shift);

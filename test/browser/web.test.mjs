@@ -7,7 +7,7 @@
 // origin, the WASM variant is reported (relaxed-simd in current Chromium) and its binary was
 // loaded from the build output, a drag on the Fig. 1 view recomputes the NGD and EF
 // trajectories, moving θ in Fig. 2 moves the EF model but not the Fisher one (linear regression),
-// and the Fig. 3 race gives decreasing NGD losses. Screenshots of the three views go to
+// and the Fig. 3 race gives decreasing NGD losses. Screenshots of the four views go to
 // test-artifacts/web-*.png; --readme-screenshot also writes docs/web-screenshot.png.
 //
 // Chromium: $CHROMIUM_PATH, else chromium / chromium-browser / google-chrome on PATH, else
@@ -220,6 +220,134 @@ try {
     await page.waitForSelector(`${race}[data-state="done"]`, { timeout: 60_000 });
     return reproduces('Wine');
   });
+
+  // ------------------------------------------------------------------ Tab 4: a network
+  const net = '#view-network';
+  const netJson = async (name) => JSON.parse((await page.getAttribute(net, `data-${name}`)) ?? 'null');
+  // Wait until every run has done more than `k` iterations (or stopped: done / failed / diverged).
+  const netIters = (k, timeout = 20_000) => page.waitForFunction(([sel, k]) => {
+    const el = document.querySelector(sel);
+    const L = JSON.parse(el.dataset.losses ?? '{}'), S = JSON.parse(el.dataset.status ?? '{}');
+    const names = Object.keys(L);
+    return names.length === 4 && names.every((n) => L[n].length > k || S[n] !== 'running');
+  }, [net, k], { timeout });
+  const netDecreased = async (k, what) => {
+    const losses = await netJson('losses'), status = await netJson('status');
+    const out = [];
+    for (const [name, L] of Object.entries(losses)) {
+      assert(status[name] !== 'failed' && status[name] !== 'diverged', `${what}: ${name} ${status[name]}`);
+      assert(L.length > k, `${what}: ${name} ran only ${L.length - 1} iterations`);
+      assert(L[k] < 0.6 * L[0], `${what}: ${name} loss ${L[0]} → ${L[k]} after ${k} iterations`);
+      out.push(`${name} ${L[0].toFixed(3)} → ${L[k].toExponential(2)}`);
+    }
+    return out.join(', ');
+  };
+  // A data point's position (x, y in the view [−3, 3]²) in page pixels on the panel of `name`.
+  const netPixel = async (name, x, y) => {
+    await page.locator(`${net} figure[data-net="${name}"]`).scrollIntoViewIfNeeded();
+    const box = await page.locator(`${net} figure[data-net="${name}"] canvas`).boundingBox();
+    assert(box && box.width > 100, `no ${name} canvas`);
+    return [box.x + ((x + 3) / 6) * box.width, box.y + ((3 - y) / 6) * box.height];
+  };
+  await page.click('a[data-tab="network"]');
+  await check('Tab 4: the network tab renders four boundary panels and the loss plot', async () => {
+    await page.waitForSelector(`${net}[data-generation]`, { timeout: 30_000 });
+    const names = await page.locator(`${net} figure[data-net]`).evaluateAll((els) => els.map((e) => e.dataset.net));
+    assert(names.join() === 'GD,NGD,KFAC,EF-KFAC', `panels: ${names}`);
+    const sizes = await page.locator(`${net} figure[data-net] canvas`).evaluateAll((els) => els.map((c) => c.width * c.height));
+    assert(sizes.every((s) => s > 10_000), `canvas sizes ${sizes}`);
+    const labels = await page.locator(`${net} figure[data-net="GD"] svg text`).allTextContents();
+    assert(labels.some((t) => t.includes('x₁')) && labels.some((t) => t.includes('x₂')), `axis labels: ${labels.join('|')}`);
+    await netIters(2);
+    const lossText = await page.locator(`${net} .nn-loss`).textContent();
+    assert(/iteration/.test(lossText) && /loss/.test(lossText) && /EF-KFAC/.test(lossText), 'loss plot axis labels / legend');
+    return `D = ${await page.getAttribute(net, 'data-dim')}, N = ${await page.getAttribute(net, 'data-n')}, set ${await page.getAttribute(net, 'data-set')}`;
+  });
+  await check('Tab 4: GD, NGD, KFAC and EF-KFAC all lower the loss within a few seconds (two moons)', async () => {
+    const t = Date.now();
+    await netIters(60);
+    return `${await netDecreased(60, 'moons')} (60 iterations in ${((Date.now() - t) / 1000).toFixed(1)} s)`;
+  });
+  await check('Tab 4: dragging a point moves it, a click adds one, a shift-click removes it; the runs carry on', async () => {
+    const gen = await page.getAttribute(net, 'data-generation');
+    const n0 = Number(await page.getAttribute(net, 'data-n'));
+    const [x0, y0] = (await page.getAttribute(net, 'data-point0')).split(',').map(Number);
+    const [px, py] = await netPixel('GD', x0, y0);
+    const [tx, ty] = await netPixel('GD', 2.4, 2.4);
+    await page.mouse.move(px, py);
+    await page.mouse.down();
+    await page.mouse.move(tx, ty, { steps: 6 });
+    await page.mouse.up();
+    await page.waitForFunction((sel) => Number(document.querySelector(sel).dataset.edits) >= 1, net);
+    const [x1, y1] = (await page.getAttribute(net, 'data-point0')).split(',').map(Number);
+    assert(Math.hypot(x1 - 2.4, y1 - 2.4) < 0.1, `point 0 at (${x1}, ${y1}), wanted (2.4, 2.4)`);
+    assert(Number(await page.getAttribute(net, 'data-n')) === n0, 'the drag changed N');
+    const [ax, ay] = await netPixel('NGD', -2.6, -2.6);
+    await page.mouse.click(ax, ay);
+    await page.waitForFunction(([sel, n]) => Number(document.querySelector(sel).dataset.n) === n + 1, [net, n0]);
+    await page.keyboard.down('Shift');
+    await page.mouse.click(ax, ay);
+    await page.keyboard.up('Shift');
+    await page.waitForFunction(([sel, n]) => Number(document.querySelector(sel).dataset.n) === n, [net, n0]);
+    assert((await page.getAttribute(net, 'data-generation')) === gen, 'an edit restarted the runs');
+    const status = await netJson('status');
+    assert(Object.values(status).every((s) => s === 'running' || s === 'done'), JSON.stringify(status));
+    return `point 0 (${x0.toFixed(2)}, ${y0.toFixed(2)}) → (${x1.toFixed(2)}, ${y1.toFixed(2)}), N ${n0} → ${n0 + 1} → ${n0}, ${await page.getAttribute(net, 'data-edits')} edits`;
+  });
+  await check('Tab 4: changing the data set or the noise resets the runs, which train again (circles, blobs)', async () => {
+    const out = [];
+    for (const set of ['circles', 'blobs']) {
+      const gen = Number(await page.getAttribute(net, 'data-generation'));
+      await page.selectOption('#nn-set', set);
+      await page.waitForFunction(([sel, g]) => Number(document.querySelector(sel).dataset.generation) > g, [net, gen]);
+      assert((await page.getAttribute(net, 'data-set')) === set, 'data-set');
+      assert((await page.getAttribute(net, 'data-edits')) === '0', 'edits kept across a reset');
+      const first = Object.values(await netJson('losses')).map((L) => L.length);
+      assert(first.every((n) => n < 40), `runs did not restart: ${first}`);
+      await netIters(60);
+      out.push(`${set} (D = ${await page.getAttribute(net, 'data-dim')}): ${await netDecreased(60, set)}`);
+    }
+    assert((await page.getAttribute(net, 'data-dim')) === '371', 'blobs: three classes → D = 371');
+    const gen = Number(await page.getAttribute(net, 'data-generation'));
+    await page.$eval('#nn-noise', (el) => { el.value = '0.3'; el.dispatchEvent(new Event('input', { bubbles: true })); el.dispatchEvent(new Event('change', { bubbles: true })); });
+    await page.waitForFunction(([sel, g]) => Number(document.querySelector(sel).dataset.generation) > g, [net, gen]);
+    return out.join('; ');
+  });
+  await check('Tab 4: NGD with matrix-free CG trains too', async () => {
+    await page.selectOption('#nn-set', 'moons');
+    const gen = Number(await page.getAttribute(net, 'data-generation'));
+    await page.selectOption('#nn-solver', 'cg');
+    await page.waitForFunction(([sel, g]) => Number(document.querySelector(sel).dataset.generation) > g, [net, gen]);
+    await netIters(40);
+    const L = (await netJson('losses')).NGD, status = (await netJson('status')).NGD;
+    assert(status === 'running' || status === 'done', `NGD-CG ${status}`);
+    assert(L[40] < 0.3 * L[0], `NGD-CG ${L[0]} → ${L[40]}`);
+    return `NGD-CG ${L[0].toFixed(3)} → ${L[40].toExponential(2)} in 40 iterations, ${(await netJson('step-ms')).NGD.toFixed(2)} ms / step`;
+  });
+  await check('Tab 4: each optimizer step takes well under a frame (16 ms)', async () => {
+    await page.selectOption('#nn-solver', 'cholesky');
+    await netIters(60);
+    const ms = await netJson('step-ms'), draw = await netJson('draw-ms');
+    for (const [name, t] of Object.entries(ms)) assert(t !== null && t < 16, `${name}: ${t} ms / step`);
+    const sum = Object.values(ms).reduce((a, b) => a + b, 0);
+    return `${Object.entries(ms).map(([n, t]) => `${n} ${t.toFixed(2)} ms`).join(', ')} (all four ${sum.toFixed(2)} ms); one boundary redraw ${draw.boundary.toFixed(2)} ms, loss plot ${draw.curves.toFixed(2)} ms`;
+  });
+  await page.mouse.move(0, 0);
+  await page.screenshot({ path: join(artifacts, 'web-network.png'), fullPage: true });
+  if (argv.has('--readme-screenshot')) {
+    // The defaults (two moons, noise 0.15, dense NGD) after 150 iterations.
+    const gen = Number(await page.getAttribute(net, 'data-generation'));
+    await page.$eval('#nn-noise', (el) => { el.value = '0.15'; el.dispatchEvent(new Event('input', { bubbles: true })); el.dispatchEvent(new Event('change', { bubbles: true })); });
+    await page.waitForFunction(([sel, g]) => Number(document.querySelector(sel).dataset.generation) > g, [net, gen]);
+    await netIters(150);
+    await page.waitForTimeout(300);
+    const out = join(root, 'docs', 'web-network.png');
+    await page.evaluate(() => document.activeElement?.blur());
+    // page coordinates (the locator's boundingBox is relative to the scrolled viewport)
+    const bottom = await page.$eval(`${net} .nn-loss`, (el) => el.getBoundingClientRect().bottom + window.scrollY);
+    await page.screenshot({ path: out, clip: { x: 0, y: 0, width: 1280, height: Math.ceil(bottom + 8) }, fullPage: true });
+    console.log(`wrote docs/web-network.png (${(statSync(out).size / 1024).toFixed(0)} KB)`);
+  }
 
   // ------------------------------------------------------------------ global checks
   await check('no console errors', () => { assert(consoleErrors.length === 0, consoleErrors.join(' | ')); });

@@ -1,16 +1,17 @@
 /**
  * Entry point of the interactive page: load natgrad's WebAssembly core (relaxed SIMD where
- * the browser has it), report the variant, and mount the three views behind tabs.
+ * the browser has it), report the variant, and mount the four views behind tabs.
  */
 import { init, supportsRelaxedSimd } from 'natgrad';
 import { mountFields } from './fields.js';
 import { mountMisspecification } from './misspec.js';
 import { mountRace } from './race.js';
+import { mountNetwork } from './network.js';
 import { formatMs, recordTiming } from './ui.js';
 import './style.css';
 
-type View = 'fields' | 'misspecification' | 'race';
-const VIEWS: readonly View[] = ['fields', 'misspecification', 'race'];
+type View = 'fields' | 'misspecification' | 'race' | 'network';
+const VIEWS: readonly View[] = ['fields', 'misspecification', 'race', 'network'];
 
 const status = document.getElementById('status')!;
 const statusText = document.getElementById('status-text')!;
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     fields: mountFields(document.getElementById('view-fields')!),
     misspecification: mountMisspecification(document.getElementById('view-misspecification')!),
     race: mountRace(document.getElementById('view-race')!),
+    network: mountNetwork(document.getElementById('view-network')!),
   };
 
   const route = () => {
