@@ -61,3 +61,7 @@ export type { HessianFreeOptions } from './optimizers/hessian-free.js';
 export { kfac } from './optimizers/kfac.js';
 export type { KfacOptions, KfacState } from './optimizers/kfac.js';
 export type { SolverOptions, SecondOrderOptions } from './optimizers/optimizers.js';
+export { stochasticRun, batchSchedule, adam, diagonalVarianceAdapted, fullVarianceAdapted } from './optimizers/stochastic.js';
+export type { StochasticOptions, StochasticRecord, AdamOptions, AdamState, FullVarianceAdaptedOptions } from './optimizers/stochastic.js';
+export { sineData } from './data/synthetic.js';
+export type { SineDataOptions } from './data/synthetic.js';

@@ -1,7 +1,8 @@
 /**
  * The `natgrad` command line (bin/natgrad.mjs):
  *
- *     natgrad reproduce <fig1 | fig2 | fig2-appendix | fig3 | fig3-appendix | starting-point | all>
+ *     natgrad reproduce <fig1 | fig2 | fig2-appendix | fig3 | fig3-appendix | starting-point | all
+ *                        | prop2 | overparameterized | spectra | kfac | stochastic | beyond>
  *                       [--out DIR] [--data DIR] [--workers N] [--quick] [--datasets LIST]
  *
  * Exit status: 0 when the experiments ran (missing data files only skip their panels, with a
@@ -15,7 +16,7 @@ import { resolve } from 'node:path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { init } from 'natgrad';
 import { defaultDataDir } from './data.js';
-import { EXPERIMENTS, runExperiment, Session, type ExperimentName, type ExperimentOutcome } from './reproduce.js';
+import { BEYOND_EXPERIMENTS, EXPERIMENTS, runExperiment, Session, type ExperimentName, type ExperimentOutcome } from './reproduce.js';
 
 /** Exit status for usage errors. */
 export const USAGE_ERROR = 2;
@@ -71,7 +72,7 @@ async function reproduce(experiment: string, flags: ReproduceFlags, io: Io, sign
     dataDir = defaultDataDir();
   }
   const { variant } = await init();
-  const names: ExperimentName[] = experiment === 'all' ? [...EXPERIMENTS] : [experiment as ExperimentName];
+  const names: ExperimentName[] = experiment === 'all' ? [...EXPERIMENTS] : experiment === 'beyond' ? [...BEYOND_EXPERIMENTS] : [experiment as ExperimentName];
   log(`natgrad reproduce ${experiment}: out ${resolve(flags.out)}, data ${dataDir ?? '(none: only the vendored scikit-learn sets)'}, ` +
     `${flags.workers} worker(s)${flags.quick ? ', --quick grid' : ''}, WebAssembly ${variant}`);
   const session = new Session({
@@ -104,11 +105,11 @@ export function program(io: Io, run: (experiment: string, flags: ReproduceFlags)
   prog
     .command('reproduce')
     .description('run one experiment of the paper (or all): JSON results and SVG figures in --out, a summary on stdout')
-    .addArgument(new Argument('<experiment>', 'which experiment').choices([...EXPERIMENTS, 'all']))
+    .addArgument(new Argument('<experiment>', 'which experiment (all: the paper\'s six; beyond: prop2, overparameterized, spectra, kfac, stochastic)').choices([...EXPERIMENTS, 'all', ...BEYOND_EXPERIMENTS, 'beyond']))
     .addOption(new Option('--out <dir>', 'output directory for <experiment>.json and <experiment>.svg').default('out'))
     .addOption(new Option('--data <dir>', 'directory with a1a and uci/ (and optionally the scikit-learn CSVs); default ../shared/datasets when it exists'))
     .addOption(new Option('--workers <n>', 'worker threads for the grid searches').argParser(parseWorkers).default(availableParallelism(), 'the number of CPUs'))
-    .addOption(new Option('--quick', 'thinned grid (every 8th step size, every 4th damping) for a fast look'))
+    .addOption(new Option('--quick', 'thinned grid (every 8th step size, every 4th damping) for a fast look; for the beyond-the-paper experiments: fewer iterations, probes and grid points'))
     .addOption(new Option('--datasets <list>', `only these data sets in fig3 / fig3-appendix (comma-separated: ${FIG3_NAMES.join(', ')})`).argParser(parseDatasets))
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })

@@ -21,10 +21,24 @@ import { fig2Svg } from './figures/fig2.js';
 import { fig3Svg } from './figures/fig3.js';
 import { startingPointSvg } from './figures/startingPoint.js';
 import { progressReporter } from './progress.js';
+import { loadDigits, type DenseMatrix } from 'natgrad';
+import { kfacExperiment, type KfacResult } from './compute/kfac.js';
+import { standardizeColumns } from './compute/lib.js';
+import { OVERPARAM_CONFIGS, overparamSeries, overparamSettings, type OverparamSeries } from './compute/overparameterized.js';
+import { prop2Panel, prop2Settings, sinePanelData, uciPanelData, type Prop2Panel } from './compute/prop2.js';
+import { spectra, SPECTRA_KINDS } from './compute/spectra.js';
+import { stochasticPanel, stochasticRunCount, stochasticSettings, type StochasticDataset, type StochasticPanel } from './compute/stochastic.js';
+import { kfacSvg } from './figures/kfac.js';
+import { overparameterizedSvg } from './figures/overparameterized.js';
+import { prop2Svg } from './figures/prop2.js';
+import { spectraSvg } from './figures/spectra.js';
+import { stochasticSvg } from './figures/stochastic.js';
 
-/** The experiments, in the order `all` runs them. */
+/** The paper's experiments, in the order `all` runs them. */
 export const EXPERIMENTS = ['fig1', 'fig2', 'fig2-appendix', 'fig3', 'fig3-appendix', 'starting-point'] as const;
-export type ExperimentName = (typeof EXPERIMENTS)[number];
+/** The experiments beyond the paper (issue 12), in the order `beyond` runs them. */
+export const BEYOND_EXPERIMENTS = ['prop2', 'overparameterized', 'spectra', 'kfac', 'stochastic'] as const;
+export type ExperimentName = (typeof EXPERIMENTS)[number] | (typeof BEYOND_EXPERIMENTS)[number];
 
 export interface ReproduceOptions {
   out: string;
@@ -207,9 +221,139 @@ export async function runExperiment(s: Session, name: ExperimentName): Promise<E
     case 'fig3': r = await runFig3(s, 'main'); break;
     case 'fig3-appendix': r = await runFig3(s, 'appendix'); break;
     case 'starting-point': r = await runStartingPoint(s); break;
+    case 'prop2': r = await runProp2(s); break;
+    case 'overparameterized': r = await runOverparameterized(s); break;
+    case 'spectra': r = await runSpectra(s); break;
+    case 'kfac': r = await runKfac(s); break;
+    case 'stochastic': r = await runStochastic(s); break;
   }
   const seconds = (performance.now() - t0) / 1000;
   if (r.ran) s.options.log(`  wrote ${r.files.join(', ')} (${seconds.toFixed(2)} s)`);
   else s.options.log(`  nothing to run: every data set of ${name} is missing (${seconds.toFixed(2)} s)`);
   return { name, ...r, seconds };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Beyond the paper (issue 12): prop2, overparameterized, spectra, kfac, stochastic. Each writes
+// its JSON after every finished panel, so an interrupted run keeps what it has (`"partial": true`).
+// ---------------------------------------------------------------------------------------------
+
+type Outcome = Omit<ExperimentOutcome, 'name' | 'seconds'>;
+const SEED = 0;
+
+function skip(s: Session, warnings: string[], label: string, what: string): void {
+  const w = `${label}: skipping ${what}`;
+  warnings.push(w);
+  s.options.warn(`warning: ${w}`);
+}
+
+/** Run `body` with a progress bar; the bar is stopped whatever happens. */
+async function withProgress<T>(s: Session, label: string, body: (update: (p: { done: number; total: number }) => void) => T | Promise<T>): Promise<T> {
+  const progress = progressReporter(label, process.stderr, s.options.quietProgress);
+  try {
+    return await body((p) => progress.update(p));
+  } finally {
+    progress.stop();
+  }
+}
+
+async function digits(): Promise<{ X: DenseMatrix; y: Float64Array }> {
+  const d = await loadDigits();
+  return { X: d.X, y: d.y };
+}
+
+async function runProp2(s: Session): Promise<Outcome> {
+  const warnings: string[] = [];
+  const panels: Prop2Panel[] = [];
+  const settings = prop2Settings(s.options.quick);
+  const data = [sinePanelData(s.options.quick, SEED)];
+  for (const name of ['Yacht', 'Energy'] as const) {
+    const loaded = await loadDataset(name, s.options.dataDir);
+    if ('missing' in loaded) skip(s, warnings, 'prop2', `${name}: ${loaded.missing}`);
+    else data.push(uciPanelData(name, loaded.dataset.X as DenseMatrix, loaded.dataset.y));
+  }
+  const files: string[] = [];
+  const json = (partial: boolean) => ({ settings, panels, partial });
+  for (const d of data) {
+    const p = await withProgress(s, `prop2 ${d.name}`, (update) => prop2Panel(d, s.options.quick, SEED, s.options.signal, update));
+    panels.push(p);
+    s.writeJson('prop2.json', json(true));
+    const last = p.iterations.length - 1;
+    s.options.log(`  ${p.name} (N = ${p.N}, D = ${p.D}): loss ${fmt(p.loss[0]!)} → ${fmt(p.loss[last]!)}, ‖∇²L − G‖₂ ${fmt(p.gap[0]!)} → ${fmt(p.gap[last]!)}, r(θ)/N ${fmt(p.meanResidual[0]!)} → ${fmt(p.meanResidual[last]!)} (${p.iterations.length} iterates, NGD ${p.status})`);
+  }
+  files.push(s.writeJson('prop2.json', json(false)), s.write('prop2.svg', prop2Svg({ settings, panels })));
+  return { ran: true, files, warnings };
+}
+
+async function runOverparameterized(s: Session): Promise<Outcome> {
+  const d = await digits();
+  const settings = overparamSettings(s.options.quick);
+  const series: OverparamSeries[] = [];
+  const json = (partial: boolean) => ({
+    settings, series, partial,
+    interpolating: series.filter((x) => OVERPARAM_CONFIGS.find((c) => c.name === x.name)?.interpolating).map((x) => ({ name: x.name, finalRatio: x.finalRatio })),
+  });
+  for (const cfg of OVERPARAM_CONFIGS) {
+    const r = await withProgress(s, `overparam. ${cfg.name}`, (update) => overparamSeries(cfg, d, s.options.quick, SEED, s.options.signal, update));
+    series.push(r);
+    s.writeJson('overparameterized.json', json(true));
+    const k = r.iterations.length - 1;
+    s.options.log(`  ${r.name} (D = ${r.D}): loss ${fmt(r.loss[k]!)}, accuracy ${fmt(r.accuracy[k]!)}; tr H ${fmt(r.trace.hessian[k]!)} ± ${fmt(r.trace.hessianStandardError[k]!)}, tr GGN ${fmt(r.trace.ggn[k]!)}, tr EF ${fmt(r.trace.ef[k]!)}; ` +
+      `λmax H ${fmt(r.top.hessian[k]!)}, GGN ${fmt(r.top.ggn[k]!)}, EF ${fmt(r.top.ef[k]!)}; final tr EF / tr GGN = ${fmt(r.finalRatio)}`);
+  }
+  const files = [s.writeJson('overparameterized.json', json(false)), s.write('overparameterized.svg', overparameterizedSvg({ settings, series }))];
+  return { ran: true, files, warnings: [] };
+}
+
+async function runSpectra(s: Session): Promise<Outcome> {
+  const d = await digits();
+  const r = await withProgress(s, 'spectra', (update) => spectra(d, s.options.quick, SEED, s.options.signal, update));
+  for (const p of r.points) {
+    s.options.log(`  ${p.label}: loss ${fmt(p.loss)}, accuracy ${fmt(p.accuracy)}`);
+    for (const k of SPECTRA_KINDS) s.options.log(`    ${k.padEnd(15)} top-${r.settings.k}: ${fmtVec(p.top[k])}, smallest ${fmt(p.smallest[k])}, SLQ trace ${fmt(p.densities[k].trace)}`);
+  }
+  return { ran: true, files: [s.writeJson('spectra.json', r), s.write('spectra.svg', spectraSvg(r))], warnings: [] };
+}
+
+async function runKfac(s: Session): Promise<Outcome> {
+  const d = await digits();
+  const r: KfacResult = await withProgress(s, 'kfac grid', (update) => kfacExperiment(d, s.options.quick, SEED, s.options.signal, update));
+  for (const m of r.methods) {
+    const cosStr = m.cosine ? `, cos to (F + λI)⁻¹∇L ${m.cosine.cosine.map((c) => c.toFixed(3)).join(' ')} at iterations ${m.cosine.iterations.join(' ')}` : '';
+    s.options.log(`  ${m.name.padEnd(16)} γ = ${m.lr}${m.damping === null ? '' : `, λ = ${m.damping}`}: loss ${fmt(m.loss.at(-1)!)}, accuracy ${fmt(m.accuracy.at(-1) ?? NaN)} (${m.status})${cosStr}`);
+  }
+  return { ran: true, files: [s.writeJson('kfac.json', r), s.write('kfac.svg', kfacSvg(r))], warnings: [] };
+}
+
+async function runStochastic(s: Session): Promise<Outcome> {
+  const warnings: string[] = [];
+  const sets: StochasticDataset[] = [];
+  const bc = await loadDataset('BreastCancer', s.options.dataDir);
+  if (!('missing' in bc)) sets.push({ name: 'BreastCancer', X: standardizeColumns(bc.dataset.X as DenseMatrix), y: bc.dataset.y, kind: 'logistic' });
+  const a1a = await loadDataset('a1a', s.options.dataDir);
+  if ('missing' in a1a) skip(s, warnings, 'stochastic', `a1a: ${a1a.missing}`);
+  else sets.push({ name: 'a1a', X: a1a.dataset.X, y: a1a.dataset.y.map((v) => (v > 0 ? 1 : 0)), kind: 'logistic' });
+  const d = await digits();
+  sets.push({ name: 'Digits', X: d.X, y: d.y, kind: 'mlp' });
+  const settings = stochasticSettings(s.options.quick);
+  const panels: StochasticPanel[] = [];
+  const json = (partial: boolean) => ({ settings: { ...settings, batchSizes: settings.batchSizes.map((b) => (Number.isFinite(b) ? b : 'N')) }, panels, partial });
+  const total = stochasticRunCount(s.options.quick, sets.length);
+  await withProgress(s, 'stochastic', (update) => {
+    let done = 0;
+    for (const set of sets) {
+      panels.push(stochasticPanel(set, s.options.quick, SEED, s.options.signal, () => update({ done: ++done, total })));
+      s.writeJson('stochastic.json', json(true));
+    }
+  });
+  for (const p of panels) {
+    s.options.log(`  ${p.name} (N = ${p.N}, D = ${p.D}, ${p.epochs} epoch(s)): final full-data loss per batch size, best γ`);
+    for (const B of p.batchSizes) {
+      const runs = p.runs.filter((r) => r.batchSize === B);
+      const same = runs.every((r) => r.fullBatchIdentical !== false);
+      s.options.log(`    B = ${String(B).padStart(4)}: ${runs.map((r) => `${r.method} ${fmt(r.losses.at(-1)!)}${r.status === 'ok' ? '' : ` (${r.status})`}`).join(', ')}` +
+        (B === p.N ? `; B = N equals the full-batch runs bit for bit: ${same ? 'yes' : 'NO'}` : ''));
+    }
+  }
+  return { ran: true, files: [s.writeJson('stochastic.json', json(false)), s.write('stochastic.svg', stochasticSvg(panels))], warnings };
 }
