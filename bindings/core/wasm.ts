@@ -52,6 +52,7 @@ export interface KernelExports {
   dsyrkLowerCsr(n: number, indptr: number, indices: number, values: number, w: number, incw: number, c: number, ldc: number): void;
   dsyrkBlocksLower(n: number, d: number, m: number, x: number, ldx: number, lam: number, c: number, ldc: number): void;
   dgerLower(d: number, alpha: number, u: number, v: number, c: number, ldc: number): void;
+  dgemm(transA: number, transB: number, m: number, n: number, k: number, alpha: number, a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number): void;
   dpotrfLower(n: number, lambda: number, a: number, lda: number): number;
   dtrsmLowerLeft(n: number, nrhs: number, a: number, lda: number, b: number, ldb: number): void;
   dtrsmLowerTransLeft(n: number, nrhs: number, a: number, lda: number, b: number, ldb: number): void;
@@ -83,6 +84,25 @@ export interface KernelExports {
   likPoisson(n: number, f: number, y: number, r: number, lam: number): number;
   likCategorical(n: number, c: number, f: number, y: number, r: number, lam: number): number;
   residualOuter(n: number, c: number, r: number, alpha: number, b: number): void;
+  // MLP layers (assembly/nn/activation.ts, assembly/nn/dense.ts)
+  actForward(kind: number, n: number, z: number, a: number, d1: number, d2: number): void;
+  denseBroadcastRows(n: number, o: number, b: number, c: number): void;
+  denseColSums(n: number, o: number, x: number, ldx: number, alpha: number, out: number): void;
+  denseMul(blocks: number, len: number, d: number, x: number, out: number): void;
+  denseMulRep(n: number, k: number, c: number, d: number, x: number, out: number): void;
+  denseFmaPeriodic(blocks: number, len: number, d: number, x: number, q: number, y: number, out: number): void;
+  denseSquare(n: number, x: number, out: number): void;
+  denseAugment(n: number, m: number, a: number, lda: number, out: number): void;
+  denseOuterRows(n: number, k: number, o: number, m: number, delta: number, a: number, lda: number, out: number, ldout: number): void;
+  densePairOuter(n: number, k: number, p: number, q: number, x: number, y: number, out: number): void;
+  denseRowSqSums(n: number, k: number, o: number, x: number, out: number): void;
+  denseScatterKron(o1: number, m1: number, o2: number, m2: number, t: number, c: number, ldc: number): void;
+  densePairOuterLower(n: number, k: number, p: number, x: number, out: number): void;
+  denseScatterKronSym(o: number, m: number, t: number, c: number, ldc: number): void;
+  denseTranspose(m: number, n: number, a: number, lda: number, b: number, ldb: number): void;
+  mlpTangentIn(kc: number, n: number, nin: number, nout: number, a: number, lda: number, vt: number, ldv: number, z: number, beta: number): void;
+  mlpTangentBack(kc: number, n: number, nin: number, nout: number, g: number, vt: number, ldv: number, ga: number, beta: number): void;
+  mlpTangentGrad(kc: number, n: number, nin: number, nout: number, dg: number, a: number, lda: number, g: number, da: number, hv: number, ldh: number): void;
   [name: string]: unknown;
 }
 

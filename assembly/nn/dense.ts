@@ -1,0 +1,327 @@
+/**
+ * Helpers of the dense (fully connected) layers that GEMM does not do: bias broadcasts and
+ * column sums, elementwise products with per-sample broadcasting, per-sample outer products,
+ * the Kronecker scatter of a layer-pair Gram block, and the column loops of the batched
+ * residual Hessian product (which call `dgemm`).
+ *
+ * Conventions:
+ * - Pointers are byte addresses; sizes, leading dimensions and strides are in elements.
+ *   Every matrix is row-major; 8-byte alignment suffices.
+ * - Loops are two SIMD lanes wide with a scalar tail for odd lengths; `fmadd` may fuse in the
+ *   relaxed binary (see util/simd.ts).
+ * - "Sample-major stacks": an (n·k) × c matrix whose row i·k + kk belongs to sample i.
+ *   "Column blocks": kc blocks of n rows each (block j = column j of a batch of directions).
+ * - Outputs may alias an input only where a function says so.
+ * - The column-loop functions (`mlpTangent*`) call `dgemm` (linalg/gemm.ts) once or twice per
+ *   column: no allocation, no validation.
+ */
+import { fmadd, ld, st, ld2, st2 } from '../util/simd';
+import { dgemm } from '../linalg/gemm';
+
+/** c[r][j] = b[j] for r < n, j < o (C is n × o, contiguous). */
+export function denseBroadcastRows(n: i32, o: i32, b: usize, c: usize): void {
+  for (let r = 0; r < n; r++) memory.copy(c + (<usize>r * <usize>o << 3), b, <usize>o << 3);
+}
+
+/** out[j] = alpha · Σ_{r<n} x[r·ldx + j] for j < o (overwrites out). */
+export function denseColSums(n: i32, o: i32, x: usize, ldx: i32, alpha: f64, out: usize): void {
+  let j = 0;
+  for (; j + 2 <= o; j += 2) {
+    let s = f64x2.splat(0);
+    for (let r = 0; r < n; r++) s = f64x2.add(s, ld2(x, <isize>r * ldx + j));
+    st2(out, j, f64x2.mul(s, f64x2.splat(alpha)));
+  }
+  if (j < o) {
+    let s = 0.0;
+    for (let r = 0; r < n; r++) s += ld(x, <isize>r * ldx + j);
+    st(out, j, alpha * s);
+  }
+}
+
+/** out[b·len + t] = d[t] · x[b·len + t] for b < blocks, t < len (d repeats per block; out may equal x). */
+export function denseMul(blocks: i32, len: i32, d: usize, x: usize, out: usize): void {
+  for (let b = 0; b < blocks; b++) {
+    const xb = x + (<usize>b * <usize>len << 3), ob = out + (<usize>b * <usize>len << 3);
+    let t = 0;
+    for (; t + 2 <= len; t += 2) st2(ob, t, f64x2.mul(ld2(d, t), ld2(xb, t)));
+    if (t < len) st(ob, t, ld(d, t) * ld(xb, t));
+  }
+}
+
+/**
+ * out[(i·k + kk)·c + t] = d[i·c + t] · x[(i·k + kk)·c + t] for a sample-major stack
+ * (n samples, k rows each, c columns; d is n × c). out may equal x.
+ */
+export function denseMulRep(n: i32, k: i32, c: i32, d: usize, x: usize, out: usize): void {
+  for (let i = 0; i < n; i++) {
+    const di = d + (<usize>i * <usize>c << 3);
+    for (let kk = 0; kk < k; kk++) {
+      const off = (<usize>(i * k + kk) * <usize>c) << 3;
+      const xr = x + off, orow = out + off;
+      let t = 0;
+      for (; t + 2 <= c; t += 2) st2(orow, t, f64x2.mul(ld2(di, t), ld2(xr, t)));
+      if (t < c) st(orow, t, ld(di, t) * ld(xr, t));
+    }
+  }
+}
+
+/**
+ * out[b·len + t] = d[t]·x[b·len + t] + q[t]·y[b·len + t] (d, q repeat per block; out may equal x or y).
+ */
+export function denseFmaPeriodic(blocks: i32, len: i32, d: usize, x: usize, q: usize, y: usize, out: usize): void {
+  for (let b = 0; b < blocks; b++) {
+    const off = (<usize>b * <usize>len) << 3;
+    const xb = x + off, yb = y + off, ob = out + off;
+    let t = 0;
+    for (; t + 2 <= len; t += 2) st2(ob, t, fmadd(ld2(q, t), ld2(yb, t), f64x2.mul(ld2(d, t), ld2(xb, t))));
+    if (t < len) st(ob, t, ld(d, t) * ld(xb, t) + ld(q, t) * ld(yb, t));
+  }
+}
+
+/** out[t] = x[t]² for t < n (out may equal x). */
+export function denseSquare(n: i32, x: usize, out: usize): void {
+  let t = 0;
+  for (; t + 2 <= n; t += 2) {
+    const v = ld2(x, t);
+    st2(out, t, f64x2.mul(v, v));
+  }
+  if (t < n) {
+    const v = ld(x, t);
+    st(out, t, v * v);
+  }
+}
+
+/** out[r] = [a[r·lda … r·lda + m − 1], 1] for r < n (out is n × (m + 1), contiguous). */
+export function denseAugment(n: i32, m: i32, a: usize, lda: i32, out: usize): void {
+  const m1 = m + 1;
+  for (let r = 0; r < n; r++) {
+    const orow = out + (<usize>r * <usize>m1 << 3);
+    memory.copy(orow, a + (<usize>r * <usize>lda << 3), <usize>m << 3);
+    st(orow, m, 1.0);
+  }
+}
+
+/**
+ * Per-row outer products of a sample-major stack of layer deltas δ ((n·k) × o) with the
+ * sample's layer input a (n × m, leading dimension lda), written as rows of a pullback matrix:
+ *   out[r·ldout + p·m + j] = δ[r·o + p] · a[i·lda + j]   (r = i·k + kk; W part, out × in row-major)
+ *   out[r·ldout + o·m + p] = δ[r·o + p]                   (bias part)
+ * `out` points at the layer's first column in row 0. Overwrites those entries.
+ */
+export function denseOuterRows(n: i32, k: i32, o: i32, m: i32, delta: usize, a: usize, lda: i32, out: usize, ldout: i32): void {
+  for (let i = 0; i < n; i++) {
+    const ai = a + (<usize>i * <usize>lda << 3);
+    for (let kk = 0; kk < k; kk++) {
+      const r = i * k + kk;
+      const dr = delta + (<usize>r * <usize>o << 3);
+      const orow = out + (<usize>r * <usize>ldout << 3);
+      for (let p = 0; p < o; p++) {
+        const dp = ld(dr, p);
+        const vp = f64x2.splat(dp);
+        const op = orow + (<usize>p * <usize>m << 3);
+        let j = 0;
+        for (; j + 2 <= m; j += 2) st2(op, j, f64x2.mul(vp, ld2(ai, j)));
+        if (j < m) st(op, j, dp * ld(ai, j));
+      }
+      memory.copy(orow + (<usize>o * <usize>m << 3), dr, <usize>o << 3);
+    }
+  }
+}
+
+/**
+ * out[i·p·q + s·q + t] = Σ_{kk<k} x[(i·k + kk)·p + s] · y[(i·k + kk)·q + t]: per sample i < n,
+ * the sum over its k stack rows of the outer products (out is n × (p·q)). Overwrites out.
+ */
+export function densePairOuter(n: i32, k: i32, p: i32, q: i32, x: usize, y: usize, out: usize): void {
+  const pq = p * q;
+  for (let i = 0; i < n; i++) {
+    const oi = out + (<usize>i * <usize>pq << 3);
+    for (let kk = 0; kk < k; kk++) {
+      const r = i * k + kk;
+      const xr = x + (<usize>r * <usize>p << 3), yr = y + (<usize>r * <usize>q << 3);
+      for (let s = 0; s < p; s++) {
+        const xs = ld(xr, s);
+        const vx = f64x2.splat(xs);
+        const os = oi + (<usize>s * <usize>q << 3);
+        let t = 0;
+        if (kk == 0) {
+          for (; t + 2 <= q; t += 2) st2(os, t, f64x2.mul(vx, ld2(yr, t)));
+          if (t < q) st(os, t, xs * ld(yr, t));
+        } else {
+          for (; t + 2 <= q; t += 2) st2(os, t, fmadd(vx, ld2(yr, t), ld2(os, t)));
+          if (t < q) st(os, t, xs * ld(yr, t) + ld(os, t));
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The packed lower triangle of the per-sample sums of outer products of a stack with itself:
+ *   out[i·P + s(s+1)/2 + t] = Σ_{kk<k} x[(i·k + kk)·p + s] · x[(i·k + kk)·p + t],  t ≤ s < p,
+ * P = p(p+1)/2 (out is n × P). Overwrites out.
+ */
+export function densePairOuterLower(n: i32, k: i32, p: i32, x: usize, out: usize): void {
+  const pp = (p * (p + 1)) >> 1;
+  for (let i = 0; i < n; i++) {
+    const oi = out + (<usize>i * <usize>pp << 3);
+    for (let kk = 0; kk < k; kk++) {
+      const xr = x + (<usize>(i * k + kk) * <usize>p << 3);
+      for (let s = 0; s < p; s++) {
+        const xs = ld(xr, s);
+        const vx = f64x2.splat(xs);
+        const os = oi + (<usize>((s * (s + 1)) >> 1) << 3);
+        const q = s + 1;
+        let t = 0;
+        if (kk == 0) {
+          for (; t + 2 <= q; t += 2) st2(os, t, f64x2.mul(vx, ld2(xr, t)));
+          if (t < q) st(os, t, xs * ld(xr, t));
+        } else {
+          for (; t + 2 <= q; t += 2) st2(os, t, fmadd(vx, ld2(xr, t), ld2(os, t)));
+          if (t < q) st(os, t, xs * ld(xr, t) + ld(os, t));
+        }
+      }
+    }
+  }
+}
+
+/** out[i·o + t] = Σ_{kk<k} x[(i·k + kk)·o + t]² (per-sample sums of squares of a stack; n × o). */
+export function denseRowSqSums(n: i32, k: i32, o: i32, x: usize, out: usize): void {
+  for (let i = 0; i < n; i++) {
+    const oi = out + (<usize>i * <usize>o << 3);
+    for (let kk = 0; kk < k; kk++) {
+      const xr = x + (<usize>(i * k + kk) * <usize>o << 3);
+      let t = 0;
+      if (kk == 0) {
+        for (; t + 2 <= o; t += 2) { const v = ld2(xr, t); st2(oi, t, f64x2.mul(v, v)); }
+        if (t < o) { const v = ld(xr, t); st(oi, t, v * v); }
+      } else {
+        for (; t + 2 <= o; t += 2) { const v = ld2(xr, t); st2(oi, t, fmadd(v, v, ld2(oi, t))); }
+        if (t < o) { const v = ld(xr, t); st(oi, t, v * v + ld(oi, t)); }
+      }
+    }
+  }
+}
+
+/**
+ * Scatter a Kronecker-ordered layer-pair block into θ order. T is (o1·o2) × (m1'·m2') with
+ * m1' = m1 + 1, m2' = m2 + 1 (augmented inputs, bias coordinate last):
+ *   T[(p·o2 + q)·(m1'·m2') + i·m2' + j] → C[row(p, i)·ldc + col(q, j)],
+ *   row(p, i) = i < m1 ? p·m1 + i : o1·m1 + p,  col(q, j) likewise with (o2, m2).
+ * `c` points at the block's first entry. Overwrites the block.
+ */
+export function denseScatterKron(o1: i32, m1: i32, o2: i32, m2: i32, t: usize, c: usize, ldc: i32): void {
+  const a1 = m1 + 1, a2 = m2 + 1;
+  const tcols = a1 * a2;
+  for (let p = 0; p < o1; p++) {
+    for (let q = 0; q < o2; q++) {
+      const trow = t + (<usize>(p * o2 + q) * <usize>tcols << 3);
+      for (let i = 0; i < a1; i++) {
+        const row = i < m1 ? p * m1 + i : o1 * m1 + p;
+        const crow = c + (<usize>row * <usize>ldc << 3);
+        const src = trow + (<usize>i * <usize>a2 << 3);
+        memory.copy(crow + (<usize>q * <usize>m2 << 3), src, <usize>m2 << 3);
+        st(crow, o2 * m2 + q, ld(src, m2));
+      }
+    }
+  }
+}
+
+/**
+ * The lower triangle (θ order) of a layer's diagonal Gram block from its packed Kronecker form:
+ * T has o(o+1)/2 rows (p, q), q ≤ p, at p(p+1)/2 + q, and (m+1)² columns (i, j) at i·(m+1) + j,
+ * augmented inputs with the bias coordinate last. Entry (p, i; q, j) goes to C at (row, col) =
+ * (idx(p, i), idx(q, j)) when that is on or below the diagonal, else transposed
+ * (idx(p, i) = i < m ? p·m + i : o·m + p); entries with p = q above the diagonal are skipped
+ * (their transposes are in T too). Only the lower triangle of the block is written.
+ */
+export function denseScatterKronSym(o: i32, m: i32, t: usize, c: usize, ldc: i32): void {
+  const a1 = m + 1;
+  const tcols = a1 * a1;
+  const bias = o * m;
+  for (let p = 0; p < o; p++) {
+    for (let q = 0; q <= p; q++) {
+      const trow = t + (<usize>(((p * (p + 1)) >> 1) + q) * <usize>tcols << 3);
+      for (let i = 0; i < m; i++) {
+        const src = trow + (<usize>i * <usize>a1 << 3);
+        const crow = c + (<usize>(p * m + i) * <usize>ldc << 3);
+        // W × W: below the diagonal for p > q; for p = q only j ≤ i.
+        memory.copy(crow + (<usize>q * <usize>m << 3), src, <usize>(p > q ? m : i + 1) << 3);
+        // W(p, i) × b(q): above the diagonal, so its transpose (b(q), W(p, i)).
+        st(c, <isize>(bias + q) * ldc + p * m + i, ld(src, m));
+      }
+      const src = trow + (<usize>m * <usize>a1 << 3);
+      const crow = c + (<usize>(bias + p) * <usize>ldc << 3);
+      memory.copy(crow + (<usize>q * <usize>m << 3), src, <usize>m << 3); // b(p) × W(q, ·)
+      st(crow, bias + q, ld(src, m)); // b(p) × b(q), q ≤ p
+    }
+  }
+}
+
+/** b[j·ldb + i] = a[i·lda + j] for i < m, j < n (B = Aᵀ; must not alias). */
+export function denseTranspose(m: i32, n: i32, a: usize, lda: i32, b: usize, ldb: i32): void {
+  for (let i = 0; i < m; i++) {
+    const ar = a + (<usize>i * <usize>lda << 3);
+    for (let j = 0; j < n; j++) st(b, <isize>j * ldb + i, ld(ar, j));
+  }
+}
+
+/**
+ * Tangent input of a dense layer for kc directions (column blocks of n rows):
+ *   Z_j ← beta·Z_j + A dW_jᵀ + 1 db_jᵀ,  j < kc,
+ * A the layer input (n × nin, leading dimension lda), dW_j (nout × nin) then db_j (nout) at
+ * vt + j·ldv (the layer's slice of direction j), Z_j = z + j·n·nout (n × nout, contiguous).
+ */
+export function mlpTangentIn(kc: i32, n: i32, nin: i32, nout: i32, a: usize, lda: i32, vt: usize, ldv: i32, z: usize, beta: f64): void {
+  for (let j = 0; j < kc; j++) {
+    const w = vt + (<usize>j * <usize>ldv << 3);
+    const b = w + (<usize>nout * <usize>nin << 3);
+    const zj = z + (<usize>j * <usize>n * <usize>nout << 3);
+    dgemm(0, 1, n, nout, nin, 1.0, a, lda, w, nin, beta, zj, nout);
+    for (let r = 0; r < n; r++) {
+      const zr = zj + (<usize>r * <usize>nout << 3);
+      let t = 0;
+      for (; t + 2 <= nout; t += 2) st2(zr, t, f64x2.add(ld2(zr, t), ld2(b, t)));
+      if (t < nout) st(zr, t, ld(zr, t) + ld(b, t));
+    }
+  }
+}
+
+/**
+ * Tangent of the backpropagated input gradient for kc directions:
+ *   G_j ← beta·G_j + g dW_j,  j < kc,
+ * g (n × nout, shared), dW_j (nout × nin) at vt + j·ldv, G_j = ga + j·n·nin (n × nin).
+ */
+export function mlpTangentBack(kc: i32, n: i32, nin: i32, nout: i32, g: usize, vt: usize, ldv: i32, ga: usize, beta: f64): void {
+  for (let j = 0; j < kc; j++) {
+    const w = vt + (<usize>j * <usize>ldv << 3);
+    dgemm(0, 0, n, nin, nout, 1.0, g, nout, w, nin, beta, ga + (<usize>j * <usize>n * <usize>nin << 3), nin);
+  }
+}
+
+/**
+ * Second-order parameter gradients of a dense layer for kc directions:
+ *   H_j[W] = dG_jᵀ A + gᵀ dA_j  (nout × nin),  H_j[b] = Σ_rows dG_j  (nout),
+ * with dG_j = dg + j·n·nout (n × nout; dg = 0: zero), A (n × nin, leading dimension lda),
+ * g (n × nout), dA_j = da + j·n·nin (n × nin; da = 0: zero). H_j at hv + j·ldh. Overwrites.
+ */
+export function mlpTangentGrad(kc: i32, n: i32, nin: i32, nout: i32, dg: usize, a: usize, lda: i32, g: usize, da: usize, hv: usize, ldh: i32): void {
+  for (let j = 0; j < kc; j++) {
+    const hw = hv + (<usize>j * <usize>ldh << 3);
+    const hb = hw + (<usize>nout * <usize>nin << 3);
+    let beta = 0.0;
+    if (dg != 0) {
+      const dgj = dg + (<usize>j * <usize>n * <usize>nout << 3);
+      dgemm(1, 0, nout, nin, n, 1.0, dgj, nout, a, lda, 0.0, hw, nin);
+      denseColSums(n, nout, dgj, nout, 1.0, hb);
+      beta = 1.0;
+    } else {
+      memory.fill(hb, 0, <usize>nout << 3);
+    }
+    if (da != 0) {
+      dgemm(1, 0, nout, nin, n, 1.0, g, nout, da + (<usize>j * <usize>n * <usize>nin << 3), nin, beta, hw, nin);
+    } else if (dg == 0) {
+      memory.fill(hw, 0, <usize>nout * <usize>nin << 3);
+    }
+  }
+}

@@ -1,0 +1,714 @@
+/**
+ * The multilayer perceptron f(θ, x) = z_L with z_l = W_l a_{l−1} + b_l, a_l = σ(z_l) (l < L),
+ * a_0 = x: dense layers, one activation between them, the last layer linear. θ is PyTorch's
+ * layout — for each layer W_l (out × in, row-major) then b_l — so a `state_dict` flattened in
+ * `parameters()` order is a valid θ.
+ *
+ * Everything runs in WebAssembly, batched over the samples: the forward pass keeps every layer's
+ * a_l, σ'(z_l) and σ''(z_l); the products are GEMMs over all N rows (tangent forward passes for
+ * J v, backpropagation for Jᵀ R, Pearlmutter's R-operator for the residual Hessian term), and
+ * the curvature fast paths exploit the Kronecker structure of dense layers: the pullback of an
+ * output vector to W_l is δ_l ⊗ a_{l−1}, so Σ_{nk} c_nk c_nkᵀ restricted to layers (l, l') is
+ * Σ_n (Σ_k δ_l δ_l'ᵀ) ⊗ (ā_{l−1} ā_{l'−1}ᵀ) — one GEMM of length N per layer pair instead of
+ * a rank-N·K update of length D.
+ *
+ * @module
+ */
+import { allocBlocks, Handle, withScratch } from '../core/handle.js';
+import { checkBytes, checkSquare, DENSE_HINT } from '../core/limits.js';
+import { core as defaultCore, type Core } from '../core/wasm.js';
+import { rng } from '../data/random.js';
+import { SymMatrix } from '../linalg/symmatrix.js';
+import { activationKind, checkActivation, type Activation } from './activations.js';
+import type { LayerKfac, Model, ModelTrace, ParameterGroup } from './model.js';
+
+/** Options of {@link mlp}. */
+export interface MlpOptions {
+  /** Layer widths [d, h_1, …, M]: input dimension, hidden widths, output dimension (≥ 2 entries). */
+  sizes: readonly number[];
+  /** The activation between layers (not after the last). Default `'tanh'`. */
+  activation?: Activation;
+  /** The core to run on (default: the one {@link init} loaded). */
+  core?: Core;
+}
+
+/** @internal One dense layer: widths and θ indices. */
+interface Layer {
+  readonly nin: number;
+  readonly nout: number;
+  /** θ index of W (out × in). */
+  readonly w: number;
+  /** θ index of b. */
+  readonly b: number;
+}
+
+const F64 = 8;
+
+function checkSizes(sizes: unknown): number[] {
+  if (!Array.isArray(sizes)) throw new TypeError(`natgrad: mlp: sizes must be an array of layer widths [inputs, hidden…, outputs], got ${typeof sizes}`);
+  if (sizes.length < 2) throw new RangeError(`natgrad: mlp: sizes must have at least 2 entries (inputs and outputs), got ${sizes.length}`);
+  for (const [i, s] of sizes.entries()) {
+    if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 1) throw new RangeError(`natgrad: mlp: sizes[${i}] must be a positive integer, got ${String(s)}`);
+  }
+  return sizes.slice() as number[];
+}
+
+/** Check a Float64Array-like argument of a trace method. */
+function checkLength(x: unknown, length: number, name: string): ArrayLike<number> {
+  if (!(x instanceof Float64Array) && !Array.isArray(x) && !ArrayBuffer.isView(x)) throw new TypeError(`natgrad: ${name} must be a Float64Array`);
+  const a = x as ArrayLike<number>;
+  if (a.length !== length) throw new RangeError(`natgrad: ${name} must have length ${length}, got ${a.length}`);
+  return a;
+}
+
+function checkCount(k: unknown, name: string): number {
+  if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 1) throw new RangeError(`natgrad: ${name} must be a positive integer, got ${String(k)}`);
+  return k;
+}
+
+function checkFinite(x: unknown, name: string): number {
+  if (typeof x !== 'number' || !Number.isFinite(x)) throw new RangeError(`natgrad: ${name} must be a finite number, got ${String(x)}`);
+  return x;
+}
+
+/**
+ * A multilayer perceptron implementing {@link Model} in WebAssembly (see the module
+ * documentation). Made by {@link mlp}.
+ */
+export class MlpModel implements Model {
+  readonly name = 'mlp';
+  readonly inputs: number;
+  readonly outputs: number;
+  readonly dim: number;
+  readonly groups: readonly ParameterGroup[];
+  /** The layer widths [d, h_1, …, M]. */
+  readonly sizes: readonly number[];
+  readonly activation: Activation;
+  readonly core: Core;
+  /** @internal */
+  readonly layers: readonly Layer[];
+  /** @internal */
+  readonly kind: number;
+
+  /** @internal Use {@link mlp}. */
+  constructor(sizes: number[], activation: Activation, core: Core) {
+    this.sizes = Object.freeze(sizes);
+    this.activation = activation;
+    this.kind = activationKind(activation);
+    this.core = core;
+    this.inputs = sizes[0]!;
+    this.outputs = sizes[sizes.length - 1]!;
+    const layers: Layer[] = [];
+    const groups: ParameterGroup[] = [];
+    let off = 0;
+    for (let l = 0; l + 1 < sizes.length; l++) {
+      const nin = sizes[l]!, nout = sizes[l + 1]!;
+      layers.push({ nin, nout, w: off, b: off + nin * nout });
+      const size = nout * (nin + 1);
+      groups.push(Object.freeze({ name: `layer${l + 1}`, offset: off, size, dense: Object.freeze({ inputs: nin, outputs: nout, bias: true }) }));
+      off += size;
+    }
+    this.dim = off;
+    this.layers = Object.freeze(layers);
+    this.groups = Object.freeze(groups);
+  }
+
+  /**
+   * One forward pass on an N × d batch; the trace owns WebAssembly memory until `free()`.
+   * @param theta length D (PyTorch layout)
+   * @param X N × d row-major
+   * @param rows N
+   * @throws RangeError on wrong lengths or when the trace does not fit in memory.
+   */
+  forward(theta: Float64Array, X: Float64Array, rows: number): MlpTrace {
+    if (typeof rows !== 'number' || !Number.isSafeInteger(rows) || rows < 0) throw new RangeError(`natgrad: mlp.forward: rows must be a non-negative integer, got ${String(rows)}`);
+    const th = checkLength(theta, this.dim, 'mlp.forward: theta');
+    const x = checkLength(X, rows * this.inputs, `mlp.forward: X (${rows} × ${this.inputs})`);
+    return new MlpTrace(this, th, x, rows);
+  }
+
+  /**
+   * PyTorch's default `nn.Linear` initialization, reproducibly: W_l and b_l uniform on
+   * (−1/√in_l, 1/√in_l), drawn from `rng(seed).uniform()` in the order W_1, b_1, W_2, b_2, ….
+   */
+  init(seed = 0): Float64Array {
+    if (typeof seed !== 'number' && typeof seed !== 'bigint') throw new TypeError(`natgrad: mlp.init: seed must be an integer, got ${typeof seed}`);
+    if (typeof seed === 'number' && !Number.isSafeInteger(seed)) throw new RangeError(`natgrad: mlp.init: seed must be a safe integer, got ${seed}`);
+    const g = rng(seed);
+    const theta = new Float64Array(this.dim);
+    for (const L of this.layers) {
+      const bound = 1 / Math.sqrt(L.nin);
+      const end = L.b + L.nout;
+      for (let j = L.w; j < end; j++) theta[j] = (2 * g.uniform() - 1) * bound;
+    }
+    return theta;
+  }
+}
+
+/**
+ * A multilayer perceptron `sizes = [d, h_1, …, M]` with `activation` between layers and a linear
+ * last layer, as a {@link Model} whose traces implement every fast path.
+ * @throws TypeError / RangeError naming the bad argument (sizes, activation, a D too large).
+ * @example
+ * const model = mlp({ sizes: [2, 16, 1], activation: 'tanh' });
+ * model.dim;                  // 2·16 + 16 + 16·1 + 1 = 65
+ * const theta = model.init(0);
+ */
+export function mlp(options: MlpOptions): MlpModel {
+  if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: mlp: options must be an object { sizes, activation?, core? }');
+  const sizes = checkSizes(options.sizes);
+  const activation = checkActivation(options.activation ?? 'tanh', 'mlp: activation');
+  let D = 0;
+  for (let l = 0; l + 1 < sizes.length; l++) D += sizes[l + 1]! * (sizes[l]! + 1);
+  checkBytes(F64 * D, `mlp: θ (${D} parameters)`, DENSE_HINT);
+  return new MlpModel(sizes, activation, options.core ?? defaultCore());
+}
+
+/**
+ * One forward pass of an {@link MlpModel}: owns θ, X and every layer's a_l, σ'(z_l), σ''(z_l)
+ * and f in one WebAssembly block. Valid until `free()`; several traces may be alive at once.
+ */
+export class MlpTrace extends Handle implements ModelTrace {
+  readonly rows: number;
+  readonly model: MlpModel;
+  /** Byte offsets inside the block (θ at 0): X, layer inputs a_l (a_0 = X), σ'_l, σ''_l, f. */
+  readonly #x: number;
+  readonly #act: number[];
+  readonly #d1: number[];
+  readonly #d2: number[];
+  readonly #f: number;
+
+  /** @internal Use {@link MlpModel.forward}. */
+  constructor(model: MlpModel, theta: ArrayLike<number>, X: ArrayLike<number>, rows: number) {
+    const N = rows, L = model.layers.length, D = model.dim;
+    let doubles = D;
+    const x = doubles;
+    doubles += N * model.inputs;
+    const act: number[] = [], d1: number[] = [], d2: number[] = [];
+    for (let l = 0; l + 1 < L; l++) {
+      const o = model.layers[l]!.nout;
+      act.push(doubles); doubles += N * o;
+      d1.push(doubles); doubles += N * o;
+      d2.push(doubles); doubles += N * o;
+    }
+    const f = doubles;
+    doubles += N * model.outputs;
+    checkBytes(F64 * doubles, `mlp.forward: trace (${N} rows, ${doubles} doubles)`);
+    const [ptr] = allocBlocks(model.core, [F64 * doubles]);
+    super(model.core, [ptr!]);
+    this.rows = N;
+    this.model = model;
+    this.#x = F64 * x;
+    this.#act = [this.#x, ...act.map((a) => F64 * a)];
+    this.#d1 = d1.map((a) => F64 * a);
+    this.#d2 = d2.map((a) => F64 * a);
+    this.#f = F64 * f;
+    const c = this.core;
+    c.f64(ptr!, D).set(theta);
+    c.f64(ptr! + this.#x, N * model.inputs).set(X);
+    const k = c.exports;
+    for (let l = 0; l < L; l++) {
+      const { nin, nout, w, b } = model.layers[l]!;
+      const z = l + 1 < L ? ptr! + this.#act[l + 1]! : ptr! + this.#f;
+      k.denseBroadcastRows(N, nout, ptr! + F64 * b, z);
+      k.dgemm(0, 1, N, nout, nin, 1, ptr! + this.#act[l]!, nin, ptr! + F64 * w, nin, 1, z, nout);
+      if (l + 1 < L) k.actForward(model.kind, N * nout, z, z, ptr! + this.#d1[l]!, ptr! + this.#d2[l]!);
+    }
+  }
+
+  /** f (N × M), a copy. */
+  get outputs(): Float64Array {
+    return this.core.f64(this.ptr() + this.#f, this.rows * this.model.outputs).slice();
+  }
+
+  /** Byte addresses of θ, W_l, layer input a_l (a_0 = X), σ'_l, σ''_l; recomputed (never cached across allocations: the block itself does not move). */
+  #addr(): { base: number; W: (l: number) => number; act: (l: number) => number; d1: (l: number) => number; d2: (l: number) => number } {
+    const base = this.ptr();
+    return {
+      base,
+      W: (l) => base + F64 * this.model.layers[l]!.w,
+      act: (l) => base + this.#act[l]!,
+      d1: (l) => base + this.#d1[l]!,
+      d2: (l) => base + this.#d2[l]!,
+    };
+  }
+
+  /**
+   * J v: row n is J_n v (N × M), one tangent forward pass. The trace keeps the layer tangents of
+   * the last v (one block, freed with the trace), so that `residualHvp` / `residualHvpAndVjp`
+   * with the same v skip their own tangent pass.
+   */
+  jvp(v: Float64Array): Float64Array {
+    const m = this.model, N = this.rows, L = m.layers.length, D = m.dim;
+    const vv = checkLength(v, D, 'jvp: v');
+    const c = this.#tangents();
+    const k = this.core.exports;
+    const a = this.#addr();
+    const pv = c.base();
+    c.v = undefined; // invalid until complete
+    this.core.f64(pv, D).set(vv);
+    for (let l = 0; l < L; l++) {
+      const { nin, nout, w, b } = m.layers[l]!;
+      const t = l + 1 < L ? c.tz(l) : c.out();
+      k.denseBroadcastRows(N, nout, pv + F64 * b, t);
+      k.dgemm(0, 1, N, nout, nin, 1, a.act(l), nin, pv + F64 * w, nin, 1, t, nout);
+      if (l > 0) k.dgemm(0, 1, N, nout, nin, 1, c.ta(l - 1), nin, a.W(l), nin, 1, t, nout);
+      if (l + 1 < L) k.denseMul(1, N * nout, a.d1(l), t, c.ta(l));
+    }
+    c.v = Float64Array.from(vv);
+    return this.core.f64(c.out(), N * m.outputs).slice();
+  }
+
+  #cache: TangentCache | undefined;
+
+  /** The tangent block (allocated on first use). */
+  #tangents(): TangentCache {
+    this.alive();
+    if (!this.#cache) {
+      const m = this.model, N = this.rows;
+      const hidden = m.layers.slice(0, -1).map((g) => N * g.nout);
+      const offs: number[] = [];
+      let n = m.dim;
+      for (const h of hidden) { offs.push(n); n += h; offs.push(n); n += h; }
+      const out = n;
+      n += N * m.outputs;
+      checkBytes(F64 * n, `mlp jvp: tangents (${n} doubles)`);
+      this.#cache = new TangentCache(this.core, this.core.alloc(F64 * n), offs, out);
+    }
+    return this.#cache;
+  }
+
+  /** The cached tangents when they belong to exactly this v. */
+  #cachedFor(v: ArrayLike<number>): TangentCache | undefined {
+    const c = this.#cache, cv = c?.v;
+    if (!cv || cv.length !== v.length) return undefined;
+    for (let i = 0; i < cv.length; i++) if (!Object.is(cv[i], v[i])) return undefined;
+    return c;
+  }
+
+  /** Release the trace's memory (and the tangents / backward factors it keeps). @throws DisposedError when already freed. */
+  override free(): void {
+    this.alive();
+    this.#cache?.free();
+    this.#cache = undefined;
+    this.#residual?.free();
+    this.#residual = undefined;
+    super.free();
+  }
+
+  #residual: OwnedBlock | undefined;
+
+  /**
+   * The backward factors of the residual product for R, kept across calls with the same R (a
+   * CG loop of Hessian products at one θ): g_l = ∂(Σ R f)/∂z_l (N × out_l, blocks 0 … L−1) and
+   * q_l = (g_{l+1} W_{l+1}) ⊙ σ''_l (hidden layers, blocks L … 2L−2).
+   */
+  #residualFor(R: ArrayLike<number>): OwnedBlock {
+    this.alive();
+    const m = this.model, N = this.rows, L = m.layers.length;
+    let rc = this.#residual;
+    if (rc?.key && rc.key.length === R.length) {
+      let same = true;
+      for (let i = 0; i < R.length && same; i++) same = Object.is(rc.key[i], R[i]);
+      if (same) return rc;
+    }
+    if (!rc) {
+      const offs: number[] = [];
+      let n = 0;
+      for (let l = 0; l < L; l++) { offs.push(n); n += N * m.layers[l]!.nout; }
+      for (let l = 0; l + 1 < L; l++) { offs.push(n); n += N * m.layers[l]!.nout; }
+      checkBytes(F64 * n, `residual product factors (${n} doubles)`);
+      rc = this.#residual = new OwnedBlock(this.core, this.core.alloc(F64 * Math.max(n, 1)), offs);
+    }
+    rc.key = undefined;
+    const e = this.core.exports;
+    const a = this.#addr();
+    this.core.f64(rc.at(L - 1), N * m.outputs).set(R);
+    for (let l = L - 1; l > 0; l--) {
+      const { nin, nout } = m.layers[l]!;
+      const q = rc.at(L + l - 1), g = rc.at(l - 1);
+      e.dgemm(0, 0, N, nin, nout, 1, rc.at(l), nout, a.W(l), nin, 0, q, nin);
+      e.denseMul(1, N * nin, a.d1(l - 1), q, g);
+      e.denseMul(1, N * nin, a.d2(l - 1), q, q);
+    }
+    rc.key = Float64Array.from(R);
+    return rc;
+  }
+
+  /** Jᵀ R = Σ_n J_nᵀ R_n (length D), one backward pass. */
+  vjp(R: Float64Array): Float64Array {
+    const m = this.model, N = this.rows, L = m.layers.length, D = m.dim;
+    const rr = checkLength(R, N * m.outputs, `vjp: R (${N} × ${m.outputs})`);
+    const maxW = Math.max(...m.sizes.slice(1));
+    return withScratch(this.core, [F64 * D, F64 * N * maxW, F64 * N * maxW], (out, g0, g1) => {
+      const k = this.core.exports;
+      const a = this.#addr();
+      let g = g0!, ga = g1!;
+      this.core.f64(g, rr.length).set(rr);
+      for (let l = L - 1; l >= 0; l--) {
+        const { nin, nout, w, b } = m.layers[l]!;
+        k.dgemm(1, 0, nout, nin, N, 1, g, nout, a.act(l), nin, 0, out! + F64 * w, nin);
+        k.denseColSums(N, nout, g, nout, 1, out! + F64 * b);
+        if (l > 0) {
+          k.dgemm(0, 0, N, nin, nout, 1, g, nout, a.W(l), nin, 0, ga, nin);
+          k.denseMul(1, N * nin, a.d1(l - 1), ga, ga);
+          [g, ga] = [ga, g];
+        }
+      }
+      return this.core.f64(out!, D).slice();
+    });
+  }
+
+  /** Σ_n Σ_m R_nm ∇²_θ f_nm v (length D): Pearlmutter's R-operator on the backward pass. */
+  residualHvp(R: Float64Array, v: Float64Array): Float64Array {
+    const m = this.model;
+    const rr = checkLength(R, this.rows * m.outputs, `residualHvp: R (${this.rows} × ${m.outputs})`);
+    const vv = checkLength(v, m.dim, 'residualHvp: v');
+    return this.#hvp(rr, vv, undefined);
+  }
+
+  /**
+   * Σ_n Σ_m R_nm ∇²_θ f_nm v + Jᵀ U in one backward pass (length D): the Hessian-vector product
+   * of a loss whose output gradient is R and whose output Hessian times J v is U — the R-operator
+   * seeded with U — so `jvp(v)`, then this with U = B·(J v), costs one tangent pass and one
+   * second-order backward pass instead of a separate `vjp` and `residualHvp`. Not part of
+   * {@link ModelTrace}.
+   */
+  residualHvpAndVjp(R: Float64Array, v: Float64Array, U: Float64Array): Float64Array {
+    const m = this.model;
+    const rr = checkLength(R, this.rows * m.outputs, `residualHvpAndVjp: R (${this.rows} × ${m.outputs})`);
+    const vv = checkLength(v, m.dim, 'residualHvpAndVjp: v');
+    const uu = checkLength(U, this.rows * m.outputs, `residualHvpAndVjp: U (${this.rows} × ${m.outputs})`);
+    return this.#hvp(rr, vv, uu);
+  }
+
+  #hvp(R: ArrayLike<number>, v: ArrayLike<number>, U: ArrayLike<number> | undefined): Float64Array {
+    const D = this.model.dim;
+    const cached = this.#cachedFor(v);
+    return withScratch(this.core, [F64 * D, F64 * D], (pv, out) => {
+      this.core.f64(pv!, D).set(v);
+      this.#hmm(R, pv!, 1, out!, U, cached);
+      return this.core.f64(out!, D).slice();
+    });
+  }
+
+  /** Σ_n Σ_m R_nm ∇²_θ f_nm V for V of D × k (row-major) → D × k, in column chunks of batched GEMMs. */
+  residualHmm(R: Float64Array, V: Float64Array, k: number): Float64Array {
+    const m = this.model, D = m.dim;
+    checkCount(k, 'residualHmm: k');
+    const rr = checkLength(R, this.rows * m.outputs, `residualHmm: R (${this.rows} × ${m.outputs})`);
+    const vv = checkLength(V, D * k, `residualHmm: V (${D} × ${k})`);
+    checkBytes(F64 * D * k, `residualHmm: V (${D} × ${k} doubles)`);
+    return withScratch(this.core, [F64 * D * k, F64 * D * k], (pv, pt) => {
+      const e = this.core.exports;
+      this.core.f64(pv!, D * k).set(vv);
+      e.denseTranspose(D, k, pv!, k, pt!, D); // Vᵀ: k × D, one direction per row
+      this.#hmm(rr, pt!, k, pv!); // result rows (k × D) into pv
+      e.denseTranspose(k, D, pv!, D, pt!, k);
+      return this.core.f64(pt!, D * k).slice();
+    });
+  }
+
+  /**
+   * The residual product for k directions given as the rows of Vt (k × D, byte address) into
+   * out (k × D). The backward factors g_l, q_l come from {@link MlpTrace.#residualFor} (kept for
+   * the last R); the tangent passes run in chunks of kc directions (column blocks of N rows).
+   */
+  #hmm(R: ArrayLike<number>, vt: number, k: number, out: number, seed?: ArrayLike<number>, cached?: TangentCache): void {
+    const m = this.model, N = this.rows, L = m.layers.length, D = m.dim;
+    const e = this.core.exports;
+    const hidden = m.layers.slice(0, L - 1).map((g) => g.nout);
+    const maxH = Math.max(1, ...hidden);
+    const sumH = hidden.reduce((s, h) => s + h, 0);
+    // Per chunk column: tz, ta per hidden layer and two ping-pong backward buffers.
+    const perCol = N * (2 * sumH + 2 * maxH);
+    const kc = Math.max(1, Math.min(k, Math.floor((1 << 21) / Math.max(perCol, 1))));
+    checkBytes(F64 * kc * perCol, `residual Hessian product (${kc} directions × ${perCol} doubles)`);
+    const rc = this.#residualFor(R);
+    let n = 0;
+    const tzOff: number[] = [], taOff: number[] = [];
+    if (!cached) {
+      for (let l = 0; l + 1 < L; l++) {
+        tzOff.push(n); n += kc * N * m.layers[l]!.nout;
+        taOff.push(n); n += kc * N * m.layers[l]!.nout;
+      }
+    }
+    const p0Off = n; n += kc * N * maxH;
+    const p1Off = n; n += kc * N * maxH;
+    const seedOff = n; if (seed) n += N * m.outputs;
+    withScratch(this.core, [F64 * Math.max(n, 1)], (s) => {
+      const a = this.#addr();
+      const g = (l: number) => rc.at(l);
+      const q = (l: number) => rc.at(L + l);
+      const tz = cached ? (l: number) => cached.tz(l) : (l: number) => s! + F64 * tzOff[l]!;
+      const ta = cached ? (l: number) => cached.ta(l) : (l: number) => s! + F64 * taOff[l]!; // tangent of the input of layer l + 1
+      if (seed) this.core.f64(s! + F64 * seedOff, N * m.outputs).set(seed);
+      for (let j0 = 0; j0 < k; j0 += kc) {
+        const c = Math.min(kc, k - j0);
+        const vj = vt + F64 * j0 * D, oj = out + F64 * j0 * D;
+        // Tangent forward: tz_l = dZ_l, ta_l = σ'_l ⊙ dZ_l (hidden layers only), unless jvp kept them.
+        for (let l = 0; !cached && l + 1 < L; l++) {
+          const { nin, nout, w } = m.layers[l]!;
+          e.mlpTangentIn(c, N, nin, nout, a.act(l), nin, vj + F64 * w, D, tz(l), 0);
+          if (l > 0) e.dgemm(0, 1, c * N, nout, nin, 1, ta(l - 1), nin, a.W(l), nin, 1, tz(l), nout);
+          e.denseMul(c, N * nout, a.d1(l), tz(l), ta(l));
+        }
+        // Tangent backward: dg_L = 0 (or the seed U); dg_{l−1} = σ'⊙(dg_l W_l + g_l dW_l) + q_{l−1} ⊙ dZ_{l−1}.
+        let dg = seed ? s! + F64 * seedOff : 0;
+        let bufs = [s! + F64 * p0Off, s! + F64 * p1Off];
+        for (let l = L - 1; l >= 0; l--) {
+          const { nin, nout, w } = m.layers[l]!;
+          e.mlpTangentGrad(c, N, nin, nout, dg, a.act(l), nin, g(l), l > 0 ? ta(l - 1) : 0, oj + F64 * w, D);
+          if (l > 0) {
+            const dga = bufs[0]!;
+            if (dg !== 0) e.dgemm(0, 0, c * N, nin, nout, 1, dg, nout, a.W(l), nin, 0, dga, nin);
+            e.mlpTangentBack(c, N, nin, nout, g(l), vj + F64 * w, D, dga, dg !== 0 ? 1 : 0);
+            e.denseFmaPeriodic(c, N * nin, a.d1(l - 1), dga, q(l - 1), tz(l - 1), dga);
+            dg = dga;
+            bufs = [bufs[1]!, bufs[0]!];
+          }
+        }
+      }
+    });
+  }
+
+  /**
+   * Backpropagate a sample-major (N·K) × M stack to every layer: δ_l ((N·K) × out_l) at byte
+   * offsets of one block, then run fn. δ_{L} = R.
+   */
+  #deltas<T>(R: ArrayLike<number>, K: number, extra: number[], fn: (delta: (l: number) => number, ...ptrs: number[]) => T): T {
+    const m = this.model, N = this.rows, L = m.layers.length;
+    const off: number[] = [];
+    let n = 0;
+    for (let l = 0; l < L; l++) { off.push(n); n += N * K * m.layers[l]!.nout; }
+    checkBytes(F64 * n, `backpropagated stack (${N * K} rows × ${n / Math.max(N * K, 1)} doubles)`);
+    return withScratch(this.core, [F64 * Math.max(n, 1), ...extra], (s, ...ptrs) => {
+      const e = this.core.exports;
+      const a = this.#addr();
+      const delta = (l: number) => s! + F64 * off[l]!;
+      this.core.f64(delta(L - 1), N * K * m.outputs).set(R);
+      for (let l = L - 1; l > 0; l--) {
+        const { nin, nout } = m.layers[l]!;
+        e.dgemm(0, 0, N * K, nin, nout, 1, delta(l), nout, a.W(l), nin, 0, delta(l - 1), nin);
+        e.denseMulRep(N, K, nin, a.d1(l - 1), delta(l - 1), delta(l - 1));
+      }
+      return fn(delta, ...ptrs);
+    });
+  }
+
+  #checkStack(R: unknown, K: unknown, what: string): ArrayLike<number> {
+    checkCount(K, `${what}: K`);
+    return checkLength(R, this.rows * (K as number) * this.model.outputs, `${what}: R ((${this.rows}·${K as number}) × ${this.model.outputs})`);
+  }
+
+  /** Per-sample Jacobians, N × M × D (entry [n][m][j] = ∂f_nm/∂θ_j). */
+  jacobians(): Float64Array {
+    const M = this.model.outputs, N = this.rows;
+    const R = new Float64Array(N * M * M);
+    for (let r = 0; r < N * M; r++) R[r * M + (r % M)] = 1;
+    return this.pullbacks(R, M);
+  }
+
+  /** The pullbacks c_nk = J_nᵀ R_nk of an (N·K) × M stack, as (N·K) × D rows. */
+  pullbacks(R: Float64Array, K: number): Float64Array {
+    const rr = this.#checkStack(R, K, 'pullbacks');
+    const n = this.rows * K * this.model.dim;
+    checkBytes(F64 * n, `pullbacks (${this.rows * K} × ${this.model.dim} doubles)`);
+    return withScratch(this.core, [F64 * Math.max(n, 1)], (out) => {
+      this.#pullbacksTo(rr, K, out!);
+      return this.core.f64(out!, n).slice();
+    });
+  }
+
+  /**
+   * @internal The pullback rows written into a caller-owned block of (N·K) × D doubles at byte
+   * address `ptr` (no copy out of WebAssembly memory: for results kept in a Matrix handle).
+   * R is validated here; `ptr` is trusted.
+   */
+  pullbacksInto(R: Float64Array, K: number, ptr: number): void {
+    this.#pullbacksTo(this.#checkStack(R, K, 'pullbacks'), K, ptr);
+  }
+
+  #pullbacksTo(R: ArrayLike<number>, K: number, out: number): void {
+    const m = this.model, N = this.rows, D = m.dim;
+    this.#deltas(R, K, [], (delta) => {
+      const e = this.core.exports;
+      const a = this.#addr();
+      for (let l = 0; l < m.layers.length; l++) {
+        const { nin, nout, w } = m.layers[l]!;
+        e.denseOuterRows(N, K, nout, nin, delta(l), a.act(l), nin, out + F64 * w, D);
+      }
+    });
+  }
+
+  /**
+   * scale · Σ_{n,k} c_nk c_nkᵀ in the requested structure: `'dense'` a D × D SymMatrix,
+   * `'diagonal'` its diagonal (length D, Σ δ² ⊗ a² per layer), `'block'` one SymMatrix per layer.
+   * Dense and block use the Kronecker form Σ_n (Σ_k δ_l δ_l'ᵀ) ⊗ (ā ā'ᵀ) per layer pair.
+   */
+  pullbackGram(R: Float64Array, K: number, structure: 'dense' | 'diagonal' | 'block', scale: number): SymMatrix | Float64Array | SymMatrix[] {
+    const rr = this.#checkStack(R, K, 'pullbackGram');
+    if (structure !== 'dense' && structure !== 'diagonal' && structure !== 'block') {
+      throw new TypeError(`natgrad: pullbackGram: structure must be 'dense', 'diagonal' or 'block', got ${String(structure)}`);
+    }
+    checkFinite(scale, 'pullbackGram: scale');
+    if (structure === 'diagonal') return this.#gramDiagonal(rr, K, scale);
+    const m = this.model, D = m.dim, L = m.layers.length;
+    if (structure === 'dense') checkSquare(D, 'pullbackGram: dense Gram');
+    else for (const g of m.groups) checkSquare(g.size, `pullbackGram: block of ${g.name}`);
+    const results: number[] = [];
+    try {
+      if (structure === 'dense') {
+        results.push(this.core.alloc(F64 * D * D));
+      } else {
+        for (const g of m.groups) results.push(this.core.alloc(F64 * g.size * g.size));
+      }
+      this.#gramKron(rr, K, scale, structure === 'dense' ? results[0]! : results, structure === 'dense');
+    } catch (err) {
+      for (const p of results) this.core.free(p);
+      throw err;
+    }
+    if (structure === 'dense') return new SymMatrix(this.core, D, results[0]!);
+    return m.groups.map((g, l) => new SymMatrix(this.core, g.size, results[l]!)).slice(0, L);
+  }
+
+  #gramDiagonal(R: ArrayLike<number>, K: number, scale: number): Float64Array {
+    const m = this.model, N = this.rows, D = m.dim;
+    const maxO = Math.max(...m.sizes.slice(1)), maxI = Math.max(...m.sizes.slice(0, -1));
+    return this.#deltas(R, K, [F64 * D, F64 * N * maxO, F64 * N * maxI], (delta, out, sd, sq) => {
+      const e = this.core.exports;
+      const a = this.#addr();
+      for (let l = 0; l < m.layers.length; l++) {
+        const { nin, nout, w, b } = m.layers[l]!;
+        e.denseRowSqSums(N, K, nout, delta(l), sd!);
+        e.denseSquare(N * nin, a.act(l), sq!);
+        e.dgemm(1, 0, nout, nin, N, scale, sd!, nout, sq!, nin, 0, out! + F64 * w, nin);
+        e.denseColSums(N, nout, sd!, nout, scale, out! + F64 * b);
+      }
+      return this.core.f64(out!, D).slice();
+    });
+  }
+
+  /** Kronecker-form Gram into one D × D block (dense: every pair l' ≤ l, then mirror) or per-layer blocks. */
+  #gramKron(R: ArrayLike<number>, K: number, scale: number, dest: number | number[], dense: boolean): void {
+    const m = this.model, N = this.rows, D = m.dim, L = m.layers.length;
+    const lay = m.layers;
+    let maxT = 1, maxPair = 1;
+    const pairs: [number, number][] = [];
+    // Rows of the Kronecker form: o·o' output pairs, only q ≤ p (packed) on a diagonal pair.
+    const rowsOf = (l: number, l2: number) => (l === l2 ? (lay[l]!.nout * (lay[l]!.nout + 1)) / 2 : lay[l]!.nout * lay[l2]!.nout);
+    for (let l = 0; l < L; l++) {
+      for (let l2 = dense ? 0 : l; l2 <= l; l2++) {
+        pairs.push([l, l2]);
+        const oo = rowsOf(l, l2), aa = (lay[l]!.nin + 1) * (lay[l2]!.nin + 1);
+        maxT = Math.max(maxT, oo * aa);
+        maxPair = Math.max(maxPair, oo, aa);
+      }
+    }
+    // Sample chunk for the per-sample outer products (S: nb × oo', W: nb × āā').
+    const nb = Math.max(1, Math.min(N, Math.floor((1 << 19) / maxPair)));
+    const augOff: number[] = [];
+    let augN = 0;
+    for (let l = 0; l < L; l++) { augOff.push(augN); augN += N * (lay[l]!.nin + 1); }
+    checkBytes(F64 * maxT, 'pullbackGram: layer-pair block');
+    this.#deltas(R, K, [F64 * maxT, F64 * nb * maxPair, F64 * nb * maxPair, F64 * Math.max(augN, 1)], (delta, t, sb, wb, aug) => {
+      const e = this.core.exports;
+      const a = this.#addr();
+      for (let l = 0; l < L; l++) e.denseAugment(N, lay[l]!.nin, a.act(l), lay[l]!.nin, aug! + F64 * augOff[l]!);
+      for (const [l, l2] of pairs) {
+        const A = lay[l]!, B = lay[l2]!;
+        const oo = rowsOf(l, l2), a1 = A.nin + 1, a2 = B.nin + 1, aa = a1 * a2;
+        if (N === 0) e.dzero(oo, aa, t!, aa);
+        for (let n0 = 0; n0 < N; n0 += nb) {
+          const c = Math.min(nb, N - n0);
+          if (l === l2) e.densePairOuterLower(c, K, A.nout, delta(l) + F64 * n0 * K * A.nout, sb!);
+          else e.densePairOuter(c, K, A.nout, B.nout, delta(l) + F64 * n0 * K * A.nout, delta(l2) + F64 * n0 * K * B.nout, sb!);
+          e.densePairOuter(c, 1, a1, a2, aug! + F64 * (augOff[l]! + n0 * a1), aug! + F64 * (augOff[l2]! + n0 * a2), wb!);
+          e.dgemm(1, 0, oo, aa, c, scale, sb!, oo, wb!, aa, n0 === 0 ? 0 : 1, t!, aa);
+        }
+        if (dense) {
+          const at = (dest as number) + F64 * (m.groups[l]!.offset * D + m.groups[l2]!.offset);
+          if (l === l2) e.denseScatterKronSym(A.nout, A.nin, t!, at, D);
+          else e.denseScatterKron(A.nout, A.nin, B.nout, B.nin, t!, at, D);
+        } else {
+          const size = m.groups[l]!.size;
+          e.denseScatterKronSym(A.nout, A.nin, t!, (dest as number[])[l]!, size);
+          e.dsymMirrorLower(size, (dest as number[])[l]!, size);
+        }
+      }
+      if (dense) e.dsymMirrorLower(D, dest as number, D);
+    });
+  }
+
+  /**
+   * Per layer: A = (1/N) Σ_n ā ā ᵀ (ā = [a_{l−1,n}; 1], bias last) and G = scale · Σ_{n,k} δ δᵀ
+   * with δ_{l,nk} = (∂f_n/∂z_l)ᵀ R_nk.
+   */
+  kfacFactors(R: Float64Array, K: number, scale: number): LayerKfac[] {
+    const rr = this.#checkStack(R, K, 'kfacFactors');
+    checkFinite(scale, 'kfacFactors: scale');
+    const m = this.model, N = this.rows, L = m.layers.length;
+    const maxI = Math.max(...m.sizes.slice(0, -1));
+    const owned: number[] = [];
+    try {
+      return this.#deltas(rr, K, [F64 * N * (maxI + 1)], (delta, aug) => {
+        const e = this.core.exports;
+        const ptrs: [number, number][] = [];
+        for (let l = 0; l < L; l++) {
+          const { nin, nout } = m.layers[l]!;
+          const a1 = nin + 1;
+          const pa = this.core.alloc(F64 * a1 * a1);
+          owned.push(pa);
+          const pg = this.core.alloc(F64 * nout * nout);
+          owned.push(pg);
+          const a = this.#addr();
+          e.denseAugment(N, nin, a.act(l), nin, aug!);
+          e.dzero(a1, a1, pa, a1);
+          e.dsyrkLower(N, a1, aug!, a1, 0, 0, pa, a1);
+          if (N > 0) e.dscal(a1 * a1, 1 / N, pa);
+          e.dsymMirrorLower(a1, pa, a1);
+          e.dzero(nout, nout, pg, nout);
+          e.dsyrkLower(N * K, nout, delta(l), nout, 0, 0, pg, nout);
+          e.dscal(nout * nout, scale, pg);
+          e.dsymMirrorLower(nout, pg, nout);
+          ptrs.push([pa, pg]);
+        }
+        return ptrs.map(([pa, pg], l) => ({
+          A: new SymMatrix(this.core, m.layers[l]!.nin + 1, pa),
+          G: new SymMatrix(this.core, m.layers[l]!.nout, pg),
+        }));
+      });
+    } catch (err) {
+      for (const p of owned) this.core.free(p);
+      throw err;
+    }
+  }
+}
+
+/** @internal The layer tangents of the last `jvp` of a trace: v, then dZ_l and σ'_l ⊙ dZ_l per hidden layer, then J v. */
+class TangentCache extends Handle {
+  /** The v these tangents belong to (undefined while being computed). */
+  v: Float64Array | undefined;
+  readonly #offs: number[];
+  readonly #out: number;
+  constructor(core: Core, ptr: number, offs: number[], out: number) {
+    super(core, [ptr]);
+    this.#offs = offs;
+    this.#out = out;
+  }
+  base(): number { return this.ptr(0); }
+  tz(l: number): number { return this.ptr(0) + F64 * this.#offs[2 * l]!; }
+  ta(l: number): number { return this.ptr(0) + F64 * this.#offs[2 * l + 1]!; }
+  out(): number { return this.ptr(0) + F64 * this.#out; }
+}
+
+/** @internal A block of WebAssembly memory owned by a trace, with sub-block offsets (doubles) and the input it was computed for. */
+class OwnedBlock extends Handle {
+  key: Float64Array | undefined;
+  readonly #offs: number[];
+  constructor(core: Core, ptr: number, offs: number[]) {
+    super(core, [ptr]);
+    this.#offs = offs;
+  }
+  at(i: number): number { return this.ptr(0) + F64 * this.#offs[i]!; }
+}
