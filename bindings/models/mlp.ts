@@ -371,8 +371,8 @@ export class MlpTrace extends Handle implements ModelTrace {
    * Σ_n Σ_m R_nm ∇²_θ f_nm v + Jᵀ U in one backward pass (length D): the Hessian-vector product
    * of a loss whose output gradient is R and whose output Hessian times J v is U — the R-operator
    * seeded with U — so `jvp(v)`, then this with U = B·(J v), costs one tangent pass and one
-   * second-order backward pass instead of a separate `vjp` and `residualHvp`. Not part of
-   * {@link ModelTrace}.
+   * second-order backward pass instead of a separate `vjp` and `residualHvp` (the optional
+   * {@link ModelTrace} fast path that `hessianVectorProduct` uses).
    */
   residualHvpAndVjp(R: Float64Array, v: Float64Array, U: Float64Array): Float64Array {
     const m = this.model;

@@ -82,6 +82,12 @@ export interface ModelTrace {
   kfacFactors?(R: Float64Array, K: number, scale: number): LayerKfac[];
   /** Σ_n Σ_m R_nm ∇²_θ f_nm · V for the columns of V (D × k, row-major) → D × k. */
   residualHmm?(R: Float64Array, V: Float64Array, k: number): Float64Array;
+  /**
+   * Σ_n Σ_m R_nm ∇²_θ f_nm · v + Jᵀ U in one pass (length D): a Hessian-vector product is
+   * `jvp(v)`, then this with U = B·(J v) — one tangent and one second-order backward pass instead
+   * of a separate `vjp` and `residualHvp`.
+   */
+  residualHvpAndVjp?(R: Float64Array, v: Float64Array, U: Float64Array): Float64Array;
   /** Release what the trace holds (WebAssembly memory for natgrad's models). */
   free?(): void;
 }

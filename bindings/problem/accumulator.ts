@@ -325,9 +325,9 @@ export class CurvatureAccumulator extends Handle {
     let model: Model | undefined;
     const body = HEADER + 8 * D + 4 * D * (D + 1);
     if (version === 2) {
-      if (u8.length < body + 4) throw bad(`${u8.length} bytes, expected more than ${body + 4} for D = ${D} and a model description`);
+      if (u8.length < body + 4) throw bad(`version 2 (a model accumulator): ${u8.length} bytes, expected more than ${body + 4} for D = ${D} and a model description`);
       const len = v.getUint32(body, true);
-      if (u8.length !== body + 4 + len) throw bad(`${u8.length} bytes, expected ${body + 4 + len}`);
+      if (u8.length !== body + 4 + len) throw bad(`version 2 (a model accumulator): ${u8.length} bytes, expected ${body + 4 + len}`);
       try {
         model = modelFromSpec(JSON.parse(new TextDecoder().decode(u8.subarray(body + 4))) as ModelSpec, core);
       } catch (e) {

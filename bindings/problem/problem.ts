@@ -511,9 +511,12 @@ export class ModelProblem extends Handle implements Problem {
   hessianVectorProduct(theta: VectorInput, v: VectorInput): Float64Array {
     const vec = toVector(v, this.dim, 'v');
     const lin = this.#at(theta);
-    const out = lin.trace.vjp(this.#lambdaTimes(lin, lin.trace.jvp(vec)));
-    const res = lin.trace.residualHvp?.(lin.r, vec);
+    const trace = lin.trace;
+    const U = this.#lambdaTimes(lin, trace.jvp(vec));
     const s = this.scale, pc = this.priorCurvature();
+    // Fused when the trace can: the R-operator seeded with U gives Jᵀ U + residual in one pass.
+    const out = trace.residualHvpAndVjp ? trace.residualHvpAndVjp(lin.r, vec, U) : trace.vjp(U);
+    const res = trace.residualHvpAndVjp ? undefined : trace.residualHvp?.(lin.r, vec);
     for (let i = 0; i < out.length; i++) out[i] = s * (out[i]! + (res ? res[i]! : 0)) + pc * vec[i]!;
     return out;
   }
