@@ -18,7 +18,10 @@ export function readJson(path) {
   return JSON.parse(readFileSync(path, 'utf8'));
 }
 
-const key = (r) => `${r.name}|${Object.entries(r.sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`;
+const key = (r) =>
+  `${r.name}|${Object.entries(r.sizes)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')}`;
 
 /**
  * @param {Array<{name: string, sizes: Record<string, number>, variant: string, medianMs: number, gflops: number}>} rows natgrad rows (latest.json)

@@ -27,11 +27,22 @@ const { variant } = await init();
 /** Deterministic standard normals (xorshift + Box–Muller), so the inputs are seeded. */
 function normals(seed: number): () => number {
   let s = seed >>> 0 || 1;
-  const u = () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return (s + 0.5) / 4294967296; };
+  const u = () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return (s + 0.5) / 4294967296;
+  };
   return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
 }
 
-interface Setting { name: string; problem: LinearProblem; theta: Float64Array }
+interface Setting {
+  name: string;
+  problem: LinearProblem;
+  theta: Float64Array;
+}
 
 function synthetic(N: number, d: number, C: number): Setting {
   const g = normals(N * 31 + d * 7 + C);
@@ -56,9 +67,26 @@ for (const s of settings) {
     ['empiricalFisher', () => s.problem.empiricalFisher(s.theta).free()],
     ['fisher (exact)', () => s.problem.fisher(s.theta).free()],
     ['fisherMC S=1', () => s.problem.fisherMC(s.theta, { samples: 1, seed: 1 }).free()],
-    ['fisher diagonal', () => { s.problem.fisher(s.theta, { structure: 'diagonal' }); }],
-    ['fisher kfac', () => { const k = s.problem.fisher(s.theta, { structure: 'kfac' }); k.A.free(); k.G.free(); }],
-    ['fisherVectorProduct', () => { s.problem.fisherVectorProduct(s.theta, s.theta); }],
+    [
+      'fisher diagonal',
+      () => {
+        s.problem.fisher(s.theta, { structure: 'diagonal' });
+      },
+    ],
+    [
+      'fisher kfac',
+      () => {
+        const k = s.problem.fisher(s.theta, { structure: 'kfac' });
+        k.A.free();
+        k.G.free();
+      },
+    ],
+    [
+      'fisherVectorProduct',
+      () => {
+        s.problem.fisherVectorProduct(s.theta, s.theta);
+      },
+    ],
   ];
   for (const [, run] of cases) for (let i = 0; i < 20; i++) run();
   const medians = new Map<string, number>();
@@ -66,7 +94,9 @@ for (const s of settings) {
     s.name,
     ...cases.map(([name, run]) => b.add(name, () => run, { minSamples: quick ? 5 : 15, maxTime: quick ? 0.5 : 2 })),
     b.cycle(),
-    b.complete((summary) => { for (const r of summary.results) medians.set(r.name, r.details.median * 1e3); }),
+    b.complete((summary) => {
+      for (const r of summary.results) medians.set(r.name, r.details.median * 1e3);
+    }),
   );
   const ef = medians.get('empiricalFisher')!;
   for (const [name] of cases) rows.push({ setting: s.name, curvature: name, medianMs: medians.get(name)!, ratioToEF: medians.get(name)! / ef });

@@ -13,10 +13,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  addBias, bernoulli, currentVariant, gaussian, gridSearch, init, loadPaperDataset, paperGrid,
-  type GridSearchResult,
-} from '../bindings/index.js';
+import { addBias, bernoulli, currentVariant, gaussian, gridSearch, init, loadPaperDataset, paperGrid, type GridSearchResult } from '../bindings/index.js';
 
 type Name = 'Wine' | 'Boston' | 'BreastCancer' | 'a1a';
 const ALL: Name[] = ['Wine', 'Boston', 'BreastCancer', 'a1a'];
@@ -29,7 +26,7 @@ const dataDir = process.env.NATGRAD_DATA ?? fileURLToPath(new URL('../../shared/
 const tool = fileURLToPath(new URL('../../shared/tools/ref_numpy_grid.py', import.meta.url));
 const python = process.env.PYTHON ?? 'python3';
 const workers = Number(process.env.NATGRAD_BENCH_WORKERS ?? 2);
-const names = (process.argv.slice(2).filter((a) => ALL.includes(a as Name)) as Name[]);
+const names = process.argv.slice(2).filter((a) => ALL.includes(a as Name)) as Name[];
 const datasets = names.length ? names : ALL;
 
 await init();
@@ -41,7 +38,12 @@ async function problemOf(name: Name) {
   return { X: addBias(X), y, likelihood: logistic ? bernoulli({ clip: 1e-8 }) : gaussian(), priorVariance: Infinity, reduction: 'mean' as const };
 }
 
-interface NumpyRun { opt: string; lr: number; damping: number | null; losses: (number | null)[] }
+interface NumpyRun {
+  opt: string;
+  lr: number;
+  damping: number | null;
+  losses: (number | null)[];
+}
 
 function numpy(name: Name): { seconds: number; iterations: number; runs: NumpyRun[] } {
   const [ls, ds] = NUMPY_STRIDES[name];
@@ -66,12 +68,15 @@ function agreement(r: GridSearchResult, ref: NumpyRun[]): { le1e6: number; le1e3
     if (!x) throw new Error(`no natgrad run for ${run.opt} ${run.lr} ${run.damping}`);
     let worst = x.losses.length === run.losses.length ? 0 : Infinity;
     for (let t = 0; t < Math.min(x.losses.length, run.losses.length); t++) {
-      const e = run.losses[t] ?? NaN, v = x.losses[t]!;
+      const e = run.losses[t] ?? NaN,
+        v = x.losses[t]!;
       const d = Number.isNaN(e) && Number.isNaN(v) ? 0 : Math.abs(v - e) / Math.abs(e);
       worst = Math.max(worst, Number.isNaN(d) ? Infinity : d);
     }
     c.total++;
-    if (worst <= 1e-6) c.le1e6++; else if (worst <= 1e-3) c.le1e3++; else c.worse++;
+    if (worst <= 1e-6) c.le1e6++;
+    else if (worst <= 1e-3) c.le1e3++;
+    else c.worse++;
   }
   return c;
 }
@@ -86,7 +91,8 @@ for (const name of datasets) {
 }
 
 const results: Record<string, unknown>[] = [];
-let totalSeconds = 0, totalNumpy = 0;
+let totalSeconds = 0,
+  totalNumpy = 0;
 for (const name of datasets) {
   const problem = await problemOf(name);
   const r = await gridSearch({ problem, lrs, dampings, workers });
@@ -104,26 +110,45 @@ for (const name of datasets) {
   totalNumpy += numpyFull;
   const agree = agreement(r, np.runs);
   const row = {
-    dataset: name, runs: r.runs.length, iterations: steps, seconds: +r.seconds.toFixed(3), target: TARGETS[name],
+    dataset: name,
+    runs: r.runs.length,
+    iterations: steps,
+    seconds: +r.seconds.toFixed(3),
+    target: TARGETS[name],
     numpy: { strides: NUMPY_STRIDES[name], runs: np.runs.length, iterations: np.iterations, seconds: +np.seconds.toFixed(2), fullGridEstimate: +numpyFull.toFixed(1) },
     speedup: +(numpyFull / r.seconds).toFixed(1),
     agreement: agree,
-    factorizations: r.stats.factorizations, reusedFactors: r.stats.reuses,
+    factorizations: r.stats.factorizations,
+    reusedFactors: r.stats.reuses,
     best: Object.fromEntries(Object.entries(r.best).map(([o, b]) => [o, { lr: b.lr, damping: b.damping, last: b.losses.at(-1) }])),
   };
   results.push(row);
   console.log(
     `${name.padEnd(13)} natgrad ${r.seconds.toFixed(2).padStart(7)} s (target ${TARGETS[name]} s)   ` +
-    `numpy ≈ ${numpyFull.toFixed(0).padStart(6)} s (${np.seconds.toFixed(1)} s for ${np.iterations} of ${steps} iterations)   ` +
-    `× ${(numpyFull / r.seconds).toFixed(0).padStart(4)}   ` +
-    `agreement on ${agree.total} runs: ≤1e-6 ${agree.le1e6}, ≤1e-3 ${agree.le1e3}, worse ${agree.worse}`,
+      `numpy ≈ ${numpyFull.toFixed(0).padStart(6)} s (${np.seconds.toFixed(1)} s for ${np.iterations} of ${steps} iterations)   ` +
+      `× ${(numpyFull / r.seconds).toFixed(0).padStart(4)}   ` +
+      `agreement on ${agree.total} runs: ≤1e-6 ${agree.le1e6}, ≤1e-3 ${agree.le1e3}, worse ${agree.worse}`,
   );
 }
 console.log(`all of Fig. 3: natgrad ${totalSeconds.toFixed(1)} s (target 180 s), numpy ≈ ${(totalNumpy / 60).toFixed(0)} min`);
 
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-writeFileSync(join(root, 'bench', 'results', 'grid.json'), JSON.stringify({
-  date: new Date().toISOString(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.versions.node, variant, workers,
-  totalSeconds: +totalSeconds.toFixed(2), numpyEstimateSeconds: +totalNumpy.toFixed(0), results,
-}, null, 2) + '\n');
+writeFileSync(
+  join(root, 'bench', 'results', 'grid.json'),
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      cpu: cpus()[0]?.model,
+      cores: cpus().length,
+      node: process.versions.node,
+      variant,
+      workers,
+      totalSeconds: +totalSeconds.toFixed(2),
+      numpyEstimateSeconds: +totalNumpy.toFixed(0),
+      results,
+    },
+    null,
+    2,
+  ) + '\n',
+);
 console.log('wrote bench/results/grid.json');

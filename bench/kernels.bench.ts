@@ -66,7 +66,11 @@ const quick = args.includes('--quick');
 const withNumpy = !args.includes('--no-numpy');
 const outFile = args.includes('--out') ? args[args.indexOf('--out') + 1]! : join(here, 'results', 'latest.json');
 
-const GRAM_SIZES: [number, number][] = [[1605, 124], [569, 31], [10000, 256]];
+const GRAM_SIZES: [number, number][] = [
+  [1605, 124],
+  [569, 31],
+  [10000, 256],
+];
 const CHOL_SIZES = [31, 124, 512];
 const LAMBDA = 1e-3;
 
@@ -227,10 +231,18 @@ function gramCases(N: number, d: number): Case[] {
   const cases: Case[] = [];
   for (const { variant, core } of cores) {
     const k = core.exports;
-    const px = core.allocCopy(X), pw = core.allocCopy(w), pc = core.alloc(8 * d * d);
+    const px = core.allocCopy(X),
+      pw = core.allocCopy(w),
+      pc = core.alloc(8 * d * d);
     cases.push({
-      name: 'gram', sizes, variant, flops,
-      run: () => { k.dzero(d, d, pc, d); k.dsyrkLower(N, d, px, d, pw, 1, pc, d); },
+      name: 'gram',
+      sizes,
+      variant,
+      flops,
+      run: () => {
+        k.dzero(d, d, pc, d);
+        k.dsyrkLower(N, d, px, d, pw, 1, pc, d);
+      },
       result: () => lowerOf(core.f64(pc, d * d), d),
       kernels: { core, names: ['dzero', 'dsyrkLower'] },
     });
@@ -238,17 +250,36 @@ function gramCases(N: number, d: number): Case[] {
       const m = Matrix.from({ data: X, rows: N, cols: d }, 'X', core);
       let last: Float64Array | undefined;
       cases.push({
-        name: 'gram()', sizes, variant, flops,
-        run: () => { const C = gram(m, w); sink += C.get(d - 1, 0); C.free(); },
-        result: () => { const C = gram(m, w); last = C.toDense(); C.free(); return lowerOf(last, d); },
+        name: 'gram()',
+        sizes,
+        variant,
+        flops,
+        run: () => {
+          const C = gram(m, w);
+          sink += C.get(d - 1, 0);
+          C.free();
+        },
+        result: () => {
+          const C = gram(m, w);
+          last = C.toDense();
+          C.free();
+          return lowerOf(last, d);
+        },
         kernels: { core, names: ['dsyrkLower', 'dsymMirrorLower', 'alloc', 'free'] },
       });
     }
   }
   const C = new Float64Array(d * d);
   cases.push({
-    name: 'gram', sizes, variant: 'plain-js', flops, slow,
-    run: () => { gramJs(X, w, N, d, C); sink += C[d]!; },
+    name: 'gram',
+    sizes,
+    variant: 'plain-js',
+    flops,
+    slow,
+    run: () => {
+      gramJs(X, w, N, d, C);
+      sink += C[d]!;
+    },
     result: () => lowerOf(C, d),
   });
   const mX = new MlMatrix(N, d);
@@ -256,8 +287,15 @@ function gramCases(N: number, d: number): Case[] {
   const wArr = Array.from(w);
   let mC: MlMatrix | undefined;
   cases.push({
-    name: 'gram', sizes, variant: 'ml-matrix', flops, slow,
-    run: () => { mC = mX.transpose().mmul(mX.clone().mulColumnVector(wArr)); sink += mC.get(d - 1, 0); },
+    name: 'gram',
+    sizes,
+    variant: 'ml-matrix',
+    flops,
+    slow,
+    run: () => {
+      mC = mX.transpose().mmul(mX.clone().mulColumnVector(wArr));
+      sink += mC.get(d - 1, 0);
+    },
     result: () => lowerOf(Float64Array.from(mC!.to1DArray()), d),
   });
   return cases;
@@ -271,9 +309,15 @@ function cholCases(d: number): Case[] {
   const cases: Case[] = [];
   for (const { variant, core } of cores) {
     const k = core.exports;
-    const pa = core.allocCopy(A), pl = core.alloc(8 * d * d), pb = core.allocCopy(bv), px = core.alloc(8 * d);
+    const pa = core.allocCopy(A),
+      pl = core.alloc(8 * d * d),
+      pb = core.allocCopy(bv),
+      px = core.alloc(8 * d);
     cases.push({
-      name: 'cholesky+solve', sizes, variant, flops,
+      name: 'cholesky+solve',
+      sizes,
+      variant,
+      flops,
       run: () => {
         const mem = new Float64Array(k.memory.buffer);
         mem.copyWithin(pl >>> 3, pa >>> 3, (pa >>> 3) + d * d);
@@ -286,10 +330,17 @@ function cholCases(d: number): Case[] {
       kernels: { core, names: ['dpotrfLower', 'dpotrsLower1'] },
     });
   }
-  const L = new Float64Array(d * d), x = new Float64Array(d);
+  const L = new Float64Array(d * d),
+    x = new Float64Array(d);
   cases.push({
-    name: 'cholesky+solve', sizes, variant: 'plain-js', flops,
-    run: () => { cholSolveJs(A, d, LAMBDA, L, bv, x); sink += x[0]!; },
+    name: 'cholesky+solve',
+    sizes,
+    variant: 'plain-js',
+    flops,
+    run: () => {
+      cholSolveJs(A, d, LAMBDA, L, bv, x);
+      sink += x[0]!;
+    },
     result: () => x.slice(),
   });
   const mA = new MlMatrix(d, d);
@@ -297,7 +348,10 @@ function cholCases(d: number): Case[] {
   const mb = MlMatrix.columnVector(Array.from(bv));
   let mx: MlMatrix | undefined;
   cases.push({
-    name: 'cholesky+solve', sizes, variant: 'ml-matrix', flops,
+    name: 'cholesky+solve',
+    sizes,
+    variant: 'ml-matrix',
+    flops,
     run: () => {
       const M = mA.clone();
       for (let i = 0; i < d; i++) M.set(i, i, M.get(i, i) + LAMBDA);
@@ -318,7 +372,8 @@ function cholCases(d: number): Case[] {
  * other processes competed for the cores and the wall-clock medians are inflated.
  */
 function cpuCheck(c: Case): { cpuMs: number; cpuShare: number } {
-  const w0 = performance.now(), u0 = process.cpuUsage();
+  const w0 = performance.now(),
+    u0 = process.cpuUsage();
   let calls = 0;
   while (calls < 2 || performance.now() - w0 < (quick ? 100 : 300)) {
     c.run();
@@ -346,7 +401,8 @@ function warm(c: Case): string {
 
 /** max |a − b| / max(max |b|, tiny). */
 function relDiff(a: Float64Array, ref: Float64Array): number {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < ref.length; i++) {
     num = Math.max(num, Math.abs(a[i]! - ref[i]!));
     den = Math.max(den, Math.abs(ref[i]!));
@@ -409,7 +465,10 @@ for (const r of rows) r.engine = engine;
 mkdirSync(dirname(outFile), { recursive: true });
 writeFileSync(outFile, JSON.stringify(rows, null, 2) + '\n');
 
-const sizeText = (s: Record<string, number>) => Object.entries(s).map(([k, v]) => `${k}=${v}`).join(' ');
+const sizeText = (s: Record<string, number>) =>
+  Object.entries(s)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
 const table = rows.map((r) => {
   const base = rows.find((x) => x.name === r.name && sizeText(x.sizes) === sizeText(r.sizes) && x.variant === cores[0]!.variant && x.name === r.name);
   return {
@@ -434,7 +493,7 @@ const contended = rows.filter((r) => r.cpuShare! < 0.9);
 if (contended.length) {
   console.log(
     `warning: ${contended.length} case(s) had < 90 % of a core during the CPU check ` +
-    '(other processes were running): their wall-clock medians are inflated; "cpu ms" is closer to the uncontended time',
+      '(other processes were running): their wall-clock medians are inflated; "cpu ms" is closer to the uncontended time',
   );
 }
 

@@ -26,7 +26,8 @@ const torchPath = join(here, 'results', 'torch-models.json');
 if (!process.argv.includes('--no-torch')) {
   console.log('running bench/torch_models.py (one thread) …');
   const r = spawnSync('/usr/bin/python3', [join(here, 'torch_models.py'), ...(quick ? ['--quick'] : []), '--out', torchPath], {
-    stdio: 'inherit', env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' },
+    stdio: 'inherit',
+    env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' },
   });
   if (r.status !== 0) console.log('torch_models.py failed; using the last results if any');
 }
@@ -35,28 +36,80 @@ const torch = existsSync(torchPath) ? (JSON.parse(readFileSync(torchPath, 'utf8'
 /** Deterministic standard normals (xorshift + Box–Muller). */
 function normals(seed: number): () => number {
   let s = seed >>> 0 || 1;
-  const u = () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return (s + 0.5) / 4294967296; };
+  const u = () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return (s + 0.5) / 4294967296;
+  };
   return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
 }
 
-interface Workload { key: string; label: string; sizes: number[]; activation: Activation; N: number; run: (p: Problem, th: Float64Array, v: Float64Array) => void }
+interface Workload {
+  key: string;
+  label: string;
+  sizes: number[];
+  activation: Activation;
+  N: number;
+  run: (p: Problem, th: Float64Array, v: Float64Array) => void;
+}
 
 const workloads: Workload[] = [
   { key: 'ggn_dense', label: 'dense GGN [16,32,32,10] tanh N=512', sizes: [16, 32, 32, 10], activation: 'tanh', N: 512, run: (p, th) => p.ggn(th).free() },
   {
-    key: 'ggn_diag_kfac', label: 'GGN diagonal + KFAC, same net', sizes: [16, 32, 32, 10], activation: 'tanh', N: 512,
-    run: (p, th) => { p.ggn(th, { structure: 'diagonal' }); for (const f of p.ggn(th, { structure: 'kfac' }) as KfacFactors[]) { f.A.free(); f.G.free(); } },
+    key: 'ggn_diag_kfac',
+    label: 'GGN diagonal + KFAC, same net',
+    sizes: [16, 32, 32, 10],
+    activation: 'tanh',
+    N: 512,
+    run: (p, th) => {
+      p.ggn(th, { structure: 'diagonal' });
+      for (const f of p.ggn(th, { structure: 'kfac' }) as KfacFactors[]) {
+        f.A.free();
+        f.G.free();
+      }
+    },
   },
-  { key: 'per_sample_grad', label: 'per-sample gradients [64,128,10] relu N=1024', sizes: [64, 128, 10], activation: 'relu', N: 1024, run: (p, th) => { p.perSampleGradients(th); } },
-  { key: 'ggn_vp', label: 'GGN-vector product [64,256,256,10] tanh N=2048', sizes: [64, 256, 256, 10], activation: 'tanh', N: 2048, run: (p, th, v) => { p.ggnVectorProduct(th, v); } },
-  { key: 'hvp', label: 'Hessian-vector product, same', sizes: [64, 256, 256, 10], activation: 'tanh', N: 2048, run: (p, th, v) => { p.hessianVectorProduct(th, v); } },
+  {
+    key: 'per_sample_grad',
+    label: 'per-sample gradients [64,128,10] relu N=1024',
+    sizes: [64, 128, 10],
+    activation: 'relu',
+    N: 1024,
+    run: (p, th) => {
+      p.perSampleGradients(th);
+    },
+  },
+  {
+    key: 'ggn_vp',
+    label: 'GGN-vector product [64,256,256,10] tanh N=2048',
+    sizes: [64, 256, 256, 10],
+    activation: 'tanh',
+    N: 2048,
+    run: (p, th, v) => {
+      p.ggnVectorProduct(th, v);
+    },
+  },
+  {
+    key: 'hvp',
+    label: 'Hessian-vector product, same',
+    sizes: [64, 256, 256, 10],
+    activation: 'tanh',
+    N: 2048,
+    run: (p, th, v) => {
+      p.hessianVectorProduct(th, v);
+    },
+  },
   { key: 'hessian_dense', label: 'dense Hessian [8,16,16,3] tanh N=256', sizes: [8, 16, 16, 3], activation: 'tanh', N: 256, run: (p, th) => p.hessian(th).free() },
 ];
 
 async function time(core: Core, w: Workload): Promise<number> {
   const model = mlp({ sizes: w.sizes, activation: w.activation, core });
   const g = normals(w.N * 17 + w.sizes.length);
-  const d = w.sizes[0]!, C = w.sizes.at(-1)!;
+  const d = w.sizes[0]!,
+    C = w.sizes.at(-1)!;
   const X = Float64Array.from({ length: w.N * d }, g);
   const y = Float64Array.from({ length: w.N }, (_, n) => n % C);
   const p = problem({ model, X: { data: X, rows: w.N, cols: d }, y, likelihood: categorical({ classes: C }) });
@@ -70,7 +123,9 @@ async function time(core: Core, w: Workload): Promise<number> {
   await b.suite(
     w.label,
     b.add(`${core.variant}`, () => call, { minSamples: quick ? 3 : 7, maxTime: quick ? 1 : 4 }),
-    b.complete((s) => { median = s.results[0]!.details.median * 1e3; }),
+    b.complete((s) => {
+      median = s.results[0]!.details.median * 1e3;
+    }),
   );
   p.free();
   return median;
@@ -83,14 +138,31 @@ for (const w of workloads) {
   const ms = [] as number[];
   for (const c of cores) ms.push(await time(c, w));
   const t = torch[w.key];
-  const relaxed = ms[0]!, simd = ms[ms.length - 1]!;
-  rows.push({ workload: w.label, key: w.key, natgradMs: relaxed, simdMs: simd, torchMs: t?.best_ms ?? NaN, torchMethod: t?.best_method ?? '—', ratio: relaxed / (t?.best_ms ?? NaN), simdRatio: simd / (t?.best_ms ?? NaN) });
+  const relaxed = ms[0]!,
+    simd = ms[ms.length - 1]!;
+  rows.push({
+    workload: w.label,
+    key: w.key,
+    natgradMs: relaxed,
+    simdMs: simd,
+    torchMs: t?.best_ms ?? NaN,
+    torchMethod: t?.best_method ?? '—',
+    ratio: relaxed / (t?.best_ms ?? NaN),
+    simdRatio: simd / (t?.best_ms ?? NaN),
+  });
 }
 
 console.log(`\nnatgrad MLP curvatures vs torch (float64, one thread) — node ${process.version}; ratios < 1: natgrad faster`);
-console.table(rows.map((r) => ({
-  workload: r.workload, [`natgrad ${variants[0]} ms`]: +r.natgradMs.toPrecision(3), 'simd ms': +r.simdMs.toPrecision(3), 'torch ms': +r.torchMs.toPrecision(3),
-  'torch way': r.torchMethod, ratio: +r.ratio.toFixed(2), 'simd ratio': +r.simdRatio.toFixed(2),
-})));
+console.table(
+  rows.map((r) => ({
+    workload: r.workload,
+    [`natgrad ${variants[0]} ms`]: +r.natgradMs.toPrecision(3),
+    'simd ms': +r.simdMs.toPrecision(3),
+    'torch ms': +r.torchMs.toPrecision(3),
+    'torch way': r.torchMethod,
+    ratio: +r.ratio.toFixed(2),
+    'simd ratio': +r.simdRatio.toFixed(2),
+  })),
+);
 mkdirSync(join(here, 'results'), { recursive: true });
 writeFileSync(join(here, 'results', 'models.json'), JSON.stringify({ node: process.version, variants, rows }, null, 2) + '\n');

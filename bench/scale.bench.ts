@@ -24,7 +24,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const { variant } = await init();
 const core = defaultCore();
-const SIZES = [256, 1024, 1024, 10], N = quick ? 256 : 1024, C = 10;
+const SIZES = [256, 1024, 1024, 10],
+  N = quick ? 256 : 1024,
+  C = 10;
 
 const g = rng(1);
 const X = Float64Array.from({ length: N * SIZES[0]! }, () => g.normal());
@@ -35,11 +37,22 @@ const theta = model.init(0);
 const D = p.dim;
 const v = Float64Array.from({ length: D }, () => g.normal());
 
-interface Row { workload: string; products: number; ms: number; wasmMiB: number; rssGrowthMiB: number; torchMs: number | null; torchWhat: string; result: string }
+interface Row {
+  workload: string;
+  products: number;
+  ms: number;
+  wasmMiB: number;
+  rssGrowthMiB: number;
+  torchMs: number | null;
+  torchWhat: string;
+  result: string;
+}
 const rows: Row[] = [];
 const MiB = 2 ** 20;
 let rssPeak = 0;
-const sample = (): void => { rssPeak = Math.max(rssPeak, process.memoryUsage().rss); };
+const sample = (): void => {
+  rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+};
 
 function measure(workload: string, products: number, fn: () => string, torchMs: number | null, torchWhat: string): void {
   (globalThis as { gc?: () => void }).gc?.();
@@ -54,41 +67,100 @@ function measure(workload: string, products: number, fn: () => string, torchMs: 
 }
 
 const torchPath = join(here, 'results', 'torch-scale.json');
-const torch = existsSync(torchPath) && !quick ? JSON.parse(readFileSync(torchPath, 'utf8')) as Record<string, { best_ms: number; best_method: string }> : undefined;
+const torch = existsSync(torchPath) && !quick ? (JSON.parse(readFileSync(torchPath, 'utf8')) as Record<string, { best_ms: number; best_method: string }>) : undefined;
 const tb = (k: string, f = 1): number | null => (torch?.[k] ? torch[k]!.best_ms * f : null);
 
 console.log(`natgrad ${variant}, Node ${process.version}, MLP ${JSON.stringify(SIZES)} tanh, categorical, N = ${N}, D = ${D}`);
 // Warm-up: one forward pass and product at a different θ (tier-up of the WASM, allocation of the trace).
-p.ggnVectorProduct(theta.map((t) => t * 0.5), v);
-p.hessianVectorProduct(theta.map((t) => t * 0.5), v);
+p.ggnVectorProduct(
+  theta.map((t) => t * 0.5),
+  v,
+);
+p.hessianVectorProduct(
+  theta.map((t) => t * 0.5),
+  v,
+);
 
-measure('GGN-vector product (fresh θ)', 1, () => { p.ggnVectorProduct(theta, v); return ''; }, tb('ggn_vp'), 'functorch jvp + vjp from θ');
-measure('GGN-vector product (kept pass)', 1, () => { p.ggnVectorProduct(theta, v); return ''; }, null, '');
-measure('Hessian-vector product (kept pass)', 1, () => { p.hessianVectorProduct(theta, v); return ''; }, tb('hvp'), 'torch double backward from θ');
+measure(
+  'GGN-vector product (fresh θ)',
+  1,
+  () => {
+    p.ggnVectorProduct(theta, v);
+    return '';
+  },
+  tb('ggn_vp'),
+  'functorch jvp + vjp from θ',
+);
+measure(
+  'GGN-vector product (kept pass)',
+  1,
+  () => {
+    p.ggnVectorProduct(theta, v);
+    return '';
+  },
+  null,
+  '',
+);
+measure(
+  'Hessian-vector product (kept pass)',
+  1,
+  () => {
+    p.hessianVectorProduct(theta, v);
+    return '';
+  },
+  tb('hvp'),
+  'torch double backward from θ',
+);
 const ggn = curvatureOperator(p, theta, { kind: 'ggn' });
 const hess = curvatureOperator(p, theta, { kind: 'hessian' });
-measure('Lanczos top eigenvalue GGN (20)', 20, () => {
-  const r = topEigenvalues(ggn, { k: 1, maxIterations: 20, seed: 1, onProgress: sample });
-  return `λ_max = ${r.values[0]!.toPrecision(8)} (residual ${r.residuals[0]!.toExponential(1)})`;
-}, tb('ggn_vp_x20'), torch?.ggn_vp_x20?.best_method ?? '');
-measure('Lanczos top eigenvalue Hessian (20)', 20, () => {
-  const r = topEigenvalues(hess, { k: 1, maxIterations: 20, seed: 1, onProgress: sample });
-  return `λ_max = ${r.values[0]!.toPrecision(8)} (residual ${r.residuals[0]!.toExponential(1)})`;
-}, tb('hvp_x20'), torch?.hvp_x20?.best_method ?? '');
-measure('CG 50 iterations, GGN + 1e-3 I', 50, () => {
-  const b = p.gradient(theta);
-  const r = cg(ggn, b, { damping: 1e-3, tol: 1e-30, maxIterations: 50, onProgress: sample });
-  return `residual ${r.residual.toExponential(2)}, converged ${r.converged}`;
-}, tb('ggn_vp_x20', 2.5), '2.5 × (one vjp reused + 20 × jvp)');
-measure('Hutchinson trace GGN (20 probes)', 20, () => {
-  const r = traceEstimate(ggn, { probes: 20, seed: 2, onProgress: sample });
-  return `tr ≈ ${r.estimate.toPrecision(6)} ± ${r.standardError.toPrecision(2)}`;
-}, tb('ggn_vp_x20'), torch?.ggn_vp_x20?.best_method ?? '');
+measure(
+  'Lanczos top eigenvalue GGN (20)',
+  20,
+  () => {
+    const r = topEigenvalues(ggn, { k: 1, maxIterations: 20, seed: 1, onProgress: sample });
+    return `λ_max = ${r.values[0]!.toPrecision(8)} (residual ${r.residuals[0]!.toExponential(1)})`;
+  },
+  tb('ggn_vp_x20'),
+  torch?.ggn_vp_x20?.best_method ?? '',
+);
+measure(
+  'Lanczos top eigenvalue Hessian (20)',
+  20,
+  () => {
+    const r = topEigenvalues(hess, { k: 1, maxIterations: 20, seed: 1, onProgress: sample });
+    return `λ_max = ${r.values[0]!.toPrecision(8)} (residual ${r.residuals[0]!.toExponential(1)})`;
+  },
+  tb('hvp_x20'),
+  torch?.hvp_x20?.best_method ?? '',
+);
+measure(
+  'CG 50 iterations, GGN + 1e-3 I',
+  50,
+  () => {
+    const b = p.gradient(theta);
+    const r = cg(ggn, b, { damping: 1e-3, tol: 1e-30, maxIterations: 50, onProgress: sample });
+    return `residual ${r.residual.toExponential(2)}, converged ${r.converged}`;
+  },
+  tb('ggn_vp_x20', 2.5),
+  '2.5 × (one vjp reused + 20 × jvp)',
+);
+measure(
+  'Hutchinson trace GGN (20 probes)',
+  20,
+  () => {
+    const r = traceEstimate(ggn, { probes: 20, seed: 2, onProgress: sample });
+    return `tr ≈ ${r.estimate.toPrecision(6)} ± ${r.standardError.toPrecision(2)}`;
+  },
+  tb('ggn_vp_x20'),
+  torch?.ggn_vp_x20?.best_method ?? '',
+);
 
 console.log('\n| workload | products | natgrad ms | torch ms | natgrad / torch | WASM memory MiB | RSS growth MiB | result |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---|');
 for (const r of rows) {
-  console.log(`| ${r.workload} | ${r.products} | ${r.ms.toFixed(0)} | ${r.torchMs === null ? '—' : r.torchMs.toFixed(0)} | ${r.torchMs === null ? '—' : (r.ms / r.torchMs).toFixed(2)} | ${r.wasmMiB.toFixed(0)} | ${r.rssGrowthMiB.toFixed(0)} | ${r.result} |`);
+  console.log(
+    `| ${r.workload} | ${r.products} | ${r.ms.toFixed(0)} | ${r.torchMs === null ? '—' : r.torchMs.toFixed(0)} | ${r.torchMs === null ? '—' : (r.ms / r.torchMs).toFixed(2)} | ${r.wasmMiB.toFixed(0)} | ${r.rssGrowthMiB.toFixed(0)} | ${r.result} |`,
+  );
 }
 if (!quick) {
   mkdirSync(join(here, 'results'), { recursive: true });

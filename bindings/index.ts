@@ -38,7 +38,17 @@ export type { RandomSource } from './data/random.js';
 export { toyData, toyDataNames, toyDataFixtures } from './data/toydata.js';
 export type { ToyData, ToyDataName, ToyDataGenerator } from './data/toydata.js';
 export {
-  parseSklearnCsv, parseLibsvm, parseUci, loadSklearnCsv, loadLibsvm, loadUci, loadPaperDataset, paperDatasetNames, addBias, toDense, loadDigits,
+  parseSklearnCsv,
+  parseLibsvm,
+  parseUci,
+  loadSklearnCsv,
+  loadLibsvm,
+  loadUci,
+  loadPaperDataset,
+  paperDatasetNames,
+  addBias,
+  toDense,
+  loadDigits,
 } from './data/datasets.js';
 export type { TypedCsrMatrix, TextSource, SklearnCsvOptions, LibsvmOptions, PaperDatasetName } from './data/datasets.js';
 export { fisherAccumulator, empiricalFisherAccumulator, CurvatureAccumulator, type AccumulatorOptions, type AccumulatorKind } from './problem/accumulator.js';
@@ -52,9 +62,27 @@ export { checkOperator } from './operators/operator.js';
 export type { LinearOperator, IterativeOptions } from './operators/operator.js';
 export { cg, lanczos, topEigenvalues, spectralDensity, traceEstimate, diagonalEstimate, kfacInverse, factoredDamping, ConvergenceError } from './solvers/index.js';
 export type {
-  CgOptions, CgResult, CgProgress, KfacPreconditionerSpec, LanczosOptions, LanczosResult, LanczosProgress, TopEigenvaluesOptions, TopEigenvaluesResult, EigenProgress,
-  SpectralDensityOptions, SpectralDensityResult, DensityProgress, TraceEstimateOptions, TraceEstimate, DiagonalEstimateOptions, DiagonalEstimate, EstimateProgress,
-  KfacInverse, DenseKfacFactors, PreconditionerOperator,
+  CgOptions,
+  CgResult,
+  CgProgress,
+  KfacPreconditionerSpec,
+  LanczosOptions,
+  LanczosResult,
+  LanczosProgress,
+  TopEigenvaluesOptions,
+  TopEigenvaluesResult,
+  EigenProgress,
+  SpectralDensityOptions,
+  SpectralDensityResult,
+  DensityProgress,
+  TraceEstimateOptions,
+  TraceEstimate,
+  DiagonalEstimateOptions,
+  DiagonalEstimate,
+  EstimateProgress,
+  KfacInverse,
+  DenseKfacFactors,
+  PreconditionerOperator,
 } from './solvers/index.js';
 export { hessianFree } from './optimizers/hessian-free.js';
 export type { HessianFreeOptions } from './optimizers/hessian-free.js';

@@ -6,7 +6,7 @@ import { init, linearProblem, gaussian, gridSearch, paperGrid, loadPaperDataset,
 await init();
 const { X, y } = await loadPaperDataset('Wine', new URL('../data/', import.meta.url));
 const problem = linearProblem({ X: addBias(X), y, likelihood: gaussian() }); // mean loss, no prior
-const { lrs, dampings } = paperGrid();                                        // numpy's exact values
+const { lrs, dampings } = paperGrid(); // numpy's exact values
 const { runs, best, seconds } = await gridSearch({ problem, lrs, dampings, workers: 2 });
 console.log(`${runs.length} runs in ${seconds.toFixed(2)} s`);
 for (const [name, run] of Object.entries(best)) {

@@ -51,7 +51,10 @@ interface ReproduceFlags {
 const FIG3_NAMES = ['BreastCancer', 'Boston', 'Wine', 'a1a', 'Energy', 'Powerplant', 'Yacht'];
 
 function parseDatasets(value: string): string[] {
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = names.filter((n) => !FIG3_NAMES.includes(n));
   if (names.length === 0 || bad.length) {
     throw new InvalidArgumentError(`unknown data set(s) ${bad.map((b) => `"${b}"`).join(', ') || '(none given)'}; expected a comma-separated list of ${FIG3_NAMES.join(', ')}`);
@@ -73,10 +76,18 @@ async function reproduce(experiment: string, flags: ReproduceFlags, io: Io, sign
   }
   const { variant } = await init();
   const names: ExperimentName[] = experiment === 'all' ? [...EXPERIMENTS] : experiment === 'beyond' ? [...BEYOND_EXPERIMENTS] : [experiment as ExperimentName];
-  log(`natgrad reproduce ${experiment}: out ${resolve(flags.out)}, data ${dataDir ?? '(none: only the vendored scikit-learn sets)'}, ` +
-    `${flags.workers} worker(s)${flags.quick ? ', --quick grid' : ''}, WebAssembly ${variant}`);
+  log(
+    `natgrad reproduce ${experiment}: out ${resolve(flags.out)}, data ${dataDir ?? '(none: only the vendored scikit-learn sets)'}, ` +
+      `${flags.workers} worker(s)${flags.quick ? ', --quick grid' : ''}, WebAssembly ${variant}`,
+  );
   const session = new Session({
-    out: flags.out, dataDir, workers: flags.workers, quick: !!flags.quick, signal, log, warn,
+    out: flags.out,
+    dataDir,
+    workers: flags.workers,
+    quick: !!flags.quick,
+    signal,
+    log,
+    warn,
     ...(flags.datasets ? { datasets: flags.datasets } : {}),
   });
   const t0 = performance.now();
@@ -85,8 +96,7 @@ async function reproduce(experiment: string, flags: ReproduceFlags, io: Io, sign
   const seconds = (performance.now() - t0) / 1000;
   const ran = outcomes.filter((o) => o.ran).length;
   const warnings = outcomes.reduce((n, o) => n + o.warnings.length, 0);
-  log(`== done: ${ran}/${outcomes.length} experiment(s) in ${seconds.toFixed(1)} s` +
-    (warnings ? `, ${warnings} warning(s) (missing data: see stderr)` : ''));
+  log(`== done: ${ran}/${outcomes.length} experiment(s) in ${seconds.toFixed(1)} s` + (warnings ? `, ${warnings} warning(s) (missing data: see stderr)` : ''));
   for (const o of outcomes) log(`  ${o.name.padEnd(15)} ${o.ran ? `${o.seconds.toFixed(2).padStart(8)} s` : '   skipped'}`);
   if (ran === 0) {
     warn('error: nothing could run: every data set the experiment needs is missing');
@@ -105,7 +115,14 @@ export function program(io: Io, run: (experiment: string, flags: ReproduceFlags)
   prog
     .command('reproduce')
     .description('run one experiment of the paper (or all): JSON results and SVG figures in --out, a summary on stdout')
-    .addArgument(new Argument('<experiment>', 'which experiment (all: the paper\'s six; beyond: prop2, overparameterized, spectra, kfac, stochastic)').choices([...EXPERIMENTS, 'all', ...BEYOND_EXPERIMENTS, 'beyond']))
+    .addArgument(
+      new Argument('<experiment>', "which experiment (all: the paper's six; beyond: prop2, overparameterized, spectra, kfac, stochastic)").choices([
+        ...EXPERIMENTS,
+        'all',
+        ...BEYOND_EXPERIMENTS,
+        'beyond',
+      ]),
+    )
     .addOption(new Option('--out <dir>', 'output directory for <experiment>.json and <experiment>.svg').default('out'))
     .addOption(new Option('--data <dir>', 'directory with a1a and uci/ (and optionally the scikit-learn CSVs); default ../shared/datasets when it exists'))
     .addOption(new Option('--workers <n>', 'worker threads for the grid searches').argParser(parseWorkers).default(availableParallelism(), 'the number of CPUs'))

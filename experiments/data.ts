@@ -68,8 +68,7 @@ export async function loadDataset(name: PaperDatasetName, dataDir: string | unde
   const rel = REMOTE[name]!;
   if (!dataDir) {
     return {
-      missing: `${name} needs ${rel} in a data directory: pass --data DIR (no ../shared/datasets next to the working directory). ` +
-        `${hintFor(name)}`,
+      missing: `${name} needs ${rel} in a data directory: pass --data DIR (no ../shared/datasets next to the working directory). ` + `${hintFor(name)}`,
     };
   }
   try {
@@ -83,10 +82,15 @@ export async function loadDataset(name: PaperDatasetName, dataDir: string | unde
 
 function hintFor(name: PaperDatasetName): string {
   switch (name) {
-    case 'a1a': return 'Download a1a from the LIBSVM data sets page, https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/binary.html#a1a, into DIR/a1a.';
-    case 'Energy': return 'Get the UCI "Energy efficiency" set (https://archive.ics.uci.edu/dataset/242) as DIR/uci/energy/{data.txt,index_features.txt,index_target.txt}.';
-    case 'Powerplant': return 'Get the UCI "Combined Cycle Power Plant" set (https://archive.ics.uci.edu/dataset/294) as DIR/uci/power-plant/{data.txt,index_features.txt,index_target.txt}.';
-    case 'Yacht': return 'Get the UCI "Yacht Hydrodynamics" set (https://archive.ics.uci.edu/dataset/243) as DIR/uci/yacht/{data.txt,index_features.txt,index_target.txt}.';
-    default: return '';
+    case 'a1a':
+      return 'Download a1a from the LIBSVM data sets page, https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/binary.html#a1a, into DIR/a1a.';
+    case 'Energy':
+      return 'Get the UCI "Energy efficiency" set (https://archive.ics.uci.edu/dataset/242) as DIR/uci/energy/{data.txt,index_features.txt,index_target.txt}.';
+    case 'Powerplant':
+      return 'Get the UCI "Combined Cycle Power Plant" set (https://archive.ics.uci.edu/dataset/294) as DIR/uci/power-plant/{data.txt,index_features.txt,index_target.txt}.';
+    case 'Yacht':
+      return 'Get the UCI "Yacht Hydrodynamics" set (https://archive.ics.uci.edu/dataset/243) as DIR/uci/yacht/{data.txt,index_features.txt,index_target.txt}.';
+    default:
+      return '';
   }
 }

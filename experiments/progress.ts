@@ -17,14 +17,17 @@ export function progressReporter(label: string, stream: NodeJS.WriteStream = pro
   if (quiet) return { update() {}, stop() {} };
   const t0 = performance.now();
   if (stream.isTTY) {
-    const bar = new cliProgress.SingleBar({
-      stream,
-      format: `${label.padEnd(24)} [{bar}] {percentage}% | {value}/{total} runs | {duration_formatted} (ETA {eta_formatted})`,
-      hideCursor: true,
-      clearOnComplete: false,
-      etaBuffer: 200,
-      fps: 10,
-    }, cliProgress.Presets.shades_classic);
+    const bar = new cliProgress.SingleBar(
+      {
+        stream,
+        format: `${label.padEnd(24)} [{bar}] {percentage}% | {value}/{total} runs | {duration_formatted} (ETA {eta_formatted})`,
+        hideCursor: true,
+        clearOnComplete: false,
+        etaBuffer: 200,
+        fps: 10,
+      },
+      cliProgress.Presets.shades_classic,
+    );
     let started = false;
     return {
       update({ done, total }) {

@@ -10,8 +10,17 @@ import { join } from 'node:path';
 import { fig1, fig1Json } from './compute/fig1.js';
 import { fig2, fig2Json, type Fig2Variant } from './compute/fig2.js';
 import {
-  FIG3_DATASETS, FIG3_DIVERGENCE_FACTOR, FIG3_ITERATIONS, fig3Dataset, fig3DatasetJson, fig3Problem, fig3Summary, pow10,
-  type Fig3DatasetResult, type Fig3DatasetSpec, type Fig3Variant,
+  FIG3_DATASETS,
+  FIG3_DIVERGENCE_FACTOR,
+  FIG3_ITERATIONS,
+  fig3Dataset,
+  fig3DatasetJson,
+  fig3Problem,
+  fig3Summary,
+  pow10,
+  type Fig3DatasetResult,
+  type Fig3DatasetSpec,
+  type Fig3Variant,
 } from './compute/fig3.js';
 import { experimentGrid } from './compute/grid.js';
 import { startingPoint, startingPointJson, type StartOptimizer } from './compute/startingPoint.js';
@@ -105,7 +114,10 @@ export class Session {
     const progress = progressReporter(`${label} ${name}`, process.stderr, this.options.quietProgress);
     try {
       const r = await fig3Dataset(spec, loaded.dataset.X, loaded.dataset.y, {
-        lrs, dampings, iterations: FIG3_ITERATIONS, divergenceFactor: FIG3_DIVERGENCE_FACTOR,
+        lrs,
+        dampings,
+        iterations: FIG3_ITERATIONS,
+        divergenceFactor: FIG3_DIVERGENCE_FACTOR,
         workers: this.options.workers,
         onProgress: (p) => progress.update(p),
         ...(this.options.signal ? { signal: this.options.signal } : {}),
@@ -154,8 +166,10 @@ async function runFig3(s: Session, variant: Fig3Variant): Promise<Omit<Experimen
   const { lrs, dampings } = s.grid();
   const t0 = performance.now();
   const results: Fig3DatasetResult[] = [];
-  s.options.log(`  grid: ${lrs.length} step sizes × ${dampings.length} dampings${s.options.quick ? ' (--quick: every 8th γ, every 4th λ)' : ' (the paper\'s grid)'}, ` +
-    `${FIG3_ITERATIONS} iterations, ${s.options.workers} worker(s)`);
+  s.options.log(
+    `  grid: ${lrs.length} step sizes × ${dampings.length} dampings${s.options.quick ? ' (--quick: every 8th γ, every 4th λ)' : " (the paper's grid)"}, ` +
+      `${FIG3_ITERATIONS} iterations, ${s.options.workers} worker(s)`,
+  );
   const specs = FIG3_DATASETS[variant].filter((d) => !s.options.datasets || s.options.datasets.includes(d.name));
   if (specs.length === 0) {
     s.options.log(`  none of --datasets ${s.options.datasets!.join(',')} is part of ${base} (${FIG3_DATASETS[variant].map((d) => d.name).join(', ')})`);
@@ -215,17 +229,39 @@ export async function runExperiment(s: Session, name: ExperimentName): Promise<E
   s.options.log(`== ${name}`);
   let r: Omit<ExperimentOutcome, 'name' | 'seconds'>;
   switch (name) {
-    case 'fig1': r = await runFig1(s); break;
-    case 'fig2': r = await runFig2(s, 'main'); break;
-    case 'fig2-appendix': r = await runFig2(s, 'appendix'); break;
-    case 'fig3': r = await runFig3(s, 'main'); break;
-    case 'fig3-appendix': r = await runFig3(s, 'appendix'); break;
-    case 'starting-point': r = await runStartingPoint(s); break;
-    case 'prop2': r = await runProp2(s); break;
-    case 'overparameterized': r = await runOverparameterized(s); break;
-    case 'spectra': r = await runSpectra(s); break;
-    case 'kfac': r = await runKfac(s); break;
-    case 'stochastic': r = await runStochastic(s); break;
+    case 'fig1':
+      r = await runFig1(s);
+      break;
+    case 'fig2':
+      r = await runFig2(s, 'main');
+      break;
+    case 'fig2-appendix':
+      r = await runFig2(s, 'appendix');
+      break;
+    case 'fig3':
+      r = await runFig3(s, 'main');
+      break;
+    case 'fig3-appendix':
+      r = await runFig3(s, 'appendix');
+      break;
+    case 'starting-point':
+      r = await runStartingPoint(s);
+      break;
+    case 'prop2':
+      r = await runProp2(s);
+      break;
+    case 'overparameterized':
+      r = await runOverparameterized(s);
+      break;
+    case 'spectra':
+      r = await runSpectra(s);
+      break;
+    case 'kfac':
+      r = await runKfac(s);
+      break;
+    case 'stochastic':
+      r = await runStochastic(s);
+      break;
   }
   const seconds = (performance.now() - t0) / 1000;
   if (r.ran) s.options.log(`  wrote ${r.files.join(', ')} (${seconds.toFixed(2)} s)`);
@@ -279,7 +315,9 @@ async function runProp2(s: Session): Promise<Outcome> {
     panels.push(p);
     s.writeJson('prop2.json', json(true));
     const last = p.iterations.length - 1;
-    s.options.log(`  ${p.name} (N = ${p.N}, D = ${p.D}): loss ${fmt(p.loss[0]!)} → ${fmt(p.loss[last]!)}, ‖∇²L − G‖₂ ${fmt(p.gap[0]!)} → ${fmt(p.gap[last]!)}, r(θ)/N ${fmt(p.meanResidual[0]!)} → ${fmt(p.meanResidual[last]!)} (${p.iterations.length} iterates, NGD ${p.status})`);
+    s.options.log(
+      `  ${p.name} (N = ${p.N}, D = ${p.D}): loss ${fmt(p.loss[0]!)} → ${fmt(p.loss[last]!)}, ‖∇²L − G‖₂ ${fmt(p.gap[0]!)} → ${fmt(p.gap[last]!)}, r(θ)/N ${fmt(p.meanResidual[0]!)} → ${fmt(p.meanResidual[last]!)} (${p.iterations.length} iterates, NGD ${p.status})`,
+    );
   }
   files.push(s.writeJson('prop2.json', json(false)), s.write('prop2.svg', prop2Svg({ settings, panels })));
   return { ran: true, files, warnings };
@@ -290,7 +328,9 @@ async function runOverparameterized(s: Session): Promise<Outcome> {
   const settings = overparamSettings(s.options.quick);
   const series: OverparamSeries[] = [];
   const json = (partial: boolean) => ({
-    settings, series, partial,
+    settings,
+    series,
+    partial,
     interpolating: series.filter((x) => OVERPARAM_CONFIGS.find((c) => c.name === x.name)?.interpolating).map((x) => ({ name: x.name, finalRatio: x.finalRatio })),
   });
   for (const cfg of OVERPARAM_CONFIGS) {
@@ -298,8 +338,10 @@ async function runOverparameterized(s: Session): Promise<Outcome> {
     series.push(r);
     s.writeJson('overparameterized.json', json(true));
     const k = r.iterations.length - 1;
-    s.options.log(`  ${r.name} (D = ${r.D}): loss ${fmt(r.loss[k]!)}, accuracy ${fmt(r.accuracy[k]!)}; tr H ${fmt(r.trace.hessian[k]!)} ± ${fmt(r.trace.hessianStandardError[k]!)}, tr GGN ${fmt(r.trace.ggn[k]!)}, tr EF ${fmt(r.trace.ef[k]!)}; ` +
-      `λmax H ${fmt(r.top.hessian[k]!)}, GGN ${fmt(r.top.ggn[k]!)}, EF ${fmt(r.top.ef[k]!)}; final tr EF / tr GGN = ${fmt(r.finalRatio)}`);
+    s.options.log(
+      `  ${r.name} (D = ${r.D}): loss ${fmt(r.loss[k]!)}, accuracy ${fmt(r.accuracy[k]!)}; tr H ${fmt(r.trace.hessian[k]!)} ± ${fmt(r.trace.hessianStandardError[k]!)}, tr GGN ${fmt(r.trace.ggn[k]!)}, tr EF ${fmt(r.trace.ef[k]!)}; ` +
+        `λmax H ${fmt(r.top.hessian[k]!)}, GGN ${fmt(r.top.ggn[k]!)}, EF ${fmt(r.top.ef[k]!)}; final tr EF / tr GGN = ${fmt(r.finalRatio)}`,
+    );
   }
   const files = [s.writeJson('overparameterized.json', json(false)), s.write('overparameterized.svg', overparameterizedSvg({ settings, series }))];
   return { ran: true, files, warnings: [] };
@@ -351,8 +393,10 @@ async function runStochastic(s: Session): Promise<Outcome> {
     for (const B of p.batchSizes) {
       const runs = p.runs.filter((r) => r.batchSize === B);
       const same = runs.every((r) => r.fullBatchIdentical !== false);
-      s.options.log(`    B = ${String(B).padStart(4)}: ${runs.map((r) => `${r.method} ${fmt(r.losses.at(-1)!)}${r.status === 'ok' ? '' : ` (${r.status})`}`).join(', ')}` +
-        (B === p.N ? `; B = N equals the full-batch runs bit for bit: ${same ? 'yes' : 'NO'}` : ''));
+      s.options.log(
+        `    B = ${String(B).padStart(4)}: ${runs.map((r) => `${r.method} ${fmt(r.losses.at(-1)!)}${r.status === 'ok' ? '' : ` (${r.status})`}`).join(', ')}` +
+          (B === p.N ? `; B = N equals the full-batch runs bit for bit: ${same ? 'yes' : 'NO'}` : ''),
+      );
     }
   }
   return { ran: true, files: [s.writeJson('stochastic.json', json(false)), s.write('stochastic.svg', stochasticSvg(panels))], warnings };

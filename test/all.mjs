@@ -31,7 +31,9 @@ function needsDeno() {
   try {
     const bin = createRequire(import.meta.url).resolve('deno/bin.cjs');
     const r = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8', timeout: 60_000 });
-    return r.status === 0 ? null : { why: `the deno binary does not run (exit ${r.status}): ${(r.stderr || String(r.error ?? '')).trim().split('\n').pop()}`, how: 'npm install (the deno devDependency brings it)' };
+    return r.status === 0
+      ? null
+      : { why: `the deno binary does not run (exit ${r.status}): ${(r.stderr || String(r.error ?? '')).trim().split('\n').pop()}`, how: 'npm install (the deno devDependency brings it)' };
   } catch {
     return { why: 'the deno npm package is not installed', how: 'npm install (deno is a devDependency)' };
   }
@@ -45,7 +47,9 @@ const suites = [
   { name: 'package (npm pack)', cmd: process.execPath, args: ['test/package/pack.test.mjs'], env: {} },
 ];
 
-let passed = 0, failed = 0, skipped = 0;
+let passed = 0,
+  failed = 0,
+  skipped = 0;
 for (const s of suites) {
   if (filter && !s.name.startsWith('uvu')) continue;
   const summary = join(tmp, s.name.replace(/\W+/g, '_') + '.json');
@@ -65,8 +69,13 @@ for (const s of suites) {
   const r = spawnSync(s.cmd, s.args.filter(Boolean), { cwd: root, stdio: 'inherit', env: { ...process.env, ...s.env, NATGRAD_TEST_SUMMARY: summary } });
   if (existsSync(summary)) {
     const c = JSON.parse(readFileSync(summary, 'utf8'));
-    passed += c.passed; failed += c.failed; skipped += c.skipped;
-    if (r.status !== 0 && c.failed === 0) { failed += 1; console.log(`${s.name}: exited with ${r.status}`); }
+    passed += c.passed;
+    failed += c.failed;
+    skipped += c.skipped;
+    if (r.status !== 0 && c.failed === 0) {
+      failed += 1;
+      console.log(`${s.name}: exited with ${r.status}`);
+    }
   } else {
     failed += 1;
     console.log(`${s.name}: did not report (exit ${r.status}, signal ${r.signal})`);

@@ -7,18 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  addBias,
-  loadLibsvm,
-  loadPaperDataset,
-  loadSklearnCsv,
-  loadUci,
-  paperDatasetNames,
-  parseLibsvm,
-  parseSklearnCsv,
-  parseUci,
-  toDense,
-} from '../bindings/data/datasets.js';
+import { addBias, loadLibsvm, loadPaperDataset, loadSklearnCsv, loadUci, paperDatasetNames, parseLibsvm, parseSklearnCsv, parseUci, toDense } from '../bindings/data/datasets.js';
 import { DataFormatError } from '../bindings/core/errors.js';
 import type { DenseMatrix } from '../bindings/core/types.js';
 
@@ -46,7 +35,7 @@ test('BreastCancer: 569 × 30, targets 0/1 (212 malignant, 357 benign)', async (
   assert.equal([names[0], names[29]], ['x0', 'x29']);
 });
 
-test('Boston: 506 × 13 with the header\'s column names, target MEDV', async () => {
+test("Boston: 506 × 13 with the header's column names, target MEDV", async () => {
   const { X, y, names } = await loadPaperDataset('Boston', fileURLToPath(DATA));
   assert.equal([X.rows, X.cols, y.length], [506, 13, 506]);
   assert.equal(names, ['CRIM', 'ZN', 'INDUS', 'CHAS', 'NOX', 'RM', 'AGE', 'DIS', 'RAD', 'TAX', 'PTRATIO', 'B', 'LSTAT']);

@@ -6,10 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { core, randomMatrix, uniform } from './helpers.js';
-import {
-  addBias, bernoulli, core as defaultCore, gaussian, gridSearch, linearProblem, loadPaperDataset, Matrix, paperGrid,
-  type GridProblem, type GridSearchResult,
-} from '../bindings/index.js';
+import { addBias, bernoulli, core as defaultCore, gaussian, gridSearch, linearProblem, loadPaperDataset, Matrix, paperGrid, type GridProblem, type GridSearchResult } from '../bindings/index.js';
 import { GridEngine, gridLayout, type EngineProblem, type EngineRuns, type RawRun } from '../bindings/grid/glm-engine.js';
 import { activeGridWorkers } from '../bindings/grid/grid.js';
 import { gridRunRef, type RefProblem } from './reference/grid.js';
@@ -22,8 +19,12 @@ const haveData = existsSync(fileURLToPath(DATA));
 function closeRuns(a: number[], b: (number | null)[], tol: number): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
-    const e = b[i] ?? NaN, x = a[i]!;
-    if (Number.isNaN(e) || Number.isNaN(x)) { if (!(Number.isNaN(e) && Number.isNaN(x))) return false; continue; }
+    const e = b[i] ?? NaN,
+      x = a[i]!;
+    if (Number.isNaN(e) || Number.isNaN(x)) {
+      if (!(Number.isNaN(e) && Number.isNaN(x))) return false;
+      continue;
+    }
     if (!(Math.abs(x - e) <= tol * Math.abs(e))) return false;
   }
   return true;
@@ -113,14 +114,22 @@ function synthetic(N: number, d: number, seed: number, lik: 'gaussian' | 'bernou
   const y = new Float64Array(N);
   for (let n = 0; n < N; n++) {
     let f = 0.3;
-    for (let j = 0; j < d; j++) { X[n * (d + 1) + j] = Xr[n * d + j]! * (j + 1); f += Xr[n * d + j]! * (j % 2 ? 0.5 : -0.7); }
+    for (let j = 0; j < d; j++) {
+      X[n * (d + 1) + j] = Xr[n * d + j]! * (j + 1);
+      f += Xr[n * d + j]! * (j % 2 ? 0.5 : -0.7);
+    }
     X[n * (d + 1) + d] = 1;
     y[n] = lik === 'gaussian' ? f + 0.3 * (u() - 0.5) : u() < 1 / (1 + Math.exp(-2 * f)) ? 1 : 0;
   }
   return { X, N, D: d + 1, y, likelihood: lik };
 }
 
-async function compareWithReference(p: RefProblem, settings: { lrs: number[]; dampings: number[]; iterations?: number; divergenceFactor?: number; theta0?: number[] }, label: string, tol = 1e-9): Promise<GridSearchResult> {
+async function compareWithReference(
+  p: RefProblem,
+  settings: { lrs: number[]; dampings: number[]; iterations?: number; divergenceFactor?: number; theta0?: number[] },
+  label: string,
+  tol = 1e-9,
+): Promise<GridSearchResult> {
   const likelihood = p.likelihood === 'gaussian' ? gaussian({ variance: p.variance ?? 1 }) : bernoulli({ clip: p.clip ?? 1e-8 });
   const r = await gridSearch({
     problem: { X: { data: p.X, rows: p.N, cols: p.D }, y: p.y, likelihood, priorVariance: p.priorVariance ?? Infinity, reduction: p.reduction ?? 'mean' },
@@ -138,7 +147,10 @@ async function compareWithReference(p: RefProblem, settings: { lrs: number[]; da
 test('protocol: Gaussian (σ² = 2, prior, sum reduction, θ0) against the plain-TS reference', async () => {
   const p = { ...synthetic(40, 4, 11, 'gaussian'), variance: 2, priorVariance: 0.5, reduction: 'sum' as const };
   const r = await compareWithReference(p, { lrs: [1e-4, 1e-2, 0.3, 50], dampings: [0, 1e-3, 2], iterations: 25, theta0: [0.1, -0.2, 0.3, 0, 0.5] }, 'gaussian');
-  assert.ok(r.runs.some((x) => x.status === 'diverged'), 'a large step diverges');
+  assert.ok(
+    r.runs.some((x) => x.status === 'diverged'),
+    'a large step diverges',
+  );
   assert.ok(r.runs.some((x) => x.status === 'ok'));
 });
 
@@ -159,9 +171,15 @@ test('protocol: sparse input with empty columns (dropped internally) = the dense
   // Zero out column 2 and make the data 70 % sparse.
   const u = uniform(5);
   for (let n = 0; n < p.N; n++) for (let j = 0; j < p.D - 1; j++) if (j === 2 || u() < 0.7) p.X[n * p.D + j] = 0;
-  const indptr = [0], indices: number[] = [], values: number[] = [];
+  const indptr = [0],
+    indices: number[] = [],
+    values: number[] = [];
   for (let n = 0; n < p.N; n++) {
-    for (let j = 0; j < p.D; j++) if (p.X[n * p.D + j] !== 0) { indices.push(j); values.push(p.X[n * p.D + j]!); }
+    for (let j = 0; j < p.D; j++)
+      if (p.X[n * p.D + j] !== 0) {
+        indices.push(j);
+        values.push(p.X[n * p.D + j]!);
+      }
     indptr.push(indices.length);
   }
   const settings = { lrs: [1e-2, 1], dampings: [1e-3, 1], iterations: 20 };
@@ -180,7 +198,10 @@ test('non-positive-definite systems fail the run with a reason, keeping its loss
   const p = synthetic(3, 4, 41, 'bernoulli');
   const r = await gridSearch({
     problem: { X: { data: p.X, rows: p.N, cols: p.D }, y: p.y, likelihood: bernoulli(), priorVariance: Infinity, reduction: 'mean' },
-    optimizers: ['EFGD', 'NGD'], lrs: [0.1], dampings: [0, 1], iterations: 5,
+    optimizers: ['EFGD', 'NGD'],
+    lrs: [0.1],
+    dampings: [0, 1],
+    iterations: 5,
   });
   const failed = r.runs.filter((x) => x.status === 'failed');
   assert.is(failed.length, 2, 'EFGD and NGD with λ = 0 fail');
@@ -197,7 +218,10 @@ test('non-positive-definite systems fail the run with a reason, keeping its loss
   for (let n = 0; n < q.N; n++) q.X[n * q.D + 1] = 0;
   const s = await gridSearch({
     problem: { X: { data: q.X, rows: q.N, cols: q.D }, y: q.y, likelihood: gaussian(), priorVariance: Infinity, reduction: 'mean' },
-    optimizers: ['NGD'], lrs: [0.5], dampings: [0, 0.1], iterations: 4,
+    optimizers: ['NGD'],
+    lrs: [0.5],
+    dampings: [0, 0.1],
+    iterations: 4,
   });
   assert.is(s.runs[0]!.status, 'failed');
   assert.is(s.runs[0]!.losses.length, 1);
@@ -207,7 +231,10 @@ test('non-positive-definite systems fail the run with a reason, keeping its loss
   // Every run failed: no best.
   const t = await gridSearch({
     problem: { X: { data: q.X, rows: q.N, cols: q.D }, y: q.y, likelihood: gaussian(), priorVariance: Infinity, reduction: 'mean' },
-    optimizers: ['NGD'], lrs: [0.5], dampings: [0], iterations: 4,
+    optimizers: ['NGD'],
+    lrs: [0.5],
+    dampings: [0],
+    iterations: 4,
   });
   assert.is(t.best.NGD, undefined);
 });
@@ -221,13 +248,23 @@ test('lane independence: 4 or 16 lanes, any order of the work → bitwise the sa
     const e = new GridEngine(core, problem, runs, lanes);
     const out: RawRun[] = [];
     let i = 0;
-    while (!e.pump(() => (i < order.length ? order[i++]! : -1), (r) => { out[r.index] = r; }, 1000));
+    while (
+      !e.pump(
+        () => (i < order.length ? order[i++]! : -1),
+        (r) => {
+          out[r.index] = r;
+        },
+        1000,
+      )
+    );
     if (runs.optimizers.includes('NGD')) assert.ok(e.stats().reuses > 0, 'tiny steps reuse their factor');
     e.free();
     return out;
   };
   const fwd = Array.from({ length: total }, (_, i) => i);
-  const a = collect(16, fwd), b = collect(4, fwd.slice().reverse()), c = collect(8, fwd.filter((i) => i % 2).concat(fwd.filter((i) => i % 2 === 0)));
+  const a = collect(16, fwd),
+    b = collect(4, fwd.slice().reverse()),
+    c = collect(8, fwd.filter((i) => i % 2).concat(fwd.filter((i) => i % 2 === 0)));
   for (let i = 0; i < total; i++) {
     for (const other of [b, c]) {
       assert.is(other[i]!.status, a[i]!.status, `run ${i}`);
@@ -245,18 +282,35 @@ test('engine paths: blocked Z (recomputed each step) and whole Z give bitwise th
     const out: RawRun[] = [];
     let i = 0;
     const { total } = gridLayout(runs);
-    while (!e.pump(() => (i < total ? i++ : -1), (r) => { out[r.index] = r; }, 1000));
+    while (
+      !e.pump(
+        () => (i < total ? i++ : -1),
+        (r) => {
+          out[r.index] = r;
+        },
+        1000,
+      )
+    );
     e.free();
     return out;
   };
-  const whole = go(), blocked = go(0);
+  const whole = go(),
+    blocked = go(0);
   whole.forEach((r, i) => assert.equal(Array.from(blocked[i]!.losses), Array.from(r.losses), `run ${i}`));
 });
 
 test('a dense-ish CSR input takes the dense path: the same runs as the dense input', async () => {
   const p = synthetic(25, 3, 93, 'gaussian');
-  const indptr = [0], indices: number[] = [], values: number[] = [];
-  for (let n = 0; n < p.N; n++) { for (let j = 0; j < p.D; j++) { indices.push(j); values.push(p.X[n * p.D + j]!); } indptr.push(indices.length); }
+  const indptr = [0],
+    indices: number[] = [],
+    values: number[] = [];
+  for (let n = 0; n < p.N; n++) {
+    for (let j = 0; j < p.D; j++) {
+      indices.push(j);
+      values.push(p.X[n * p.D + j]!);
+    }
+    indptr.push(indices.length);
+  }
   const settings = { lrs: [1e-2, 0.2], dampings: [1e-3], iterations: 12 };
   const a = await gridSearch({ problem: { X: { data: p.X, rows: p.N, cols: p.D }, y: p.y, likelihood: gaussian(), priorVariance: Infinity, reduction: 'mean' }, ...settings });
   const b = await gridSearch({ problem: { X: { rows: p.N, cols: p.D, indptr, indices, values }, y: p.y, likelihood: gaussian(), priorVariance: Infinity, reduction: 'mean' }, ...settings });
@@ -267,7 +321,10 @@ test('a NaN loss ends the run as failed (never best); with divergenceFactor = In
   const p = synthetic(20, 2, 95, 'gaussian');
   const r = await gridSearch({
     problem: { X: { data: p.X, rows: p.N, cols: p.D }, y: p.y, likelihood: gaussian(), priorVariance: Infinity, reduction: 'mean' },
-    optimizers: ['GD'], lrs: [1e-3, 1e10], iterations: 200, divergenceFactor: Infinity,
+    optimizers: ['GD'],
+    lrs: [1e-3, 1e10],
+    iterations: 200,
+    divergenceFactor: Infinity,
   });
   const [ok, bad] = r.runs;
   assert.is(ok!.status, 'ok');
@@ -300,10 +357,15 @@ test('workers killed mid-search: their runs are rerun in-thread, the result equa
   // claimed, unfinished runs (the other may still be starting), and nothing may be lost or hang.
   let killed = 0;
   const faulty = await gridSearch({
-    problem, ...settings, workers: 2,
+    problem,
+    ...settings,
+    workers: 2,
     onProgress: ({ done, total }) => {
       if (killed || done === 0 || done >= total) return;
-      for (const w of activeGridWorkers()) { killed++; void w.terminate(); }
+      for (const w of activeGridWorkers()) {
+        killed++;
+        void w.terminate();
+      }
     },
   });
   assert.is(killed, 2, 'the workers were terminated during the search');
@@ -345,8 +407,17 @@ test('abort: a pre-aborted signal rejects at once; aborting mid-search rejects w
     let abortedAt = 0;
     try {
       await gridSearch({
-        problem, lrs, dampings, workers, signal: ac.signal,
-        onProgress: ({ done }) => { if (++calls === 2 && done < 20003) { abortedAt = performance.now(); ac.abort(); } },
+        problem,
+        lrs,
+        dampings,
+        workers,
+        signal: ac.signal,
+        onProgress: ({ done }) => {
+          if (++calls === 2 && done < 20003) {
+            abortedAt = performance.now();
+            ac.abort();
+          }
+        },
       });
       assert.unreachable('not aborted');
     } catch (e) {
@@ -387,7 +458,10 @@ const summary: Record<string, unknown> = {};
 
 for (const name of ['Wine', 'BreastCancer', 'a1a'] as const) {
   test(`${name}: run for run against numpy (every GD, ≥ 99 % of NGD, ≥ 90 % of EFGD runs to 1e-6 among reproducible runs); best last losses`, async () => {
-    if (!haveData) { console.log(`  (skipped: no data in ${fileURLToPath(DATA)})`); return; }
+    if (!haveData) {
+      console.log(`  (skipped: no data in ${fileURLToPath(DATA)})`);
+      return;
+    }
     const ref = loadRef(name);
     const r = await paperRun(name, ref, name === 'Wine' ? 1 : 2);
     assert.is(r.runs.length, ref.runs.length);
@@ -397,10 +471,15 @@ for (const name of ['Wine', 'BreastCancer', 'a1a'] as const) {
       assert.is(run.optimizer, opt);
       assert.is(run.lr, lr);
       assert.is(run.damping, damping);
-      const c = (counts[opt] ??= { all: 0, agree: 0, stable: 0, stableAgree: 0 });
+      counts[opt] ??= { all: 0, agree: 0, stable: 0, stableAgree: 0 };
+      const c = counts[opt];
       const ok = closeRuns(run.losses, losses, 1e-6);
-      c.all++; c.agree += ok ? 1 : 0;
-      if (stable) { c.stable++; c.stableAgree += ok ? 1 : 0; }
+      c.all++;
+      c.agree += ok ? 1 : 0;
+      if (stable) {
+        c.stable++;
+        c.stableAgree += ok ? 1 : 0;
+      }
     });
     summary[name] = counts;
     console.log(`  ${name}: ${JSON.stringify(counts)}`);
@@ -413,10 +492,14 @@ for (const name of ['Wine', 'BreastCancer', 'a1a'] as const) {
     // Best last loss per optimizer (failed/NaN runs excluded): to 1e-6 when numpy's best run
     // is reproducible, else (chaotic: decided by rounding) to a factor 2.
     for (const opt of ['GD', 'NGD', 'EFGD']) {
-      let best = Infinity, stable = 0;
+      let best = Infinity,
+        stable = 0;
       for (const [o, , , losses, st] of ref.runs) {
         const last = losses[losses.length - 1];
-        if (o === opt && last !== null && last !== undefined && last < best) { best = last; stable = st; }
+        if (o === opt && last !== null && last !== undefined && last < best) {
+          best = last;
+          stable = st;
+        }
       }
       const ours = r.best[opt as 'GD']!.losses.at(-1)!;
       const tol = stable ? 1e-6 : 1;
@@ -442,8 +525,14 @@ test('progress reports reach done = total', async () => {
   const seen: number[] = [];
   const r = await gridSearch({
     problem: { X: { data: p.X, rows: p.N, cols: p.D }, y: p.y, likelihood: gaussian(), priorVariance: Infinity, reduction: 'mean' },
-    lrs: [1e-3, 1e-2], dampings: [1], iterations: 5, workers: 2,
-    onProgress: ({ done, total }) => { assert.is(total, 6); seen.push(done); },
+    lrs: [1e-3, 1e-2],
+    dampings: [1],
+    iterations: 5,
+    workers: 2,
+    onProgress: ({ done, total }) => {
+      assert.is(total, 6);
+      seen.push(done);
+    },
   });
   assert.is(r.runs.length, 6);
   assert.is(seen.at(-1), 6);

@@ -57,7 +57,8 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 
 /** Relative error ‖a − b‖_F / max(‖b‖_F, tiny). */
 export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < b.length; i++) {
     num += (a[i]! - b[i]!) ** 2;
     den += b[i]! ** 2;

@@ -51,7 +51,10 @@ for (const seed of [0, 12345] as const) {
     assert.equal(Array.from(numpyRandomState(seed).randomSampleArray(5)), ref.sample);
     assert.equal(Array.from(numpyRandomState(seed).standardNormalArray(5)), ref.normal);
     const r = numpyRandomState(seed);
-    assert.equal(Array.from({ length: 5 }, () => r.lognormal(0, 0.75)), ref.lognormal);
+    assert.equal(
+      Array.from({ length: 5 }, () => r.lognormal(0, 0.75)),
+      ref.lognormal,
+    );
   });
 
   test(`numpy seed ${seed}: interleaved draws share the Gaussian cache as numpy's do`, () => {
@@ -62,8 +65,14 @@ for (const seed of [0, 12345] as const) {
 
   test(`numpy seed ${seed}: randint (masked rejection)`, () => {
     const r = numpyRandomState(seed);
-    assert.equal(Array.from({ length: 10 }, () => r.randint(0, 10)), ref.randint10);
-    assert.equal(Array.from({ length: 5 }, () => r.randint(-5, 7)), ref.randintNeg);
+    assert.equal(
+      Array.from({ length: 10 }, () => r.randint(0, 10)),
+      ref.randint10,
+    );
+    assert.equal(
+      Array.from({ length: 5 }, () => r.randint(-5, 7)),
+      ref.randintNeg,
+    );
     assert.is(r.randint(2 ** 32), ref.randint32);
   });
 
@@ -77,7 +86,9 @@ for (const seed of [0, 12345] as const) {
 
   test(`numpy seed ${seed}: 10,000 standard_normal draws stay in sync`, () => {
     const a = numpyRandomState(seed).standardNormalArray(10000);
-    let s = 0, q = 0, w = 0;
+    let s = 0,
+      q = 0,
+      w = 0;
     a.forEach((v, i) => {
       s += v;
       q += v * v;
@@ -230,14 +241,16 @@ test('xoshiro256**: jump, fork and clone', () => {
 const N = 100000;
 
 function moments(draw: () => number, n = N): { mean: number; variance: number; m3: number; m4: number } {
-  let s = 0, s2 = 0;
+  let s = 0,
+    s2 = 0;
   const xs = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     xs[i] = draw();
     s += xs[i]!;
   }
   const mean = s / n;
-  let m3 = 0, m4 = 0;
+  let m3 = 0,
+    m4 = 0;
   for (const x of xs) {
     const d = x - mean;
     s2 += d * d;
@@ -254,7 +267,8 @@ function within(x: number, mu: number, se: number, what: string): void {
 
 test('xoshiro uniform: mean 1/2, variance 1/12, range [0, 1)', () => {
   const g = rng(2024);
-  let lo = 1, hi = 0;
+  let lo = 1,
+    hi = 0;
   const m = moments(() => {
     const u = g.next();
     lo = Math.min(lo, u);
@@ -302,7 +316,7 @@ test('xoshiro categorical: frequencies, offset/count, zero weights, validation',
   // Unnormalized weights.
   const c2 = [0, 0];
   for (let i = 0; i < N; i++) c2[g.categorical([1, 3])]!++;
-  within(c2[1]! / N, 0.75, Math.sqrt(0.75 * 0.25 / N), 'weights [1, 3]');
+  within(c2[1]! / N, 0.75, Math.sqrt((0.75 * 0.25) / N), 'weights [1, 3]');
   assert.is(g.categorical([0, 0, 2]), 2);
   assert.throws(() => g.categorical([0, 0]), RangeError);
   assert.throws(() => g.categorical([0.5, -0.1, 0.6]), RangeError);

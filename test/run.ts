@@ -21,10 +21,13 @@ process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
   return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
 }) as typeof process.stdout.write;
 
-await run(files.map((f) => ({ name: f, file: join(dir, f) })), {});
+await run(
+  files.map((f) => ({ name: f, file: join(dir, f) })),
+  {},
+);
 process.stdout.write = write;
 
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes are what this strips
 const plain = captured.replace(/\u001b\[[0-9;]*m/g, '');
 const total = Number(/Total:\s+(\d+)/.exec(plain)?.[1] ?? 0);
 const passed = Number(/Passed:\s+(\d+)/.exec(plain)?.[1] ?? 0);

@@ -93,10 +93,40 @@ test('two-class sets with xoshiro: class means μ and covariance CᵀC (5σ)', (
   const N = 40000;
   const half = N / 2;
   const cases = [
-    { name: 'wellSpecified', mu: [[1, 1], [-1, -1]], cov: [[4, 0, 0, 4], [4, 0, 0, 4]] },
-    { name: 'misspecifiedA', mu: [[1.5, 1.5], [-1.5, -1.5]], cov: [[9, 0, 0, 9], [1, 0, 0, 1]] },
+    {
+      name: 'wellSpecified',
+      mu: [
+        [1, 1],
+        [-1, -1],
+      ],
+      cov: [
+        [4, 0, 0, 4],
+        [4, 0, 0, 4],
+      ],
+    },
+    {
+      name: 'misspecifiedA',
+      mu: [
+        [1.5, 1.5],
+        [-1.5, -1.5],
+      ],
+      cov: [
+        [9, 0, 0, 9],
+        [1, 0, 0, 1],
+      ],
+    },
     // C = 1.5·[[1, ∓0.6], [∓0.6, 1]], CᵀC = 2.25·[[1.36, ∓1.2], [∓1.2, 1.36]]
-    { name: 'misspecifiedB', mu: [[1, 1], [-1, -1]], cov: [[3.06, -2.7, -2.7, 3.06], [3.06, 2.7, 2.7, 3.06]] },
+    {
+      name: 'misspecifiedB',
+      mu: [
+        [1, 1],
+        [-1, -1],
+      ],
+      cov: [
+        [3.06, -2.7, -2.7, 3.06],
+        [3.06, 2.7, 2.7, 3.06],
+      ],
+    },
   ] as const;
   for (const { name, mu, cov } of cases) {
     const d = toyData[name](rng(3), N);
@@ -124,7 +154,10 @@ test('regression sets with xoshiro: residuals have the documented noise (5σ)', 
   ] as const;
   for (const { name, quad, sd } of cases) {
     const d = toyData[name](rng(4), N);
-    let s = 0, s2 = 0, sx = 0, sxx = 0;
+    let s = 0,
+      s2 = 0,
+      sx = 0,
+      sxx = 0;
     for (let n = 0; n < N; n++) {
       const x = d.X.data[2 * n]!;
       assert.is(d.X.data[2 * n + 1], 1);
@@ -134,13 +167,15 @@ test('regression sets with xoshiro: residuals have the documented noise (5σ)', 
       sx += x;
       sxx += x * x;
     }
-    close(s / N, 0, 5 * sd / Math.sqrt(N), `${name} residual mean`);
+    close(s / N, 0, (5 * sd) / Math.sqrt(N), `${name} residual mean`);
     close(s2 / N, sd * sd, 5 * sd * sd * Math.sqrt(2 / N), `${name} residual variance`);
     close(sx / N, 0, 5 / Math.sqrt(N), `${name} input mean`);
     close(sxx / N, 1, 5 * Math.sqrt(2 / N), `${name} input variance`);
   }
   const f = toyData.fig1(rng(5), N);
-  let s = 0, s2 = 0, r2 = 0;
+  let s = 0,
+    s2 = 0,
+    r2 = 0;
   for (let n = 0; n < N; n++) {
     assert.is(f.X.data[2 * n], 1);
     const u = Math.log(f.X.data[2 * n + 1]!);
@@ -148,7 +183,7 @@ test('regression sets with xoshiro: residuals have the documented noise (5σ)', 
     s2 += u * u;
     r2 += (f.y[n]! - 2 - 2 * f.X.data[2 * n + 1]!) ** 2;
   }
-  close(s / N, 0, 5 * 0.75 / Math.sqrt(N), 'fig1 log-input mean');
+  close(s / N, 0, (5 * 0.75) / Math.sqrt(N), 'fig1 log-input mean');
   close(s2 / N, 0.5625, 5 * 0.5625 * Math.sqrt(2 / N), 'fig1 log-input variance');
   close(r2 / N, 1, 5 * Math.sqrt(2 / N), 'fig1 noise variance');
 });

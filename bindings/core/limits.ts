@@ -24,13 +24,10 @@ export { MAX_ALLOCATION };
 export const ADDRESS_SPACE = 2 ** 32;
 
 /** What to do when inputs are too large: stream them. */
-export const STREAM_HINT =
-  'stream the rows in mini-batches (fisherAccumulator, empiricalFisherAccumulator) or split them across workers (parallelGram)';
+export const STREAM_HINT = 'stream the rows in mini-batches (fisherAccumulator, empiricalFisherAccumulator) or split them across workers (parallelGram)';
 
 /** What to do when a dense D × D result is too large: it cannot be streamed. */
-export const DENSE_HINT =
-  "a dense matrix of that size cannot be streamed: use structure 'diagonal', 'block' or 'kfac', or the matrix-free " +
-  'products (fisherVectorProduct, hessianVectorProduct)';
+export const DENSE_HINT = "a dense matrix of that size cannot be streamed: use structure 'diagonal', 'block' or 'kfac', or the matrix-free " + 'products (fisherVectorProduct, hessianVectorProduct)';
 
 /** `1.5 GiB`, `12.0 MiB`, `640 B`. */
 export function formatBytes(b: number): string {
@@ -48,10 +45,7 @@ export function formatBytes(b: number): string {
  */
 export function checkBytes(bytes: number, what: string, hint: string = STREAM_HINT): void {
   if (!(bytes <= MAX_ALLOCATION)) {
-    throw new RangeError(
-      `natgrad: ${what} needs ${formatBytes(bytes)}, more than one WebAssembly block can hold ` +
-      '(1 GiB; 4 GiB in all, the 32-bit address space); ' + hint,
-    );
+    throw new RangeError(`natgrad: ${what} needs ${formatBytes(bytes)}, more than one WebAssembly block can hold ` + '(1 GiB; 4 GiB in all, the 32-bit address space); ' + hint);
   }
 }
 

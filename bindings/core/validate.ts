@@ -51,7 +51,7 @@ export function toVector(v: unknown, length: number | undefined, name: string): 
 export function toDense(m: unknown, name: string, sizeHint?: string): DenseMatrix {
   if (Array.isArray(m)) {
     const rows = m.length;
-    const cols = rows === 0 ? 0 : (Array.isArray(m[0]) ? (m[0] as unknown[]).length : -1);
+    const cols = rows === 0 ? 0 : Array.isArray(m[0]) ? (m[0] as unknown[]).length : -1;
     checkBytes(8 * rows * Math.max(cols, 0), `${name}: ${rows} × ${cols} doubles`, sizeHint);
     const data = new Float64Array(rows * Math.max(cols, 0));
     for (let i = 0; i < rows; i++) {

@@ -111,22 +111,49 @@ export interface KernelExports {
  * `(v128, v128, v128) → v128` whose body is `f64x2.relaxed_madd` (opcode 0xfd 0x107).
  */
 const RELAXED_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
-  0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, // type: (v128 v128 v128) -> v128
-  0x03, 0x02, 0x01, 0x00, // function 0 has type 0
-  0x0a, 0x0d, 0x01, 0x0b, 0x00, // code: 1 body, 11 bytes, no locals
-  0x20, 0x00, 0x20, 0x01, 0x20, 0x02, // local.get 0 1 2
-  0xfd, 0x87, 0x02, 0x0b, // f64x2.relaxed_madd, end
+  0x00,
+  0x61,
+  0x73,
+  0x6d,
+  0x01,
+  0x00,
+  0x00,
+  0x00, // magic, version
+  0x01,
+  0x08,
+  0x01,
+  0x60,
+  0x03,
+  0x7b,
+  0x7b,
+  0x7b,
+  0x01,
+  0x7b, // type: (v128 v128 v128) -> v128
+  0x03,
+  0x02,
+  0x01,
+  0x00, // function 0 has type 0
+  0x0a,
+  0x0d,
+  0x01,
+  0x0b,
+  0x00, // code: 1 body, 11 bytes, no locals
+  0x20,
+  0x00,
+  0x20,
+  0x01,
+  0x20,
+  0x02, // local.get 0 1 2
+  0xfd,
+  0x87,
+  0x02,
+  0x0b, // f64x2.relaxed_madd, end
 ]);
 
 /** Same shape with a plain SIMD128 body (`f64x2.add`, opcode 0xfd 0xf0 0x01). */
 const SIMD_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  0x01, 0x07, 0x01, 0x60, 0x02, 0x7b, 0x7b, 0x01, 0x7b,
-  0x03, 0x02, 0x01, 0x00,
-  0x0a, 0x0b, 0x01, 0x09, 0x00,
-  0x20, 0x00, 0x20, 0x01,
-  0xfd, 0xf0, 0x01, 0x0b,
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x07, 0x01, 0x60, 0x02, 0x7b, 0x7b, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00, 0x0a, 0x0b, 0x01, 0x09, 0x00, 0x20, 0x00, 0x20, 0x01, 0xfd, 0xf0, 0x01,
+  0x0b,
 ]);
 
 /** True when this engine accepts relaxed-SIMD instructions. */
@@ -148,9 +175,7 @@ export function binaryName(variant: Variant): string {
 export function binaryUrl(variant: Variant): URL {
   // Two literal `new URL(…)` expressions, so that bundlers (Vite, webpack) see and copy exactly
   // the two binaries and nothing else from build/.
-  return variant === 'relaxed-simd'
-    ? new URL('../../build/natgrad.relaxed.wasm', import.meta.url)
-    : new URL('../../build/natgrad.simd.wasm', import.meta.url);
+  return variant === 'relaxed-simd' ? new URL('../../build/natgrad.relaxed.wasm', import.meta.url) : new URL('../../build/natgrad.simd.wasm', import.meta.url);
 }
 
 async function compile(source: BufferSource | WebAssembly.Module | URL | string): Promise<WebAssembly.Module> {
@@ -210,8 +235,8 @@ export class Core {
     if (bytes > MAX_ALLOCATION) {
       throw new RangeError(
         `natgrad: ${formatBytes(bytes)} does not fit in one WebAssembly block (at most 1 GiB; ` +
-        '4 GiB in all, the 32-bit address space); split the data into mini-batches ' +
-        '(fisherAccumulator, empiricalFisherAccumulator, parallelGram) instead',
+          '4 GiB in all, the 32-bit address space); split the data into mini-batches ' +
+          '(fisherAccumulator, empiricalFisherAccumulator, parallelGram) instead',
       );
     }
     let ptr: number;
@@ -270,10 +295,7 @@ export async function createCore(options: InitOptions = {}): Promise<Core> {
   if (requested === 'auto') variant = supportsRelaxedSimd() ? 'relaxed-simd' : 'simd';
   else variant = requested;
   if (variant === 'relaxed-simd' && !supportsRelaxedSimd()) {
-    throw new Error(
-      'natgrad: relaxed SIMD is not supported by this engine ' +
-      '(Node 20 needs --experimental-wasm-relaxed-simd; Node ≥ 22, Deno and current Chromium have it)',
-    );
+    throw new Error('natgrad: relaxed SIMD is not supported by this engine ' + '(Node 20 needs --experimental-wasm-relaxed-simd; Node ≥ 22, Deno and current Chromium have it)');
   }
   const module = await compile(options.source ?? binaryUrl(variant));
   const { exports } = await instantiate<KernelExports>(module, {});

@@ -52,15 +52,7 @@ export interface LibsvmOptions {
 export type PaperDatasetName = 'BreastCancer' | 'Boston' | 'Wine' | 'a1a' | 'Energy' | 'Powerplant' | 'Yacht';
 
 /** The seven real data sets of the paper (Fig. 3 and its appendix). */
-export const paperDatasetNames: readonly PaperDatasetName[] = [
-  'BreastCancer',
-  'Boston',
-  'Wine',
-  'a1a',
-  'Energy',
-  'Powerplant',
-  'Yacht',
-];
+export const paperDatasetNames: readonly PaperDatasetName[] = ['BreastCancer', 'Boston', 'Wine', 'a1a', 'Energy', 'Powerplant', 'Yacht'];
 
 // ---------------------------------------------------------------------------------------------
 // Text parsing
@@ -258,11 +250,7 @@ export function parseLibsvm(text: string, name = '<string>', options: LibsvmOpti
         throw new DataFormatError(name, line, `feature index ${show(indexText)} exceeds ${MAX_FEATURES} (natgrad's column indices are 32-bit integers)`);
       }
       if (index <= previous) {
-        throw new DataFormatError(
-          name,
-          line,
-          `feature index ${index} ${index === previous ? 'repeats' : 'decreases'} after ${previous} (indices must increase)`,
-        );
+        throw new DataFormatError(name, line, `feature index ${index} ${index === previous ? 'repeats' : 'decreases'} after ${previous} (indices must increase)`);
       }
       if (features !== undefined && index > features) {
         throw new DataFormatError(name, line, `feature index ${index} exceeds features = ${features}`);
@@ -302,7 +290,8 @@ function withColumnNames<T extends object>(dataset: T, cols: number): T & { read
     enumerable: true,
     get() {
       if (cols > 2 ** 24) throw new RangeError(`names: ${cols} columns are too many to name (at most 2^24)`);
-      return (names ??= Array.from({ length: cols }, (_, j) => `x${j + 1}`));
+      names ??= Array.from({ length: cols }, (_, j) => `x${j + 1}`);
+      return names;
     },
   }) as T & { readonly names: string[] };
 }
@@ -386,12 +375,8 @@ export function parseUci(dataText: string, featuresText: string, targetText: str
 // Files
 // ---------------------------------------------------------------------------------------------
 
-const SKLEARN_SOURCE =
-  'The file ships with scikit-learn (sklearn/datasets/data/ in its installation, or Debian\'s python3-sklearn ' +
-  'package); copy it to this path or pass another path.';
-const LIBSVM_SOURCE =
-  'LIBSVM data sets come from the LIBSVM data sets page, https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/; ' +
-  'download the file there or pass another path.';
+const SKLEARN_SOURCE = "The file ships with scikit-learn (sklearn/datasets/data/ in its installation, or Debian's python3-sklearn " + 'package); copy it to this path or pass another path.';
+const LIBSVM_SOURCE = 'LIBSVM data sets come from the LIBSVM data sets page, https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/; ' + 'download the file there or pass another path.';
 const UCI_SOURCE =
   'UCI data sets come from the UCI Machine Learning Repository, https://archive.ics.uci.edu/, in the layout ' +
   'data.txt + index_features.txt + index_target.txt used by ' +
@@ -419,10 +404,7 @@ async function readText(path: string | URL, source: string): Promise<string> {
   try {
     fs = await import('node:fs/promises');
   } catch (cause) {
-    throw new Error(
-      `cannot read ${pathString(path)}: file loading needs node:fs (Node, Deno, Bun); in a browser, fetch the text and use the parse* functions`,
-      { cause },
-    );
+    throw new Error(`cannot read ${pathString(path)}: file loading needs node:fs (Node, Deno, Bun); in a browser, fetch the text and use the parse* functions`, { cause });
   }
   try {
     return await fs.readFile(path, 'utf8');
@@ -460,9 +442,7 @@ export async function loadLibsvm(path: string | URL, options: LibsvmOptions = {}
 async function readUci(dir: string | URL, source: string): Promise<Dataset<DenseMatrix>> {
   // allSettled, then the first failure in file order: Promise.all would report whichever read
   // failed first in time, so the message for a missing directory changed from run to run.
-  const settled = await Promise.allSettled(
-    ['data.txt', 'index_features.txt', 'index_target.txt'].map((f) => readText(joinPath(dir, f), source)),
-  );
+  const settled = await Promise.allSettled(['data.txt', 'index_features.txt', 'index_target.txt'].map((f) => readText(joinPath(dir, f), source)));
   const failed = settled.find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
   const [data, features, target] = settled.map((r) => (r as PromiseFulfilledResult<string>).value);
@@ -524,10 +504,7 @@ const PAPER_FILES: Readonly<Record<PaperDatasetName, { file: string; source: str
  * ```
  */
 export async function loadPaperDataset(name: 'a1a', dataDir?: string | URL): Promise<Dataset<TypedCsrMatrix>>;
-export async function loadPaperDataset(
-  name: Exclude<PaperDatasetName, 'a1a'>,
-  dataDir?: string | URL,
-): Promise<Dataset<DenseMatrix>>;
+export async function loadPaperDataset(name: Exclude<PaperDatasetName, 'a1a'>, dataDir?: string | URL): Promise<Dataset<DenseMatrix>>;
 export async function loadPaperDataset(name: PaperDatasetName, dataDir?: string | URL): Promise<Dataset>;
 export async function loadPaperDataset(name: PaperDatasetName, dataDir: string | URL = '../shared/datasets'): Promise<Dataset> {
   if (!Object.hasOwn(PAPER_FILES, name)) {

@@ -99,7 +99,7 @@ function ddDiv(a: DD, b: DD): DD {
 }
 
 /** ln 2 as a double-double (error below 2⁻¹⁰⁶). */
-const LN2: DD = [0.6931471805599453, 2.3190468138462996e-17];
+const LN2: DD = [Math.LN2, 2.3190468138462996e-17];
 /** 1/(2j + 1), j = 0..21: the series 2·atanh(s) = 2s·Σ s²ʲ/(2j + 1). */
 const ATANH_COEFFS: DD[] = Array.from({ length: 22 }, (_, j) => ddDiv([1, 0], [2 * j + 1, 0]));
 /** 1/j!, j = 0..9: the Taylor series of e^r. */
@@ -507,11 +507,17 @@ export class Xoshiro256 implements RandomSource {
   /** Advances the state by one step (the linear engine, without output). */
   private step(): void {
     const s = this.s;
-    const s0l = s[0]!, s0h = s[1]!, s1l = s[2]!, s1h = s[3]!;
-    const s2l = s[4]! ^ s0l, s2h = s[5]! ^ s0h;
-    const s3l = s[6]! ^ s1l, s3h = s[7]! ^ s1h;
+    const s0l = s[0]!,
+      s0h = s[1]!,
+      s1l = s[2]!,
+      s1h = s[3]!;
+    const s2l = s[4]! ^ s0l,
+      s2h = s[5]! ^ s0h;
+    const s3l = s[6]! ^ s1l,
+      s3h = s[7]! ^ s1h;
     // t = s1 << 17
-    const tl = s1l << 17, th = (s1h << 17) | (s1l >>> 15);
+    const tl = s1l << 17,
+      th = (s1h << 17) | (s1l >>> 15);
     s[2] = s1l ^ s2l;
     s[3] = s1h ^ s2h;
     s[0] = s0l ^ s3l;
@@ -526,7 +532,8 @@ export class Xoshiro256 implements RandomSource {
   /** A uniform double in [0, 1): the top 53 bits of the next output, times 2⁻⁵³. */
   next(): number {
     const s = this.s;
-    const l = s[2]!, h = s[3]!;
+    const l = s[2]!,
+      h = s[3]!;
     // x = s1 · 5 (mod 2^64)
     let t = (l >>> 0) * 5;
     let xl = t >>> 0;

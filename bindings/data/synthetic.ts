@@ -27,13 +27,17 @@ export interface SineDataOptions {
  * const { X, y } = sineData({ n: 3, seed: 1 }); // X.rows = 3, X.cols = 1, y.length = 3
  */
 export function sineData(options: SineDataOptions = {}): Dataset<DenseMatrix> {
-  const n = options.n ?? 200, seed = options.seed ?? 0, noise = options.noise ?? 0.1, range = options.range ?? 3;
+  const n = options.n ?? 200,
+    seed = options.seed ?? 0,
+    noise = options.noise ?? 0.1,
+    range = options.range ?? 3;
   if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`natgrad: sineData: n must be an integer ≥ 1, got ${String(n)}`);
   if (!Number.isSafeInteger(seed)) throw new RangeError(`natgrad: sineData: seed must be a safe integer, got ${String(seed)}`);
   if (!(noise >= 0) || !Number.isFinite(noise)) throw new RangeError(`natgrad: sineData: noise must be ≥ 0, got ${String(noise)}`);
   if (!(range > 0) || !Number.isFinite(range)) throw new RangeError(`natgrad: sineData: range must be > 0, got ${String(range)}`);
   const g = rng(seed);
-  const x = new Float64Array(n), y = new Float64Array(n);
+  const x = new Float64Array(n),
+    y = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     x[i] = -range + 2 * range * g.uniform();
     y[i] = Math.sin(x[i]!) + noise * g.normal();

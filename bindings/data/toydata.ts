@@ -33,14 +33,7 @@ export interface ToyData extends Dataset<DenseMatrix> {
 }
 
 /** Names of the seven generators of {@link toyData}. */
-export type ToyDataName =
-  | 'fig1'
-  | 'wellSpecified'
-  | 'misspecifiedA'
-  | 'misspecifiedB'
-  | 'linregCorrect'
-  | 'linregMissNoise'
-  | 'linregMissModel';
+export type ToyDataName = 'fig1' | 'wellSpecified' | 'misspecifiedA' | 'misspecifiedB' | 'linregCorrect' | 'linregMissNoise' | 'linregMissModel';
 
 /** A generator: `(rng, N = 1000) → ToyData`. */
 export type ToyDataGenerator = (rng: RandomSource, N?: number) => ToyData;
@@ -62,14 +55,7 @@ function checkN(N: number, even: boolean): void {
  * The product is rounded as numpy's (OpenBLAS, on a CPU with FMA) rounds it:
  * `x_j = μ_j + fma(z₁, C[1][j], z₀·C[0][j])` (for a diagonal C that is just `μ_j + z_j C[j][j]`).
  */
-function twoClasses(
-  rng: RandomSource,
-  N: number,
-  mean0: readonly number[],
-  cov0: readonly number[],
-  mean1: readonly number[],
-  cov1: readonly number[],
-): ToyData {
+function twoClasses(rng: RandomSource, N: number, mean0: readonly number[], cov0: readonly number[], mean1: readonly number[], cov1: readonly number[]): ToyData {
   checkN(N, true);
   const half = N / 2;
   const X = new Float64Array(2 * N);
@@ -162,23 +148,14 @@ export const toyData: Readonly<Record<ToyDataName, ToyDataGenerator>> = {
     return { ...data, thetaTrue: Float64Array.of(-0.5, -0.5) };
   },
   misspecifiedA: (rng, N = 1000) => twoClasses(rng, N, [1.5, 1.5], [3, 0, 0, 3], [-1.5, -1.5], [1, 0, 0, 1]),
-  misspecifiedB: (rng, N = 1000) =>
-    twoClasses(rng, N, [1, 1], [1.5, 1.5 * -0.6, 1.5 * -0.6, 1.5], [-1, -1], [1.5, 1.5 * 0.6, 1.5 * 0.6, 1.5]),
+  misspecifiedB: (rng, N = 1000) => twoClasses(rng, N, [1, 1], [1.5, 1.5 * -0.6, 1.5 * -0.6, 1.5], [-1, -1], [1.5, 1.5 * 0.6, 1.5 * 0.6, 1.5]),
   linregCorrect: (rng, N = 1000) => linreg(rng, N, 1, 0),
   linregMissNoise: (rng, N = 1000) => linreg(rng, N, 2, 0),
   linregMissModel: (rng, N = 1000) => linreg(rng, N, 1, 0.5),
 };
 
 /** The seven generator names, in the paper's order (Fig. 1, Fig. 2, Fig. 2 appendix). */
-export const toyDataNames: readonly ToyDataName[] = [
-  'fig1',
-  'wellSpecified',
-  'misspecifiedA',
-  'misspecifiedB',
-  'linregCorrect',
-  'linregMissNoise',
-  'linregMissModel',
-];
+export const toyDataNames: readonly ToyDataName[] = ['fig1', 'wellSpecified', 'misspecifiedA', 'misspecifiedB', 'linregCorrect', 'linregMissNoise', 'linregMissModel'];
 
 /**
  * The fixture file (in `../shared/fixtures/paper-toydata/`) each generator reproduces with

@@ -84,7 +84,8 @@ export interface GridConfig {
 
 /** Number of runs of each optimizer and their offsets, in grid order. */
 export function gridLayout(runs: Pick<EngineRuns, 'optimizers' | 'lrs' | 'dampings'>): { total: number; offsets: number[]; counts: number[] } {
-  const offsets: number[] = [], counts: number[] = [];
+  const offsets: number[] = [],
+    counts: number[] = [];
   let total = 0;
   for (const o of runs.optimizers) {
     const c = o === 'GD' ? runs.lrs.length : runs.lrs.length * runs.dampings.length;
@@ -112,17 +113,81 @@ export function gridConfig(runs: Pick<EngineRuns, 'optimizers' | 'lrs' | 'dampin
 
 // Descriptor fields: keep in sync with assembly/grid/grid.ts.
 const F = {
-  N: 0, D: 1, K: 2, P: 3, SPARSE: 4, LIK: 5, INVVAR: 6, HALFINVVAR: 7, CLIP: 8, DIV: 9, PRIOR: 10, ITERS: 11,
-  FACTOR: 12, YBIN: 13, Y: 14, XT: 15, X: 16, Z: 17, ZNB: 18, ZFULL: 19, XIP: 20, XIX: 21, XV: 22, TIP: 23,
-  TIX: 24, TV: 25, ZIP: 26, ZIX: 27, ZV: 28, THETA: 29, G: 30, R: 31, W: 32, WPREV: 33, WC: 34, CC: 35, PS: 36,
-  LSLOT: 37, DELTA: 38, INV: 39, STATE: 40, KIND: 41, T: 42, GAMMA: 43, LAM: 44, LOSS0: 45, THRESH: 46,
-  MEMO: 47, INFO: 48, PIVOT: 49, HIST: 50, LOSSACC: 51, CMAP: 52, CINFO: 53, CLAM: 54,
-  STAT_EVALS: 55, STAT_CURV: 56, STAT_HITS: 57, STAT_STEPS: 58, EFMASK: 59, FIRST: 60, COUNT: 61,
+  N: 0,
+  D: 1,
+  K: 2,
+  P: 3,
+  SPARSE: 4,
+  LIK: 5,
+  INVVAR: 6,
+  HALFINVVAR: 7,
+  CLIP: 8,
+  DIV: 9,
+  PRIOR: 10,
+  ITERS: 11,
+  FACTOR: 12,
+  YBIN: 13,
+  Y: 14,
+  XT: 15,
+  X: 16,
+  Z: 17,
+  ZNB: 18,
+  ZFULL: 19,
+  XIP: 20,
+  XIX: 21,
+  XV: 22,
+  TIP: 23,
+  TIX: 24,
+  TV: 25,
+  ZIP: 26,
+  ZIX: 27,
+  ZV: 28,
+  THETA: 29,
+  G: 30,
+  R: 31,
+  W: 32,
+  WPREV: 33,
+  WC: 34,
+  CC: 35,
+  PS: 36,
+  LSLOT: 37,
+  DELTA: 38,
+  INV: 39,
+  STATE: 40,
+  KIND: 41,
+  T: 42,
+  GAMMA: 43,
+  LAM: 44,
+  LOSS0: 45,
+  THRESH: 46,
+  MEMO: 47,
+  INFO: 48,
+  PIVOT: 49,
+  HIST: 50,
+  LOSSACC: 51,
+  CMAP: 52,
+  CINFO: 53,
+  CLAM: 54,
+  STAT_EVALS: 55,
+  STAT_CURV: 56,
+  STAT_HITS: 57,
+  STAT_STEPS: 58,
+  EFMASK: 59,
+  FIRST: 60,
+  COUNT: 61,
 } as const;
 
-const S_IDLE = 0, S_FRESH = 1, S_DONE = 3;
-const K_GD = 0, K_CONST = 1, K_FISHER = 2, K_EF = 3;
-const R_OK = 1, R_DIVERGED = 2, R_NOTPD = 3, R_NAN = 4;
+const S_IDLE = 0,
+  S_FRESH = 1,
+  S_DONE = 3;
+const K_GD = 0,
+  K_CONST = 1,
+  K_FISHER = 2,
+  K_EF = 3;
+const R_OK = 1,
+  R_DIVERGED = 2,
+  R_NOTPD = 3,
+  R_NAN = 4;
 
 /** Largest dense Z kept whole (bytes); beyond, blocks are recomputed each step. */
 const Z_FULL_LIMIT = 64 * 2 ** 20;
@@ -140,7 +205,8 @@ function transposeCsr(rows: number, cols: number, indptr: Int32Array, indices: I
   for (let p = 0; p < nnz; p++) tp[indices[p]! + 1]!++;
   for (let j = 0; j < cols; j++) tp[j + 1]! += tp[j]!;
   const next = tp.slice(0, cols);
-  const ti = new Int32Array(nnz), tv = new Float64Array(nnz);
+  const ti = new Int32Array(nnz),
+    tv = new Float64Array(nnz);
   for (let i = 0; i < rows; i++) {
     for (let p = indptr[i]!; p < indptr[i + 1]!; p++) {
       const q = next[indices[p]!]!++;
@@ -162,7 +228,9 @@ export class GridEngine {
   readonly #ptrs: number[] = [];
   readonly #ws: number;
   /** @internal descriptor address (benchmarks). */
-  get wsPtr(): number { return this.#ws; }
+  get wsPtr(): number {
+    return this.#ws;
+  }
   readonly #d: number;
   readonly #n: number;
   readonly #ps: number;
@@ -189,7 +257,9 @@ export class GridEngine {
     this.lanes = lanes;
     this.runs = runs;
     this.#lik = problem.likelihood;
-    const N = problem.N, D0 = problem.D, K = lanes;
+    const N = problem.N,
+      D0 = problem.D,
+      K = lanes;
     this.#n = N;
     this.#div = problem.reduction === 'mean' ? N : 1;
     this.#priorPrec = problem.priorVariance === Infinity ? 0 : 1 / problem.priorVariance;
@@ -218,7 +288,9 @@ export class GridEngine {
       const { indptr, indices, values } = problem.csr!;
       const d = cols.length;
       const pos = new Int32Array(D0).fill(-1);
-      cols.forEach((j, k) => { pos[j] = k; });
+      cols.forEach((j, k) => {
+        pos[j] = k;
+      });
       const adj = new Uint8Array(d * d);
       const row: number[] = [];
       for (let i = 0; i < N; i++) {
@@ -233,7 +305,11 @@ export class GridEngine {
       first = new Int32Array(d);
       for (let a = 0; a < d; a++) {
         let f = a;
-        for (let b = 0; b < a; b++) if (adj[order[a]! * d + order[b]!]) { f = b; break; }
+        for (let b = 0; b < a; b++)
+          if (adj[order[a]! * d + order[b]!]) {
+            f = b;
+            break;
+          }
         first[a] = f;
       }
     }
@@ -241,9 +317,14 @@ export class GridEngine {
     const d = cols.length;
     this.#d = d;
     const map = new Int32Array(D0).fill(-1);
-    cols.forEach((j, k) => { map[j] = k; });
+    cols.forEach((j, k) => {
+      map[j] = k;
+    });
     this.#theta0 = new Float64Array(d);
-    if (runs.theta0) cols.forEach((j, k) => { this.#theta0[k] = runs.theta0![j]!; });
+    if (runs.theta0)
+      cols.forEach((j, k) => {
+        this.#theta0[k] = runs.theta0![j]!;
+      });
 
     // Compressed inputs: CSR (sparse path, column indices sorted in the new order) or dense.
     let csr: { indptr: Int32Array; indices: Int32Array; values: Float64Array } | undefined;
@@ -251,7 +332,9 @@ export class GridEngine {
     if (problem.csr) {
       const { indptr, indices, values } = problem.csr;
       if (sparseInput) {
-        const ip = new Int32Array(N + 1), ix: number[] = [], iv: number[] = [];
+        const ip = new Int32Array(N + 1),
+          ix: number[] = [],
+          iv: number[] = [];
         const entries: [number, number][] = [];
         for (let i = 0; i < N; i++) {
           entries.length = 0;
@@ -260,16 +343,20 @@ export class GridEngine {
             entries.push([map[indices[p]!]!, values[p]!]);
           }
           entries.sort((a, b) => a[0] - b[0]);
-          for (const [j, v] of entries) { ix.push(j); iv.push(v); }
+          for (const [j, v] of entries) {
+            ix.push(j);
+            iv.push(v);
+          }
           ip[i + 1] = ix.length;
         }
         csr = { indptr: ip, indices: Int32Array.from(ix), values: Float64Array.from(iv) };
       } else {
         dense = new Float64Array(N * d);
-        for (let i = 0; i < N; i++) for (let p = indptr[i]!; p < indptr[i + 1]!; p++) {
-          const k = map[indices[p]!]!;
-          if (k >= 0) dense[i * d + k]! += values[p]!;
-        }
+        for (let i = 0; i < N; i++)
+          for (let p = indptr[i]!; p < indptr[i + 1]!; p++) {
+            const k = map[indices[p]!]!;
+            if (k >= 0) dense[i * d + k]! += values[p]!;
+          }
       }
     } else {
       const X = problem.dense!;
@@ -301,35 +388,51 @@ export class GridEngine {
     try {
       const iters = runs.iterations;
       const desc = new Float64Array(F.COUNT);
-      desc[F.N] = N; desc[F.D] = d; desc[F.K] = K; desc[F.P] = P; desc[F.SPARSE] = this.sparse ? 1 : 0;
+      desc[F.N] = N;
+      desc[F.D] = d;
+      desc[F.K] = K;
+      desc[F.P] = P;
+      desc[F.SPARSE] = this.sparse ? 1 : 0;
       desc[F.LIK] = problem.likelihood === 'gaussian' ? 0 : 1;
-      desc[F.INVVAR] = 1 / problem.variance; desc[F.HALFINVVAR] = 0.5 / problem.variance;
-      desc[F.CLIP] = problem.clip; desc[F.DIV] = this.#div; desc[F.PRIOR] = this.#priorPrec;
-      desc[F.ITERS] = iters; desc[F.FACTOR] = runs.divergenceFactor;
+      desc[F.INVVAR] = 1 / problem.variance;
+      desc[F.HALFINVVAR] = 0.5 / problem.variance;
+      desc[F.CLIP] = problem.clip;
+      desc[F.DIV] = this.#div;
+      desc[F.PRIOR] = this.#priorPrec;
+      desc[F.ITERS] = iters;
+      desc[F.FACTOR] = runs.divergenceFactor;
       desc[F.YBIN] = problem.y.every((v) => v === 0 || v === 1) ? 1 : 0;
       desc[F.Y] = f64(problem.y);
-      const needCurv = runs.optimizers.includes('EFGD') || (runs.optimizers.includes('NGD'));
+      const needCurv = runs.optimizers.includes('EFGD') || runs.optimizers.includes('NGD');
       if (csr) {
         // Binary data (every value 1): value pointers 0, the kernels add instead of multiplying.
         const unit = csr.values.every((v) => v === 1);
-        desc[F.XIP] = i32(csr.indptr); desc[F.XIX] = i32(csr.indices); desc[F.XV] = unit ? 0 : f64(csr.values);
+        desc[F.XIP] = i32(csr.indptr);
+        desc[F.XIX] = i32(csr.indices);
+        desc[F.XV] = unit ? 0 : f64(csr.values);
         const t = transposeCsr(N, d, csr.indptr, csr.indices, csr.values);
-        desc[F.TIP] = i32(t.indptr); desc[F.TIX] = i32(t.indices); desc[F.TV] = unit ? 0 : f64(t.values);
+        desc[F.TIP] = i32(t.indptr);
+        desc[F.TIX] = i32(t.indices);
+        desc[F.TV] = unit ? 0 : f64(t.values);
         if (needCurv) {
           // Zᵀ in CSR: row e = (i, j) lists the samples with x_ni x_nj ≠ 0, in increasing n.
           const cnt = new Int32Array(P + 1);
           for (let n = 0; n < N; n++) {
             for (let p = csr.indptr[n]!; p < csr.indptr[n + 1]!; p++) {
-              const i = csr.indices[p]!, base = (i * (i + 1)) / 2;
+              const i = csr.indices[p]!,
+                base = (i * (i + 1)) / 2;
               for (let q = csr.indptr[n]!; q <= p; q++) cnt[base + csr.indices[q]! + 1]!++;
             }
           }
           for (let e = 0; e < P; e++) cnt[e + 1]! += cnt[e]!;
           const next = cnt.slice(0, P);
-          const zi = new Int32Array(cnt[P]!), zv = new Float64Array(cnt[P]!);
+          const zi = new Int32Array(cnt[P]!),
+            zv = new Float64Array(cnt[P]!);
           for (let n = 0; n < N; n++) {
             for (let p = csr.indptr[n]!; p < csr.indptr[n + 1]!; p++) {
-              const i = csr.indices[p]!, base = (i * (i + 1)) / 2, vi = csr.values[p]!;
+              const i = csr.indices[p]!,
+                base = (i * (i + 1)) / 2,
+                vi = csr.values[p]!;
               for (let q = csr.indptr[n]!; q <= p; q++) {
                 const s = next[base + csr.indices[q]!]!++;
                 zi[s] = n;
@@ -337,7 +440,9 @@ export class GridEngine {
               }
             }
           }
-          desc[F.ZIP] = i32(cnt); desc[F.ZIX] = i32(zi); desc[F.ZV] = unit ? 0 : f64(zv);
+          desc[F.ZIP] = i32(cnt);
+          desc[F.ZIX] = i32(zi);
+          desc[F.ZV] = unit ? 0 : f64(zv);
         }
       } else {
         const X = dense!;
@@ -370,19 +475,37 @@ export class GridEngine {
       desc[F.LSLOT] = needCurv ? alloc(8 * (K / 2) * ps) : 0;
       desc[F.DELTA] = alloc(16 * (K / 2) * d);
       desc[F.INV] = alloc(16 * d);
-      desc[F.STATE] = alloc(4 * K); desc[F.KIND] = alloc(4 * K); desc[F.T] = alloc(4 * K);
-      desc[F.GAMMA] = alloc(8 * K); desc[F.LAM] = alloc(8 * K); desc[F.LOSS0] = alloc(8 * K); desc[F.THRESH] = alloc(8 * K);
-      desc[F.MEMO] = alloc(4 * K); desc[F.INFO] = alloc(4 * K); desc[F.PIVOT] = alloc(4 * K);
-      desc[F.HIST] = alloc(8 * K * (iters + 1)); desc[F.LOSSACC] = alloc(8 * K);
-      desc[F.CMAP] = alloc(4 * K); desc[F.CINFO] = alloc(4 * K); desc[F.CLAM] = alloc(8 * K);
+      desc[F.STATE] = alloc(4 * K);
+      desc[F.KIND] = alloc(4 * K);
+      desc[F.T] = alloc(4 * K);
+      desc[F.GAMMA] = alloc(8 * K);
+      desc[F.LAM] = alloc(8 * K);
+      desc[F.LOSS0] = alloc(8 * K);
+      desc[F.THRESH] = alloc(8 * K);
+      desc[F.MEMO] = alloc(4 * K);
+      desc[F.INFO] = alloc(4 * K);
+      desc[F.PIVOT] = alloc(4 * K);
+      desc[F.HIST] = alloc(8 * K * (iters + 1));
+      desc[F.LOSSACC] = alloc(8 * K);
+      desc[F.CMAP] = alloc(4 * K);
+      desc[F.CINFO] = alloc(4 * K);
+      desc[F.CLAM] = alloc(8 * K);
       desc[F.EFMASK] = alloc(8 * K);
       desc[F.FIRST] = first ? i32(first) : 0;
       this.#ws = f64(desc);
       // Zero all lane state (memory from the allocator is not cleared).
       const zero = (f: number, bytes: number) => new Uint8Array(core.exports.memory.buffer, desc[f]!, bytes).fill(0);
-      zero(F.THETA, 8 * d * K); zero(F.G, 8 * d * K); zero(F.R, 8 * N * K); zero(F.W, 8 * N * K);
-      zero(F.WPREV, 8 * N * K); zero(F.WC, 8 * N * K); zero(F.DELTA, 16 * (K / 2) * d);
-      if (needCurv) { zero(F.CC, 8 * (K / 2) * ps); zero(F.LSLOT, 8 * (K / 2) * ps); }
+      zero(F.THETA, 8 * d * K);
+      zero(F.G, 8 * d * K);
+      zero(F.R, 8 * N * K);
+      zero(F.W, 8 * N * K);
+      zero(F.WPREV, 8 * N * K);
+      zero(F.WC, 8 * N * K);
+      zero(F.DELTA, 16 * (K / 2) * d);
+      if (needCurv) {
+        zero(F.CC, 8 * (K / 2) * ps);
+        zero(F.LSLOT, 8 * (K / 2) * ps);
+      }
       for (const f of [F.STATE, F.KIND, F.T, F.MEMO, F.INFO, F.PIVOT, F.CMAP, F.CINFO]) zero(f, 4 * K);
       for (const f of [F.GAMMA, F.LAM, F.LOSS0, F.THRESH, F.LOSSACC, F.CLAM]) zero(f, 8 * K);
 
@@ -397,22 +520,29 @@ export class GridEngine {
 
   /** Gaussian NGD: factor XᵀX/(σ²·div) + (λ + prior/div)I once per damping (pair-blocked table). */
   #constantFactors(desc: Float64Array, variance: number): void {
-    const core = this.core, k = core.exports;
+    const core = this.core,
+      k = core.exports;
     const nd = this.runs.dampings.length;
     const npairs = Math.ceil(nd / 2);
-    const d = this.#d, N = this.#n, P = this.#tp, ps = this.#ps;
+    const d = this.#d,
+      N = this.#n,
+      P = this.#tp,
+      ps = this.#ps;
     const tab = core.alloc(8 * Math.max(npairs, 1) * ps);
     this.#ptrs.push(tab);
     this.#tab = tab;
     // C = Σ_n (1/σ²) z_n on 4 lanes (weights in the compact buffer), then copied to every lane.
-    const wc = desc[F.WC]!, cc = desc[F.CC]!, K = this.lanes;
+    const wc = desc[F.WC]!,
+      cc = desc[F.CC]!,
+      K = this.lanes;
     const W = core.f64(wc, N * K);
     W.fill(0);
     for (let i = 0; i < N; i++) for (let l = 0; l < 4; l++) W[i * K + l] = 1 / variance;
     if (this.sparse) {
       k.gridSpmm(P, 4, desc[F.ZIP]!, desc[F.ZIX]!, desc[F.ZV]!, wc, K, cc, 2, ps);
     } else {
-      const nb = desc[F.ZNB]!, full = desc[F.ZFULL] === 1;
+      const nb = desc[F.ZNB]!,
+        full = desc[F.ZFULL] === 1;
       for (let n0 = 0; n0 < N; n0 += nb) {
         const m = Math.min(nb, N - n0);
         let zb = desc[F.Z]!;
@@ -427,7 +557,8 @@ export class GridEngine {
       const base = (di >> 1) * ps + (di & 1);
       for (let e = 0; e < P; e++) T[base + 2 * e] = C[2 * e]!;
     }
-    const lam = core.alloc(16 * npairs), info = core.alloc(8 * npairs);
+    const lam = core.alloc(16 * npairs),
+      info = core.alloc(8 * npairs);
     try {
       const L = core.f64(lam, 2 * npairs);
       for (let di = 0; di < 2 * npairs; di++) L[di] = (di < nd ? this.runs.dampings[di]! : 1) + this.#priorPrec / this.#div;
@@ -441,7 +572,9 @@ export class GridEngine {
 
   /** Put configuration `index` into lane `l`. */
   #assign(l: number, index: number): void {
-    const core = this.core, K = this.lanes, d = this.#d;
+    const core = this.core,
+      K = this.lanes,
+      d = this.#d;
     const desc = core.f64(this.#ws, F.COUNT);
     const cfg = gridConfig(this.runs, index);
     const kind = cfg.optimizer === 'GD' ? K_GD : cfg.optimizer === 'EFGD' ? K_EF : this.#lik === 'gaussian' ? K_CONST : K_FISHER;
@@ -457,7 +590,8 @@ export class GridEngine {
     core.f64(desc[F.GAMMA]!, K)[l] = this.runs.lrs[cfg.lrIndex]!;
     core.f64(desc[F.LAM]!, K)[l] = lam;
     if (kind === K_CONST && this.#tabInfo[cfg.dampingIndex] === 0) {
-      const ps = this.#ps, P = this.#tp;
+      const ps = this.#ps,
+        P = this.#tp;
       const src = core.f64(this.#tab + 8 * ((cfg.dampingIndex >> 1) * ps + (cfg.dampingIndex & 1)), 2 * P);
       const dst = core.f64(desc[F.LSLOT]! + 8 * ((l >> 1) * ps + (l & 1)), 2 * P);
       for (let e = 0; e < P; e++) dst[2 * e] = src[2 * e]!;
@@ -467,7 +601,9 @@ export class GridEngine {
 
   /** Read lane `l`'s finished run. */
   #harvest(l: number): RawRun {
-    const core = this.core, K = this.lanes, iters = this.runs.iterations;
+    const core = this.core,
+      K = this.lanes,
+      iters = this.runs.iterations;
     const desc = core.f64(this.#ws, F.COUNT);
     const t = core.i32(desc[F.T]!, K)[l]!;
     const info = core.i32(desc[F.INFO]!, K)[l]!;
@@ -482,7 +618,9 @@ export class GridEngine {
       const pivot = core.i32(desc[F.PIVOT]!, K)[l]!;
       const col = this.columns[pivot - 1] ?? pivot - 1;
       return {
-        index, losses, status: 'failed',
+        index,
+        losses,
+        status: 'failed',
         reason: `curvature + damping is not positive definite at iteration ${t + 1} (Cholesky pivot ${pivot} of ${this.#d}, parameter ${col})`,
       };
     }
@@ -496,7 +634,8 @@ export class GridEngine {
    */
   pump(next: () => number, emit: (run: RawRun) => void, budgetMs: number): boolean {
     if (this.#freed) throw new Error('natgrad: GridEngine was freed');
-    const K = this.lanes, k = this.core.exports;
+    const K = this.lanes,
+      k = this.core.exports;
     let exhausted = false;
     const fill = (): number => {
       let live = 0;

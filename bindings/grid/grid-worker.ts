@@ -44,10 +44,15 @@ async function job(data: GridJob): Promise<void> {
       let items: RawRun[] = [];
       const flush = (): void => {
         if (items.length === 0) return;
-        port.postMessage({ type: 'runs', id, items }, items.map((r) => r.losses.buffer as ArrayBuffer));
+        port.postMessage(
+          { type: 'runs', id, items },
+          items.map((r) => r.losses.buffer as ArrayBuffer),
+        );
         items = [];
       };
-      const emit = (r: RawRun): void => { items.push(r); };
+      const emit = (r: RawRun): void => {
+        items.push(r);
+      };
       for (;;) {
         const finished = engine.pump(next, emit, data.batchMs);
         flush();

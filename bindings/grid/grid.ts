@@ -33,17 +33,12 @@ import { core as defaultCore, type Core } from '../core/wasm.js';
 import { LinearProblem } from '../problem/linear-problem.js';
 import { ModelProblem } from '../problem/problem.js';
 import type { Problem } from '../problem/types.js';
-import {
-  problemGridConfig, problemGridTotal, problemSpec, runProblemConfig, runProblemGridInWorkers, type ProblemGridRuns, type ProblemRunResult,
-} from './problem-grid.js';
+import { problemGridConfig, problemGridTotal, problemSpec, runProblemConfig, runProblemGridInWorkers, type ProblemGridRuns, type ProblemRunResult } from './problem-grid.js';
 
 export type { GridOptimizer } from './glm-engine.js';
 
 /** The likelihoods of a grid search: Gaussian (fixed σ²) or Bernoulli (clipped probabilities). */
-export type GridLikelihood =
-  | { readonly name: 'gaussian'; readonly variance: number }
-  | { readonly name: 'bernoulli'; readonly clip: number }
-  | { readonly name: string };
+export type GridLikelihood = { readonly name: 'gaussian'; readonly variance: number } | { readonly name: 'bernoulli'; readonly clip: number } | { readonly name: string };
 
 /**
  * What a grid search needs to know about the model: any object with these fields
@@ -168,12 +163,18 @@ function denseToCsrIfSparse(data: Float64Array, N: number, D: number): EnginePro
   let nnz = 0;
   for (let i = 0; i < data.length; i++) if (data[i] !== 0) nnz++;
   if (!(nnz < SPARSE_DENSITY_THRESHOLD * N * D)) return undefined;
-  const indptr = new Int32Array(N + 1), indices = new Int32Array(nnz), values = new Float64Array(nnz);
+  const indptr = new Int32Array(N + 1),
+    indices = new Int32Array(nnz),
+    values = new Float64Array(nnz);
   let k = 0;
   for (let n = 0; n < N; n++) {
     for (let j = 0; j < D; j++) {
       const v = data[n * D + j]!;
-      if (v !== 0) { indices[k] = j; values[k] = v; k++; }
+      if (v !== 0) {
+        indices[k] = j;
+        values[k] = v;
+        k++;
+      }
     }
     indptr[n + 1] = k;
   }
@@ -197,20 +198,31 @@ export function prepareGrid(options: GridSearchOptions): { problem: EngineProble
   }
   let N: number, D: number, dense: Float64Array | undefined, csr: EngineProblem['csr'];
   if (p.X instanceof Matrix) {
-    N = p.X.rows; D = p.X.cols;
+    N = p.X.rows;
+    D = p.X.cols;
     const c = p.X.toCsr();
     if (c) csr = { indptr: c.indptr as Int32Array, indices: c.indices as Int32Array, values: c.values as Float64Array };
     else dense = p.X.toDense().data;
   } else {
     const m = toMatrix(p.X as MatrixInput, 'problem.X');
-    if (m.csr) { N = m.csr.rows; D = m.csr.cols; csr = { indptr: m.csr.indptr, indices: m.csr.indices, values: m.csr.values }; }
-    else { N = m.dense.rows; D = m.dense.cols; dense = m.dense.data; }
+    if (m.csr) {
+      N = m.csr.rows;
+      D = m.csr.cols;
+      csr = { indptr: m.csr.indptr, indices: m.csr.indices, values: m.csr.values };
+    } else {
+      N = m.dense.rows;
+      D = m.dense.cols;
+      dense = m.dense.data;
+    }
   }
   // Sparse input recognised: a dense X with few non-zeros runs on the CSR path (same arithmetic
   // as passing it as CSR, so the same results bit for bit).
   if (dense && N * D > 0) {
     const sparse = denseToCsrIfSparse(dense, N, D);
-    if (sparse) { csr = sparse; dense = undefined; }
+    if (sparse) {
+      csr = sparse;
+      dense = undefined;
+    }
   }
   if (N === 0 || D === 0) throw new RangeError(`natgrad: problem.X must have at least one row and one column, got ${N} × ${D}`);
   const y = Float64Array.from(toVector(p.y, N, 'problem.y'));
@@ -220,7 +232,11 @@ export function prepareGrid(options: GridSearchOptions): { problem: EngineProble
   const X = p.X;
   return {
     problem: {
-      N, D, dense, csr, y,
+      N,
+      D,
+      dense,
+      csr,
+      y,
       likelihood: lik.name,
       variance: lik.name === 'gaussian' ? lik.variance : 1,
       clip: lik.name === 'bernoulli' ? lik.clip : 0,
@@ -280,7 +296,12 @@ async function gridSearchProblem(options: GridSearchOptions, problem: Problem, t
   const out: (ProblemRunResult | undefined)[] = new Array(total);
   let done = 0;
   const progress = options.onProgress;
-  const emit = (r: ProblemRunResult): void => { if (!out[r.index]) { out[r.index] = r; done++; } };
+  const emit = (r: ProblemRunResult): void => {
+    if (!out[r.index]) {
+      out[r.index] = r;
+      done++;
+    }
+  };
   const spec = workers > 1 ? problemSpec(problem) : undefined;
   const coreOf = (problem as { core?: Core }).core;
   if (spec && total > 1 && (await workerThreadsAvailable())) {
@@ -350,7 +371,10 @@ export async function gridSearch(options: GridSearchOptions): Promise<GridSearch
   const out: (RawRun | undefined)[] = new Array(total);
   let done = 0;
   const progress = options.onProgress;
-  const emit = (r: RawRun): void => { out[r.index] = r; done++; };
+  const emit = (r: RawRun): void => {
+    out[r.index] = r;
+    done++;
+  };
 
   let stats: EngineStats = { evals: 0, factorizations: 0, reuses: 0, steps: 0 };
   const workerCount = Math.min(prep.workers, total);
@@ -369,7 +393,7 @@ export async function gridSearch(options: GridSearchOptions): Promise<GridSearch
     const engine = new GridEngine(core, problem, runs, LANES);
     try {
       let k = 0;
-      const next = (): number => (todo ? (k < todo.length ? todo[k++]! : -1) : (k < total ? k++ : -1));
+      const next = (): number => (todo ? (k < todo.length ? todo[k++]! : -1) : k < total ? k++ : -1);
       for (;;) {
         const finished = engine.pump(next, emit, BATCH_MS);
         if (finished) break;
@@ -427,11 +451,7 @@ function yieldToEventLoop(): Promise<void> {
 }
 
 /** Messages from grid workers. */
-type WorkerMessage =
-  | { type: 'runs'; id: number; items: RawRun[] }
-  | { type: 'done'; id: number; stats: EngineStats }
-  | { type: 'error'; id: number; message: string; stack?: string };
-
+type WorkerMessage = { type: 'runs'; id: number; items: RawRun[] } | { type: 'done'; id: number; stats: EngineStats } | { type: 'error'; id: number; message: string; stack?: string };
 
 /**
  * Idle workers kept between searches (unreferenced, so they never keep the process alive):
@@ -448,8 +468,14 @@ export function activeGridWorkers(): NodeWorker[] {
 }
 
 async function runInWorkers(
-  count: number, variant: Core['variant'], problem: EngineProblem, runs: EngineRuns, total: number,
-  emit: (r: RawRun) => void, progress: () => void, signal: AbortSignal | undefined,
+  count: number,
+  variant: Core['variant'],
+  problem: EngineProblem,
+  runs: EngineRuns,
+  total: number,
+  emit: (r: RawRun) => void,
+  progress: () => void,
+  signal: AbortSignal | undefined,
 ): Promise<EngineStats> {
   const id = ++jobIds;
   const counter = new SharedArrayBuffer(4);
@@ -472,7 +498,10 @@ async function runInWorkers(
       };
       if (signal) {
         const onAbort = () => fail(abortError(signal));
-        if (signal.aborted) { onAbort(); return; }
+        if (signal.aborted) {
+          onAbort();
+          return;
+        }
         signal.addEventListener('abort', onAbort, { once: true });
         detach.push(() => signal.removeEventListener('abort', onAbort));
       }
@@ -487,7 +516,10 @@ async function runInWorkers(
             stats.factorizations += m.stats.factorizations;
             stats.reuses += m.stats.reuses;
             stats.steps += m.stats.steps;
-            if (--running === 0) { settled = true; resolve(); }
+            if (--running === 0) {
+              settled = true;
+              resolve();
+            }
           } else {
             const e = new Error(`natgrad: grid worker failed: ${m.message}`);
             if (m.stack) e.stack = m.stack;
@@ -501,14 +533,21 @@ async function runInWorkers(
           if (dead || settled) return;
           dead = true;
           lost.add(w);
-          if (--running === 0) { settled = true; resolve(); }
+          if (--running === 0) {
+            settled = true;
+            resolve();
+          }
         };
         const onError = () => onDeath();
         const onExit = () => onDeath();
         w.on('message', onMessage);
         w.on('error', onError);
         w.on('exit', onExit);
-        detach.push(() => { w.off('message', onMessage); w.off('error', onError); w.off('exit', onExit); });
+        detach.push(() => {
+          w.off('message', onMessage);
+          w.off('error', onError);
+          w.off('exit', onExit);
+        });
         w.ref();
         w.postMessage(job);
       }
@@ -518,7 +557,11 @@ async function runInWorkers(
     for (const d of detach) d();
     for (const w of workers) busyWorkers.delete(w);
     if (ok) {
-      for (const w of workers) if (!lost.has(w)) { w.unref(); idleWorkers.push(w); }
+      for (const w of workers)
+        if (!lost.has(w)) {
+          w.unref();
+          idleWorkers.push(w);
+        }
     } else {
       // Aborted or failed: stop the workers now (they may be mid-search).
       await Promise.all(workers.map((w) => w.terminate()));

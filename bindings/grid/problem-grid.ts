@@ -115,10 +115,7 @@ export function problemSpec(problem: Problem): ProblemSpec | undefined {
 }
 
 /** Messages from problem-grid workers. */
-type WorkerMessage =
-  | { type: 'runs'; id: number; items: ProblemRunResult[] }
-  | { type: 'done'; id: number }
-  | { type: 'error'; id: number; message: string; stack?: string };
+type WorkerMessage = { type: 'runs'; id: number; items: ProblemRunResult[] } | { type: 'done'; id: number } | { type: 'error'; id: number; message: string; stack?: string };
 
 let jobIds = 0;
 
@@ -127,8 +124,15 @@ let jobIds = 0;
  * finished (a worker died): the caller runs those in its own thread.
  */
 export async function runProblemGridInWorkers(
-  count: number, variant: string, spec: ProblemSpec, runs: ProblemGridRuns, total: number,
-  emit: (r: ProblemRunResult) => void, progress: () => void, signal: AbortSignal | undefined, abortError: (s: AbortSignal) => Error,
+  count: number,
+  variant: string,
+  spec: ProblemSpec,
+  runs: ProblemGridRuns,
+  total: number,
+  emit: (r: ProblemRunResult) => void,
+  progress: () => void,
+  signal: AbortSignal | undefined,
+  abortError: (s: AbortSignal) => Error,
 ): Promise<void> {
   if (!(await workerThreadsAvailable())) throw new Error('natgrad: worker threads are not available');
   const id = ++jobIds;
@@ -139,28 +143,59 @@ export async function runProblemGridInWorkers(
   try {
     while (workers.length < count) workers.push(await startModuleWorker(import.meta.url, 'problem-worker'));
     await new Promise<void>((resolve, reject) => {
-      let running = count, settled = false;
-      const fail = (e: unknown) => { if (!settled) { settled = true; reject(e); } };
+      let running = count,
+        settled = false;
+      const fail = (e: unknown) => {
+        if (!settled) {
+          settled = true;
+          reject(e);
+        }
+      };
       if (signal) {
         const onAbort = () => fail(abortError(signal));
-        if (signal.aborted) { onAbort(); return; }
+        if (signal.aborted) {
+          onAbort();
+          return;
+        }
         signal.addEventListener('abort', onAbort, { once: true });
         detach.push(() => signal.removeEventListener('abort', onAbort));
       }
       for (const w of workers) {
         let dead = false;
-        const finish = () => { if (--running === 0 && !settled) { settled = true; resolve(); } };
+        const finish = () => {
+          if (--running === 0 && !settled) {
+            settled = true;
+            resolve();
+          }
+        };
         const onMessage = (m: WorkerMessage) => {
           if (settled || m.id !== id) return;
-          if (m.type === 'runs') { for (const r of m.items) emit(r); progress(); }
-          else if (m.type === 'done') { dead = true; finish(); }
-          else { const e = new Error(`natgrad: grid worker failed: ${m.message}`); if (m.stack) e.stack = m.stack; fail(e); }
+          if (m.type === 'runs') {
+            for (const r of m.items) emit(r);
+            progress();
+          } else if (m.type === 'done') {
+            dead = true;
+            finish();
+          } else {
+            const e = new Error(`natgrad: grid worker failed: ${m.message}`);
+            if (m.stack) e.stack = m.stack;
+            fail(e);
+          }
         };
-        const onDeath = () => { if (!dead && !settled) { dead = true; finish(); } };
+        const onDeath = () => {
+          if (!dead && !settled) {
+            dead = true;
+            finish();
+          }
+        };
         w.on('message', onMessage);
         w.on('error', onDeath);
         w.on('exit', onDeath);
-        detach.push(() => { w.off('message', onMessage); w.off('error', onDeath); w.off('exit', onDeath); });
+        detach.push(() => {
+          w.off('message', onMessage);
+          w.off('error', onDeath);
+          w.off('exit', onDeath);
+        });
         w.postMessage(job);
       }
     });

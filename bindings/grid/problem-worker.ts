@@ -11,7 +11,15 @@ import { modelFromSpec } from '../models/spec.js';
 import { problem } from '../problem/problem.js';
 import { runProblemConfig, type ProblemGridRuns, type ProblemRunResult, type ProblemSpec } from './problem-grid.js';
 
-interface Job { type: 'job'; id: number; spec: ProblemSpec; runs: ProblemGridRuns; variant: Variant; counter: SharedArrayBuffer; total: number }
+interface Job {
+  type: 'job';
+  id: number;
+  spec: ProblemSpec;
+  runs: ProblemGridRuns;
+  variant: Variant;
+  counter: SharedArrayBuffer;
+  total: number;
+}
 
 const port = parentPort!;
 
@@ -26,12 +34,17 @@ port.on('message', async (m: Job) => {
     const rows = spec.X.length / (spec.model.name === 'linear' ? spec.model.inputs : model.inputs);
     const p = problem({ model, X: { data: spec.X, rows, cols: model.inputs }, y: spec.y, likelihood: spec.likelihood, priorVariance: spec.priorVariance, reduction: spec.reduction });
     const counter = new Int32Array(m.counter);
-    let items: ProblemRunResult[] = [], last = performance.now();
+    let items: ProblemRunResult[] = [],
+      last = performance.now();
     for (;;) {
       const i = Atomics.add(counter, 0, 1);
       if (i >= m.total) break;
       items.push(runProblemConfig(p, m.runs, i));
-      if (performance.now() - last > 25) { port.postMessage({ type: 'runs', id: m.id, items }); items = []; last = performance.now(); }
+      if (performance.now() - last > 25) {
+        port.postMessage({ type: 'runs', id: m.id, items });
+        items = [];
+        last = performance.now();
+      }
     }
     if (items.length) port.postMessage({ type: 'runs', id: m.id, items });
     p.free();

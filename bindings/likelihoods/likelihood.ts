@@ -19,13 +19,28 @@ import { checkScalar } from '../core/validate.js';
 import type { Core } from '../core/wasm.js';
 
 /** Gaussian likelihood with fixed variance σ² on M ≥ 1 independent outputs (targets N × M). */
-export interface GaussianLikelihood { readonly name: 'gaussian'; readonly variance: number; readonly outputs: number }
+export interface GaussianLikelihood {
+  readonly name: 'gaussian';
+  readonly variance: number;
+  readonly outputs: number;
+}
 /** Bernoulli likelihood on a logit, probabilities clipped to [clip, 1 − clip]. */
-export interface BernoulliLikelihood { readonly name: 'bernoulli'; readonly clip: number; readonly outputs: 1 }
+export interface BernoulliLikelihood {
+  readonly name: 'bernoulli';
+  readonly clip: number;
+  readonly outputs: 1;
+}
 /** Categorical likelihood on C logits. */
-export interface CategoricalLikelihood { readonly name: 'categorical'; readonly classes: number; readonly outputs: number }
+export interface CategoricalLikelihood {
+  readonly name: 'categorical';
+  readonly classes: number;
+  readonly outputs: number;
+}
 /** Poisson likelihood on a log-rate. */
-export interface PoissonLikelihood { readonly name: 'poisson'; readonly outputs: 1 }
+export interface PoissonLikelihood {
+  readonly name: 'poisson';
+  readonly outputs: 1;
+}
 
 /** Any supported likelihood. `outputs` is M, the dimension of f. */
 export type Likelihood = GaussianLikelihood | BernoulliLikelihood | CategoricalLikelihood | PoissonLikelihood;
@@ -79,11 +94,16 @@ export function poisson(): PoissonLikelihood {
 export function checkLikelihood(lik: unknown): Likelihood {
   const l = lik as Likelihood | undefined;
   switch (l?.name) {
-    case 'gaussian': return gaussian({ variance: l.variance, outputs: l.outputs });
-    case 'bernoulli': return bernoulli({ clip: l.clip });
-    case 'categorical': return categorical({ classes: l.classes });
-    case 'poisson': return poisson();
-    default: throw new TypeError('natgrad: likelihood must be gaussian(), bernoulli(), categorical({ classes }) or poisson()');
+    case 'gaussian':
+      return gaussian({ variance: l.variance, outputs: l.outputs });
+    case 'bernoulli':
+      return bernoulli({ clip: l.clip });
+    case 'categorical':
+      return categorical({ classes: l.classes });
+    case 'poisson':
+      return poisson();
+    default:
+      throw new TypeError('natgrad: likelihood must be gaussian(), bernoulli(), categorical({ classes }) or poisson()');
   }
 }
 
@@ -98,10 +118,22 @@ export function checkLabels(lik: Likelihood, y: Float64Array, name = 'y'): void 
     let ok: boolean;
     let support: string;
     switch (lik.name) {
-      case 'gaussian': ok = Number.isFinite(v); support = 'finite'; break;
-      case 'bernoulli': ok = v === 0 || v === 1; support = '0 or 1 (Bernoulli)'; break;
-      case 'categorical': ok = Number.isInteger(v) && v >= 0 && v < lik.classes; support = `an integer class index in [0, ${lik.classes}) (Categorical)`; break;
-      case 'poisson': ok = Number.isInteger(v) && v >= 0; support = 'a non-negative integer count (Poisson)'; break;
+      case 'gaussian':
+        ok = Number.isFinite(v);
+        support = 'finite';
+        break;
+      case 'bernoulli':
+        ok = v === 0 || v === 1;
+        support = '0 or 1 (Bernoulli)';
+        break;
+      case 'categorical':
+        ok = Number.isInteger(v) && v >= 0 && v < lik.classes;
+        support = `an integer class index in [0, ${lik.classes}) (Categorical)`;
+        break;
+      case 'poisson':
+        ok = Number.isInteger(v) && v >= 0;
+        support = 'a non-negative integer count (Poisson)';
+        break;
     }
     if (!ok) throw new RangeError(`natgrad: ${name}[${i}] = ${v} is not in the likelihood's support: must be ${support}`);
   }
@@ -115,10 +147,14 @@ export function checkLabels(lik: Likelihood, y: Float64Array, name = 'y'): void 
 export function evaluate(core: Core, lik: Likelihood, n: number, f: number, y: number, r: number, lam: number): number {
   const k = core.exports;
   switch (lik.name) {
-    case 'gaussian': return k.likGaussian(n * lik.outputs, f, y, 1 / lik.variance, r, lam);
-    case 'bernoulli': return k.likBernoulli(n, f, y, lik.clip, r, lam);
-    case 'categorical': return k.likCategorical(n, lik.classes, f, y, r, lam);
-    case 'poisson': return k.likPoisson(n, f, y, r, lam);
+    case 'gaussian':
+      return k.likGaussian(n * lik.outputs, f, y, 1 / lik.variance, r, lam);
+    case 'bernoulli':
+      return k.likBernoulli(n, f, y, lik.clip, r, lam);
+    case 'categorical':
+      return k.likCategorical(n, lik.classes, f, y, r, lam);
+    case 'poisson':
+      return k.likPoisson(n, f, y, r, lam);
   }
 }
 
@@ -157,10 +193,20 @@ export function sampleResidual(lik: Likelihood, f: Float64Array, fOffset: number
       let m = -Infinity;
       for (let k = 0; k < C; k++) m = Math.max(m, f[fOffset + k]!);
       let z = 0;
-      for (let k = 0; k < C; k++) { probs[k] = Math.exp(f[fOffset + k]! - m); z += probs[k]!; }
+      for (let k = 0; k < C; k++) {
+        probs[k] = Math.exp(f[fOffset + k]! - m);
+        z += probs[k]!;
+      }
       for (let k = 0; k < C; k++) probs[k]! /= z;
-      let u = rng.uniform(), yt = C - 1;
-      for (let k = 0; k < C; k++) { u -= probs[k]!; if (u < 0) { yt = k; break; } }
+      let u = rng.uniform(),
+        yt = C - 1;
+      for (let k = 0; k < C; k++) {
+        u -= probs[k]!;
+        if (u < 0) {
+          yt = k;
+          break;
+        }
+      }
       for (let k = 0; k < C; k++) out[offset + k] = probs[k]! - (k === yt ? 1 : 0);
       return;
     }

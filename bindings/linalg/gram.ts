@@ -54,7 +54,11 @@ export function gramOf(core: Core, m: Matrix, w: Float64Array | undefined): SymM
     core.f64(c, d * d).fill(0);
     const run = (pw: number) => m.syrkLower(pw, 1, c, d);
     if (w === undefined) run(0);
-    else withScratch(core, [8 * m.rows], (pw) => { core.f64(pw, m.rows).set(w); run(pw); });
+    else
+      withScratch(core, [8 * m.rows], (pw) => {
+        core.f64(pw, m.rows).set(w);
+        run(pw);
+      });
     core.exports.dsymMirrorLower(d, c, d);
   } catch (e) {
     core.free(c);

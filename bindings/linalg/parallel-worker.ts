@@ -27,7 +27,10 @@ export type GramMessage =
 const core = await createCore({ variant: (workerData as { variant: Variant }).variant });
 const k = core.exports;
 
-let d = 0, chunkRows = 1, pc = 0, failed = false;
+let d = 0,
+  chunkRows = 1,
+  pc = 0,
+  failed = false;
 const blocks: { ptr: number; bytes: number }[] = [];
 
 /** A scratch block of at least `bytes`, kept between chunks (slot i). */
@@ -77,7 +80,9 @@ function handle(msg: GramMessage): void {
     case 'csr': {
       const { rows: n, indptr, indices, values, w } = msg;
       const nnz = indices.length;
-      const pp = scratch(0, 4 * (n + 1)), pi = scratch(1, 4 * nnz), pv = scratch(2, 8 * nnz);
+      const pp = scratch(0, 4 * (n + 1)),
+        pi = scratch(1, 4 * nnz),
+        pv = scratch(2, 8 * nnz);
       core.i32(pp, n + 1).set(indptr);
       core.i32(pi, nnz).set(indices);
       core.f64(pv, nnz).set(values);

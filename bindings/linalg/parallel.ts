@@ -71,13 +71,15 @@ export async function parallelGram(X: MatrixInput | Matrix, w?: VectorInput, opt
   if (isCsr(input)) csr = toCsr(input as CsrMatrix, 'X');
   else if (Array.isArray(input)) dense = toDense(input, 'X');
   else dense = checkLargeDense(input);
-  const rows = dense ? dense.rows : csr!.rows, d = dense ? dense.cols : csr!.cols;
+  const rows = dense ? dense.rows : csr!.rows,
+    d = dense ? dense.cols : csr!.cols;
   checkSquare(d, 'the Gram matrix of d columns');
   const weights = w === undefined ? undefined : toVector(w, rows, 'w');
 
   const ranges: [number, number][] = [];
   for (let i = 0; i < workers; i++) {
-    const r0 = Math.floor((i * rows) / workers), r1 = Math.floor(((i + 1) * rows) / workers);
+    const r0 = Math.floor((i * rows) / workers),
+      r1 = Math.floor(((i + 1) * rows) / workers);
     if (r1 > r0) ranges.push([r0, r1]);
   }
   const chunkRows = Math.max(1, Math.floor(chunkBytes / (8 * Math.max(d, 1))));
@@ -85,31 +87,35 @@ export async function parallelGram(X: MatrixInput | Matrix, w?: VectorInput, opt
   // `shared` range read in place), end. They are posted round-robin so that every worker starts
   // on its first chunk while the main thread is still copying the others.
   const shared = dense !== undefined && typeof SharedArrayBuffer !== 'undefined' && dense.data.buffer instanceof SharedArrayBuffer;
-  const messages = (range: [number, number]): Iterator<[GramMessage, ArrayBuffer[]]> => (function* () {
-    const [r0, r1] = range;
-    yield [{ type: 'begin', d, chunkRows }, []];
-    if (shared) {
-      yield [{ type: 'shared', data: dense!.data, rowStart: r0, rowEnd: r1, w: weights?.slice(r0, r1) }, []];
-    } else {
-      for (let a = r0; a < r1; a += chunkRows) {
-        const b = Math.min(r1, a + chunkRows);
-        const w = weights?.slice(a, b);
-        const transfer: ArrayBuffer[] = w ? [w.buffer as ArrayBuffer] : [];
-        if (dense) {
-          const data = dense.data.slice(a * d, b * d);
-          transfer.push(data.buffer as ArrayBuffer);
-          yield [{ type: 'dense', rows: b - a, data, w }, transfer];
-        } else {
-          const c = csr!, p0 = c.indptr[a]!, p1 = c.indptr[b]!;
-          const indptr = Int32Array.from(c.indptr.subarray(a, b + 1), (p) => p - p0);
-          const indices = c.indices.slice(p0, p1), values = c.values.slice(p0, p1);
-          transfer.push(indptr.buffer as ArrayBuffer, indices.buffer as ArrayBuffer, values.buffer as ArrayBuffer);
-          yield [{ type: 'csr', rows: b - a, indptr, indices, values, w }, transfer];
+  const messages = (range: [number, number]): Iterator<[GramMessage, ArrayBuffer[]]> =>
+    (function* () {
+      const [r0, r1] = range;
+      yield [{ type: 'begin', d, chunkRows }, []];
+      if (shared) {
+        yield [{ type: 'shared', data: dense!.data, rowStart: r0, rowEnd: r1, w: weights?.slice(r0, r1) }, []];
+      } else {
+        for (let a = r0; a < r1; a += chunkRows) {
+          const b = Math.min(r1, a + chunkRows);
+          const w = weights?.slice(a, b);
+          const transfer: ArrayBuffer[] = w ? [w.buffer as ArrayBuffer] : [];
+          if (dense) {
+            const data = dense.data.slice(a * d, b * d);
+            transfer.push(data.buffer as ArrayBuffer);
+            yield [{ type: 'dense', rows: b - a, data, w }, transfer];
+          } else {
+            const c = csr!,
+              p0 = c.indptr[a]!,
+              p1 = c.indptr[b]!;
+            const indptr = Int32Array.from(c.indptr.subarray(a, b + 1), (p) => p - p0);
+            const indices = c.indices.slice(p0, p1),
+              values = c.values.slice(p0, p1);
+            transfer.push(indptr.buffer as ArrayBuffer, indices.buffer as ArrayBuffer, values.buffer as ArrayBuffer);
+            yield [{ type: 'csr', rows: b - a, indptr, indices, values, w }, transfer];
+          }
         }
       }
-    }
-    yield [{ type: 'end' }, []];
-  })();
+      yield [{ type: 'end' }, []];
+    })();
 
   const total = new Float64Array(d * d);
   if (ranges.length > 0) {
@@ -155,7 +161,10 @@ async function acquire(count: number, variant: Variant): Promise<WorkerT[]> {
   const out = pool.splice(0, count);
   while (out.length < count) {
     const w = await startModuleWorker(import.meta.url, 'parallel-worker', { variant });
-    w.on('exit', () => { const i = pool.indexOf(w); if (i >= 0) pool.splice(i, 1); });
+    w.on('exit', () => {
+      const i = pool.indexOf(w);
+      if (i >= 0) pool.splice(i, 1);
+    });
     out.push(w);
   }
   for (const w of out) w.ref();
@@ -170,21 +179,38 @@ async function runJobs(streams: Iterator<[GramMessage, ArrayBuffer[]]>[], varian
   const workers = await acquire(streams.length, variant);
   const healthy = workers.map(() => false);
   try {
-    const results = workers.map((worker, i) => new Promise<Float64Array>((resolve, reject) => {
-      const done = () => { worker.off('message', onMessage); worker.off('error', onError); worker.off('exit', onExit); };
-      const onMessage = (msg: { ok: true; C: Float64Array } | { ok: false; name: string; message: string }) => {
-        done();
-        if (msg.ok) { healthy[i] = true; resolve(msg.C); return; }
-        reject(msg.name === 'RangeError' ? new RangeError(msg.message) : msg.name === 'TypeError' ? new TypeError(msg.message) : new Error(msg.message));
-      };
-      const onError = (e: Error) => { done(); reject(new Error(`natgrad: parallelGram worker ${i} failed: ${e.message}`, { cause: e })); };
-      const onExit = (code: number) => { done(); reject(new Error(`natgrad: parallelGram worker ${i} exited with code ${code} before answering`)); };
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-    }));
+    const results = workers.map(
+      (worker, i) =>
+        new Promise<Float64Array>((resolve, reject) => {
+          const done = () => {
+            worker.off('message', onMessage);
+            worker.off('error', onError);
+            worker.off('exit', onExit);
+          };
+          const onMessage = (msg: { ok: true; C: Float64Array } | { ok: false; name: string; message: string }) => {
+            done();
+            if (msg.ok) {
+              healthy[i] = true;
+              resolve(msg.C);
+              return;
+            }
+            reject(msg.name === 'RangeError' ? new RangeError(msg.message) : msg.name === 'TypeError' ? new TypeError(msg.message) : new Error(msg.message));
+          };
+          const onError = (e: Error) => {
+            done();
+            reject(new Error(`natgrad: parallelGram worker ${i} failed: ${e.message}`, { cause: e }));
+          };
+          const onExit = (code: number) => {
+            done();
+            reject(new Error(`natgrad: parallelGram worker ${i} exited with code ${code} before answering`));
+          };
+          worker.on('message', onMessage);
+          worker.on('error', onError);
+          worker.on('exit', onExit);
+        }),
+    );
     results.forEach((p) => p.catch(() => undefined)); // rejections are reported by Promise.all below
-    for (let open = streams.length; open > 0;) {
+    for (let open = streams.length; open > 0; ) {
       open = 0;
       for (const [i, it] of streams.entries()) {
         const next = it.next();
@@ -197,7 +223,10 @@ async function runJobs(streams: Iterator<[GramMessage, ArrayBuffer[]]>[], varian
   } finally {
     const pool = idle.get(variant)!;
     for (const [i, w] of workers.entries()) {
-      if (healthy[i]) { w.unref(); pool.push(w); } else void w.terminate();
+      if (healthy[i]) {
+        w.unref();
+        pool.push(w);
+      } else void w.terminate();
     }
   }
 }

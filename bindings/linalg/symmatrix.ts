@@ -243,8 +243,7 @@ export class SymMatrix extends Handle {
       if (info < 0) throw new RangeError('natgrad: eigen: A has a non-finite entry'); // checked above; defensive
       if (info !== 0) {
         throw new Error(
-          `natgrad: the symmetric eigen-decomposition of a ${n} × ${n} matrix did not converge: ` +
-          `the QL iteration exceeded 30·n = ${30 * n} sweeps at eigenvalue ${info} (1-based, unsorted)`,
+          `natgrad: the symmetric eigen-decomposition of a ${n} × ${n} matrix did not converge: ` + `the QL iteration exceeded 30·n = ${30 * n} sweeps at eigenvalue ${info} (1-based, unsorted)`,
         );
       }
       return {

@@ -33,19 +33,23 @@ export function cosine(u: VectorInput, v: VectorInput): number {
   if (a.length !== b.length) {
     throw new RangeError(`natgrad: cosine: u and v must have the same length, got ${a.length} and ${b.length}`);
   }
-  let ma = 0, mb = 0;
+  let ma = 0,
+    mb = 0;
   for (let i = 0; i < a.length; i++) {
     ma = Math.max(ma, Math.abs(a[i]!));
     mb = Math.max(mb, Math.abs(b[i]!));
   }
   if (ma === 0 || mb === 0) return NaN;
-  let uv = 0, uu = 0, vv = 0;
+  let uv = 0,
+    uu = 0,
+    vv = 0;
   for (let i = 0; i < a.length; i++) {
-    const x = a[i]! / ma, y = b[i]! / mb;
+    const x = a[i]! / ma,
+      y = b[i]! / mb;
     uv += x * y;
     uu += x * x;
     vv += y * y;
   }
   const c = uv / Math.sqrt(uu * vv); // uu, vv ∈ [1, d]: no overflow
-  return c > 1 ? 1 : c < -1 ? -1 : c;
+  return Math.min(Math.max(c, -1), 1);
 }

@@ -65,7 +65,8 @@ export function linear(options: LinearModelOptions): LinearModel {
   const bias = options.bias ?? false;
   if (typeof bias !== 'boolean') throw new TypeError('natgrad: bias must be a boolean');
   const core = options.core ?? defaultCore();
-  const d = inputs + (bias ? 1 : 0), D = outputs * d;
+  const d = inputs + (bias ? 1 : 0),
+    D = outputs * d;
   const groups: ParameterGroup[] = [{ name: 'linear', offset: 0, size: D, dense: { inputs: d, outputs, bias: false } }];
   const model: LinearModel = Object.freeze({
     name: 'linear' as const,
@@ -85,7 +86,8 @@ export function linear(options: LinearModelOptions): LinearModel {
 /** X̄ (N × d̄) with the ones column when `bias`. */
 function withOnes(X: Float64Array, rows: number, inputs: number, bias: boolean): Float64Array {
   if (!bias) return X;
-  const d = inputs + 1, out = new Float64Array(rows * d);
+  const d = inputs + 1,
+    out = new Float64Array(rows * d);
   for (let n = 0; n < rows; n++) {
     out.set(X.subarray(n * inputs, (n + 1) * inputs), n * d);
     out[n * d + inputs] = 1;
@@ -95,7 +97,9 @@ function withOnes(X: Float64Array, rows: number, inputs: number, bias: boolean):
 
 function linearTrace(core: Core, theta: Float64Array, X: Float64Array, rows: number, inputs: number, M: number, bias: boolean): ModelTrace {
   const Xb = withOnes(X, rows, inputs, bias);
-  const d = inputs + (bias ? 1 : 0), D = M * d, N = rows;
+  const d = inputs + (bias ? 1 : 0),
+    D = M * d,
+    N = rows;
   const k = core.exports;
   // J v = X̄ Vᵀ (V = v as M × d̄) and Jᵀ R = vec(Rᵀ X̄): the linear-model kernels on a scratch copy of X̄.
   const forward = (v: Float64Array): Float64Array =>

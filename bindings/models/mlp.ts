@@ -102,7 +102,8 @@ export class MlpModel implements Model {
     const groups: ParameterGroup[] = [];
     let off = 0;
     for (let l = 0; l + 1 < sizes.length; l++) {
-      const nin = sizes[l]!, nout = sizes[l + 1]!;
+      const nin = sizes[l]!,
+        nout = sizes[l + 1]!;
       layers.push({ nin, nout, w: off, b: off + nin * nout });
       const size = nout * (nin + 1);
       groups.push(Object.freeze({ name: `layer${l + 1}`, offset: off, size, dense: Object.freeze({ inputs: nin, outputs: nout, bias: true }) }));
@@ -180,16 +181,23 @@ export class MlpTrace extends Handle implements ModelTrace {
 
   /** @internal Use {@link MlpModel.forward}. */
   constructor(model: MlpModel, theta: ArrayLike<number>, X: ArrayLike<number>, rows: number) {
-    const N = rows, L = model.layers.length, D = model.dim;
+    const N = rows,
+      L = model.layers.length,
+      D = model.dim;
     let doubles = D;
     const x = doubles;
     doubles += N * model.inputs;
-    const act: number[] = [], d1: number[] = [], d2: number[] = [];
+    const act: number[] = [],
+      d1: number[] = [],
+      d2: number[] = [];
     for (let l = 0; l + 1 < L; l++) {
       const o = model.layers[l]!.nout;
-      act.push(doubles); doubles += N * o;
-      d1.push(doubles); doubles += N * o;
-      d2.push(doubles); doubles += N * o;
+      act.push(doubles);
+      doubles += N * o;
+      d1.push(doubles);
+      doubles += N * o;
+      d2.push(doubles);
+      doubles += N * o;
     }
     const f = doubles;
     doubles += N * model.outputs;
@@ -239,7 +247,10 @@ export class MlpTrace extends Handle implements ModelTrace {
    * with the same v skip their own tangent pass.
    */
   jvp(v: Float64Array): Float64Array {
-    const m = this.model, N = this.rows, L = m.layers.length, D = m.dim;
+    const m = this.model,
+      N = this.rows,
+      L = m.layers.length,
+      D = m.dim;
     const vv = checkLength(v, D, 'jvp: v');
     const c = this.#tangents();
     const k = this.core.exports;
@@ -265,11 +276,17 @@ export class MlpTrace extends Handle implements ModelTrace {
   #tangents(): TangentCache {
     this.alive();
     if (!this.#cache) {
-      const m = this.model, N = this.rows;
+      const m = this.model,
+        N = this.rows;
       const hidden = m.layers.slice(0, -1).map((g) => N * g.nout);
       const offs: number[] = [];
       let n = m.dim;
-      for (const h of hidden) { offs.push(n); n += h; offs.push(n); n += h; }
+      for (const h of hidden) {
+        offs.push(n);
+        n += h;
+        offs.push(n);
+        n += h;
+      }
       const out = n;
       n += N * m.outputs;
       checkBytes(F64 * n, `mlp jvp: tangents (${n} doubles)`);
@@ -280,7 +297,8 @@ export class MlpTrace extends Handle implements ModelTrace {
 
   /** The cached tangents when they belong to exactly this v. */
   #cachedFor(v: ArrayLike<number>): TangentCache | undefined {
-    const c = this.#cache, cv = c?.v;
+    const c = this.#cache,
+      cv = c?.v;
     if (!cv || cv.length !== v.length) return undefined;
     for (let i = 0; i < cv.length; i++) if (!Object.is(cv[i], v[i])) return undefined;
     return c;
@@ -305,7 +323,9 @@ export class MlpTrace extends Handle implements ModelTrace {
    */
   #residualFor(R: ArrayLike<number>): OwnedBlock {
     this.alive();
-    const m = this.model, N = this.rows, L = m.layers.length;
+    const m = this.model,
+      N = this.rows,
+      L = m.layers.length;
     let rc = this.#residual;
     if (rc?.key && rc.key.length === R.length) {
       let same = true;
@@ -315,8 +335,14 @@ export class MlpTrace extends Handle implements ModelTrace {
     if (!rc) {
       const offs: number[] = [];
       let n = 0;
-      for (let l = 0; l < L; l++) { offs.push(n); n += N * m.layers[l]!.nout; }
-      for (let l = 0; l + 1 < L; l++) { offs.push(n); n += N * m.layers[l]!.nout; }
+      for (let l = 0; l < L; l++) {
+        offs.push(n);
+        n += N * m.layers[l]!.nout;
+      }
+      for (let l = 0; l + 1 < L; l++) {
+        offs.push(n);
+        n += N * m.layers[l]!.nout;
+      }
       checkBytes(F64 * n, `residual product factors (${n} doubles)`);
       rc = this.#residual = new OwnedBlock(this.core, this.core.alloc(F64 * Math.max(n, 1)), offs);
     }
@@ -326,7 +352,8 @@ export class MlpTrace extends Handle implements ModelTrace {
     this.core.f64(rc.at(L - 1), N * m.outputs).set(R);
     for (let l = L - 1; l > 0; l--) {
       const { nin, nout } = m.layers[l]!;
-      const q = rc.at(L + l - 1), g = rc.at(l - 1);
+      const q = rc.at(L + l - 1),
+        g = rc.at(l - 1);
       e.dgemm(0, 0, N, nin, nout, 1, rc.at(l), nout, a.W(l), nin, 0, q, nin);
       e.denseMul(1, N * nin, a.d1(l - 1), q, g);
       e.denseMul(1, N * nin, a.d2(l - 1), q, q);
@@ -337,13 +364,17 @@ export class MlpTrace extends Handle implements ModelTrace {
 
   /** Jᵀ R = Σ_n J_nᵀ R_n (length D), one backward pass. */
   vjp(R: Float64Array): Float64Array {
-    const m = this.model, N = this.rows, L = m.layers.length, D = m.dim;
+    const m = this.model,
+      N = this.rows,
+      L = m.layers.length,
+      D = m.dim;
     const rr = checkLength(R, N * m.outputs, `vjp: R (${N} × ${m.outputs})`);
     const maxW = Math.max(...m.sizes.slice(1));
     return withScratch(this.core, [F64 * D, F64 * N * maxW, F64 * N * maxW], (out, g0, g1) => {
       const k = this.core.exports;
       const a = this.#addr();
-      let g = g0!, ga = g1!;
+      let g = g0!,
+        ga = g1!;
       this.core.f64(g, rr.length).set(rr);
       for (let l = L - 1; l >= 0; l--) {
         const { nin, nout, w, b } = m.layers[l]!;
@@ -394,7 +425,8 @@ export class MlpTrace extends Handle implements ModelTrace {
 
   /** Σ_n Σ_m R_nm ∇²_θ f_nm V for V of D × k (row-major) → D × k, in column chunks of batched GEMMs. */
   residualHmm(R: Float64Array, V: Float64Array, k: number): Float64Array {
-    const m = this.model, D = m.dim;
+    const m = this.model,
+      D = m.dim;
     checkCount(k, 'residualHmm: k');
     const rr = checkLength(R, this.rows * m.outputs, `residualHmm: R (${this.rows} × ${m.outputs})`);
     const vv = checkLength(V, D * k, `residualHmm: V (${D} × ${k})`);
@@ -415,7 +447,10 @@ export class MlpTrace extends Handle implements ModelTrace {
    * the last R); the tangent passes run in chunks of kc directions (column blocks of N rows).
    */
   #hmm(R: ArrayLike<number>, vt: number, k: number, out: number, seed?: ArrayLike<number>, cached?: TangentCache): void {
-    const m = this.model, N = this.rows, L = m.layers.length, D = m.dim;
+    const m = this.model,
+      N = this.rows,
+      L = m.layers.length,
+      D = m.dim;
     const e = this.core.exports;
     const hidden = m.layers.slice(0, L - 1).map((g) => g.nout);
     const maxH = Math.max(1, ...hidden);
@@ -426,16 +461,22 @@ export class MlpTrace extends Handle implements ModelTrace {
     checkBytes(F64 * kc * perCol, `residual Hessian product (${kc} directions × ${perCol} doubles)`);
     const rc = this.#residualFor(R);
     let n = 0;
-    const tzOff: number[] = [], taOff: number[] = [];
+    const tzOff: number[] = [],
+      taOff: number[] = [];
     if (!cached) {
       for (let l = 0; l + 1 < L; l++) {
-        tzOff.push(n); n += kc * N * m.layers[l]!.nout;
-        taOff.push(n); n += kc * N * m.layers[l]!.nout;
+        tzOff.push(n);
+        n += kc * N * m.layers[l]!.nout;
+        taOff.push(n);
+        n += kc * N * m.layers[l]!.nout;
       }
     }
-    const p0Off = n; n += kc * N * maxH;
-    const p1Off = n; n += kc * N * maxH;
-    const seedOff = n; if (seed) n += N * m.outputs;
+    const p0Off = n;
+    n += kc * N * maxH;
+    const p1Off = n;
+    n += kc * N * maxH;
+    const seedOff = n;
+    if (seed) n += N * m.outputs;
     withScratch(this.core, [F64 * Math.max(n, 1)], (s) => {
       const a = this.#addr();
       const g = (l: number) => rc.at(l);
@@ -445,7 +486,8 @@ export class MlpTrace extends Handle implements ModelTrace {
       if (seed) this.core.f64(s! + F64 * seedOff, N * m.outputs).set(seed);
       for (let j0 = 0; j0 < k; j0 += kc) {
         const c = Math.min(kc, k - j0);
-        const vj = vt + F64 * j0 * D, oj = out + F64 * j0 * D;
+        const vj = vt + F64 * j0 * D,
+          oj = out + F64 * j0 * D;
         // Tangent forward: tz_l = dZ_l, ta_l = σ'_l ⊙ dZ_l (hidden layers only), unless jvp kept them.
         for (let l = 0; !cached && l + 1 < L; l++) {
           const { nin, nout, w } = m.layers[l]!;
@@ -477,10 +519,15 @@ export class MlpTrace extends Handle implements ModelTrace {
    * offsets of one block, then run fn. δ_{L} = R.
    */
   #deltas<T>(R: ArrayLike<number>, K: number, extra: number[], fn: (delta: (l: number) => number, ...ptrs: number[]) => T): T {
-    const m = this.model, N = this.rows, L = m.layers.length;
+    const m = this.model,
+      N = this.rows,
+      L = m.layers.length;
     const off: number[] = [];
     let n = 0;
-    for (let l = 0; l < L; l++) { off.push(n); n += N * K * m.layers[l]!.nout; }
+    for (let l = 0; l < L; l++) {
+      off.push(n);
+      n += N * K * m.layers[l]!.nout;
+    }
     checkBytes(F64 * n, `backpropagated stack (${N * K} rows × ${n / Math.max(N * K, 1)} doubles)`);
     return withScratch(this.core, [F64 * Math.max(n, 1), ...extra], (s, ...ptrs) => {
       const e = this.core.exports;
@@ -503,7 +550,8 @@ export class MlpTrace extends Handle implements ModelTrace {
 
   /** Per-sample Jacobians, N × M × D (entry [n][m][j] = ∂f_nm/∂θ_j). */
   jacobians(): Float64Array {
-    const M = this.model.outputs, N = this.rows;
+    const M = this.model.outputs,
+      N = this.rows;
     const R = new Float64Array(N * M * M);
     for (let r = 0; r < N * M; r++) R[r * M + (r % M)] = 1;
     return this.pullbacks(R, M);
@@ -530,7 +578,9 @@ export class MlpTrace extends Handle implements ModelTrace {
   }
 
   #pullbacksTo(R: ArrayLike<number>, K: number, out: number): void {
-    const m = this.model, N = this.rows, D = m.dim;
+    const m = this.model,
+      N = this.rows,
+      D = m.dim;
     this.#deltas(R, K, [], (delta) => {
       const e = this.core.exports;
       const a = this.#addr();
@@ -553,7 +603,9 @@ export class MlpTrace extends Handle implements ModelTrace {
     }
     checkFinite(scale, 'pullbackGram: scale');
     if (structure === 'diagonal') return this.#gramDiagonal(rr, K, scale);
-    const m = this.model, D = m.dim, L = m.layers.length;
+    const m = this.model,
+      D = m.dim,
+      L = m.layers.length;
     if (structure === 'dense') checkSquare(D, 'pullbackGram: dense Gram');
     else for (const g of m.groups) checkSquare(g.size, `pullbackGram: block of ${g.name}`);
     const results: number[] = [];
@@ -573,8 +625,11 @@ export class MlpTrace extends Handle implements ModelTrace {
   }
 
   #gramDiagonal(R: ArrayLike<number>, K: number, scale: number): Float64Array {
-    const m = this.model, N = this.rows, D = m.dim;
-    const maxO = Math.max(...m.sizes.slice(1)), maxI = Math.max(...m.sizes.slice(0, -1));
+    const m = this.model,
+      N = this.rows,
+      D = m.dim;
+    const maxO = Math.max(...m.sizes.slice(1)),
+      maxI = Math.max(...m.sizes.slice(0, -1));
     return this.#deltas(R, K, [F64 * D, F64 * N * maxO, F64 * N * maxI], (delta, out, sd, sq) => {
       const e = this.core.exports;
       const a = this.#addr();
@@ -591,16 +646,21 @@ export class MlpTrace extends Handle implements ModelTrace {
 
   /** Kronecker-form Gram into one D × D block (dense: every pair l' ≤ l, then mirror) or per-layer blocks. */
   #gramKron(R: ArrayLike<number>, K: number, scale: number, dest: number | number[], dense: boolean): void {
-    const m = this.model, N = this.rows, D = m.dim, L = m.layers.length;
+    const m = this.model,
+      N = this.rows,
+      D = m.dim,
+      L = m.layers.length;
     const lay = m.layers;
-    let maxT = 1, maxPair = 1;
+    let maxT = 1,
+      maxPair = 1;
     const pairs: [number, number][] = [];
     // Rows of the Kronecker form: o·o' output pairs, only q ≤ p (packed) on a diagonal pair.
     const rowsOf = (l: number, l2: number) => (l === l2 ? (lay[l]!.nout * (lay[l]!.nout + 1)) / 2 : lay[l]!.nout * lay[l2]!.nout);
     for (let l = 0; l < L; l++) {
       for (let l2 = dense ? 0 : l; l2 <= l; l2++) {
         pairs.push([l, l2]);
-        const oo = rowsOf(l, l2), aa = (lay[l]!.nin + 1) * (lay[l2]!.nin + 1);
+        const oo = rowsOf(l, l2),
+          aa = (lay[l]!.nin + 1) * (lay[l2]!.nin + 1);
         maxT = Math.max(maxT, oo * aa);
         maxPair = Math.max(maxPair, oo, aa);
       }
@@ -609,15 +669,22 @@ export class MlpTrace extends Handle implements ModelTrace {
     const nb = Math.max(1, Math.min(N, Math.floor((1 << 19) / maxPair)));
     const augOff: number[] = [];
     let augN = 0;
-    for (let l = 0; l < L; l++) { augOff.push(augN); augN += N * (lay[l]!.nin + 1); }
+    for (let l = 0; l < L; l++) {
+      augOff.push(augN);
+      augN += N * (lay[l]!.nin + 1);
+    }
     checkBytes(F64 * maxT, 'pullbackGram: layer-pair block');
     this.#deltas(R, K, [F64 * maxT, F64 * nb * maxPair, F64 * nb * maxPair, F64 * Math.max(augN, 1)], (delta, t, sb, wb, aug) => {
       const e = this.core.exports;
       const a = this.#addr();
       for (let l = 0; l < L; l++) e.denseAugment(N, lay[l]!.nin, a.act(l), lay[l]!.nin, aug! + F64 * augOff[l]!);
       for (const [l, l2] of pairs) {
-        const A = lay[l]!, B = lay[l2]!;
-        const oo = rowsOf(l, l2), a1 = A.nin + 1, a2 = B.nin + 1, aa = a1 * a2;
+        const A = lay[l]!,
+          B = lay[l2]!;
+        const oo = rowsOf(l, l2),
+          a1 = A.nin + 1,
+          a2 = B.nin + 1,
+          aa = a1 * a2;
         if (N === 0) e.dzero(oo, aa, t!, aa);
         for (let n0 = 0; n0 < N; n0 += nb) {
           const c = Math.min(nb, N - n0);
@@ -647,7 +714,9 @@ export class MlpTrace extends Handle implements ModelTrace {
   kfacFactors(R: Float64Array, K: number, scale: number): LayerKfac[] {
     const rr = this.#checkStack(R, K, 'kfacFactors');
     checkFinite(scale, 'kfacFactors: scale');
-    const m = this.model, N = this.rows, L = m.layers.length;
+    const m = this.model,
+      N = this.rows,
+      L = m.layers.length;
     const maxI = Math.max(...m.sizes.slice(0, -1));
     const owned: number[] = [];
     try {
@@ -696,10 +765,18 @@ class TangentCache extends Handle {
     this.#offs = offs;
     this.#out = out;
   }
-  base(): number { return this.ptr(0); }
-  tz(l: number): number { return this.ptr(0) + F64 * this.#offs[2 * l]!; }
-  ta(l: number): number { return this.ptr(0) + F64 * this.#offs[2 * l + 1]!; }
-  out(): number { return this.ptr(0) + F64 * this.#out; }
+  base(): number {
+    return this.ptr(0);
+  }
+  tz(l: number): number {
+    return this.ptr(0) + F64 * this.#offs[2 * l]!;
+  }
+  ta(l: number): number {
+    return this.ptr(0) + F64 * this.#offs[2 * l + 1]!;
+  }
+  out(): number {
+    return this.ptr(0) + F64 * this.#out;
+  }
 }
 
 /** @internal A block of WebAssembly memory owned by a trace, with sub-block offsets (doubles) and the input it was computed for. */
@@ -710,5 +787,7 @@ class OwnedBlock extends Handle {
     super(core, [ptr]);
     this.#offs = offs;
   }
-  at(i: number): number { return this.ptr(0) + F64 * this.#offs[i]!; }
+  at(i: number): number {
+    return this.ptr(0) + F64 * this.#offs[i]!;
+  }
 }

@@ -140,7 +140,8 @@ export function checkModel(model: unknown): Model {
     }
     if (g.dense) {
       const { inputs, outputs, bias } = g.dense;
-      if (g.size !== outputs * (inputs + (bias ? 1 : 0))) throw new RangeError(`natgrad: model.groups[${i}] (dense ${outputs} × ${inputs}${bias ? ' + bias' : ''}) must have size ${outputs * (inputs + (bias ? 1 : 0))}, got ${g.size}`);
+      if (g.size !== outputs * (inputs + (bias ? 1 : 0)))
+        throw new RangeError(`natgrad: model.groups[${i}] (dense ${outputs} × ${inputs}${bias ? ' + bias' : ''}) must have size ${outputs * (inputs + (bias ? 1 : 0))}, got ${g.size}`);
     }
     next += g.size;
   }

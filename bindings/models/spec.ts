@@ -26,7 +26,9 @@ export function modelSpec(model: Model): ModelSpec | undefined {
 /** Rebuild a model from its description on the given core. */
 export function modelFromSpec(spec: ModelSpec, core?: Core): Model {
   switch (spec.name) {
-    case 'linear': return linear({ inputs: spec.inputs, outputs: spec.outputs, bias: spec.bias, ...(core ? { core } : {}) });
-    case 'mlp': return mlp({ sizes: spec.sizes, activation: spec.activation, ...(core ? { core } : {}) });
+    case 'linear':
+      return linear({ inputs: spec.inputs, outputs: spec.outputs, bias: spec.bias, ...(core ? { core } : {}) });
+    case 'mlp':
+      return mlp({ sizes: spec.sizes, activation: spec.activation, ...(core ? { core } : {}) });
   }
 }

@@ -86,13 +86,18 @@ export interface CurvatureOperator extends LinearOperator {
  * topEigenvalues(H, { k: 1, which: 'both' }); // λ_min and λ_max of ∇²L(θ)
  */
 export function curvatureOperator(problem: Problem, theta: VectorInput, options: CurvatureOperatorOptions = {}): CurvatureOperator {
-  if (typeof problem !== 'object' || problem === null || typeof problem.ggnVectorProduct !== 'function') throw new TypeError('natgrad: curvatureOperator needs a Problem (problem(...) or linearProblem(...))');
+  if (typeof problem !== 'object' || problem === null || typeof problem.ggnVectorProduct !== 'function')
+    throw new TypeError('natgrad: curvatureOperator needs a Problem (problem(...) or linearProblem(...))');
   const kind = options.kind ?? 'ggn';
-  if (!['ggn', 'fisher', 'hessian', 'empiricalFisher', 'fisherMC'].includes(kind)) throw new RangeError(`natgrad: kind must be 'ggn', 'fisher', 'hessian', 'empiricalFisher' or 'fisherMC', got ${String(kind)}`);
+  if (!['ggn', 'fisher', 'hessian', 'empiricalFisher', 'fisherMC'].includes(kind))
+    throw new RangeError(`natgrad: kind must be 'ggn', 'fisher', 'hessian', 'empiricalFisher' or 'fisherMC', got ${String(kind)}`);
   const samples = checkCount(options.samples, 'samples', 1);
   const seed = checkSeed(options.seed);
   const perSampleBytes = options.perSampleBytes ?? 64 * 2 ** 20;
-  const D = problem.dim, N = problem.N, M = problem.outputs, s = problem.scale;
+  const D = problem.dim,
+    N = problem.N,
+    M = problem.outputs,
+    s = problem.scale;
   const th = toVector(theta, D, 'theta').slice();
   const osp = (problem as unknown as Partial<OutputSpaceProblem>).outputSpaceProduct?.bind(problem);
 
@@ -121,7 +126,8 @@ export function curvatureOperator(problem: Problem, theta: VectorInput, options:
       product = (v) => {
         if (!rows) return osp!(th, v, efB);
         G ??= problem.perSampleGradients(th).data;
-        const a = new Float64Array(N), out = new Float64Array(D);
+        const a = new Float64Array(N),
+          out = new Float64Array(D);
         for (let n = 0; n < N; n++) {
           let t = 0;
           const o = n * D;
@@ -129,7 +135,8 @@ export function curvatureOperator(problem: Problem, theta: VectorInput, options:
           a[n] = s * t;
         }
         for (let n = 0; n < N; n++) {
-          const t = a[n]!, o = n * D;
+          const t = a[n]!,
+            o = n * D;
           if (t !== 0) for (let j = 0; j < D; j++) out[j]! += t * G[o + j]!;
         }
         return out;
@@ -142,7 +149,10 @@ export function curvatureOperator(problem: Problem, theta: VectorInput, options:
       let Rt: Float64Array | undefined;
       const mcB: OutputSpaceMap = (u, f) => {
         if (!Rt) {
-          const g = rng(seed), w = 1 / Math.sqrt(samples), rt = new Float64Array(M), p = new Float64Array(M);
+          const g = rng(seed),
+            w = 1 / Math.sqrt(samples),
+            rt = new Float64Array(M),
+            p = new Float64Array(M);
           Rt = new Float64Array(N * samples * M);
           for (let n = 0; n < N; n++) {
             for (let q = 0; q < samples; q++) {
@@ -178,7 +188,8 @@ export function curvatureOperator(problem: Problem, theta: VectorInput, options:
     matmat(V, k) {
       if (!Number.isSafeInteger(k) || k < 1) throw new RangeError(`natgrad: matmat: k must be a positive integer, got ${String(k)}`);
       const X = toVector(V, D * k, `V (D × k = ${D} × ${k})`);
-      const out = new Float64Array(D * k), col = new Float64Array(D);
+      const out = new Float64Array(D * k),
+        col = new Float64Array(D);
       for (let c = 0; c < k; c++) {
         for (let i = 0; i < D; i++) col[i] = X[i * k + c]!;
         const y = product(col);
@@ -188,18 +199,26 @@ export function curvatureOperator(problem: Problem, theta: VectorInput, options:
     },
     diagonal() {
       switch (kind) {
-        case 'hessian': return problem.hessian(th, { structure: 'diagonal' });
-        case 'empiricalFisher': return problem.empiricalFisher(th, { structure: 'diagonal' });
-        case 'fisherMC': return problem.fisherMC(th, { structure: 'diagonal', samples, seed });
-        default: return problem.ggn(th, { structure: 'diagonal' });
+        case 'hessian':
+          return problem.hessian(th, { structure: 'diagonal' });
+        case 'empiricalFisher':
+          return problem.empiricalFisher(th, { structure: 'diagonal' });
+        case 'fisherMC':
+          return problem.fisherMC(th, { structure: 'diagonal', samples, seed });
+        default:
+          return problem.ggn(th, { structure: 'diagonal' });
       }
     },
     toDense() {
       switch (kind) {
-        case 'hessian': return problem.hessian(th);
-        case 'empiricalFisher': return problem.empiricalFisher(th);
-        case 'fisherMC': return problem.fisherMC(th, { samples, seed });
-        default: return problem.ggn(th);
+        case 'hessian':
+          return problem.hessian(th);
+        case 'empiricalFisher':
+          return problem.empiricalFisher(th);
+        case 'fisherMC':
+          return problem.fisherMC(th, { samples, seed });
+        default:
+          return problem.ggn(th);
       }
     },
   };

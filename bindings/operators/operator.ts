@@ -105,7 +105,8 @@ export function applyMany(op: LinearOperator, V: Float64Array, k: number, what =
     if (bad >= 0) throw new RangeError(`natgrad: ${what}.matmat returned a non-finite entry at ${bad}`);
     return out;
   }
-  const out = new Float64Array(D * k), col = new Float64Array(D);
+  const out = new Float64Array(D * k),
+    col = new Float64Array(D);
   for (let c = 0; c < k; c++) {
     for (let i = 0; i < D; i++) col[i] = V[i * k + c]!;
     const y = apply(op, col, what);

@@ -42,17 +42,24 @@ export interface HessianFreeOptions extends Omit<OptimizerOptions, 'lr'> {
  */
 export function hessianFree(problem: Problem, options: HessianFreeOptions = {}): Optimizer {
   const curvature = options.curvature ?? 'ggn';
-  if (!['ggn', 'fisher', 'empiricalFisher', 'hessian'].includes(curvature)) throw new RangeError(`natgrad: hessianFree: curvature must be 'ggn', 'fisher', 'empiricalFisher' or 'hessian', got ${String(curvature)}`);
+  if (!['ggn', 'fisher', 'empiricalFisher', 'hessian'].includes(curvature))
+    throw new RangeError(`natgrad: hessianFree: curvature must be 'ggn', 'fisher', 'empiricalFisher' or 'hessian', got ${String(curvature)}`);
   const maxIterations = options.cg?.maxIterations ?? 50;
   if (!Number.isSafeInteger(maxIterations) || maxIterations < 1) throw new RangeError(`natgrad: hessianFree: cg.maxIterations must be a positive integer, got ${String(maxIterations)}`);
   const tol = checkScalar(options.cg?.tol ?? 1e-6, 'cg.tol', 'positive');
   const withPrior = curvature === 'hessian' ? 0 : 1;
-  return makeOptimizer('HF', problem, { ...options, lr: options.lr ?? 1 }, (p, s) => {
-    const op = curvatureOperator(p, s.theta, { kind: curvature });
-    const r = cg(op, s.gradient, { damping: withPrior * p.priorCurvature() + s.damping, tol, maxIterations });
-    if (r.reason === 'negativeCurvature' && r.iterations === 0) {
-      throw new NotPositiveDefiniteError(1, NaN, `hessianFree step ${s.iteration + 1}: the damped ${curvature} along ∇L (CG's first direction has non-positive curvature; raise damping)`);
-    }
-    return { direction: r.x, curvatureDirection: r.product };
-  }, true);
+  return makeOptimizer(
+    'HF',
+    problem,
+    { ...options, lr: options.lr ?? 1 },
+    (p, s) => {
+      const op = curvatureOperator(p, s.theta, { kind: curvature });
+      const r = cg(op, s.gradient, { damping: withPrior * p.priorCurvature() + s.damping, tol, maxIterations });
+      if (r.reason === 'negativeCurvature' && r.iterations === 0) {
+        throw new NotPositiveDefiniteError(1, NaN, `hessianFree step ${s.iteration + 1}: the damped ${curvature} along ∇L (CG's first direction has non-positive curvature; raise damping)`);
+      }
+      return { direction: r.x, curvatureDirection: r.product };
+    },
+    true,
+  );
 }

@@ -51,37 +51,52 @@ export interface KfacState extends OptimizerState {
  */
 export function kfac(problem: Problem, options: KfacOptions): Optimizer {
   const curvature = options?.curvature ?? 'fisher';
-  if (curvature !== 'fisher' && curvature !== 'fisherMC' && curvature !== 'empiricalFisher') throw new RangeError(`natgrad: kfac: curvature must be 'fisher', 'fisherMC' or 'empiricalFisher', got ${String(curvature)}`);
+  if (curvature !== 'fisher' && curvature !== 'fisherMC' && curvature !== 'empiricalFisher')
+    throw new RangeError(`natgrad: kfac: curvature must be 'fisher', 'fisherMC' or 'empiricalFisher', got ${String(curvature)}`);
   const ema = checkScalar(options.ema ?? 0.95, 'ema', 'nonnegative');
   if (!(ema < 1)) throw new RangeError(`natgrad: kfac: ema must be in [0, 1), got ${ema}`);
   const updateEvery = options.updateEvery ?? 1;
   if (!Number.isSafeInteger(updateEvery) || updateEvery < 1) throw new RangeError(`natgrad: kfac: updateEvery must be a positive integer, got ${String(updateEvery)}`);
   if ((options as { adaptiveDamping?: unknown }).adaptiveDamping) throw new RangeError('natgrad: kfac: adaptiveDamping is not supported (set damping)');
   if (!isLayered(problem.model)) throw new RangeError(`natgrad: kfac needs a model whose groups are all dense layers; ${problem.model.name} is not`);
-  const samples = options.samples ?? 1, seed = options.seed ?? 0;
+  const samples = options.samples ?? 1,
+    seed = options.seed ?? 0;
   const groups = problem.model.groups;
 
   const factorsAt = (theta: Float64Array, iteration: number): DenseKfacFactors[] => {
-    const raw: KfacFactors[] = curvature === 'fisher' ? problem.fisher(theta, { structure: 'kfac' })
-      : curvature === 'empiricalFisher' ? problem.empiricalFisher(theta, { structure: 'kfac' })
-      : problem.fisherMC(theta, { structure: 'kfac', samples, seed: seed + iteration });
+    const raw: KfacFactors[] =
+      curvature === 'fisher'
+        ? problem.fisher(theta, { structure: 'kfac' })
+        : curvature === 'empiricalFisher'
+          ? problem.empiricalFisher(theta, { structure: 'kfac' })
+          : problem.fisherMC(theta, { structure: 'kfac', samples, seed: seed + iteration });
     try {
       return raw.map((f) => ({ A: f.A.toDense(), G: f.G.toDense() }));
     } finally {
-      for (const f of raw) { f.A.free(); f.G.free(); }
+      for (const f of raw) {
+        f.A.free();
+        f.G.free();
+      }
     }
   };
 
   let pending: readonly DenseKfacFactors[] | undefined;
-  const opt = makeOptimizer('KFAC', problem, options, (p, s) => {
-    const inv = kfacInverse(pending!, groups, { damping: s.damping + p.priorCurvature() });
-    try {
-      return { direction: inv.apply(s.gradient) };
-    } finally {
-      inv.free();
-    }
-  }, false);
-  const baseInit = opt.init, baseUpdate = opt.update;
+  const opt = makeOptimizer(
+    'KFAC',
+    problem,
+    options,
+    (p, s) => {
+      const inv = kfacInverse(pending!, groups, { damping: s.damping + p.priorCurvature() });
+      try {
+        return { direction: inv.apply(s.gradient) };
+      } finally {
+        inv.free();
+      }
+    },
+    false,
+  );
+  const baseInit = opt.init,
+    baseUpdate = opt.update;
   opt.init = (theta0) => {
     const s = baseInit(theta0);
     return { ...s, factors: factorsAt(s.theta, 0) } as KfacState;

@@ -292,14 +292,23 @@ const AUTO_DENSE_BYTES = 256 * 2 ** 20;
  * The damped solve (C + shift·I) d = g of a second-order optimizer: Cholesky on the dense C, or
  * CG on the curvature operator (see {@link SolverOptions}).
  */
-function solveWith(name: string, problem: Problem, options: SecondOrderOptions, kind: CurvatureKind, dense: (p: Problem, s: OptimizerState) => SymMatrix, mc?: { samples: number; seed: number }): Preconditioner {
+function solveWith(
+  name: string,
+  problem: Problem,
+  options: SecondOrderOptions,
+  kind: CurvatureKind,
+  dense: (p: Problem, s: OptimizerState) => SymMatrix,
+  mc?: { samples: number; seed: number },
+): Preconditioner {
   const solver = options.solver ?? 'auto';
   if (solver !== 'cholesky' && solver !== 'cg' && solver !== 'auto') throw new RangeError(`natgrad: solver must be 'cholesky', 'cg' or 'auto', got ${String(solver)}`);
   const minRcond = options.minRcond;
   if (minRcond !== undefined && !(checkScalar(minRcond, 'minRcond', 'nonnegative') <= 1)) throw new RangeError(`natgrad: minRcond must be in [0, 1], got ${minRcond}`);
-  const tol = options.cg?.tol ?? 1e-10, maxIterations = options.cg?.maxIterations;
+  const tol = options.cg?.tol ?? 1e-10,
+    maxIterations = options.cg?.maxIterations;
   checkScalar(tol, 'cg.tol', 'positive');
-  if (maxIterations !== undefined && !(Number.isSafeInteger(maxIterations) && maxIterations >= 1)) throw new RangeError(`natgrad: cg.maxIterations must be a positive integer, got ${String(maxIterations)}`);
+  if (maxIterations !== undefined && !(Number.isSafeInteger(maxIterations) && maxIterations >= 1))
+    throw new RangeError(`natgrad: cg.maxIterations must be a positive integer, got ${String(maxIterations)}`);
   const useCg = solver === 'cg' || (solver === 'auto' && 8 * problem.dim * problem.dim > AUTO_DENSE_BYTES);
   const want = !!options.adaptiveDamping;
   const prior = kind === 'hessian' ? 0 : 1;
@@ -308,7 +317,11 @@ function solveWith(name: string, problem: Problem, options: SecondOrderOptions, 
     const op = curvatureOperator(p, s.theta, mc ? { kind, samples: mc.samples, seed: mc.seed + s.iteration } : { kind });
     const r = cg(op, s.gradient, { damping: prior * p.priorCurvature() + s.damping, tol, maxIterations });
     if (!r.converged) {
-      throw new ConvergenceError(`natgrad: ${name} step ${s.iteration + 1}: CG on the damped ${kind} did not converge (${r.reason === 'negativeCurvature' ? 'non-positive curvature: the damped matrix is not positive definite' : `relative residual ${r.residual.toExponential(2)} > tol ${tol} after ${r.iterations} iterations`}); raise damping or cg.maxIterations`, r.iterations, r.residual);
+      throw new ConvergenceError(
+        `natgrad: ${name} step ${s.iteration + 1}: CG on the damped ${kind} did not converge (${r.reason === 'negativeCurvature' ? 'non-positive curvature: the damped matrix is not positive definite' : `relative residual ${r.residual.toExponential(2)} > tol ${tol} after ${r.iterations} iterations`}); raise damping or cg.maxIterations`,
+        r.iterations,
+        r.residual,
+      );
     }
     return { direction: r.x, curvatureDirection: r.product };
   };
@@ -316,17 +329,35 @@ function solveWith(name: string, problem: Problem, options: SecondOrderOptions, 
 
 /** Natural gradient descent with the exact Fisher: d = (F + s/σp² I + λI)⁻¹ ∇L (Cholesky, or CG: see {@link SolverOptions}). */
 export function ngd(problem: Problem, options: SecondOrderOptions): Optimizer {
-  return makeOptimizer('NGD', problem, options, solveWith('NGD', problem, options, 'fisher', (p, s) => p.fisher(s.theta)), true);
+  return makeOptimizer(
+    'NGD',
+    problem,
+    options,
+    solveWith('NGD', problem, options, 'fisher', (p, s) => p.fisher(s.theta)),
+    true,
+  );
 }
 
 /** Empirical-Fisher descent: d = (F̃ + s/σp² I + λI)⁻¹ ∇L (Cholesky, or CG: see {@link SolverOptions}). */
 export function efgd(problem: Problem, options: SecondOrderOptions): Optimizer {
-  return makeOptimizer('EFGD', problem, options, solveWith('EFGD', problem, options, 'empiricalFisher', (p, s) => p.empiricalFisher(s.theta)), true);
+  return makeOptimizer(
+    'EFGD',
+    problem,
+    options,
+    solveWith('EFGD', problem, options, 'empiricalFisher', (p, s) => p.empiricalFisher(s.theta)),
+    true,
+  );
 }
 
 /** Newton's method: d = (∇²L + λI)⁻¹ ∇L (the Hessian includes the prior; Cholesky, or CG: see {@link SolverOptions}). */
 export function newton(problem: Problem, options: SecondOrderOptions): Optimizer {
-  return makeOptimizer('Newton', problem, options, solveWith('Newton', problem, options, 'hessian', (p, s) => p.hessian(s.theta)), true);
+  return makeOptimizer(
+    'Newton',
+    problem,
+    options,
+    solveWith('Newton', problem, options, 'hessian', (p, s) => p.hessian(s.theta)),
+    true,
+  );
 }
 
 /**
@@ -334,8 +365,15 @@ export function newton(problem: Problem, options: SecondOrderOptions): Optimizer
  * `seed + k`), d = (F̂_MC + s/σp² I + λI)⁻¹ ∇L.
  */
 export function ngdMC(problem: Problem, options: SecondOrderOptions & { samples?: number; seed?: number }): Optimizer {
-  const samples = options.samples ?? 1, seed = options.seed ?? 0;
-  return makeOptimizer('NGD-MC', problem, options, solveWith('NGD-MC', problem, options, 'fisherMC', (p, s) => p.fisherMC(s.theta, { samples, seed: seed + s.iteration }), { samples, seed }), true);
+  const samples = options.samples ?? 1,
+    seed = options.seed ?? 0;
+  return makeOptimizer(
+    'NGD-MC',
+    problem,
+    options,
+    solveWith('NGD-MC', problem, options, 'fisherMC', (p, s) => p.fisherMC(s.theta, { samples, seed: seed + s.iteration }), { samples, seed }),
+    true,
+  );
 }
 
 /**
@@ -345,23 +383,35 @@ export function ngdMC(problem: Problem, options: SecondOrderOptions & { samples?
 export function diagonalEF(problem: Problem, options: OptimizerOptions & { power?: 1 | 0.5 }): Optimizer {
   const power = options.power ?? 1;
   if (power !== 1 && power !== 0.5) throw new RangeError(`natgrad: power must be 1 or 0.5, got ${String(power)}`);
-  return makeOptimizer(power === 1 ? 'diagEF' : 'diagEF-sqrt', problem, options, (p, s) => {
-    const diag = p.empiricalFisher(s.theta, { structure: 'diagonal' });
-    const shift = p.priorCurvature() + s.damping;
-    const direction = s.gradient.map((g, i) => {
-      const den = diag[i]! + shift;
-      if (!(den > 0)) throw new NotPositiveDefiniteError(i + 1, den, 'diagonal empirical Fisher');
-      return g / (power === 1 ? den : Math.sqrt(den));
-    });
-    return { direction };
-  }, false);
+  return makeOptimizer(
+    power === 1 ? 'diagEF' : 'diagEF-sqrt',
+    problem,
+    options,
+    (p, s) => {
+      const diag = p.empiricalFisher(s.theta, { structure: 'diagonal' });
+      const shift = p.priorCurvature() + s.damping;
+      const direction = s.gradient.map((g, i) => {
+        const den = diag[i]! + shift;
+        if (!(den > 0)) throw new NotPositiveDefiniteError(i + 1, den, 'diagonal empirical Fisher');
+        return g / (power === 1 ? den : Math.sqrt(den));
+      });
+      return { direction };
+    },
+    false,
+  );
 }
 
 /** Variance-adapted direction (Eq. 19): d = ‖∇L‖² (F̃ + s/σp² I + λI)⁻¹ ∇L. */
 export function varianceAdapted(problem: Problem, options: OptimizerOptions): Optimizer {
-  return makeOptimizer('VA', problem, options, (p, s) => {
-    const r = dampedSolve(p.empiricalFisher(s.theta), s.gradient, p.priorCurvature() + s.damping, false);
-    const gg = dot(s.gradient, s.gradient);
-    return { direction: r.direction.map((v) => v * gg) };
-  }, false);
+  return makeOptimizer(
+    'VA',
+    problem,
+    options,
+    (p, s) => {
+      const r = dampedSolve(p.empiricalFisher(s.theta), s.gradient, p.priorCurvature() + s.damping, false);
+      const gg = dot(s.gradient, s.gradient);
+      return { direction: r.direction.map((v) => v * gg) };
+    },
+    false,
+  );
 }

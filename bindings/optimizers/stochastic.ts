@@ -85,10 +85,15 @@ function rowsOf(X: ProblemOptions['X'], N: number): { take(idx: Int32Array): Den
       take(idx) {
         let nnz = 0;
         for (const i of idx) nnz += indptr[i + 1]! - indptr[i]!;
-        const ip = new Int32Array(idx.length + 1), ix = new Int32Array(nnz), v = new Float64Array(nnz);
+        const ip = new Int32Array(idx.length + 1),
+          ix = new Int32Array(nnz),
+          v = new Float64Array(nnz);
         let k = 0;
         idx.forEach((i, r) => {
-          for (let t = indptr[i]!; t < indptr[i + 1]!; t++, k++) { ix[k] = indices[t]!; v[k] = values[t]!; }
+          for (let t = indptr[i]!; t < indptr[i + 1]!; t++, k++) {
+            ix[k] = indices[t]!;
+            v[k] = values[t]!;
+          }
           ip[r + 1] = k;
         });
         return { rows: idx.length, cols, indptr: ip, indices: ix, values: v };
@@ -128,7 +133,9 @@ export function batchSchedule(N: number, batchSize: number, epochs: number, seed
     if (B < N) {
       for (let i = N - 1; i > 0; i--) {
         const j = Math.floor(g.uniform() * (i + 1));
-        const t = perm[i]!; perm[i] = perm[j]!; perm[j] = t;
+        const t = perm[i]!;
+        perm[i] = perm[j]!;
+        perm[j] = t;
       }
     }
     const batches: Int32Array[] = [];
@@ -157,7 +164,7 @@ export function stochasticRun(spec: ProblemOptions, make: (p: Problem) => Optimi
   const per = options.evaluationsPerEpoch ?? 1;
   if (!Number.isSafeInteger(per) || per < 1) throw new RangeError(`natgrad: evaluationsPerEpoch must be an integer ≥ 1, got ${String(per)}`);
   const reduction = spec.reduction ?? 'mean';
-  if (reduction === 'sum' && B < N) throw new RangeError('natgrad: stochasticRun: the \'sum\' reduction needs B ≥ N (a batch sum does not estimate the full sum); use \'mean\'');
+  if (reduction === 'sum' && B < N) throw new RangeError("natgrad: stochasticRun: the 'sum' reduction needs B ≥ N (a batch sum does not estimate the full sum); use 'mean'");
   const factor = options.divergenceFactor;
   if (factor !== undefined) checkScalar(factor, 'divergenceFactor', 'positive');
   const sigma2 = spec.priorVariance ?? Infinity;
@@ -178,23 +185,32 @@ export function stochasticRun(spec: ProblemOptions, make: (p: Problem) => Optimi
       const v = (current as unknown as Record<PropertyKey, unknown>)[key];
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(current) : v;
     },
-    has(_t, key) { return key in current; },
+    has(_t, key) {
+      return key in current;
+    },
   });
   const steps = schedule.reduce((n, e) => n + e.length, 0);
   const rec: StochasticRecord = { losses: [], evaluations: [], steps: [], batchLosses: [], status: 'ok', theta: toVector(theta0, full.dim, 'theta0').slice() };
   if (options.recordTheta) rec.thetas = [];
   try {
     const initial = full.loss(rec.theta);
-    rec.losses.push(initial); rec.evaluations.push(0); rec.steps.push(0);
+    rec.losses.push(initial);
+    rec.evaluations.push(0);
+    rec.steps.push(0);
     if (steps === 0) return rec;
     current = build(schedule[0]![0]!);
     const opt = make(view);
     let state: OptimizerState = opt.init(rec.theta);
-    let done = 0, evals = 0;
+    let done = 0,
+      evals = 0;
     outer: for (const epoch of schedule) {
       const marks = new Set(Array.from({ length: per }, (_, j) => Math.round(((j + 1) * epoch.length) / per)));
       for (let b = 0; b < epoch.length; b++) {
-        if (options.signal?.aborted) { rec.status = 'aborted'; rec.reason = 'aborted'; break outer; }
+        if (options.signal?.aborted) {
+          rec.status = 'aborted';
+          rec.reason = 'aborted';
+          break outer;
+        }
         const idx = epoch[b]!;
         if (done > 0) {
           if (current !== full) current.free();
@@ -207,11 +223,17 @@ export function stochasticRun(spec: ProblemOptions, make: (p: Problem) => Optimi
           state = opt.update(state).state;
         } catch (e) {
           if (e instanceof NotPositiveDefiniteError || e instanceof IllConditionedError || e instanceof ConvergenceError) {
-            rec.status = 'failed'; rec.reason = e.message; break outer;
+            rec.status = 'failed';
+            rec.reason = e.message;
+            break outer;
           }
           if (e instanceof NonFiniteLossError) {
-            rec.losses.push(Infinity); rec.evaluations.push(evals + idx.length); rec.steps.push(done + 1);
-            rec.status = factor !== undefined ? 'stopped' : 'failed'; rec.reason = e.message; break outer;
+            rec.losses.push(Infinity);
+            rec.evaluations.push(evals + idx.length);
+            rec.steps.push(done + 1);
+            rec.status = factor !== undefined ? 'stopped' : 'failed';
+            rec.reason = e.message;
+            break outer;
           }
           throw e;
         }
@@ -222,10 +244,24 @@ export function stochasticRun(spec: ProblemOptions, make: (p: Problem) => Optimi
         options.onProgress?.({ step: done, steps });
         if (marks.has(b + 1)) {
           let loss: number;
-          try { loss = full.loss(state.theta); } catch (e) { if (e instanceof NonFiniteLossError) loss = Infinity; else throw e; }
-          rec.losses.push(loss); rec.evaluations.push(evals); rec.steps.push(done);
-          if (!Number.isFinite(loss)) { rec.status = factor !== undefined ? 'stopped' : 'failed'; rec.reason = 'the full-data loss is not finite'; break outer; }
-          if (factor !== undefined && loss > factor * initial) { rec.status = 'stopped'; break outer; }
+          try {
+            loss = full.loss(state.theta);
+          } catch (e) {
+            if (e instanceof NonFiniteLossError) loss = Infinity;
+            else throw e;
+          }
+          rec.losses.push(loss);
+          rec.evaluations.push(evals);
+          rec.steps.push(done);
+          if (!Number.isFinite(loss)) {
+            rec.status = factor !== undefined ? 'stopped' : 'failed';
+            rec.reason = 'the full-data loss is not finite';
+            break outer;
+          }
+          if (factor !== undefined && loss > factor * initial) {
+            rec.status = 'stopped';
+            break outer;
+          }
         }
       }
     }
@@ -278,12 +314,20 @@ export function adam(problem: Problem, options: AdamOptions): Optimizer {
   const eps = checkScalar(options.eps ?? 1e-8, 'eps', 'positive');
   if (!(beta1 < 1) || !(beta2 < 1)) throw new RangeError(`natgrad: adam: beta1 and beta2 must be in [0, 1), got ${beta1}, ${beta2}`);
   let pending: { m: Float64Array; v: Float64Array; t: number } | undefined;
-  const opt = makeOptimizer('Adam', problem, { lr: options.lr }, () => {
-    const { m, v, t } = pending!;
-    const c1 = 1 - beta1 ** t, c2 = 1 - beta2 ** t;
-    return { direction: m.map((mi, i) => mi / c1 / (Math.sqrt(v[i]! / c2) + eps)) };
-  }, false);
-  const baseInit = opt.init, baseUpdate = opt.update;
+  const opt = makeOptimizer(
+    'Adam',
+    problem,
+    { lr: options.lr },
+    () => {
+      const { m, v, t } = pending!;
+      const c1 = 1 - beta1 ** t,
+        c2 = 1 - beta2 ** t;
+      return { direction: m.map((mi, i) => mi / c1 / (Math.sqrt(v[i]! / c2) + eps)) };
+    },
+    false,
+  );
+  const baseInit = opt.init,
+    baseUpdate = opt.update;
   opt.init = (theta0) => {
     const s = baseInit(theta0);
     return { ...s, m: new Float64Array(s.theta.length), v: new Float64Array(s.theta.length) } as AdamState;
@@ -291,7 +335,8 @@ export function adam(problem: Problem, options: AdamOptions): Optimizer {
   opt.update = (state) => {
     const s = state as Partial<AdamState> & OptimizerState;
     const D = state.gradient.length;
-    const m0 = s.m ?? new Float64Array(D), v0 = s.v ?? new Float64Array(D);
+    const m0 = s.m ?? new Float64Array(D),
+      v0 = s.v ?? new Float64Array(D);
     const g = state.gradient;
     const m = m0.map((x, i) => beta1 * x + (1 - beta1) * g[i]!);
     const v = v0.map((x, i) => beta2 * x + (1 - beta2) * g[i]! * g[i]!);
@@ -318,18 +363,30 @@ export function adam(problem: Problem, options: AdamOptions): Optimizer {
  * const opt = diagonalVarianceAdapted(p, { lr: 0.5 });
  */
 export function diagonalVarianceAdapted(problem: Problem, options: Pick<OptimizerOptions, 'lr'>): Optimizer {
-  return makeOptimizer('VA-diag', problem, { lr: options?.lr }, (p, s) => {
-    const G = p.perSampleGradients(s.theta);
-    const n = G.rows, D = G.cols;
-    const mean = new Float64Array(D), vari = new Float64Array(D);
-    for (let r = 0; r < n; r++) for (let j = 0; j < D; j++) mean[j]! += G.data[r * D + j]! / n;
-    for (let r = 0; r < n; r++) for (let j = 0; j < D; j++) { const e = G.data[r * D + j]! - mean[j]!; vari[j]! += (e * e) / n; }
-    const direction = s.gradient.map((g, i) => {
-      const den = g * g + vari[i]! / n;
-      return den > 0 ? ((g * g) / den) * g : 0;
-    });
-    return { direction };
-  }, false);
+  return makeOptimizer(
+    'VA-diag',
+    problem,
+    { lr: options?.lr },
+    (p, s) => {
+      const G = p.perSampleGradients(s.theta);
+      const n = G.rows,
+        D = G.cols;
+      const mean = new Float64Array(D),
+        vari = new Float64Array(D);
+      for (let r = 0; r < n; r++) for (let j = 0; j < D; j++) mean[j]! += G.data[r * D + j]! / n;
+      for (let r = 0; r < n; r++)
+        for (let j = 0; j < D; j++) {
+          const e = G.data[r * D + j]! - mean[j]!;
+          vari[j]! += (e * e) / n;
+        }
+      const direction = s.gradient.map((g, i) => {
+        const den = g * g + vari[i]! / n;
+        return den > 0 ? ((g * g) / den) * g : 0;
+      });
+      return { direction };
+    },
+    false,
+  );
 }
 
 /** Options of {@link fullVarianceAdapted}. */
@@ -350,19 +407,34 @@ export function fullVarianceAdapted(problem: Problem, options: FullVarianceAdapt
   const solver = options?.solver ?? 'cholesky';
   if (solver !== 'cholesky' && solver !== 'cg') throw new RangeError(`natgrad: solver must be 'cholesky' or 'cg', got ${String(solver)}`);
   const tol = checkScalar(options.cg?.tol ?? 1e-10, 'cg.tol', 'positive');
-  return makeOptimizer('VA-full', problem, { lr: options.lr, damping: options.damping ?? 0 }, (p, s) => {
-    const shift = p.priorCurvature() + s.damping;
-    let u: Float64Array;
-    if (solver === 'cg') {
-      const r = cg(curvatureOperator(p, s.theta, { kind: 'empiricalFisher' }), s.gradient, { damping: shift, tol, maxIterations: options.cg?.maxIterations ?? Math.min(p.dim, 1000) });
-      if (!r.converged) throw new ConvergenceError(`natgrad: VA-full step ${s.iteration + 1}: CG on the damped empirical Fisher did not converge (relative residual ${r.residual.toExponential(2)} after ${r.iterations} iterations); raise damping`, r.iterations, r.residual);
-      u = r.x;
-    } else {
-      const F = p.empiricalFisher(s.theta);
-      try { u = F.solve(s.gradient, { damping: shift }); } finally { F.free(); }
-    }
-    let gg = 0;
-    for (const g of s.gradient) gg += g * g;
-    return { direction: u.map((x) => x * gg) };
-  }, false);
+  return makeOptimizer(
+    'VA-full',
+    problem,
+    { lr: options.lr, damping: options.damping ?? 0 },
+    (p, s) => {
+      const shift = p.priorCurvature() + s.damping;
+      let u: Float64Array;
+      if (solver === 'cg') {
+        const r = cg(curvatureOperator(p, s.theta, { kind: 'empiricalFisher' }), s.gradient, { damping: shift, tol, maxIterations: options.cg?.maxIterations ?? Math.min(p.dim, 1000) });
+        if (!r.converged)
+          throw new ConvergenceError(
+            `natgrad: VA-full step ${s.iteration + 1}: CG on the damped empirical Fisher did not converge (relative residual ${r.residual.toExponential(2)} after ${r.iterations} iterations); raise damping`,
+            r.iterations,
+            r.residual,
+          );
+        u = r.x;
+      } else {
+        const F = p.empiricalFisher(s.theta);
+        try {
+          u = F.solve(s.gradient, { damping: shift });
+        } finally {
+          F.free();
+        }
+      }
+      let gg = 0;
+      for (const g of s.gradient) gg += g * g;
+      return { direction: u.map((x) => x * gg) };
+    },
+    false,
+  );
 }

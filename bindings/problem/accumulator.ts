@@ -104,7 +104,8 @@ export class CurvatureAccumulator extends Handle {
 
   /** @internal use the factory functions or {@link CurvatureAccumulator.fromBytes}. */
   constructor(core: Core, kind: AccumulatorKind, likelihood: Likelihood, inputs: number, bias: boolean, theta: Float64Array, model?: Model) {
-    const M = likelihood.outputs, D = model ? model.dim : M * (inputs + (bias ? 1 : 0));
+    const M = likelihood.outputs,
+      D = model ? model.dim : M * (inputs + (bias ? 1 : 0));
     checkSquare(D, `an accumulator of D = ${D} parameters`);
     const ptrs = allocBlocks(core, [8 * D * D, 8 * D]);
     super(core, ptrs);
@@ -140,7 +141,8 @@ export class CurvatureAccumulator extends Handle {
     this.alive();
     if (this.model) return this.#addModel(X, y);
     const core = this.core;
-    const M = this.outputs, D = this.dim;
+    const M = this.outputs,
+      D = this.dim;
     let input: MatrixInput | Matrix = X;
     if (X instanceof Matrix) {
       if (X.cols !== this.inputs) throw new RangeError(`natgrad: X has ${X.cols} columns, the accumulator expects inputs = ${this.inputs}`);
@@ -211,7 +213,10 @@ export class CurvatureAccumulator extends Handle {
    */
   #canonical(): void {
     if (this.model) return; // model accumulators add full symmetric matrices
-    const M = this.outputs, D = this.dim, d = D / M, c = this.ptr(0);
+    const M = this.outputs,
+      D = this.dim,
+      d = D / M,
+      c = this.ptr(0);
     for (let a = 1; a < M; a++) for (let b = 0; b < a; b++) this.core.exports.dsymMirrorLower(d, c + 8 * (a * d * D + b * d), D);
   }
 
@@ -227,7 +232,8 @@ export class CurvatureAccumulator extends Handle {
     if (reduction !== 'mean' && reduction !== 'sum') throw new RangeError(`natgrad: reduction must be 'mean' or 'sum', got ${String(reduction)}`);
     if (reduction === 'mean' && this.#count === 0) throw new RangeError("natgrad: the mean of no rows is undefined: add rows first (or use reduction: 'sum')");
     this.#canonical();
-    const core = this.core, D = this.dim;
+    const core = this.core,
+      D = this.dim;
     const p = core.alloc(8 * D * D);
     core.f64(p, D * D).set(core.f64(this.ptr(0), D * D));
     core.exports.dsymMirrorLower(D, p, D);
@@ -280,7 +286,10 @@ export class CurvatureAccumulator extends Handle {
     const v = new DataView(bytes.buffer);
     MAGIC.forEach((b, i) => v.setUint8(i, b));
     v.setUint16(4, spec ? 2 : VERSION, true);
-    if (spec) { v.setUint32(body, spec.length, true); bytes.set(spec, body + 4); }
+    if (spec) {
+      v.setUint32(body, spec.length, true);
+      bytes.set(spec, body + 4);
+    }
     v.setUint8(6, this.kind === 'fisher' ? 1 : 2);
     const lik = this.likelihood;
     v.setUint8(7, LIK_CODES[lik.name]);
@@ -311,7 +320,8 @@ export class CurvatureAccumulator extends Handle {
     if (version !== VERSION && version !== 2) throw bad(`unsupported version ${version} (this natgrad reads versions 1 and 2)`);
     const kindCode = v.getUint8(6);
     if (kindCode !== 1 && kindCode !== 2) throw bad(`bad kind ${kindCode}`);
-    const likCode = v.getUint8(7), param = v.getFloat64(8, true);
+    const likCode = v.getUint8(7),
+      param = v.getFloat64(8, true);
     const names = ['', 'gaussian', 'bernoulli', 'categorical', 'poisson'] as const;
     if (!(likCode >= 1 && likCode <= 4)) throw bad(`bad likelihood code ${likCode}`);
     let lik: Likelihood;
@@ -320,7 +330,10 @@ export class CurvatureAccumulator extends Handle {
     } catch (e) {
       throw bad(`bad likelihood parameter: ${(e as Error).message}`);
     }
-    const inputs = v.getUint32(16, true), biasByte = v.getUint8(20), D = v.getUint32(24, true), N = v.getFloat64(32, true);
+    const inputs = v.getUint32(16, true),
+      biasByte = v.getUint8(20),
+      D = v.getUint32(24, true),
+      N = v.getFloat64(32, true);
     if (biasByte > 1) throw bad(`bad bias flag ${biasByte}`);
     let model: Model | undefined;
     const body = HEADER + 8 * D + 4 * D * (D + 1);
@@ -365,7 +378,10 @@ function mismatch(a: CurvatureAccumulator, b: CurvatureAccumulator): string {
   if (JSON.stringify(a.likelihood) !== JSON.stringify(b.likelihood)) {
     return `likelihoods differ (${JSON.stringify(a.likelihood)} and ${JSON.stringify(b.likelihood)})`;
   }
-  if (JSON.stringify(a.model ? modelSpec(a.model) ?? a.model.name : null) !== JSON.stringify(b.model ? modelSpec(b.model) ?? b.model.name : null) || (a.model && !modelSpec(a.model) && a.model !== b.model)) {
+  if (
+    JSON.stringify(a.model ? (modelSpec(a.model) ?? a.model.name) : null) !== JSON.stringify(b.model ? (modelSpec(b.model) ?? b.model.name) : null) ||
+    (a.model && !modelSpec(a.model) && a.model !== b.model)
+  ) {
     return 'models differ';
   }
   if (a.inputs !== b.inputs || a.bias !== b.bias) return `inputs differ (${a.inputs}${a.bias ? ' + bias' : ''} and ${b.inputs}${b.bias ? ' + bias' : ''})`;
@@ -376,14 +392,20 @@ function mismatch(a: CurvatureAccumulator, b: CurvatureAccumulator): string {
 }
 
 function nonFinite(core: Core, lik: Likelihood, n: number, M: number, pf: number, pr: number, sumLoss: number): NonFiniteLossError {
-  const f = core.f64(pf, n * M), r = core.f64(pr, n * M);
+  const f = core.f64(pf, n * M),
+    r = core.f64(pr, n * M);
   let i = firstNonFinite(f);
   if (i < 0) i = firstNonFinite(r);
-  const row = i < 0 ? -1 : Math.floor(i / M), fv = i < 0 ? NaN : f[i]!;
-  const why = i < 0 ? 'the sum over the batch overflows'
-    : !Number.isFinite(fv) ? `f = Xθ overflows at row ${row} of the batch (f = ${fv})`
-    : lik.name === 'poisson' ? `the Poisson rate exp(f) overflows at row ${row} of the batch (f = ${fv} > 709.78)`
-    : `the likelihood overflows at row ${row} of the batch (f = ${fv})`;
+  const row = i < 0 ? -1 : Math.floor(i / M),
+    fv = i < 0 ? NaN : f[i]!;
+  const why =
+    i < 0
+      ? 'the sum over the batch overflows'
+      : !Number.isFinite(fv)
+        ? `f = Xθ overflows at row ${row} of the batch (f = ${fv})`
+        : lik.name === 'poisson'
+          ? `the Poisson rate exp(f) overflows at row ${row} of the batch (f = ${fv} > 709.78)`
+          : `the likelihood overflows at row ${row} of the batch (f = ${fv})`;
   return new NonFiniteLossError(`natgrad: the loss is ${sumLoss === Infinity ? '+Infinity' : sumLoss} at θ: ${why}; the batch was not added`, sumLoss, row, fv);
 }
 

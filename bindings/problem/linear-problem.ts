@@ -97,7 +97,10 @@ export class LinearProblem extends Handle implements Problem {
 
   /** @internal use {@link linearProblem}. */
   constructor(core: Core, X: Matrix, ownsX: boolean, y: Float64Array, lik: Likelihood, priorVariance: number, reduction: 'mean' | 'sum', bias: boolean) {
-    const N = X.rows, d = X.cols, M = lik.outputs, D = M * d;
+    const N = X.rows,
+      d = X.cols,
+      M = lik.outputs,
+      D = M * d;
     const ptrs = allocBlocks(core, [8 * N, 8 * D, 8 * N * M, 8 * N * M, 8 * N * M * M, 8 * D, 8 * N * M]);
     super(core, ptrs);
     core.f64(ptrs[0]!, N).set(y);
@@ -117,13 +120,27 @@ export class LinearProblem extends Handle implements Problem {
   }
 
   // Workspace layout: 0 y (N) · 1 θ (D) · 2 f (N·M) · 3 r (N·M) · 4 B (N·M·M) · 5 vec (D) · 6 u (N·M)
-  get #py() { return this.ptr(0); }
-  get #ptheta() { return this.ptr(1); }
-  get #pf() { return this.ptr(2); }
-  get #pr() { return this.ptr(3); }
-  get #pb() { return this.ptr(4); }
-  get #pvec() { return this.ptr(5); }
-  get #pu() { return this.ptr(6); }
+  get #py() {
+    return this.ptr(0);
+  }
+  get #ptheta() {
+    return this.ptr(1);
+  }
+  get #pf() {
+    return this.ptr(2);
+  }
+  get #pr() {
+    return this.ptr(3);
+  }
+  get #pb() {
+    return this.ptr(4);
+  }
+  get #pvec() {
+    return this.ptr(5);
+  }
+  get #pu() {
+    return this.ptr(6);
+  }
 
   /** The prior curvature s/σp² (the Hessian adds s/σp² · I); 0 without a prior. */
   priorCurvature(): number {
@@ -157,10 +174,12 @@ export class LinearProblem extends Handle implements Problem {
   /** The error for a non-finite loss at the last evaluated θ, naming the first bad sample. */
   #nonFinite(sumLoss: number): NonFiniteLossError {
     const { N, outputs: M } = this;
-    const f = this.core.f64(this.#pf, N * M), r = this.core.f64(this.#pr, N * M);
+    const f = this.core.f64(this.#pf, N * M),
+      r = this.core.f64(this.#pr, N * M);
     let i = firstNonFinite(f);
     if (i < 0) i = firstNonFinite(r);
-    const n = i < 0 ? -1 : Math.floor(i / M), fn = i < 0 ? NaN : f[i]!;
+    const n = i < 0 ? -1 : Math.floor(i / M),
+      fn = i < 0 ? NaN : f[i]!;
     let why: string;
     if (i < 0) why = 'the sum over the samples overflows';
     else if (!Number.isFinite(fn)) why = `f = Xθ overflows at sample ${n} (f = ${fn})`;
@@ -168,8 +187,10 @@ export class LinearProblem extends Handle implements Problem {
     else why = `the likelihood overflows at sample ${n} (f = ${fn})`;
     return new NonFiniteLossError(
       `natgrad: the loss is ${sumLoss === Infinity ? '+Infinity' : sumLoss} at this θ: ${why}; its gradient and curvature are ` +
-      'not finite (for an optimizer: the iteration diverged — reduce the step size or add damping)',
-      sumLoss, n, fn,
+        'not finite (for an optimizer: the iteration diverged — reduce the step size or add damping)',
+      sumLoss,
+      n,
+      fn,
     );
   }
 
@@ -200,7 +221,8 @@ export class LinearProblem extends Handle implements Problem {
   /** L(θ) and ∇L(θ) from one pass of the model. */
   lossAndGradient(theta: VectorInput): { loss: number; gradient: Float64Array } {
     const { sumLoss, th } = this.#evaluate(theta, false);
-    const pg = this.#pvec, D = this.dim;
+    const pg = this.#pvec,
+      D = this.dim;
     this.core.f64(pg, D).fill(0);
     this.#backward(this.#pr, this.scale, pg);
     const g = this.core.f64(pg, D).slice();
@@ -224,7 +246,10 @@ export class LinearProblem extends Handle implements Problem {
   }
 
   #perSample(): DenseMatrix {
-    const N = this.N, M = this.outputs, d = this.inputs, D = this.dim;
+    const N = this.N,
+      M = this.outputs,
+      d = this.inputs,
+      D = this.dim;
     const data = new Float64Array(N * D);
     if (this.X.format === 'dense') {
       const p = this.core.alloc(8 * N * D);
@@ -236,19 +261,24 @@ export class LinearProblem extends Handle implements Problem {
       }
     } else {
       const [ip, ix, iv] = this.X.csrPtrs();
-      const indptr = this.core.i32(ip, N + 1), indices = this.core.i32(ix, this.X.nnz), values = this.core.f64(iv, this.X.nnz);
+      const indptr = this.core.i32(ip, N + 1),
+        indices = this.core.i32(ix, this.X.nnz),
+        values = this.core.f64(iv, this.X.nnz);
       const r = this.core.f64(this.#pr, N * M);
-      for (let n = 0; n < N; n++) for (let k = 0; k < M; k++) {
-        const rk = r[n * M + k]!;
-        for (let p = indptr[n]!; p < indptr[n + 1]!; p++) data[n * D + k * d + indices[p]!] = rk * values[p]!;
-      }
+      for (let n = 0; n < N; n++)
+        for (let k = 0; k < M; k++) {
+          const rk = r[n * M + k]!;
+          for (let p = indptr[n]!; p < indptr[n + 1]!; p++) data[n * D + k * d + indices[p]!] = rk * values[p]!;
+        }
     }
     return { data, rows: N, cols: D };
   }
 
   /** Fill B (N × M × M, or N when M = 1) for the chosen curvature at the last evaluated θ. */
   #fillB(kind: BKind, mc?: { samples: number; seed: number }): void {
-    const N = this.N, M = this.outputs, core = this.core;
+    const N = this.N,
+      M = this.outputs,
+      core = this.core;
     if (kind === 'fisher') return; // Λ was written by #evaluate
     const pb = this.#pb;
     core.f64(pb, N * M * M).fill(0);
@@ -259,7 +289,9 @@ export class LinearProblem extends Handle implements Problem {
     const { samples, seed } = mc!;
     const g = xoshiro(seed);
     const f = core.f64(this.#pf, N * M).slice();
-    const rt = new Float64Array(M), p = new Float64Array(M), B = new Float64Array(N * M * M);
+    const rt = new Float64Array(M),
+      p = new Float64Array(M),
+      B = new Float64Array(N * M * M);
     const w = 1 / samples;
     for (let n = 0; n < N; n++) {
       for (let s = 0; s < samples; s++) {
@@ -336,7 +368,10 @@ export class LinearProblem extends Handle implements Problem {
             this.X.syrkLower(pw, M * M, c, d);
             k.dsymMirrorLower(d, c, d);
             k.dscal(d * d, s, c);
-            if (prior) { const v = core.f64(c, d * d); for (let i = 0; i < d; i++) v[i * d + i]! += prior; }
+            if (prior) {
+              const v = core.f64(c, d * d);
+              for (let i = 0; i < d; i++) v[i * d + i]! += prior;
+            }
           }
         } catch (e) {
           for (const b of blocks) b.free();
@@ -492,7 +527,9 @@ export class LinearProblem extends Handle implements Problem {
     const { core, N, outputs: M, dim: D } = this;
     core.f64(this.#pvec, D).set(vec);
     this.#forward(this.#pvec, this.#pu); // u_n = J_n v
-    const u = core.f64(this.#pu, N * M), B = core.f64(this.#pb, N * M * M), w = core.f64(this.#pr, N * M);
+    const u = core.f64(this.#pu, N * M),
+      B = core.f64(this.#pb, N * M * M),
+      w = core.f64(this.#pr, N * M);
     for (let n = 0; n < N; n++) {
       for (let a = 0; a < M; a++) {
         let s = 0;

@@ -159,11 +159,14 @@ export class ModelProblem extends Handle implements Problem {
     const M = this.outputs;
     let i = firstNonFinite(lin.f);
     if (i < 0) i = firstNonFinite(lin.r);
-    const n = i < 0 ? -1 : Math.floor(i / M), fn = i < 0 ? NaN : lin.f[i]!;
+    const n = i < 0 ? -1 : Math.floor(i / M),
+      fn = i < 0 ? NaN : lin.f[i]!;
     const why = i < 0 ? 'the sum over the samples overflows' : !Number.isFinite(fn) ? `the model's output overflows at sample ${n} (f = ${fn})` : `the likelihood overflows at sample ${n} (f = ${fn})`;
     return new NonFiniteLossError(
       `natgrad: the loss is ${lin.sumLoss} at this θ: ${why}; its gradient and curvature are not finite (for an optimizer: the iteration diverged — reduce the step size or add damping)`,
-      lin.sumLoss, n, fn,
+      lin.sumLoss,
+      n,
+      fn,
     );
   }
 
@@ -192,11 +195,13 @@ export class ModelProblem extends Handle implements Problem {
   lossAndGradient(theta: VectorInput): { loss: number; gradient: Float64Array } {
     const lin = this.#at(theta);
     const g = lin.trace.vjp(lin.r);
-    const s = this.scale, pc = this.priorCurvature();
+    const s = this.scale,
+      pc = this.priorCurvature();
     for (let i = 0; i < g.length; i++) g[i] = s * g[i]! + pc * lin.theta[i]!;
     const loss = s * (lin.sumLoss + this.#priorTerm(lin.theta));
     const bad = firstNonFinite(g);
-    if (bad >= 0) throw new NonFiniteLossError(`natgrad: the gradient overflows at this θ (entry ${bad} is ${g[bad]}, the loss is ${loss}); the iteration diverged — reduce the step size or add damping`, loss);
+    if (bad >= 0)
+      throw new NonFiniteLossError(`natgrad: the gradient overflows at this θ (entry ${bad} is ${g[bad]}, the loss is ${loss}); the iteration diverged — reduce the step size or add damping`, loss);
     return { loss, gradient: g };
   }
 
@@ -236,7 +241,8 @@ export class ModelProblem extends Handle implements Problem {
     const { N, outputs: M, dim: D } = this;
     checkBytes(8 * N * M * D, `the per-sample Jacobians (${N} × ${M} × ${D} doubles)`, DENSE_HINT);
     if (trace.jacobians) return trace.jacobians();
-    const J = new Float64Array(N * M * D), e = new Float64Array(D);
+    const J = new Float64Array(N * M * D),
+      e = new Float64Array(D);
     for (let j = 0; j < D; j++) {
       e[j] = 1;
       const col = trace.jvp(e);
@@ -255,8 +261,12 @@ export class ModelProblem extends Handle implements Problem {
     const { N, outputs: M, likelihood: lik } = this;
     if (kind === 'ef') return { R: lin.r, K: 1 };
     if (kind === 'mc') {
-      const S = mc!.samples, g = xoshiro(mc!.seed), w = 1 / Math.sqrt(S);
-      const R = new Float64Array(N * S * M), p = new Float64Array(M), rt = new Float64Array(M);
+      const S = mc!.samples,
+        g = xoshiro(mc!.seed),
+        w = 1 / Math.sqrt(S);
+      const R = new Float64Array(N * S * M),
+        p = new Float64Array(M),
+        rt = new Float64Array(M);
       for (let n = 0; n < N; n++) {
         for (let q = 0; q < S; q++) {
           sampleResidual(lik, lin.f, n * M, g, rt, 0, p);
@@ -267,12 +277,15 @@ export class ModelProblem extends Handle implements Problem {
     }
     switch (lik.name) {
       case 'gaussian': {
-        const R = new Float64Array(N * M * M), sd = 1 / Math.sqrt(lik.variance);
+        const R = new Float64Array(N * M * M),
+          sd = 1 / Math.sqrt(lik.variance);
         for (let n = 0; n < N; n++) for (let m = 0; m < M; m++) R[(n * M + m) * M + m] = sd;
         return { R, K: M };
       }
-      case 'categorical': return { R: categoricalFactor(lin.f, N, M), K: M - 1 };
-      default: return { R: lin.lam.map(Math.sqrt), K: 1 };
+      case 'categorical':
+        return { R: categoricalFactor(lin.f, N, M), K: M - 1 };
+      default:
+        return { R: lin.lam.map(Math.sqrt), K: 1 };
     }
   }
 
@@ -288,7 +301,7 @@ export class ModelProblem extends Handle implements Problem {
     if (structure === 'dense') checkSquare(this.dim, 'a dense curvature of D parameters');
     const lin = this.#at(theta);
     const { R, K } = this.#factor(lin, kind, mc);
-    const s = this.scale, trace = lin.trace;
+    const trace = lin.trace;
     if (structure === 'kfac') return this.#kfac(trace, R, K) as CurvatureResult<S>;
     const ggn = this.#gram(trace, R, K, structure);
     if (!hessian) return ggn as CurvatureResult<S>;
@@ -303,7 +316,8 @@ export class ModelProblem extends Handle implements Problem {
 
   /** s · Σ_{n,k} c_nk c_nkᵀ in the given structure (trace fast path, else from the pullbacks). */
   #gram(trace: ModelTrace, R: Float64Array, K: number, structure: 'dense' | 'diagonal' | 'block'): SymMatrix | Float64Array | SymMatrix[] {
-    const s = this.scale, { core, dim: D } = this;
+    const s = this.scale,
+      { core, dim: D } = this;
     if (trace.pullbackGram) return trace.pullbackGram(R, K, structure, s);
     const rows = this.N * K;
     const C = this.#pullbacks(trace, R, K);
@@ -357,7 +371,8 @@ export class ModelProblem extends Handle implements Problem {
         for (let c = 0; c < k; c++) V[(j0 + c) * k + c] = 1;
         return trace.residualHmm(lin.r, V, k);
       }
-      const out = new Float64Array(D * k), e = new Float64Array(D);
+      const out = new Float64Array(D * k),
+        e = new Float64Array(D);
       for (let c = 0; c < k; c++) {
         e[j0 + c] = 1;
         const col = trace.residualHvp!(lin.r, e);
@@ -371,7 +386,8 @@ export class ModelProblem extends Handle implements Problem {
       const diag = ggn as Float64Array;
       if (hasResidual) {
         for (let j0 = 0; j0 < D; j0 += chunk) {
-          const k = Math.min(chunk, D - j0), cols = columns(j0, k);
+          const k = Math.min(chunk, D - j0),
+            cols = columns(j0, k);
           for (let c = 0; c < k; c++) diag[j0 + c]! += s * cols[(j0 + c) * k + c]!;
         }
       }
@@ -379,26 +395,37 @@ export class ModelProblem extends Handle implements Problem {
       return;
     }
     if (structure === 'dense') {
-      const H = ggn as SymMatrix, p = H.dataPtr();
+      const H = ggn as SymMatrix,
+        p = H.dataPtr();
       for (let j0 = 0; hasResidual && j0 < D; j0 += chunk) {
-        const k = Math.min(chunk, D - j0), cols = columns(j0, k);
+        const k = Math.min(chunk, D - j0),
+          cols = columns(j0, k);
         const v = core.f64(p, D * D);
         for (let i = 0; i < D; i++) for (let c = 0; c < k; c++) v[i * D + j0 + c]! += s * cols[i * k + c]!;
       }
       symmetrize(core.f64(p, D * D), D);
-      if (pc) { const v = core.f64(p, D * D); for (let i = 0; i < D; i++) v[i * D + i]! += pc; }
+      if (pc) {
+        const v = core.f64(p, D * D);
+        for (let i = 0; i < D; i++) v[i * D + i]! += pc;
+      }
       return;
     }
     const blocks = ggn as SymMatrix[];
     this.model.groups.forEach((g, b) => {
-      const H = blocks[b]!, n = g.size, p = H.dataPtr();
+      const H = blocks[b]!,
+        n = g.size,
+        p = H.dataPtr();
       for (let j0 = 0; hasResidual && j0 < n; j0 += chunk) {
-        const k = Math.min(chunk, n - j0), cols = columns(g.offset + j0, k);
+        const k = Math.min(chunk, n - j0),
+          cols = columns(g.offset + j0, k);
         const v = core.f64(p, n * n);
         for (let i = 0; i < n; i++) for (let c = 0; c < k; c++) v[i * n + j0 + c]! += s * cols[(g.offset + i) * k + c]!;
       }
       symmetrize(core.f64(p, n * n), n);
-      if (pc) { const v = core.f64(p, n * n); for (let i = 0; i < n; i++) v[i * n + i]! += pc; }
+      if (pc) {
+        const v = core.f64(p, n * n);
+        for (let i = 0; i < n; i++) v[i * n + i]! += pc;
+      }
     });
   }
 
@@ -513,7 +540,8 @@ export class ModelProblem extends Handle implements Problem {
     const lin = this.#at(theta);
     const trace = lin.trace;
     const U = this.#lambdaTimes(lin, trace.jvp(vec));
-    const s = this.scale, pc = this.priorCurvature();
+    const s = this.scale,
+      pc = this.priorCurvature();
     // Fused when the trace can: the R-operator seeded with U gives Jᵀ U + residual in one pass.
     const out = trace.residualHvpAndVjp ? trace.residualHvpAndVjp(lin.r, vec, U) : trace.vjp(U);
     const res = trace.residualHvpAndVjp ? undefined : trace.residualHvp?.(lin.r, vec);
@@ -524,7 +552,8 @@ export class ModelProblem extends Handle implements Problem {
   /** Λ_n u_n for every sample (u is N × M). */
   #lambdaTimes(lin: Linearization, u: Float64Array): Float64Array {
     const { N, outputs: M } = this;
-    const w = new Float64Array(N * M), L = lin.lam;
+    const w = new Float64Array(N * M),
+      L = lin.lam;
     if (this.likelihood.name !== 'categorical') {
       for (let i = 0; i < N * M; i++) w[i] = L[i]! * u[i]!;
       return w;
@@ -597,20 +626,29 @@ function freeResult(r: SymMatrix | Float64Array | SymMatrix[]): void {
  * softmaxes (p_i = 0, q_{k+1} subnormal) give no overflow and no 0·∞. Returns the (N·(C−1)) × C stack of the columns.
  */
 export function categoricalFactor(f: Float64Array, N: number, C: number): Float64Array {
-  const K = C - 1, R = new Float64Array(N * K * C), p = new Float64Array(C), q = new Float64Array(C + 1);
+  const K = C - 1,
+    R = new Float64Array(N * K * C),
+    p = new Float64Array(C),
+    q = new Float64Array(C + 1);
   for (let n = 0; n < N; n++) {
     let mx = -Infinity;
     for (let c = 0; c < C; c++) mx = Math.max(mx, f[n * C + c]!);
     let z = 0;
-    for (let c = 0; c < C; c++) { p[c] = Math.exp(f[n * C + c]! - mx); z += p[c]!; }
+    for (let c = 0; c < C; c++) {
+      p[c] = Math.exp(f[n * C + c]! - mx);
+      z += p[c]!;
+    }
     for (let c = 0; c < C; c++) p[c]! /= z;
     q[C] = 0;
     for (let c = C - 1; c >= 0; c--) q[c] = q[c + 1]! + p[c]!;
     for (let k = 0; k < K; k++) {
-      const row = (n * K + k) * C, qk = q[k]!, qk1 = q[k + 1]!;
+      const row = (n * K + k) * C,
+        qk = q[k]!,
+        qk1 = q[k + 1]!;
       if (!(qk1 > 0) || !(qk > 0)) continue;
       // Written so that nothing overflows or underflows to 0·∞ when classes saturate: p_i ≤ q_{k+1}.
-      const a = Math.sqrt(p[k]! / qk), sq = Math.sqrt(qk1);
+      const a = Math.sqrt(p[k]! / qk),
+        sq = Math.sqrt(qk1);
       R[row + k] = a * sq;
       for (let i = k + 1; i < C; i++) R[row + i] = -(p[i]! / sq) * a;
     }

@@ -47,8 +47,7 @@ export interface KfacFactors {
  * The result type for a given structure; `'kfac'` gives one {@link KfacFactors} per layer (`Kf`
  * narrows it: {@link LinearProblem}'s one-layer array also carries that layer's `A` and `G`).
  */
-export type CurvatureResult<S extends Structure, Kf extends KfacFactors[] = KfacFactors[]> =
-  S extends 'diagonal' ? Float64Array : S extends 'block' ? SymMatrix[] : S extends 'kfac' ? Kf : SymMatrix;
+export type CurvatureResult<S extends Structure, Kf extends KfacFactors[] = KfacFactors[]> = S extends 'diagonal' ? Float64Array : S extends 'block' ? SymMatrix[] : S extends 'kfac' ? Kf : SymMatrix;
 
 /** {@link LinearProblem}'s `'kfac'` result: its one layer's factors, as an array of one that is also `{ A, G }`. */
 export type LinearKfac = KfacFactors[] & KfacFactors;

@@ -96,7 +96,10 @@ export function cg(op: LinearOperator, b: Float64Array, options: CgOptions = {})
       const k = P as KfacPreconditionerSpec;
       po = owned = kfacInverse(k.factors, k.groups, { damping: k.damping });
     } else throw new TypeError('natgrad: cg: preconditioner must be a Float64Array diagonal, { dim, apply(r) } or { factors, groups, damping }');
-    if (po.dim !== D) { owned?.free?.(); throw new RangeError(`natgrad: cg: the preconditioner's dim ${po.dim} does not match the operator's dim ${D}`); }
+    if (po.dim !== D) {
+      owned?.free?.();
+      throw new RangeError(`natgrad: cg: the preconditioner's dim ${po.dim} does not match the operator's dim ${D}`);
+    }
     precond = (r) => {
       const z = po.apply(r);
       if (z.length !== D) throw new RangeError(`natgrad: cg: the preconditioner returned ${z.length} entries, expected ${D}`);
@@ -113,7 +116,13 @@ export function cg(op: LinearOperator, b: Float64Array, options: CgOptions = {})
       return y;
     };
     const scaleB = bnorm > 0 ? bnorm : 1;
-    const r = options.x0 === undefined ? rhs.slice() : (() => { const ax = Ax(x); return rhs.map((v, i) => v - ax[i]!); })();
+    const r =
+      options.x0 === undefined
+        ? rhs.slice()
+        : (() => {
+            const ax = Ax(x);
+            return rhs.map((v, i) => v - ax[i]!);
+          })();
     let z = precond ? precond(r) : r;
     const p = z.slice();
     let rz = dot(r, z);
@@ -121,13 +130,22 @@ export function cg(op: LinearOperator, b: Float64Array, options: CgOptions = {})
     let k = 0;
     let reason: CgResult['reason'];
     while (res > tol) {
-      if (k >= maxIt) { reason = 'maxIterations'; break; }
+      if (k >= maxIt) {
+        reason = 'maxIterations';
+        break;
+      }
       checkAbort(options.signal);
       const Ap = Ax(p);
       const pAp = dot(p, Ap);
-      if (!(pAp > 0)) { reason = 'negativeCurvature'; break; }
+      if (!(pAp > 0)) {
+        reason = 'negativeCurvature';
+        break;
+      }
       const alpha = rz / pAp;
-      for (let i = 0; i < D; i++) { x[i]! += alpha * p[i]!; r[i]! -= alpha * Ap[i]!; }
+      for (let i = 0; i < D; i++) {
+        x[i]! += alpha * p[i]!;
+        r[i]! -= alpha * Ap[i]!;
+      }
       k++;
       res = Math.sqrt(dot(r, r)) / scaleB;
       options.onProgress?.({ iteration: k, residual: res });

@@ -86,7 +86,11 @@ export function traceEstimate(op: LinearOperator, options: TraceEstimateOptions 
   const Q: Float64Array[] = [];
   for (let i = 0; i < third; i++) {
     const y = mv(rademacher(g, D));
-    for (let pass = 0; pass < 2; pass++) for (const q of Q) { const c = dot(q, y); for (let t = 0; t < D; t++) y[t]! -= c * q[t]!; }
+    for (let pass = 0; pass < 2; pass++)
+      for (const q of Q) {
+        const c = dot(q, y);
+        for (let t = 0; t < D; t++) y[t]! -= c * q[t]!;
+      }
     const n = Math.sqrt(dot(y, y));
     if (n > 1e-12 * Math.sqrt(D)) Q.push(y.map((x) => x / n));
     options.onProgress?.({ products, estimate: NaN });
@@ -94,7 +98,12 @@ export function traceEstimate(op: LinearOperator, options: TraceEstimateOptions 
   let low = 0;
   for (const q of Q) low += dot(q, mv(q));
   const rest = probes - third - Q.length;
-  const project = (v: Float64Array): void => { for (const q of Q) { const c = dot(q, v); for (let t = 0; t < D; t++) v[t]! -= c * q[t]!; } };
+  const project = (v: Float64Array): void => {
+    for (const q of Q) {
+      const c = dot(q, v);
+      for (let t = 0; t < D; t++) v[t]! -= c * q[t]!;
+    }
+  };
   const terms: number[] = [];
   for (let i = 0; i < rest; i++) {
     const z = rademacher(g, D);
@@ -137,7 +146,8 @@ export function diagonalEstimate(op: LinearOperator, options: DiagonalEstimateOp
   const D = op.dim;
   const probes = checkCount(options.probes, 'probes', 30);
   const g = rng(checkSeed(options.seed));
-  const mean = new Float64Array(D), m2 = new Float64Array(D);
+  const mean = new Float64Array(D),
+    m2 = new Float64Array(D);
   for (let i = 0; i < probes; i++) {
     checkAbort(options.signal);
     const z = rademacher(g, D);

@@ -48,7 +48,8 @@ function trace(a: Float64Array, n: number): number {
 
 /** γ_A, γ_G and π for factors A (p × p) and G (q × q) and damping λ (Martens & Grosse §6.3). */
 export function factoredDamping(A: Float64Array, p: number, G: Float64Array, q: number, lambda: number): { gammaA: number; gammaG: number; pi: number } {
-  const ta = trace(A, p) / p, tg = trace(G, q) / q;
+  const ta = trace(A, p) / p,
+    tg = trace(G, q) / q;
   const pi = ta > 0 && tg > 0 ? Math.sqrt(ta / tg) : 1;
   const r = Math.sqrt(lambda);
   return { gammaA: pi * r, gammaG: r / pi, pi };
@@ -70,17 +71,26 @@ export function kfacInverse(factors: readonly (DenseKfacFactors | { A: SymMatrix
   const dim = groups.reduce((s, g) => s + g.size, 0);
   const chol: { g: ParameterGroup; p: number; q: number; LA: CholeskyFactor; LG: CholeskyFactor }[] = [];
   const dampings: { gammaA: number; gammaG: number; pi: number }[] = [];
-  const freeAll = (): void => { for (const c of chol) { c.LA.free(); c.LG.free(); } };
+  const freeAll = (): void => {
+    for (const c of chol) {
+      c.LA.free();
+      c.LG.free();
+    }
+  };
   try {
     dense.forEach((g, l) => {
       const { inputs, outputs, bias } = g.dense!;
-      const p = inputs + (bias ? 1 : 0), q = outputs;
+      const p = inputs + (bias ? 1 : 0),
+        q = outputs;
       const f = factors[l]!;
-      const A = f.A instanceof SymMatrix ? f.A.toDense() : f.A, G = f.G instanceof SymMatrix ? f.G.toDense() : f.G;
-      if (A.length !== p * p || G.length !== q * q) throw new RangeError(`natgrad: kfacInverse: layer ${g.name} needs A ${p} × ${p} and G ${q} × ${q}, got ${Math.sqrt(A.length)}² and ${Math.sqrt(G.length)}²`);
+      const A = f.A instanceof SymMatrix ? f.A.toDense() : f.A,
+        G = f.G instanceof SymMatrix ? f.G.toDense() : f.G;
+      if (A.length !== p * p || G.length !== q * q)
+        throw new RangeError(`natgrad: kfacInverse: layer ${g.name} needs A ${p} × ${p} and G ${q} × ${q}, got ${Math.sqrt(A.length)}² and ${Math.sqrt(G.length)}²`);
       const d = factoredDamping(A, p, G, q, lambda);
       dampings.push(d);
-      const SA = SymMatrix.from({ data: A, rows: p, cols: p }), SG = SymMatrix.from({ data: G, rows: q, cols: q });
+      const SA = SymMatrix.from({ data: A, rows: p, cols: p }),
+        SG = SymMatrix.from({ data: G, rows: q, cols: q });
       try {
         const LA = SA.cholesky({ damping: d.gammaA });
         try {
@@ -107,7 +117,8 @@ export function kfacInverse(factors: readonly (DenseKfacFactors | { A: SymMatrix
       if (r.length !== dim) throw new RangeError(`natgrad: kfacInverse: r must have length ${dim}, got ${r.length}`);
       const out = Float64Array.from(r);
       for (const { g, p, q, LA, LG } of chol) {
-        const { inputs: nin, bias } = g.dense!, o0 = g.offset;
+        const { inputs: nin, bias } = g.dense!,
+          o0 = g.offset;
         // V (q × p) in [W | b] order.
         const V = new Float64Array(q * p);
         for (let o = 0; o < q; o++) {

@@ -82,7 +82,12 @@ class LanczosProcess {
   #w: Float64Array | undefined;
   #scale = 0;
   done = false;
-  constructor(readonly op: LinearOperator, v0: Float64Array, readonly g: { uniform(): number }, readonly restart: boolean) {
+  constructor(
+    readonly op: LinearOperator,
+    v0: Float64Array,
+    readonly g: { uniform(): number },
+    readonly restart: boolean,
+  ) {
     const n = Math.sqrt(dot(v0, v0));
     if (!(n > 0)) throw new RangeError('natgrad: lanczos: the starting vector is zero');
     this.#w = v0.map((x) => x / n);
@@ -92,29 +97,50 @@ class LanczosProcess {
   step(signal?: AbortSignal): boolean {
     if (this.done) return false;
     checkAbort(signal);
-    const D = this.op.dim, j = this.Q.length;
+    const D = this.op.dim,
+      j = this.Q.length;
     const q = this.#w!;
     this.Q.push(q);
     const w = apply(this.op, q);
     const a = dot(q, w);
     for (let i = 0; i < D; i++) w[i]! -= a * q[i]!;
-    if (j > 0) { const b = this.beta[j - 1]!, qp = this.Q[j - 1]!; for (let i = 0; i < D; i++) w[i]! -= b * qp[i]!; }
+    if (j > 0) {
+      const b = this.beta[j - 1]!,
+        qp = this.Q[j - 1]!;
+      for (let i = 0; i < D; i++) w[i]! -= b * qp[i]!;
+    }
     reorthogonalize(w, this.Q);
     this.alpha.push(a);
     this.#scale = Math.max(this.#scale, Math.abs(a), j > 0 ? this.beta[j - 1]! : 0);
     let b = Math.sqrt(dot(w, w));
-    if (this.Q.length >= D) { this.done = true; this.beta.push(b); this.#w = undefined; return true; }
+    if (this.Q.length >= D) {
+      this.done = true;
+      this.beta.push(b);
+      this.#w = undefined;
+      return true;
+    }
     if (b <= 1e-12 * Math.max(this.#scale, Number.MIN_VALUE)) {
-      if (!this.restart) { this.done = true; this.beta.push(0); this.#w = undefined; return true; }
+      if (!this.restart) {
+        this.done = true;
+        this.beta.push(0);
+        this.#w = undefined;
+        return true;
+      }
       // Invariant subspace: continue in its orthogonal complement, with a zero coupling.
-      let fresh: Float64Array, n = 0;
+      let fresh: Float64Array,
+        n = 0;
       for (let tries = 0; tries < 5 && !(n > 1e-8); tries++) {
         fresh = rademacher(this.g, D);
         const n0 = Math.sqrt(dot(fresh, fresh));
         reorthogonalize(fresh, this.Q);
         n = Math.sqrt(dot(fresh, fresh)) / n0;
       }
-      if (!(n > 1e-8)) { this.done = true; this.beta.push(0); this.#w = undefined; return true; }
+      if (!(n > 1e-8)) {
+        this.done = true;
+        this.beta.push(0);
+        this.#w = undefined;
+        return true;
+      }
       const nn = Math.sqrt(dot(fresh!, fresh!));
       this.#w = fresh!.map((x) => x / nn);
       b = 0;
@@ -131,7 +157,10 @@ class LanczosProcess {
     const T = new Float64Array(m * m);
     for (let i = 0; i < m; i++) {
       T[i * m + i] = this.alpha[i]!;
-      if (i + 1 < m) { T[i * m + i + 1] = this.beta[i]!; T[(i + 1) * m + i] = this.beta[i]!; }
+      if (i + 1 < m) {
+        T[i * m + i + 1] = this.beta[i]!;
+        T[(i + 1) * m + i] = this.beta[i]!;
+      }
     }
     const sm = SymMatrix.from({ data: T, rows: m, cols: m });
     try {
@@ -273,7 +302,13 @@ export function topEigenvalues(op: LinearOperator, options: TopEigenvaluesOption
   const out: TopEigenvaluesResult = {
     values: Float64Array.from(order, (i) => rv[i]!),
     largest: which === 'smallest' ? new Float64Array(0) : Float64Array.from(idx.filter((i) => i >= m - Math.min(k, m)).reverse(), (i) => rv[i]!),
-    smallest: which === 'largest' ? new Float64Array(0) : Float64Array.from(idx.filter((i) => i < Math.min(k, m)), (i) => rv[i]!),
+    smallest:
+      which === 'largest'
+        ? new Float64Array(0)
+        : Float64Array.from(
+            idx.filter((i) => i < Math.min(k, m)),
+            (i) => rv[i]!,
+          ),
     residuals: Float64Array.from(order, (i) => resOf.get(i)!),
     iterations: m,
     converged,
@@ -281,7 +316,11 @@ export function topEigenvalues(op: LinearOperator, options: TopEigenvaluesOption
   if (options.vectors) {
     out.vectors = order.map((i) => {
       const y = new Float64Array(D);
-      for (let j = 0; j < m; j++) { const c = S[j * m + i]!, q = L.Q[j]!; for (let t = 0; t < D; t++) y[t]! += c * q[t]!; }
+      for (let j = 0; j < m; j++) {
+        const c = S[j * m + i]!,
+          q = L.Q[j]!;
+        for (let t = 0; t < D; t++) y[t]! += c * q[t]!;
+      }
       return y;
     });
   }
@@ -344,11 +383,14 @@ export function spectralDensity(op: LinearOperator, options: SpectralDensityOpti
   if (steps > D) throw new RangeError(`natgrad: spectralDensity: steps (${steps}) must be ≤ the operator's dim (${D})`);
   const gridSize = checkCount(options.gridSize, 'gridSize', 256, 2);
   const g = rng(checkSeed(options.seed));
-  const nodes: Float64Array[] = [], weights: Float64Array[] = [];
+  const nodes: Float64Array[] = [],
+    weights: Float64Array[] = [];
   let trace = 0;
   for (let p = 0; p < probes; p++) {
     const L = new LanczosProcess(op, rademacher(g, D), g, false);
-    while (L.alpha.length < steps && L.step(options.signal)) { /* steps */ }
+    while (L.alpha.length < steps && L.step(options.signal)) {
+      /* steps */
+    }
     const { values, S, m } = L.ritz();
     const w = Float64Array.from({ length: m }, (_, j) => S[j]! ** 2);
     nodes.push(values);
@@ -356,15 +398,22 @@ export function spectralDensity(op: LinearOperator, options: SpectralDensityOpti
     for (let j = 0; j < m; j++) trace += (D * w[j]! * values[j]!) / probes;
     options.onProgress?.({ probe: p + 1, probes });
   }
-  let lo = Infinity, hi = -Infinity;
-  for (const v of nodes) for (const x of v) { lo = Math.min(lo, x); hi = Math.max(hi, x); }
+  let lo = Infinity,
+    hi = -Infinity;
+  for (const v of nodes)
+    for (const x of v) {
+      lo = Math.min(lo, x);
+      hi = Math.max(hi, x);
+    }
   const sigma = options.sigma === undefined ? (hi > lo ? (hi - lo) / 100 : 1e-3 * Math.max(1, Math.abs(hi))) : checkScalar(options.sigma, 'sigma', 'positive');
-  const a = lo - 3 * sigma, b = hi + 3 * sigma;
+  const a = lo - 3 * sigma,
+    b = hi + 3 * sigma;
   const grid = Float64Array.from({ length: gridSize }, (_, i) => a + ((b - a) * i) / (gridSize - 1));
   const density = new Float64Array(gridSize);
   const c = 1 / (probes * sigma * Math.sqrt(2 * Math.PI));
   for (let p = 0; p < probes; p++) {
-    const v = nodes[p]!, w = weights[p]!;
+    const v = nodes[p]!,
+      w = weights[p]!;
     for (let j = 0; j < v.length; j++) for (let i = 0; i < gridSize; i++) density[i]! += c * w[j]! * Math.exp(-0.5 * ((grid[i]! - v[j]!) / sigma) ** 2);
   }
   return { nodes, weights, grid, density, sigma, trace };

@@ -38,7 +38,12 @@ export const FIG1_FIELDS: readonly Fig1Field[] = ['GD', 'NGD', 'EF'];
 export const FIG1_SCALES: Readonly<Record<Fig1Field, number>> = { GD: 1 / 3, NGD: 1, EF: 3 };
 /** Damping added to H and F̃ in the NGD and EF fields. */
 export const FIG1_DAMPING = 1e-8;
-export const FIG1_STARTS: readonly (readonly [number, number])[] = [[2, 4.5], [1, 0], [4.5, 3], [-0.5, 3]];
+export const FIG1_STARTS: readonly (readonly [number, number])[] = [
+  [2, 4.5],
+  [1, 0],
+  [4.5, 3],
+  [-0.5, 3],
+];
 export const FIG1_STEP = 0.001;
 /** Iterates per path, start included (the paper's N_ITER). */
 export const FIG1_POINTS = 50_000;
@@ -111,7 +116,9 @@ export function fig1Model(X: DenseMatrix, y: ArrayLike<number>, variance = 1, pr
   if (X.cols !== 2) throw new RangeError(`fig1Model: X must have 2 columns, got ${X.cols}`);
   const N = X.rows;
   const col = (j: number) => Float64Array.from({ length: N }, (_, n) => X.data[2 * n + j]!);
-  const x0 = col(0), x1 = col(1), yv = Float64Array.from(y);
+  const x0 = col(0),
+    x1 = col(1),
+    yv = Float64Array.from(y);
   const G = (w?: Float64Array): Sym2 => {
     const C = gram(X, w);
     try {
@@ -121,7 +128,9 @@ export function fig1Model(X: DenseMatrix, y: ArrayLike<number>, variance = 1, pr
     }
   };
   const mul = (a: Float64Array, b: Float64Array) => a.map((v, i) => v * b[i]!);
-  let xy0 = 0, xy1 = 0, yy = 0;
+  let xy0 = 0,
+    xy1 = 0,
+    yy = 0;
   for (let n = 0; n < N; n++) {
     xy0 += yv[n]! * x0[n]!;
     xy1 += yv[n]! * x1[n]!;
@@ -150,20 +159,27 @@ export function fig1Loss(m: Fig1Model, t: Vec2): number {
 
 /** ∇L(θ) = (Σxxᵀθ − Σyx)/(Nσ²) + θ/(σp² N). */
 export function fig1Gradient(m: Fig1Model, t: Vec2): Vec2 {
-  const [a, b, c] = m.xx, s = 1 / (m.N * m.variance), p = 1 / (m.priorVariance * m.N);
+  const [a, b, c] = m.xx,
+    s = 1 / (m.N * m.variance),
+    p = 1 / (m.priorVariance * m.N);
   return [s * (a * t[0] + b * t[1] - m.xy[0]) + p * t[0], s * (b * t[0] + c * t[1] - m.xy[1]) + p * t[1]];
 }
 
 /** H = Σxxᵀ/(Nσ²) + I/(σp² N) (constant). */
 export function fig1Hessian(m: Fig1Model): Sym2 {
-  const s = 1 / (m.N * m.variance), p = 1 / (m.priorVariance * m.N);
+  const s = 1 / (m.N * m.variance),
+    p = 1 / (m.priorVariance * m.N);
   return [s * m.xx[0] + p, s * m.xx[1], s * m.xx[2] + p];
 }
 
 /** F̃(θ) = (1/N) Σ r_n² x_n x_nᵀ, r_n = (x_nᵀθ − y_n)/σ² (no prior). */
 export function fig1EmpiricalFisher(m: Fig1Model, t: Vec2): Sym2 {
-  const [S00, S01, S11] = m.S, [T0, T1] = m.T, U = m.U;
-  const w00 = t[0] * t[0], w01 = 2 * t[0] * t[1], w11 = t[1] * t[1];
+  const [S00, S01, S11] = m.S,
+    [T0, T1] = m.T,
+    U = m.U;
+  const w00 = t[0] * t[0],
+    w01 = 2 * t[0] * t[1],
+    w11 = t[1] * t[1];
   const k = 1 / (m.N * m.variance * m.variance);
   const out: Sym2 = [0, 0, 0];
   for (let e = 0; e < 3; e++) {
@@ -174,7 +190,9 @@ export function fig1EmpiricalFisher(m: Fig1Model, t: Vec2): Sym2 {
 
 /** x with (A + λI) x = v for a symmetric 2 × 2 A (Cramer's rule). */
 export function solve2(A: Sym2, lambda: number, v: Vec2): Vec2 {
-  const a = A[0] + lambda, b = A[1], c = A[2] + lambda;
+  const a = A[0] + lambda,
+    b = A[1],
+    c = A[2] + lambda;
   const det = a * c - b * b;
   return [(c * v[0] - b * v[1]) / det, (a * v[1] - b * v[0]) / det];
 }
@@ -187,9 +205,15 @@ export function fig1Field(m: Fig1Model, name: Fig1Field, t: Vec2, H: Sym2 = fig1
   const g = fig1Gradient(m, t);
   let d: Vec2;
   switch (name) {
-    case 'GD': d = g; break;
-    case 'NGD': d = solve2(H, damping, g); break;
-    case 'EF': d = solve2(fig1EmpiricalFisher(m, t), damping, g); break;
+    case 'GD':
+      d = g;
+      break;
+    case 'NGD':
+      d = solve2(H, damping, g);
+      break;
+    case 'EF':
+      d = solve2(fig1EmpiricalFisher(m, t), damping, g);
+      break;
   }
   return [-scale * d[0], -scale * d[1]];
 }
@@ -223,7 +247,8 @@ export function fig1(options: Fig1Options = {}): Fig1Result {
   // θ* solves H θ = Σyx/(Nσ²) exactly (L is quadratic); cross-checked against the library in the tests.
   const H = fig1Hessian(m);
   const thetaStar = solve2(H, 0, [m.xy[0] / (m.N * m.variance), m.xy[1] / (m.N * m.variance)]);
-  const b = linspace(-1, 5, 15), theta = linspace(-1, 5, 15);
+  const b = linspace(-1, 5, 15),
+    theta = linspace(-1, 5, 15);
   const fields = {} as Record<Fig1Field, Vec2[][]>;
   const trajectories = {} as Record<Fig1Field, Fig1Trajectory[]>;
   for (const name of FIG1_FIELDS) {
@@ -231,10 +256,12 @@ export function fig1(options: Fig1Options = {}): Fig1Result {
     trajectories[name] = FIG1_STARTS.map((s) => fig1Trajectory(m, name, s, options.points ?? FIG1_POINTS));
   }
   const n = options.contourSize ?? 60;
-  const cb = linspace(-1, 5, n), ct = linspace(-1, 5, n);
+  const cb = linspace(-1, 5, n),
+    ct = linspace(-1, 5, n);
   const values: number[] = [];
   for (const tj of ct) for (const bi of cb) values.push(fig1Loss(m, [bi, tj]));
-  const x: number[] = [], y: number[] = [];
+  const x: number[] = [],
+    y: number[] = [];
   for (let i = 0; i < N; i++) {
     x.push(d.X.data[2 * i + 1]!);
     y.push(d.y[i]!);

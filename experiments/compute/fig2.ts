@@ -20,10 +20,7 @@
  *
  * @module
  */
-import {
-  bernoulli, gaussian, linearProblem, newton, numpyRandomState, SymMatrix, toyData,
-  type LinearProblem, type ToyDataName,
-} from 'natgrad';
+import { bernoulli, gaussian, linearProblem, newton, numpyRandomState, SymMatrix, toyData, type LinearProblem, type ToyDataName } from 'natgrad';
 import type { Vec2 } from './fig1.js';
 
 /** Which version of the figure. */
@@ -49,7 +46,6 @@ export const FIG2_RADIUS = 3;
 export const FIG2_ELLIPSE_POINTS = 100;
 /** Loss grid per side for the contours (the paper's GRID_DENS). */
 export const FIG2_CONTOUR_SIZE = 50;
-
 
 /** One panel pair (data set on top, quadratic models below). */
 export interface Fig2Panel {
@@ -82,9 +78,7 @@ export interface Fig2Result {
 }
 
 function problemFor(variant: Fig2Variant, X: { data: Float64Array; rows: number; cols: number }, y: Float64Array): LinearProblem {
-  return variant === 'main'
-    ? linearProblem({ X, y, likelihood: bernoulli(), priorVariance: Infinity })
-    : linearProblem({ X, y, likelihood: gaussian({ variance: 1 }), priorVariance: 0.1 });
+  return variant === 'main' ? linearProblem({ X, y, likelihood: bernoulli(), priorVariance: Infinity }) : linearProblem({ X, y, likelihood: gaussian({ variance: 1 }), priorVariance: 0.1 });
 }
 
 function norm(v: ArrayLike<number>): number {
@@ -100,7 +94,8 @@ function norm(v: ArrayLike<number>): number {
 export function newtonOptimum(problem: LinearProblem): { theta: Float64Array; iterations: number; gradientNorm: number } {
   const opt = newton(problem, { lr: 1 });
   let state = opt.init(new Float64Array(problem.dim));
-  let best = norm(state.gradient), k = 0;
+  let best = norm(state.gradient),
+    k = 0;
   for (; k < 100 && best > 0; k++) {
     const next = opt.update(state).state;
     const n = norm(next.gradient);
@@ -131,11 +126,13 @@ export function ellipse(M: ArrayLike<number>, center: Vec2, radius = FIG2_RADIUS
     S.free();
   }
   if (!(values[0]! > 0)) throw new RangeError(`ellipse: M is not positive definite (eigenvalues ${values[0]}, ${values[1]})`);
-  const a0 = radius / Math.sqrt(values[0]!), a1 = radius / Math.sqrt(values[1]!);
+  const a0 = radius / Math.sqrt(values[0]!),
+    a1 = radius / Math.sqrt(values[1]!);
   const out: Vec2[] = [];
   for (let i = 0; i < points; i++) {
     const t = (i === points - 1 ? 1 : i / (points - 1)) * 2 * Math.PI;
-    const u0 = a0 * Math.sin(t), u1 = a1 * Math.cos(t);
+    const u0 = a0 * Math.sin(t),
+      u1 = a1 * Math.cos(t);
     // column k of V (row-major) is the eigenvector of values[k]
     out.push([center[0] + V[0]! * u0 + V[1]! * u1, center[1] + V[2]! * u0 + V[3]! * u1]);
   }
@@ -144,13 +141,19 @@ export function ellipse(M: ArrayLike<number>, center: Vec2, radius = FIG2_RADIUS
 
 /** A square window around the given points, padded by `pad` of its span. */
 function squareWindow(points: readonly Vec2[], pad = 0.15): { x: Vec2; y: Vec2 } {
-  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  let x0 = Infinity,
+    x1 = -Infinity,
+    y0 = Infinity,
+    y1 = -Infinity;
   for (const [x, y] of points) {
-    x0 = Math.min(x0, x); x1 = Math.max(x1, x);
-    y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+    x0 = Math.min(x0, x);
+    x1 = Math.max(x1, x);
+    y0 = Math.min(y0, y);
+    y1 = Math.max(y1, y);
   }
   const half = (Math.max(x1 - x0, y1 - y0) * (1 + 2 * pad)) / 2;
-  const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+  const cx = (x0 + x1) / 2,
+    cy = (y0 + y1) / 2;
   return { x: [cx - half, cx + half], y: [cy - half, cy + half] };
 }
 
@@ -167,7 +170,8 @@ export function fig2Panel(variant: Fig2Variant, name: ToyDataName, title: string
     const opt = newtonOptimum(problem);
     const theta = opt.theta;
     const thetaStar: Vec2 = [theta[0]!, theta[1]!];
-    const H = problem.hessian(theta), F = problem.empiricalFisher(theta);
+    const H = problem.hessian(theta),
+      F = problem.empiricalFisher(theta);
     let Hn: Float64Array, Fn: Float64Array;
     try {
       Hn = H.toDense().map((v) => v * problem.N);
@@ -178,7 +182,8 @@ export function fig2Panel(variant: Fig2Variant, name: ToyDataName, title: string
     }
     const ellipses = { fisher: ellipse(Hn, thetaStar), empiricalFisher: ellipse(Fn, thetaStar) };
     const view = squareWindow([...ellipses.fisher, ...ellipses.empiricalFisher, thetaStar]);
-    const cx = linspace(view.x[0], view.x[1], FIG2_CONTOUR_SIZE), cy = linspace(view.y[0], view.y[1], FIG2_CONTOUR_SIZE);
+    const cx = linspace(view.x[0], view.x[1], FIG2_CONTOUR_SIZE),
+      cy = linspace(view.y[0], view.y[1], FIG2_CONTOUR_SIZE);
     const values: number[] = [];
     for (const t1 of cy) for (const t0 of cx) values.push(problem.loss([t0, t1]));
     let fitLine: Fig2Panel['fitLine'];
@@ -192,7 +197,8 @@ export function fig2Panel(variant: Fig2Variant, name: ToyDataName, title: string
         F0.free();
       }
     }
-    const x0: number[] = [], x1: number[] = [];
+    const x0: number[] = [],
+      x1: number[] = [];
     for (let n = 0; n < d.X.rows; n++) {
       x0.push(d.X.data[2 * n]!);
       x1.push(d.X.data[2 * n + 1]!);

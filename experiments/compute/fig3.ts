@@ -22,8 +22,20 @@
  * @module
  */
 import {
-  bernoulli, cosine, efgd, gaussian, gridSearch, linearProblem, NotPositiveDefiniteError,
-  type GridOptimizer, type GridProblem, type GridProgress, type GridRun, type LinearProblem, type MatrixInput, type Problem,
+  bernoulli,
+  cosine,
+  efgd,
+  gaussian,
+  gridSearch,
+  linearProblem,
+  NotPositiveDefiniteError,
+  type GridOptimizer,
+  type GridProblem,
+  type GridProgress,
+  type GridRun,
+  type LinearProblem,
+  type MatrixInput,
+  type Problem,
 } from 'natgrad';
 import { GRID_OPTIMIZERS } from './grid.js';
 

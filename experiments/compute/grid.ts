@@ -23,7 +23,8 @@ export const QUICK_STRIDE = { lrs: 8, dampings: 4 } as const;
  */
 export function experimentGrid(quick: boolean): { lrs: number[]; dampings: number[] } {
   const g = paperGrid();
-  const lrs = Array.from(g.lrs), dampings = Array.from(g.dampings);
+  const lrs = Array.from(g.lrs),
+    dampings = Array.from(g.dampings);
   if (!quick) return { lrs, dampings };
   return { lrs: lrs.filter((_, i) => i % QUICK_STRIDE.lrs === 0), dampings: dampings.filter((_, i) => i % QUICK_STRIDE.dampings === 0) };
 }

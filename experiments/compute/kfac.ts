@@ -35,7 +35,12 @@ export interface KfacResult {
 
 export function kfacSettings(quick: boolean) {
   return {
-    sizes: [64, 32, 10], iterations: quick ? 15 : 60, ema: 0.95, hfCg: quick ? 10 : 20, cosinePoints: quick ? 3 : 6, exactCg: quick ? 80 : 300,
+    sizes: [64, 32, 10],
+    iterations: quick ? 15 : 60,
+    ema: 0.95,
+    hfCg: quick ? 10 : 20,
+    cosinePoints: quick ? 3 : 6,
+    exactCg: quick ? 80 : 300,
     grid: {
       kfac: { lrs: quick ? [0.1, 0.3] : [0.03, 0.1, 0.3, 1], dampings: quick ? [1e-2, 1e-1] : [1e-3, 1e-2, 1e-1] },
       adam: { lrs: quick ? [3e-3, 1e-2] : [1e-3, 3e-3, 1e-2, 3e-2] },
@@ -47,12 +52,18 @@ export function kfacSettings(quick: boolean) {
 
 function make(name: KfacMethod, p: Problem, lr: number, damping: number | null, s: ReturnType<typeof kfacSettings>, seed: number): Optimizer {
   switch (name) {
-    case 'KFAC (Fisher)': return kfac(p, { lr, damping: damping!, curvature: 'fisher', ema: s.ema });
-    case 'KFAC (MC Fisher)': return kfac(p, { lr, damping: damping!, curvature: 'fisherMC', ema: s.ema, seed });
-    case 'KFAC (EF)': return kfac(p, { lr, damping: damping!, curvature: 'empiricalFisher', ema: s.ema });
-    case 'Adam': return adam(p, { lr });
-    case 'GD': return gd(p, { lr });
-    case 'NGD-CG (HF)': return hessianFree(p, { lr, damping: damping!, curvature: 'fisher', cg: { maxIterations: s.hfCg, tol: 1e-6 } });
+    case 'KFAC (Fisher)':
+      return kfac(p, { lr, damping: damping!, curvature: 'fisher', ema: s.ema });
+    case 'KFAC (MC Fisher)':
+      return kfac(p, { lr, damping: damping!, curvature: 'fisherMC', ema: s.ema, seed });
+    case 'KFAC (EF)':
+      return kfac(p, { lr, damping: damping!, curvature: 'empiricalFisher', ema: s.ema });
+    case 'Adam':
+      return adam(p, { lr });
+    case 'GD':
+      return gd(p, { lr });
+    case 'NGD-CG (HF)':
+      return hessianFree(p, { lr, damping: damping!, curvature: 'fisher', cg: { maxIterations: s.hfCg, tol: 1e-6 } });
   }
 }
 
@@ -92,8 +103,13 @@ export function kfacExperiment(digits: { X: DenseMatrix; y: Float64Array }, quic
       }
       const b = best!;
       const r: KfacMethodResult = {
-        name, lr: b.lr, damping: b.damping, status: b.rec.status, loss: b.rec.losses,
-        accuracy: (b.rec.thetas ?? []).map((t) => accuracy(p, digits.X, digits.y, t)), grid,
+        name,
+        lr: b.lr,
+        damping: b.damping,
+        status: b.rec.status,
+        loss: b.rec.losses,
+        accuracy: (b.rec.thetas ?? []).map((t) => accuracy(p, digits.X, digits.y, t)),
+        grid,
       };
       if (name.startsWith('KFAC') && b.rec.directions && b.rec.directions.length > 0) {
         const K = b.rec.directions.length;

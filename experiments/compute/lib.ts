@@ -7,8 +7,19 @@
 import type { DenseMatrix, Problem } from 'natgrad';
 
 export {
-  cg, topEigenvalues, spectralDensity, traceEstimate, curvatureOperator, kfac, hessianFree,
-  stochasticRun, batchSchedule, adam, diagonalVarianceAdapted, fullVarianceAdapted, sineData,
+  cg,
+  topEigenvalues,
+  spectralDensity,
+  traceEstimate,
+  curvatureOperator,
+  kfac,
+  hessianFree,
+  stochasticRun,
+  batchSchedule,
+  adam,
+  diagonalVarianceAdapted,
+  fullVarianceAdapted,
+  sineData,
 } from 'natgrad';
 export type { LinearOperator, StochasticRecord } from 'natgrad';
 
@@ -17,7 +28,8 @@ export function standardizeColumns(X: DenseMatrix): DenseMatrix {
   const { rows: N, cols: d } = X;
   const out = X.data.slice();
   for (let j = 0; j < d; j++) {
-    let m = 0, v = 0;
+    let m = 0,
+      v = 0;
     for (let i = 0; i < N; i++) m += out[i * d + j]! / N;
     for (let i = 0; i < N; i++) v += (out[i * d + j]! - m) ** 2 / N;
     const s = v > 0 ? Math.sqrt(v) : 1;
@@ -29,7 +41,8 @@ export function standardizeColumns(X: DenseMatrix): DenseMatrix {
 /** y standardized to mean 0, variance 1. */
 export function standardizeVector(y: Float64Array): Float64Array {
   const N = y.length;
-  let m = 0, v = 0;
+  let m = 0,
+    v = 0;
   for (const t of y) m += t / N;
   for (const t of y) v += (t - m) ** 2 / N;
   const s = v > 0 ? Math.sqrt(v) : 1;
@@ -68,7 +81,15 @@ export function accuracy(p: Problem, X: DenseMatrix, y: Float64Array, theta: Flo
 
 /** The difference of two operators' products, A v − B v (e.g. ∇²L − G: the residual term). */
 export function difference(dim: number, a: (v: Float64Array) => Float64Array, b: (v: Float64Array) => Float64Array) {
-  return { dim, matvec: (v: Float64Array) => { const x = a(v), y = b(v); for (let i = 0; i < dim; i++) x[i]! -= y[i]!; return x; } };
+  return {
+    dim,
+    matvec: (v: Float64Array) => {
+      const x = a(v),
+        y = b(v);
+      for (let i = 0; i < dim; i++) x[i]! -= y[i]!;
+      return x;
+    },
+  };
 }
 
 /** Evenly spaced integers from 0 to n (count points, deduplicated). */
@@ -78,8 +99,14 @@ export function checkpoints(n: number, count: number): number[] {
 
 /** Cosine of two vectors (NaN when one is 0). */
 export function cos(a: Float64Array, b: Float64Array): number {
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) { ab += a[i]! * b[i]!; aa += a[i]! * a[i]!; bb += b[i]! * b[i]!; }
+  let ab = 0,
+    aa = 0,
+    bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i]! * b[i]!;
+    aa += a[i]! * a[i]!;
+    bb += b[i]! * b[i]!;
+  }
   return ab / Math.sqrt(aa * bb);
 }
 

@@ -66,8 +66,13 @@ function measure(p: Problem, theta: Float64Array, probes: number, steps: number,
   const ef = curvatureOperator(p, theta, { kind: 'empiricalFisher', perSampleBytes: 0 });
   const H = curvatureOperator(p, theta, { kind: 'hessian' });
   const sum = (d: Float64Array) => d.reduce((a, b) => a + b, 0);
-  const trG = sum(ggn.diagonal()), trF = sum(ef.diagonal());
-  const R = difference(p.dim, (v) => H.matvec(v), (v) => ggn.matvec(v));
+  const trG = sum(ggn.diagonal()),
+    trF = sum(ef.diagonal());
+  const R = difference(
+    p.dim,
+    (v) => H.matvec(v),
+    (v) => ggn.matvec(v),
+  );
   const tR = traceEstimate(R, { probes, seed, ...sig });
   const top = (op: { dim: number; matvec(v: Float64Array): Float64Array }) => topEigenvalues(op, { k: 1, maxIterations: Math.min(steps, p.dim), tol: 1e-4, seed, ...sig }).largest[0]!;
   return { trH: trG + tR.estimate, trHse: tR.standardError, trG, trF, topH: top(H), topG: top(ggn), topF: top(ef) };
@@ -84,8 +89,18 @@ export function overparamSeries(cfg: OverparamConfig, digits: { X: DenseMatrix; 
     const theta0 = cfg.model === 'mlp' ? (model as ReturnType<typeof mlp>).init(seed) : new Float64Array(p.dim);
     const checks = logCheckpoints(s.iterations, s.checkpoints);
     const out: OverparamSeries = {
-      name: cfg.name, model: cfg.model, N: cfg.N, D: p.dim, sizes, iterations: [], loss: [], accuracy: [],
-      trace: { hessian: [], hessianStandardError: [], ggn: [], ef: [] }, top: { hessian: [], ggn: [], ef: [] }, ratio: [], finalRatio: NaN,
+      name: cfg.name,
+      model: cfg.model,
+      N: cfg.N,
+      D: p.dim,
+      sizes,
+      iterations: [],
+      loss: [],
+      accuracy: [],
+      trace: { hessian: [], hessianStandardError: [], ggn: [], ef: [] },
+      top: { hessian: [], ggn: [], ef: [] },
+      ratio: [],
+      finalRatio: NaN,
     };
     const opt = adam(p, { lr: s.lr });
     let state = opt.init(theta0);
@@ -96,8 +111,13 @@ export function overparamSeries(cfg: OverparamConfig, digits: { X: DenseMatrix; 
         out.iterations.push(k);
         out.loss.push(state.loss);
         out.accuracy.push(accuracy(p, X, y, state.theta));
-        out.trace.hessian.push(m.trH); out.trace.hessianStandardError.push(m.trHse); out.trace.ggn.push(m.trG); out.trace.ef.push(m.trF);
-        out.top.hessian.push(m.topH); out.top.ggn.push(m.topG); out.top.ef.push(m.topF);
+        out.trace.hessian.push(m.trH);
+        out.trace.hessianStandardError.push(m.trHse);
+        out.trace.ggn.push(m.trG);
+        out.trace.ef.push(m.trF);
+        out.top.hessian.push(m.topH);
+        out.top.ggn.push(m.topG);
+        out.top.ef.push(m.topF);
         out.ratio.push(m.trF / m.trG);
       }
       onProgress?.({ done: k + 1, total: s.iterations + 1 });

@@ -70,11 +70,28 @@ export function prop2Panel(data: Prop2Data, quick: boolean, seed = 0, signal?: A
   const p = problem({ model, X: data.X, y: data.y, likelihood: gaussian({ variance: 1 }) });
   try {
     const rec = ngd(p, { lr: s.lr, damping: s.damping, adaptiveDamping: true }).run(model.init(seed), { iterations: s.iterations, record: { theta: true } });
-    const out: Prop2Panel = { name: data.name, N: data.X.rows, sizes, D: p.dim, iterations: [], loss: [], gap: [], gapResidual: [], residual: [], meanResidual: [], dampings: rec.dampings, status: rec.status };
+    const out: Prop2Panel = {
+      name: data.name,
+      N: data.X.rows,
+      sizes,
+      D: p.dim,
+      iterations: [],
+      loss: [],
+      gap: [],
+      gapResidual: [],
+      residual: [],
+      meanResidual: [],
+      dampings: rec.dampings,
+      status: rec.status,
+    };
     const thetas = rec.thetas!;
     thetas.forEach((theta, k) => {
       if (signal?.aborted) throw signal.reason;
-      const R = difference(p.dim, (v) => p.hessianVectorProduct(theta, v), (v) => p.ggnVectorProduct(theta, v));
+      const R = difference(
+        p.dim,
+        (v) => p.hessianVectorProduct(theta, v),
+        (v) => p.ggnVectorProduct(theta, v),
+      );
       const e = topEigenvalues(R, { k: 1, which: 'both', tol: 1e-8, maxIterations: Math.min(p.dim, 80), seed: k, ...(signal ? { signal } : {}) });
       const f = outputs(p, data.X, theta);
       let r = 0;

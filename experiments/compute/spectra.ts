@@ -42,7 +42,15 @@ export function spectra(digits: { X: DenseMatrix; y: Float64Array }, quick: bool
   const tick = () => onProgress?.({ done: ++done, total });
   try {
     const at = (label: string, iteration: number, theta: Float64Array, loss: number): SpectrumAt => {
-      const point: SpectrumAt = { label, iteration, loss, accuracy: accuracy(p, digits.X, digits.y, theta), densities: {} as SpectrumAt['densities'], top: {} as SpectrumAt['top'], smallest: {} as SpectrumAt['smallest'] };
+      const point: SpectrumAt = {
+        label,
+        iteration,
+        loss,
+        accuracy: accuracy(p, digits.X, digits.y, theta),
+        densities: {} as SpectrumAt['densities'],
+        top: {} as SpectrumAt['top'],
+        smallest: {} as SpectrumAt['smallest'],
+      };
       for (const kind of SPECTRA_KINDS) {
         const op = curvatureOperator(p, theta, kind === 'empiricalFisher' ? { kind, perSampleBytes: 0 } : { kind });
         const d = spectralDensity(op, { probes: s.probes, steps: s.steps, seed, gridSize: 400, ...sig });

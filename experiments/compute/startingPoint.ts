@@ -53,12 +53,23 @@ export interface StartingPointResult {
 }
 
 /** Runs from c·θ* on a real problem with the given best hyper-parameters. */
-export function startingPointRuns(problem: LinearProblem, hyperparameters: Record<StartOptimizer, { lr: number; damping: number }>, factors: readonly number[] = START_FACTORS, iterations = START_ITERATIONS): { thetaStar: Float64Array; lossAtOptimum: number; losses: Record<StartOptimizer, number[][]> } {
+export function startingPointRuns(
+  problem: LinearProblem,
+  hyperparameters: Record<StartOptimizer, { lr: number; damping: number }>,
+  factors: readonly number[] = START_FACTORS,
+  iterations = START_ITERATIONS,
+): { thetaStar: Float64Array; lossAtOptimum: number; losses: Record<StartOptimizer, number[][]> } {
   const thetaStar = newtonOptimum(problem).theta;
   const losses = {} as Record<StartOptimizer, number[][]>;
   for (const name of START_OPTIMIZERS) {
     const { lr, damping } = hyperparameters[name];
-    losses[name] = factors.map((c) => MAKERS[name](problem, { lr, damping }).run(thetaStar.map((t) => c * t), { iterations }).losses);
+    losses[name] = factors.map(
+      (c) =>
+        MAKERS[name](problem, { lr, damping }).run(
+          thetaStar.map((t) => c * t),
+          { iterations },
+        ).losses,
+    );
   }
   return { thetaStar, lossAtOptimum: problem.loss(thetaStar), losses };
 }

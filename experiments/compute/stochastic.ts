@@ -79,14 +79,20 @@ function spec(d: StochasticDataset): ProblemOptions {
 
 function maker(method: StochasticMethod, lr: number, B: number, seed: number): (p: Problem) => Optimizer {
   return (p) => {
-    const solver = B < 64 && p.dim > 200 ? 'cg' as const : 'cholesky' as const;
+    const solver = B < 64 && p.dim > 200 ? ('cg' as const) : ('cholesky' as const);
     switch (method) {
-      case 'SGD': return gd(p, { lr });
-      case 'EF': return efgd(p, { lr, damping: DAMPING, solver });
-      case 'VA-diag': return diagonalVarianceAdapted(p, { lr });
-      case 'VA-full': return fullVarianceAdapted(p, { lr, damping: DAMPING, solver });
-      case 'Adam': return adam(p, { lr });
-      case 'NGD-MC': return ngdMC(p, { lr, damping: DAMPING, seed, solver });
+      case 'SGD':
+        return gd(p, { lr });
+      case 'EF':
+        return efgd(p, { lr, damping: DAMPING, solver });
+      case 'VA-diag':
+        return diagonalVarianceAdapted(p, { lr });
+      case 'VA-full':
+        return fullVarianceAdapted(p, { lr, damping: DAMPING, solver });
+      case 'Adam':
+        return adam(p, { lr });
+      case 'NGD-MC':
+        return ngdMC(p, { lr, damping: DAMPING, seed, solver });
     }
   };
 }
@@ -111,7 +117,15 @@ export function stochasticPanel(d: StochasticDataset, quick: boolean, seed = 0, 
       const grid: StochasticRunResult['grid'] = [];
       for (const lr of s.lrs[method]) {
         if (signal?.aborted) throw signal.reason;
-        const rec = stochasticRun(sp, maker(method, lr, B, seed), theta0, { batchSize: B, epochs, seed, evaluationsPerEpoch: 4, divergenceFactor: 10, ...(signal ? { signal } : {}), recordTheta: B === N });
+        const rec = stochasticRun(sp, maker(method, lr, B, seed), theta0, {
+          batchSize: B,
+          epochs,
+          seed,
+          evaluationsPerEpoch: 4,
+          divergenceFactor: 10,
+          ...(signal ? { signal } : {}),
+          recordTheta: B === N,
+        });
         const final = rec.status === 'ok' ? rec.losses.at(-1)! : Infinity;
         grid.push({ lr, finalLoss: rec.losses.at(-1)!, status: rec.status });
         if (!best || final < best.final) best = { rec, lr, final };

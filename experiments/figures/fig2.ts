@@ -21,25 +21,36 @@ function dataPanel(doc: Document, p: Fig2Panel, variant: Fig2Result['variant'], 
   if (variant === 'main') {
     const pts = p.data.x0.map((x, i) => ({ x, y: p.data.x1[i]!, c: p.data.y[i]! }));
     return Plot.plot({
-      ...panelDefaults(doc, PANEL, PANEL, label), ...margins(),
+      ...panelDefaults(doc, PANEL, PANEL, label),
+      ...margins(),
       x: { domain: [-9, 9], label: 'x₁', labelAnchor: 'center', labelArrow: 'none' },
       y: { domain: [-9, 9], label: first ? 'Dataset: x₂' : 'x₂', labelAnchor: 'center', labelArrow: 'none' },
       marks: [
         Plot.frame({ stroke: '#ccc' }),
-        Plot.dot(pts.filter((d) => d.c === 0), { x: 'x', y: 'y', symbol: 'triangle', r: 2.2, fill: CLASS_COLORS[0], fillOpacity: 0.4, clip: true }),
-        Plot.dot(pts.filter((d) => d.c === 1), { x: 'x', y: 'y', symbol: 'times', r: 2.4, stroke: CLASS_COLORS[1], strokeOpacity: 0.6, clip: true }),
+        Plot.dot(
+          pts.filter((d) => d.c === 0),
+          { x: 'x', y: 'y', symbol: 'triangle', r: 2.2, fill: CLASS_COLORS[0], fillOpacity: 0.4, clip: true },
+        ),
+        Plot.dot(
+          pts.filter((d) => d.c === 1),
+          { x: 'x', y: 'y', symbol: 'times', r: 2.4, stroke: CLASS_COLORS[1], strokeOpacity: 0.6, clip: true },
+        ),
         titleMark(p.title, MARGIN.top),
       ],
     }) as unknown as Element;
   }
   const line = p.fitLine ? [-4, 4].map((x) => [x, p.fitLine!.slope * x + p.fitLine!.intercept]) : [];
   return Plot.plot({
-    ...panelDefaults(doc, PANEL, PANEL, label), ...margins(),
+    ...panelDefaults(doc, PANEL, PANEL, label),
+    ...margins(),
     x: { domain: [-4, 4], label: 'x', labelAnchor: 'center', labelArrow: 'none' },
     y: { domain: [-6, 10], label: first ? 'Dataset: y' : 'y', labelAnchor: 'center', labelArrow: 'none' },
     marks: [
       Plot.frame({ stroke: '#ccc' }),
-      Plot.dot(p.data.x0.map((x, i) => [x, p.data.y[i]!]), { symbol: 'times', r: 2.2, stroke: CLASS_COLORS[1], strokeOpacity: 0.5, clip: true }),
+      Plot.dot(
+        p.data.x0.map((x, i) => [x, p.data.y[i]!]),
+        { symbol: 'times', r: 2.2, stroke: CLASS_COLORS[1], strokeOpacity: 0.5, clip: true },
+      ),
       Plot.line(line, { stroke: CLASS_COLORS[0], strokeWidth: 2, clip: true }),
       titleMark(p.title, MARGIN.top),
     ],
@@ -49,14 +60,23 @@ function dataPanel(doc: Document, p: Fig2Panel, variant: Fig2Result['variant'], 
 function quadraticPanel(doc: Document, p: Fig2Panel, first: boolean): Element {
   const n = p.contours.x.length;
   return Plot.plot({
-    ...panelDefaults(doc, PANEL, PANEL, `panel ${p.title} quadratic approximation`), ...margins(),
+    ...panelDefaults(doc, PANEL, PANEL, `panel ${p.title} quadratic approximation`),
+    ...margins(),
     x: { domain: p.view.x, label: 'θ₁', labelAnchor: 'center', labelArrow: 'none', ticks: 4 },
     y: { domain: p.view.y, label: first ? 'Quadratic approx.: θ₂' : 'θ₂', labelAnchor: 'center', labelArrow: 'none', ticks: 4 },
     marks: [
       Plot.frame({ stroke: '#ccc' }),
       Plot.contour(p.contours.values, {
-        x1: p.contours.x[0]!, x2: p.contours.x[n - 1]!, y1: p.contours.y[0]!, y2: p.contours.y[p.contours.y.length - 1]!,
-        width: n, height: p.contours.y.length, thresholds: 4, stroke: '#b3b3b3', strokeWidth: 1.5, fill: null,
+        x1: p.contours.x[0]!,
+        x2: p.contours.x[n - 1]!,
+        y1: p.contours.y[0]!,
+        y2: p.contours.y[p.contours.y.length - 1]!,
+        width: n,
+        height: p.contours.y.length,
+        thresholds: 4,
+        stroke: '#b3b3b3',
+        strokeWidth: 1.5,
+        fill: null,
       }),
       Plot.line(p.ellipses.fisher, { stroke: METHOD.NGD.color, strokeWidth: LINE_WIDTH + 0.5, clip: true }),
       Plot.line(p.ellipses.empiricalFisher, { stroke: METHOD.EF.color, strokeWidth: LINE_WIDTH + 0.5, strokeDasharray: METHOD.EF.dash, clip: true }),
@@ -70,20 +90,22 @@ export function fig2Svg(r: Fig2Result): string {
   const doc = createDocument();
   const cols = r.panels.length;
   const width = cols * PANEL + (cols - 1) * 10;
-  const title = r.variant === 'main'
-    ? 'Fig. 2 — Fisher vs. empirical Fisher at the optimum, logistic regression'
-    : 'Fig. 2 (appendix) — Fisher vs. empirical Fisher at the optimum, linear regression';
+  const title = r.variant === 'main' ? 'Fig. 2 — Fisher vs. empirical Fisher at the optimum, logistic regression' : 'Fig. 2 (appendix) — Fisher vs. empirical Fisher at the optimum, linear regression';
   const parts = [
     { svg: figureTitle(doc, title, width), x: 0, y: 0 },
     ...r.panels.map((p, i) => ({ svg: dataPanel(doc, p, r.variant, i === 0), x: i * (PANEL + 10), y: 30 })),
     ...r.panels.map((p, i) => ({ svg: quadraticPanel(doc, p, i === 0), x: i * (PANEL + 10), y: 30 + PANEL + 6 })),
     {
-      svg: legend(doc, [
-        { label: 'Loss contour', color: '#b3b3b3' },
-        { label: 'Fisher', style: METHOD.NGD },
-        { label: 'emp. Fisher', style: METHOD.EF },
-        { label: 'Minimum', symbol: 'star', color: 'black' },
-      ], width),
+      svg: legend(
+        doc,
+        [
+          { label: 'Loss contour', color: '#b3b3b3' },
+          { label: 'Fisher', style: METHOD.NGD },
+          { label: 'emp. Fisher', style: METHOD.EF },
+          { label: 'Minimum', symbol: 'star', color: 'black' },
+        ],
+        width,
+      ),
       x: 0,
       y: 30 + 2 * PANEL + 10,
     },

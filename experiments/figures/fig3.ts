@@ -10,7 +10,9 @@ import { GRID_OPTIMIZERS } from '../compute/grid.js';
 import { compose, createDocument, figureTitle, legend, panelDefaults, positiveExtent, titleMark } from './render.js';
 import { LINE_WIDTH, METHOD } from './style.js';
 
-const W = 290, TOP_H = 220, BOTTOM_H = 150;
+const W = 290,
+  TOP_H = 220,
+  BOTTOM_H = 150;
 const MARGIN = { top: 26, right: 14, bottom: 34, left: 58 };
 
 function lossPanel(doc: Document, r: Fig3DatasetResult, iterations: number, first: boolean): Element {
@@ -18,14 +20,29 @@ function lossPanel(doc: Document, r: Fig3DatasetResult, iterations: number, firs
   const extent = positiveExtent(rows.map((d) => d.loss)) ?? [1e-3, 1];
   return Plot.plot({
     ...panelDefaults(doc, W, TOP_H, `panel ${r.name} loss`),
-    marginTop: MARGIN.top, marginRight: MARGIN.right, marginBottom: 18, marginLeft: MARGIN.left,
+    marginTop: MARGIN.top,
+    marginRight: MARGIN.right,
+    marginBottom: 18,
+    marginLeft: MARGIN.left,
     x: { domain: [0, iterations], axis: null },
-    y: { type: 'log', domain: extent[0] === extent[1] ? [extent[0] / 2, extent[1] * 2] : extent, nice: true, label: first ? 'Loss' : null, labelAnchor: 'center', labelArrow: 'none', ticks: 4, tickFormat: '~g' },
+    y: {
+      type: 'log',
+      domain: extent[0] === extent[1] ? [extent[0] / 2, extent[1] * 2] : extent,
+      nice: true,
+      label: first ? 'Loss' : null,
+      labelAnchor: 'center',
+      labelArrow: 'none',
+      ticks: 4,
+      tickFormat: '~g',
+    },
     marks: [
       Plot.frame({ stroke: '#ccc' }),
       ...GRID_OPTIMIZERS.map((name) => {
         const s = METHOD[name];
-        return Plot.line(rows.filter((d) => d.name === name), { x: 'k', y: 'loss', stroke: s.color, strokeWidth: LINE_WIDTH, strokeDasharray: s.dash || undefined });
+        return Plot.line(
+          rows.filter((d) => d.name === name),
+          { x: 'k', y: 'loss', stroke: s.color, strokeWidth: LINE_WIDTH, strokeDasharray: s.dash || undefined },
+        );
       }),
       titleMark(`${r.name} (N = ${r.N}, D = ${r.D})`, MARGIN.top),
     ],
@@ -36,13 +53,13 @@ function cosinePanel(doc: Document, r: Fig3DatasetResult, iterations: number, fi
   const pts = r.cosines.map((c, k) => ({ k, c })).filter((d) => Number.isFinite(d.c));
   return Plot.plot({
     ...panelDefaults(doc, W, BOTTOM_H, `panel ${r.name} cosine`),
-    marginTop: 8, marginRight: MARGIN.right, marginBottom: MARGIN.bottom, marginLeft: MARGIN.left,
+    marginTop: 8,
+    marginRight: MARGIN.right,
+    marginBottom: MARGIN.bottom,
+    marginLeft: MARGIN.left,
     x: { domain: [0, iterations], label: 'Iteration', labelAnchor: 'center', labelArrow: 'none', ticks: [0, 25, 50, 75, 100].filter((t) => t <= iterations) },
     y: { domain: [-1, 1], label: first ? 'Cosine (NGD, EF)' : null, labelAnchor: 'center', labelArrow: 'none', ticks: [-1, 0, 1], grid: true },
-    marks: [
-      Plot.frame({ stroke: '#ccc' }),
-      Plot.dot(pts, { x: 'k', y: 'c', r: 2, fill: METHOD.EFGD.color }),
-    ],
+    marks: [Plot.frame({ stroke: '#ccc' }), Plot.dot(pts, { x: 'k', y: 'c', r: 2, fill: METHOD.EFGD.color })],
   }) as unknown as Element;
 }
 
@@ -59,10 +76,7 @@ export function fig3Svg(variant: Fig3Variant, datasets: readonly Fig3DatasetResu
       { svg: cosinePanel(doc, r, iterations, i === 0), x: i * (W + 8), y: 30 + TOP_H },
     ]),
     {
-      svg: legend(doc, [
-        ...GRID_OPTIMIZERS.map((name) => ({ label: name, style: METHOD[name] })),
-        { label: 'cosine along the best EFGD run', symbol: 'circle', color: METHOD.EFGD.color },
-      ], width),
+      svg: legend(doc, [...GRID_OPTIMIZERS.map((name) => ({ label: name, style: METHOD[name] })), { label: 'cosine along the best EFGD run', symbol: 'circle', color: METHOD.EFGD.color }], width),
       x: 0,
       y: 30 + TOP_H + BOTTOM_H + 4,
     },

@@ -40,18 +40,31 @@ const MARGIN = { top: 26, right: 14, bottom: 38, left: 62 };
 export function linePanel(doc: Document, spec: PanelSpec): Element {
   const ok = (v: number, t: string | undefined) => Number.isFinite(v) && (t !== 'log' || v > 0);
   const rows = spec.series.flatMap((s, i) => s.points.filter(([x, y]) => ok(x, spec.x) && ok(y, spec.y)).map(([x, y]) => ({ i, x, y })));
-  const yExtent = spec.y === 'log' ? positiveExtent(rows.map((r) => r.y)) ?? [1e-3, 1] : undefined;
+  const yExtent = spec.y === 'log' ? (positiveExtent(rows.map((r) => r.y)) ?? [1e-3, 1]) : undefined;
   return Plot.plot({
     ...panelDefaults(doc, spec.width, spec.height, spec.title),
-    marginTop: MARGIN.top, marginRight: MARGIN.right, marginBottom: MARGIN.bottom, marginLeft: MARGIN.left,
+    marginTop: MARGIN.top,
+    marginRight: MARGIN.right,
+    marginBottom: MARGIN.bottom,
+    marginLeft: MARGIN.left,
     x: { type: spec.x ?? 'linear', label: spec.xLabel, labelAnchor: 'center', labelArrow: 'none', ticks: 5, tickFormat: spec.x === 'log' ? '~g' : undefined },
     y: {
-      type: spec.y ?? 'linear', label: spec.yLabel, labelAnchor: 'center', labelArrow: 'none', ticks: 5, tickFormat: '~g',
+      type: spec.y ?? 'linear',
+      label: spec.yLabel,
+      labelAnchor: 'center',
+      labelArrow: 'none',
+      ticks: 5,
+      tickFormat: '~g',
       ...(spec.yDomain ? { domain: spec.yDomain } : yExtent ? { domain: yExtent, nice: true } : {}),
     },
     marks: [
       Plot.frame({ stroke: '#ccc' }),
-      ...spec.series.map((s, i) => Plot.line(rows.filter((r) => r.i === i), { x: 'x', y: 'y', stroke: s.style.color, strokeWidth: LINE_WIDTH, strokeDasharray: s.style.dash || undefined })),
+      ...spec.series.map((s, i) =>
+        Plot.line(
+          rows.filter((r) => r.i === i),
+          { x: 'x', y: 'y', stroke: s.style.color, strokeWidth: LINE_WIDTH, strokeDasharray: s.style.dash || undefined },
+        ),
+      ),
       titleMark(spec.title, MARGIN.top),
     ],
   }) as unknown as Element;
@@ -65,20 +78,36 @@ export function gridFigure(title: string, panels: readonly ((doc: Document) => E
   const parts: Placed[] = [{ svg: figureTitle(doc, title, total), x: 0, y: 0 }];
   panels.forEach((mk, i) => parts.push({ svg: mk(doc), x: (i % columns) * (width + 10), y: 30 + Math.floor(i / columns) * (height + 6) }));
   const ly = 30 + rowsN * (height + 6);
-  parts.push({ svg: legend(doc, legendStyles.map((s) => ({ label: s.label, style: s })), total), x: 0, y: ly });
+  parts.push({
+    svg: legend(
+      doc,
+      legendStyles.map((s) => ({ label: s.label, style: s })),
+      total,
+    ),
+    x: 0,
+    y: ly,
+  });
   return compose(doc, total, ly + 30, aria, parts);
 }
 
 /** Prop. 2 on networks: ‖∇²L − G‖₂, the mean residual r(θ)/N and the loss along NGD, one panel per data set. */
 export function prop2Svg(r: Prop2Result): string {
   const styles = [styleOf(2, '‖∇²L − G‖₂ (Lanczos)'), styleOf(0, 'r(θ)/N = mean |f − y|'), styleOf(1, 'loss L(θ)')];
-  const panels = r.panels.map((p) => (doc: Document) => linePanel(doc, {
-    title: `${p.name} (N = ${p.N}, D = ${p.D})`, xLabel: 'NGD iteration', yLabel: 'value (log)', y: 'log', width: 360, height: 260,
-    series: [
-      { style: styles[0]!, points: p.iterations.map((k, i) => [k, p.gap[i]!] as const) },
-      { style: styles[1]!, points: p.iterations.map((k, i) => [k, p.meanResidual[i]!] as const) },
-      { style: styles[2]!, points: p.iterations.map((k, i) => [k, p.loss[i]!] as const) },
-    ],
-  }));
+  const panels = r.panels.map(
+    (p) => (doc: Document) =>
+      linePanel(doc, {
+        title: `${p.name} (N = ${p.N}, D = ${p.D})`,
+        xLabel: 'NGD iteration',
+        yLabel: 'value (log)',
+        y: 'log',
+        width: 360,
+        height: 260,
+        series: [
+          { style: styles[0]!, points: p.iterations.map((k, i) => [k, p.gap[i]!] as const) },
+          { style: styles[1]!, points: p.iterations.map((k, i) => [k, p.meanResidual[i]!] as const) },
+          { style: styles[2]!, points: p.iterations.map((k, i) => [k, p.loss[i]!] as const) },
+        ],
+      }),
+  );
   return gridFigure('Prop. 2 on an MLP: the Hessian–GGN gap follows the residuals', panels, Math.min(3, panels.length), 360, 260, styles, 'prop2 figure');
 }

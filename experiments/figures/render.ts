@@ -60,12 +60,23 @@ export function legend(doc: Document, entries: readonly LegendEntry[], width: nu
   entries.forEach((e, i) => {
     const x0 = start + i * item + 6;
     if (e.symbol) {
-      marks.push(Plot.dot([[x0 + 16, height / 2]], { symbol: e.symbol, r: 5, fill: e.color ?? 'black', stroke: e.symbol === 'times' ? e.color ?? 'black' : 'none' }));
+      marks.push(Plot.dot([[x0 + 16, height / 2]], { symbol: e.symbol, r: 5, fill: e.color ?? 'black', stroke: e.symbol === 'times' ? (e.color ?? 'black') : 'none' }));
     } else {
       const color = e.style?.color ?? e.color ?? 'black';
-      marks.push(Plot.line([[x0, height / 2], [x0 + 34, height / 2]], {
-        stroke: color, strokeWidth: LINE_WIDTH, strokeDasharray: e.style?.dash || undefined, strokeOpacity: e.opacity ?? 1,
-      }));
+      marks.push(
+        Plot.line(
+          [
+            [x0, height / 2],
+            [x0 + 34, height / 2],
+          ],
+          {
+            stroke: color,
+            strokeWidth: LINE_WIDTH,
+            strokeDasharray: e.style?.dash || undefined,
+            strokeOpacity: e.opacity ?? 1,
+          },
+        ),
+      );
     }
     marks.push(Plot.text([[x0 + 40, height / 2]], { text: () => e.label, textAnchor: 'start', fontSize: 12, fontWeight: 'bold' }));
   });
@@ -128,7 +139,8 @@ export function compose(doc: Document, width: number, height: number, ariaLabel:
 
 /** Largest finite positive value (for log-scale domains). */
 export function positiveExtent(values: Iterable<number>): [number, number] | undefined {
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   for (const v of values) {
     if (Number.isFinite(v) && v > 0) {
       lo = Math.min(lo, v);

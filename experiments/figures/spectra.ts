@@ -13,7 +13,13 @@ export function spectraSvg(r: SpectraResult): string {
   const panels = r.points.map((pt) => (doc: Document) => {
     const max = Math.max(...kinds.flatMap((k) => pt.densities[k].density));
     return linePanel(doc, {
-      title: `${pt.label} (loss ${pt.loss.toFixed(3)})`, xLabel: 'eigenvalue (symlog)', yLabel: 'density (log)', x: 'symlog', y: 'log', width: 440, height: 280,
+      title: `${pt.label} (loss ${pt.loss.toFixed(3)})`,
+      xLabel: 'eigenvalue (symlog)',
+      yLabel: 'density (log)',
+      x: 'symlog',
+      y: 'log',
+      width: 440,
+      height: 280,
       yDomain: [max * 1e-6, max * 2],
       series: kinds.map((k, i) => ({ style: styles[i]!, points: pt.densities[k].grid.map((t, j) => [t, Math.max(pt.densities[k].density[j]!, max * 1e-6)] as const) })),
     });

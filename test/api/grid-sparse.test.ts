@@ -6,18 +6,30 @@ import { gridSearch, loadPaperDataset, toDense, SPARSE_DENSITY_THRESHOLD, bernou
 import { uniform, normals } from '../helpers.js';
 
 function sparseRows(N: number, d: number, density: number, seed: number): number[][] {
-  const u = uniform(seed), g = normals(seed + 1);
+  const u = uniform(seed),
+    g = normals(seed + 1);
   return Array.from({ length: N }, () => Array.from({ length: d }, () => (u() < density ? g() : 0)));
 }
 
 function toCsr(rows: number[][]) {
-  const indptr = [0], indices: number[] = [], values: number[] = [];
-  for (const r of rows) { r.forEach((v, j) => { if (v !== 0) { indices.push(j); values.push(v); } }); indptr.push(indices.length); }
+  const indptr = [0],
+    indices: number[] = [],
+    values: number[] = [];
+  for (const r of rows) {
+    r.forEach((v, j) => {
+      if (v !== 0) {
+        indices.push(j);
+        values.push(v);
+      }
+    });
+    indptr.push(indices.length);
+  }
   return { rows: rows.length, cols: rows[0]!.length, indptr, indices, values };
 }
 
 test(`a dense X below ${SPARSE_DENSITY_THRESHOLD * 100} % non-zeros gives exactly the CSR runs`, async () => {
-  const rows = sparseRows(120, 20, 0.1, 3), y = rows.map((r, i) => (r[0]! + Math.sin(i) > 0 ? 1 : 0));
+  const rows = sparseRows(120, 20, 0.1, 3),
+    y = rows.map((r, i) => (r[0]! + Math.sin(i) > 0 ? 1 : 0));
   const grid = { lrs: [0.1, 1, 10], dampings: [1e-6, 1e-2], iterations: 20 };
   const dense = await gridSearch({ problem: { X: rows, y, likelihood: bernoulli(), priorVariance: Infinity, reduction: 'mean' }, ...grid });
   const csr = await gridSearch({ problem: { X: toCsr(rows), y, likelihood: bernoulli(), priorVariance: Infinity, reduction: 'mean' }, ...grid });
@@ -26,7 +38,10 @@ test(`a dense X below ${SPARSE_DENSITY_THRESHOLD * 100} % non-zeros gives exactl
 
 test('a1a as number[][] (11 % non-zeros) runs as CSR: identical runs', async () => {
   const a1a = await loadPaperDataset('a1a', '../shared/datasets').catch(() => undefined);
-  if (!a1a) { console.log('  (a1a not found in ../shared/datasets: skipped)'); return; }
+  if (!a1a) {
+    console.log('  (a1a not found in ../shared/datasets: skipped)');
+    return;
+  }
   const grid = { lrs: [0.5, 2], dampings: [1e-4], iterations: 30 };
   const lik = bernoulli();
   const t0 = performance.now();

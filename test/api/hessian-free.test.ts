@@ -37,7 +37,11 @@ test('hessianFree with a converged CG equals the damped Newton-type step (dense 
   p.free();
 });
 
-for (const [name, make] of [['ngd', ngd], ['efgd', efgd], ['newton', newton]] as const) {
+for (const [name, make] of [
+  ['ngd', ngd],
+  ['efgd', efgd],
+  ['newton', newton],
+] as const) {
   test(`${name}: solver 'cg' gives the Cholesky iterates (1e-8 relative)`, () => {
     const { p, theta0 } = classification(30);
     const a = make(p, { lr: 0.5, damping: 1, solver: 'cholesky' }).run(theta0, { iterations: 3 });
@@ -63,7 +67,8 @@ test("solver 'cg' that does not converge fails the run with the reason; 'auto' p
 
 test('minRcond: an ill-conditioned solve ends the run with status failed and the reason', () => {
   // Duplicate columns: the Fisher of the linear model is singular; tiny damping keeps it PD but ill-conditioned.
-  const N = 40, base = randomMatrix(N, 2, 9);
+  const N = 40,
+    base = randomMatrix(N, 2, 9);
   const X = Float64Array.from({ length: N * 3 }, (_, i) => base[Math.floor(i / 3) * 2 + Math.min(i % 3, 1)]!);
   const lp = linearProblem({ X: { data: X, rows: N, cols: 3 }, y: Float64Array.from({ length: N }, (_, n) => n % 2), likelihood: bernoulli() });
   const rec = ngd(lp, { lr: 1, damping: 1e-13, minRcond: 1e-8 }).run(new Float64Array(3), { iterations: 2 });

@@ -20,18 +20,26 @@ function denseKfacDirection(p: Problem, theta: Float64Array, lambda: number, kin
   const fac = kind === 'fisher' ? p.fisher(theta, { structure: 'kfac' }) : p.empiricalFisher(theta, { structure: 'kfac' });
   const d = new Float64Array(p.dim);
   p.model.groups.forEach((grp, l) => {
-    const { inputs: nin, outputs: q } = grp.dense!, pd = nin + 1, n = q * pd;
-    const A = fac[l]!.A.toDense(), G = fac[l]!.G.toDense();
-    let ta = 0, tg = 0;
+    const { inputs: nin, outputs: q } = grp.dense!,
+      pd = nin + 1,
+      n = q * pd;
+    const A = fac[l]!.A.toDense(),
+      G = fac[l]!.G.toDense();
+    let ta = 0,
+      tg = 0;
     for (let i = 0; i < pd; i++) ta += A[i * pd + i]!;
     for (let i = 0; i < q; i++) tg += G[i * q + i]!;
-    const pi = Math.sqrt((ta / pd) / (tg / q));
-    const gA = pi * Math.sqrt(lambda), gG = Math.sqrt(lambda) / pi;
+    const pi = Math.sqrt(ta / pd / (tg / q));
+    const gA = pi * Math.sqrt(lambda),
+      gG = Math.sqrt(lambda) / pi;
     // Kronecker product in [W | b] order: row (o, i) = o·pd + i.
     const K = new Float64Array(n * n);
-    for (let o = 0; o < q; o++) for (let i = 0; i < pd; i++) for (let o2 = 0; o2 < q; o2++) for (let i2 = 0; i2 < pd; i2++) {
-      K[(o * pd + i) * n + o2 * pd + i2] = (G[o * q + o2]! + (o === o2 ? gG : 0)) * (A[i * pd + i2]! + (i === i2 ? gA : 0));
-    }
+    for (let o = 0; o < q; o++)
+      for (let i = 0; i < pd; i++)
+        for (let o2 = 0; o2 < q; o2++)
+          for (let i2 = 0; i2 < pd; i2++) {
+            K[(o * pd + i) * n + o2 * pd + i2] = (G[o * q + o2]! + (o === o2 ? gG : 0)) * (A[i * pd + i2]! + (i === i2 ? gA : 0));
+          }
     // Permutation P: θ-local index of [W | b] coordinate (o, i).
     const perm = new Int32Array(n);
     for (let o = 0; o < q; o++) for (let i = 0; i < pd; i++) perm[o * pd + i] = i < nin ? o * nin + i : q * nin + o;
@@ -42,7 +50,10 @@ function denseKfacDirection(p: Problem, theta: Float64Array, lambda: number, kin
     S.free();
     d.set(x, grp.offset);
   });
-  for (const f of fac) { f.A.free(); f.G.free(); }
+  for (const f of fac) {
+    f.A.free();
+    f.G.free();
+  }
   return d;
 }
 
@@ -54,7 +65,13 @@ for (const curvature of ['fisher', 'empiricalFisher'] as const) {
     const { direction, state } = opt.update(opt.init(theta0));
     const ref = denseKfacDirection(p, theta0, lambda, curvature);
     assert.ok(relErr(direction, ref) < 1e-10, `relErr ${relErr(direction, ref)}`);
-    assert.ok(relErr(state.theta, theta0.map((t, i) => t - 0.5 * ref[i]!)) < 1e-12, 'θ ← θ − γ d');
+    assert.ok(
+      relErr(
+        state.theta,
+        theta0.map((t, i) => t - 0.5 * ref[i]!),
+      ) < 1e-12,
+      'θ ← θ − γ d',
+    );
     p.free();
   });
 }
@@ -72,7 +89,10 @@ test('KFAC: EMA of the factors after the first step (ema = 0.7), updateEvery ski
     const want = A.map((x, i) => 0.7 * s1.factors[l]!.A[i]! + 0.3 * x);
     assert.ok(relErr(f.A, want) < 1e-14);
   }
-  for (const f of fresh) { f.A.free(); f.G.free(); }
+  for (const f of fresh) {
+    f.A.free();
+    f.G.free();
+  }
   const lazy = kfac(p, { lr: 0.3, damping: 0.01, updateEvery: 3 });
   let s = lazy.init(theta0) as KfacState;
   const first = s.factors;

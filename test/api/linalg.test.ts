@@ -6,12 +6,22 @@ import { randomMatrix, reductionTol, assertClose, relErr } from '../helpers.js';
 import { gramRef, gramAbsRef, solveRef, matvecRef } from '../reference/linalg.js';
 
 test('gram accepts number[][], {data, rows, cols}, CSR and a resident Matrix, with the same result', () => {
-  const n = 37, d = 11;
+  const n = 37,
+    d = 11;
   const X = randomMatrix(n, d, 1);
   for (let i = 0; i < X.length; i++) if (i % 3) X[i] = 0; // sparse-ish
   const rows = Array.from({ length: n }, (_, i) => Array.from(X.subarray(i * d, (i + 1) * d)));
-  const indptr = [0], indices: number[] = [], values: number[] = [];
-  for (let i = 0; i < n; i++) { for (let j = 0; j < d; j++) if (X[i * d + j] !== 0) { indices.push(j); values.push(X[i * d + j]!); } indptr.push(indices.length); }
+  const indptr = [0],
+    indices: number[] = [],
+    values: number[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < d; j++)
+      if (X[i * d + j] !== 0) {
+        indices.push(j);
+        values.push(X[i * d + j]!);
+      }
+    indptr.push(indices.length);
+  }
   const ref = gramRef(X, n, d);
   const tol = Array.from(gramAbsRef(X, n, d), (m) => reductionTol(n, m));
   const resident = Matrix.from({ data: X, rows: n, cols: d });
@@ -25,15 +35,21 @@ test('gram accepts number[][], {data, rows, cols}, CSR and a resident Matrix, wi
 });
 
 test('gram with weights; outerProducts is Σ w_n g_n g_nᵀ; SymMatrix accessors', () => {
-  const n = 50, d = 6;
+  const n = 50,
+    d = 6;
   const G = randomMatrix(n, d, 2);
   const w = Float64Array.from({ length: n }, (_, i) => 0.1 + i / n);
   const C = outerProducts({ data: G, rows: n, cols: d }, w);
   const ref = gramRef(G, n, d, w);
   assert.ok(relErr(C.toDense(), ref) < 1e-14);
   assert.is(C.get(2, 4), C.get(4, 2));
-  assertClose(C.diagonal(), Array.from({ length: d }, (_, i) => ref[i * d + i]!), 1e-12);
-  let tr = 0; for (let i = 0; i < d; i++) tr += ref[i * d + i]!;
+  assertClose(
+    C.diagonal(),
+    Array.from({ length: d }, (_, i) => ref[i * d + i]!),
+    1e-12,
+  );
+  let tr = 0;
+  for (let i = 0; i < d; i++) tr += ref[i * d + i]!;
   assert.ok(Math.abs(C.trace() - tr) < 1e-12 * tr);
   assert.ok(Math.abs(C.frobenius() - Math.hypot(...ref)) < 1e-12 * C.frobenius());
   const v = randomMatrix(1, d, 3);
@@ -42,14 +58,16 @@ test('gram with weights; outerProducts is Σ w_n g_n g_nᵀ; SymMatrix accessors
 });
 
 test('Gram is symmetric PSD: vᵀ C v ≥ 0 and its Cholesky with a tiny damping succeeds', () => {
-  const n = 200, d = 40;
+  const n = 200,
+    d = 40;
   const C = gram({ data: randomMatrix(n, d, 4), rows: n, cols: d });
   const a = C.toDense();
   for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) assert.is(a[i * d + j], a[j * d + i]);
   for (let s = 0; s < 5; s++) {
     const v = randomMatrix(1, d, 10 + s);
     const Cv = C.matvec(v);
-    let q = 0; for (let i = 0; i < d; i++) q += v[i]! * Cv[i]!;
+    let q = 0;
+    for (let i = 0; i < d; i++) q += v[i]! * Cv[i]!;
     assert.ok(q >= 0);
   }
   C.cholesky({ damping: 1e-12 }).free();
@@ -77,14 +95,19 @@ test('SymMatrix.solve and cholesky().solve/solveMany/logDet agree with an indepe
     assert.ok(relErr(xc, solveRef(A, d, bc, 0.5)) < 1e-10);
   }
   const L = F.toDense();
-  let ld = 0; for (let i = 0; i < d; i++) ld += 2 * Math.log(L[i * d + i]!);
+  let ld = 0;
+  for (let i = 0; i < d; i++) ld += 2 * Math.log(L[i * d + i]!);
   assert.ok(Math.abs(F.logDet() - ld) < 1e-12 * Math.abs(ld));
   assert.ok(Math.abs(S.logDet({ damping: 0.5 }) - ld) < 1e-12 * Math.abs(ld));
-  F.free(); S.free();
+  F.free();
+  S.free();
 });
 
 test('a non-positive-definite matrix raises NotPositiveDefiniteError with pivot index and value', () => {
-  const S = SymMatrix.from([[1, 2], [2, 1]]); // eigenvalues 3, −1: pivot 2 = 1 − 4 = −3
+  const S = SymMatrix.from([
+    [1, 2],
+    [2, 1],
+  ]); // eigenvalues 3, −1: pivot 2 = 1 − 4 = −3
   try {
     S.solve([1, 1]);
     assert.unreachable('should throw');
@@ -100,7 +123,7 @@ test('a non-positive-definite matrix raises NotPositiveDefiniteError with pivot 
 });
 
 test('bad inputs are rejected before reaching WASM, naming the argument', () => {
-  const cases: [() => unknown, Function, RegExp][] = [
+  const cases: [() => unknown, abstract new (...args: never[]) => Error, RegExp][] = [
     [() => gram({ data: new Float64Array(5), rows: 2, cols: 3 }), RangeError, /X\.data has length 5/],
     [() => gram({ data: new Float64Array([1, NaN]), rows: 1, cols: 2 }), RangeError, /X\[0\]\[1\] is not finite/],
     [() => gram([[1, 2], [3]]), RangeError, /X\[1\] has 1 entries/],
@@ -114,7 +137,15 @@ test('bad inputs are rejected before reaching WASM, naming the argument', () => 
     [() => gram({ rows: 1, cols: 3, indptr: [0, 2], indices: [1, 1], values: [1, 1] }), RangeError, /strictly increasing/],
     [() => gram({ rows: 1, cols: 3, indptr: [1, 2], indices: [1], values: [1] }), RangeError, /indptr\[0\] must be 0/],
     [() => gram({ rows: -1, cols: 3, indptr: [0], indices: [], values: [] }), TypeError, /X\.rows must be a non-negative integer/],
-    [() => SymMatrix.from([[1, 2, 3], [4, 5, 6]]), RangeError, /square/],
+    [
+      () =>
+        SymMatrix.from([
+          [1, 2, 3],
+          [4, 5, 6],
+        ]),
+      RangeError,
+      /square/,
+    ],
     [() => SymMatrix.from([[1]]).solve([1], { damping: -1 }), RangeError, /damping must be ≥ 0/],
     [() => SymMatrix.from([[1]]).solve([1], { damping: NaN }), RangeError, /damping must be finite/],
     [() => SymMatrix.from([[1]]).solve([1, 2]), RangeError, /b must have length 1/],
@@ -134,17 +165,33 @@ test('bad inputs are rejected before reaching WASM, naming the argument', () => 
 test('use after free and a second free() throw DisposedError', () => {
   const C = gram([[1, 2]]);
   C.free();
-  assert.throws(() => C.free(), (e: unknown) => e instanceof DisposedError);
-  assert.throws(() => C.toDense(), (e: unknown) => e instanceof DisposedError);
+  assert.throws(
+    () => C.free(),
+    (e: unknown) => e instanceof DisposedError,
+  );
+  assert.throws(
+    () => C.toDense(),
+    (e: unknown) => e instanceof DisposedError,
+  );
   const M = Matrix.from([[1]]);
   M.free();
-  assert.throws(() => gram(M), (e: unknown) => e instanceof DisposedError);
+  assert.throws(
+    () => gram(M),
+    (e: unknown) => e instanceof DisposedError,
+  );
 });
 
 test('10⁵ alloc/compute/free cycles keep WASM memory bounded', () => {
   const core = defaultCore();
   const X = { data: randomMatrix(20, 8, 1), rows: 20, cols: 8 };
-  const run = (k: number) => { for (let i = 0; i < k; i++) { const C = gram(X); const x = C.solve(new Float64Array(8).fill(1), { damping: 1 }); C.free(); if (!Number.isFinite(x[0]!)) throw new Error('nan'); } };
+  const run = (k: number) => {
+    for (let i = 0; i < k; i++) {
+      const C = gram(X);
+      const x = C.solve(new Float64Array(8).fill(1), { damping: 1 });
+      C.free();
+      if (!Number.isFinite(x[0]!)) throw new Error('nan');
+    }
+  };
   run(1000);
   const before = core.memoryBytes;
   run(100_000);

@@ -8,50 +8,118 @@ import { gunzipSync } from 'node:zlib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  problem, mlp, gaussian, bernoulli, categorical, poisson, gd, ngd, efgd, ModelProblem,
-  type Likelihood, type Model, type Problem, type SymMatrix, type KfacFactors,
+  problem,
+  mlp,
+  gaussian,
+  bernoulli,
+  categorical,
+  poisson,
+  gd,
+  ngd,
+  efgd,
+  ModelProblem,
+  type Likelihood,
+  type Model,
+  type Problem,
+  type SymMatrix,
+  type KfacFactors,
 } from '../../bindings/index.js';
 import { relErr } from '../helpers.js';
 import { referenceMlp, type RefActivation } from '../reference/mlp.js';
 
 interface Results {
-  loss: number; gradient: number[]; perSampleGradients: number[]; ggn: number[]; hessian: number[]; empiricalFisher: number[];
-  gradientCovariance: number[]; diagonal: Record<'ggn' | 'hessian' | 'empiricalFisher', number[]>;
-  block: Record<'ggn' | 'hessian' | 'empiricalFisher', number[][]>; kfac: Record<'fisher' | 'empiricalFisher', { A: number[]; G: number[] }[]>;
-  ggnVectorProduct: number[]; hessianVectorProduct: number[];
+  loss: number;
+  gradient: number[];
+  perSampleGradients: number[];
+  ggn: number[];
+  hessian: number[];
+  empiricalFisher: number[];
+  gradientCovariance: number[];
+  diagonal: Record<'ggn' | 'hessian' | 'empiricalFisher', number[]>;
+  block: Record<'ggn' | 'hessian' | 'empiricalFisher', number[][]>;
+  kfac: Record<'fisher' | 'empiricalFisher', { A: number[]; G: number[] }[]>;
+  ggnVectorProduct: number[];
+  hessianVectorProduct: number[];
 }
-interface FixtureLik { name: string; variance?: number; outputs?: number; classes?: number }
-interface Case { name: string; sizes: number[]; activation: RefActivation; likelihood: FixtureLik; reduction: 'mean' | 'sum'; priorVariance: number | null; N: number; X: number[]; y: number[]; theta: number[]; v: number[]; results: Results }
-interface Training { name: string; optimizer: { name: 'gd' | 'ngd' | 'efgd'; lr: number; steps: number; damping?: number }; sizes: number[]; activation: RefActivation; likelihood: FixtureLik; reduction: 'mean' | 'sum'; priorVariance: number | null; N: number; X: number[]; y: number[]; theta0: number[]; losses: number[]; thetaFinal: number[] }
+interface FixtureLik {
+  name: string;
+  variance?: number;
+  outputs?: number;
+  classes?: number;
+}
+interface Case {
+  name: string;
+  sizes: number[];
+  activation: RefActivation;
+  likelihood: FixtureLik;
+  reduction: 'mean' | 'sum';
+  priorVariance: number | null;
+  N: number;
+  X: number[];
+  y: number[];
+  theta: number[];
+  v: number[];
+  results: Results;
+}
+interface Training {
+  name: string;
+  optimizer: { name: 'gd' | 'ngd' | 'efgd'; lr: number; steps: number; damping?: number };
+  sizes: number[];
+  activation: RefActivation;
+  likelihood: FixtureLik;
+  reduction: 'mean' | 'sum';
+  priorVariance: number | null;
+  N: number;
+  X: number[];
+  y: number[];
+  theta0: number[];
+  losses: number[];
+  thetaFinal: number[];
+}
 
 const fixtures = JSON.parse(gunzipSync(readFileSync(new URL('../fixtures/mlp-torch.json.gz', import.meta.url))).toString()) as { cases: Case[]; training: Training[] };
 
 function likelihoodOf(l: FixtureLik): Likelihood {
   switch (l.name) {
-    case 'gaussian': return gaussian({ variance: l.variance!, outputs: l.outputs ?? 1 });
-    case 'bernoulli': return bernoulli();
-    case 'categorical': return categorical({ classes: l.classes! });
-    case 'poisson': return poisson();
+    case 'gaussian':
+      return gaussian({ variance: l.variance!, outputs: l.outputs ?? 1 });
+    case 'bernoulli':
+      return bernoulli();
+    case 'categorical':
+      return categorical({ classes: l.classes! });
+    case 'poisson':
+      return poisson();
   }
   throw new Error(`unknown likelihood ${l.name}`);
 }
 
 function build(c: Pick<Case, 'sizes' | 'activation' | 'likelihood' | 'reduction' | 'priorVariance' | 'N' | 'X' | 'y'>, model: Model): Problem {
   return problem({
-    model, X: { data: Float64Array.from(c.X), rows: c.N, cols: c.sizes[0]! }, y: Float64Array.from(c.y),
-    likelihood: likelihoodOf(c.likelihood), reduction: c.reduction, priorVariance: c.priorVariance ?? Infinity,
+    model,
+    X: { data: Float64Array.from(c.X), rows: c.N, cols: c.sizes[0]! },
+    y: Float64Array.from(c.y),
+    likelihood: likelihoodOf(c.likelihood),
+    reduction: c.reduction,
+    priorVariance: c.priorVariance ?? Infinity,
   });
 }
 
 const TOL = 1e-9;
-const dense = (m: SymMatrix) => { const v = m.toDense(); m.free(); return v; };
+const dense = (m: SymMatrix) => {
+  const v = m.toDense();
+  m.free();
+  return v;
+};
 function close(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
   const e = relErr(a, b);
   assert.ok(e <= TOL, `${what}: relative error ${e.toExponential(2)} > ${TOL}`);
 }
 
 function checkCase(c: Case, p: Problem, label: string, withKfac: boolean): void {
-  const th = Float64Array.from(c.theta), v = Float64Array.from(c.v), R = c.results, tag = `${c.name} (${label})`;
+  const th = Float64Array.from(c.theta),
+    v = Float64Array.from(c.v),
+    R = c.results,
+    tag = `${c.name} (${label})`;
   assert.ok(Math.abs(p.loss(th) - R.loss) <= TOL * Math.abs(R.loss), `${tag} loss ${p.loss(th)} vs ${R.loss}`);
   close(p.gradient(th), R.gradient, `${tag} gradient`);
   close(p.perSampleGradients(th).data, R.perSampleGradients, `${tag} per-sample gradients`);
@@ -106,9 +174,12 @@ test('Prop. 1 and the residual term on an MLP: GGN = Fisher exactly, H ≠ GGN f
   for (const c of fixtures.cases) {
     const p = build(c, mlp({ sizes: c.sizes, activation: c.activation }));
     const th = Float64Array.from(c.theta);
-    const F = dense(p.fisher(th)), G = dense(p.ggn(th)), H = dense(p.hessian(th));
+    const F = dense(p.fisher(th)),
+      G = dense(p.ggn(th)),
+      H = dense(p.hessian(th));
     assert.equal(F, G, `${c.name}: fisher() and ggn() are the same matrix`);
-    const pc = p.priorCurvature(), D = p.dim;
+    const pc = p.priorCurvature(),
+      D = p.dim;
     const Hdata = H.map((x, i) => (i % (D + 1) === 0 ? x - pc : x));
     const gap = relErr(Hdata, G);
     // One layer: f is linear in θ and H = GGN + prior. Deeper nets (identity ones too: f is multilinear
@@ -122,14 +193,18 @@ test('Prop. 1 and the residual term on an MLP: GGN = Fisher exactly, H ≠ GGN f
 test('Prop. 2 on an MLP: as a regression net interpolates its data, the residuals and ‖H − GGN‖ go to zero together', () => {
   // 1-D sine regression with 8 points and a [1, 16, 1] tanh net (49 parameters): Newton-like steps
   // (damped Gauss–Newton) drive the residuals r_n = (f_n − y_n)/σ² to ~0.
-  const N = 8, x = Float64Array.from({ length: N }, (_, i) => -2 + (4 * i) / (N - 1)), y = x.map((t) => Math.sin(2 * t));
+  const N = 8,
+    x = Float64Array.from({ length: N }, (_, i) => -2 + (4 * i) / (N - 1)),
+    y = x.map((t) => Math.sin(2 * t));
   const model = mlp({ sizes: [1, 16, 1], activation: 'tanh' });
   const p = problem({ model, X: { data: x, rows: N, cols: 1 }, y, likelihood: gaussian() });
   const opt = ngd(p, { lr: 1, damping: 1e-6, adaptiveDamping: true });
   let state = opt.init(model.init(3));
-  const gaps: number[] = [], residuals: number[] = [];
+  const gaps: number[] = [],
+    residuals: number[] = [];
   const measure = (th: Float64Array) => {
-    const H = dense(p.hessian(th)), G = dense(p.ggn(th));
+    const H = dense(p.hessian(th)),
+      G = dense(p.ggn(th));
     let diff = 0;
     for (let i = 0; i < H.length; i++) diff += (H[i]! - G[i]!) ** 2;
     gaps.push(Math.sqrt(diff));
@@ -141,7 +216,7 @@ test('Prop. 2 on an MLP: as a regression net interpolates its data, the residual
   assert.ok(residuals[1]! < 1e-4 * residuals[0]!, `interpolates: ‖r‖ ${residuals[0]} → ${residuals[1]}`);
   assert.ok(gaps[1]! < 1e-3 * gaps[0]!, `‖H − GGN‖_F ${gaps[0]} → ${gaps[1]}`);
   // The bound of Prop. 2: ‖H − G‖ ≤ s · Σ_n |r_n| · max ‖∇²f_n‖ — the gap is linear in the residuals.
-  assert.ok(gaps[1]! / residuals[1]! < 10 * gaps[0]! / residuals[0]!, 'the gap shrinks with the residuals, not faster by luck');
+  assert.ok(gaps[1]! / residuals[1]! < (10 * gaps[0]!) / residuals[0]!, 'the gap shrinks with the residuals, not faster by luck');
   p.free();
 });
 

@@ -23,8 +23,13 @@ function denseOf(p: Problem, theta: Float64Array, kind: CurvatureKind): Float64A
 }
 
 function matvecDense(A: Float64Array, v: Float64Array): Float64Array {
-  const D = v.length, out = new Float64Array(D);
-  for (let i = 0; i < D; i++) { let s = 0; for (let j = 0; j < D; j++) s += A[i * D + j]! * v[j]!; out[i] = s; }
+  const D = v.length,
+    out = new Float64Array(D);
+  for (let i = 0; i < D; i++) {
+    let s = 0;
+    for (let j = 0; j < D; j++) s += A[i * D + j]! * v[j]!;
+    out[i] = s;
+  }
   return out;
 }
 
@@ -45,10 +50,20 @@ for (const kind of KINDS) {
     for (let c = 0; c < 3; c++) {
       const col = Float64Array.from({ length: D }, (_, i) => V[i * 3 + c]!);
       const ref = matvecDense(A, col);
-      assert.ok(relErr(Float64Array.from({ length: D }, (_, i) => Y[i * 3 + c]!), ref) < 1e-12);
+      assert.ok(
+        relErr(
+          Float64Array.from({ length: D }, (_, i) => Y[i * 3 + c]!),
+          ref,
+        ) < 1e-12,
+      );
     }
     const diag = op.diagonal();
-    assert.ok(relErr(diag, Float64Array.from({ length: D }, (_, i) => A[i * D + i]!)) < 1e-12);
+    assert.ok(
+      relErr(
+        diag,
+        Float64Array.from({ length: D }, (_, i) => A[i * D + i]!),
+      ) < 1e-12,
+    );
     const S = op.toDense();
     assert.ok(relErr(S.toDense(), A) < 1e-14);
     S.free();
@@ -114,7 +129,8 @@ test('bad input: unknown kind, wrong θ or v length, non-finite v, bad samples',
   assert.throws(() => curvatureOperator(p, theta, { kind: 'fisherMC', samples: 0 }), RangeError);
   const op = curvatureOperator(p, theta);
   assert.throws(() => op.matvec(new Float64Array(p.dim + 1)), RangeError);
-  const bad = new Float64Array(p.dim); bad[2] = NaN;
+  const bad = new Float64Array(p.dim);
+  bad[2] = NaN;
   assert.throws(() => op.matvec(bad), RangeError);
   p.free();
 });

@@ -14,7 +14,8 @@ function regression(N = 200, d = 4, seed = 1): LinearProblem {
 }
 
 function logistic(N = 300, d = 3, seed = 2): LinearProblem {
-  const g = normals(seed), u = uniform(seed + 1);
+  const g = normals(seed),
+    u = uniform(seed + 1);
   const X = Array.from({ length: N }, () => Array.from({ length: d }, g));
   const y = X.map((r) => (u() < 1 / (1 + Math.exp(-(r[0]! - r[1]! + 0.5))) ? 1 : 0));
   return linearProblem({ X, y, likelihood: bernoulli(), bias: true, priorVariance: 1 });
@@ -40,7 +41,10 @@ const makers: [string, (p: LinearProblem, quadratic: boolean) => Optimizer, numb
 ];
 
 test('every optimizer converges on a quadratic (linear regression) and on logistic regression', () => {
-  for (const [label, problem] of [['quadratic', regression()], ['logistic', logistic()]] as const) {
+  for (const [label, problem] of [
+    ['quadratic', regression()],
+    ['logistic', logistic()],
+  ] as const) {
     const star = optimum(problem);
     for (const [name, make, iters] of makers) {
       const opt = make(problem, label === 'quadratic');
@@ -70,7 +74,10 @@ test('GD with too large a step diverges and is stopped by the divergence rule', 
   assert.is(rec.status, 'stopped');
   assert.ok(rec.losses.length < 101);
   assert.ok(rec.losses.at(-1)! > 100 * rec.losses[0]!);
-  assert.ok(rec.losses.slice(0, -1).every((l) => l <= 100 * rec.losses[0]!), 'stops at the first violation');
+  assert.ok(
+    rec.losses.slice(0, -1).every((l) => l <= 100 * rec.losses[0]!),
+    'stops at the first violation',
+  );
   p.free();
 });
 
@@ -103,7 +110,12 @@ test('state is explicit: update() does not mutate its input; step() = one update
   const { state, direction } = opt.update(s0);
   assert.equal(s0.theta, before);
   assert.is(state.iteration, 1);
-  assert.ok(relErr(state.theta, before.map((t, i) => t - 0.5 * direction[i]!)) < 1e-15);
+  assert.ok(
+    relErr(
+      state.theta,
+      before.map((t, i) => t - 0.5 * direction[i]!),
+    ) < 1e-15,
+  );
   assert.equal(opt.step([0.1, -0.2, 0.3]), state.theta);
   p.free();
 });
@@ -124,9 +136,18 @@ test('WASM memory does not grow after the second step', () => {
 
 test('bad optimizer arguments are typed errors', () => {
   const p = regression(10, 2);
-  assert.throws(() => gd(p, { lr: -1 }), (e: unknown) => e instanceof RangeError && /lr must be > 0/.test((e as Error).message));
-  assert.throws(() => gd(p, { lr: NaN }), (e: unknown) => e instanceof RangeError && /lr must be finite/.test((e as Error).message));
-  assert.throws(() => ngd(p, { lr: 1, damping: -1 }), (e: unknown) => e instanceof RangeError && /damping/.test((e as Error).message));
+  assert.throws(
+    () => gd(p, { lr: -1 }),
+    (e: unknown) => e instanceof RangeError && /lr must be > 0/.test((e as Error).message),
+  );
+  assert.throws(
+    () => gd(p, { lr: NaN }),
+    (e: unknown) => e instanceof RangeError && /lr must be finite/.test((e as Error).message),
+  );
+  assert.throws(
+    () => ngd(p, { lr: 1, damping: -1 }),
+    (e: unknown) => e instanceof RangeError && /damping/.test((e as Error).message),
+  );
   assert.throws(() => diagonalEF(p, { lr: 1, power: 2 as 1 }), /power/);
   assert.throws(() => gd(p, { lr: 1 }).run([0, 0, 0], { iterations: -1 }), /iterations/);
   assert.throws(() => gd(p, { lr: 1 }).run([0, 0], { iterations: 1 }), /theta0 must have length 3/);

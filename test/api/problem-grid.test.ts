@@ -29,7 +29,10 @@ test('an MLP grid: every run equals the optimizer run by hand; 2 workers give id
   assert.is(one.runs.length, 3 + 2 * 3 * 2);
   assert.equal(two.runs, one.runs, 'identical for any number of workers');
   for (const r of one.runs) assert.equal(r.losses, byHand(p, r.optimizer, r.lr, r.damping, theta0, 8), `${r.optimizer} γ=${r.lr} λ=${r.damping}`);
-  assert.ok(one.runs.some((r) => r.status === 'diverged'), 'γ = 1000 diverges');
+  assert.ok(
+    one.runs.some((r) => r.status === 'diverged'),
+    'γ = 1000 diverges',
+  );
   for (const o of ['GD', 'NGD', 'EFGD'] as const) {
     const best = one.best[o]!;
     for (const r of one.runs) if (r.optimizer === o && r.status !== 'failed') assert.ok(best.losses.at(-1)! <= r.losses.at(-1)!, `${o} best`);
@@ -37,7 +40,7 @@ test('an MLP grid: every run equals the optimizer run by hand; 2 workers give id
   p.free();
 });
 
-test('a linear model with a categorical likelihood (not the GLM engine\'s) runs through the general path', async () => {
+test("a linear model with a categorical likelihood (not the GLM engine's) runs through the general path", async () => {
   const { X, y } = digitsLike(50, 3, 4, 5);
   const p = problem({ model: linear({ inputs: 3, outputs: 4, bias: true }), X, y, likelihood: categorical({ classes: 4 }) });
   const lp = linearProblem({ X, y, likelihood: categorical({ classes: 4 }), bias: true });
@@ -47,7 +50,8 @@ test('a linear model with a categorical likelihood (not the GLM engine\'s) runs 
   const failed = r.runs.filter((x) => x.status === 'failed');
   for (const f of failed) assert.ok(f.damping === 0 && /positive definite/.test(f.reason ?? ''), 'only undamped NGD/EFGD of an over-parameterized softmax may fail, and say why');
   assert.ok(r.best.NGD && r.best.GD && r.best.EFGD);
-  p.free(); lp.free();
+  p.free();
+  lp.free();
 });
 
 test.run();

@@ -25,15 +25,24 @@ test('batchSchedule: every epoch is a partition of 0..N−1 into sorted batches,
   const s = batchSchedule(23, 5, 3, 7);
   assert.is(s.length, 3);
   for (const epoch of s) {
-    assert.equal(epoch.map((b) => b.length), [5, 5, 5, 5, 3]);
+    assert.equal(
+      epoch.map((b) => b.length),
+      [5, 5, 5, 5, 3],
+    );
     const all = epoch.flatMap((b) => [...b]).sort((a, b) => a - b);
-    assert.equal(all, Array.from({ length: 23 }, (_, i) => i));
+    assert.equal(
+      all,
+      Array.from({ length: 23 }, (_, i) => i),
+    );
     for (const b of epoch) for (let i = 1; i < b.length; i++) assert.ok(b[i - 1]! < b[i]!);
   }
   assert.equal(batchSchedule(23, 5, 3, 7), s, 'same seed, same batches');
   assert.not.equal(batchSchedule(23, 5, 3, 8)[0]![0], s[0]![0], 'another seed, other batches');
   assert.not.equal([...s[0]![0]!], [...s[1]![0]!], 'epochs differ');
-  assert.equal(batchSchedule(4, 9, 2).map((e) => e.map((b) => [...b])), [[[0, 1, 2, 3]], [[0, 1, 2, 3]]]);
+  assert.equal(
+    batchSchedule(4, 9, 2).map((e) => e.map((b) => [...b])),
+    [[[0, 1, 2, 3]], [[0, 1, 2, 3]]],
+  );
   assert.throws(() => batchSchedule(4, 0, 1), /batchSize/);
 });
 
@@ -45,7 +54,8 @@ function sameRun(spec: ProblemOptions, make: (p: Problem) => Optimizer, theta0: 
   assert.is(rec.status, 'ok', `${what}: ${rec.reason}`);
   assert.is(rec.thetas!.length, epochs);
   for (let k = 0; k < epochs; k++) {
-    const a = rec.thetas![k]!, b = ref.thetas![k + 1]!;
+    const a = rec.thetas![k]!,
+      b = ref.thetas![k + 1]!;
     for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) assert.unreachable(`${what}: θ_${k + 1}[${i}] ${a[i]} ≠ ${b[i]} (full batch)`);
   }
   assert.equal(rec.losses, ref.losses, `${what}: losses`);
@@ -71,7 +81,9 @@ test('mini-batches: deterministic for a seed, evaluations count the samples, SGD
   const lg = logistic(64);
   const t0 = new Float64Array(5);
   const run = (seed: number) => stochasticRun(lg, (p) => gd(p, { lr: 0.5 }), t0, { batchSize: 8, epochs: 4, seed, evaluationsPerEpoch: 2 });
-  const a = run(1), b = run(1), c = run(2);
+  const a = run(1),
+    b = run(1),
+    c = run(2);
   assert.equal(a.losses, b.losses);
   assert.not.equal(a.losses, c.losses);
   assert.equal(a.evaluations, [0, 32, 64, 96, 128, 160, 192, 224, 256]);
@@ -90,12 +102,18 @@ test('the batch problem is unbiased: its prior variance scales with N/B (mean re
   const [b1, b2] = batchSchedule(40, 20, 1, 9)[0]!;
   const sub = (idx: Int32Array) => {
     const X = (lg.X as { data: Float64Array }).data;
-    const p = problem({ ...lg, X: { data: Float64Array.from([...idx].flatMap((i) => [...X.subarray(i * 4, i * 4 + 4)])), rows: 20, cols: 4 }, y: Float64Array.from(idx, (i) => (lg.y as Float64Array)[i]!), priorVariance: 10 * 2 });
+    const p = problem({
+      ...lg,
+      X: { data: Float64Array.from([...idx].flatMap((i) => [...X.subarray(i * 4, i * 4 + 4)])), rows: 20, cols: 4 },
+      y: Float64Array.from(idx, (i) => (lg.y as Float64Array)[i]!),
+      priorVariance: 10 * 2,
+    });
     const r = p.gradient(theta);
     p.free();
     return r;
   };
-  const g1 = sub(b1!), g2 = sub(b2!);
+  const g1 = sub(b1!),
+    g2 = sub(b2!);
   for (let i = 0; i < 5; i++) assert.ok(Math.abs((g1[i]! + g2[i]!) / 2 - g[i]!) < 1e-14);
   // and stochasticRun uses that scaling: one epoch of GD with lr γ from θ equals θ − γ g1 − γ g2' (g2' at the new θ)
   const rec = stochasticRun(lg, (p) => gd(p, { lr: 0.1 }), theta, { batchSize: 20, epochs: 1, seed: 9, recordTheta: true });
@@ -126,7 +144,8 @@ test('variance adaptation: D_ii = g²/(g² + Σ̂/B) by hand; VA-full by CG equa
   const g = p.gradient(th);
   const d = new Float64Array(5);
   for (let j = 0; j < 5; j++) {
-    let m = 0, v = 0;
+    let m = 0,
+      v = 0;
     for (let n = 0; n < 30; n++) m += G.data[n * 5 + j]! / 30;
     for (let n = 0; n < 30; n++) v += (G.data[n * 5 + j]! - m) ** 2 / 30;
     d[j] = (g[j]! ** 2 / (g[j]! ** 2 + v / 30)) * g[j]!;

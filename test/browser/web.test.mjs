@@ -29,10 +29,12 @@ const argv = new Set(process.argv.slice(2));
 const started = Date.now();
 
 const results = [];
-let failed = 0, passed = 0;
+let failed = 0,
+  passed = 0;
 function report(name, ok, detail = '') {
   results.push({ name, ok, detail });
-  if (ok) passed++; else failed++;
+  if (ok) passed++;
+  else failed++;
   console.log(`${ok ? '✓' : '✗'} ${name}${detail ? ` — ${detail}` : ''}`);
 }
 async function check(name, fn) {
@@ -74,7 +76,12 @@ try {
   // ------------------------------------------------------------------ serve
   const { default: sirv } = await import('sirv');
   const serve = sirv(dist, { dev: false, etag: true });
-  server = createServer((req, res) => serve(req, res, () => { res.statusCode = 404; res.end('not found'); }));
+  server = createServer((req, res) =>
+    serve(req, res, () => {
+      res.statusCode = 404;
+      res.end('not found');
+    }),
+  );
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const origin = `http://127.0.0.1:${server.address().port}`;
 
@@ -92,10 +99,17 @@ try {
   const consoleErrors = [];
   const foreign = [];
   const wasmResponses = [];
-  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
   page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
-  page.on('request', (r) => { const u = r.url(); if (!u.startsWith(origin) && !u.startsWith('data:')) foreign.push(u); });
-  page.on('response', (r) => { if (r.url().endsWith('.wasm')) wasmResponses.push({ url: r.url(), status: r.status(), type: r.headers()['content-type'] }); });
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(origin) && !u.startsWith('data:')) foreign.push(u);
+  });
+  page.on('response', (r) => {
+    if (r.url().endsWith('.wasm')) wasmResponses.push({ url: r.url(), status: r.status(), type: r.headers()['content-type'] });
+  });
   mkdirSync(artifacts, { recursive: true });
 
   await page.goto(`${origin}/#fields`, { waitUntil: 'load' });
@@ -125,14 +139,19 @@ try {
     await page.mouse.down();
     await page.mouse.move(box.x + box.width * 0.55, box.y + box.height * 0.75, { steps: 8 });
     await page.mouse.up();
-    await page.waitForFunction((sel) => {
-      const el = document.querySelector(sel);
-      return el.dataset.ready === 'true' && el.dataset.start !== '2,4.5';
-    }, fields, { timeout: 60_000 });
+    await page.waitForFunction(
+      (sel) => {
+        const el = document.querySelector(sel);
+        return el.dataset.ready === 'true' && el.dataset.start !== '2,4.5';
+      },
+      fields,
+      { timeout: 60_000 },
+    );
     await ready(fields);
     const after = JSON.parse(await page.getAttribute(fields, 'data-trajectories'));
     for (const f of ['NGD', 'EF']) {
-      const b = before[f], a = after[f];
+      const b = before[f],
+        a = after[f];
       assert(a.start[0] !== b.start[0] || a.start[1] !== b.start[1], `${f}: start did not move`);
       assert(a.mid[0] !== b.mid[0] || a.mid[1] !== b.mid[1], `${f}: trajectory unchanged`);
       assert(a.points > 2 && a.steps === 49_999, `${f}: ${a.points} points, ${a.steps} steps (the paper: 49,999)`);
@@ -167,7 +186,10 @@ try {
       ef: (await page.getAttribute(mis, 'data-ef-centre')).split(',').map(Number),
     });
     const at = await get();
-    await page.$eval('#f2-distance', (el) => { el.value = '0.6'; el.dispatchEvent(new Event('input', { bubbles: true })); });
+    await page.$eval('#f2-distance', (el) => {
+      el.value = '0.6';
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    });
     const moved = await get();
     const near = (a, b) => Math.hypot(a[0] - b[0], a[1] - b[1]) < 1e-6 * (1 + Math.hypot(...b));
     assert(near(at.fisher, at.star) && near(at.ef, at.star), 'at θ* both models should be centred at θ*');
@@ -178,7 +200,10 @@ try {
     return `EF centre (${moved.ef.map((v) => v.toFixed(3))}), θ* (${moved.star.map((v) => v.toFixed(3))})`;
   });
   await page.selectOption('#f2-set', 'misspecifiedA');
-  await page.$eval('#f2-distance', (el) => { el.value = '0.8'; el.dispatchEvent(new Event('input', { bubbles: true })); });
+  await page.$eval('#f2-distance', (el) => {
+    el.value = '0.8';
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  });
   await page.waitForTimeout(100);
   await page.screenshot({ path: join(artifacts, 'web-misspecification.png'), fullPage: true });
 
@@ -225,14 +250,21 @@ try {
   const net = '#view-network';
   const netJson = async (name) => JSON.parse((await page.getAttribute(net, `data-${name}`)) ?? 'null');
   // Wait until every run has done more than `k` iterations (or stopped: done / failed / diverged).
-  const netIters = (k, timeout = 20_000) => page.waitForFunction(([sel, k]) => {
-    const el = document.querySelector(sel);
-    const L = JSON.parse(el.dataset.losses ?? '{}'), S = JSON.parse(el.dataset.status ?? '{}');
-    const names = Object.keys(L);
-    return names.length === 4 && names.every((n) => L[n].length > k || S[n] !== 'running');
-  }, [net, k], { timeout });
+  const netIters = (k, timeout = 20_000) =>
+    page.waitForFunction(
+      ([sel, k]) => {
+        const el = document.querySelector(sel);
+        const L = JSON.parse(el.dataset.losses ?? '{}'),
+          S = JSON.parse(el.dataset.status ?? '{}');
+        const names = Object.keys(L);
+        return names.length === 4 && names.every((n) => L[n].length > k || S[n] !== 'running');
+      },
+      [net, k],
+      { timeout },
+    );
   const netDecreased = async (k, what) => {
-    const losses = await netJson('losses'), status = await netJson('status');
+    const losses = await netJson('losses'),
+      status = await netJson('status');
     const out = [];
     for (const [name, L] of Object.entries(losses)) {
       assert(status[name] !== 'failed' && status[name] !== 'diverged', `${what}: ${name} ${status[name]}`);
@@ -255,7 +287,10 @@ try {
     const names = await page.locator(`${net} figure[data-net]`).evaluateAll((els) => els.map((e) => e.dataset.net));
     assert(names.join() === 'GD,NGD,KFAC,EF-KFAC', `panels: ${names}`);
     const sizes = await page.locator(`${net} figure[data-net] canvas`).evaluateAll((els) => els.map((c) => c.width * c.height));
-    assert(sizes.every((s) => s > 10_000), `canvas sizes ${sizes}`);
+    assert(
+      sizes.every((s) => s > 10_000),
+      `canvas sizes ${sizes}`,
+    );
     const labels = await page.locator(`${net} figure[data-net="GD"] svg text`).allTextContents();
     assert(labels.some((t) => t.includes('x₁')) && labels.some((t) => t.includes('x₂')), `axis labels: ${labels.join('|')}`);
     await netIters(2);
@@ -291,7 +326,10 @@ try {
     await page.waitForFunction(([sel, n]) => Number(document.querySelector(sel).dataset.n) === n, [net, n0]);
     assert((await page.getAttribute(net, 'data-generation')) === gen, 'an edit restarted the runs');
     const status = await netJson('status');
-    assert(Object.values(status).every((s) => s === 'running' || s === 'done'), JSON.stringify(status));
+    assert(
+      Object.values(status).every((s) => s === 'running' || s === 'done'),
+      JSON.stringify(status),
+    );
     return `point 0 (${x0.toFixed(2)}, ${y0.toFixed(2)}) → (${x1.toFixed(2)}, ${y1.toFixed(2)}), N ${n0} → ${n0 + 1} → ${n0}, ${await page.getAttribute(net, 'data-edits')} edits`;
   });
   await check('Tab 4: changing the data set or the noise resets the runs, which train again (circles, blobs)', async () => {
@@ -303,13 +341,20 @@ try {
       assert((await page.getAttribute(net, 'data-set')) === set, 'data-set');
       assert((await page.getAttribute(net, 'data-edits')) === '0', 'edits kept across a reset');
       const first = Object.values(await netJson('losses')).map((L) => L.length);
-      assert(first.every((n) => n < 40), `runs did not restart: ${first}`);
+      assert(
+        first.every((n) => n < 40),
+        `runs did not restart: ${first}`,
+      );
       await netIters(60);
       out.push(`${set} (D = ${await page.getAttribute(net, 'data-dim')}): ${await netDecreased(60, set)}`);
     }
     assert((await page.getAttribute(net, 'data-dim')) === '371', 'blobs: three classes → D = 371');
     const gen = Number(await page.getAttribute(net, 'data-generation'));
-    await page.$eval('#nn-noise', (el) => { el.value = '0.3'; el.dispatchEvent(new Event('input', { bubbles: true })); el.dispatchEvent(new Event('change', { bubbles: true })); });
+    await page.$eval('#nn-noise', (el) => {
+      el.value = '0.3';
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+      el.dispatchEvent(new Event('change', { bubbles: true }));
+    });
     await page.waitForFunction(([sel, g]) => Number(document.querySelector(sel).dataset.generation) > g, [net, gen]);
     return out.join('; ');
   });
@@ -319,7 +364,8 @@ try {
     await page.selectOption('#nn-solver', 'cg');
     await page.waitForFunction(([sel, g]) => Number(document.querySelector(sel).dataset.generation) > g, [net, gen]);
     await netIters(40);
-    const L = (await netJson('losses')).NGD, status = (await netJson('status')).NGD;
+    const L = (await netJson('losses')).NGD,
+      status = (await netJson('status')).NGD;
     assert(status === 'running' || status === 'done', `NGD-CG ${status}`);
     assert(L[40] < 0.3 * L[0], `NGD-CG ${L[0]} → ${L[40]}`);
     return `NGD-CG ${L[0].toFixed(3)} → ${L[40].toExponential(2)} in 40 iterations, ${(await netJson('step-ms')).NGD.toFixed(2)} ms / step`;
@@ -327,17 +373,24 @@ try {
   await check('Tab 4: each optimizer step takes well under a frame (16 ms)', async () => {
     await page.selectOption('#nn-solver', 'cholesky');
     await netIters(60);
-    const ms = await netJson('step-ms'), draw = await netJson('draw-ms');
+    const ms = await netJson('step-ms'),
+      draw = await netJson('draw-ms');
     for (const [name, t] of Object.entries(ms)) assert(t !== null && t < 16, `${name}: ${t} ms / step`);
     const sum = Object.values(ms).reduce((a, b) => a + b, 0);
-    return `${Object.entries(ms).map(([n, t]) => `${n} ${t.toFixed(2)} ms`).join(', ')} (all four ${sum.toFixed(2)} ms); one boundary redraw ${draw.boundary.toFixed(2)} ms, loss plot ${draw.curves.toFixed(2)} ms`;
+    return `${Object.entries(ms)
+      .map(([n, t]) => `${n} ${t.toFixed(2)} ms`)
+      .join(', ')} (all four ${sum.toFixed(2)} ms); one boundary redraw ${draw.boundary.toFixed(2)} ms, loss plot ${draw.curves.toFixed(2)} ms`;
   });
   await page.mouse.move(0, 0);
   await page.screenshot({ path: join(artifacts, 'web-network.png'), fullPage: true });
   if (argv.has('--readme-screenshot')) {
     // The defaults (two moons, noise 0.15, dense NGD) after 150 iterations.
     const gen = Number(await page.getAttribute(net, 'data-generation'));
-    await page.$eval('#nn-noise', (el) => { el.value = '0.15'; el.dispatchEvent(new Event('input', { bubbles: true })); el.dispatchEvent(new Event('change', { bubbles: true })); });
+    await page.$eval('#nn-noise', (el) => {
+      el.value = '0.15';
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+      el.dispatchEvent(new Event('change', { bubbles: true }));
+    });
     await page.waitForFunction(([sel, g]) => Number(document.querySelector(sel).dataset.generation) > g, [net, gen]);
     await netIters(150);
     await page.waitForTimeout(300);
@@ -350,8 +403,12 @@ try {
   }
 
   // ------------------------------------------------------------------ global checks
-  await check('no console errors', () => { assert(consoleErrors.length === 0, consoleErrors.join(' | ')); });
-  await check('no request outside the page\u2019s own origin', () => { assert(foreign.length === 0, foreign.join(', ')); });
+  await check('no console errors', () => {
+    assert(consoleErrors.length === 0, consoleErrors.join(' | '));
+  });
+  await check('no request outside the page\u2019s own origin', () => {
+    assert(foreign.length === 0, foreign.join(', '));
+  });
 } catch (e) {
   report('web page test harness', false, e?.stack ?? String(e));
 } finally {

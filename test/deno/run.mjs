@@ -15,7 +15,11 @@ const r = spawnSync(process.execPath, [denoBin, 'run', '--allow-read', '--quiet'
 process.stderr.write(r.stderr ?? '');
 const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
 let counts = { passed: 0, failed: 1, skipped: 0 };
-try { counts = { skipped: 0, ...JSON.parse(line) }; } catch { console.error(`deno smoke: no result (exit ${r.status}): ${r.stdout}`); }
+try {
+  counts = { skipped: 0, ...JSON.parse(line) };
+} catch {
+  console.error(`deno smoke: no result (exit ${r.status}): ${r.stdout}`);
+}
 console.log(`deno ${counts.variant ?? '?'}: ${counts.passed} passed, ${counts.failed} failed`);
 if (process.env.NATGRAD_TEST_SUMMARY) writeFileSync(process.env.NATGRAD_TEST_SUMMARY, JSON.stringify({ total: counts.passed + counts.failed, ...counts }));
 process.exitCode = counts.failed ? 1 : 0;

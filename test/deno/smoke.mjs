@@ -10,20 +10,37 @@ check('Deno picks relaxed SIMD', variant === 'relaxed-simd');
 const C = gram({ data: new Float64Array([1, 2, 3, 4, 5, 6]), rows: 3, cols: 2 });
 const c = C.toDense();
 check('gram', c[0] === 35 && c[1] === 44 && c[2] === 44 && c[3] === 56);
-const A = SymMatrix.from([[4, 1], [1, 3]]);
+const A = SymMatrix.from([
+  [4, 1],
+  [1, 3],
+]);
 const x = A.solve([1, 2], { damping: 1 });
 check('damped solve', Math.abs(5 * x[0] + x[1] - 1) < 1e-14 && Math.abs(x[0] + 4 * x[1] - 2) < 1e-14);
-C.free(); A.free();
+C.free();
+A.free();
 // A network: MLP [3, 5, 2] tanh, the GGN diagonal equals the diagonal of the dense GGN, and the
 // Hessian-vector product equals the dense Hessian times v.
 const model = mlp({ sizes: [3, 5, 2], activation: 'tanh' });
 const X = { data: Float64Array.from({ length: 24 }, (_, i) => Math.sin(i + 1)), rows: 8, cols: 3 };
 const q = problem({ model, X, y: [0, 1, 1, 0, 1, 0, 0, 1], likelihood: categorical({ classes: 2 }) });
-const th = model.init(0), D = model.dim;
-const G = q.ggn(th), Gd = G.toDense(), diag = q.ggn(th, { structure: 'diagonal' });
-check('MLP GGN diagonal', diag.every((v, i) => Math.abs(v - Gd[i * D + i]) <= 1e-14 * (1 + Math.abs(v))));
-const H = q.hessian(th), Hd = H.toDense(), hv = q.hessianVectorProduct(th, th);
-check('MLP Hessian-vector product', hv.every((v, i) => Math.abs(v - Hd.slice(i * D, i * D + D).reduce((s, h, j) => s + h * th[j], 0)) <= 1e-12 * (1 + Math.abs(v))));
-G.free(); H.free(); q.free();
+const th = model.init(0),
+  D = model.dim;
+const G = q.ggn(th),
+  Gd = G.toDense(),
+  diag = q.ggn(th, { structure: 'diagonal' });
+check(
+  'MLP GGN diagonal',
+  diag.every((v, i) => Math.abs(v - Gd[i * D + i]) <= 1e-14 * (1 + Math.abs(v))),
+);
+const H = q.hessian(th),
+  Hd = H.toDense(),
+  hv = q.hessianVectorProduct(th, th);
+check(
+  'MLP Hessian-vector product',
+  hv.every((v, i) => Math.abs(v - Hd.slice(i * D, i * D + D).reduce((s, h, j) => s + h * th[j], 0)) <= 1e-12 * (1 + Math.abs(v))),
+);
+G.free();
+H.free();
+q.free();
 for (const c of checks) console.error(`${c.ok ? '✓' : '✘'} deno: ${c.name}`);
 console.log(JSON.stringify({ variant, passed: checks.filter((c) => c.ok).length, failed: checks.filter((c) => !c.ok).length }));

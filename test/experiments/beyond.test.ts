@@ -32,8 +32,14 @@ test('prop2: gap, residual and loss at every recorded iterate; the gap shrinks w
   const p = prop2Panel(sinePanelData(true), true);
   const K = p.iterations.length;
   assert.ok(K >= 10);
-  assert.equal(p.iterations, Array.from({ length: K }, (_, k) => k));
-  for (const s of [p.loss, p.gap, p.residual, p.meanResidual, p.gapResidual]) { assert.is(s.length, K); assert.ok(finite(s)); }
+  assert.equal(
+    p.iterations,
+    Array.from({ length: K }, (_, k) => k),
+  );
+  for (const s of [p.loss, p.gap, p.residual, p.meanResidual, p.gapResidual]) {
+    assert.is(s.length, K);
+    assert.ok(finite(s));
+  }
   assert.ok(p.gap.every((g) => g >= 0) && p.residual.every((r) => r >= 0));
   assert.ok(p.loss.at(-1)! < p.loss[0]! && p.meanResidual.at(-1)! < p.meanResidual[0]!);
   assert.ok(p.gap.at(-1)! < p.gap[0]!, `gap ${p.gap[0]} → ${p.gap.at(-1)}`);
@@ -45,7 +51,10 @@ test('overparameterized: traces, top eigenvalues and the final EF/GGN ratio are 
   const r = overparamSeries(cfg, digits, true);
   const K = r.iterations.length;
   assert.ok(K >= 3 && r.iterations[0] === 0);
-  for (const s of [r.trace.ggn, r.trace.ef, r.trace.hessian, r.top.ggn, r.top.ef, r.top.hessian, r.ratio, r.loss, r.accuracy]) { assert.is(s.length, K); assert.ok(finite(s)); }
+  for (const s of [r.trace.ggn, r.trace.ef, r.trace.hessian, r.top.ggn, r.top.ef, r.top.hessian, r.ratio, r.loss, r.accuracy]) {
+    assert.is(s.length, K);
+    assert.ok(finite(s));
+  }
   assert.ok(Number.isFinite(r.finalRatio) && r.finalRatio > 0);
   assert.is(r.finalRatio, r.ratio.at(-1));
   assert.ok(r.trace.ggn.every((t) => t > 0) && r.trace.ef.every((t) => t > 0));
@@ -72,7 +81,10 @@ test('spectra: two points in time, a density per curvature, PSD GGN/EF', () => {
 
 test('kfac: every method has its best run, KFAC runs have cosines in [−1, 1]', () => {
   const r = kfacExperiment(small, true);
-  assert.equal(r.methods.map((m) => m.name), [...KFAC_METHODS]);
+  assert.equal(
+    r.methods.map((m) => m.name),
+    [...KFAC_METHODS],
+  );
   for (const m of r.methods) {
     assert.ok(m.grid.length >= 1 && m.loss.length >= 2);
     assert.is(m.accuracy.length, m.loss.length);
@@ -112,7 +124,10 @@ test('CLI: natgrad reproduce prop2 --quick writes JSON and SVG', () => {
   const j = JSON.parse(readFileSync(join(out, 'prop2.json'), 'utf8')) as { partial: boolean; panels: { gap: number[]; residual: number[]; iterations: number[] }[] };
   assert.is(j.partial, false);
   assert.is(j.panels.length, 1);
-  for (const p of j.panels) { assert.is(p.gap.length, p.iterations.length); assert.is(p.residual.length, p.iterations.length); }
+  for (const p of j.panels) {
+    assert.is(p.gap.length, p.iterations.length);
+    assert.is(p.residual.length, p.iterations.length);
+  }
   svgOk(readFileSync(join(out, 'prop2.svg'), 'utf8'), 'prop2.svg');
 });
 

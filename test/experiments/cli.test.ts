@@ -148,7 +148,12 @@ test('reproduce all --quick with no a1a/UCI data: every experiment runs, missing
   const r = natgrad('reproduce', 'all', '--quick', '--out', tmp, '--data', empty, '--workers', '2');
   assert.is(r.status, 0, r.stderr);
   // missing files: which, where to get them, where natgrad looked
-  for (const [set, file] of [['a1a', 'a1a'], ['Energy', 'uci/energy'], ['Powerplant', 'uci/power-plant'], ['Yacht', 'uci/yacht']] as const) {
+  for (const [set, file] of [
+    ['a1a', 'a1a'],
+    ['Energy', 'uci/energy'],
+    ['Powerplant', 'uci/power-plant'],
+    ['Yacht', 'uci/yacht'],
+  ] as const) {
     const line = r.stderr.split('\n').find((l) => l.startsWith('warning:') && l.includes(`skipping ${set}:`));
     assert.ok(line, `warning for ${set} in:\n${r.stderr}`);
     assert.ok(line!.includes(join(empty, file)) && /https:\/\//.test(line!), line);
@@ -168,7 +173,10 @@ test('reproduce all --quick with no a1a/UCI data: every experiment runs, missing
   checkStartingPoint(readJson('starting-point.json'));
 
   hasAll(svgLabels('fig1.svg'), ['panel Dataset', 'panel GD', 'panel NGD', 'panel EF', 'legend'], 'fig1.svg');
-  for (const [file, titles] of [['fig2.svg', ['Correct', 'Misspecified (A)', 'Misspecified (B)']], ['fig2-appendix.svg', ['Correct', 'Misspecified (A): noise', 'Misspecified (B): model']]] as const) {
+  for (const [file, titles] of [
+    ['fig2.svg', ['Correct', 'Misspecified (A)', 'Misspecified (B)']],
+    ['fig2-appendix.svg', ['Correct', 'Misspecified (A): noise', 'Misspecified (B): model']],
+  ] as const) {
     hasAll(svgLabels(file), [...titles.flatMap((t) => [`panel ${t} data`, `panel ${t} quadratic approximation`]), 'legend'], file);
   }
   hasAll(svgLabels('fig3.svg'), ['BreastCancer', 'Boston', 'Wine'].flatMap((d) => [`panel ${d} loss`, `panel ${d} cosine`]).concat('legend'), 'fig3.svg');

@@ -4,8 +4,22 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { gaussian, linearProblem, numpyRandomState, toyData, type LinearProblem } from 'natgrad';
 import {
-  FIG1_DAMPING, FIG1_FIELDS, FIG1_POINTS, FIG1_SCALES, FIG1_STARTS, fig1, fig1EmpiricalFisher, fig1Field, fig1Gradient,
-  fig1Hessian, fig1Json, fig1Loss, fig1Model, fig1Trajectory, type Fig1Field, type Vec2,
+  FIG1_DAMPING,
+  FIG1_FIELDS,
+  FIG1_POINTS,
+  FIG1_SCALES,
+  FIG1_STARTS,
+  fig1,
+  fig1EmpiricalFisher,
+  fig1Field,
+  fig1Gradient,
+  fig1Hessian,
+  fig1Json,
+  fig1Loss,
+  fig1Model,
+  fig1Trajectory,
+  type Fig1Field,
+  type Vec2,
 } from '../../experiments/compute/fig1.js';
 import { relDiff } from './setup.js';
 
@@ -14,7 +28,15 @@ const model = fig1Model(data.X, data.y, 1, 0.1);
 const problem: LinearProblem = linearProblem({ X: data.X, y: data.y, likelihood: gaussian({ variance: 1 }), priorVariance: 0.1 });
 const result = fig1();
 
-const probes: Vec2[] = [[2, 4.5], [1, 0], [4.5, 3], [-0.5, 3], [-1, -1], [5, 5], [2.01, 1.98]];
+const probes: Vec2[] = [
+  [2, 4.5],
+  [1, 0],
+  [4.5, 3],
+  [-0.5, 3],
+  [-1, -1],
+  [5, 5],
+  [2.01, 1.98],
+];
 
 /** The field at θ computed with the library only (gradient, hessian / empiricalFisher, damped Cholesky solve). */
 function libraryField(name: Fig1Field, t: Vec2): Vec2 {
@@ -65,7 +87,12 @@ test('θ* has a zero gradient (library) and minimizes the loss', () => {
   const g = problem.gradient(result.thetaStar);
   assert.ok(Math.hypot(g[0]!, g[1]!) < 1e-12, `‖∇L(θ*)‖ = ${Math.hypot(g[0]!, g[1]!)}`);
   const L = problem.loss(result.thetaStar);
-  for (const d of [[1e-3, 0], [0, 1e-3], [-1e-3, 1e-3]]) assert.ok(problem.loss([result.thetaStar[0] + d[0]!, result.thetaStar[1] + d[1]!]) > L);
+  for (const d of [
+    [1e-3, 0],
+    [0, 1e-3],
+    [-1e-3, 1e-3],
+  ])
+    assert.ok(problem.loss([result.thetaStar[0] + d[0]!, result.thetaStar[1] + d[1]!]) > L);
 });
 
 test('the 15 × 15 fields: [i][j] is the vector at (b[i], theta[j]), as the library computes it', () => {
@@ -76,7 +103,13 @@ test('the 15 × 15 fields: [i][j] is the vector at (b[i], theta[j]), as the libr
   for (const name of FIG1_FIELDS) {
     const f = result.fields[name];
     assert.is(f.length, 15);
-    for (const [i, j] of [[0, 0], [3, 11], [7, 7], [14, 2], [14, 14]] as const) {
+    for (const [i, j] of [
+      [0, 0],
+      [3, 11],
+      [7, 7],
+      [14, 2],
+      [14, 14],
+    ] as const) {
       const v = f[i]![j]!;
       const lib = libraryField(name, [result.grid.b[i]!, result.grid.theta[j]!]);
       assert.ok(relDiff(v, lib) < 1e-9, `${name}[${i}][${j}]: ${v} vs ${lib}`);

@@ -24,11 +24,11 @@ const appendix = fig2('appendix');
 /** Library recomputation at the panel's θ*: gradient, N·hessian, N·empiricalFisher, loss. */
 function library(p: Fig2Panel, variant: 'main' | 'appendix') {
   const d = toyData[p.name](numpyRandomState(0), 1000);
-  const problem = variant === 'main'
-    ? linearProblem({ X: d.X, y: d.y, likelihood: bernoulli(), priorVariance: Infinity })
-    : linearProblem({ X: d.X, y: d.y, likelihood: gaussian(), priorVariance: 0.1 });
+  const problem =
+    variant === 'main' ? linearProblem({ X: d.X, y: d.y, likelihood: bernoulli(), priorVariance: Infinity }) : linearProblem({ X: d.X, y: d.y, likelihood: gaussian(), priorVariance: 0.1 });
   try {
-    const H = problem.hessian(p.thetaStar), F = problem.empiricalFisher(p.thetaStar);
+    const H = problem.hessian(p.thetaStar),
+      F = problem.empiricalFisher(p.thetaStar);
     const out = {
       gradient: problem.gradient(p.thetaStar),
       H: H.toDense().map((v) => v * problem.N),
@@ -45,7 +45,10 @@ function library(p: Fig2Panel, variant: 'main' | 'appendix') {
 
 const flat = (M: number[][]) => M.flat();
 
-for (const [variant, r] of [['main', main], ['appendix', appendix]] as const) {
+for (const [variant, r] of [
+  ['main', main],
+  ['appendix', appendix],
+] as const) {
   test(`${variant}: θ* has a zero gradient and the matrices are N·hessian(θ*), N·empiricalFisher(θ*)`, () => {
     for (const p of r.panels) {
       const lib = library(p, variant);
@@ -58,10 +61,14 @@ for (const [variant, r] of [['main', main], ['appendix', appendix]] as const) {
 
   test(`${variant}: the ellipses are {θ : (θ − θ*)ᵀ M (θ − θ*) = 3²}`, () => {
     for (const p of r.panels) {
-      for (const [M, pts] of [[p.hessianTimesN, p.ellipses.fisher], [p.empiricalFisherTimesN, p.ellipses.empiricalFisher]] as const) {
+      for (const [M, pts] of [
+        [p.hessianTimesN, p.ellipses.fisher],
+        [p.empiricalFisherTimesN, p.ellipses.empiricalFisher],
+      ] as const) {
         assert.is(pts.length, 100);
         for (const [x, y] of pts) {
-          const u = x - p.thetaStar[0], v = y - p.thetaStar[1];
+          const u = x - p.thetaStar[0],
+            v = y - p.thetaStar[1];
           const q = M[0]![0]! * u * u + 2 * M[0]![1]! * u * v + M[1]![1]! * v * v;
           assert.ok(Math.abs(q - FIG2_RADIUS ** 2) < 1e-9, `${p.name}: q = ${q}`);
         }
@@ -70,7 +77,7 @@ for (const [variant, r] of [['main', main], ['appendix', appendix]] as const) {
   });
 }
 
-test('main: agrees with numpy on the paper\'s arrays to 1e-6', () => {
+test("main: agrees with numpy on the paper's arrays to 1e-6", () => {
   for (const p of main.panels) {
     const ref = numpy[p.name]!;
     assert.ok(ref, `numpy reference for ${p.name}`);

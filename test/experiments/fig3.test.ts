@@ -14,7 +14,7 @@ const wine = await loadPaperDataset('Wine', `${ROOT}data`);
 const cancer = await loadPaperDataset('BreastCancer', `${ROOT}data`);
 const boston = await loadPaperDataset('Boston', `${ROOT}data`);
 
-test('the full grid is the paper\'s numpy grid, value for value', () => {
+test("the full grid is the paper's numpy grid, value for value", () => {
   const fixture = JSON.parse(readFileSync(new URL('../../../shared/fixtures/paper-grid.json', import.meta.url), 'utf8')) as { lrs: number[]; dampings: number[] };
   const g = experimentGrid(false);
   assert.equal(g.lrs, fixture.lrs);
@@ -22,7 +22,8 @@ test('the full grid is the paper\'s numpy grid, value for value', () => {
 });
 
 test('--quick grid: every 8th step size (one per decade), every 4th damping', () => {
-  const q = experimentGrid(true), full = paperGrid();
+  const q = experimentGrid(true),
+    full = paperGrid();
   assert.is(q.lrs.length, 31);
   assert.is(q.dampings.length, 11);
   q.lrs.forEach((v, i) => assert.is(v, full.lrs[8 * i]));
@@ -57,7 +58,14 @@ for (const [name, data, likelihood, lrs, dampings] of [
     const total = lrs.length * (1 + 2 * dampings.length);
     const seen: number[] = [];
     const r = await fig3Dataset({ name, likelihood }, data.X, data.y, {
-      lrs, dampings, iterations: 30, workers: 1, onProgress: (p) => { seen.push(p.done); assert.is(p.total, total); },
+      lrs,
+      dampings,
+      iterations: 30,
+      workers: 1,
+      onProgress: (p) => {
+        seen.push(p.done);
+        assert.is(p.total, total);
+      },
     });
     assert.is(r.runs, total);
     assert.is(seen.at(-1), total);
@@ -76,7 +84,13 @@ test('an aborted signal rejects the grid search', async () => {
   ac.abort(new Error('stop'));
   const p = fig3Problem(wine.X, wine.y, 'gaussian');
   try {
-    await gridSearch({ problem: { X: p.X, y: p.y, likelihood: { name: 'gaussian', variance: 1 }, priorVariance: Infinity, reduction: 'mean' }, lrs: [1e-6], dampings: [1], iterations: 3, signal: ac.signal });
+    await gridSearch({
+      problem: { X: p.X, y: p.y, likelihood: { name: 'gaussian', variance: 1 }, priorVariance: Infinity, reduction: 'mean' },
+      lrs: [1e-6],
+      dampings: [1],
+      iterations: 3,
+      signal: ac.signal,
+    });
     assert.unreachable('should have thrown');
   } catch (e) {
     assert.is((e as Error).name, 'AbortError');
@@ -103,7 +117,10 @@ test('fig3Dataset on Wine (small grid): best runs, cosines along the best EFGD p
   assert.is(r.D, 14);
   assert.is(r.best.GD.damping, null);
   assert.is(r.cosines.length, r.best.EFGD.losses.length);
-  assert.ok(r.cosines.every((c) => c >= -1 && c <= 1), JSON.stringify(r.cosines));
+  assert.ok(
+    r.cosines.every((c) => c >= -1 && c <= 1),
+    JSON.stringify(r.cosines),
+  );
   const j = JSON.parse(JSON.stringify(fig3DatasetJson(r))) as { best: Record<string, Record<string, unknown>> };
   assert.equal(Object.keys(j).sort(), ['D', 'N', 'best', 'cosines']);
   assert.equal(Object.keys(j.best), ['GD', 'NGD', 'EFGD']);
@@ -114,13 +131,15 @@ test('1-D problem: NGD θ ← θ(1 − γ/(1 + λ)), EFGD θ ← θ − γθ/(θ
   const r = oneDRuns();
   assert.equal(r.starts, [0.5, 1, 2, 4]);
   r.starts.forEach((t0, i) => {
-    let a = t0, b = t0;
-    const ngdLoss = [a * a / 2 + 0.125], efLoss = [b * b / 2 + 0.125];
+    let a = t0,
+      b = t0;
+    const ngdLoss = [(a * a) / 2 + 0.125],
+      efLoss = [(b * b) / 2 + 0.125];
     for (let k = 0; k < ONE_D.iterations; k++) {
       a = a - (ONE_D.lr * a) / (1 + ONE_D.damping);
       b = b - (ONE_D.lr * b) / (b * b + 0.25 + ONE_D.damping);
-      ngdLoss.push(a * a / 2 + 0.125);
-      efLoss.push(b * b / 2 + 0.125);
+      ngdLoss.push((a * a) / 2 + 0.125);
+      efLoss.push((b * b) / 2 + 0.125);
     }
     assert.ok(relDiff(r.losses.NGD[i]!, ngdLoss) < 1e-12, `NGD from ${t0}`);
     assert.ok(relDiff(r.losses.EFGD[i]!, efLoss) < 1e-12, `EFGD from ${t0}`);

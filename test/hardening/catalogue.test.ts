@@ -10,9 +10,31 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  gram, Matrix, SymMatrix, linearProblem, gaussian, bernoulli, categorical, poisson, gd, ngd, efgd, diagonalEF,
-  parseSklearnCsv, parseLibsvm, parseUci, NotPositiveDefiniteError, DataFormatError, DisposedError, NonFiniteLossError,
-  fisherAccumulator, empiricalFisherAccumulator, CurvatureAccumulator, parallelGram, gridSearch, core as defaultCore,
+  gram,
+  Matrix,
+  SymMatrix,
+  linearProblem,
+  gaussian,
+  bernoulli,
+  categorical,
+  poisson,
+  gd,
+  ngd,
+  efgd,
+  diagonalEF,
+  parseSklearnCsv,
+  parseLibsvm,
+  parseUci,
+  NotPositiveDefiniteError,
+  DataFormatError,
+  DisposedError,
+  NonFiniteLossError,
+  fisherAccumulator,
+  empiricalFisherAccumulator,
+  CurvatureAccumulator,
+  parallelGram,
+  gridSearch,
+  core as defaultCore,
 } from '../../bindings/index.js';
 import { randomMatrix } from '../helpers.js';
 
@@ -28,7 +50,8 @@ interface Row {
 }
 
 // ---- the survivors: a problem, a SymMatrix, a factor, kept alive across the table ----------
-const N = 40, d = 5;
+const N = 40,
+  d = 5;
 const Xs = randomMatrix(N, d, 11);
 const ys = Float64Array.from({ length: N }, (_, i) => (i * 7) % 3);
 const P = linearProblem({ X: { data: Xs, rows: N, cols: d }, y: ys, likelihood: categorical({ classes: 3 }), bias: true, priorVariance: 2 });
@@ -38,7 +61,8 @@ const L = S.cholesky({ damping: 0.5 });
 const b = Float64Array.from({ length: d }, (_, i) => i - 2);
 
 function snapshot() {
-  const F = P.fisher(theta), E = P.empiricalFisher(theta);
+  const F = P.fisher(theta),
+    E = P.empiricalFisher(theta);
   const out = {
     loss: P.loss(theta),
     grad: Array.from(P.gradient(theta)),
@@ -48,7 +72,8 @@ function snapshot() {
     solve: Array.from(S.solve(b, { damping: 0.25 })),
     L: Array.from(L.solve(b)),
   };
-  F.free(); E.free();
+  F.free();
+  E.free();
   return out;
 }
 const before = snapshot();
@@ -59,14 +84,49 @@ const csr = (indptr: number[], indices: number[], values: number[], rows = indpt
 const lp = (over: Record<string, unknown>) => () => linearProblem({ X: good, y: [0, 1, 0], likelihood: bernoulli(), ...over } as never);
 const small = linearProblem({ X: good, y: [0, 1, 0], likelihood: bernoulli() });
 const th2 = [0.1, -0.2];
-const sklearn = (text: string, opts = {}) => () => parseSklearnCsv(text, 'cat.csv', opts);
-const libsvm = (text: string, opts = {}) => () => parseLibsvm(text, 'cat.svm', opts);
+const sklearn =
+  (text: string, opts = {}) =>
+  () =>
+    parseSklearnCsv(text, 'cat.csv', opts);
+const libsvm =
+  (text: string, opts = {}) =>
+  () =>
+    parseLibsvm(text, 'cat.svm', opts);
 const huge = '7'.repeat(10 * 2 ** 20); // a 10 MB token
-const freed = (() => { const m = SymMatrix.from([[2, 1], [1, 2]]); m.free(); return m; })();
-const freedX = (() => { const m = Matrix.from(good); m.free(); return m; })();
-const freedP = (() => { const p = linearProblem({ X: good, y: [0, 1, 0], likelihood: bernoulli() }); p.free(); return p; })();
-const lazyData = (rows: number, cols: number) => ({ rows, cols, get data(): Float64Array { throw new Error('data was read before the size check'); } });
-const pois = linearProblem({ X: [[1, 0], [1, 1], [0.5, 2]], y: [0, 3, 1], likelihood: poisson() });
+const freed = (() => {
+  const m = SymMatrix.from([
+    [2, 1],
+    [1, 2],
+  ]);
+  m.free();
+  return m;
+})();
+const freedX = (() => {
+  const m = Matrix.from(good);
+  m.free();
+  return m;
+})();
+const freedP = (() => {
+  const p = linearProblem({ X: good, y: [0, 1, 0], likelihood: bernoulli() });
+  p.free();
+  return p;
+})();
+const lazyData = (rows: number, cols: number) => ({
+  rows,
+  cols,
+  get data(): Float64Array {
+    throw new Error('data was read before the size check');
+  },
+});
+const pois = linearProblem({
+  X: [
+    [1, 0],
+    [1, 1],
+    [0.5, 2],
+  ],
+  y: [0, 3, 1],
+  likelihood: poisson(),
+});
 const acc = fisherAccumulator({ theta: [0.1, 0.2, 0.3], likelihood: gaussian(), inputs: 2, bias: true });
 const accOther = fisherAccumulator({ theta: [0.1, 0.2, 0.4], likelihood: gaussian(), inputs: 2, bias: true });
 
@@ -76,7 +136,16 @@ const rows: Row[] = [
   { name: 'ragged number[][]', call: () => gram([[1, 2], [3]]), error: RangeError, mentions: ['X[1]', 'expected 2'] },
   { name: 'data length ≠ rows·cols', call: () => gram({ data: new Float64Array(5), rows: 2, cols: 3 }), error: RangeError, mentions: ['X.data', 'length 5'] },
   { name: 'NaN in X', call: () => gram({ data: Float64Array.of(1, NaN, 3, 4), rows: 2, cols: 2 }), error: RangeError, mentions: ['X[0][1]', 'NaN'] },
-  { name: 'Inf in X (number[][])', call: () => gram([[1, 2], [Infinity, 4]]), error: RangeError, mentions: ['X[1][0]'] },
+  {
+    name: 'Inf in X (number[][])',
+    call: () =>
+      gram([
+        [1, 2],
+        [Infinity, 4],
+      ]),
+    error: RangeError,
+    mentions: ['X[1][0]'],
+  },
   { name: 'negative rows', call: () => gram({ data: new Float64Array(0), rows: -1, cols: 2 }), error: TypeError, mentions: ['X.rows'] },
   { name: 'fractional cols', call: () => gram({ data: new Float64Array(3), rows: 2, cols: 1.5 }), error: TypeError, mentions: ['X.cols'] },
   { name: 'data not a Float64Array', call: () => gram({ data: [1, 2, 3, 4] as never, rows: 2, cols: 2 }), error: TypeError, mentions: ['X.data'] },
@@ -98,13 +167,31 @@ const rows: Row[] = [
   { name: 'CSR indices not an array', call: () => gram({ rows: 1, cols: 2, indptr: [0, 1], indices: 'x' as never, values: [1] }), error: TypeError, mentions: ['X.indices'] },
   // SymMatrix and its factor
   { name: 'SymMatrix not square', call: () => SymMatrix.from({ data: new Float64Array(6), rows: 2, cols: 3 }), error: RangeError, mentions: ['A must be square'] },
-  { name: 'SymMatrix with NaN', call: () => SymMatrix.from([[1, NaN], [NaN, 1]]), error: RangeError, mentions: ['A[0][1]'] },
+  {
+    name: 'SymMatrix with NaN',
+    call: () =>
+      SymMatrix.from([
+        [1, NaN],
+        [NaN, 1],
+      ]),
+    error: RangeError,
+    mentions: ['A[0][1]'],
+  },
   { name: 'negative damping', call: () => S.cholesky({ damping: -1 }), error: RangeError, mentions: ['damping', '≥ 0'] },
   { name: 'NaN damping', call: () => S.solve(b, { damping: NaN }), error: RangeError, mentions: ['damping', 'finite'] },
   { name: 'infinite damping', call: () => S.cholesky({ damping: Infinity }), error: RangeError, mentions: ['damping'] },
   { name: 'right-hand side of the wrong length', call: () => S.solve([1, 2]), error: RangeError, mentions: ['b must have length 5'] },
   { name: 'NaN in the right-hand side', call: () => L.solve([NaN, 0, 0, 0, 0]), error: RangeError, mentions: ['b[0]'] },
-  { name: 'indefinite matrix', call: () => SymMatrix.from([[1, 2], [2, 1]]).cholesky(), error: NotPositiveDefiniteError, mentions: ['pivot 2'] },
+  {
+    name: 'indefinite matrix',
+    call: () =>
+      SymMatrix.from([
+        [1, 2],
+        [2, 1],
+      ]).cholesky(),
+    error: NotPositiveDefiniteError,
+    mentions: ['pivot 2'],
+  },
   { name: 'get out of range', call: () => S.get(5, 0), error: RangeError, mentions: ['(5, 0)'] },
   { name: 'matvec of the wrong length', call: () => S.matvec([1]), error: RangeError, mentions: ['v must have length 5'] },
   { name: 'solveMany with the wrong rows', call: () => L.solveMany([[1], [2]]), error: RangeError, mentions: ['B must have 5 rows'] },
@@ -178,7 +265,7 @@ const rows: Row[] = [
   { name: 'LIBSVM index beyond features', call: libsvm('+1 1:1 9:1\n', { features: 4 }), error: DataFormatError, mentions: ['9 exceeds features = 4'], at: ['cat.svm', 1] },
   { name: 'LIBSVM label 2 for ±1 data', call: libsvm('+1 1:1\r\n2 1:1\r\n', { labels: 'pm1-to-01' }), error: DataFormatError, mentions: ['label 2'], at: ['cat.svm', 2] },
   { name: 'LIBSVM index 3·10⁹', call: libsvm('+1 3000000000:1\n'), error: DataFormatError, mentions: ['3000000000', '32-bit'], at: ['cat.svm', 1] },
-  { name: 'LIBSVM 10 MB line of garbage', call: libsvm(`+1 1:1\n+1 ${huge}\n`), error: DataFormatError, mentions: ['missing \':\'', 'characters]'], at: ['cat.svm', 2] },
+  { name: 'LIBSVM 10 MB line of garbage', call: libsvm(`+1 1:1\n+1 ${huge}\n`), error: DataFormatError, mentions: ["missing ':'", 'characters]'], at: ['cat.svm', 2] },
   { name: 'LIBSVM no data', call: libsvm('# only a comment\n\n'), error: DataFormatError, mentions: ['no data rows'], at: ['cat.svm', 3] },
   { name: 'LIBSVM unknown labels option', call: libsvm('+1 1:1\n', { labels: 'binary' }), error: RangeError, mentions: ['labels'] },
   { name: 'LIBSVM features −1', call: libsvm('+1 1:1\n', { features: -1 }), error: RangeError, mentions: ['features'] },
@@ -198,22 +285,47 @@ const rows: Row[] = [
   // sizes past the 32-bit address space, refused up front
   { name: 'dense 2²⁰ × 2¹⁰ (8 GiB), data never read', call: () => Matrix.from(lazyData(2 ** 20, 2 ** 10) as never), error: RangeError, mentions: ['X: 1048576 × 1024', '8.0 GiB', 'mini-batches'] },
   { name: 'gram of 8 GiB rows, data never read', call: () => gram(lazyData(2 ** 24, 64) as never), error: RangeError, mentions: ['GiB', 'fisherAccumulator'] },
-  { name: 'linearProblem on 8 GiB rows', call: () => linearProblem({ X: lazyData(2 ** 27, 8) as never, y: [], likelihood: gaussian() }), error: RangeError, mentions: ['X: 134217728 × 8', 'mini-batches'] },
+  {
+    name: 'linearProblem on 8 GiB rows',
+    call: () => linearProblem({ X: lazyData(2 ** 27, 8) as never, y: [], likelihood: gaussian() }),
+    error: RangeError,
+    mentions: ['X: 134217728 × 8', 'mini-batches'],
+  },
   { name: 'SymMatrix of 20000² (3 GiB)', call: () => SymMatrix.from(lazyData(20000, 20000) as never), error: RangeError, mentions: ['A: 20000 × 20000', "structure 'diagonal'"] },
   { name: 'CSR Gram with 10⁵ columns (75 GiB)', call: () => gram(csr([0, 1, 2], [5, 99999], [1, 2], 2, 100000)), error: RangeError, mentions: ['Gram matrix', '74.5 GiB', "structure 'diagonal'"] },
-  { name: 'dense Fisher with D = 40000', call: () => linearProblem({ X: csr([0, 1], [39999], [1], 1, 40000), y: [1], likelihood: gaussian() }).fisher(new Float64Array(40000)), error: RangeError, mentions: ['D parameters', '40000 × 40000', 'fisherVectorProduct'] },
+  {
+    name: 'dense Fisher with D = 40000',
+    call: () => linearProblem({ X: csr([0, 1], [39999], [1], 1, 40000), y: [1], likelihood: gaussian() }).fisher(new Float64Array(40000)),
+    error: RangeError,
+    mentions: ['D parameters', '40000 × 40000', 'fisherVectorProduct'],
+  },
   { name: 'accumulator with D = 20000', call: () => fisherAccumulator({ theta: new Float64Array(20000), likelihood: gaussian(), inputs: 20000 }), error: RangeError, mentions: ['D = 20000'] },
   // accumulators
   { name: 'accumulator batch of the wrong width', call: () => acc.add([[1, 2, 3]], [1]), error: RangeError, mentions: ['X has 3 columns', 'inputs = 2'] },
-  { name: 'accumulator labels outside the support', call: () => fisherAccumulator({ theta: [0, 0], likelihood: bernoulli(), inputs: 2 }).add([[1, 2]], [3]), error: RangeError, mentions: ['y[0] = 3'] },
-  { name: 'accumulator θ of the wrong length', call: () => empiricalFisherAccumulator({ theta: [0, 0], likelihood: gaussian(), inputs: 2, bias: true }), error: RangeError, mentions: ['theta must have length 3'] },
+  {
+    name: 'accumulator labels outside the support',
+    call: () => fisherAccumulator({ theta: [0, 0], likelihood: bernoulli(), inputs: 2 }).add([[1, 2]], [3]),
+    error: RangeError,
+    mentions: ['y[0] = 3'],
+  },
+  {
+    name: 'accumulator θ of the wrong length',
+    call: () => empiricalFisherAccumulator({ theta: [0, 0], likelihood: gaussian(), inputs: 2, bias: true }),
+    error: RangeError,
+    mentions: ['theta must have length 3'],
+  },
   { name: 'accumulator inputs 0', call: () => fisherAccumulator({ theta: [], likelihood: gaussian(), inputs: 0 }), error: RangeError, mentions: ['inputs'] },
   { name: 'accumulator mean of nothing', call: () => fisherAccumulator({ theta: [0], likelihood: gaussian(), inputs: 1 }).result(), error: RangeError, mentions: ['no rows'] },
   { name: 'merge at a different θ', call: () => acc.merge(accOther), error: RangeError, mentions: ['theta differs at entry 2'] },
   { name: 'fromBytes of garbage', call: () => CurvatureAccumulator.fromBytes(new Uint8Array(64).fill(7)), error: RangeError, mentions: ['magic'] },
   { name: 'fromBytes truncated', call: () => CurvatureAccumulator.fromBytes(acc.toBytes().subarray(0, 60)), error: RangeError, mentions: ['60 bytes, expected'] },
   { name: 'fromBytes of a string', call: () => CurvatureAccumulator.fromBytes('NGAC' as never), error: TypeError, mentions: ['Uint8Array'] },
-  { name: 'accumulator Poisson overflow', call: () => fisherAccumulator({ theta: [800], likelihood: poisson(), inputs: 1 }).add([[1]], [0]), error: NonFiniteLossError, mentions: ['exp(f) overflows', 'row 0'] },
+  {
+    name: 'accumulator Poisson overflow',
+    call: () => fisherAccumulator({ theta: [800], likelihood: poisson(), inputs: 1 }).add([[1]], [0]),
+    error: NonFiniteLossError,
+    mentions: ['exp(f) overflows', 'row 0'],
+  },
 ];
 
 const CLI = fileURLToPath(new URL('../../bin/natgrad.mjs', import.meta.url));
@@ -240,7 +352,8 @@ test(`catalogue: ${rows.length} bad inputs give typed errors naming the argument
   assert.ok(rows.length >= 40);
   for (const r of rows) {
     const t0 = performance.now();
-    let thrown: unknown = undefined, returned = false;
+    let thrown: unknown,
+      returned = false;
     try {
       const v = r.call();
       returned = true;
@@ -273,7 +386,11 @@ test('catalogue: asynchronous entry points reject with typed errors', async () =
   ];
   for (const r of asyncRows) {
     let thrown: unknown;
-    try { await r.call(); } catch (e) { thrown = e; }
+    try {
+      await r.call();
+    } catch (e) {
+      thrown = e;
+    }
     check(r, thrown);
   }
 });
@@ -284,9 +401,8 @@ test('catalogue: the CLI rejects unknown experiments, commands and flags (bin/na
   const relaxed = nodeMajor < 22 ? ['--experimental-wasm-relaxed-simd'] : [];
   // The bin runs dist/experiments/cli.js; when that is not built, run the same main() from source.
   const viaSource = `const { main } = await import(${JSON.stringify(pathToFileURL(CLI_SOURCE).href)}); process.exitCode = await main(['node', 'natgrad', ...process.argv.slice(1)]);`;
-  const command = (args: string[]) => existsSync(CLI_BUILT) && process.env.NATGRAD_CLI_FROM_SOURCE !== '1'
-    ? [...relaxed, CLI, ...args]
-    : [...relaxed, '--import', 'tsx', '--input-type=module', '-e', viaSource, ...args];
+  const command = (args: string[]) =>
+    existsSync(CLI_BUILT) && process.env.NATGRAD_CLI_FROM_SOURCE !== '1' ? [...relaxed, CLI, ...args] : [...relaxed, '--import', 'tsx', '--input-type=module', '-e', viaSource, ...args];
   const cases: [string[], string][] = [
     [['reproduce', 'no-such-experiment'], 'no-such-experiment'],
     [['reproduce', 'fig1', '--no-such-flag'], '--no-such-flag'],

@@ -3,7 +3,7 @@
 // network optimizer steps and curvature builds keep the WebAssembly memory at a plateau.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { core as defaultCore, problem, mlp, categorical, gaussian, bernoulli, ngd, efgd, gd, DisposedError, type KfacFactors } from '../../bindings/index.js';
+import { core as defaultCore, problem, mlp, categorical, bernoulli, ngd, efgd, gd, DisposedError, type KfacFactors } from '../../bindings/index.js';
 import { randomMatrix } from '../helpers.js';
 
 const bytes = () => defaultCore().memoryBytes;
@@ -37,13 +37,20 @@ test('bad input: typed errors naming the argument', () => {
   ];
   for (const [f, re, what] of cases) {
     let err: unknown;
-    try { f(); } catch (e) { err = e; }
+    try {
+      f();
+    } catch (e) {
+      err = e;
+    }
     assert.ok(err instanceof TypeError || err instanceof RangeError, `${what}: ${String(err)}`);
     assert.ok(re.test((err as Error).message), `${what}: "${(err as Error).message}" should match ${re}`);
     assert.not.ok(err instanceof WebAssembly.RuntimeError, `${what}: no trap`);
   }
   p.free();
-  assert.throws(() => p.loss(model.init(0)), (e: unknown) => e instanceof DisposedError);
+  assert.throws(
+    () => p.loss(model.init(0)),
+    (e: unknown) => e instanceof DisposedError,
+  );
 });
 
 test('size limits are checked before allocating: a D × D curvature or an N × D matrix that cannot fit is refused', () => {
@@ -76,8 +83,14 @@ test('10⁴ network steps and 10³ curvature builds keep WebAssembly memory at a
   for (let i = 0; i < 300; i++) {
     p.hessian(th).free();
     p.fisher(th, { structure: 'block' }).forEach((b) => b.free());
-    for (const f of p.empiricalFisher(th, { structure: 'kfac' }) as KfacFactors[]) { f.A.free(); f.G.free(); }
-    p.hessianVectorProduct(th.map((t) => t + i * 1e-9), th);
+    for (const f of p.empiricalFisher(th, { structure: 'kfac' }) as KfacFactors[]) {
+      f.A.free();
+      f.G.free();
+    }
+    p.hessianVectorProduct(
+      th.map((t) => t + i * 1e-9),
+      th,
+    );
   }
   assert.is(bytes(), plateau, `memory grew from ${plateau} to ${bytes()}`);
   p.free();

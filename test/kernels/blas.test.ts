@@ -9,24 +9,51 @@ const lengths = [0, 1, 2, 3, 4, 5, 7, 8, 9, 31, 64, 127];
 
 test('ddot, daxpy, dscal over odd lengths', () => {
   for (const n of lengths) {
-    const x = randomMatrix(1, n, n), y = randomMatrix(1, n, n + 50);
-    const px = core.allocCopy(x), py = core.allocCopy(y);
-    let ref = 0, mag = 0;
-    for (let i = 0; i < n; i++) { ref += x[i]! * y[i]!; mag = Math.max(mag, Math.abs(x[i]! * y[i]!)); }
+    const x = randomMatrix(1, n, n),
+      y = randomMatrix(1, n, n + 50);
+    const px = core.allocCopy(x),
+      py = core.allocCopy(y);
+    let ref = 0,
+      mag = 0;
+    for (let i = 0; i < n; i++) {
+      ref += x[i]! * y[i]!;
+      mag = Math.max(mag, Math.abs(x[i]! * y[i]!));
+    }
     assert.ok(Math.abs(k.ddot(n, px, py) - ref) <= reductionTol(n, mag), `ddot n=${n}`);
     k.daxpy(n, 0.5, px, py);
-    assertClose(core.f64(py, n), y.map((v, i) => v + 0.5 * x[i]!), 1e-15 * 4, `daxpy n=${n}`);
+    assertClose(
+      core.f64(py, n),
+      y.map((v, i) => v + 0.5 * x[i]!),
+      1e-15 * 4,
+      `daxpy n=${n}`,
+    );
     k.dscal(n, -3, px);
-    assertClose(core.f64(px, n), x.map((v) => -3 * v), 0, `dscal n=${n}`);
-    core.free(px); core.free(py);
+    assertClose(
+      core.f64(px, n),
+      x.map((v) => -3 * v),
+      0,
+      `dscal n=${n}`,
+    );
+    core.free(px);
+    core.free(py);
   }
 });
 
 test('dgemv, dgemvT, dsymvLower', () => {
-  for (const [m, n] of [[0, 0], [1, 1], [3, 5], [7, 4], [33, 17]] as [number, number][]) {
+  for (const [m, n] of [
+    [0, 0],
+    [1, 1],
+    [3, 5],
+    [7, 4],
+    [33, 17],
+  ] as [number, number][]) {
     const A = randomMatrix(m, n, m * n + 1);
-    const x = randomMatrix(1, n, 2), xm = randomMatrix(1, m, 3), y0 = randomMatrix(1, Math.max(m, n), 4);
-    const pa = core.allocCopy(A), px = core.allocCopy(x), pxm = core.allocCopy(xm);
+    const x = randomMatrix(1, n, 2),
+      xm = randomMatrix(1, m, 3),
+      y0 = randomMatrix(1, Math.max(m, n), 4);
+    const pa = core.allocCopy(A),
+      px = core.allocCopy(x),
+      pxm = core.allocCopy(xm);
     const py = core.allocCopy(y0.subarray(0, m));
     k.dgemv(m, n, 2, pa, n, px, 0.5, py);
     const ref = matvecRef(A, m, n, x).map((v, i) => 2 * v + 0.5 * y0[i]!);
@@ -43,7 +70,9 @@ test('dgemv, dgemvT, dsymvLower', () => {
     const junk = Float64Array.from(S);
     for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) junk[i * n + j] = NaN; // upper triangle must not be read
     const x = randomMatrix(1, n, 9);
-    const pa = core.allocCopy(junk), px = core.allocCopy(x), py = core.alloc(8 * Math.max(n, 1));
+    const pa = core.allocCopy(junk),
+      px = core.allocCopy(x),
+      py = core.alloc(8 * Math.max(n, 1));
     k.dsymvLower(n, 1, pa, n, px, 0, py);
     assertClose(core.f64(py, n), matvecRef(S, n, n, x), reductionTol(n, 100), `dsymv n=${n}`);
     k.dsymMirrorLower(n, pa, n);

@@ -38,7 +38,9 @@ function run(A: Float64Array, n: number, opts: { lda?: number; mode?: 'separate'
     const raw = core.f64(pv, n * ldv);
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) V[i * n + j] = raw[i * ldv + j]!;
   }
-  core.free(pa); core.free(pwork); core.free(pw);
+  core.free(pa);
+  core.free(pwork);
+  core.free(pw);
   if (mode === 'separate') core.free(pv);
   return { info, w, V };
 }
@@ -65,7 +67,12 @@ function cases(n: number): Array<[string, Float64Array]> {
   const r = Math.max(1, Math.ceil(n / 4));
   const X = randomMatrix(n, r, 400 + n);
   const P = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) { let s = 0; for (let c = 0; c < r; c++) s += X[i * r + c]! * X[j * r + c]!; P[i * n + j] = s; }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let c = 0; c < r; c++) s += X[i * r + c]! * X[j * r + c]!;
+      P[i * n + j] = s;
+    }
   out.push(['low-rank PSD', P]);
   out.push(['tiny (1e-150)', randomSymmetric(n, 500 + n, 1e-150)]);
   out.push(['huge (1e150)', randomSymmetric(n, 600 + n, 1e150)]);
@@ -81,7 +88,8 @@ const normF = (A: ArrayLike<number>) => norm2(A);
 
 /** max over k of ‖A v_k − λ_k v_k‖₂ and max |(VᵀV − I)_ij|. */
 function residuals(A: Float64Array, n: number, w: Float64Array, V: Float64Array): { res: number; orth: number } {
-  let res = 0, orth = 0;
+  let res = 0,
+    orth = 0;
   const r = new Float64Array(n);
   for (let c = 0; c < n; c++) {
     for (let i = 0; i < n; i++) {
@@ -104,32 +112,40 @@ function residuals(A: Float64Array, n: number, w: Float64Array, V: Float64Array)
 const C = 4;
 
 test('dsyevLower: eigenvalues match cyclic Jacobi within c·n·eps·‖A‖_F, ascending', () => {
-  for (const n of sizes) for (const [name, A] of cases(n)) {
-    const { info, w } = run(A, n);
-    assert.is(info, 0, `${name} n=${n}`);
-    const ref = jacobiEigen(A, n);
-    const tol = C * Math.max(n, 1) * EPS * normF(A);
-    for (let i = 0; i < n; i++) {
-      if (i > 0) assert.ok(w[i - 1]! <= w[i]!, `${name} n=${n}: not ascending at ${i}`);
-      const d = Math.abs(w[i]! - ref.values[i]!);
-      if (!(d <= tol)) assert.unreachable(`${name} n=${n} λ_${i}: ${w[i]} vs ${ref.values[i]} (|Δ| = ${d} > ${tol})`);
+  for (const n of sizes)
+    for (const [name, A] of cases(n)) {
+      const { info, w } = run(A, n);
+      assert.is(info, 0, `${name} n=${n}`);
+      const ref = jacobiEigen(A, n);
+      const tol = C * Math.max(n, 1) * EPS * normF(A);
+      for (let i = 0; i < n; i++) {
+        if (i > 0) assert.ok(w[i - 1]! <= w[i]!, `${name} n=${n}: not ascending at ${i}`);
+        const d = Math.abs(w[i]! - ref.values[i]!);
+        if (!(d <= tol)) assert.unreachable(`${name} n=${n} λ_${i}: ${w[i]} vs ${ref.values[i]} (|Δ| = ${d} > ${tol})`);
+      }
     }
-  }
 });
 
 test('dsyevLower: ‖A V − V Λ‖ and ‖VᵀV − I‖ are O(n·eps), Σλ = tr A', () => {
-  for (const n of sizes) for (const [name, A] of cases(n)) {
-    const { info, w, V } = run(A, n);
-    assert.is(info, 0, `${name} n=${n}`);
-    const nA = normF(A);
-    const { res, orth } = residuals(A, n, w, V);
-    const m = Math.max(n, 1);
-    assert.ok(res <= C * m * EPS * nA, `${name} n=${n}: residual ${res} > ${C * m * EPS * nA}`);
-    assert.ok(orth <= C * m * EPS, `${name} n=${n}: ‖VᵀV − I‖ = ${orth} > ${C * m * EPS}`);
-    let tr = 0, sum = 0, abs = 0;
-    for (let i = 0; i < n; i++) { tr += A[i * n + i]!; sum += w[i]!; abs += Math.abs(w[i]!); }
-    assert.ok(Math.abs(sum - tr) <= C * m * EPS * (nA + abs), `${name} n=${n}: Σλ = ${sum} vs tr A = ${tr}`);
-  }
+  for (const n of sizes)
+    for (const [name, A] of cases(n)) {
+      const { info, w, V } = run(A, n);
+      assert.is(info, 0, `${name} n=${n}`);
+      const nA = normF(A);
+      const { res, orth } = residuals(A, n, w, V);
+      const m = Math.max(n, 1);
+      assert.ok(res <= C * m * EPS * nA, `${name} n=${n}: residual ${res} > ${C * m * EPS * nA}`);
+      assert.ok(orth <= C * m * EPS, `${name} n=${n}: ‖VᵀV − I‖ = ${orth} > ${C * m * EPS}`);
+      let tr = 0,
+        sum = 0,
+        abs = 0;
+      for (let i = 0; i < n; i++) {
+        tr += A[i * n + i]!;
+        sum += w[i]!;
+        abs += Math.abs(w[i]!);
+      }
+      assert.ok(Math.abs(sum - tr) <= C * m * EPS * (nA + abs), `${name} n=${n}: Σλ = ${sum} vs tr A = ${tr}`);
+    }
 });
 
 test('dsyevLower: eigenvectors of well-separated eigenvalues agree with Jacobi (up to sign)', () => {
@@ -142,7 +158,8 @@ test('dsyevLower: eigenvectors of well-separated eigenvalues agree with Jacobi (
       let gap = Infinity;
       for (let d = 0; d < n; d++) if (d !== c) gap = Math.min(gap, Math.abs(w[c]! - w[d]!));
       // ‖v − ±u‖ = 2 sin(∠/2): resolves angles down to eps (unlike sqrt(1 − (vᵀu)²)).
-      let plus = 0, minus = 0;
+      let plus = 0,
+        minus = 0;
       for (let i = 0; i < n; i++) {
         plus += (V[i * n + c]! + ref.vectors[i * n + c]!) ** 2;
         minus += (V[i * n + c]! - ref.vectors[i * n + c]!) ** 2;
@@ -209,9 +226,16 @@ test('dsyevLower: scaling by 2^k is exact (1e-300 and 1e300 give the scaled spec
     const base = run(A, n);
     for (const e of [-1000, -300, 300, 1000]) {
       const s = 2 ** e;
-      const scaled = run(A.map((x) => x * s), n);
+      const scaled = run(
+        A.map((x) => x * s),
+        n,
+      );
       assert.is(scaled.info, 0);
-      assert.equal(Array.from(scaled.w), Array.from(base.w, (x) => x * s), `2^${e} n=${n}`);
+      assert.equal(
+        Array.from(scaled.w),
+        Array.from(base.w, (x) => x * s),
+        `2^${e} n=${n}`,
+      );
     }
   }
   // A subnormal-only matrix: λ = ±5e-324·…, exact.
@@ -234,16 +258,21 @@ test('dsyevLower: non-convergence within the sweep budget returns a 1-based inde
 
 test('dsyevLower: NaN or ±Inf in the lower triangle returns −4 and writes nothing', () => {
   const n = 5;
-  for (const bad of [NaN, Infinity, -Infinity]) for (const [i, j] of [[0, 0], [3, 1], [4, 4]] as const) {
-    for (const mode of ['separate', 'values'] as const) {
-      const A = randomSymmetric(n, 77);
-      A[i * n + j] = bad;
-      A[j * n + i] = bad;
-      const r = run(A, n, { mode });
-      assert.is(r.info, -4, `${bad} at (${i}, ${j}), ${mode}`);
-      if (mode === 'separate') assert.ok(r.V.every(Number.isNaN), 'V written'); // still the NaN fill
+  for (const bad of [NaN, Infinity, -Infinity])
+    for (const [i, j] of [
+      [0, 0],
+      [3, 1],
+      [4, 4],
+    ] as const) {
+      for (const mode of ['separate', 'values'] as const) {
+        const A = randomSymmetric(n, 77);
+        A[i * n + j] = bad;
+        A[j * n + i] = bad;
+        const r = run(A, n, { mode });
+        assert.is(r.info, -4, `${bad} at (${i}, ${j}), ${mode}`);
+        if (mode === 'separate') assert.ok(r.V.every(Number.isNaN), 'V written'); // still the NaN fill
+      }
     }
-  }
   // The same entries in the (ignored) strict upper triangle are harmless.
   const A = randomSymmetric(n, 77);
   assert.is(run(A, n, { upper: Infinity }).info, 0);

@@ -23,15 +23,17 @@ function ulps(a: number, b: number): number {
   if (Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b))) return 0;
   if (!Number.isFinite(a) || !Number.isFinite(b)) return Infinity;
   const m = Math.max(Math.abs(b), 2 ** -1074);
-  return Math.abs(a - b) / (2 ** (Math.floor(Math.log2(m)) - 52));
+  return Math.abs(a - b) / 2 ** (Math.floor(Math.log2(m)) - 52);
 }
 
 function vec(fn: (n: number, x: number, o: number) => void, xs: number[]): Float64Array {
   const n = xs.length + (xs.length % 2);
-  const px = put([...xs, ...(xs.length % 2 ? [1] : [])]), po = core.alloc(8 * n);
+  const px = put([...xs, ...(xs.length % 2 ? [1] : [])]),
+    po = core.alloc(8 * n);
   fn(n, px, po);
   const out = core.f64(po, xs.length).slice();
-  core.free(px); core.free(po);
+  core.free(px);
+  core.free(po);
   return out;
 }
 
@@ -57,19 +59,29 @@ test('lane-wise log: ≤ 1 ulp from Math.log, subnormals and specials; the fast 
     const e = Math.log(xs[i]!);
     assert.ok(ulps(out[i]!, e) <= 1, `log(${xs[i]}) = ${out[i]} vs ${e}`);
   }
-  const pos = xs.filter((x) => x >= 2.2250738585072014e-308 && x < Infinity || Number.isNaN(x));
+  const pos = xs.filter((x) => (x >= 2.2250738585072014e-308 && x < Infinity) || Number.isNaN(x));
   const fast = vec((n, x, o) => k.gridLogPosVec(n, x, o), pos);
   for (let i = 0; i < pos.length; i++) assert.ok(ulps(fast[i]!, Math.log(pos[i]!)) <= 1, `logPos(${pos[i]})`);
 });
 
 test('gridGemmTn: Aᵀ B for output counts not multiple of 4, lanes 4/8/12, both layouts, accumulate, lda > ne', () => {
-  for (const [m, ne, kk] of [[0, 5, 4], [1, 1, 4], [7, 3, 8], [13, 9, 12], [50, 17, 4], [33, 64, 8]] as const) {
-    const lda = ne + 3, ldb = kk + 4;
-    const A = randomMatrix(m, lda, m + ne), B = randomMatrix(m, ldb, 7 * m + kk);
+  for (const [m, ne, kk] of [
+    [0, 5, 4],
+    [1, 1, 4],
+    [7, 3, 8],
+    [13, 9, 12],
+    [50, 17, 4],
+    [33, 64, 8],
+  ] as const) {
+    const lda = ne + 3,
+      ldb = kk + 4;
+    const A = randomMatrix(m, lda, m + ne),
+      B = randomMatrix(m, ldb, 7 * m + kk);
     const ref = gemmTnRef(m, ne, kk, A, lda, B, ldb);
     const absRef = gemmTnRef(m, ne, kk, A.map(Math.abs), lda, B.map(Math.abs), ldb);
     const tol = Array.from(absRef, (v) => reductionTol(m, v));
-    const pa = put(A), pb = put(B);
+    const pa = put(A),
+      pb = put(B);
     // Lane-major output with ldc = kk + 2.
     const ldc = kk + 2;
     const pc = put(new Float64Array(ne * ldc).fill(NaN));
@@ -92,17 +104,29 @@ test('gridGemmTn: Aᵀ B for output counts not multiple of 4, lanes 4/8/12, both
 
 test('gridSpmm: CSR × lane-major for lane counts 4 (tail), 8 and 12 (tile + tail), empty rows', () => {
   const u = uniform(3);
-  const rows = 23, cols = 11;
-  const indptr = [0], indices: number[] = [], values: number[] = [];
+  const rows = 23,
+    cols = 11;
+  const indptr = [0],
+    indices: number[] = [],
+    values: number[] = [];
   for (let i = 0; i < rows; i++) {
-    if (i % 5 !== 3) for (let j = 0; j < cols; j++) if (u() < 0.3) { indices.push(j); values.push(u() * 2 - 1); }
+    if (i % 5 !== 3)
+      for (let j = 0; j < cols; j++)
+        if (u() < 0.3) {
+          indices.push(j);
+          values.push(u() * 2 - 1);
+        }
     indptr.push(indices.length);
   }
   for (const kk of [4, 8, 12]) {
     const ldb = kk + 2;
     const B = randomMatrix(cols, ldb, kk);
     const ref = spmmRef(rows, kk, indptr, indices, values, B, ldb);
-    const pi = putI32(indptr), px = putI32(indices), pv = put(values), pb = put(B), pc = put(new Float64Array(rows * kk).fill(NaN));
+    const pi = putI32(indptr),
+      px = putI32(indices),
+      pv = put(values),
+      pb = put(B),
+      pc = put(new Float64Array(rows * kk).fill(NaN));
     k.gridSpmm(rows, kk, pi, px, pv, pb, ldb, pc, kk, 2);
     assertClose(core.f64(pc, rows * kk), ref, reductionTol(cols, 10), `k=${kk}`);
     for (const p of [pi, px, pv, pb, pc]) core.free(p);
@@ -110,41 +134,58 @@ test('gridSpmm: CSR × lane-major for lane counts 4 (tail), 8 and 12 (tile + tai
 });
 
 test('gridZRows: packed lower triangles of x xᵀ, from a row offset', () => {
-  const n = 9, d = 6, P = 21;
+  const n = 9,
+    d = 6,
+    P = 21;
   const X = randomMatrix(n, d, 5);
-  const px = put(X), pz = put(new Float64Array(4 * (P + 1)).fill(NaN));
+  const px = put(X),
+    pz = put(new Float64Array(4 * (P + 1)).fill(NaN));
   k.gridZRows(3, 4, d, px, d, pz, P + 1);
-  const Z = core.f64(pz, 4 * (P + 1)), ref = zRowsRef(X, n, d);
+  const Z = core.f64(pz, 4 * (P + 1)),
+    ref = zRowsRef(X, n, d);
   for (let r = 0; r < 4; r++) for (let e = 0; e < P; e++) assert.is(Z[r * (P + 1) + e], ref[(r + 3) * P + e]);
-  core.free(px); core.free(pz);
+  core.free(px);
+  core.free(pz);
 });
 
 /** Random SPD packed matrix (XᵀX + I scaled by div). */
 function spdPacked(d: number, seed: number, div = 1): Float64Array {
-  const m = d + 4, X = randomMatrix(m, d, seed);
+  const m = d + 4,
+    X = randomMatrix(m, d, seed);
   const A = new Float64Array((d * (d + 1)) / 2);
-  for (let i = 0; i < d; i++) for (let j = 0; j <= i; j++) {
-    let s = i === j ? 1 : 0;
-    for (let r = 0; r < m; r++) s += X[r * d + i]! * X[r * d + j]! / m;
-    A[(i * (i + 1)) / 2 + j] = s * div;
-  }
+  for (let i = 0; i < d; i++)
+    for (let j = 0; j <= i; j++) {
+      let s = i === j ? 1 : 0;
+      for (let r = 0; r < m; r++) s += (X[r * d + i]! * X[r * d + j]!) / m;
+      A[(i * (i + 1)) / 2 + j] = s * div;
+    }
   return A;
 }
 
 test('gridPotrf/gridPotrs: per-lane damping, divisor, odd and even sizes; residual of the solves', () => {
   for (const d of [1, 2, 3, 4, 5, 6, 7, 9, 14, 31, 33]) {
-    const P = (d * (d + 1)) / 2, ps = 2 * P + 2, npairs = 3, div = 7;
+    const P = (d * (d + 1)) / 2,
+      ps = 2 * P + 2,
+      npairs = 3,
+      div = 7;
     const mats = [0, 1, 2, 3, 4, 5].map((l) => spdPacked(d, 10 * d + l, div));
     const lams = [0, 0.5, 1e-3, 2, 0, 10];
     const buf = new Float64Array(npairs * ps).fill(NaN);
-    mats.forEach((A, l) => { for (let e = 0; e < P; e++) buf[(l >> 1) * ps + 2 * e + (l & 1)] = A[e]!; });
-    const pa = put(buf), pl = put(lams), pi = core.alloc(8 * npairs), pinv = core.alloc(16 * d);
+    mats.forEach((A, l) => {
+      for (let e = 0; e < P; e++) buf[(l >> 1) * ps + 2 * e + (l & 1)] = A[e]!;
+    });
+    const pa = put(buf),
+      pl = put(lams),
+      pi = core.alloc(8 * npairs),
+      pinv = core.alloc(16 * d);
     k.gridPotrf(d, npairs, pa, ps, div, pl, pi, pinv, 0);
     const info = core.i32(pi, 2 * npairs).slice();
     const L = core.f64(pa, npairs * ps).slice();
     const bs = mats.map((_, l) => randomMatrix(d, 1, 99 + l));
     const xb = new Float64Array(npairs * (2 * d + 2));
-    bs.forEach((b, l) => { for (let j = 0; j < d; j++) xb[(l >> 1) * (2 * d + 2) + 2 * j + (l & 1)] = b[j]!; });
+    bs.forEach((b, l) => {
+      for (let j = 0; j < d; j++) xb[(l >> 1) * (2 * d + 2) + 2 * j + (l & 1)] = b[j]!;
+    });
     const px = put(xb);
     k.gridPotrs(d, npairs, pa, ps, px, 2 * d + 2, 0);
     const X = core.f64(px, npairs * (2 * d + 2)).slice();
@@ -158,8 +199,10 @@ test('gridPotrf/gridPotrs: per-lane damping, divisor, odd and even sizes; residu
       for (let i = 0; i < d; i++) full[i * d + i]! += lams[l]!;
       const x = Float64Array.from({ length: d }, (_, j) => X[(l >> 1) * (2 * d + 2) + 2 * j + (l & 1)]!);
       const Ax = matvecRef(full, d, d, x);
-      let scale = 0; for (const v of full) scale = Math.max(scale, Math.abs(v));
-      let xn = 0; for (const v of x) xn = Math.max(xn, Math.abs(v));
+      let scale = 0;
+      for (const v of full) scale = Math.max(scale, Math.abs(v));
+      let xn = 0;
+      for (const v of x) xn = Math.max(xn, Math.abs(v));
       for (let i = 0; i < d; i++) assert.ok(Math.abs(Ax[i]! - bs[l]![i]!) <= 64 * d * EPS * scale * xn + 1e-300, `residual d=${d} lane ${l} row ${i}`);
     });
     for (const p of [pa, pl, pi, pinv, px]) core.free(p);
@@ -167,13 +210,24 @@ test('gridPotrf/gridPotrs: per-lane damping, divisor, odd and even sizes; residu
 });
 
 test('gridPotrf: a failing lane reports its 1-based pivot without disturbing its partner', () => {
-  const d = 5, P = 15, ps = 2 * P;
+  const d = 5,
+    P = 15,
+    ps = 2 * P;
   // Lane 0: diag(1, 2, −3, 4, 5) fails at pivot 3; lane 1: SPD.
-  const bad = new Float64Array(P); [1, 2, -3, 4, 5].forEach((v, i) => { bad[(i * (i + 1)) / 2 + i] = v; });
+  const bad = new Float64Array(P);
+  [1, 2, -3, 4, 5].forEach((v, i) => {
+    bad[(i * (i + 1)) / 2 + i] = v;
+  });
   const good = spdPacked(d, 42);
   const buf = new Float64Array(ps);
-  for (let e = 0; e < P; e++) { buf[2 * e] = bad[e]!; buf[2 * e + 1] = good[e]!; }
-  const pa = put(buf), pl = put([0, 0]), pi = core.alloc(8), pinv = core.alloc(16 * d);
+  for (let e = 0; e < P; e++) {
+    buf[2 * e] = bad[e]!;
+    buf[2 * e + 1] = good[e]!;
+  }
+  const pa = put(buf),
+    pl = put([0, 0]),
+    pi = core.alloc(8),
+    pinv = core.alloc(16 * d);
   k.gridPotrf(d, 1, pa, ps, 1, pl, pi, pinv, 0);
   const info = core.i32(pi, 2);
   assert.is(info[0], 3);
@@ -182,7 +236,10 @@ test('gridPotrf: a failing lane reports its 1-based pivot without disturbing its
   const ref = potrfPackedRef(d, good, 1, 0);
   for (let e = 0; e < P; e++) assert.ok(Math.abs(L[2 * e + 1]! - ref.L[e]!) <= 1e-14 * 10, `partner entry ${e}`);
   // With damping 3.5 lane 0 succeeds (pivot −3 + 3.5 > 0); λ = 3 gives a zero pivot: failure.
-  for (const [lam, want] of [[3.5, 0], [3, 3]] as const) {
+  for (const [lam, want] of [
+    [3.5, 0],
+    [3, 3],
+  ] as const) {
     core.f64(pa, ps).set(buf);
     core.f64(pl, 2).set([lam, 0]);
     k.gridPotrf(d, 1, pa, ps, 1, pl, pi, pinv, 0);
@@ -198,22 +255,43 @@ test('gridPotrf: a failing lane reports its 1-based pivot without disturbing its
 test('gridPotrf/gridPotrs with an envelope (A[i][j] = 0 for j < first[i]) = the dense factorization', () => {
   const u = uniform(9);
   for (const d of [1, 2, 5, 8, 13, 30]) {
-    const P = (d * (d + 1)) / 2, ps = 2 * P;
+    const P = (d * (d + 1)) / 2,
+      ps = 2 * P;
     const first = Int32Array.from({ length: d }, (_, i) => (u() < 0.3 ? 0 : Math.max(0, i - Math.floor(u() * 6))));
     // A = L0 L0ᵀ with L0 inside the envelope has the same envelope.
     const L0 = new Float64Array(d * d);
     for (let i = 0; i < d; i++) for (let j = first[i]!; j <= i; j++) L0[i * d + j] = i === j ? 1 + u() : u() - 0.5;
     const A = new Float64Array(P);
-    for (let i = 0; i < d; i++) for (let j = 0; j <= i; j++) { let v = 0; for (let t = 0; t < d; t++) v += L0[i * d + t]! * L0[j * d + t]!; A[(i * (i + 1)) / 2 + j] = v; }
+    for (let i = 0; i < d; i++)
+      for (let j = 0; j <= i; j++) {
+        let v = 0;
+        for (let t = 0; t < d; t++) v += L0[i * d + t]! * L0[j * d + t]!;
+        A[(i * (i + 1)) / 2 + j] = v;
+      }
     for (let i = 0; i < d; i++) for (let j = 0; j < first[i]!; j++) assert.is(A[(i * (i + 1)) / 2 + j], 0);
     const buf = new Float64Array(ps);
-    for (let e = 0; e < P; e++) { buf[2 * e] = A[e]!; buf[2 * e + 1] = A[e]! * 3; }
-    const pa = put(buf), pl = put([0.01, 0.5]), pi = core.alloc(8), pinv = core.alloc(16 * d), pf = putI32(first);
+    for (let e = 0; e < P; e++) {
+      buf[2 * e] = A[e]!;
+      buf[2 * e + 1] = A[e]! * 3;
+    }
+    const pa = put(buf),
+      pl = put([0.01, 0.5]),
+      pi = core.alloc(8),
+      pinv = core.alloc(16 * d),
+      pf = putI32(first);
     k.gridPotrf(d, 1, pa, ps, 1, pl, pi, pinv, pf);
     assert.equal(Array.from(core.i32(pi, 2)), [0, 0]);
     const L = core.f64(pa, ps).slice();
-    for (const [h, scale, lam] of [[0, 1, 0.01], [1, 3, 0.5]] as const) {
-      const ref = potrfPackedRef(d, A.map((v) => v * scale), 1, lam);
+    for (const [h, scale, lam] of [
+      [0, 1, 0.01],
+      [1, 3, 0.5],
+    ] as const) {
+      const ref = potrfPackedRef(
+        d,
+        A.map((v) => v * scale),
+        1,
+        lam,
+      );
       const got = Float64Array.from({ length: P }, (_, e) => L[2 * e + h]!);
       assertClose(got, ref.L, 1e-12 * scale * d, `envelope d=${d} lane ${h}`);
     }
@@ -221,7 +299,10 @@ test('gridPotrf/gridPotrs with an envelope (A[i][j] = 0 for j < first[i]) = the 
     const pb = put(b);
     k.gridPotrs(d, 1, pa, ps, pb, 2 * d, pf);
     const x = core.f64(pb, 2 * d).slice();
-    for (const [h, scale, lam] of [[0, 1, 0.01], [1, 3, 0.5]] as const) {
+    for (const [h, scale, lam] of [
+      [0, 1, 0.01],
+      [1, 3, 0.5],
+    ] as const) {
       const full = unpackRef(d, A).map((v) => v * scale);
       for (let i = 0; i < d; i++) full[i * d + i]! += lam;
       const xs = Float64Array.from({ length: d }, (_, j) => x[2 * j + h]!);
@@ -233,13 +314,24 @@ test('gridPotrf/gridPotrs with an envelope (A[i][j] = 0 for j < first[i]) = the 
 });
 
 test('gridSpmm with unit values (values pointer 0) = multiplying by ones', () => {
-  const rows = 9, cols = 7, kk = 12;
+  const rows = 9,
+    cols = 7,
+    kk = 12;
   const u = uniform(4);
-  const indptr = [0], indices: number[] = [];
-  for (let i = 0; i < rows; i++) { for (let j = 0; j < cols; j++) if (u() < 0.4) indices.push(j); indptr.push(indices.length); }
+  const indptr = [0],
+    indices: number[] = [];
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) if (u() < 0.4) indices.push(j);
+    indptr.push(indices.length);
+  }
   const ones = indices.map(() => 1);
   const B = randomMatrix(cols, kk, 8);
-  const pi = putI32(indptr), px = putI32(indices), pv = put(ones), pb = put(B), pc = core.alloc(8 * rows * kk), pd = core.alloc(8 * rows * kk);
+  const pi = putI32(indptr),
+    px = putI32(indices),
+    pv = put(ones),
+    pb = put(B),
+    pc = core.alloc(8 * rows * kk),
+    pd = core.alloc(8 * rows * kk);
   k.gridSpmm(rows, kk, pi, px, pv, pb, kk, pc, kk, 2);
   k.gridSpmm(rows, kk, pi, px, 0, pb, kk, pd, kk, 2);
   assert.equal(Array.from(core.f64(pd, rows * kk)), Array.from(core.f64(pc, rows * kk)));

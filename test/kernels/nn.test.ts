@@ -11,18 +11,21 @@ const NAMES: RefActivation[] = ['tanh', 'sigmoid', 'relu', 'softplus', 'gelu', '
 /** Run actForward on z; returns [a, d1, d2] copies. inPlace: a written over z. */
 function runAct(name: RefActivation, z: Float64Array, inPlace = false): [Float64Array, Float64Array, Float64Array] {
   const n = z.length;
-  const pz = core.allocCopy(z), pa = inPlace ? pz : core.alloc(8 * n), p1 = core.alloc(8 * n), p2 = core.alloc(8 * n);
+  const pz = core.allocCopy(z),
+    pa = inPlace ? pz : core.alloc(8 * n),
+    p1 = core.alloc(8 * n),
+    p2 = core.alloc(8 * n);
   k.actForward(activationKind(name), n, pz, pa, p1, p2);
   const out: [Float64Array, Float64Array, Float64Array] = [core.f64(pa, n).slice(), core.f64(p1, n).slice(), core.f64(p2, n).slice()];
-  core.free(pz); if (!inPlace) core.free(pa); core.free(p1); core.free(p2);
+  core.free(pz);
+  if (!inPlace) core.free(pa);
+  core.free(p1);
+  core.free(p2);
   return out;
 }
 
 // Ordinary values, odd count, the kinks and thresholds, and large |x|.
-const XS = Float64Array.from([
-  ...randomMatrix(1, 37, 5).map((x) => 3 * x),
-  0, -0, 1e-300, -1e-300, 19.999, 20, 20.000001, 25, -20, -25, 30, -30, 40, -40, 300, -300, 709, -745, 1e308, -1e308,
-]);
+const XS = Float64Array.from([...randomMatrix(1, 37, 5).map((x) => 3 * x), 0, -0, 1e-300, -1e-300, 19.999, 20, 20.000001, 25, -20, -25, 30, -30, 40, -40, 300, -300, 709, -745, 1e308, -1e308]);
 
 test('actForward matches the plain-TS σ, σ′, σ″ for every activation (few-ulp, scaled by the cancelling terms)', () => {
   for (const name of NAMES) {
@@ -33,7 +36,11 @@ test('actForward matches the plain-TS σ, σ′, σ″ for every activation (few
       // Libm tanh/exp/log1p may differ by an ulp between V8 and AssemblyScript; derivative
       // formulas (1 − t², ½x(1 + t)…) cancel terms of size ≤ 1 + |x|.
       const scale = 1 + Math.min(Math.abs(x), 1e3);
-      for (const [got, want, what] of [[a[i]!, ea, 'σ'], [d1[i]!, e1, 'σ′'], [d2[i]!, e2, 'σ″']] as const) {
+      for (const [got, want, what] of [
+        [a[i]!, ea, 'σ'],
+        [d1[i]!, e1, 'σ′'],
+        [d2[i]!, e2, 'σ″'],
+      ] as const) {
         if (Number.isFinite(want)) {
           const tol = 32 * EPS * (Math.abs(want) + (name === 'identity' || name === 'relu' ? 0 : scale * (what === 'σ' ? 1 : scale)));
           assert.ok(Math.abs(got - want) <= tol, `${name} ${what}(${x}) = ${got}, expected ${want}`);
@@ -51,11 +58,14 @@ test('PyTorch conventions: relu′(0) = 0, softplus threshold 20, saturation wit
   assert.equal(Array.from(r1), [0, 0, 1, 0, 1]);
   assert.equal(Array.from(r2), [0, 0, 0, 0, 0]);
   const [sa, s1, s2] = runAct('softplus', Float64Array.from([20, 20.5, 19.5, -800]));
-  assert.is(sa[1], 20.5); assert.is(s1[1], 1); assert.is(s2[1], 0); // x > 20: identity
+  assert.is(sa[1], 20.5);
+  assert.is(s1[1], 1);
+  assert.is(s2[1], 0); // x > 20: identity
   assert.ok(sa[0]! > 20 && sa[0]! < 20 + 3e-9, 'x = 20 is still log1p(e^x)');
   assert.ok(Math.abs(s1[0]! - 1 / (1 + Math.exp(-20))) <= 2 * EPS, 'softplus′(20) = sigmoid(20)');
   assert.ok(Math.abs(sa[2]! - Math.log1p(Math.exp(19.5))) <= 4 * EPS * 20);
-  assert.is(sa[3], 0); assert.is(s1[3], 0);
+  assert.is(sa[3], 0);
+  assert.is(s1[3], 0);
   // sigmoid and tanh at large |x|: exact saturation, tiny derivatives with full relative accuracy.
   const [ga, g1, g2] = runAct('sigmoid', Float64Array.from([-40, 40, -800, 800]));
   assert.ok(Math.abs(ga[0]! / Math.exp(-40) - 1) < 8 * EPS, 'sigmoid(−40) ≈ e^−40');
@@ -82,11 +92,11 @@ test('SIMD tanh / sigmoid: few-ulp relative accuracy over a dense sweep (values 
   let worst = 0;
   for (let i = 0; i < xs.length; i++) {
     const x = xs[i]!;
-    const e2 = Math.exp(-2 * Math.abs(x)), e1 = Math.exp(-Math.abs(x));
+    const e2 = Math.exp(-2 * Math.abs(x)),
+      e1 = Math.exp(-Math.abs(x));
     const rel = (got: number, want: number) => Math.abs(got - want) / Math.abs(want);
     // references: Math.tanh (≤ 1 ulp), 4e/(1 + e)² and the sigmoid forms from Math.exp (≤ 3 ulp)
-    const errs = [rel(ta[i]!, Math.tanh(x)), rel(t1[i]!, 4 * e2 / (1 + e2) ** 2),
-      rel(sa[i]!, x >= 0 ? 1 / (1 + e1) : e1 / (1 + e1)), rel(s1[i]!, e1 / (1 + e1) ** 2)];
+    const errs = [rel(ta[i]!, Math.tanh(x)), rel(t1[i]!, (4 * e2) / (1 + e2) ** 2), rel(sa[i]!, x >= 0 ? 1 / (1 + e1) : e1 / (1 + e1)), rel(s1[i]!, e1 / (1 + e1) ** 2)];
     for (const [j, r] of errs.entries()) {
       worst = Math.max(worst, r);
       assert.ok(r <= 8 * EPS, `${['tanh', 'tanh′', 'sigmoid', 'sigmoid′'][j]}(${x}): relative error ${r / EPS} ulp`);
@@ -101,12 +111,16 @@ test('actForward in place (a = z) and with σ′/σ″ skipped', () => {
     const [ai] = runAct(name, XS, true);
     assert.equal(Array.from(ai), Array.from(a), name);
     const n = XS.length;
-    const pz = core.allocCopy(XS), pa = core.alloc(8 * n), pd = core.allocCopy(new Float64Array(n).fill(7));
+    const pz = core.allocCopy(XS),
+      pa = core.alloc(8 * n),
+      pd = core.allocCopy(new Float64Array(n).fill(7));
     k.actForward(activationKind(name), n, pz, pa, 0, pd);
     assert.equal(Array.from(core.f64(pa, n)), Array.from(a), `${name} value with d1 skipped`);
     k.actForward(activationKind(name), n, pz, pa, 0, 0);
     assert.equal(Array.from(core.f64(pa, n)), Array.from(a), `${name} value only`);
-    core.free(pz); core.free(pa); core.free(pd);
+    core.free(pz);
+    core.free(pa);
+    core.free(pd);
   }
 });
 
@@ -123,12 +137,28 @@ function run(inputs: Float64Array[], outLen: number, fn: (...p: number[]) => voi
 }
 
 test('denseMulRep, denseColSums, denseRowSqSums, densePairOuter on odd sizes', () => {
-  for (const [n, kk, c, q] of [[1, 1, 1, 1], [3, 2, 5, 3], [4, 3, 7, 2], [2, 9, 6, 5]] as const) {
-    const d = randomMatrix(n, c, 1), x = randomMatrix(n * kk, c, 2), y = randomMatrix(n * kk, q, 3);
+  for (const [n, kk, c, q] of [
+    [1, 1, 1, 1],
+    [3, 2, 5, 3],
+    [4, 3, 7, 2],
+    [2, 9, 6, 5],
+  ] as const) {
+    const d = randomMatrix(n, c, 1),
+      x = randomMatrix(n * kk, c, 2),
+      y = randomMatrix(n * kk, q, 3);
     const mr = run([d, x], n * kk * c, (pd, px, po) => k.denseMulRep(n, kk, c, pd!, px!, po!));
-    assertClose(mr, x.map((v, i) => v * d[Math.floor(i / (kk * c)) * c + (i % c)]!), 0, 'mulRep');
+    assertClose(
+      mr,
+      x.map((v, i) => v * d[Math.floor(i / (kk * c)) * c + (i % c)]!),
+      0,
+      'mulRep',
+    );
     const cs = run([x], c, (px, po) => k.denseColSums(n * kk, c, px!, c, 0.5, po!));
-    const csRef = Array.from({ length: c }, (_, j) => { let s = 0; for (let r = 0; r < n * kk; r++) s += x[r * c + j]!; return 0.5 * s; });
+    const csRef = Array.from({ length: c }, (_, j) => {
+      let s = 0;
+      for (let r = 0; r < n * kk; r++) s += x[r * c + j]!;
+      return 0.5 * s;
+    });
     assertClose(cs, csRef, reductionTol(n * kk, 10), 'colSums');
     const sq = run([x], n * c, (px, po) => k.denseRowSqSums(n, kk, c, px!, po!));
     const po = run([x, y], n * c * q, (px, py, pp) => k.densePairOuter(n, kk, c, q, px!, py!, pp!));
@@ -148,20 +178,34 @@ test('denseMulRep, denseColSums, denseRowSqSums, densePairOuter on odd sizes', (
 });
 
 test('densePairOuterLower is the packed lower triangle of densePairOuter(x, x)', () => {
-  for (const [n, kk, p] of [[1, 1, 1], [3, 2, 5], [2, 9, 4], [4, 3, 7]] as const) {
+  for (const [n, kk, p] of [
+    [1, 1, 1],
+    [3, 2, 5],
+    [2, 9, 4],
+    [4, 3, 7],
+  ] as const) {
     const x = randomMatrix(n * kk, p, 7 + p);
     const full = run([x, x], n * p * p, (a, b, o) => k.densePairOuter(n, kk, p, p, a!, b!, o!));
     const P = (p * (p + 1)) / 2;
     const low = run([x], n * P, (a, o) => k.densePairOuterLower(n, kk, p, a!, o!));
-    for (let i = 0; i < n; i++) for (let s2 = 0; s2 < p; s2++) for (let t = 0; t <= s2; t++) {
-      assert.ok(Math.abs(low[i * P + (s2 * (s2 + 1)) / 2 + t]! - full[i * p * p + s2 * p + t]!) <= reductionTol(kk, 100));
-    }
+    for (let i = 0; i < n; i++)
+      for (let s2 = 0; s2 < p; s2++)
+        for (let t = 0; t <= s2; t++) {
+          assert.ok(Math.abs(low[i * P + (s2 * (s2 + 1)) / 2 + t]! - full[i * p * p + s2 * p + t]!) <= reductionTol(kk, 100));
+        }
   }
 });
 
 test('denseOuterRows writes δ ⊗ a then δ into rows with a leading dimension', () => {
-  const n = 3, kk = 2, o = 3, m = 5, lda = 6, ld = 25, off = 2;
-  const delta = randomMatrix(n * kk, o, 4), a = randomMatrix(n, lda, 5);
+  const n = 3,
+    kk = 2,
+    o = 3,
+    m = 5,
+    lda = 6,
+    ld = 25,
+    off = 2;
+  const delta = randomMatrix(n * kk, o, 4),
+    a = randomMatrix(n, lda, 5);
   const out = run([delta, a], n * kk * ld, (pd, pa, po) => k.denseOuterRows(n, kk, o, m, pd!, pa!, lda, po! + 8 * off, ld));
   for (let r = 0; r < n * kk; r++) {
     const i = Math.floor(r / kk);
@@ -174,13 +218,20 @@ test('denseOuterRows writes δ ⊗ a then δ into rows with a leading dimension'
 });
 
 test('denseScatterKron maps Kronecker order to θ order (W row-major, bias last)', () => {
-  const o1 = 2, m1 = 3, o2 = 3, m2 = 2, ldc = 20;
+  const o1 = 2,
+    m1 = 3,
+    o2 = 3,
+    m2 = 2,
+    ldc = 20;
   const t = Float64Array.from({ length: o1 * o2 * (m1 + 1) * (m2 + 1) }, (_, i) => i + 1);
-  const C = run([t], (o1 * (m1 + 1)) * ldc, (pt, pc) => k.denseScatterKron(o1, m1, o2, m2, pt!, pc!, ldc));
+  const C = run([t], o1 * (m1 + 1) * ldc, (pt, pc) => k.denseScatterKron(o1, m1, o2, m2, pt!, pc!, ldc));
   const idx = (o: number, i: number, oc: number, mc: number) => (i < mc ? o * mc + i : oc * mc + o);
-  for (let p = 0; p < o1; p++) for (let q = 0; q < o2; q++) for (let i = 0; i <= m1; i++) for (let j = 0; j <= m2; j++) {
-    assert.is(C[idx(p, i, o1, m1) * ldc + idx(q, j, o2, m2)], t[(p * o2 + q) * (m1 + 1) * (m2 + 1) + i * (m2 + 1) + j]);
-  }
+  for (let p = 0; p < o1; p++)
+    for (let q = 0; q < o2; q++)
+      for (let i = 0; i <= m1; i++)
+        for (let j = 0; j <= m2; j++) {
+          assert.is(C[idx(p, i, o1, m1) * ldc + idx(q, j, o2, m2)], t[(p * o2 + q) * (m1 + 1) * (m2 + 1) + i * (m2 + 1) + j]);
+        }
 });
 
 test.run();

@@ -41,19 +41,22 @@ export function jacobiEigen(A: ArrayLike<number>, n: number): EigenRef {
         const s = t * c;
         // A ← Jᵀ A J with J = I except J_pp = J_qq = c, J_pq = s, J_qp = −s.
         for (let k = 0; k < n; k++) {
-          const akp = a[k * n + p]!, akq = a[k * n + q]!;
+          const akp = a[k * n + p]!,
+            akq = a[k * n + q]!;
           a[k * n + p] = c * akp - s * akq;
           a[k * n + q] = s * akp + c * akq;
         }
         for (let k = 0; k < n; k++) {
-          const apk = a[p * n + k]!, aqk = a[q * n + k]!;
+          const apk = a[p * n + k]!,
+            aqk = a[q * n + k]!;
           a[p * n + k] = c * apk - s * aqk;
           a[q * n + k] = s * apk + c * aqk;
         }
         a[p * n + q] = 0;
         a[q * n + p] = 0;
         for (let k = 0; k < n; k++) {
-          const vkp = V[k * n + p]!, vkq = V[k * n + q]!;
+          const vkp = V[k * n + p]!,
+            vkq = V[k * n + q]!;
           V[k * n + p] = c * vkp - s * vkq;
           V[k * n + q] = s * vkp + c * vkq;
         }

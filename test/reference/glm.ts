@@ -30,12 +30,17 @@ export function forwardRef(p: RefProblem, theta: ArrayLike<number>, n: number): 
 export function sampleRef(p: RefProblem, f: number[], y: number): { loss: number; r: number[]; lam: number[][] } {
   const lik = p.lik;
   switch (lik.name) {
-    case 'gaussian': return { loss: (f[0]! - y) ** 2 / (2 * lik.variance), r: [(f[0]! - y) / lik.variance], lam: [[1 / lik.variance]] };
+    case 'gaussian':
+      return { loss: (f[0]! - y) ** 2 / (2 * lik.variance), r: [(f[0]! - y) / lik.variance], lam: [[1 / lik.variance]] };
     case 'bernoulli': {
-      const s = sigmoidClipped(f[0]!, lik.clip), sb = sigmoidClipped(-f[0]!, lik.clip);
+      const s = sigmoidClipped(f[0]!, lik.clip),
+        sb = sigmoidClipped(-f[0]!, lik.clip);
       return { loss: -y * Math.log(s) - (1 - y) * Math.log(sb), r: [s - y], lam: [[s * (1 - s)]] };
     }
-    case 'poisson': { const e = Math.exp(f[0]!); return { loss: e - y * f[0]!, r: [e - y], lam: [[e]] }; }
+    case 'poisson': {
+      const e = Math.exp(f[0]!);
+      return { loss: e - y * f[0]!, r: [e - y], lam: [[e]] };
+    }
     case 'categorical': {
       const m = Math.max(...f);
       const z = f.reduce((s, v) => s + Math.exp(v - m), 0);
@@ -59,13 +64,15 @@ export function lossRef(p: RefProblem, theta: ArrayLike<number>): number {
 
 /** J_n as an M × D matrix. */
 function jacobian(p: RefProblem, n: number): number[][] {
-  const d = p.X[0]!.length, m = M(p);
+  const d = p.X[0]!.length,
+    m = M(p);
   return Array.from({ length: m }, (_, k) => Array.from({ length: m * d }, (_, c) => (Math.floor(c / d) === k ? p.X[n]![c % d]! : 0)));
 }
 
 export function perSampleGradientsRef(p: RefProblem, theta: ArrayLike<number>): number[][] {
   return p.X.map((_, n) => {
-    const J = jacobian(p, n), r = sampleRef(p, forwardRef(p, theta, n), p.y[n]!).r;
+    const J = jacobian(p, n),
+      r = sampleRef(p, forwardRef(p, theta, n), p.y[n]!).r;
     return J[0]!.map((_, c) => J.reduce((s, row, k) => s + row[c]! * r[k]!, 0));
   });
 }
@@ -80,13 +87,15 @@ export function curvatureRef(p: RefProblem, theta: ArrayLike<number>, kind: 'fis
   const D = theta.length;
   const C = new Float64Array(D * D);
   for (let n = 0; n < p.X.length; n++) {
-    const J = jacobian(p, n), q = sampleRef(p, forwardRef(p, theta, n), p.y[n]!);
+    const J = jacobian(p, n),
+      q = sampleRef(p, forwardRef(p, theta, n), p.y[n]!);
     const B = kind === 'fisher' ? q.lam : q.r.map((a) => q.r.map((b) => a * b));
-    for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) {
-      let s = 0;
-      for (let a = 0; a < J.length; a++) for (let b = 0; b < J.length; b++) s += J[a]![i]! * B[a]![b]! * J[b]![j]!;
-      C[i * D + j]! += p.scale * s;
-    }
+    for (let i = 0; i < D; i++)
+      for (let j = 0; j < D; j++) {
+        let s = 0;
+        for (let a = 0; a < J.length; a++) for (let b = 0; b < J.length; b++) s += J[a]![i]! * B[a]![b]! * J[b]![j]!;
+        C[i * D + j]! += p.scale * s;
+      }
   }
   for (let i = 0; i < D; i++) C[i * D + i]! += prior;
   return C;

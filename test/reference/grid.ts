@@ -29,7 +29,12 @@ export function zRowsRef(X: ArrayLike<number>, n: number, d: number): Float64Arr
 /** Full symmetric d × d from a packed lower triangle. */
 export function unpackRef(d: number, packed: ArrayLike<number>): Float64Array {
   const A = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) for (let j = 0; j <= i; j++) { const v = packed[(i * (i + 1)) / 2 + j]!; A[i * d + j] = v; A[j * d + i] = v; }
+  for (let i = 0; i < d; i++)
+    for (let j = 0; j <= i; j++) {
+      const v = packed[(i * (i + 1)) / 2 + j]!;
+      A[i * d + j] = v;
+      A[j * d + i] = v;
+    }
   return A;
 }
 
@@ -76,30 +81,51 @@ export function gridRunRef(p: RefProblem, opt: 'GD' | 'NGD' | 'EFGD', lr: number
   const s = (p.reduction ?? 'mean') === 'mean' ? 1 / N : 1;
   const div = (p.reduction ?? 'mean') === 'mean' ? N : 1;
   const prior = p.priorVariance === undefined || p.priorVariance === Infinity ? 0 : 1 / p.priorVariance;
-  const v = p.variance ?? 1, c = p.clip ?? 1e-8;
+  const v = p.variance ?? 1,
+    c = p.clip ?? 1e-8;
   const theta = Float64Array.from(theta0 ?? new Float64Array(D));
   const f = new Float64Array(N);
   const sig = (z: number) => Math.min(Math.max(1 / (1 + Math.exp(-z)), c), 1 - c);
-  const forward = () => { for (let n = 0; n < N; n++) { let a = 0; for (let j = 0; j < D; j++) a += X[n * D + j]! * theta[j]!; f[n] = a; } };
+  const forward = () => {
+    for (let n = 0; n < N; n++) {
+      let a = 0;
+      for (let j = 0; j < D; j++) a += X[n * D + j]! * theta[j]!;
+      f[n] = a;
+    }
+  };
   const loss = () => {
     forward();
     let a = 0;
     for (let n = 0; n < N; n++) {
-      if (p.likelihood === 'gaussian') a += ((f[n]! - y[n]!) ** 2 / 2) / v;
+      if (p.likelihood === 'gaussian') a += (f[n]! - y[n]!) ** 2 / 2 / v;
       else if (c > 0) a += -Math.log(sig(f[n]!)) * y[n]! - Math.log(sig(-f[n]!)) * (1 - y[n]!);
-      else { const z = f[n]!; a += Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z))) - y[n]! * z; }
+      else {
+        const z = f[n]!;
+        a += Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z))) - y[n]! * z;
+      }
     }
-    let t2 = 0; for (const t of theta) t2 += t * t;
+    let t2 = 0;
+    for (const t of theta) t2 += t * t;
     return (a + 0.5 * prior * t2) / div;
   };
   const out = [loss()];
   for (let it = 0; it < iterations; it++) {
     forward();
-    const r = new Float64Array(N), lam = new Float64Array(N);
+    const r = new Float64Array(N),
+      lam = new Float64Array(N);
     for (let n = 0; n < N; n++) {
-      if (p.likelihood === 'gaussian') { r[n] = (f[n]! - y[n]!) / v; lam[n] = 1 / v; }
-      else if (c > 0) { const q = sig(f[n]!); r[n] = q - y[n]!; lam[n] = q * (1 - q); }
-      else { const q = 1 / (1 + Math.exp(-f[n]!)); r[n] = q - y[n]!; lam[n] = q * (1 - q); }
+      if (p.likelihood === 'gaussian') {
+        r[n] = (f[n]! - y[n]!) / v;
+        lam[n] = 1 / v;
+      } else if (c > 0) {
+        const q = sig(f[n]!);
+        r[n] = q - y[n]!;
+        lam[n] = q * (1 - q);
+      } else {
+        const q = 1 / (1 + Math.exp(-f[n]!));
+        r[n] = q - y[n]!;
+        lam[n] = q * (1 - q);
+      }
     }
     const g = new Float64Array(D);
     for (let n = 0; n < N; n++) for (let j = 0; j < D; j++) g[j]! += X[n * D + j]! * r[n]!;

@@ -50,8 +50,14 @@ export function solveRef(A: ArrayLike<number>, n: number, b: ArrayLike<number>, 
     let p = c;
     for (let r = c + 1; r < n; r++) if (Math.abs(M[r * n + c]!) > Math.abs(M[p * n + c]!)) p = r;
     if (p !== c) {
-      for (let j = 0; j < n; j++) { const t = M[c * n + j]!; M[c * n + j] = M[p * n + j]!; M[p * n + j] = t; }
-      const t = x[c]!; x[c] = x[p]!; x[p] = t;
+      for (let j = 0; j < n; j++) {
+        const t = M[c * n + j]!;
+        M[c * n + j] = M[p * n + j]!;
+        M[p * n + j] = t;
+      }
+      const t = x[c]!;
+      x[c] = x[p]!;
+      x[p] = t;
     }
     for (let r = c + 1; r < n; r++) {
       const f = M[r * n + c]! / M[c * n + c]!;
@@ -70,7 +76,11 @@ export function solveRef(A: ArrayLike<number>, n: number, b: ArrayLike<number>, 
 /** y = A x for row-major A (m × n). */
 export function matvecRef(A: ArrayLike<number>, m: number, n: number, x: ArrayLike<number>): Float64Array {
   const y = new Float64Array(m);
-  for (let i = 0; i < m; i++) { let s = 0; for (let j = 0; j < n; j++) s += A[i * n + j]! * x[j]!; y[i] = s; }
+  for (let i = 0; i < m; i++) {
+    let s = 0;
+    for (let j = 0; j < n; j++) s += A[i * n + j]! * x[j]!;
+    y[i] = s;
+  }
   return y;
 }
 
@@ -84,7 +94,11 @@ export function matvecTRef(A: ArrayLike<number>, m: number, n: number, x: ArrayL
 /** C = A B for row-major A (m × k), B (k × n). */
 export function matmulRef(A: ArrayLike<number>, B: ArrayLike<number>, m: number, k: number, n: number): Float64Array {
   const C = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) { const a = A[i * k + p]!; for (let j = 0; j < n; j++) C[i * n + j]! += a * B[p * n + j]!; }
+  for (let i = 0; i < m; i++)
+    for (let p = 0; p < k; p++) {
+      const a = A[i * k + p]!;
+      for (let j = 0; j < n; j++) C[i * n + j]! += a * B[p * n + j]!;
+    }
   return C;
 }
 

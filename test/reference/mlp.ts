@@ -28,17 +28,19 @@ export function activationRef(name: RefActivation, x: number): [number, number, 
       return [s, s * c, s * c * (c - s)];
     }
     case 'relu':
-      return [x > 0 ? x : 0, x > 0 ? 1 : 0, 0];
+      return [Math.max(x, 0), x > 0 ? 1 : 0, 0];
     case 'softplus': {
       if (x > 20) return [x, 1, 0];
       const [s, ds] = activationRef('sigmoid', x);
       return [Math.log1p(Math.exp(x)), s, ds];
     }
     case 'gelu': {
-      const c = Math.sqrt(2 / Math.PI), k = 0.044715;
+      const c = Math.sqrt(2 / Math.PI),
+        k = 0.044715;
       const u = c * (x + k * x ** 3);
       const t = Math.tanh(u);
-      const du = c * (1 + 3 * k * x * x), ddu = 6 * c * k * x;
+      const du = c * (1 + 3 * k * x * x),
+        ddu = 6 * c * k * x;
       const s = 1 - t * t;
       // d/dx of ½x(1 + t) and of ½(1 + t) + ½ x s u'
       return [0.5 * x * (1 + t), 0.5 * (1 + t) + 0.5 * x * s * du, s * du + 0.5 * x * (-2 * t * s * du * du + s * ddu)];
@@ -46,7 +48,12 @@ export function activationRef(name: RefActivation, x: number): [number, number, 
   }
 }
 
-interface RefLayer { nin: number; nout: number; w: number; b: number }
+interface RefLayer {
+  nin: number;
+  nout: number;
+  w: number;
+  b: number;
+}
 
 /** The plain-TS MLP model. */
 export function referenceMlp(options: { sizes: number[]; activation?: RefActivation }): Model & { layers: RefLayer[]; sizes: number[] } {
@@ -56,7 +63,8 @@ export function referenceMlp(options: { sizes: number[]; activation?: RefActivat
   const groups: ParameterGroup[] = [];
   let D = 0;
   for (let l = 0; l + 1 < sizes.length; l++) {
-    const nin = sizes[l]!, nout = sizes[l + 1]!;
+    const nin = sizes[l]!,
+      nout = sizes[l + 1]!;
     layers.push({ nin, nout, w: D, b: D + nin * nout });
     groups.push({ name: `layer${l + 1}`, offset: D, size: nout * (nin + 1), dense: { inputs: nin, outputs: nout, bias: true } });
     D += nout * (nin + 1);
@@ -66,12 +74,18 @@ export function referenceMlp(options: { sizes: number[]; activation?: RefActivat
 
   function forward(theta: Float64Array, X: Float64Array, rows: number): ModelTrace {
     // a[l][n] = input of layer l for sample n (a[0] = x_n); d1/d2[l][n] = σ', σ'' at layer l's output.
-    const a: Float64Array[][] = [[]], d1: Float64Array[][] = [], d2: Float64Array[][] = [];
+    const a: Float64Array[][] = [[]],
+      d1: Float64Array[][] = [],
+      d2: Float64Array[][] = [];
     const F = new Float64Array(rows * M);
     for (let n = 0; n < rows; n++) a[0]!.push(X.subarray(n * sizes[0]!, (n + 1) * sizes[0]!));
     for (let l = 0; l < L; l++) {
       const { nin, nout, w, b } = layers[l]!;
-      if (l + 1 < L) { a.push([]); d1.push([]); d2.push([]); }
+      if (l + 1 < L) {
+        a.push([]);
+        d1.push([]);
+        d2.push([]);
+      }
       for (let n = 0; n < rows; n++) {
         const z = new Float64Array(nout);
         for (let o = 0; o < nout; o++) {
@@ -80,9 +94,13 @@ export function referenceMlp(options: { sizes: number[]; activation?: RefActivat
           z[o] = s;
         }
         if (l + 1 < L) {
-          const av = new Float64Array(nout), g = new Float64Array(nout), h = new Float64Array(nout);
+          const av = new Float64Array(nout),
+            g = new Float64Array(nout),
+            h = new Float64Array(nout);
           for (let o = 0; o < nout; o++) [av[o], g[o], h[o]] = activationRef(act, z[o]!);
-          a[l + 1]!.push(av); d1[l]!.push(g); d2[l]!.push(h);
+          a[l + 1]!.push(av);
+          d1[l]!.push(g);
+          d2[l]!.push(h);
         } else {
           F.set(z, n * M);
         }
@@ -92,7 +110,8 @@ export function referenceMlp(options: { sizes: number[]; activation?: RefActivat
 
     /** Tangent pass for one sample: dz[l] (layer outputs) and da[l] (layer inputs, da[0] = 0). */
     function tangent(v: Float64Array, n: number): { dz: Float64Array[]; da: Float64Array[] } {
-      const dz: Float64Array[] = [], da: Float64Array[] = [new Float64Array(sizes[0]!)];
+      const dz: Float64Array[] = [],
+        da: Float64Array[] = [new Float64Array(sizes[0]!)];
       for (let l = 0; l < L; l++) {
         const { nin, nout, w, b } = layers[l]!;
         const t = new Float64Array(nout);
@@ -159,7 +178,8 @@ export function referenceMlp(options: { sizes: number[]; activation?: RefActivat
             if (l === 0) break;
             const prev = new Float64Array(nin);
             for (let i = 0; i < nin; i++) {
-              let ga = 0, dga = 0;
+              let ga = 0,
+                dga = 0;
               for (let o = 0; o < nout; o++) {
                 ga += g[l]![o]! * W(l, o, i);
                 dga += dg[o]! * W(l, o, i) + g[l]![o]! * v[w + o * nin + i]!;
@@ -180,11 +200,15 @@ export function referenceMlp(options: { sizes: number[]; activation?: RefActivat
 /** Per-sample Jacobians N × M × D by the explicit chain rule: ∂f/∂W_l = (∂f/∂z_l) ⊗ a_{l−1}, ∂f/∂b_l = ∂f/∂z_l. */
 export function referenceJacobians(sizes: number[], activation: RefActivation, theta: Float64Array, X: Float64Array, rows: number): Float64Array {
   const model = referenceMlp({ sizes, activation });
-  const L = sizes.length - 1, M = sizes[L]!, D = model.dim, d = sizes[0]!;
+  const L = sizes.length - 1,
+    M = sizes[L]!,
+    D = model.dim,
+    d = sizes[0]!;
   const out = new Float64Array(rows * M * D);
   for (let n = 0; n < rows; n++) {
     // forward for one sample, keeping inputs a_l and σ'
-    const a: Float64Array[] = [X.slice(n * d, (n + 1) * d)], d1: Float64Array[] = [];
+    const a: Float64Array[] = [X.slice(n * d, (n + 1) * d)],
+      d1: Float64Array[] = [];
     for (let l = 0; l < L; l++) {
       const { nin, nout, w, b } = model.layers[l]!;
       const z = new Float64Array(nout);
@@ -210,11 +234,12 @@ export function referenceJacobians(sizes: number[], activation: RefActivation, t
       }
       if (l > 0) {
         const next = new Float64Array(M * nin);
-        for (let m = 0; m < M; m++) for (let i = 0; i < nin; i++) {
-          let s = 0;
-          for (let o = 0; o < nout; o++) s += Jz[m * nout + o]! * theta[w + o * nin + i]!;
-          next[m * nin + i] = s * d1[l - 1]![i]!;
-        }
+        for (let m = 0; m < M; m++)
+          for (let i = 0; i < nin; i++) {
+            let s = 0;
+            for (let o = 0; o < nout; o++) s += Jz[m * nout + o]! * theta[w + o * nin + i]!;
+            next[m * nin + i] = s * d1[l - 1]![i]!;
+          }
         Jz = next;
       }
     }
@@ -224,7 +249,9 @@ export function referenceJacobians(sizes: number[], activation: RefActivation, t
 
 /** Central difference (g(x + h v) − g(x − h v)) / 2h of a vector function along v. */
 export function centralDifference(g: (x: Float64Array) => Float64Array, x: Float64Array, v: Float64Array, h: number): Float64Array {
-  const xp = x.map((xi, i) => xi + h * v[i]!), xm = x.map((xi, i) => xi - h * v[i]!);
-  const fp = g(xp), fm = g(xm);
+  const xp = x.map((xi, i) => xi + h * v[i]!),
+    xm = x.map((xi, i) => xi - h * v[i]!);
+  const fp = g(xp),
+    fm = g(xm);
   return fp.map((p, i) => (p - fm[i]!) / (2 * h));
 }

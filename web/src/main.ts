@@ -22,9 +22,10 @@ async function main(): Promise<void> {
   const ms = performance.now() - t0;
   recordTiming('WASM fetch + compile + instantiate', ms);
   status.dataset.variant = variant;
-  statusText.textContent = variant === 'relaxed-simd'
-    ? `WASM core: relaxed SIMD (natgrad.relaxed.wasm, fused multiply-add) · loaded in ${formatMs(ms)}`
-    : `WASM core: SIMD128 (natgrad.simd.wasm${supportsRelaxedSimd() ? '' : '; this browser has no relaxed SIMD'}) · loaded in ${formatMs(ms)}`;
+  statusText.textContent =
+    variant === 'relaxed-simd'
+      ? `WASM core: relaxed SIMD (natgrad.relaxed.wasm, fused multiply-add) · loaded in ${formatMs(ms)}`
+      : `WASM core: SIMD128 (natgrad.simd.wasm${supportsRelaxedSimd() ? '' : '; this browser has no relaxed SIMD'}) · loaded in ${formatMs(ms)}`;
   document.documentElement.dataset.variant = variant;
 
   const views: Record<View, { show(): void }> = {

@@ -13,9 +13,7 @@
  * redrawn a few times per second.
  */
 import * as Plot from '@observablehq/plot';
-import {
-  categorical, gd, kfac, mlp, ngd, rng, type Activation, type MlpModel, type Optimizer, type OptimizerState, type Problem, problem as makeProblem,
-} from 'natgrad';
+import { categorical, gd, kfac, mlp, ngd, rng, type Activation, type MlpModel, type Optimizer, type OptimizerState, type Problem, problem as makeProblem } from 'natgrad';
 import { colors, plotStyle, pointerToData, scalesOf, type Scales } from './plots.js';
 import { exponent, fmt, formatMs, h, recordTiming, select, slider } from './ui.js';
 
@@ -44,7 +42,8 @@ export const VIEW: readonly [number, number] = [-3, 3];
 export function makeData(set: NetSet, n: number, noise: number, seed: number): NetData {
   const g = rng(seed);
   const classes = set === 'blobs' ? 3 : 2;
-  const X: number[] = [], y: number[] = [];
+  const X: number[] = [],
+    y: number[] = [];
   const s = set === 'blobs' ? 0.25 + 1.2 * noise : 1.5 * noise;
   for (let i = 0; i < n; i++) {
     const c = i % classes;
@@ -56,7 +55,8 @@ export function makeData(set: NetSet, n: number, noise: number, seed: number): N
       a = (a - 0.5) * 1.7;
       b = (b - 0.25) * 1.7;
     } else if (set === 'circles') {
-      const t = 2 * Math.PI * g.uniform(), r = c ? 0.8 : 1.8;
+      const t = 2 * Math.PI * g.uniform(),
+        r = c ? 0.8 : 1.8;
       a = r * Math.cos(t);
       b = r * Math.sin(t);
     } else {
@@ -103,10 +103,14 @@ const CG = { tol: 1e-6, maxIterations: 300 };
 /** The optimizer `name` on problem `p` with the given settings. */
 export function makeNetOptimizer(name: NetName, p: Problem, s: NetSettings): Optimizer {
   switch (name) {
-    case 'GD': return gd(p, { lr: s.lr.GD });
-    case 'NGD': return ngd(p, { lr: s.lr.NGD, damping: s.damping.NGD, solver: s.solver, cg: CG });
-    case 'KFAC': return kfac(p, { lr: s.lr.KFAC, damping: s.damping.KFAC, curvature: 'fisher', ema: s.ema });
-    case 'EF-KFAC': return kfac(p, { lr: s.lr['EF-KFAC'], damping: s.damping['EF-KFAC'], curvature: 'empiricalFisher', ema: s.ema });
+    case 'GD':
+      return gd(p, { lr: s.lr.GD });
+    case 'NGD':
+      return ngd(p, { lr: s.lr.NGD, damping: s.damping.NGD, solver: s.solver, cg: CG });
+    case 'KFAC':
+      return kfac(p, { lr: s.lr.KFAC, damping: s.damping.KFAC, curvature: 'fisher', ema: s.ema });
+    case 'EF-KFAC':
+      return kfac(p, { lr: s.lr['EF-KFAC'], damping: s.damping['EF-KFAC'], curvature: 'empiricalFisher', ema: s.ema });
   }
 }
 
@@ -198,18 +202,71 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
   const gridX = gridInputs();
 
   // ---------------------------------------------------------------- controls
-  const setSel = select<NetSet>({ label: 'data set', id: 'nn-set', value: 'moons', options: [['moons', 'two moons'], ['circles', 'two circles'], ['blobs', 'three blobs']], onChange: () => regenerate() });
+  const setSel = select<NetSet>({
+    label: 'data set',
+    id: 'nn-set',
+    value: 'moons',
+    options: [
+      ['moons', 'two moons'],
+      ['circles', 'two circles'],
+      ['blobs', 'three blobs'],
+    ],
+    onChange: () => regenerate(),
+  });
   const noise = slider({ label: 'noise', id: 'nn-noise', min: 0, max: 1, step: 0.01, value: 0.15, format: (v) => v.toFixed(2), onInput: () => regenerate() });
-  const nSel = select({ label: 'points N', id: 'nn-n', value: '200', options: [['100', '100'], ['200', '200'], ['400', '400']], onChange: () => regenerate() });
+  const nSel = select({
+    label: 'points N',
+    id: 'nn-n',
+    value: '200',
+    options: [
+      ['100', '100'],
+      ['200', '200'],
+      ['400', '400'],
+    ],
+    onChange: () => regenerate(),
+  });
   const seedIn = h('input', { type: 'number', id: 'nn-seed', min: 0, step: 1, value: 0 });
   seedIn.addEventListener('change', () => regenerate());
   const seedCtl = h('div', { class: 'control' }, h('label', { for: 'nn-seed' }, 'seed'), seedIn);
   const resample = h('button', { type: 'button', id: 'nn-resample' }, 'New sample');
-  resample.addEventListener('click', () => { seedIn.value = String((Number(seedIn.value) || 0) + 1); regenerate(); });
-  const brush = select({ label: 'click adds class', id: 'nn-brush', value: '0', options: [['0', 'class 0 (blue)'], ['1', 'class 1 (orange)']] });
+  resample.addEventListener('click', () => {
+    seedIn.value = String((Number(seedIn.value) || 0) + 1);
+    regenerate();
+  });
+  const brush = select({
+    label: 'click adds class',
+    id: 'nn-brush',
+    value: '0',
+    options: [
+      ['0', 'class 0 (blue)'],
+      ['1', 'class 1 (orange)'],
+    ],
+  });
 
-  const archSel = select({ label: 'hidden layers', id: 'nn-arch', value: '16,16', options: [['8,8', '8 · 8'], ['16,16', '16 · 16'], ['32', '32'], ['24,24', '24 · 24']], onChange: () => reset() });
-  const actSel = select<Activation>({ label: 'activation', id: 'nn-act', value: 'tanh', options: [['tanh', 'tanh'], ['relu', 'ReLU'], ['gelu', 'GELU'], ['sigmoid', 'sigmoid']], onChange: () => reset() });
+  const archSel = select({
+    label: 'hidden layers',
+    id: 'nn-arch',
+    value: '16,16',
+    options: [
+      ['8,8', '8 · 8'],
+      ['16,16', '16 · 16'],
+      ['32', '32'],
+      ['24,24', '24 · 24'],
+    ],
+    onChange: () => reset(),
+  });
+  const actSel = select<Activation>({
+    label: 'activation',
+    id: 'nn-act',
+    value: 'tanh',
+    options: [
+      ['tanh', 'tanh'],
+      ['relu', 'ReLU'],
+      ['gelu', 'GELU'],
+      ['sigmoid', 'sigmoid'],
+    ],
+    onChange: () => reset(),
+  });
   const initSeed = h('input', { type: 'number', id: 'nn-init', min: 0, step: 1, value: 0 });
   initSeed.addEventListener('change', () => reset());
   const initCtl = h('div', { class: 'control' }, h('label', { for: 'nn-init' }, 'θ₀ seed'), initSeed);
@@ -225,12 +282,52 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
     KFAC: exponent({ label: 'damping λ', id: 'nn-damping-kfac', value: NET_DEFAULTS.damping.KFAC, onChange: () => reset() }),
     'EF-KFAC': exponent({ label: 'damping λ', id: 'nn-damping-efkfac', value: NET_DEFAULTS.damping['EF-KFAC'], onChange: () => reset() }),
   };
-  const solverSel = select<'cholesky' | 'cg'>({ label: 'solver', id: 'nn-solver', value: NET_DEFAULTS.solver, options: [['cholesky', 'dense Cholesky'], ['cg', 'CG (matrix-free)']], onChange: () => reset() });
+  const solverSel = select<'cholesky' | 'cg'>({
+    label: 'solver',
+    id: 'nn-solver',
+    value: NET_DEFAULTS.solver,
+    options: [
+      ['cholesky', 'dense Cholesky'],
+      ['cg', 'CG (matrix-free)'],
+    ],
+    onChange: () => reset(),
+  });
 
-  const speedSel = select({ label: 'speed', id: 'nn-speed', value: '1', options: [['0.25', 'slow motion (¼ step / frame)'], ['1', '1 step / frame'], ['5', '5 steps / frame']] });
-  const itSel = select({ label: 'iterations', id: 'nn-iterations', value: '500', options: [['200', '200'], ['500', '500'], ['2000', '2000']], onChange: () => { endAt = (edits[edits.length - 1] ?? 0) + Number(itSel.value); resume(); } });
+  const speedSel = select({
+    label: 'speed',
+    id: 'nn-speed',
+    value: '1',
+    options: [
+      ['0.25', 'slow motion (¼ step / frame)'],
+      ['1', '1 step / frame'],
+      ['5', '5 steps / frame'],
+    ],
+  });
+  const itSel = select({
+    label: 'iterations',
+    id: 'nn-iterations',
+    value: '500',
+    options: [
+      ['200', '200'],
+      ['500', '500'],
+      ['2000', '2000'],
+    ],
+    onChange: () => {
+      endAt = (edits[edits.length - 1] ?? 0) + Number(itSel.value);
+      resume();
+    },
+  });
   const pauseBtn = h('button', { type: 'button', id: 'nn-pause' }, 'Pause');
-  pauseBtn.addEventListener('click', () => { if (paused) { paused = false; resume(); } else { paused = true; pauseBtn.textContent = 'Resume'; root.dataset.state = 'paused'; } });
+  pauseBtn.addEventListener('click', () => {
+    if (paused) {
+      paused = false;
+      resume();
+    } else {
+      paused = true;
+      pauseBtn.textContent = 'Resume';
+      root.dataset.state = 'paused';
+    }
+  });
   const resetBtn = h('button', { type: 'button', class: 'primary', id: 'nn-reset' }, 'Restart training');
   resetBtn.addEventListener('click', () => reset());
   const defaultsBtn = h('button', { type: 'button', id: 'nn-defaults' }, 'Default γ, λ');
@@ -255,13 +352,29 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
 
   root.append(
     h('h2', {}, 'A network in the browser — GD, NGD, KFAC and EF-KFAC train the same MLP, live'),
-    h('p', { class: 'lead' },
+    h(
+      'p',
+      { class: 'lead' },
       'A small multilayer perceptron (softmax output, cross-entropy loss, full batch) on a 2-D classification set, trained from the same θ₀ by four optimizers at once, one update per frame: ',
-      h('b', {}, 'GD'), ', ', h('b', {}, 'NGD'), ' with the exact Fisher (dense Cholesky or matrix-free CG), ',
-      h('b', {}, 'KFAC'), ' with the Kronecker factors of the Fisher and ', h('b', {}, 'EF-KFAC'), ' with those of the empirical Fisher (factored Tikhonov damping, running average of the factors). ',
+      h('b', {}, 'GD'),
+      ', ',
+      h('b', {}, 'NGD'),
+      ' with the exact Fisher (dense Cholesky or matrix-free CG), ',
+      h('b', {}, 'KFAC'),
+      ' with the Kronecker factors of the Fisher and ',
+      h('b', {}, 'EF-KFAC'),
+      ' with those of the empirical Fisher (factored Tikhonov damping, running average of the factors). ',
       'Shading: the network\u2019s class probabilities; dark line: its decision boundary. ',
-      h('b', {}, 'Drag'), ' a point to move it, ', h('b', {}, 'click'), ' to add one, ', h('b', {}, 'shift-click'), ' to remove one — the runs carry on from where they are; a new data set restarts them.'),
-    h('div', { class: 'controls' },
+      h('b', {}, 'Drag'),
+      ' a point to move it, ',
+      h('b', {}, 'click'),
+      ' to add one, ',
+      h('b', {}, 'shift-click'),
+      ' to remove one — the runs carry on from where they are; a new data set restarts them.',
+    ),
+    h(
+      'div',
+      { class: 'controls' },
       h('div', { class: 'group' }, h('span', { class: 'name' }, 'Data'), setSel.el, noise.el, nSel.el, seedCtl, resample, brush.el),
       h('div', { class: 'group' }, h('span', { class: 'name' }, 'Net'), archSel.el, actSel.el, initCtl, archNote),
       h('div', { class: 'group gd' }, h('span', { class: 'name' }, 'GD'), lr.GD.el),
@@ -270,9 +383,17 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
       h('div', { class: 'group ef' }, h('span', { class: 'name' }, 'EF-KFAC'), lr['EF-KFAC'].el, damping['EF-KFAC'].el),
       h('div', { class: 'group' }, speedSel.el, itSel.el, resetBtn, pauseBtn, defaultsBtn),
     ),
-    h('div', { class: 'legend' },
+    h(
+      'div',
+      { class: 'legend' },
       ...NET_NAMES.map((n) => h('span', {}, h('span', { class: 'sw', style: `background:${COLOR[n]}` }), n)),
-      h('span', { class: 'nn-classes' }, 'points: ', ...CLASS_COLORS.map((c, k) => h('span', { class: `nn-class nn-class-${k}` }, h('span', { class: 'dotsw', style: `background:${c}` }), `class ${k}`)))),
+      h(
+        'span',
+        { class: 'nn-classes' },
+        'points: ',
+        ...CLASS_COLORS.map((c, k) => h('span', { class: `nn-class nn-class-${k}` }, h('span', { class: 'dotsw', style: `background:${c}` }), `class ${k}`)),
+      ),
+    ),
     h('div', { class: 'panels nn-panels' }, ...panels.map((p) => p.figure)),
     h('div', { class: 'panels' }, lossFig, table),
     timing,
@@ -321,7 +442,13 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
         return { ...base, state, losses: [state.loss], status: 'running' };
       } catch (e) {
         // e.g. a non-positive-definite first solve: shown on the panel, the other runs go on
-        return { ...base, state: { theta: theta0, iteration: 0, damping: 0, loss: NaN, gradient: new Float64Array(0) }, losses: [], status: 'failed', reason: (e as Error).message.replace(/^natgrad: /, '') };
+        return {
+          ...base,
+          state: { theta: theta0, iteration: 0, damping: 0, loss: NaN, gradient: new Float64Array(0) },
+          losses: [],
+          status: 'failed',
+          reason: (e as Error).message.replace(/^natgrad: /, ''),
+        };
       }
     });
     edits = [];
@@ -378,8 +505,10 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
       const next = r.opt.update(r.state).state;
       r.state = next;
       r.losses.push(next.loss);
-      if (!Number.isFinite(next.loss) || next.loss > 1e3 * (r.losses[0]! + 1)) { r.status = 'diverged'; r.reason = `loss ${fmt(next.loss)}`; }
-      else if (r.losses.length - 1 >= endAt) r.status = 'done';
+      if (!Number.isFinite(next.loss) || next.loss > 1e3 * (r.losses[0]! + 1)) {
+        r.status = 'diverged';
+        r.reason = `loss ${fmt(next.loss)}`;
+      } else if (r.losses.length - 1 >= endAt) r.status = 'done';
     } catch (e) {
       r.status = 'failed';
       r.reason = (e as Error).message.replace(/^natgrad: /, '');
@@ -414,7 +543,12 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
   function mountPanels(): void {
     for (const p of panels) {
       const svg = Plot.plot({
-        width: PANEL, height: PANEL, marginLeft: 38, marginBottom: 34, marginTop: 8, marginRight: 8,
+        width: PANEL,
+        height: PANEL,
+        marginLeft: 38,
+        marginBottom: 34,
+        marginTop: 8,
+        marginRight: 8,
         style: { ...plotStyle, background: 'transparent' },
         x: { domain: VIEW as [number, number], label: 'x₁', labelAnchor: 'center', labelArrow: 'none', ticks: 7 },
         y: { domain: VIEW as [number, number], label: 'x₂', labelAnchor: 'center', labelArrow: 'none', ticks: 7 },
@@ -425,7 +559,10 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
       p.wrap.append(svg);
       const s = scalesOf(svg as Parameters<typeof scalesOf>[0]);
       p.scales = s;
-      const left = s.x(VIEW[0]), right = s.x(VIEW[1]), top = s.y(VIEW[1]), bottom = s.y(VIEW[0]);
+      const left = s.x(VIEW[0]),
+        right = s.x(VIEW[1]),
+        top = s.y(VIEW[1]),
+        bottom = s.y(VIEW[0]);
       p.frame = { left, top, width: right - left, height: bottom - top };
       const dpr = Math.min(window.devicePixelRatio || 1, 2);
       p.canvas.width = Math.round(p.frame.width * dpr);
@@ -437,7 +574,8 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
 
   /** Forward pass of run r on the grid and on the training points: probabilities and accuracy. */
   function evaluate(r: Runner): void {
-    const K = data.classes, rows = GRID * GRID;
+    const K = data.classes,
+      rows = GRID * GRID;
     const trace = model!.forward(r.state.theta, gridX, rows);
     try {
       const probs = r.probs?.length === rows * K ? r.probs : new Float32Array(rows * K);
@@ -447,7 +585,10 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
       trace.free();
     }
     const N = data.y.length;
-    if (!N) { r.accuracy = NaN; return; }
+    if (!N) {
+      r.accuracy = NaN;
+      return;
+    }
     const tr = model!.forward(r.state.theta, Float64Array.from(data.X), N);
     try {
       const f = tr.outputs;
@@ -467,29 +608,52 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
   function paint(p: Panel, r: Runner): void {
     const ctx = p.canvas.getContext('2d');
     if (!ctx || !p.frame) return;
-    const W = p.canvas.width, H = p.canvas.height, K = data.classes;
-    if (!p.img || p.img.width !== W || p.img.height !== H) { p.img = ctx.createImageData(W, H); p.arg = new Uint8Array(W * H); }
-    const img = p.img, arg = p.arg!;
+    const W = p.canvas.width,
+      H = p.canvas.height,
+      K = data.classes;
+    if (!p.img || p.img.width !== W || p.img.height !== H) {
+      p.img = ctx.createImageData(W, H);
+      p.arg = new Uint8Array(W * H);
+    }
+    const img = p.img,
+      arg = p.arg!;
     const px = img.data;
     const probs = r.probs;
     const q = new Float32Array(K);
     for (let j = 0; j < H; j++) {
       const v = ((j + 0.5) / H) * (GRID - 1);
-      const j0 = Math.min(GRID - 2, Math.floor(v)), fv = v - j0;
+      const j0 = Math.min(GRID - 2, Math.floor(v)),
+        fv = v - j0;
       for (let i = 0; i < W; i++) {
         const o = 4 * (j * W + i);
-        if (!probs) { px[o] = px[o + 1] = px[o + 2] = 245; px[o + 3] = 255; continue; }
+        if (!probs) {
+          px[o] = px[o + 1] = px[o + 2] = 245;
+          px[o + 3] = 255;
+          continue;
+        }
         const u = ((i + 0.5) / W) * (GRID - 1);
-        const i0 = Math.min(GRID - 2, Math.floor(u)), fu = u - i0;
-        const a = (j0 * GRID + i0) * K, b = a + K, c = a + GRID * K, d = c + K;
-        let best = 0, bestP = -1;
-        let R = 0, G = 0, B = 0;
+        const i0 = Math.min(GRID - 2, Math.floor(u)),
+          fu = u - i0;
+        const a = (j0 * GRID + i0) * K,
+          b = a + K,
+          c = a + GRID * K,
+          d = c + K;
+        let best = 0,
+          bestP = -1;
+        let R = 0,
+          G = 0,
+          B = 0;
         for (let k = 0; k < K; k++) {
           const val = (1 - fv) * ((1 - fu) * probs[a + k]! + fu * probs[b + k]!) + fv * ((1 - fu) * probs[c + k]! + fu * probs[d + k]!);
           q[k] = val;
-          if (val > bestP) { bestP = val; best = k; }
+          if (val > bestP) {
+            bestP = val;
+            best = k;
+          }
           const rgb = CLASS_RGB[k]!;
-          R += val * rgb[0]; G += val * rgb[1]; B += val * rgb[2];
+          R += val * rgb[0];
+          G += val * rgb[1];
+          B += val * rgb[2];
         }
         arg[j * W + i] = best;
         // confidence 0 (uniform) … 1 (certain) sets how far the colour is from white
@@ -508,19 +672,23 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
           const m = arg[j * W + i]!;
           if ((i + 1 < W && arg[j * W + i + 1] !== m) || (j + 1 < H && arg[(j + 1) * W + i] !== m)) {
             const o = 4 * (j * W + i);
-            px[o] = 40; px[o + 1] = 44; px[o + 2] = 52;
+            px[o] = 40;
+            px[o + 1] = 44;
+            px[o + 2] = 52;
           }
         }
       }
     }
     ctx.putImageData(img, 0, 0);
     // data points
-    const sx = W / (VIEW[1] - VIEW[0]), sy = H / (VIEW[1] - VIEW[0]);
+    const sx = W / (VIEW[1] - VIEW[0]),
+      sy = H / (VIEW[1] - VIEW[0]);
     const dpr = W / p.frame.width;
     ctx.lineWidth = 1 * dpr;
     ctx.strokeStyle = '#ffffff';
     for (let n = 0; n < data.y.length; n++) {
-      const x = (data.X[2 * n]! - VIEW[0]) * sx, y = (VIEW[1] - data.X[2 * n + 1]!) * sy;
+      const x = (data.X[2 * n]! - VIEW[0]) * sx,
+        y = (VIEW[1] - data.X[2 * n + 1]!) * sy;
       ctx.beginPath();
       ctx.arc(x, y, 3.3 * dpr, 0, 2 * Math.PI);
       ctx.fillStyle = CLASS_COLORS[data.y[n]!]!;
@@ -552,8 +720,10 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
         if (r.status !== 'failed' || !r.probs) evaluate(r);
         paint(panels[i]!, r);
         const last = r.losses[r.losses.length - 1];
-        panels[i]!.title.textContent = r.name === 'NGD' ? `NGD · Fisher, ${solverSel.value === 'cg' ? 'CG' : 'dense'}` : r.name === 'KFAC' ? 'KFAC · Fisher factors' : r.name === 'EF-KFAC' ? 'EF-KFAC · EF factors' : 'GD';
-        panels[i]!.head.textContent = `iteration ${r.losses.length - 1} · loss ${last === undefined ? '—' : fmt(last, 3)} · accuracy ${Number.isFinite(r.accuracy) ? `${Math.round(100 * r.accuracy)} %` : '—'}`;
+        panels[i]!.title.textContent =
+          r.name === 'NGD' ? `NGD · Fisher, ${solverSel.value === 'cg' ? 'CG' : 'dense'}` : r.name === 'KFAC' ? 'KFAC · Fisher factors' : r.name === 'EF-KFAC' ? 'EF-KFAC · EF factors' : 'GD';
+        panels[i]!.head.textContent =
+          `iteration ${r.losses.length - 1} · loss ${last === undefined ? '—' : fmt(last, 3)} · accuracy ${Number.isFinite(r.accuracy) ? `${Math.round(100 * r.accuracy)} %` : '—'}`;
       }
       drawMs.boundary = (performance.now() - tb) / which.length;
     }
@@ -568,7 +738,8 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
       root.dataset.stepMs = JSON.stringify(Object.fromEntries(runners.map((r) => [r.name, r.steps ? r.ms / r.steps : null])));
       root.dataset.accuracy = JSON.stringify(Object.fromEntries(runners.map((r) => [r.name, Number.isFinite(r.accuracy) ? r.accuracy : null])));
       const total = runners.reduce((a, r) => a + (r.steps ? r.ms / r.steps : 0), 0);
-      timing.textContent = `Mean compute per step: ${runners.map((r) => `${r.name} ${r.steps ? formatMs(r.ms / r.steps) : '—'}`).join(' · ')} (all four: ${formatMs(total)}; D = ${model?.dim}, N = ${data.y.length}). ` +
+      timing.textContent =
+        `Mean compute per step: ${runners.map((r) => `${r.name} ${r.steps ? formatMs(r.ms / r.steps) : '—'}`).join(' · ')} (all four: ${formatMs(total)}; D = ${model?.dim}, N = ${data.y.length}). ` +
         `Last frame: the four steps ${formatMs(lastFrame.steps)}. Redrawing one boundary panel (a ${GRID}² forward pass + the canvas; one panel per frame) ${formatMs(drawMs.boundary)}; the loss plot and table (5 times a second) ${formatMs(drawMs.curves)}.`;
       root.dataset.drawMs = JSON.stringify(drawMs);
     }
@@ -587,11 +758,17 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
       const k = L.length - 1;
       if (k % stride && Number.isFinite(L[k]!)) rows.push({ k, loss: Math.max(L[k]!, FLOOR), name: r.name });
     }
-    const last = runners.filter((r) => r.losses.length && Number.isFinite(r.losses[r.losses.length - 1]!)).map((r) => ({ name: r.name, k: r.losses.length - 1, loss: Math.max(r.losses[r.losses.length - 1]!, FLOOR) }));
+    const last = runners
+      .filter((r) => r.losses.length && Number.isFinite(r.losses[r.losses.length - 1]!))
+      .map((r) => ({ name: r.name, k: r.losses.length - 1, loss: Math.max(r.losses[r.losses.length - 1]!, FLOOR) }));
     lossFig.replaceChildren(
       h('div', { class: 'head' }, 'Training loss (cross-entropy, mean over the points)'),
       Plot.plot({
-        width: 620, height: 280, style: plotStyle, marginLeft: 56, marginRight: 16,
+        width: 620,
+        height: 280,
+        style: plotStyle,
+        marginLeft: 56,
+        marginRight: 16,
         x: { domain: [0, Math.max(endAt, kmax)], label: 'iteration' },
         y: { type: 'log', label: 'loss L(θ)', grid: true, tickFormat: '~g' },
         color: { domain: NET_NAMES as NetName[], range: NET_NAMES.map((n) => COLOR[n]), legend: true },
@@ -606,23 +783,33 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
   }
 
   function drawTable(): void {
-    const row = (r: Runner) => h('tr', {},
-      h('td', { style: `color:${COLOR[r.name]};font-weight:600` }, r.name),
-      h('td', {}, r.losses.length ? fmt(r.losses[r.losses.length - 1]!, 4) : '—'),
-      h('td', {}, Number.isFinite(r.accuracy) ? `${(100 * r.accuracy).toFixed(1)} %` : '—'),
-      h('td', {}, String(Math.max(0, r.losses.length - 1))),
-      h('td', {}, r.steps ? formatMs(r.ms / r.steps) : '—'),
-      h('td', { title: r.reason ?? '' }, r.status === 'running' ? '…' : r.status));
+    const row = (r: Runner) =>
+      h(
+        'tr',
+        {},
+        h('td', { style: `color:${COLOR[r.name]};font-weight:600` }, r.name),
+        h('td', {}, r.losses.length ? fmt(r.losses[r.losses.length - 1]!, 4) : '—'),
+        h('td', {}, Number.isFinite(r.accuracy) ? `${(100 * r.accuracy).toFixed(1)} %` : '—'),
+        h('td', {}, String(Math.max(0, r.losses.length - 1))),
+        h('td', {}, r.steps ? formatMs(r.ms / r.steps) : '—'),
+        h('td', { title: r.reason ?? '' }, r.status === 'running' ? '…' : r.status),
+      );
     const failures = runners.filter((r) => r.reason && (r.status === 'failed' || r.status === 'diverged'));
     table.replaceChildren(
       h('div', { class: 'head' }, 'Runs'),
-      h('table', { class: 'stats' },
+      h(
+        'table',
+        { class: 'stats' },
         h('tr', {}, h('th', {}, ''), h('th', {}, 'loss'), h('th', {}, 'train acc.'), h('th', {}, 'iters'), h('th', {}, 'per step'), h('th', {}, 'status')),
-        ...runners.map(row)),
+        ...runners.map(row),
+      ),
       ...failures.map((r) => h('p', { class: 'note nn-failure' }, `${r.name}: ${r.reason}`)),
-      h('p', { class: 'note', style: 'max-width:330px;margin-top:8px' },
+      h(
+        'p',
+        { class: 'note', style: 'max-width:330px;margin-top:8px' },
         'Per step: one optimizer update (loss, gradient and, for NGD, the Fisher and its damped solve; for the KFACs, the factors and two small Cholesky solves per layer). ',
-        'KFAC γ_A = π√λ, γ_G = √λ/π; factors averaged with weight 0.9.'),
+        'KFAC γ_A = π√λ, γ_G = √λ/π; factors averaged with weight 0.9.',
+      ),
     );
   }
 
@@ -636,11 +823,16 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
     const nearest = (ev: PointerEvent): number => {
       const [x, y] = toData(ev);
       const s = p.frame!.width / (VIEW[1] - VIEW[0]);
-      let best = -1, bd = 9 * 9; // within 9 px
+      let best = -1,
+        bd = 9 * 9; // within 9 px
       for (let n = 0; n < data.y.length; n++) {
-        const dx = (data.X[2 * n]! - x) * s, dy = (data.X[2 * n + 1]! - y) * s;
+        const dx = (data.X[2 * n]! - x) * s,
+          dy = (data.X[2 * n + 1]! - y) * s;
         const d = dx * dx + dy * dy;
-        if (d < bd) { bd = d; best = n; }
+        if (d < bd) {
+          bd = d;
+          best = n;
+        }
       }
       return best;
     };

@@ -11,8 +11,12 @@ export const plotStyle = { maxWidth: 'none', fontSize: '11px', fontFamily: 'syst
 
 /** A loss surface sampled at the cell centres of an nx × ny grid (Plot's raster convention). */
 export interface LossGrid {
-  x1: number; x2: number; y1: number; y2: number;
-  nx: number; ny: number;
+  x1: number;
+  x2: number;
+  y1: number;
+  y2: number;
+  nx: number;
+  ny: number;
   /** log10(L(θ) − L(θ*) + tiny), row-major, row 0 at y1 */
   values: Float64Array;
 }
@@ -44,22 +48,41 @@ export function logGap(loss: number, minLoss: number): number {
  * as experiments/compute returns them: the cell-centre grid is widened by half a step.
  */
 export function nodeGrid(xs: readonly number[], ys: readonly number[], losses: readonly number[], minLoss: number): LossGrid {
-  const dx = (xs[xs.length - 1]! - xs[0]!) / (xs.length - 1), dy = (ys[ys.length - 1]! - ys[0]!) / (ys.length - 1);
+  const dx = (xs[xs.length - 1]! - xs[0]!) / (xs.length - 1),
+    dy = (ys[ys.length - 1]! - ys[0]!) / (ys.length - 1);
   return {
-    x1: xs[0]! - dx / 2, x2: xs[xs.length - 1]! + dx / 2, y1: ys[0]! - dy / 2, y2: ys[ys.length - 1]! + dy / 2,
-    nx: xs.length, ny: ys.length, values: Float64Array.from(losses, (l) => logGap(l, minLoss)),
+    x1: xs[0]! - dx / 2,
+    x2: xs[xs.length - 1]! + dx / 2,
+    y1: ys[0]! - dy / 2,
+    y2: ys[ys.length - 1]! + dy / 2,
+    nx: xs.length,
+    ny: ys.length,
+    values: Float64Array.from(losses, (l) => logGap(l, minLoss)),
   };
 }
 
 /** The contour mark for a {@link LossGrid}: thin grey lines, `levels` levels. */
 export function contourMark(g: LossGrid, levels = 14): Plot.Markish {
-  let lo = Infinity, hi = -Infinity;
-  for (const v of g.values) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  let lo = Infinity,
+    hi = -Infinity;
+  for (const v of g.values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
   lo = Math.max(lo, hi - 8); // at most 8 decades below the largest gap on the view
   const thresholds = Array.from({ length: levels }, (_, k) => lo + ((k + 0.5) * (hi - lo)) / levels);
   return Plot.contour(g.values, {
-    x1: g.x1, x2: g.x2, y1: g.y1, y2: g.y2, width: g.nx, height: g.ny,
-    thresholds, stroke: colors.contour, strokeWidth: 0.8, strokeOpacity: 0.9, fill: 'none',
+    x1: g.x1,
+    x2: g.x2,
+    y1: g.y1,
+    y2: g.y2,
+    width: g.nx,
+    height: g.ny,
+    thresholds,
+    stroke: colors.contour,
+    strokeWidth: 0.8,
+    strokeOpacity: 0.9,
+    fill: 'none',
   });
 }
 
@@ -72,7 +95,8 @@ export interface Scales {
 }
 
 export function scalesOf(svg: SVGSVGElement & { scale?: (name: string) => { apply: (v: number) => number; invert?: (v: number) => number } }): Scales {
-  const sx = svg.scale!('x'), sy = svg.scale!('y');
+  const sx = svg.scale!('x'),
+    sy = svg.scale!('y');
   return { x: sx.apply, y: sy.apply, invertX: sx.invert!, invertY: sy.invert! };
 }
 
@@ -96,7 +120,8 @@ export function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Recor
 export function pathData(points: ArrayLike<number>, s: Scales): string {
   let d = '';
   for (let i = 0; i + 1 < points.length; i += 2) {
-    const px = s.x(points[i]!), py = s.y(points[i + 1]!);
+    const px = s.x(points[i]!),
+      py = s.y(points[i + 1]!);
     if (!Number.isFinite(px) || !Number.isFinite(py)) break;
     d += `${i ? 'L' : 'M'}${px.toFixed(1)},${py.toFixed(1)}`;
   }

@@ -7,10 +7,7 @@
  * experiments/compute/fig3.ts (`fig3Problem`, `directionCosine`).
  */
 import * as Plot from '@observablehq/plot';
-import {
-  efgd, gd, ngd, NotPositiveDefiniteError, parseSklearnCsv,
-  type LinearProblem, type Optimizer, type OptimizerState,
-} from 'natgrad';
+import { efgd, gd, ngd, NotPositiveDefiniteError, parseSklearnCsv, type LinearProblem, type Optimizer, type OptimizerState } from 'natgrad';
 import { directionCosine, FIG3_DIVERGENCE_FACTOR, FIG3_ITERATIONS, fig3Problem } from '../../experiments/compute/fig3.js';
 import breastCancerCsv from '../../data/breast_cancer.csv?raw';
 import wineCsv from '../../data/wine_data.csv?raw';
@@ -45,9 +42,36 @@ export function mountRace(root: HTMLElement): { show(): void } {
   let frame = 0;
   let t0 = 0;
 
-  const setSel = select<RaceSet>({ label: 'data set', id: 'f3-set', value: 'BreastCancer', options: (Object.keys(SETS) as RaceSet[]).map((k) => [k, SETS[k].text] as const), onChange: () => { loadDefaults(); start(); } });
-  const speedSel = select({ label: 'speed', id: 'f3-speed', value: '1', options: [['1', '1 iteration / frame'], ['3', '3 iterations / frame'], ['100', 'all at once']] });
-  const itSel = select({ label: 'iterations', id: 'f3-iterations', value: String(FIG3_ITERATIONS), options: [['50', '50'], [String(FIG3_ITERATIONS), `${FIG3_ITERATIONS} (paper)`], ['300', '300']] });
+  const setSel = select<RaceSet>({
+    label: 'data set',
+    id: 'f3-set',
+    value: 'BreastCancer',
+    options: (Object.keys(SETS) as RaceSet[]).map((k) => [k, SETS[k].text] as const),
+    onChange: () => {
+      loadDefaults();
+      start();
+    },
+  });
+  const speedSel = select({
+    label: 'speed',
+    id: 'f3-speed',
+    value: '1',
+    options: [
+      ['1', '1 iteration / frame'],
+      ['3', '3 iterations / frame'],
+      ['100', 'all at once'],
+    ],
+  });
+  const itSel = select({
+    label: 'iterations',
+    id: 'f3-iterations',
+    value: String(FIG3_ITERATIONS),
+    options: [
+      ['50', '50'],
+      [String(FIG3_ITERATIONS), `${FIG3_ITERATIONS} (paper)`],
+      ['300', '300'],
+    ],
+  });
   const lr = {
     GD: exponent({ label: 'step size γ', id: 'f3-lr-gd', value: 1 }),
     NGD: exponent({ label: 'step size γ', id: 'f3-lr-ngd', value: 1 }),
@@ -60,7 +84,10 @@ export function mountRace(root: HTMLElement): { show(): void } {
   const runBtn = h('button', { type: 'button', class: 'primary', id: 'f3-run' }, 'Run the race');
   const defaultsBtn = h('button', { type: 'button', id: 'f3-defaults' }, 'Paper\u2019s best γ, λ');
   runBtn.addEventListener('click', () => start());
-  defaultsBtn.addEventListener('click', () => { loadDefaults(); start(); });
+  defaultsBtn.addEventListener('click', () => {
+    loadDefaults();
+    start();
+  });
 
   const lossFig = h('figure', {});
   const cosFig = h('figure', {});
@@ -69,11 +96,17 @@ export function mountRace(root: HTMLElement): { show(): void } {
   const bestNote = h('p', { class: 'note' });
   root.append(
     h('h2', {}, 'Fig. 3 — preconditioning with the empirical Fisher can make things worse'),
-    h('p', { class: 'lead' },
+    h(
+      'p',
+      { class: 'lead' },
       'Full-batch GD, NGD (Fisher) and EFGD (empirical Fisher) on the paper\u2019s real data sets, each with its own step size γ and damping λ — ',
-      'by default the best of the paper\u2019s grid (the lowest loss after 100 iterations). Press ', h('b', {}, 'Run'),
-      ' after changing a value. Right: the cosine between the NGD and EF directions (both with EFGD\u2019s λ) at each EFGD iterate — 1 would mean that EFGD follows the natural gradient.'),
-    h('div', { class: 'controls' },
+      'by default the best of the paper\u2019s grid (the lowest loss after 100 iterations). Press ',
+      h('b', {}, 'Run'),
+      ' after changing a value. Right: the cosine between the NGD and EF directions (both with EFGD\u2019s λ) at each EFGD iterate — 1 would mean that EFGD follows the natural gradient.',
+    ),
+    h(
+      'div',
+      { class: 'controls' },
       h('div', { class: 'group' }, h('span', { class: 'name' }, 'Data'), setSel.el, itSel.el, speedSel.el),
       h('div', { class: 'group gd' }, h('span', { class: 'name' }, 'GD'), lr.GD.el),
       h('div', { class: 'group ngd' }, h('span', { class: 'name' }, 'NGD'), lr.NGD.el, damping.NGD.el),
@@ -93,7 +126,8 @@ export function mountRace(root: HTMLElement): { show(): void } {
     damping.NGD.set(b.NGD.damping);
     lr.EFGD.set(b.EFGD.lr);
     damping.EFGD.set(b.EFGD.damping);
-    bestNote.textContent = `Defaults for ${setSel.value}: ${NAMES.map((n) => `${n} γ = ${fmt(BEST[setSel.value][n].lr)}${n === 'GD' ? '' : `, λ = ${fmt(BEST[setSel.value][n].damping)}`}`).join('; ')} ` +
+    bestNote.textContent =
+      `Defaults for ${setSel.value}: ${NAMES.map((n) => `${n} γ = ${fmt(BEST[setSel.value][n].lr)}${n === 'GD' ? '' : `, λ = ${fmt(BEST[setSel.value][n].damping)}`}`).join('; ')} ` +
       '(the best runs of the paper\u2019s grid γ ∈ logspace(−20, 10, 241) × λ ∈ logspace(−10, 10, 41), found once with the experiments\u2019 grid search; see web/src/best.ts).';
   }
 
@@ -177,20 +211,23 @@ export function mountRace(root: HTMLElement): { show(): void } {
     lossFig.replaceChildren(
       h('div', { class: 'head' }, `Loss — ${setSel.value}`),
       Plot.plot({
-        width: 440, height: 290, style: plotStyle, marginLeft: 56,
+        width: 440,
+        height: 290,
+        style: plotStyle,
+        marginLeft: 56,
         x: { domain: [0, iterations], label: 'iteration' },
         y: { type: 'log', label: 'loss L(θ)', grid: true, tickFormat: '~g' },
         color: { domain: NAMES as Name[], range: NAMES.map((n) => COLOR[n]) },
-        marks: [
-          Plot.line(rows, { x: 'k', y: 'loss', stroke: 'name', z: 'name', strokeWidth: 2 }),
-          Plot.dot(last, { x: 'k', y: 'loss', fill: 'name', r: 3.5 }),
-        ],
+        marks: [Plot.line(rows, { x: 'k', y: 'loss', stroke: 'name', z: 'name', strokeWidth: 2 }), Plot.dot(last, { x: 'k', y: 'loss', fill: 'name', r: 3.5 })],
       }),
     );
     cosFig.replaceChildren(
       h('div', { class: 'head' }, 'cos(NGD direction, EF direction) at the EFGD iterates'),
       Plot.plot({
-        width: 440, height: 290, style: plotStyle, marginLeft: 56,
+        width: 440,
+        height: 290,
+        style: plotStyle,
+        marginLeft: 56,
         x: { domain: [0, iterations], label: 'iteration' },
         y: { domain: [Math.min(0, ...cosines.map((c) => c.cos).filter(Number.isFinite)), 1], label: 'cosine', grid: true },
         marks: [
@@ -203,19 +240,24 @@ export function mountRace(root: HTMLElement): { show(): void } {
     const row = (n: Name) => {
       const r = R[n];
       const steps = r.losses.length - 1;
-      return h('tr', {},
+      return h(
+        'tr',
+        {},
         h('td', { style: `color:${COLOR[n]};font-weight:600` }, n),
         h('td', {}, fmt(r.losses[r.losses.length - 1]!, 4)),
         h('td', {}, String(steps)),
         h('td', {}, r.status === 'running' ? '…' : r.status),
-        h('td', {}, steps ? formatMs(r.ms / steps) : '—'));
+        h('td', {}, steps ? formatMs(r.ms / steps) : '—'),
+      );
     };
     table.replaceChildren(
       h('div', { class: 'head' }, 'Runs'),
-      h('table', { class: 'stats' },
-        h('tr', {}, h('th', {}, ''), h('th', {}, 'loss'), h('th', {}, 'iters'), h('th', {}, 'status'), h('th', {}, 'per step')),
-        ...NAMES.map(row)),
-      h('p', { class: 'note', style: 'max-width:260px;margin-top:8px' }, 'EFGD\u2019s time per step includes the cosine (an NGD and an EF solve). "stopped": loss > 100 × initial loss (the paper\u2019s rule).'),
+      h('table', { class: 'stats' }, h('tr', {}, h('th', {}, ''), h('th', {}, 'loss'), h('th', {}, 'iters'), h('th', {}, 'status'), h('th', {}, 'per step')), ...NAMES.map(row)),
+      h(
+        'p',
+        { class: 'note', style: 'max-width:260px;margin-top:8px' },
+        'EFGD\u2019s time per step includes the cosine (an NGD and an EF solve). "stopped": loss > 100 × initial loss (the paper\u2019s rule).',
+      ),
     );
     const compute = NAMES.reduce((a, n) => a + R[n].ms, 0);
     timing.textContent = `Compute so far: ${formatMs(compute)} for ${NAMES.reduce((a, n) => a + R[n].losses.length - 1, 0)} optimizer steps (D = ${problem(setSel.value).dim} parameters).`;

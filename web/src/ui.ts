@@ -4,11 +4,7 @@
  */
 
 /** Create an element with attributes and children. */
-export function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string | number | boolean> = {},
-  ...children: (Node | string | null | undefined)[]
-): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string | number | boolean> = {}, ...children: (Node | string | null | undefined)[]): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === false) continue;
@@ -64,31 +60,38 @@ export function slider(opts: {
   const format = opts.format ?? ((v: number) => fmt(v));
   const out = h('output', { for: id });
   let value = opts.value;
-  const show = () => { out.textContent = format(value); };
+  const show = () => {
+    out.textContent = format(value);
+  };
   show();
-  input.addEventListener('input', () => { value = fromPos(Number(input.value)); show(); opts.onInput?.(value); });
-  input.addEventListener('change', () => { opts.onChange?.(value); });
+  input.addEventListener('input', () => {
+    value = fromPos(Number(input.value));
+    show();
+    opts.onInput?.(value);
+  });
+  input.addEventListener('change', () => {
+    opts.onChange?.(value);
+  });
   const el = h('div', { class: 'control' }, h('label', { for: id }, opts.label), h('div', { class: 'row' }, input, out));
   return {
     el,
-    get value() { return value; },
+    get value() {
+      return value;
+    },
     set(v, notify = false) {
       value = v;
       input.value = String(toPos(v));
       show();
-      if (notify) { opts.onInput?.(v); opts.onChange?.(v); }
+      if (notify) {
+        opts.onInput?.(v);
+        opts.onChange?.(v);
+      }
     },
   };
 }
 
 /** A select box over string values. */
-export function select<T extends string>(opts: {
-  label: string;
-  options: readonly (readonly [T, string])[];
-  value: T;
-  id?: string;
-  onChange?: (v: T) => void;
-}): Control<T> {
+export function select<T extends string>(opts: { label: string; options: readonly (readonly [T, string])[]; value: T; id?: string; onChange?: (v: T) => void }): Control<T> {
   const id = opts.id ?? `ctl-${++uid}`;
   const sel = h('select', { id });
   for (const [v, text] of opts.options) sel.append(h('option', { value: v }, text));
@@ -97,8 +100,13 @@ export function select<T extends string>(opts: {
   const el = h('div', { class: 'control' }, h('label', { for: id }, opts.label), sel);
   return {
     el,
-    get value() { return sel.value as T; },
-    set(v, notify = false) { sel.value = v; if (notify) opts.onChange?.(v); },
+    get value() {
+      return sel.value as T;
+    },
+    set(v, notify = false) {
+      sel.value = v;
+      if (notify) opts.onChange?.(v);
+    },
   };
 }
 
@@ -108,7 +116,10 @@ export function exponent(opts: { label: string; value: number; id?: string; min?
   const input = h('input', { type: 'number', id, step: 0.125, min: opts.min ?? -20, max: opts.max ?? 10 });
   const out = h('output', { for: id });
   let value = opts.value;
-  const show = () => { input.value = String(Number(Math.log10(value).toFixed(4))); out.textContent = `= ${fmt(value)}`; };
+  const show = () => {
+    input.value = String(Number(Math.log10(value).toFixed(4)));
+    out.textContent = `= ${fmt(value)}`;
+  };
   show();
   input.addEventListener('change', () => {
     const e = Number(input.value);
@@ -119,8 +130,14 @@ export function exponent(opts: { label: string; value: number; id?: string; min?
   const el = h('div', { class: 'control' }, h('label', { for: id }, opts.label), h('div', { class: 'row' }, h('span', {}, '10^'), input, out));
   return {
     el,
-    get value() { return value; },
-    set(v, notify = false) { value = v; show(); if (notify) opts.onChange?.(v); },
+    get value() {
+      return value;
+    },
+    set(v, notify = false) {
+      value = v;
+      show();
+      if (notify) opts.onChange?.(v);
+    },
   };
 }
 
