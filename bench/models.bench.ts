@@ -3,7 +3,7 @@
  * competent PyTorch user has (functorch or BackPACK, whichever is faster), float64, one thread on
  * both sides, on the same machine in the same run.
  *
- *   node --experimental-wasm-relaxed-simd --import tsx bench/models.bench.ts [--quick] [--no-torch]
+ *   node --experimental-wasm-relaxed-simd --import tsx bench/models.bench.ts [--quick] [--no-torch] [--only=key,…]
  *
  * First runs `bench/torch_models.py` (OPENBLAS_NUM_THREADS=1, torch.set_num_threads(1)) unless
  * `--no-torch` (then the last bench/results/torch-models.json is used), then times each workload
@@ -83,6 +83,16 @@ const workloads: Workload[] = [
     },
   },
   {
+    key: 'per_sample_grad',
+    label: 'same, { resident: true } (rows stay in WASM memory)',
+    sizes: [64, 128, 10],
+    activation: 'relu',
+    N: 1024,
+    run: (p, th) => {
+      p.perSampleGradients(th, { resident: true }).free();
+    },
+  },
+  {
     key: 'ggn_vp',
     label: 'GGN-vector product [64,256,256,10] tanh N=2048',
     sizes: [64, 256, 256, 10],
@@ -134,7 +144,12 @@ async function time(core: Core, w: Workload): Promise<number> {
 const variants: Variant[] = supportsRelaxedSimd() ? ['relaxed-simd', 'simd'] : ['simd'];
 const cores = await Promise.all(variants.map((variant) => createCore({ variant })));
 const rows: { workload: string; key: string; natgradMs: number; simdMs: number; torchMs: number; torchMethod: string; ratio: number; simdRatio: number }[] = [];
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  .split(',');
 for (const w of workloads) {
+  if (only && !only.includes(w.key)) continue;
   const ms = [] as number[];
   for (const c of cores) ms.push(await time(c, w));
   const t = torch[w.key];
@@ -165,4 +180,4 @@ console.table(
   })),
 );
 mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(join(here, 'results', 'models.json'), JSON.stringify({ node: process.version, variants, rows }, null, 2) + '\n');
+if (!only) writeFileSync(join(here, 'results', 'models.json'), JSON.stringify({ node: process.version, variants, rows }, null, 2) + '\n');

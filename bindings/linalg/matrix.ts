@@ -36,6 +36,14 @@ export class Matrix extends Handle {
     return m.csr ? Matrix.#fromCsr(core, m.csr) : Matrix.#fromDense(core, m.dense);
   }
 
+  /**
+   * @internal Take ownership of a dense row-major rows × cols block already in `core`'s memory
+   * (filled by a kernel): no copy. The block must have been allocated with `core.alloc`.
+   */
+  static adopt(core: Core, rows: number, cols: number, ptr: number): Matrix {
+    return new Matrix(core, 'dense', rows, cols, rows * cols, [ptr]);
+  }
+
   static #fromDense(core: Core, d: DenseMatrix): Matrix {
     const ptr = core.allocCopy(d.data);
     return new Matrix(core, 'dense', d.rows, d.cols, d.rows * d.cols, [ptr]);

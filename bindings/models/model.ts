@@ -73,6 +73,11 @@ export interface ModelTrace {
   /** The pullbacks c_nk = J_nᵀ R_{nk} of an (N·K) × M stack, as (N·K) × D rows. */
   pullbacks?(R: Float64Array, K: number): Float64Array;
   /**
+   * The pullbacks written straight into a block of `model.core`'s memory (byte address, (N·K)·D
+   * doubles): {@link ModelTrace.pullbacks} without the copy out (WebAssembly models only).
+   */
+  pullbacksInto?(R: Float64Array, K: number, ptr: number): void;
+  /**
    * scale · Σ_{n,k} c_nk c_nkᵀ of the pullbacks of an (N·K) × M stack, in the requested
    * structure: `'dense'` a D × D SymMatrix, `'diagonal'` its diagonal (length D), `'block'` one
    * SymMatrix per group (the group's diagonal block, θ order). Never forms what it does not return.

@@ -43,6 +43,7 @@ import { checkScalar, firstNonFinite, toMatrix, toVector } from '../core/validat
 import { core as defaultCore, type Core } from '../core/wasm.js';
 import { linear, type LinearModel } from '../models/linear.js';
 import { curvatureOperator, type CurvatureOperator, type CurvatureOperatorOptions, type OutputSpaceMap } from '../operators/curvature.js';
+import { nonFiniteLoss, priorTerm } from './common.js';
 import type { CurvatureOptions, CurvatureResult, LinearKfac, MonteCarloOptions, Problem, Structure } from './types.js';
 
 /** Options of {@link linearProblem}. */
@@ -174,32 +175,7 @@ export class LinearProblem extends Handle implements Problem {
   /** The error for a non-finite loss at the last evaluated θ, naming the first bad sample. */
   #nonFinite(sumLoss: number): NonFiniteLossError {
     const { N, outputs: M } = this;
-    const f = this.core.f64(this.#pf, N * M),
-      r = this.core.f64(this.#pr, N * M);
-    let i = firstNonFinite(f);
-    if (i < 0) i = firstNonFinite(r);
-    const n = i < 0 ? -1 : Math.floor(i / M),
-      fn = i < 0 ? NaN : f[i]!;
-    let why: string;
-    if (i < 0) why = 'the sum over the samples overflows';
-    else if (!Number.isFinite(fn)) why = `f = Xθ overflows at sample ${n} (f = ${fn})`;
-    else if (this.likelihood.name === 'poisson') why = `the Poisson rate exp(f) overflows at sample ${n} (f = ${fn} > 709.78)`;
-    else why = `the likelihood overflows at sample ${n} (f = ${fn})`;
-    return new NonFiniteLossError(
-      `natgrad: the loss is ${sumLoss === Infinity ? '+Infinity' : sumLoss} at this θ: ${why}; its gradient and curvature are ` +
-        'not finite (for an optimizer: the iteration diverged — reduce the step size or add damping)',
-      sumLoss,
-      n,
-      fn,
-    );
-  }
-
-  /** ‖θ‖² / (2σp²), or 0 without a prior. */
-  #priorTerm(th: Float64Array): number {
-    if (this.priorVariance === Infinity) return 0;
-    let s = 0;
-    for (const v of th) s += v * v;
-    return s / (2 * this.priorVariance);
+    return nonFiniteLoss(sumLoss, this.core.f64(this.#pf, N * M), this.core.f64(this.#pr, N * M), M, this.likelihood, 'f = Xθ');
   }
 
   /**
@@ -210,7 +186,7 @@ export class LinearProblem extends Handle implements Problem {
    */
   loss(theta: VectorInput): number {
     const { sumLoss, th } = this.#evaluate(theta, false, 'theta', true);
-    return this.scale * (sumLoss + this.#priorTerm(th));
+    return this.scale * (sumLoss + priorTerm(th, this.priorVariance));
   }
 
   /** ∇L(θ) = s · (Σ_n J_nᵀ r_n + θ/σp²) (length D). */
@@ -228,7 +204,7 @@ export class LinearProblem extends Handle implements Problem {
     const g = this.core.f64(pg, D).slice();
     const pc = this.priorCurvature();
     if (pc) for (let i = 0; i < D; i++) g[i]! += pc * th[i]!;
-    const loss = this.scale * (sumLoss + this.#priorTerm(th));
+    const loss = this.scale * (sumLoss + priorTerm(th, this.priorVariance));
     const bad = firstNonFinite(g);
     if (bad >= 0) {
       throw new NonFiniteLossError(`natgrad: the gradient overflows at this θ (entry ${bad} is ${g[bad]}, the loss is ${loss}); the iteration diverged — reduce the step size or add damping`, loss);
@@ -238,11 +214,19 @@ export class LinearProblem extends Handle implements Problem {
 
   /**
    * Per-sample gradients g_n = ∇_θ ℓ_n(θ) = J_nᵀ r_n = r_n ⊗ x_n, as the rows of an N × D
-   * matrix (no reduction factor, no prior).
+   * matrix (no reduction factor, no prior); with `{ resident: true }` a {@link Matrix} in
+   * WebAssembly memory (`free()` it).
    */
-  perSampleGradients(theta: VectorInput): DenseMatrix {
+  perSampleGradients(theta: VectorInput, options?: { resident?: false }): DenseMatrix;
+  perSampleGradients(theta: VectorInput, options: { resident: true }): Matrix;
+  perSampleGradients(theta: VectorInput, options: { resident?: boolean } = {}): DenseMatrix | Matrix {
     this.#evaluate(theta, false);
-    return this.#perSample();
+    if (!options.resident) return this.#perSample();
+    if (this.X.format !== 'dense') return Matrix.from(this.#perSample(), 'per-sample gradients', this.core);
+    const { N, outputs: M, inputs: d, dim: D, core } = this;
+    const p = core.alloc(8 * N * D);
+    core.exports.linearPerSample(N, M, d, this.X.dataPtr(), d, this.#pr, p);
+    return Matrix.adopt(core, N, D, p);
   }
 
   #perSample(): DenseMatrix {

@@ -42,6 +42,7 @@ import { isLinearModel } from '../models/linear.js';
 import { checkModel, isLayered, type Model, type ModelTrace } from '../models/model.js';
 import { linearProblem, type LinearProblem } from './linear-problem.js';
 import { curvatureOperator, type CurvatureOperator, type CurvatureOperatorOptions, type OutputSpaceMap } from '../operators/curvature.js';
+import { nonFiniteLoss, priorTerm } from './common.js';
 import type { CurvatureOptions, CurvatureResult, KfacFactors, MonteCarloOptions, Problem, Structure } from './types.js';
 
 /** Options of {@link problem}. */
@@ -156,25 +157,7 @@ export class ModelProblem extends Handle implements Problem {
   }
 
   #nonFinite(lin: Linearization): NonFiniteLossError {
-    const M = this.outputs;
-    let i = firstNonFinite(lin.f);
-    if (i < 0) i = firstNonFinite(lin.r);
-    const n = i < 0 ? -1 : Math.floor(i / M),
-      fn = i < 0 ? NaN : lin.f[i]!;
-    const why = i < 0 ? 'the sum over the samples overflows' : !Number.isFinite(fn) ? `the model's output overflows at sample ${n} (f = ${fn})` : `the likelihood overflows at sample ${n} (f = ${fn})`;
-    return new NonFiniteLossError(
-      `natgrad: the loss is ${lin.sumLoss} at this θ: ${why}; its gradient and curvature are not finite (for an optimizer: the iteration diverged — reduce the step size or add damping)`,
-      lin.sumLoss,
-      n,
-      fn,
-    );
-  }
-
-  #priorTerm(th: Float64Array): number {
-    if (this.priorVariance === Infinity) return 0;
-    let s = 0;
-    for (const v of th) s += v * v;
-    return s / (2 * this.priorVariance);
+    return nonFiniteLoss(lin.sumLoss, lin.f, lin.r, this.outputs, this.likelihood, "the model's output");
   }
 
   /**
@@ -183,7 +166,7 @@ export class ModelProblem extends Handle implements Problem {
    */
   loss(theta: VectorInput): number {
     const lin = this.#at(theta, true);
-    return this.scale * (lin.sumLoss + this.#priorTerm(lin.theta));
+    return this.scale * (lin.sumLoss + priorTerm(lin.theta, this.priorVariance));
   }
 
   /** ∇L(θ) = s · (Σ_n J_nᵀ r_n + θ/σp²), length D. */
@@ -198,7 +181,7 @@ export class ModelProblem extends Handle implements Problem {
     const s = this.scale,
       pc = this.priorCurvature();
     for (let i = 0; i < g.length; i++) g[i] = s * g[i]! + pc * lin.theta[i]!;
-    const loss = s * (lin.sumLoss + this.#priorTerm(lin.theta));
+    const loss = s * (lin.sumLoss + priorTerm(lin.theta, this.priorVariance));
     const bad = firstNonFinite(g);
     if (bad >= 0)
       throw new NonFiniteLossError(`natgrad: the gradient overflows at this θ (entry ${bad} is ${g[bad]}, the loss is ${loss}); the iteration diverged — reduce the step size or add damping`, loss);
@@ -207,12 +190,28 @@ export class ModelProblem extends Handle implements Problem {
 
   /**
    * Per-sample gradients g_n = ∇_θ ℓ_n = J_nᵀ r_n as the rows of an N × D matrix (no
-   * reduction factor, no prior). Costs N·D·8 bytes (checked before allocating).
+   * reduction factor, no prior). Costs N·D·8 bytes (checked before allocating). With
+   * `{ resident: true }` the rows stay in WebAssembly memory as a {@link Matrix} (for a model
+   * whose trace writes them there, nothing is copied: copying 10⁷ doubles out into a fresh
+   * JavaScript array costs several times computing them).
    */
-  perSampleGradients(theta: VectorInput): DenseMatrix {
+  perSampleGradients(theta: VectorInput, options?: { resident?: false }): DenseMatrix;
+  perSampleGradients(theta: VectorInput, options: { resident: true }): Matrix;
+  perSampleGradients(theta: VectorInput, options: { resident?: boolean } = {}): DenseMatrix | Matrix {
     const lin = this.#at(theta);
-    checkBytes(8 * this.N * this.dim, `per-sample gradients (${this.N} × ${this.dim} doubles)`, 'compute them for mini-batches of the data (a problem per batch)');
-    return { data: this.#pullbacks(lin.trace, lin.r, 1), rows: this.N, cols: this.dim };
+    const { N, dim: D, core } = this;
+    checkBytes(8 * N * D, `per-sample gradients (${N} × ${D} doubles)`, 'compute them for mini-batches of the data (a problem per batch)');
+    if (!options.resident) return { data: this.#pullbacks(lin.trace, lin.r, 1), rows: N, cols: D };
+    const into = lin.trace.pullbacksInto && this.model.core === core ? lin.trace.pullbacksInto.bind(lin.trace) : undefined;
+    if (!into) return Matrix.from({ data: this.#pullbacks(lin.trace, lin.r, 1), rows: N, cols: D }, 'per-sample gradients', core);
+    const p = core.alloc(8 * N * D);
+    try {
+      into(lin.r, 1, p);
+    } catch (e) {
+      core.free(p);
+      throw e;
+    }
+    return Matrix.adopt(core, N, D, p);
   }
 
   /** The pullbacks c_nk = J_nᵀ R_nk of an (N·K) × M stack, as (N·K) × D rows. */

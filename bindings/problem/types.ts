@@ -17,6 +17,7 @@
  */
 import type { DenseMatrix, VectorInput } from '../core/types.js';
 import type { Likelihood } from '../likelihoods/likelihood.js';
+import type { Matrix } from '../linalg/matrix.js';
 import type { SymMatrix } from '../linalg/symmatrix.js';
 import type { Model } from '../models/model.js';
 
@@ -88,8 +89,12 @@ export interface Problem {
   gradient(theta: VectorInput): Float64Array;
   /** L and ∇L from one forward pass. */
   lossAndGradient(theta: VectorInput): { loss: number; gradient: Float64Array };
-  /** g_n = J_nᵀ r_n as the rows of an N × D matrix (no s, no prior). */
-  perSampleGradients(theta: VectorInput): DenseMatrix;
+  /**
+   * g_n = J_nᵀ r_n as the rows of an N × D matrix (no s, no prior); with `{ resident: true }` a
+   * {@link Matrix} that stays in WebAssembly memory (no copy out; `free()` it).
+   */
+  perSampleGradients(theta: VectorInput, options?: { resident?: false }): DenseMatrix;
+  perSampleGradients(theta: VectorInput, options: { resident: true }): Matrix;
   fisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S>;
   ggn<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S>;
   hessian<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S>;

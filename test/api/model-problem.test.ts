@@ -6,6 +6,8 @@ import {
   problem,
   linear,
   linearProblem,
+  mlp,
+  Matrix,
   gaussian,
   bernoulli,
   categorical,
@@ -209,6 +211,40 @@ test('the categorical factor: L Lᵀ = diag(p) − ppᵀ with C − 1 columns, a
         const want = (i === j ? p[i]! : 0) - p[i]! * p[j]!;
         assert.ok(Math.abs(s - want) < 4e-16 * 8, `f = ${f}: (LLᵀ)[${i}][${j}] = ${s} vs ${want}`);
       }
+  }
+});
+
+test('per-sample gradients { resident: true } stay in WebAssembly memory and equal the copied ones', () => {
+  const c = cases[2]!,
+    N = 17,
+    d = 4;
+  const { X, y, g } = data(N, d, 5, c);
+  const Xm = { data: X, rows: N, cols: d };
+  const sparse = { rows: N, cols: d, indptr: [0], indices: [] as number[], values: [] as number[] };
+  for (let n = 0; n < N; n++) {
+    for (let j = 0; j < d; j++)
+      if (j !== n % d) {
+        sparse.indices.push(j);
+        sparse.values.push(X[n * d + j]!);
+      }
+    sparse.indptr.push(sparse.indices.length);
+  }
+  const problems = [
+    problem({ model: mlp({ sizes: [d, 6, 4] }), X: Xm, y, likelihood: c.lik }),
+    problem({ model: plainLinear(d, 4), X: Xm, y, likelihood: c.lik }),
+    linearProblem({ X: Xm, y, likelihood: c.lik, bias: true }),
+    linearProblem({ X: sparse, y, likelihood: c.lik }),
+  ];
+  for (const p of problems) {
+    const theta = Float64Array.from({ length: p.dim }, () => 0.3 * g());
+    const copied = p.perSampleGradients(theta);
+    const resident = p.perSampleGradients(theta, { resident: true });
+    assert.ok(resident instanceof Matrix, 'a resident Matrix');
+    assert.is(resident.rows, N);
+    assert.is(resident.cols, p.dim);
+    assert.equal(resident.toDense().data, copied.data, `${p.model.name}: same numbers`);
+    resident.free();
+    p.free();
   }
 });
 
