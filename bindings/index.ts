@@ -54,7 +54,7 @@ export type { TypedCsrMatrix, TextSource, SklearnCsvOptions, LibsvmOptions, Pape
 export { fisherAccumulator, empiricalFisherAccumulator, CurvatureAccumulator, type AccumulatorOptions, type AccumulatorKind } from './problem/accumulator.js';
 export { parallelGram, type ParallelOptions } from './linalg/parallel.js';
 export { gridSearch, SPARSE_DENSITY_THRESHOLD } from './grid/grid.js';
-export type { GridProblem, GridLikelihood, GridSearchOptions, GridSearchResult, GridRun, GridProgress, GridOptimizer } from './grid/grid.js';
+export type { GridProblem, GridLikelihood, GridSearchOptions, GridSearchResult, GridRun, GridProgress, GridOptimizer, GridMethod, GridOptimizerSettings } from './grid/grid.js';
 export { paperGrid } from './grid/paper-grid.js';
 export { curvatureOperator } from './operators/curvature.js';
 export type { CurvatureOperator, CurvatureOperatorOptions, CurvatureKind } from './operators/curvature.js';

@@ -24,8 +24,10 @@
  */
 import type { Core } from '../core/wasm.js';
 
-/** Optimizer names of the grid search. */
-export type GridOptimizer = 'GD' | 'NGD' | 'EFGD';
+/** Optimizer names of the batched GLM engine (the general path has more: `GridMethod`, problem-grid.ts). */
+export type GlmOptimizer = 'GD' | 'NGD' | 'EFGD';
+/** The GLM engine's optimizer names (the name the public API has always had for them). */
+export type GridOptimizer = GlmOptimizer;
 
 /** Validated problem data, plain arrays (structured-cloneable, for workers). */
 export interface EngineProblem {
@@ -46,7 +48,7 @@ export interface EngineProblem {
 
 /** Validated run settings (structured-cloneable). */
 export interface EngineRuns {
-  optimizers: GridOptimizer[];
+  optimizers: GlmOptimizer[];
   lrs: number[];
   dampings: number[];
   iterations: number;
@@ -76,7 +78,7 @@ export interface EngineStats {
 
 /** Where configuration `index` (grid order) lives. */
 export interface GridConfig {
-  optimizer: GridOptimizer;
+  optimizer: GlmOptimizer;
   lrIndex: number;
   /** −1 for GD. */
   dampingIndex: number;

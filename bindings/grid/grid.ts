@@ -1,6 +1,9 @@
 /**
  * `gridSearch`: the paper's Figure-3 protocol — every (γ, λ) of a grid, for GD, NGD and EFGD,
- * from θ0 for a fixed number of iterations — exact and fast.
+ * from θ0 for a fixed number of iterations — exact and fast. On networks (and likelihoods the GLM
+ * engine does not take) the same protocol runs the optimizers' own `run`, and then also KFAC
+ * (`'KFAC'`, `'KFAC-MC'`, `'KFAC-EF'`), Hessian-free (`'HF'`) and full-batch `'Adam'`
+ * (bindings/grid/problem-grid.ts).
  *
  * Protocol (the paper's code, = ../shared/tools/ref_numpy_grid.py). With s = 1/N (`'mean'`)
  * or 1 (`'sum'`) and σp² = priorVariance (∞: no prior):
@@ -23,7 +26,7 @@
  *
  * @module
  */
-import { GridEngine, gridConfig, gridLayout, type EngineProblem, type EngineRuns, type EngineStats, type GridOptimizer, type RawRun } from './glm-engine.js';
+import { GridEngine, gridConfig, gridLayout, type EngineProblem, type EngineRuns, type EngineStats, type GlmOptimizer, type RawRun } from './glm-engine.js';
 import { checkLabels, checkLikelihood } from '../likelihoods/likelihood.js';
 import { Matrix } from '../linalg/matrix.js';
 import { startModuleWorker, workerThreadsAvailable, type NodeWorker } from '../core/workers.js';
@@ -33,9 +36,23 @@ import { core as defaultCore, type Core } from '../core/wasm.js';
 import { LinearProblem } from '../problem/linear-problem.js';
 import { ModelProblem } from '../problem/problem.js';
 import type { Problem } from '../problem/types.js';
-import { problemGridConfig, problemGridTotal, problemSpec, runProblemConfig, runProblemGridInWorkers, type ProblemGridRuns, type ProblemRunResult } from './problem-grid.js';
+import {
+  GRID_METHODS,
+  gridOptimizerFor,
+  problemGridConfig,
+  problemGridTotal,
+  problemSpec,
+  runProblemConfig,
+  runProblemGridInWorkers,
+  undamped,
+  type GridMethod,
+  type GridOptimizerSettings,
+  type ProblemGridRuns,
+  type ProblemRunResult,
+} from './problem-grid.js';
 
 export type { GridOptimizer } from './glm-engine.js';
+export type { GridMethod, GridOptimizerSettings } from './problem-grid.js';
 
 /** The likelihoods of a grid search: Gaussian (fixed σ²) or Bernoulli (clipped probabilities). */
 export type GridLikelihood = { readonly name: 'gaussian'; readonly variance: number } | { readonly name: 'bernoulli'; readonly clip: number } | { readonly name: string };
@@ -76,11 +93,22 @@ export interface GridSearchOptions {
    * its model is one of natgrad's own. `stats` counts only the GLM engine's work.
    */
   problem: GridProblem | Problem;
-  /** Default `['GD', 'NGD', 'EFGD']`; runs are listed in this order. */
-  optimizers?: readonly GridOptimizer[];
+  /**
+   * Default `['GD', 'NGD', 'EFGD']`; runs are listed in this order. The general path (a
+   * {@link Problem} that is not linear Gaussian/Bernoulli) also takes `'KFAC'`, `'KFAC-MC'`,
+   * `'KFAC-EF'` (KFAC with the Fisher's, the one-sample MC Fisher's, the EF's factors; needs a
+   * model of dense layers), `'HF'` (Hessian-free: truncated CG on the GGN) and `'Adam'` (full
+   * batch); the GLM engine refuses them with a RangeError naming the entry.
+   * Damping axis: NGD, EFGD, the KFACs and HF take each λ of `dampings` (KFAC: λ split between
+   * its Kronecker factors, §6.3 of Martens & Grosse; HF: added to the GGN); GD and Adam have none
+   * (`damping: null`; Adam's ε is a numerical guard, set by `optimizerSettings.adam.eps`).
+   */
+  optimizers?: readonly GridMethod[];
+  /** Fixed settings of KFAC, HF and Adam for every run (general path only; defaults the optimizers'). */
+  optimizerSettings?: GridOptimizerSettings;
   /** Step sizes γ, finite and > 0. */
   lrs: ArrayLike<number>;
-  /** Dampings λ, finite and ≥ 0 (required when NGD or EFGD runs; GD has none). */
+  /** Dampings λ, finite and ≥ 0 (required when an optimizer with a damping axis runs; GD and Adam have none). */
   dampings?: ArrayLike<number>;
   /** Steps per run, an integer ≥ 0 (default 100). */
   iterations?: number;
@@ -98,9 +126,9 @@ export interface GridSearchOptions {
 
 /** One run of the grid. */
 export interface GridRun {
-  optimizer: GridOptimizer;
+  optimizer: GridMethod;
   lr: number;
-  /** λ; null for GD. */
+  /** λ; null for GD and Adam. */
   damping: number | null;
   /** Loss at θ0, then after each step (length ≤ iterations + 1). */
   losses: number[];
@@ -113,8 +141,8 @@ export interface GridRun {
 export interface GridSearchResult {
   /** Every run, in grid order: optimizer, then lr, then damping. */
   runs: GridRun[];
-  /** The run with the lowest last loss per optimizer (absent when every run failed). */
-  best: { GD?: GridRun; NGD?: GridRun; EFGD?: GridRun };
+  /** The run with the lowest last loss per optimizer, keyed by its name (absent when every run failed). */
+  best: Partial<Record<GridMethod, GridRun>>;
   /** Wall-clock seconds. */
   seconds: number;
   /** Work counters: loss evaluations, curvature factorizations, reused factors. */
@@ -126,7 +154,7 @@ export interface GridSearchResult {
   rerun: number[];
 }
 
-const OPTIMIZERS: readonly GridOptimizer[] = ['GD', 'NGD', 'EFGD'];
+const OPTIMIZERS: readonly GlmOptimizer[] = ['GD', 'NGD', 'EFGD'];
 /** Runs advanced together per engine (a multiple of 4). */
 const LANES = 16;
 /** Milliseconds of work between yields to the event loop (in-thread) or result messages (workers). */
@@ -228,7 +256,7 @@ export function prepareGrid(options: GridSearchOptions): { problem: EngineProble
   const y = Float64Array.from(toVector(p.y, N, 'problem.y'));
   checkLabels(lik, y, 'problem.y');
 
-  const { optimizers, lrs, dampings, iterations, divergenceFactor, theta0, workers } = checkRunOptions(options, D);
+  const { optimizers, lrs, dampings, iterations, divergenceFactor, theta0, workers } = checkRunOptions(options, D, false);
   const X = p.X;
   return {
     problem: {
@@ -243,25 +271,36 @@ export function prepareGrid(options: GridSearchOptions): { problem: EngineProble
       priorVariance: p.priorVariance,
       reduction: p.reduction,
     },
-    runs: { optimizers: [...optimizers], lrs, dampings, iterations, divergenceFactor, theta0 },
+    runs: { optimizers: optimizers as GlmOptimizer[], lrs, dampings, iterations, divergenceFactor, theta0 },
     core: () => (X instanceof Matrix ? X.core : defaultCore()),
     workers,
   };
 }
 
-/** Validate the grid's run options (everything but the problem) for D parameters. */
-function checkRunOptions(options: GridSearchOptions, D: number) {
-  const optimizers = options.optimizers ?? OPTIMIZERS;
-  if (!Array.isArray(optimizers) || optimizers.length === 0) throw new TypeError("natgrad: optimizers must be a non-empty array of 'GD', 'NGD', 'EFGD'");
+/**
+ * Validate the grid's run options (everything but the problem) for D parameters; `general`:
+ * the general path (every {@link GridMethod}), else the GLM engine (GD, NGD, EFGD).
+ */
+function checkRunOptions(options: GridSearchOptions, D: number, general: boolean) {
+  const optimizers: readonly GridMethod[] = options.optimizers ?? OPTIMIZERS;
+  const known = general ? GRID_METHODS : OPTIMIZERS;
+  if (!Array.isArray(optimizers) || optimizers.length === 0) throw new TypeError(`natgrad: optimizers must be a non-empty array of ${known.map((o) => `'${o}'`).join(', ')}`);
   optimizers.forEach((o, i) => {
-    if (!OPTIMIZERS.includes(o)) throw new RangeError(`natgrad: optimizers[${i}] must be 'GD', 'NGD' or 'EFGD', got ${String(o)}`);
+    if (!general && GRID_METHODS.includes(o) && !OPTIMIZERS.includes(o as GlmOptimizer)) {
+      throw new RangeError(
+        `natgrad: optimizers[${i}] is ${o}, which the batched GLM engine (a linear Gaussian or Bernoulli problem) does not have — it runs 'GD', 'NGD' and 'EFGD'; ` +
+          `for ${o} pass a problem built by problem({ model: linear(...), ... }) (the general path)`,
+      );
+    }
+    if (!known.includes(o)) throw new RangeError(`natgrad: optimizers[${i}] must be one of ${known.map((k) => `'${k}'`).join(', ')}, got ${String(o)}`);
     if (optimizers.indexOf(o) !== i) throw new RangeError(`natgrad: optimizers lists ${o} twice`);
   });
+  if (!general && options.optimizerSettings !== undefined) throw new TypeError('natgrad: optimizerSettings (KFAC, HF, Adam) applies to the general path only, not to the GLM engine');
   const lrs = checkNumbers(options.lrs, 'lrs', 'positive');
   if (lrs.length === 0) throw new RangeError('natgrad: lrs must not be empty');
-  const needsDamping = optimizers.some((o) => o !== 'GD');
+  const needsDamping = optimizers.some((o) => !undamped(o));
   const dampings = options.dampings === undefined && !needsDamping ? [] : checkNumbers(options.dampings, 'dampings', 'nonnegative');
-  if (needsDamping && dampings.length === 0) throw new RangeError('natgrad: dampings must not be empty when NGD or EFGD runs');
+  if (needsDamping && dampings.length === 0) throw new RangeError(`natgrad: dampings must not be empty when ${optimizers.filter((o) => !undamped(o)).join(', ')} runs`);
   const iterations = options.iterations ?? 100;
   if (typeof iterations !== 'number') throw new TypeError(`natgrad: iterations must be a number, got ${typeof iterations}`);
   if (!Number.isSafeInteger(iterations) || iterations < 0 || iterations > 1e7) throw new RangeError(`natgrad: iterations must be an integer in [0, 1e7], got ${iterations}`);
@@ -277,7 +316,41 @@ function checkRunOptions(options: GridSearchOptions, D: number) {
   if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')) {
     throw new TypeError('natgrad: signal must be an AbortSignal');
   }
-  return { optimizers: [...optimizers], lrs, dampings, iterations, divergenceFactor, theta0, workers };
+  return { optimizers: [...optimizers], lrs, dampings, iterations, divergenceFactor, theta0, workers, settings: general ? checkSettings(options.optimizerSettings) : {} };
+}
+
+/** A plain copy of `optimizerSettings` (known fields only, so that workers can be sent it); the optimizers validate the values. */
+function checkSettings(s: unknown): GridOptimizerSettings {
+  if (s === undefined) return {};
+  const obj = (v: unknown, name: string): Record<string, unknown> | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'object' || v === null) throw new TypeError(`natgrad: ${name} must be an object`);
+    return v as Record<string, unknown>;
+  };
+  const pick = (o: Record<string, unknown> | undefined, keys: readonly string[], name: string): Record<string, unknown> | undefined => {
+    if (!o) return undefined;
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(o)) if (!keys.includes(k)) throw new TypeError(`natgrad: ${name}.${k} is not a setting (${keys.join(', ')})`);
+    for (const k of keys)
+      if (o[k] !== undefined) {
+        if (k === 'cg') out[k] = pick(obj(o[k], `${name}.cg`), ['maxIterations', 'tol'], `${name}.cg`);
+        else if (k === 'curvature') {
+          if (typeof o[k] !== 'string') throw new TypeError(`natgrad: ${name}.curvature must be a string`);
+          out[k] = o[k];
+        } else out[k] = checkScalar(o[k], `${name}.${k}`, 'any');
+      }
+    return out;
+  };
+  const root = obj(s, 'optimizerSettings')!;
+  for (const k of Object.keys(root)) if (!['kfac', 'hf', 'adam'].includes(k)) throw new TypeError(`natgrad: optimizerSettings.${k} is not a setting (kfac, hf, adam)`);
+  const out: GridOptimizerSettings = {};
+  const kfac = pick(obj(root.kfac, 'optimizerSettings.kfac'), ['ema', 'updateEvery', 'samples', 'seed'], 'optimizerSettings.kfac');
+  const hf = pick(obj(root.hf, 'optimizerSettings.hf'), ['curvature', 'cg'], 'optimizerSettings.hf');
+  const adam = pick(obj(root.adam, 'optimizerSettings.adam'), ['beta1', 'beta2', 'eps'], 'optimizerSettings.adam');
+  if (kfac) out.kfac = kfac;
+  if (hf) out.hf = hf;
+  if (adam) out.adam = adam;
+  return out;
 }
 
 /** True for a problem the batched GLM engine does not take: a model problem, or a linear one with another likelihood. */
@@ -288,10 +361,13 @@ function needsGeneralPath(p: unknown): p is Problem {
 
 /** gridSearch on any problem: the optimizers' own runs, in this thread or on workers (problem-grid.ts). */
 async function gridSearchProblem(options: GridSearchOptions, problem: Problem, t0: number): Promise<GridSearchResult> {
-  const { optimizers, lrs, dampings, iterations, divergenceFactor, theta0, workers } = checkRunOptions(options, problem.dim);
+  const { optimizers, lrs, dampings, iterations, divergenceFactor, theta0, workers, settings } = checkRunOptions(options, problem.dim, true);
+  // Each optimizer once, here: its own checks (KFAC on a model of dense layers, ema, CG and Adam
+  // settings) throw their RangeError before any run starts (construction does no work).
+  for (const o of optimizers) gridOptimizerFor(problem, o, lrs[0]!, undamped(o) ? null : dampings[0]!, settings);
   const signal = options.signal;
   if (signal?.aborted) throw abortError(signal);
-  const runs: ProblemGridRuns = { optimizers, lrs, dampings, iterations, divergenceFactor, theta0: theta0 ?? new Float64Array(problem.dim) };
+  const runs: ProblemGridRuns = { optimizers, lrs, dampings, iterations, divergenceFactor, theta0: theta0 ?? new Float64Array(problem.dim), settings };
   const total = problemGridTotal(runs);
   const out: (ProblemRunResult | undefined)[] = new Array(total);
   let done = 0;
@@ -324,7 +400,7 @@ async function gridSearchProblem(options: GridSearchOptions, problem: Problem, t
   progress?.({ done, total });
   const result: GridRun[] = [];
   const best: GridSearchResult['best'] = {};
-  const bestLoss: Partial<Record<GridOptimizer, number>> = {};
+  const bestLoss: Partial<Record<GridMethod, number>> = {};
   out.forEach((r, i) => {
     const cfg = problemGridConfig(runs, i);
     const run: GridRun = { optimizer: cfg.optimizer, lr: cfg.lr, damping: cfg.damping, losses: r!.losses, status: r!.status };
@@ -411,7 +487,7 @@ export async function gridSearch(options: GridSearchOptions): Promise<GridSearch
 
   const result: GridRun[] = new Array(total);
   const best: GridSearchResult['best'] = {};
-  const bestLoss: Partial<Record<GridOptimizer, number>> = {};
+  const bestLoss: Partial<Record<GlmOptimizer, number>> = {};
   for (let i = 0; i < total; i++) {
     const r = out[i];
     if (!r) throw new Error(`natgrad: internal error: run ${i} has no result`);

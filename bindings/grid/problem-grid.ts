@@ -1,6 +1,10 @@
 /**
  * The grid search on any {@link Problem}: every (optimizer, γ, λ) run by the optimizers'
- * own `run` (GD, NGD, EFGD of bindings/optimizers), with the protocol of {@link gridSearch} —
+ * own `run` — GD, NGD, EFGD (bindings/optimizers/optimizers.ts), KFAC with the Fisher's, the
+ * one-sample MC Fisher's or the EF's factors (`'KFAC'`, `'KFAC-MC'`, `'KFAC-EF'`,
+ * bindings/optimizers/kfac.ts), Hessian-free (`'HF'`, truncated CG on the GGN by default,
+ * bindings/optimizers/hessian-free.ts) and full-batch Adam (`'Adam'`, bindings/optimizers/
+ * stochastic.ts) — with the protocol of {@link gridSearch} —
  * losses at θ0 and after each step, a run stops once its loss exceeds `divergenceFactor` × its
  * initial loss (`'diverged'`), a non-positive-definite system or a non-finite loss ends it
  * (`'failed'`, with the reason). This is the path for networks and for the likelihoods the
@@ -18,11 +22,41 @@ import { NonFiniteLossError, NotPositiveDefiniteError } from '../core/errors.js'
 import { startModuleWorker, workerThreadsAvailable, type NodeWorker } from '../core/workers.js';
 import type { Likelihood } from '../likelihoods/likelihood.js';
 import { modelSpec, type ModelSpec } from '../models/spec.js';
+import { hessianFree } from '../optimizers/hessian-free.js';
+import { kfac } from '../optimizers/kfac.js';
 import { efgd, gd, ngd, type Optimizer } from '../optimizers/optimizers.js';
+import { adam } from '../optimizers/stochastic.js';
 import { LinearProblem } from '../problem/linear-problem.js';
 import { ModelProblem } from '../problem/problem.js';
 import type { Problem } from '../problem/types.js';
-import type { GridOptimizer } from './glm-engine.js';
+import type { GlmOptimizer } from './glm-engine.js';
+
+/**
+ * The optimizers of a grid search: the GLM engine's GD, NGD and EFGD, and — on the general path
+ * only (networks, other likelihoods) — KFAC (Fisher / MC Fisher / EF factors), Hessian-free and Adam.
+ */
+export type GridMethod = GlmOptimizer | 'KFAC' | 'KFAC-MC' | 'KFAC-EF' | 'HF' | 'Adam';
+
+/** Every optimizer name {@link gridSearch} knows, in this order. */
+export const GRID_METHODS: readonly GridMethod[] = ['GD', 'NGD', 'EFGD', 'KFAC', 'KFAC-MC', 'KFAC-EF', 'HF', 'Adam'];
+
+/** True for the optimizers without a damping axis (GD, Adam: one run per γ). */
+export function undamped(o: GridMethod): boolean {
+  return o === 'GD' || o === 'Adam';
+}
+
+/**
+ * Fixed settings of the optimizers with more knobs than (γ, λ), the same for every run of the
+ * grid (plain data, so that workers get a copy). Defaults are the optimizers' own.
+ */
+export interface GridOptimizerSettings {
+  /** KFAC, KFAC-MC, KFAC-EF: factor running average `ema` (default 0.95) and `updateEvery` (default 1); KFAC-MC also `samples` (1) and `seed` (0; step k uses seed + k). */
+  kfac?: { ema?: number; updateEvery?: number; samples?: number; seed?: number };
+  /** HF: the curvature CG runs on (default `'ggn'`) and CG's `maxIterations` (50) and relative `tol` (1e-6) per step. */
+  hf?: { curvature?: 'ggn' | 'fisher' | 'empiricalFisher' | 'hessian'; cg?: { maxIterations?: number; tol?: number } };
+  /** Adam: `beta1` (0.9), `beta2` (0.999) and `eps` (1e-8, added to √v̂; not a grid axis). */
+  adam?: { beta1?: number; beta2?: number; eps?: number };
+}
 
 /** One run's raw result. */
 export interface ProblemRunResult {
@@ -32,14 +66,16 @@ export interface ProblemRunResult {
   reason?: string;
 }
 
-/** The configurations of a grid, in grid order (optimizer, then γ, then λ; GD has no λ). */
+/** The configurations of a grid, in grid order (optimizer, then γ, then λ; GD and Adam have no λ). */
 export interface ProblemGridRuns {
-  optimizers: GridOptimizer[];
+  optimizers: GridMethod[];
   lrs: number[];
   dampings: number[];
   iterations: number;
   divergenceFactor: number;
   theta0: Float64Array;
+  /** The optimizers' fixed settings (plain data). */
+  settings: GridOptimizerSettings;
 }
 
 /** What a worker needs to rebuild the problem. */
@@ -53,12 +89,12 @@ export interface ProblemSpec {
 }
 
 /** Configuration i of the grid. */
-export function problemGridConfig(runs: ProblemGridRuns, i: number): { optimizer: GridOptimizer; lr: number; damping: number | null } {
+export function problemGridConfig(runs: ProblemGridRuns, i: number): { optimizer: GridMethod; lr: number; damping: number | null } {
   let k = i;
   for (const o of runs.optimizers) {
-    const n = o === 'GD' ? runs.lrs.length : runs.lrs.length * runs.dampings.length;
+    const n = undamped(o) ? runs.lrs.length : runs.lrs.length * runs.dampings.length;
     if (k < n) {
-      if (o === 'GD') return { optimizer: o, lr: runs.lrs[k]!, damping: null };
+      if (undamped(o)) return { optimizer: o, lr: runs.lrs[k]!, damping: null };
       return { optimizer: o, lr: runs.lrs[Math.floor(k / runs.dampings.length)]!, damping: runs.dampings[k % runs.dampings.length]! };
     }
     k -= n;
@@ -68,18 +104,37 @@ export function problemGridConfig(runs: ProblemGridRuns, i: number): { optimizer
 
 /** The number of runs of a grid. */
 export function problemGridTotal(runs: ProblemGridRuns): number {
-  return runs.optimizers.reduce((t, o) => t + (o === 'GD' ? runs.lrs.length : runs.lrs.length * runs.dampings.length), 0);
+  return runs.optimizers.reduce((t, o) => t + (undamped(o) ? runs.lrs.length : runs.lrs.length * runs.dampings.length), 0);
 }
 
-function optimizerFor(problem: Problem, optimizer: GridOptimizer, lr: number, damping: number | null): Optimizer {
-  if (optimizer === 'GD') return gd(problem, { lr });
-  return (optimizer === 'NGD' ? ngd : efgd)(problem, { lr, damping: damping! });
+/**
+ * The optimizer of one configuration (throws the optimizer's own RangeError for settings it
+ * refuses, e.g. KFAC on a model that is not all dense layers).
+ */
+export function gridOptimizerFor(problem: Problem, optimizer: GridMethod, lr: number, damping: number | null, settings: GridOptimizerSettings): Optimizer {
+  const k = settings.kfac ?? {};
+  switch (optimizer) {
+    case 'GD':
+      return gd(problem, { lr });
+    case 'NGD':
+      return ngd(problem, { lr, damping: damping! });
+    case 'EFGD':
+      return efgd(problem, { lr, damping: damping! });
+    case 'KFAC':
+    case 'KFAC-MC':
+    case 'KFAC-EF':
+      return kfac(problem, { ...k, lr, damping: damping!, curvature: optimizer === 'KFAC' ? 'fisher' : optimizer === 'KFAC-MC' ? 'fisherMC' : 'empiricalFisher' });
+    case 'HF':
+      return hessianFree(problem, { ...(settings.hf ?? {}), lr, damping: damping! });
+    case 'Adam':
+      return adam(problem, { ...(settings.adam ?? {}), lr });
+  }
 }
 
 /** Run configuration i on `problem` (the same arithmetic in any thread). */
 export function runProblemConfig(problem: Problem, runs: ProblemGridRuns, i: number): ProblemRunResult {
   const { optimizer, lr, damping } = problemGridConfig(runs, i);
-  const opt = optimizerFor(problem, optimizer, lr, damping);
+  const opt = gridOptimizerFor(problem, optimizer, lr, damping, runs.settings);
   try {
     const rec = opt.run(runs.theta0, { iterations: runs.iterations, divergenceFactor: runs.divergenceFactor });
     const out: ProblemRunResult = { index: i, losses: rec.losses, status: rec.status === 'stopped' ? 'diverged' : rec.status };

@@ -442,11 +442,55 @@ export class MlpTrace extends Handle implements ModelTrace {
   }
 
   /**
+   * Columns j0 … j0+k−1 of Σ_n Σ_m R_nm ∇²_θ f_nm — the residual product with the unit directions
+   * e_{j0}, …, e_{j0+k−1} — returned transposed, k × D (row c is column j0 + c), with only the rows
+   * in [from, to) computed: every other entry is 0. Equals (to rounding) the corresponding rows of
+   * `residualHmm(R, I[:, j0 : j0+k], k)`, but a unit direction in layer l has no tangent below
+   * layer l (the tangent pass starts there) and, with `from` at the start of layer l, the backward
+   * pass stops at layer l: for the lower triangle of a dense Hessian (the problem mirrors the
+   * rest) that is about a third of the work of the general product.
+   * @param j0 first column (0 ≤ j0, j0 + k ≤ D)
+   * @param from first row computed (default 0)
+   * @param to one past the last row computed (default D)
+   */
+  residualColumns(R: Float64Array, j0: number, k: number, from = 0, to = this.model.dim): Float64Array {
+    const m = this.model,
+      D = m.dim;
+    checkCount(k, 'residualColumns: k');
+    const rr = checkLength(R, this.rows * m.outputs, `residualColumns: R (${this.rows} × ${m.outputs})`);
+    if (!Number.isSafeInteger(j0) || j0 < 0 || j0 + k > D) throw new RangeError(`natgrad: residualColumns: columns ${String(j0)} … ${String(j0)}+${k} must lie in 0 … ${D}`);
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to > D || from > to) {
+      throw new RangeError(`natgrad: residualColumns: rows [${String(from)}, ${String(to)}) must satisfy 0 ≤ from ≤ to ≤ ${D}`);
+    }
+    checkBytes(F64 * D * k, `residualColumns: ${k} columns of ${D} doubles`);
+    return withScratch(this.core, [F64 * D * k, F64 * D * k], (pv, out) => {
+      const V = this.core.f64(pv!, D * k);
+      V.fill(0);
+      for (let c = 0; c < k; c++) V[c * D + j0 + c] = 1;
+      // One #hmm per layer the columns touch: each chunk's directions live in one layer.
+      const L = m.layers.length;
+      for (let l = 0; l < L; l++) {
+        const g = m.groups[l]!;
+        const a = Math.max(j0, g.offset),
+          b = Math.min(j0 + k, g.offset + g.size);
+        if (a >= b) continue;
+        const nz = m.layers.map((_, i) => i === l);
+        this.#hmm(rr, pv! + F64 * (a - j0) * D, b - a, out! + F64 * (a - j0) * D, undefined, undefined, { nz, from, to });
+      }
+      return this.core.f64(out!, D * k).slice();
+    });
+  }
+
+  /**
    * The residual product for k directions given as the rows of Vt (k × D, byte address) into
    * out (k × D). The backward factors g_l, q_l come from {@link MlpTrace.#residualFor} (kept for
    * the last R); the tangent passes run in chunks of kc directions (column blocks of N rows).
+   * Per chunk, layers whose slice of V is zero (`opts.nz`, else detected) are skipped: the
+   * tangent pass starts at the first non-zero layer and zero terms are never formed (the same
+   * numbers as the full pass). With `opts.from` / `opts.to`, only output rows in [from, to) are
+   * computed (the backward pass stops at the layer holding `from`); the rest are set to 0.
    */
-  #hmm(R: ArrayLike<number>, vt: number, k: number, out: number, seed?: ArrayLike<number>, cached?: TangentCache): void {
+  #hmm(R: ArrayLike<number>, vt: number, k: number, out: number, seed?: ArrayLike<number>, cached?: TangentCache, opts?: { nz?: boolean[]; from?: number; to?: number }): void {
     const m = this.model,
       N = this.rows,
       L = m.layers.length,
@@ -460,6 +504,13 @@ export class MlpTrace extends Handle implements ModelTrace {
     const kc = Math.max(1, Math.min(k, Math.floor((1 << 21) / Math.max(perCol, 1))));
     checkBytes(F64 * kc * perCol, `residual Hessian product (${kc} directions × ${perCol} doubles)`);
     const rc = this.#residualFor(R);
+    const from = opts?.from ?? 0,
+      to = opts?.to ?? D;
+    const groups = m.groups;
+    // The backward pass stops at the first layer with a row ≥ from; layers entirely outside [from, to) get no gradient.
+    let stop = 0;
+    while (stop + 1 < L && groups[stop]!.offset + groups[stop]!.size <= from) stop++;
+    const rowsIn = (l: number) => groups[l]!.offset < to && groups[l]!.offset + groups[l]!.size > from && from < to;
     let n = 0;
     const tzOff: number[] = [],
       taOff: number[] = [];
@@ -488,29 +539,59 @@ export class MlpTrace extends Handle implements ModelTrace {
         const c = Math.min(kc, k - j0);
         const vj = vt + F64 * j0 * D,
           oj = out + F64 * j0 * D;
-        // Tangent forward: tz_l = dZ_l, ta_l = σ'_l ⊙ dZ_l (hidden layers only), unless jvp kept them.
-        for (let l = 0; !cached && l + 1 < L; l++) {
+        // Which layers' slices of this chunk's directions are non-zero (jvp's cached tangents: all).
+        const nz = cached ? m.layers.map(() => true) : (opts?.nz ?? this.#nonzeroLayers(vj, c));
+        let lo = nz.indexOf(true);
+        if (lo < 0) lo = L; // V = 0: no tangents at all
+        // Tangent forward from layer lo: tz_l = dZ_l, ta_l = σ'_l ⊙ dZ_l (hidden layers only), unless jvp kept them.
+        for (let l = lo; !cached && l + 1 < L; l++) {
           const { nin, nout, w } = m.layers[l]!;
-          e.mlpTangentIn(c, N, nin, nout, a.act(l), nin, vj + F64 * w, D, tz(l), 0);
-          if (l > 0) e.dgemm(0, 1, c * N, nout, nin, 1, ta(l - 1), nin, a.W(l), nin, 1, tz(l), nout);
+          if (nz[l]) e.mlpTangentIn(c, N, nin, nout, a.act(l), nin, vj + F64 * w, D, tz(l), 0);
+          if (l > lo) e.dgemm(0, 1, c * N, nout, nin, 1, ta(l - 1), nin, a.W(l), nin, nz[l] ? 1 : 0, tz(l), nout);
           e.denseMul(c, N * nout, a.d1(l), tz(l), ta(l));
         }
-        // Tangent backward: dg_L = 0 (or the seed U); dg_{l−1} = σ'⊙(dg_l W_l + g_l dW_l) + q_{l−1} ⊙ dZ_{l−1}.
+        // Tangent backward: dg_L = 0 (or the seed U); dg_{l−1} = σ'⊙(dg_l W_l + g_l dW_l) + q_{l−1} ⊙ dZ_{l−1}, zero terms skipped.
         let dg = seed ? s! + F64 * seedOff : 0;
         let bufs = [s! + F64 * p0Off, s! + F64 * p1Off];
-        for (let l = L - 1; l >= 0; l--) {
+        for (let l = L - 1; l >= stop; l--) {
           const { nin, nout, w } = m.layers[l]!;
-          e.mlpTangentGrad(c, N, nin, nout, dg, a.act(l), nin, g(l), l > 0 ? ta(l - 1) : 0, oj + F64 * w, D);
-          if (l > 0) {
+          const da = l > 0 && l - 1 >= lo; // dZ_{l−1} ≠ 0
+          if (rowsIn(l)) e.mlpTangentGrad(c, N, nin, nout, dg, a.act(l), nin, g(l), da ? ta(l - 1) : 0, oj + F64 * w, D);
+          else e.dzero(c, groups[l]!.size, oj + F64 * w, D);
+          if (l > stop) {
             const dga = bufs[0]!;
-            if (dg !== 0) e.dgemm(0, 0, c * N, nin, nout, 1, dg, nout, a.W(l), nin, 0, dga, nin);
-            e.mlpTangentBack(c, N, nin, nout, g(l), vj + F64 * w, D, dga, dg !== 0 ? 1 : 0);
-            e.denseFmaPeriodic(c, N * nin, a.d1(l - 1), dga, q(l - 1), tz(l - 1), dga);
+            if (dg !== 0 || nz[l]) {
+              if (dg !== 0) e.dgemm(0, 0, c * N, nin, nout, 1, dg, nout, a.W(l), nin, 0, dga, nin);
+              if (nz[l]) e.mlpTangentBack(c, N, nin, nout, g(l), vj + F64 * w, D, dga, dg !== 0 ? 1 : 0);
+              if (da) e.denseFmaPeriodic(c, N * nin, a.d1(l - 1), dga, q(l - 1), tz(l - 1), dga);
+              else e.denseMul(c, N * nin, a.d1(l - 1), dga, dga);
+            } else if (da) {
+              e.denseMul(c, N * nin, q(l - 1), tz(l - 1), dga);
+            } else {
+              continue; // dg_{l−1} = 0 too
+            }
             dg = dga;
             bufs = [bufs[1]!, bufs[0]!];
           }
         }
+        if (stop > 0) e.dzero(c, groups[stop]!.offset, oj, D);
+        if (from > groups[stop]!.offset) e.dzero(c, from - groups[stop]!.offset, oj + F64 * groups[stop]!.offset, D);
+        if (to < D) e.dzero(c, D - to, oj + F64 * to, D);
       }
+    });
+  }
+
+  /** Per layer: whether any of the c directions at byte address vj (rows of D) has a non-zero entry in the layer's slice. */
+  #nonzeroLayers(vj: number, c: number): boolean[] {
+    const m = this.model,
+      D = m.dim;
+    const V = this.core.f64(vj, c * D);
+    return m.groups.map((g) => {
+      for (let r = 0; r < c; r++) {
+        const row = r * D + g.offset;
+        for (let i = 0; i < g.size; i++) if (V[row + i] !== 0) return true;
+      }
+      return false;
     });
   }
 
