@@ -325,3 +325,87 @@ export function mlpTangentGrad(kc: i32, n: i32, nin: i32, nout: i32, dg: usize, 
     }
   }
 }
+
+/**
+ * Tangent forward of kc consecutive unit directions of one dense layer (the residual Hessian's
+ * columns): direction j is e_p, p = p0 + j, in the layer's slice (W row-major, then b), so
+ * dW = e_o e_iᵀ (p = o·nin + i) or db = e_o (p = nout·nin + o). Writes, for j < kc,
+ *   Z_j = A dW_jᵀ + 1 db_jᵀ   (column o only: A[·][i], or 1),
+ *   T_j = d ⊙ Z_j             (d the layer's σ', n × nout),
+ * and when w2 ≠ 0 the next layer's tangent input Z2_j = T_j W2ᵀ = T_j[·][o] W2[·][o]ᵀ (W2 is
+ * nout2 × nout): the same numbers as `mlpTangentIn`, `denseMul` and a `dgemm`, without the zeros.
+ * Z_j = z + j·n·nout, T_j = t + j·n·nout, Z2_j = z2 + j·n·nout2 (contiguous).
+ */
+export function mlpUnitTangent(kc: i32, n: i32, nin: i32, nout: i32, a: usize, lda: i32, p0: i32, d: usize, z: usize, t: usize, w2: usize, nout2: i32, z2: usize): void {
+  const wsize = nout * nin;
+  for (let j = 0; j < kc; j++) {
+    const p = p0 + j;
+    const bias = p >= wsize;
+    const o = bias ? p - wsize : p / nin;
+    const i = bias ? 0 : p - o * nin;
+    const blk = <usize>j * <usize>n * <usize>nout << 3;
+    const zj = z + blk, tj = t + blk;
+    memory.fill(zj, 0, <usize>n * <usize>nout << 3);
+    memory.fill(tj, 0, <usize>n * <usize>nout << 3);
+    for (let r = 0; r < n; r++) {
+      const x = bias ? 1.0 : ld(a, <isize>r * lda + i);
+      const at = <isize>r * nout + o;
+      st(zj, at, x);
+      st(tj, at, ld(d, at) * x);
+    }
+    if (w2 != 0) {
+      const z2j = z2 + (<usize>j * <usize>n * <usize>nout2 << 3);
+      for (let r = 0; r < n; r++) {
+        const s = ld(tj, <isize>r * nout + o);
+        const zr = z2j + (<usize>r * <usize>nout2 << 3);
+        for (let q = 0; q < nout2; q++) st(zr, q, s * ld(w2, <isize>q * nout + o));
+      }
+    }
+  }
+}
+
+/**
+ * `mlpTangentGrad` for kc consecutive unit directions e_p (p = p0 + j) of a layer "lo" with
+ * noutLo × ninLo weights, o_j its output unit (p = o·ninLo + i, or p = noutLo·ninLo + o for the
+ * bias). Either this layer is lo + 1 (nin = noutLo), whose tangent input dA_j has column o_j only,
+ * or it is lo itself (da = 0, sparse ≠ 0, dG_j = q ⊙ dZ_lo with column o_j only):
+ *   H_j[W] = dG_jᵀ A + gᵀ dA_j,  H_j[b] = Σ_rows dG_j,
+ * where gᵀ dA_j touches column o_j of H_j[W] alone. dg = 0: dG_j zero; sparse ≠ 0: dG_j has
+ * column o_j only as well (then only row o_j of H_j is non-zero). Overwrites H_j at hv + j·ldh.
+ */
+export function mlpUnitGrad(kc: i32, n: i32, nin: i32, nout: i32, dg: usize, sparse: i32, a: usize, lda: i32, g: usize, da: usize, p0: i32, noutLo: i32, ninLo: i32, hv: usize, ldh: i32): void {
+  const wlo = noutLo * ninLo;
+  for (let j = 0; j < kc; j++) {
+    const p = p0 + j;
+    const o = p >= wlo ? p - wlo : p / ninLo;
+    const hw = hv + (<usize>j * <usize>ldh << 3);
+    const hb = hw + (<usize>nout * <usize>nin << 3);
+    const dgj = dg + (<usize>j * <usize>n * <usize>nout << 3);
+    if (dg != 0 && sparse == 0) {
+      dgemm(1, 0, nout, nin, n, 1.0, dgj, nout, a, lda, 0.0, hw, nin);
+      denseColSums(n, nout, dgj, nout, 1.0, hb);
+    } else {
+      memory.fill(hw, 0, <usize>nout * <usize>(nin + 1) << 3);
+    }
+    if (dg != 0 && sparse != 0) {
+      // Row o of dG_jᵀ A and of the bias sums.
+      const hr = hw + (<usize>o * <usize>nin << 3);
+      let sb = 0.0;
+      for (let r = 0; r < n; r++) {
+        const x = ld(dgj, <isize>r * nout + o);
+        sb += x;
+        const ar = a + (<usize>r * <usize>lda << 3);
+        for (let t = 0; t < nin; t++) st(hr, t, ld(hr, t) + x * ld(ar, t));
+      }
+      st(hb, o, sb);
+    }
+    if (da != 0) {
+      const daj = da + (<usize>j * <usize>n * <usize>nin << 3);
+      for (let q = 0; q < nout; q++) {
+        let acc = 0.0;
+        for (let r = 0; r < n; r++) acc += ld(g, <isize>r * nout + q) * ld(daj, <isize>r * nin + o);
+        st(hw, <isize>q * nin + o, ld(hw, <isize>q * nin + o) + acc);
+      }
+    }
+  }
+}

@@ -101,6 +101,24 @@ export interface KernelExports {
   denseScatterKronSym(o: number, m: number, t: number, c: number, ldc: number): void;
   denseTranspose(m: number, n: number, a: number, lda: number, b: number, ldb: number): void;
   mlpTangentIn(kc: number, n: number, nin: number, nout: number, a: number, lda: number, vt: number, ldv: number, z: number, beta: number): void;
+  mlpUnitTangent(kc: number, n: number, nin: number, nout: number, a: number, lda: number, p0: number, d: number, z: number, t: number, w2: number, nout2: number, z2: number): void;
+  mlpUnitGrad(
+    kc: number,
+    n: number,
+    nin: number,
+    nout: number,
+    dg: number,
+    sparse: number,
+    a: number,
+    lda: number,
+    g: number,
+    da: number,
+    p0: number,
+    noutLo: number,
+    ninLo: number,
+    hv: number,
+    ldh: number,
+  ): void;
   mlpTangentBack(kc: number, n: number, nin: number, nout: number, g: number, vt: number, ldv: number, ga: number, beta: number): void;
   mlpTangentGrad(kc: number, n: number, nin: number, nout: number, dg: number, a: number, lda: number, g: number, da: number, hv: number, ldh: number): void;
   [name: string]: unknown;

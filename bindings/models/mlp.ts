@@ -475,7 +475,7 @@ export class MlpTrace extends Handle implements ModelTrace {
           b = Math.min(j0 + k, g.offset + g.size);
         if (a >= b) continue;
         const nz = m.layers.map((_, i) => i === l);
-        this.#hmm(rr, pv! + F64 * (a - j0) * D, b - a, out! + F64 * (a - j0) * D, undefined, undefined, { nz, from, to });
+        this.#hmm(rr, pv! + F64 * (a - j0) * D, b - a, out! + F64 * (a - j0) * D, undefined, undefined, { nz, from, to, unit: a - g.offset });
       }
       return this.core.f64(out!, D * k).slice();
     });
@@ -490,12 +490,13 @@ export class MlpTrace extends Handle implements ModelTrace {
    * numbers as the full pass). With `opts.from` / `opts.to`, only output rows in [from, to) are
    * computed (the backward pass stops at the layer holding `from`); the rest are set to 0.
    */
-  #hmm(R: ArrayLike<number>, vt: number, k: number, out: number, seed?: ArrayLike<number>, cached?: TangentCache, opts?: { nz?: boolean[]; from?: number; to?: number }): void {
+  #hmm(R: ArrayLike<number>, vt: number, k: number, out: number, seed?: ArrayLike<number>, cached?: TangentCache, opts?: HmmOptions): void {
     const m = this.model,
       N = this.rows,
       L = m.layers.length,
       D = m.dim;
     const e = this.core.exports;
+    const ue = e; // the unit-direction kernels (assembly/nn/dense.ts)
     const hidden = m.layers.slice(0, L - 1).map((g) => g.nout);
     const maxH = Math.max(1, ...hidden);
     const sumH = hidden.reduce((s, h) => s + h, 0);
@@ -544,7 +545,23 @@ export class MlpTrace extends Handle implements ModelTrace {
         let lo = nz.indexOf(true);
         if (lo < 0) lo = L; // V = 0: no tangents at all
         // Tangent forward from layer lo: tz_l = dZ_l, ta_l = σ'_l ⊙ dZ_l (hidden layers only), unless jvp kept them.
-        for (let l = lo; !cached && l + 1 < L; l++) {
+        const unit = opts?.unit !== undefined && !cached,
+          p0 = (opts?.unit ?? 0) + j0; // index in layer lo's slice of the chunk's first unit direction
+        let dgSparse = false; // dg has the unit directions' column of layer lo only
+        let l0 = lo;
+        if (unit && lo + 1 < L) {
+          // Consecutive unit directions of layer lo: one column of dZ_lo, a rank-one dZ_{lo+1}.
+          const { nin, nout } = m.layers[lo]!;
+          const fuse = lo + 2 < L && !nz[lo + 1];
+          const n2 = m.layers[lo + 1]!.nout;
+          ue.mlpUnitTangent(c, N, nin, nout, a.act(lo), nin, p0, a.d1(lo), tz(lo), ta(lo), fuse ? a.W(lo + 1) : 0, n2, fuse ? tz(lo + 1) : 0);
+          l0 = lo + 1;
+          if (fuse) {
+            e.denseMul(c, N * n2, a.d1(lo + 1), tz(lo + 1), ta(lo + 1));
+            l0 = lo + 2;
+          }
+        }
+        for (let l = l0; !cached && l + 1 < L; l++) {
           const { nin, nout, w } = m.layers[l]!;
           if (nz[l]) e.mlpTangentIn(c, N, nin, nout, a.act(l), nin, vj + F64 * w, D, tz(l), 0);
           if (l > lo) e.dgemm(0, 1, c * N, nout, nin, 1, ta(l - 1), nin, a.W(l), nin, nz[l] ? 1 : 0, tz(l), nout);
@@ -556,8 +573,13 @@ export class MlpTrace extends Handle implements ModelTrace {
         for (let l = L - 1; l >= stop; l--) {
           const { nin, nout, w } = m.layers[l]!;
           const da = l > 0 && l - 1 >= lo; // dZ_{l−1} ≠ 0
-          if (rowsIn(l)) e.mlpTangentGrad(c, N, nin, nout, dg, a.act(l), nin, g(l), da ? ta(l - 1) : 0, oj + F64 * w, D);
-          else e.dzero(c, groups[l]!.size, oj + F64 * w, D);
+          if (!rowsIn(l)) e.dzero(c, groups[l]!.size, oj + F64 * w, D);
+          else if (unit && (l === lo + 1 || (l === lo && dgSparse))) {
+            // dZ_lo has one column per direction: so has dA of layer lo + 1, and dg_lo when nothing came from above.
+            const low = m.layers[lo]!;
+            ue.mlpUnitGrad(c, N, nin, nout, dg, dgSparse ? 1 : 0, a.act(l), nin, g(l), da ? ta(l - 1) : 0, p0, low.nout, low.nin, oj + F64 * w, D);
+          } else e.mlpTangentGrad(c, N, nin, nout, dg, a.act(l), nin, g(l), da ? ta(l - 1) : 0, oj + F64 * w, D);
+          dgSparse = false;
           if (l > stop) {
             const dga = bufs[0]!;
             if (dg !== 0 || nz[l]) {
@@ -567,6 +589,7 @@ export class MlpTrace extends Handle implements ModelTrace {
               else e.denseMul(c, N * nin, a.d1(l - 1), dga, dga);
             } else if (da) {
               e.denseMul(c, N * nin, q(l - 1), tz(l - 1), dga);
+              dgSparse = unit && l - 1 === lo;
             } else {
               continue; // dg_{l−1} = 0 too
             }
@@ -833,6 +856,20 @@ export class MlpTrace extends Handle implements ModelTrace {
       throw err;
     }
   }
+}
+
+/**
+ * @internal Options of the residual product: `nz[l]` whether the directions' slice of layer l
+ * can be non-zero (else detected per chunk); output rows in [from, to) only; `unit` set when the
+ * directions are the consecutive unit vectors e_p, p = unit, unit + 1, … of the first non-zero
+ * layer's slice (the tangent pass and the layers next to it then skip the zeros of V; V's rows
+ * must still hold the unit vectors, for a backward pass that goes below that layer).
+ */
+interface HmmOptions {
+  nz?: boolean[];
+  from?: number;
+  to?: number;
+  unit?: number;
 }
 
 /** @internal The layer tangents of the last `jvp` of a trace: v, then dZ_l and σ'_l ⊙ dZ_l per hidden layer, then J v. */

@@ -88,6 +88,16 @@ export interface ModelTrace {
   /** Σ_n Σ_m R_nm ∇²_θ f_nm · V for the columns of V (D × k, row-major) → D × k. */
   residualHmm?(R: Float64Array, V: Float64Array, k: number): Float64Array;
   /**
+   * Unit-direction residual columns: columns j0 … j0+k−1 of Σ_n Σ_m R_nm ∇²_θ f_nm, returned
+   * transposed as k × D (row c is column j0 + c), with only the rows in [from, to) computed
+   * (default: all) and every other entry 0 — `residualHmm` on identity columns, restricted.
+   * When present, the problem's dense / diagonal / block Hessian uses it per group with
+   * `from` = the group's first index and mirrors the rows above (the term is symmetric), so a
+   * layered model can start its tangent pass at the group's layer and stop its backward pass
+   * there.
+   */
+  residualColumns?(R: Float64Array, j0: number, k: number, from?: number, to?: number): Float64Array;
+  /**
    * Σ_n Σ_m R_nm ∇²_θ f_nm · v + Jᵀ U in one pass (length D): a Hessian-vector product is
    * `jvp(v)`, then this with U = B·(J v) — one tangent and one second-order backward pass instead
    * of a separate `vjp` and `residualHvp`.

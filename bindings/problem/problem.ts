@@ -381,6 +381,10 @@ export class ModelProblem extends Handle implements Problem {
       return out;
     };
     const chunk = Math.max(1, Math.min(D, Math.floor(2 ** 22 / D))); // ≤ 32 MiB of columns at a time
+    if (trace.residualColumns) {
+      this.#addResidualColumns(trace, lin.r, structure, ggn, chunk);
+      return;
+    }
     if (structure === 'diagonal') {
       const diag = ggn as Float64Array;
       if (hasResidual) {
@@ -425,6 +429,72 @@ export class ModelProblem extends Handle implements Problem {
         const v = core.f64(p, n * n);
         for (let i = 0; i < n; i++) v[i * n + i]! += pc;
       }
+    });
+  }
+
+  /**
+   * {@link ModelProblem.#addResidual} through `trace.residualColumns`, group by group: the
+   * columns of group g are asked only for rows ≥ g's first index (diagonal: only their own
+   * rows; block: only g's rows). Column j's values go into row j (the term is symmetric, and
+   * the final symmetrization averages (i, j) with (j, i) either way); rows of later groups are
+   * mirrored into column j, so the result is exactly symmetric. Then the prior, as there.
+   */
+  #addResidualColumns(trace: ModelTrace, r: Float64Array, structure: 'dense' | 'diagonal' | 'block', ggn: SymMatrix | Float64Array | SymMatrix[], chunk: number): void {
+    const { core, dim: D, scale: s } = this;
+    const pc = this.priorCurvature();
+    const cols = trace.residualColumns!.bind(trace);
+    if (structure === 'diagonal') {
+      const diag = ggn as Float64Array;
+      for (const g of this.model.groups) {
+        const end = g.offset + g.size;
+        for (let j0 = g.offset; j0 < end; j0 += chunk) {
+          const k = Math.min(chunk, end - j0),
+            c = cols(r, j0, k, j0, j0 + k);
+          for (let i = 0; i < k; i++) diag[j0 + i]! += s * c[i * D + j0 + i]!;
+        }
+      }
+      for (let i = 0; i < D; i++) diag[i]! += pc;
+      return;
+    }
+    if (structure === 'dense') {
+      const p = (ggn as SymMatrix).dataPtr();
+      for (const g of this.model.groups) {
+        const end = g.offset + g.size;
+        for (let j0 = g.offset; j0 < end; j0 += chunk) {
+          const k = Math.min(chunk, end - j0),
+            c = cols(r, j0, k, g.offset, D);
+          const v = core.f64(p, D * D);
+          for (let t = 0; t < k; t++) {
+            const j = j0 + t,
+              row = t * D,
+              hj = j * D;
+            for (let i = g.offset; i < end; i++) v[hj + i]! += s * c[row + i]!;
+            for (let i = end; i < D; i++) {
+              const x = s * c[row + i]!;
+              v[hj + i]! += x;
+              v[i * D + j]! += x;
+            }
+          }
+        }
+      }
+      const v = core.f64(p, D * D);
+      symmetrize(v, D);
+      if (pc) for (let i = 0; i < D; i++) v[i * D + i]! += pc;
+      return;
+    }
+    const blocks = ggn as SymMatrix[];
+    this.model.groups.forEach((g, b) => {
+      const n = g.size,
+        p = blocks[b]!.dataPtr();
+      for (let j0 = 0; j0 < n; j0 += chunk) {
+        const k = Math.min(chunk, n - j0),
+          c = cols(r, g.offset + j0, k, g.offset, g.offset + n);
+        const v = core.f64(p, n * n);
+        for (let t = 0; t < k; t++) for (let i = 0; i < n; i++) v[(j0 + t) * n + i]! += s * c[t * D + g.offset + i]!;
+      }
+      const v = core.f64(p, n * n);
+      symmetrize(v, n);
+      if (pc) for (let i = 0; i < n; i++) v[i * n + i]! += pc;
     });
   }
 

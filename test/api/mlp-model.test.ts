@@ -504,6 +504,81 @@ test('N = 0 and N = 1 edge cases', () => {
   t1.free();
 });
 
+test('residualColumns: rows [from, to) of unit columns equal residualHmm on identity columns, the rest 0; residualHmm with zero layer slices', () => {
+  const cases: [number[], RefActivation, number][] = [
+    [SIZES, 'tanh', N],
+    [[2, 1, 3, 1, 4, 2], 'gelu', N],
+    [[4, 3], 'sigmoid', N],
+    [[2, 30, 20, 2], 'tanh', 600], // several direction chunks per layer
+  ];
+  for (const [sizes, act, rows] of cases) {
+    const x = randomMatrix(rows, sizes[0]!, 71);
+    const { model, trace, rtrace } = setup(act, sizes, rows, x);
+    const D = model.dim,
+      M = model.outputs;
+    const R = randomMatrix(rows, M, 72);
+    const I = new Float64Array(D * D);
+    for (let i = 0; i < D; i++) I[i * D + i] = 1;
+    const full = trace.residualHmm(R, I, D); // D × D, column j = H e_j
+    const tol = normTol(rows, 3 * sizes.length + 3);
+    const g = model.groups;
+    const last = g[g.length - 1]!;
+    const spans: [number, number, number, number][] = [
+      [0, D, 0, D],
+      [g[0]!.offset, g[0]!.size, g[0]!.offset, D],
+      [last.offset, last.size, last.offset, D],
+      [1, D - 2, 2, D - 1],
+      [Math.min(D - 1, g[0]!.size + 1), 1, 0, D],
+      [Math.floor(D / 2), Math.ceil(D / 3), Math.floor(D / 4), Math.floor(D / 2) + 1],
+      [0, 3, 3, 3],
+    ];
+    for (const [j0, k, from, to] of spans) {
+      const C = trace.residualColumns(R, j0, k, from, to);
+      const want = new Float64Array(k * D),
+        got = new Float64Array(k * D);
+      for (let c = 0; c < k; c++)
+        for (let i = 0; i < D; i++) {
+          const x = C[c * D + i]!;
+          if (i < from || i >= to) assert.is(x, 0, `${sizes}: (${j0}, ${k}, ${from}, ${to}) entry ${c}, ${i} outside the rows`);
+          else {
+            got[c * D + i] = x;
+            want[c * D + i] = full[i * D + j0 + c]!;
+          }
+        }
+      assert.ok(relErr(got, want) <= tol, `${sizes}: columns ${j0} + ${k}, rows [${from}, ${to}): ${relErr(got, want)}`);
+    }
+    assert.equal(trace.residualColumns(R, 0, D), trace.residualColumns(R, 0, D, 0, D));
+    // residualHmm with directions zero below / above some layer (the tangent pass starts late), against the reference.
+    const k = 3,
+      V = randomMatrix(D, k, 73);
+    for (let i = 0; i < D; i++) {
+      if (i < g[g.length > 1 ? 1 : 0]!.offset) V[i * k] = 0; // column 0: zero in the first layer
+      if (i >= g[0]!.size) V[i * k + 1] = 0; // column 1: first layer only
+      V[i * k + 2] = 0; // column 2: zero
+    }
+    const HV = trace.residualHmm(R, V, k);
+    for (let j = 0; j < k; j++) {
+      const vj = Float64Array.from({ length: D }, (_, i) => V[i * k + j]!);
+      const col = Float64Array.from({ length: D }, (_, i) => HV[i * k + j]!);
+      const ref = rtrace.residualHvp!(R, vj);
+      if (j === 2)
+        assert.ok(
+          col.every((y) => y === 0),
+          `${sizes}: V = 0`,
+        );
+      else assert.ok(relErr(col, ref) <= normTol(rows, 3 * sizes.length + 3), `${sizes}: zero-slice column ${j}: ${relErr(col, ref)}`);
+    }
+    trace.free();
+  }
+  const t = setup('tanh').trace;
+  const R = randomMatrix(N, 2, 74);
+  assert.throws(() => t.residualColumns(R, -1, 2), RangeError);
+  assert.throws(() => t.residualColumns(R, 0, t.model.dim + 1), RangeError);
+  assert.throws(() => t.residualColumns(R, 0, 2, 3, 2), RangeError);
+  assert.throws(() => t.residualColumns(R, 0, 0), RangeError);
+  t.free();
+});
+
 test('wide layer: column and sample chunking of residualHmm and pullbackGram', () => {
   // [2, 300, 2] with N = 40: the Gram's layer pairs run in sample chunks of 5;
   // with N = 2048 the residual product runs one direction per chunk.
