@@ -359,7 +359,7 @@ async function runSpectra(s: Session): Promise<Outcome> {
 
 async function runKfac(s: Session): Promise<Outcome> {
   const d = await digits();
-  const r: KfacResult = await withProgress(s, 'kfac grid', (update) => kfacExperiment(d, s.options.quick, SEED, s.options.signal, update));
+  const r: KfacResult = await withProgress(s, 'kfac grid', (update) => kfacExperiment(d, s.options.quick, SEED, s.options.signal, update, s.options.workers));
   for (const m of r.methods) {
     const cosStr = m.cosine ? `, cos to (F + λI)⁻¹∇L ${m.cosine.cosine.map((c) => c.toFixed(3)).join(' ')} at iterations ${m.cosine.iterations.join(' ')}` : '';
     s.options.log(`  ${m.name.padEnd(16)} γ = ${m.lr}${m.damping === null ? '' : `, λ = ${m.damping}`}: loss ${fmt(m.loss.at(-1)!)}, accuracy ${fmt(m.accuracy.at(-1) ?? NaN)} (${m.status})${cosStr}`);

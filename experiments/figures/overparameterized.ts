@@ -7,6 +7,9 @@
 import type { OverparamResult } from '../compute/overparameterized.js';
 import { gridFigure, linePanel, styleOf } from './prop2.js';
 
+/** Panel width: four panels and their gaps stay within 1170 px (≤ 1200, the README's column). */
+const PANEL_W = 285;
+
 export function overparameterizedSvg(r: OverparamResult): string {
   const curv = [styleOf(0, 'tr ∇²L'), styleOf(1, 'tr GGN'), styleOf(2, 'tr EF')];
   const cfg = r.series.map((s, i) => styleOf(3 + i, `EF/GGN: ${s.name}`));
@@ -20,7 +23,7 @@ export function overparameterizedSvg(r: OverparamResult): string {
           yLabel: 'trace',
           x: 'log',
           y: 'log',
-          width: 330,
+          width: PANEL_W,
           height: 250,
           series: [
             { style: curv[0]!, points: x(s).map((k, i) => [k, s.trace.hessian[i]!] as const) },
@@ -36,10 +39,10 @@ export function overparameterizedSvg(r: OverparamResult): string {
         yLabel: 'ratio',
         x: 'log',
         y: 'log',
-        width: 330,
+        width: PANEL_W,
         height: 250,
         series: r.series.map((s, i) => ({ style: cfg[i]!, points: x(s).map((k, j) => [k, s.ratio[j]!] as const) })),
       }),
   ];
-  return gridFigure('Over-parameterized: the EF collapses where the network interpolates', panels, 4, 330, 250, [...curv, ...cfg], 'overparameterized figure');
+  return gridFigure('Over-parameterized: the EF collapses where the network interpolates', panels, 4, PANEL_W, 250, [...curv, ...cfg], 'overparameterized figure');
 }

@@ -6,7 +6,7 @@
  */
 import * as Plot from '@observablehq/plot';
 import type { Prop2Result } from '../compute/prop2.js';
-import { compose, createDocument, figureTitle, legend, panelDefaults, positiveExtent, titleMark, type Placed } from './render.js';
+import { compose, createDocument, figureTitle, legend, legendLayout, panelDefaults, positiveExtent, titleMark, type Placed } from './render.js';
 import { LINE_WIDTH, type MethodStyle } from './style.js';
 
 /** Paul Tol's bright / high-contrast colours, for the new figures' many series. */
@@ -70,7 +70,7 @@ export function linePanel(doc: Document, spec: PanelSpec): Element {
   }) as unknown as Element;
 }
 
-/** Lay panels out in a grid under a title, with one legend at the bottom. */
+/** Lay panels out in a grid under a title, with one legend at the bottom (spaced by label length, in rows when needed). */
 export function gridFigure(title: string, panels: readonly ((doc: Document) => Element)[], columns: number, width: number, height: number, legendStyles: readonly MethodStyle[], aria: string): string {
   const doc = createDocument();
   const total = columns * width + (columns - 1) * 10;
@@ -78,16 +78,11 @@ export function gridFigure(title: string, panels: readonly ((doc: Document) => E
   const parts: Placed[] = [{ svg: figureTitle(doc, title, total), x: 0, y: 0 }];
   panels.forEach((mk, i) => parts.push({ svg: mk(doc), x: (i % columns) * (width + 10), y: 30 + Math.floor(i / columns) * (height + 6) }));
   const ly = 30 + rowsN * (height + 6);
-  parts.push({
-    svg: legend(
-      doc,
-      legendStyles.map((s) => ({ label: s.label, style: s })),
-      total,
-    ),
-    x: 0,
-    y: ly,
-  });
-  return compose(doc, total, ly + 30, aria, parts);
+  const entries = legendStyles.map((s) => ({ label: s.label, style: s }));
+  // Spaced by label length, wrapped into rows when one is not enough.
+  const { height: lh } = legendLayout(entries, total);
+  parts.push({ svg: legend(doc, entries, total), x: 0, y: ly });
+  return compose(doc, total, ly + lh + 4, aria, parts);
 }
 
 /** Prop. 2 on networks: ‖∇²L − G‖₂, the mean residual r(θ)/N and the loss along NGD, one panel per data set. */

@@ -42,7 +42,7 @@ export function titleMark(title: string, marginTop: number): Plot.Markish {
   return Plot.text([title], { frameAnchor: 'top', dy: -marginTop + 4, lineAnchor: 'top', fontSize: 13, fontWeight: 'bold' });
 }
 
-/** A one-line legend: a short line sample (or symbol) and a label per entry, drawn by Plot. */
+/** A legend entry: a short line sample (or symbol) and a label, drawn by Plot. */
 export interface LegendEntry {
   label: string;
   style?: MethodStyle;
@@ -53,21 +53,85 @@ export interface LegendEntry {
   opacity?: number;
 }
 
+/** Characters narrower than the average of a bold 12-px sans-serif label. */
+const NARROW = new Set([..." iljIft.,:;|'!()[]/‖₁₂²ᵀ·"]);
+/** Wider ones. */
+const WIDE = new Set([...'mwMWGOQDHNU∇θλγ−=+×≤≥']);
+
+/**
+ * An upper estimate of a label's rendered width in pixels (no text measurement without a
+ * browser): per character ≈ 0.36 em (narrow), 0.82 em (wide), 0.72 em (capitals, digits) or 0.6 em.
+ */
+export function labelWidth(label: string, fontSize = 12): number {
+  let em = 0;
+  for (const ch of label) em += NARROW.has(ch) ? 0.36 : WIDE.has(ch) ? 0.82 : /[A-Z0-9]/.test(ch) ? 0.72 : 0.6;
+  return em * fontSize;
+}
+
+/** The sample (line or symbol) before a legend label, and the gap between entries. */
+const SAMPLE = 40,
+  GAP = 22,
+  ROW = 22;
+
+/**
+ * Where each legend entry goes: equal slots of ≤ 170 px centred when every label fits its slot
+ * (the figures' original layout), else entries as wide as their labels, packed left to right
+ * into centred rows that wrap at `width`.
+ */
+export function legendLayout(entries: readonly LegendEntry[], width: number, height = 26): { x: number[]; y: number[]; height: number } {
+  const n = Math.max(entries.length, 1);
+  const item = Math.min(170, width / n);
+  const widths = entries.map((e) => SAMPLE + labelWidth(e.label));
+  if (widths.every((w) => w + 8 <= item)) {
+    const start = (width - item * entries.length) / 2;
+    return { x: entries.map((_, i) => start + i * item + 6), y: entries.map(() => height / 2), height };
+  }
+  const rows: number[][] = [[]];
+  let used = 0;
+  widths.forEach((w, i) => {
+    const row = rows[rows.length - 1]!;
+    if (row.length > 0 && used + GAP + w > width - 12) {
+      rows.push([i]);
+      used = w;
+    } else {
+      used += (row.length > 0 ? GAP : 0) + w;
+      row.push(i);
+    }
+  });
+  const h = Math.max(height, rows.length * ROW + 4);
+  const x: number[] = new Array(entries.length),
+    y: number[] = new Array(entries.length);
+  rows.forEach((row, r) => {
+    const rowWidth = row.reduce((t, i, k) => t + widths[i]! + (k > 0 ? GAP : 0), 0);
+    let cx = (width - rowWidth) / 2;
+    for (const i of row) {
+      x[i] = cx;
+      y[i] = (h - rows.length * ROW) / 2 + r * ROW + ROW / 2;
+      cx += widths[i]! + GAP;
+    }
+  });
+  return { x, y, height: h };
+}
+
+/**
+ * The legend, drawn by Plot: laid out by {@link legendLayout} — one row when the labels fit,
+ * else wrapped into rows (the chart is then taller than `height`: read its `height` attribute).
+ */
 export function legend(doc: Document, entries: readonly LegendEntry[], width: number, height = 26): Element {
-  const item = Math.min(170, width / Math.max(entries.length, 1));
-  const start = (width - item * entries.length) / 2;
+  const layout = legendLayout(entries, width, height);
   const marks: Plot.Markish[] = [];
   entries.forEach((e, i) => {
-    const x0 = start + i * item + 6;
+    const x0 = layout.x[i]!,
+      y0 = layout.y[i]!;
     if (e.symbol) {
-      marks.push(Plot.dot([[x0 + 16, height / 2]], { symbol: e.symbol, r: 5, fill: e.color ?? 'black', stroke: e.symbol === 'times' ? (e.color ?? 'black') : 'none' }));
+      marks.push(Plot.dot([[x0 + 16, y0]], { symbol: e.symbol, r: 5, fill: e.color ?? 'black', stroke: e.symbol === 'times' ? (e.color ?? 'black') : 'none' }));
     } else {
       const color = e.style?.color ?? e.color ?? 'black';
       marks.push(
         Plot.line(
           [
-            [x0, height / 2],
-            [x0 + 34, height / 2],
+            [x0, y0],
+            [x0 + 34, y0],
           ],
           {
             stroke: color,
@@ -78,10 +142,10 @@ export function legend(doc: Document, entries: readonly LegendEntry[], width: nu
         ),
       );
     }
-    marks.push(Plot.text([[x0 + 40, height / 2]], { text: () => e.label, textAnchor: 'start', fontSize: 12, fontWeight: 'bold' }));
+    marks.push(Plot.text([[x0 + 40, y0]], { text: () => e.label, textAnchor: 'start', fontSize: 12, fontWeight: 'bold' }));
   });
   return Plot.plot({
-    ...panelDefaults(doc, width, height, 'legend'),
+    ...panelDefaults(doc, width, layout.height, 'legend'),
     margin: 0,
     x: { type: 'identity', axis: null },
     y: { type: 'identity', axis: null },

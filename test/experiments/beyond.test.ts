@@ -16,7 +16,8 @@ import { spectra } from '../../experiments/compute/spectra.js';
 import { kfacExperiment, KFAC_METHODS } from '../../experiments/compute/kfac.js';
 import { stochasticPanel, STOCHASTIC_METHODS } from '../../experiments/compute/stochastic.js';
 import { head, standardizeColumns } from '../../experiments/compute/lib.js';
-import { prop2Svg } from '../../experiments/figures/prop2.js';
+import { prop2Svg, styleOf } from '../../experiments/figures/prop2.js';
+import { labelWidth, legendLayout } from '../../experiments/figures/render.js';
 import { overparameterizedSvg } from '../../experiments/figures/overparameterized.js';
 import { spectraSvg } from '../../experiments/figures/spectra.js';
 import { kfacSvg } from '../../experiments/figures/kfac.js';
@@ -60,7 +61,25 @@ test('overparameterized: traces, top eigenvalues and the final EF/GGN ratio are 
   assert.ok(r.trace.ggn.every((t) => t > 0) && r.trace.ef.every((t) => t > 0));
   const lin = overparamSeries({ ...OVERPARAM_CONFIGS[1]!, N: 100 }, digits, true);
   for (let k = 0; k < lin.iterations.length; k++) assert.ok(Math.abs(lin.trace.hessian[k]! - lin.trace.ggn[k]!) < 1e-8 * lin.trace.ggn[k]!, 'linear model: H = GGN');
-  svgOk(overparameterizedSvg({ settings: { width: 64, iterations: 40, lr: 3e-3, probes: 3, lanczosSteps: 8 }, series: [r, lin] }), 'overparameterized');
+  const svg = overparameterizedSvg({ settings: { width: 64, iterations: 40, lr: 3e-3, probes: 3, lanczosSteps: 8 }, series: [r, lin] });
+  svgOk(svg, 'overparameterized');
+  assert.ok(Number(/<svg[^>]*\swidth="(\d+)"/.exec(svg)?.[1]) <= 1200, 'at most 1200 px wide');
+});
+
+test('legends: entries spaced by their label length, wrapped into rows, never overlapping', () => {
+  const labels = ['‖∇²L − G‖₂ (Lanczos)', 'r(θ)/N = mean |f − y|', 'loss L(θ)', 'EF/GGN: MLP, 200 digits', 'EF/GGN: linear, 200 digits', 'EF/GGN: MLP, 1797 digits'];
+  const entries = labels.map((l, i) => ({ label: l, style: styleOf(i, l) }));
+  for (const width of [1170, 700, 400, 250]) {
+    const L = legendLayout(entries, width);
+    const box = entries.map((e, i) => ({ x0: L.x[i]!, x1: L.x[i]! + 40 + labelWidth(e.label), y: L.y[i]! }));
+    for (const b of box) assert.ok(b.y > 0 && b.y < L.height, `width ${width}: inside the legend`);
+    for (let i = 0; i < box.length; i++)
+      for (let j = i + 1; j < box.length; j++) if (box[i]!.y === box[j]!.y) assert.ok(box[i]!.x1 <= box[j]!.x0 || box[j]!.x1 <= box[i]!.x0, `width ${width}: ${labels[i]} and ${labels[j]} overlap`);
+    if (width >= 400) for (const b of box) assert.ok(b.x0 >= 0 && b.x1 <= width, `width ${width}: within the figure`);
+    if (width <= 700) assert.ok(L.height > 26, `width ${width}: wrapped into rows`);
+  }
+  // Short labels keep the equal slots of the original layout (one row, 26 px).
+  assert.is(legendLayout([{ label: 'GD' }, { label: 'NGD' }], 600).height, 26);
 });
 
 test('spectra: two points in time, a density per curvature, PSD GGN/EF', () => {
@@ -79,8 +98,9 @@ test('spectra: two points in time, a density per curvature, PSD GGN/EF', () => {
   svgOk(spectraSvg(r), 'spectra');
 });
 
-test('kfac: every method has its best run, KFAC runs have cosines in [−1, 1]', () => {
-  const r = kfacExperiment(small, true);
+test('kfac: every method has its best run (gridSearch, 1 and 2 workers alike), KFAC runs have cosines in [−1, 1]', async () => {
+  const r = await kfacExperiment(small, true);
+  assert.equal(await kfacExperiment(small, true, 0, undefined, undefined, 2), r, 'the same for 2 workers');
   assert.equal(
     r.methods.map((m) => m.name),
     [...KFAC_METHODS],
@@ -92,6 +112,10 @@ test('kfac: every method has its best run, KFAC runs have cosines in [−1, 1]',
       assert.ok(m.cosine && m.cosine.cosine.length >= 2);
       assert.ok(m.cosine.cosine.every((c) => c >= -1 - 1e-12 && c <= 1 + 1e-12));
     }
+  }
+  for (const m of r.methods) {
+    const ok = m.grid.filter((g) => g.status === 'ok');
+    if (ok.length) assert.is(m.loss.at(-1), Math.min(...ok.map((g) => g.finalLoss)), `${m.name}: the best grid run`);
   }
   const kf = r.methods.find((m) => m.name === 'KFAC (Fisher)')!;
   assert.ok(kf.loss.at(-1)! < kf.loss[0]!);
