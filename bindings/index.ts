@@ -55,6 +55,7 @@ export { fisherAccumulator, empiricalFisherAccumulator, CurvatureAccumulator, ty
 export { parallelGram, type ParallelOptions } from './linalg/parallel.js';
 export { gridSearch, SPARSE_DENSITY_THRESHOLD } from './grid/grid.js';
 export type { GridProblem, GridLikelihood, GridSearchOptions, GridSearchResult, GridRun, GridProgress, GridOptimizer, GridMethod, GridOptimizerSettings } from './grid/grid.js';
+export type { GlmOptimizer } from './grid/glm-engine.js';
 export { paperGrid } from './grid/paper-grid.js';
 export { curvatureOperator } from './operators/curvature.js';
 export type { CurvatureOperator, CurvatureOperatorOptions, CurvatureKind } from './operators/curvature.js';
