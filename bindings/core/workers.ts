@@ -39,3 +39,87 @@ export async function workerThreadsAvailable(): Promise<boolean> {
     return false;
   }
 }
+
+/** What a worker of {@link runWorkerJob} posts: batches of results, its end, or its failure. */
+export type WorkerJobMessage<Item, Done = unknown> =
+  | { type: 'runs'; id: number; items: Item[] }
+  | { type: 'done'; id: number; stats?: Done }
+  | { type: 'error'; id: number; message: string; stack?: string };
+
+/**
+ * Post one job (`{ id, … }`) to every worker and wait until each has said `'done'` or died.
+ * Results arrive through `onItems` as the workers post them; `onDone` sees each worker's final
+ * message. A worker that dies (terminated, crashed, out of memory) loses only what it had not
+ * posted: it is returned in `lost`, and the caller reruns what is missing. An `'error'` message
+ * rejects (the worker's message and stack), and so does `signal` (with `abortError(signal)`).
+ * The workers' listeners are removed before this settles; starting and stopping the workers is
+ * the caller's.
+ */
+export function runWorkerJob<Item, Done = unknown>(
+  workers: readonly NodeWorker[],
+  job: { id: number },
+  handlers: {
+    onItems: (items: Item[]) => void;
+    onDone?: (stats: Done | undefined) => void;
+    signal?: AbortSignal | undefined;
+    abortError: (signal: AbortSignal) => Error;
+  },
+): Promise<{ lost: Set<NodeWorker> }> {
+  const { signal } = handlers;
+  const detach: (() => void)[] = [];
+  const lost = new Set<NodeWorker>();
+  return new Promise<{ lost: Set<NodeWorker> }>((resolve, reject) => {
+    let running = workers.length,
+      settled = false;
+    const settle = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      for (const d of detach) d();
+      f();
+    };
+    const finish = () => {
+      if (--running === 0) settle(() => resolve({ lost }));
+    };
+    if (signal) {
+      const onAbort = () => settle(() => reject(handlers.abortError(signal)));
+      if (signal.aborted) {
+        onAbort();
+        return;
+      }
+      signal.addEventListener('abort', onAbort, { once: true });
+      detach.push(() => signal.removeEventListener('abort', onAbort));
+    }
+    if (running === 0) settle(() => resolve({ lost }));
+    for (const w of workers) {
+      let ended = false;
+      const onMessage = (m: WorkerJobMessage<Item, Done>) => {
+        if (settled || ended || m?.id !== job.id) return;
+        if (m.type === 'runs') handlers.onItems(m.items);
+        else if (m.type === 'done') {
+          ended = true;
+          handlers.onDone?.(m.stats);
+          finish();
+        } else {
+          const e = new Error(`natgrad: grid worker failed: ${m.message}`);
+          if (m.stack) e.stack = m.stack;
+          settle(() => reject(e));
+        }
+      };
+      const onDeath = () => {
+        if (ended || settled) return;
+        ended = true;
+        lost.add(w);
+        finish();
+      };
+      w.on('message', onMessage);
+      w.on('error', onDeath);
+      w.on('exit', onDeath);
+      detach.push(() => {
+        w.off('message', onMessage);
+        w.off('error', onDeath);
+        w.off('exit', onDeath);
+      });
+      w.postMessage(job);
+    }
+  });
+}

@@ -29,7 +29,7 @@
 import { GridEngine, gridConfig, gridLayout, type EngineProblem, type EngineRuns, type EngineStats, type GlmOptimizer, type RawRun } from './glm-engine.js';
 import { checkLabels, checkLikelihood } from '../likelihoods/likelihood.js';
 import { Matrix } from '../linalg/matrix.js';
-import { startModuleWorker, workerThreadsAvailable, type NodeWorker } from '../core/workers.js';
+import { runWorkerJob, startModuleWorker, workerThreadsAvailable, type NodeWorker } from '../core/workers.js';
 import type { MatrixInput, VectorInput } from '../core/types.js';
 import { checkScalar, toMatrix, toVector } from '../core/validate.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
@@ -526,9 +526,6 @@ function yieldToEventLoop(): Promise<void> {
   });
 }
 
-/** Messages from grid workers. */
-type WorkerMessage = { type: 'runs'; id: number; items: RawRun[] } | { type: 'done'; id: number; stats: EngineStats } | { type: 'error'; id: number; message: string; stack?: string };
-
 /**
  * Idle workers kept between searches (unreferenced, so they never keep the process alive):
  * starting a worker (loading and compiling the module) costs tens to hundreds of milliseconds.
@@ -558,79 +555,32 @@ async function runInWorkers(
   const job = { type: 'job', id, problem, runs, variant, counter, total, lanes: LANES, batchMs: BATCH_MS };
   const workers: NodeWorker[] = idleWorkers.splice(0, count);
   const stats: EngineStats = { evals: 0, factorizations: 0, reuses: 0, steps: 0 };
-  const detach: (() => void)[] = [];
-  const lost = new Set<NodeWorker>();
+  let lost = new Set<NodeWorker>();
   let ok = false;
   try {
     while (workers.length < count) workers.push(await startModuleWorker(import.meta.url, 'grid-worker'));
-    for (const w of workers) busyWorkers.add(w);
-    await new Promise<void>((resolve, reject) => {
-      let running = count;
-      let settled = false;
-      const fail = (e: unknown) => {
-        if (settled) return;
-        settled = true;
-        reject(e);
-      };
-      if (signal) {
-        const onAbort = () => fail(abortError(signal));
-        if (signal.aborted) {
-          onAbort();
-          return;
-        }
-        signal.addEventListener('abort', onAbort, { once: true });
-        detach.push(() => signal.removeEventListener('abort', onAbort));
-      }
-      for (const w of workers) {
-        const onMessage = (m: WorkerMessage) => {
-          if (settled || m.id !== id) return;
-          if (m.type === 'runs') {
-            for (const r of m.items) emit(r);
-            progress();
-          } else if (m.type === 'done') {
-            stats.evals += m.stats.evals;
-            stats.factorizations += m.stats.factorizations;
-            stats.reuses += m.stats.reuses;
-            stats.steps += m.stats.steps;
-            if (--running === 0) {
-              settled = true;
-              resolve();
-            }
-          } else {
-            const e = new Error(`natgrad: grid worker failed: ${m.message}`);
-            if (m.stack) e.stack = m.stack;
-            fail(e);
-          }
-        };
-        // A worker that dies (terminated, crashed, out of memory) loses only the runs it had
-        // taken; the others finish the grid and gridSearch reruns the lost ones in-thread.
-        let dead = false;
-        const onDeath = () => {
-          if (dead || settled) return;
-          dead = true;
-          lost.add(w);
-          if (--running === 0) {
-            settled = true;
-            resolve();
-          }
-        };
-        const onError = () => onDeath();
-        const onExit = () => onDeath();
-        w.on('message', onMessage);
-        w.on('error', onError);
-        w.on('exit', onExit);
-        detach.push(() => {
-          w.off('message', onMessage);
-          w.off('error', onError);
-          w.off('exit', onExit);
-        });
-        w.ref();
-        w.postMessage(job);
-      }
-    });
+    for (const w of workers) {
+      busyWorkers.add(w);
+      w.ref();
+    }
+    // A worker that dies loses only the runs it had taken; gridSearch reruns those in-thread.
+    ({ lost } = await runWorkerJob<RawRun, EngineStats>(workers, job, {
+      onItems: (items) => {
+        for (const r of items) emit(r);
+        progress();
+      },
+      onDone: (s) => {
+        if (!s) return;
+        stats.evals += s.evals;
+        stats.factorizations += s.factorizations;
+        stats.reuses += s.reuses;
+        stats.steps += s.steps;
+      },
+      signal,
+      abortError,
+    }));
     ok = true;
   } finally {
-    for (const d of detach) d();
     for (const w of workers) busyWorkers.delete(w);
     if (ok) {
       for (const w of workers)

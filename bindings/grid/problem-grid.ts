@@ -19,7 +19,7 @@
  * @module
  */
 import { NonFiniteLossError, NotPositiveDefiniteError } from '../core/errors.js';
-import { startModuleWorker, workerThreadsAvailable, type NodeWorker } from '../core/workers.js';
+import { runWorkerJob, startModuleWorker, workerThreadsAvailable, type NodeWorker } from '../core/workers.js';
 import type { Likelihood } from '../likelihoods/likelihood.js';
 import { modelSpec, type ModelSpec } from '../models/spec.js';
 import { hessianFree } from '../optimizers/hessian-free.js';
@@ -169,9 +169,6 @@ export function problemSpec(problem: Problem): ProblemSpec | undefined {
   return { model, X, y, likelihood: problem.likelihood, priorVariance: problem.priorVariance, reduction: problem.reduction };
 }
 
-/** Messages from problem-grid workers. */
-type WorkerMessage = { type: 'runs'; id: number; items: ProblemRunResult[] } | { type: 'done'; id: number } | { type: 'error'; id: number; message: string; stack?: string };
-
 let jobIds = 0;
 
 /**
@@ -194,68 +191,18 @@ export async function runProblemGridInWorkers(
   const counter = new SharedArrayBuffer(4);
   const job = { type: 'job', id, spec, runs, variant, counter, total };
   const workers: NodeWorker[] = [];
-  const detach: (() => void)[] = [];
   try {
     while (workers.length < count) workers.push(await startModuleWorker(import.meta.url, 'problem-worker'));
-    await new Promise<void>((resolve, reject) => {
-      let running = count,
-        settled = false;
-      const fail = (e: unknown) => {
-        if (!settled) {
-          settled = true;
-          reject(e);
-        }
-      };
-      if (signal) {
-        const onAbort = () => fail(abortError(signal));
-        if (signal.aborted) {
-          onAbort();
-          return;
-        }
-        signal.addEventListener('abort', onAbort, { once: true });
-        detach.push(() => signal.removeEventListener('abort', onAbort));
-      }
-      for (const w of workers) {
-        let dead = false;
-        const finish = () => {
-          if (--running === 0 && !settled) {
-            settled = true;
-            resolve();
-          }
-        };
-        const onMessage = (m: WorkerMessage) => {
-          if (settled || m.id !== id) return;
-          if (m.type === 'runs') {
-            for (const r of m.items) emit(r);
-            progress();
-          } else if (m.type === 'done') {
-            dead = true;
-            finish();
-          } else {
-            const e = new Error(`natgrad: grid worker failed: ${m.message}`);
-            if (m.stack) e.stack = m.stack;
-            fail(e);
-          }
-        };
-        const onDeath = () => {
-          if (!dead && !settled) {
-            dead = true;
-            finish();
-          }
-        };
-        w.on('message', onMessage);
-        w.on('error', onDeath);
-        w.on('exit', onDeath);
-        detach.push(() => {
-          w.off('message', onMessage);
-          w.off('error', onDeath);
-          w.off('exit', onDeath);
-        });
-        w.postMessage(job);
-      }
+    // A worker that dies loses only the runs it had not posted; gridSearch runs those in-thread.
+    await runWorkerJob<ProblemRunResult>(workers, job, {
+      onItems: (items) => {
+        for (const r of items) emit(r);
+        progress();
+      },
+      signal,
+      abortError,
     });
   } finally {
-    for (const d of detach) d();
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }
