@@ -1,12 +1,14 @@
 /**
- * Pieces every problem shares: the prior's term of the objective and the error for a loss that
- * is not finite.
+ * Pieces every problem shares: the prior's term of the objective, the error for a loss that
+ * is not finite, and the variance-adaptation matrix of Eq. 19.
  *
  * @module
  */
 import { NonFiniteLossError } from '../core/errors.js';
 import { firstNonFinite } from '../core/validate.js';
+import type { DenseMatrix } from '../core/types.js';
 import type { Likelihood } from '../likelihoods/likelihood.js';
+import type { SymMatrix } from '../linalg/symmatrix.js';
 
 /** ‖θ‖² / (2σp²), or 0 without a prior (σp² = ∞). */
 export function priorTerm(theta: ArrayLike<number>, priorVariance: number): number {
@@ -37,4 +39,19 @@ export function nonFiniteLoss(sumLoss: number, f: ArrayLike<number>, r: ArrayLik
     n,
     fn,
   );
+}
+
+/**
+ * Eq. 19 from the mean-reduction EF F̄ (D × D) and the mean gradient ḡ: u = (F̄ + λI)⁻¹ ḡ,
+ * M = u ḡᵀ (not symmetric) and the direction M ḡ = ‖ḡ‖² u. F̄ is not freed here.
+ * @throws NotPositiveDefiniteError when F̄ + λI is singular
+ */
+export function varianceAdaptationFrom(F: SymMatrix, g: Float64Array, damping: number): { matrix: DenseMatrix; direction: Float64Array } {
+  const u = F.solve(g, { damping });
+  const D = g.length;
+  let gg = 0;
+  for (const v of g) gg += v * v;
+  const matrix = new Float64Array(D * D);
+  for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) matrix[i * D + j] = u[i]! * g[j]!;
+  return { matrix: { data: matrix, rows: D, cols: D }, direction: u.map((v) => v * gg) };
 }

@@ -43,7 +43,7 @@ import { checkScalar, firstNonFinite, toMatrix, toVector } from '../core/validat
 import { core as defaultCore, type Core } from '../core/wasm.js';
 import { linear, type LinearModel } from '../models/linear.js';
 import { curvatureOperator, type CurvatureOperator, type CurvatureOperatorOptions, type OutputSpaceMap } from '../operators/curvature.js';
-import { nonFiniteLoss, priorTerm } from './common.js';
+import { nonFiniteLoss, priorTerm, varianceAdaptationFrom } from './common.js';
 import type { CurvatureOptions, CurvatureResult, LinearKfac, MonteCarloOptions, Problem, Structure } from './types.js';
 
 /** Options of {@link linearProblem}. */
@@ -474,14 +474,7 @@ export class LinearProblem extends Handle implements Problem {
     const F = this.empiricalFisher(theta);
     try {
       if (this.reduction === 'sum') this.core.exports.dscal(this.dim * this.dim, 1 / this.N, F.dataPtr());
-      const g = this.#meanGradient();
-      const u = F.solve(g, { damping });
-      const D = this.dim;
-      let gg = 0;
-      for (const v of g) gg += v * v;
-      const matrix = new Float64Array(D * D);
-      for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) matrix[i * D + j] = u[i]! * g[j]!;
-      return { matrix: { data: matrix, rows: D, cols: D }, direction: u.map((v) => v * gg) };
+      return varianceAdaptationFrom(F, this.#meanGradient(), damping);
     } finally {
       F.free();
     }

@@ -42,7 +42,7 @@ import { isLinearModel } from '../models/linear.js';
 import { checkModel, isLayered, type Model, type ModelTrace } from '../models/model.js';
 import { linearProblem, type LinearProblem } from './linear-problem.js';
 import { curvatureOperator, type CurvatureOperator, type CurvatureOperatorOptions, type OutputSpaceMap } from '../operators/curvature.js';
-import { nonFiniteLoss, priorTerm } from './common.js';
+import { nonFiniteLoss, priorTerm, varianceAdaptationFrom } from './common.js';
 import type { CurvatureOptions, CurvatureResult, KfacFactors, MonteCarloOptions, Problem, Structure } from './types.js';
 
 /** Options of {@link problem}. */
@@ -544,13 +544,15 @@ export class ModelProblem extends Handle implements Problem {
    */
   gradientCovariance(theta: VectorInput): SymMatrix {
     checkSquare(this.dim, 'the gradient covariance');
-    const G = this.perSampleGradients(theta).data;
+    // The rows stay in WebAssembly memory (no copy out and back in); centred in place.
+    const Gm = this.perSampleGradients(theta, { resident: true });
     const { N, dim: D, core } = this;
-    const mean = new Float64Array(D);
-    for (let n = 0; n < N; n++) for (let j = 0; j < D; j++) mean[j]! += G[n * D + j]! / N;
-    for (let n = 0; n < N; n++) for (let j = 0; j < D; j++) G[n * D + j]! -= mean[j]!;
-    const pg = core.allocCopy(G);
     try {
+      const pg = Gm.dataPtr();
+      const G = core.f64(pg, N * D);
+      const mean = new Float64Array(D);
+      for (let n = 0; n < N; n++) for (let j = 0; j < D; j++) mean[j]! += G[n * D + j]! / N;
+      for (let n = 0; n < N; n++) for (let j = 0; j < D; j++) G[n * D + j]! -= mean[j]!;
       const c = core.alloc(8 * D * D);
       core.f64(c, D * D).fill(0);
       core.exports.dsyrkLower(N, D, pg, D, 0, 1, c, D);
@@ -558,7 +560,7 @@ export class ModelProblem extends Handle implements Problem {
       core.exports.dscal(D * D, this.scale, c);
       return new SymMatrix(core, D, c);
     } finally {
-      core.free(pg);
+      Gm.free();
     }
   }
 
@@ -573,14 +575,11 @@ export class ModelProblem extends Handle implements Problem {
     try {
       if (this.reduction === 'sum') this.core.exports.dscal(this.dim * this.dim, 1 / this.N, F.dataPtr());
       const lin = this.#at(theta);
-      const g = lin.trace.vjp(lin.r).map((v) => v / this.N);
-      const u = F.solve(g, { damping });
-      const D = this.dim;
-      let gg = 0;
-      for (const v of g) gg += v * v;
-      const matrix = new Float64Array(D * D);
-      for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) matrix[i * D + j] = u[i]! * g[j]!;
-      return { matrix: { data: matrix, rows: D, cols: D }, direction: u.map((v) => v * gg) };
+      return varianceAdaptationFrom(
+        F,
+        lin.trace.vjp(lin.r).map((v) => v / this.N),
+        damping,
+      );
     } finally {
       F.free();
     }
