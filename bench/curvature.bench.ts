@@ -19,24 +19,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bernoulli, categorical, init, linearProblem, loadPaperDataset, addBias, type LinearProblem, type Likelihood } from '../bindings/index.js';
+import { normals } from './seeded.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const { variant } = await init();
-
-/** Deterministic standard normals (xorshift + Box–Muller), so the inputs are seeded. */
-function normals(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  const u = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-}
 
 interface Setting {
   name: string;

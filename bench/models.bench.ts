@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { categorical, createCore, mlp, problem, supportsRelaxedSimd, type Activation, type Core, type KfacFactors, type Problem, type Variant } from '../bindings/index.js';
+import { normals } from './seeded.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -32,20 +33,6 @@ if (!process.argv.includes('--no-torch')) {
   if (r.status !== 0) console.log('torch_models.py failed; using the last results if any');
 }
 const torch = existsSync(torchPath) ? (JSON.parse(readFileSync(torchPath, 'utf8')) as Record<string, { best_ms: number; best_method: string }>) : {};
-
-/** Deterministic standard normals (xorshift + Box–Muller). */
-function normals(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  const u = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-}
 
 interface Workload {
   key: string;
