@@ -43,9 +43,12 @@
  * - Tiny products (m·n·k < SMALL_FLOPS = 64) take an unpacked loop instead: row axpys of op(B)
  *   rows for transB = 0, dot products for transB ≠ 0 (two SIMD lanes, scalar tails). Above that the
  *   packed path measured faster even at 4 × 4 × 4 and 8 × 8 × 8 (call overhead dominates there).
- * - The workspace makes the packed path non-reentrant within one instance: calls must not overlap
- *   (they cannot in one WebAssembly thread; instances sharing memory across threads would need
- *   their own workspace).
+ * - The workspace makes the packed path non-reentrant within one instance: calls must not overlap.
+ *   Instances sharing one memory across threads (the threaded core) each get their own workspace
+ *   with `gemmSetWorkspace` (a per-instance global; the static block stays the main thread's).
+ * - Threads split C into row or column ranges: an entry's value depends only on the k-blocking
+ *   (set by k alone) and not on which rows or columns share its call, so a split product is
+ *   bitwise identical to the whole one as long as every part stays on the packed path.
  */
 import { fmadd, ld, st, ld2, st2 } from '../util/simd';
 
@@ -63,6 +66,27 @@ import { fmadd, ld, st, ld2, st2 } from '../util/simd';
 @inline const SMALL_FLOPS: i64 = 64;
 /** Byte address of the packing workspace: MC·KC doubles for op(A), then KC·NC for op(B). */
 const GEMM_PACK: usize = memory.data((MC * KC + KC * NC) << 3, 64);
+/** This instance's workspace (the static block unless `gemmSetWorkspace` moved it). */
+let GEMM_WS: usize = GEMM_PACK;
+
+/** Bytes of the packed path's workspace (what `gemmSetWorkspace` expects). */
+export function gemmWorkspaceBytes(): i32 {
+  return (MC * KC + KC * NC) << 3;
+}
+
+/**
+ * Point this instance's `dgemm` at its own workspace of `gemmWorkspaceBytes()` bytes (byte
+ * address, 16-byte aligned suffices), or back at the static block with 0. For the worker
+ * instances of the threaded core.
+ */
+export function gemmSetWorkspace(ptr: usize): void {
+  GEMM_WS = ptr == 0 ? GEMM_PACK : ptr;
+}
+
+/** Products with m·n·k below this take the unpacked loop (a split must keep every part above it). */
+export function gemmSmallFlops(): i32 {
+  return <i32>SMALL_FLOPS;
+}
 
 /**
  * C ← alpha · op(A) · op(B) + beta · C (see the module header for units, edge cases and the
@@ -93,8 +117,8 @@ export function dgemm(transA: i32, transB: i32, m: i32, n: i32, k: i32, alpha: f
     return;
   }
   const ldaBytes = <usize>lda << 3, ldbBytes = <usize>ldb << 3;
-  const apack = GEMM_PACK;
-  const bpack = GEMM_PACK + (<usize>(MC * KC) << 3);
+  const apack = GEMM_WS;
+  const bpack = GEMM_WS + (<usize>(MC * KC) << 3);
   // Equal k-blocks.
   const kblocks = (k + KC - 1) / KC;
   const kc = (k + kblocks - 1) / kblocks;

@@ -34,8 +34,12 @@
  *   packed panels still fit the workspace.
  * - X, w and C must lie outside the workspace (true of every block from `alloc`).
  * - The workspace makes the kernel non-reentrant within one instance: calls must not
- *   overlap (they cannot, in one WebAssembly thread; instances sharing memory across
- *   threads would need their own workspace).
+ *   overlap. Instances that share one memory across threads (the threaded core) each get
+ *   their own workspace with `gramSetWorkspace` (a per-instance global; the static block is
+ *   the default and stays the main thread's).
+ * - Threads split the work by output column panels (`dsyrkLowerRange`): every entry of C is
+ *   computed by exactly the same sequence of operations whatever the split, so results are
+ *   bitwise identical for any thread count.
  */
 import { fmadd, ld, st, ld2 } from '../util/simd';
 
@@ -48,7 +52,23 @@ import { fmadd, ld, st, ld2 } from '../util/simd';
 // @ts-ignore: decorator
 @inline const PACK_DOUBLES: i32 = 65536;
 /** Byte address of the packing workspace (static, 64-byte aligned, not part of the heap). */
-const PACK: usize = memory.data(PACK_DOUBLES << 3, 64);
+const PACK_STATIC: usize = memory.data(PACK_DOUBLES << 3, 64);
+/** This instance's packing workspace (the static block unless `gramSetWorkspace` moved it). */
+let PACK: usize = PACK_STATIC;
+
+/** Bytes of the dense kernel's packing workspace (what `gramSetWorkspace` expects). */
+export function gramWorkspaceBytes(): i32 {
+  return PACK_DOUBLES << 3;
+}
+
+/**
+ * Point this instance's dense Gram kernel at its own workspace: `ptr` is the byte address of
+ * `gramWorkspaceBytes()` bytes (16-byte aligned suffices, 64 is best) that no other instance
+ * uses, or 0 for the static block. For the worker instances of the threaded core.
+ */
+export function gramSetWorkspace(ptr: usize): void {
+  PACK = ptr == 0 ? PACK_STATIC : ptr;
+}
 /** Largest k-block (samples per packed block). */
 // @ts-ignore: decorator
 @inline const KC_MAX: i32 = 512;
@@ -69,7 +89,17 @@ const PACK: usize = memory.data(PACK_DOUBLES << 3, 64);
  * @param ldc  leading dimension of C in elements (≥ d)
  */
 export function dsyrkLower(n: i32, d: i32, x: usize, ldx: i32, w: usize, incw: i32, c: usize, ldc: i32): void {
-  if (n <= 0 || d <= 0) return;
+  dsyrkLowerRange(n, d, x, ldx, w, incw, c, ldc, 0, d);
+}
+
+/**
+ * `dsyrkLower` restricted to the column panels j0 ∈ [jb, je) of C (every C[i][j], j ≤ i, with
+ * jb ≤ j < je): the threads' share of one Gram matrix. jb must be a multiple of 4 and je a
+ * multiple of 4 or d (0 ≤ jb ≤ je ≤ d); entries are computed exactly as by the full call.
+ * Packs only the row panels i0 ≥ jb that the range reaches.
+ */
+export function dsyrkLowerRange(n: i32, d: i32, x: usize, ldx: i32, w: usize, incw: i32, c: usize, ldc: i32, jb: i32, je: i32): void {
+  if (n <= 0 || d <= 0 || jb >= je) return;
   const rowBytes = <usize>ldx << 3;
   const d4 = (d + 3) & ~3;
   // k-block: the packed row side (mc × kc) and one weighted panel (4 × kc) fill the workspace.
@@ -88,10 +118,12 @@ export function dsyrkLower(n: i32, d: i32, x: usize, ldx: i32, w: usize, incw: i
     const xk = x + <usize>k0 * rowBytes;
     for (let ib0 = 0; ib0 < d; ib0 += mc) {
       const ib1 = min(ib0 + mc, d);
-      for (let i0 = ib0; i0 < ib1; i0 += 4) {
+      if (ib1 <= jb) continue; // rows above the range's first column
+      for (let i0 = max(ib0, jb); i0 < ib1; i0 += 4) {
         packRows(kb, d, i0, xk, rowBytes, PACK + (<usize>(i0 - ib0) * <usize>kb << 3));
       }
-      for (let j0 = 0; j0 < ib1; j0 += 4) {
+      const jend = min(ib1, je);
+      for (let j0 = jb; j0 < jend; j0 += 4) {
         packWeighted(kb, k0, d, j0, xk, rowBytes, w, incw, bpack);
         // Row panels of this block that reach column j0 (the first one holds row j0 when j0 ≥ ib0).
         for (let i0 = max(ib0, j0); i0 < ib1; i0 += 4) {
