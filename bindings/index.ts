@@ -4,7 +4,8 @@
  *
  * @module
  */
-export { init, createCore, core, currentVariant, supportsRelaxedSimd, supportsSimd, binaryUrl, Core, MAX_ALLOCATION } from './core/wasm.js';
+export { init, createCore, core, currentVariant, currentThreads, supportsRelaxedSimd, supportsSimd, binaryUrl, Core, MAX_ALLOCATION } from './core/wasm.js';
+export { ThreadError, ThreadPool, sharedMemoryAvailable } from './core/threads.js';
 export type { Variant, InitOptions, InitResult, KernelExports } from './core/wasm.js';
 export { NotPositiveDefiniteError, DataFormatError, DisposedError, NonFiniteLossError, IllConditionedError } from './core/errors.js';
 export type { DenseMatrix, CsrMatrix, MatrixInput, VectorInput, Dataset } from './core/types.js';

@@ -14,9 +14,19 @@
  * `WebAssembly.compileStreaming`. Bundlers and workers can pass the bytes or a
  * compiled `WebAssembly.Module` instead.
  *
+ * Threads: `init({ threads })` (default: every core in Node and Deno, and in a cross-origin
+ * isolated page) loads the variant's shared-memory build (`natgrad.*-mt.wasm`: the same kernels,
+ * an imported `WebAssembly.Memory({ shared: true })` of at most 4 GiB) and starts `threads − 1`
+ * workers on the same memory (`threads.ts`); the kernels listed in `parallel-kernels.ts` then split
+ * every large call across them, with results bitwise identical to one thread. Where shared memory
+ * is unavailable (a page without cross-origin isolation), or with `threads: 1`, the core is the
+ * single-threaded build exactly as before.
+ *
  * @module
  */
 import { instantiate } from '@assemblyscript/loader';
+import { parallelExports } from './parallel-kernels.js';
+import { hostCores, sharedMemoryAvailable, ThreadPool } from './threads.js';
 
 /** Which binary runs. */
 export type Variant = 'relaxed-simd' | 'simd';
@@ -25,13 +35,25 @@ export type Variant = 'relaxed-simd' | 'simd';
 export interface InitOptions {
   /** Force a binary; `'auto'` (default) picks relaxed SIMD where it validates. */
   variant?: Variant | 'auto';
-  /** The binary for the chosen variant: bytes, a compiled module, or a URL to load it from. */
+  /**
+   * The binary for the chosen variant: bytes, a compiled module, or a URL to load it from. With
+   * `threads` > 1 it must be the variant's shared-memory build (`binaryUrl(variant, true)`).
+   */
   source?: BufferSource | WebAssembly.Module | URL | string;
+  /**
+   * Threads for one computation, the calling thread included: an integer in [1, 64], or `'auto'`
+   * (the number of logical cores on a main thread, 1 inside a worker). {@link init} defaults to
+   * `'auto'`, {@link createCore} to 1. Falls back to 1 where shared WebAssembly memory is not
+   * available (a browser page without cross-origin isolation).
+   */
+  threads?: number | 'auto';
 }
 
 /** What {@link init} reports. */
 export interface InitResult {
   variant: Variant;
+  /** Threads the core runs a computation on (1: the single-threaded build). */
+  threads: number;
 }
 
 /** Raw kernel exports (pointers are byte addresses, sizes are elements). See `assembly/`. */
@@ -184,15 +206,16 @@ export function supportsSimd(): boolean {
   return WebAssembly.validate(SIMD_PROBE);
 }
 
-/** File name of a variant's binary inside the package's `build/` folder. */
-export function binaryName(variant: Variant): string {
-  return variant === 'relaxed-simd' ? 'natgrad.relaxed.wasm' : 'natgrad.simd.wasm';
+/** File name of a variant's binary inside the package's `build/` folder (`threaded`: the shared-memory build). */
+export function binaryName(variant: Variant, threaded = false): string {
+  return `natgrad.${variant === 'relaxed-simd' ? 'relaxed' : 'simd'}${threaded ? '-mt' : ''}.wasm`;
 }
 
 /** URL of a variant's binary, relative to this module (works from `bindings/` and `dist/`). */
-export function binaryUrl(variant: Variant): URL {
-  // Two literal `new URL(…)` expressions, so that bundlers (Vite, webpack) see and copy exactly
-  // the two binaries and nothing else from build/.
+export function binaryUrl(variant: Variant, threaded = false): URL {
+  // Literal `new URL(…)` expressions, so that bundlers (Vite, webpack) see and copy exactly
+  // the four binaries and nothing else from build/.
+  if (threaded) return variant === 'relaxed-simd' ? new URL('../../build/natgrad.relaxed-mt.wasm', import.meta.url) : new URL('../../build/natgrad.simd-mt.wasm', import.meta.url);
   return variant === 'relaxed-simd' ? new URL('../../build/natgrad.relaxed.wasm', import.meta.url) : new URL('../../build/natgrad.simd.wasm', import.meta.url);
 }
 
@@ -221,11 +244,20 @@ async function compile(source: BufferSource | WebAssembly.Module | URL | string)
  */
 export class Core {
   readonly variant: Variant;
+  /** The kernels; with a thread pool, the splittable ones run across it (same signatures, same results). */
   readonly exports: KernelExports;
+  /** The worker pool of a threaded core (undefined: one thread). */
+  readonly pool: ThreadPool | undefined;
 
-  constructor(variant: Variant, exports: KernelExports) {
+  constructor(variant: Variant, exports: KernelExports, pool?: ThreadPool) {
     this.variant = variant;
     this.exports = exports;
+    this.pool = pool;
+  }
+
+  /** Threads a computation runs on now (1 while a failed pool is being rebuilt). */
+  get threads(): number {
+    return this.pool?.size ?? 1;
   }
 
   /** A fresh view of `length` f64 at byte address `ptr`. Do not keep it across an allocation. */
@@ -298,9 +330,33 @@ let current: Core | undefined;
  * const { variant } = await init();   // 'relaxed-simd' on Node ≥ 22, 'simd' on plain Node 20
  */
 export async function init(options: InitOptions = {}): Promise<InitResult> {
-  current = await createCore(options);
-  return { variant: current.variant };
+  current = await createCore({ threads: 'auto', ...options });
+  return { variant: current.variant, threads: current.threads };
 }
+
+/** Whether this code runs inside a worker (Node worker thread, web or Deno worker). */
+async function inWorker(): Promise<boolean> {
+  const g = globalThis as { process?: { versions?: { node?: string } }; WorkerGlobalScope?: unknown; self?: unknown };
+  if (typeof g.WorkerGlobalScope !== 'undefined' && g.self instanceof (g.WorkerGlobalScope as new () => unknown)) return true;
+  if (typeof g.process?.versions?.node === 'string' && !('Deno' in globalThis)) {
+    const { isMainThread } = await import('node:worker_threads');
+    return !isMainThread;
+  }
+  return false;
+}
+
+async function resolveThreads(requested: number | 'auto' | undefined): Promise<number> {
+  if (requested === undefined) return 1;
+  if (requested === 'auto') return (await inWorker()) ? 1 : Math.min(await hostCores(), 64);
+  if (typeof requested !== 'number' || !Number.isInteger(requested) || requested < 1 || requested > 64) {
+    throw new RangeError(`natgrad: init: threads must be 'auto' or an integer in [1, 64], got ${String(requested)}`);
+  }
+  return requested;
+}
+
+/** Initial and maximum pages of the threaded core's shared memory (2 MiB, 4 GiB: as the single-threaded build). */
+const SHARED_INITIAL_PAGES = 32;
+const SHARED_MAXIMUM_PAGES = 65536;
 
 /** Like {@link init} but returns the new core without making it the default (workers, tests). */
 export async function createCore(options: InitOptions = {}): Promise<Core> {
@@ -315,9 +371,23 @@ export async function createCore(options: InitOptions = {}): Promise<Core> {
   if (variant === 'relaxed-simd' && !supportsRelaxedSimd()) {
     throw new Error('natgrad: relaxed SIMD is not supported by this engine ' + '(Node 20 needs --experimental-wasm-relaxed-simd; Node ≥ 22, Deno and current Chromium have it)');
   }
-  const module = await compile(options.source ?? binaryUrl(variant));
-  const { exports } = await instantiate<KernelExports>(module, {});
-  return new Core(variant, exports as unknown as KernelExports);
+  const threads = (await resolveThreads(options.threads)) > 1 && sharedMemoryAvailable() ? await resolveThreads(options.threads) : 1;
+  if (threads === 1) {
+    const module = await compile(options.source ?? binaryUrl(variant));
+    const { exports } = await instantiate<KernelExports>(module, {});
+    return new Core(variant, exports as unknown as KernelExports);
+  }
+  const module = await compile(options.source ?? binaryUrl(variant, true));
+  const memory = new WebAssembly.Memory({ initial: SHARED_INITIAL_PAGES, maximum: SHARED_MAXIMUM_PAGES, shared: true });
+  const { exports } = await instantiate<KernelExports>(module, { env: { memory } });
+  const raw = exports as unknown as KernelExports;
+  const pool = await ThreadPool.start({ module, memory, exports: raw as unknown as Record<string, (...a: number[]) => number | void> }, threads);
+  return new Core(variant, parallelExports({ ...raw, memory }, pool), pool);
+}
+
+/** Threads the default core runs a computation on, or undefined before {@link init}. */
+export function currentThreads(): number | undefined {
+  return current?.threads;
 }
 
 /** The default core; throws if {@link init} has not completed. */

@@ -1,0 +1,88 @@
+/**
+ * The wire format between the threaded core's main thread and its workers (shared by
+ * `threads.ts` and `thread-worker.ts`; no runtime dependencies, so the worker stays small).
+ *
+ * Two `SharedArrayBuffer`s, separate from the WebAssembly memory (so their views never go
+ * stale when the memory grows):
+ * - `ctrl` (Int32Array): the job generation, the count of workers still running it, the first
+ *   failure, the stop flag, one state word per worker, and the first failure's message (UTF-8,
+ *   {@link MESSAGE_BYTES} bytes from {@link MESSAGE} · 4).
+ * - `args` (Float64Array): one slot of {@link SLOT} doubles per worker: the kernel's index in
+ *   {@link KERNELS} (or {@link NO_WORK}, {@link TEST_EXIT}), then its arguments. Byte addresses
+ *   and element counts are exact in a double.
+ *
+ * A job: the main thread writes every slot, sets PENDING to the worker count, increments GEN and
+ * notifies; each worker runs its slot, decrements PENDING (notifying at zero) and waits for the
+ * next GEN. Atomics order the slot writes before the kernels' reads and the kernels' writes
+ * to WebAssembly memory before the main thread's reads (one sequentially consistent memory).
+ *
+ * @module
+ */
+
+/** Kernels a worker can run, by index (a slot names its kernel by position here). */
+export const KERNELS = ['dgemm', 'dsyrkLowerRange', 'denseMul', 'actForward', 'denseBroadcastRows', 'denseColSums', 'mlpTangentIn', 'mlpTangentBack', 'mlpTangentGrad', 'dzero'] as const;
+
+/** Name of a kernel a worker can run. */
+export type ThreadKernel = (typeof KERNELS)[number];
+
+/** Doubles per worker slot: kernel index + up to 19 arguments. */
+export const SLOT = 20;
+/** Slot kernel index: nothing to do in this job. */
+export const NO_WORK = -1;
+/** Slot kernel index (tests only): the worker exits in the middle of the job. */
+export const TEST_EXIT = -2;
+
+/** ctrl indices. */
+export const GEN = 0;
+export const PENDING = 1;
+/** 0, or 1 + the index of the first worker that failed. */
+export const FAIL = 2;
+export const STOP = 3;
+/** How the first failure happened: {@link FAIL_THROW} or {@link FAIL_EXIT}. */
+export const FAIL_KIND = 4;
+export const FAIL_THROW = 1;
+export const FAIL_EXIT = 2;
+/** First per-worker state word (worker i at STATE + i): {@link IDLE}, {@link BUSY}, {@link DEAD}. */
+export const STATE = 8;
+export const IDLE = 0;
+export const BUSY = 1;
+export const DEAD = 2;
+/** Most workers a pool has (the ctrl layout's limit). */
+export const MAX_WORKERS = 63;
+/** Int32 index where the failure message starts. */
+export const MESSAGE = STATE + MAX_WORKERS + 1;
+export const MESSAGE_BYTES = 512;
+/** Int32 length of ctrl. */
+export const CTRL_WORDS = MESSAGE + MESSAGE_BYTES / 4;
+
+/** What the main thread hands a worker at start. */
+export interface ThreadInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  ctrl: SharedArrayBuffer;
+  args: SharedArrayBuffer;
+  /** Worker index (slot and state word). */
+  index: number;
+  /** Byte addresses of this worker's Gram and GEMM packing workspaces. */
+  gramWorkspace: number;
+  gemmWorkspace: number;
+}
+
+/** Write the first failure (kind + message) unless another worker already did. */
+export function recordFailure(ctrl: Int32Array, index: number, kind: number, message: string): void {
+  if (Atomics.compareExchange(ctrl, FAIL, 0, index + 1) !== 0) return;
+  const bytes = new TextEncoder().encode(message.slice(0, MESSAGE_BYTES / 2));
+  const n = Math.min(bytes.length, MESSAGE_BYTES - 4);
+  const view = new Uint8Array(ctrl.buffer, (MESSAGE + 1) * 4, MESSAGE_BYTES - 4);
+  for (let i = 0; i < n; i++) view[i] = bytes[i]!;
+  Atomics.store(ctrl, MESSAGE, n);
+  Atomics.store(ctrl, FAIL_KIND, kind);
+}
+
+/** The first failure's message. */
+export function failureMessage(ctrl: Int32Array): string {
+  const n = Atomics.load(ctrl, MESSAGE);
+  const copy = new Uint8Array(n);
+  copy.set(new Uint8Array(ctrl.buffer, (MESSAGE + 1) * 4, n));
+  return new TextDecoder().decode(copy);
+}
