@@ -1,60 +1,63 @@
 /**
- * `parallelGram`: one large Gram matrix Xᵀ diag(w) X across worker threads (Node).
+ * `parallelGram`: one large Gram matrix Xᵀ diag(w) X on every thread of the default core.
  *
- * Shared-nothing: the rows are split into one contiguous range per worker; each worker runs its
- * own WebAssembly core (same variant as the caller's), sums its range in chunks of bounded size
- * and posts back its d × d partial sum; the main thread adds the partial sums in worker order
- * (so the result does not depend on timing) into a {@link SymMatrix} in the default core.
+ * Since the threaded core (`init({ threads })`), {@link gram} itself runs on all of the core's
+ * threads, with results bitwise identical to one thread; `parallelGram` is kept for the code that
+ * calls it and for what `gram` cannot do: X larger than one WebAssembly block (1 GiB) or than the
+ * 4 GiB address space. Such an X is streamed through WebAssembly memory in chunks of
+ * `chunkBytes` (each chunk accumulated into the result by the threaded Gram kernel), so only the
+ * d × d result and one chunk must fit. When X fits in one block the call is `gram(X, w)`.
  *
- * Because only chunks ever enter WebAssembly, X itself may be larger than one WebAssembly block
- * (1 GiB) or the whole 4 GiB address space: only the d × d result must fit (8·d² ≤ 1 GiB).
- * Rows are copied to the workers chunk by chunk (each chunk transferred, posted round-robin so
- * the workers start while the main thread is still copying), unless `X.data` is backed by a
- * `SharedArrayBuffer`, which the workers then read in place.
- *
- * Workers are kept between calls (`unref()`ed while idle, so they never keep the process alive)
- * and reused by the next call with the same variant; a worker that failed is discarded.
- *
- * Works from the compiled `dist/` (workers run `parallel-worker.js`) and from the TypeScript
- * sources under tsx (workers register tsx, then import `parallel-worker.ts`). Node only: the
- * module imports `node:worker_threads` on first call, so importing natgrad elsewhere is safe.
+ * Before the threaded core, `parallelGram` started its own shared-nothing workers and copied the
+ * rows into each worker's memory (216 ms vs 237 ms for one thread at 200000 × 128 on 2 cores);
+ * the `workers` and `variant` options of that design are still validated but no longer choose
+ * anything: the default core's threads and variant do the work.
  *
  * @module
  */
-import type { GramMessage } from './parallel-worker.js';
-import { checkSquare } from '../core/limits.js';
+import { MAX_ALLOCATION, checkSquare } from '../core/limits.js';
 import { Matrix } from './matrix.js';
-import { startModuleWorker, type NodeWorker } from '../core/workers.js';
+import { gram } from './gram.js';
 import { SymMatrix } from './symmatrix.js';
 import { isCsr, type CsrMatrix, type DenseMatrix, type MatrixInput, type VectorInput } from '../core/types.js';
 import { checkSize, firstNonFinite, toCsr, toDense, toVector, type CheckedCsr } from '../core/validate.js';
-import { core as defaultCore, type Variant } from '../core/wasm.js';
+import { core as defaultCore } from '../core/wasm.js';
 
 /** Options of {@link parallelGram}. */
 export interface ParallelOptions {
-  /** Worker threads, an integer in [1, 64] (default 2). */
+  /**
+   * Validated (an integer in [1, 64]) for compatibility; the threads are the default core's
+   * (`init({ threads })`).
+   * @deprecated set the thread count with `init({ threads })`.
+   */
   workers?: number;
-  /** Variant of the workers' cores (default: the caller's default core's). */
-  variant?: Variant;
-  /** Bytes of rows per chunk sent to a worker and copied into its WebAssembly memory (default 4 MiB). */
+  /**
+   * Validated for compatibility; the variant is the default core's.
+   * @deprecated choose the variant with `init({ variant })`.
+   */
+  variant?: 'simd' | 'relaxed-simd';
+  /** Bytes of rows per chunk when X is streamed (larger than one WebAssembly block; default 4 MiB). */
   chunkBytes?: number;
+  /** @internal Stream X in chunks even when it fits in one block (tests). */
+  stream?: boolean;
 }
 
 /**
- * Gram matrix `C = Xᵀ diag(w) X = Σ_n w_n x_n x_nᵀ` (no 1/N), computed by `workers` threads.
- * Same value as {@link gram} up to rounding in the order of summation.
+ * Gram matrix `C = Xᵀ diag(w) X = Σ_n w_n x_n x_nᵀ` (no 1/N) on all threads of the default core.
+ * Symmetric, d × d. Equal to {@link gram} bit for bit when X fits in one WebAssembly block;
+ * streamed X (larger) sums its chunks in row order (same value up to rounding).
  *
  * @param X N × d: `{ data, rows, cols }` (any size that JavaScript holds), `number[][]`, CSR, or a
- *   resident {@link Matrix} (copied out).
+ *   resident {@link Matrix}.
  * @param w optional weights, length N, finite.
  * @returns a promise of a new {@link SymMatrix} (free it when done).
  * @throws TypeError / RangeError (rejections) for bad shapes, non-finite entries, bad options, a
- *   d × d result larger than one WebAssembly block; an Error when a worker cannot start.
+ *   d × d result larger than one WebAssembly block.
  * @example
- * const C = await parallelGram({ data, rows: 200000, cols: 128 }, undefined, { workers: 2 });
+ * await init({ threads: 2 });
+ * const C = await parallelGram({ data, rows: 200000, cols: 128 });
  */
 export async function parallelGram(X: MatrixInput | Matrix, w?: VectorInput, options: ParallelOptions = {}): Promise<SymMatrix> {
-  const core = defaultCore();
   const workers = options.workers ?? 2;
   if (typeof workers !== 'number' || !Number.isInteger(workers) || workers < 1 || workers > 64) {
     throw new RangeError(`natgrad: workers must be an integer in [1, 64], got ${String(workers)}`);
@@ -63,69 +66,58 @@ export async function parallelGram(X: MatrixInput | Matrix, w?: VectorInput, opt
   if (typeof chunkBytes !== 'number' || !(chunkBytes >= 8) || !Number.isFinite(chunkBytes)) {
     throw new RangeError(`natgrad: chunkBytes must be a finite number ≥ 8, got ${String(chunkBytes)}`);
   }
-  const variant = options.variant ?? core.variant;
-  if (variant !== 'simd' && variant !== 'relaxed-simd') throw new TypeError(`natgrad: variant must be 'simd' or 'relaxed-simd', got ${String(variant)}`);
+  const variant = options.variant;
+  if (variant !== undefined && variant !== 'simd' && variant !== 'relaxed-simd') throw new TypeError(`natgrad: variant must be 'simd' or 'relaxed-simd', got ${String(variant)}`);
+  if (X instanceof Matrix) return gram(X, w);
 
-  const input: MatrixInput = X instanceof Matrix ? (X.toCsr() ?? X.toDense()) : X;
   let dense: DenseMatrix | undefined, csr: CheckedCsr | undefined;
-  if (isCsr(input)) csr = toCsr(input as CsrMatrix, 'X');
-  else if (Array.isArray(input)) dense = toDense(input, 'X');
-  else dense = checkLargeDense(input);
+  if (isCsr(X)) csr = toCsr(X as CsrMatrix, 'X');
+  else if (Array.isArray(X)) dense = toDense(X, 'X');
+  else dense = checkLargeDense(X);
   const rows = dense ? dense.rows : csr!.rows,
     d = dense ? dense.cols : csr!.cols;
   checkSquare(d, 'the Gram matrix of d columns');
   const weights = w === undefined ? undefined : toVector(w, rows, 'w');
+  const bytes = dense ? 8 * rows * d : 12 * csr!.values.length + 4 * (rows + 1);
+  if (bytes <= MAX_ALLOCATION && !options.stream) return gram(dense ?? csr!, weights);
 
-  const ranges: [number, number][] = [];
-  for (let i = 0; i < workers; i++) {
-    const r0 = Math.floor((i * rows) / workers),
-      r1 = Math.floor(((i + 1) * rows) / workers);
-    if (r1 > r0) ranges.push([r0, r1]);
-  }
+  // Streamed: one chunk at a time through WebAssembly memory, accumulated into C.
+  const core = defaultCore();
   const chunkRows = Math.max(1, Math.floor(chunkBytes / (8 * Math.max(d, 1))));
-  // Each worker's messages: begin, its rows chunk by chunk (copied and transferred, or one
-  // `shared` range read in place), end. They are posted round-robin so that every worker starts
-  // on its first chunk while the main thread is still copying the others.
-  const shared = dense !== undefined && typeof SharedArrayBuffer !== 'undefined' && dense.data.buffer instanceof SharedArrayBuffer;
-  const messages = (range: [number, number]): Iterator<[GramMessage, ArrayBuffer[]]> =>
-    (function* () {
-      const [r0, r1] = range;
-      yield [{ type: 'begin', d, chunkRows }, []];
-      if (shared) {
-        yield [{ type: 'shared', data: dense!.data, rowStart: r0, rowEnd: r1, w: weights?.slice(r0, r1) }, []];
-      } else {
-        for (let a = r0; a < r1; a += chunkRows) {
-          const b = Math.min(r1, a + chunkRows);
-          const w = weights?.slice(a, b);
-          const transfer: ArrayBuffer[] = w ? [w.buffer as ArrayBuffer] : [];
-          if (dense) {
-            const data = dense.data.slice(a * d, b * d);
-            transfer.push(data.buffer as ArrayBuffer);
-            yield [{ type: 'dense', rows: b - a, data, w }, transfer];
-          } else {
-            const c = csr!,
-              p0 = c.indptr[a]!,
-              p1 = c.indptr[b]!;
-            const indptr = Int32Array.from(c.indptr.subarray(a, b + 1), (p) => p - p0);
-            const indices = c.indices.slice(p0, p1),
-              values = c.values.slice(p0, p1);
-            transfer.push(indptr.buffer as ArrayBuffer, indices.buffer as ArrayBuffer, values.buffer as ArrayBuffer);
-            yield [{ type: 'csr', rows: b - a, indptr, indices, values, w }, transfer];
+  const C = core.alloc(8 * d * d);
+  try {
+    core.f64(C, d * d).fill(0);
+    for (let a = 0; a < rows; a += chunkRows) {
+      const b = Math.min(rows, a + chunkRows);
+      let chunk: Matrix;
+      if (dense) chunk = Matrix.from({ data: dense.data.subarray(a * d, b * d), rows: b - a, cols: d }, 'X', core);
+      else {
+        const p0 = csr!.indptr[a]!,
+          p1 = csr!.indptr[b]!;
+        const indptr = Int32Array.from(csr!.indptr.subarray(a, b + 1), (p) => p - p0);
+        chunk = Matrix.from({ rows: b - a, cols: d, indptr, indices: csr!.indices.subarray(p0, p1), values: csr!.values.subarray(p0, p1) }, 'X', core);
+      }
+      try {
+        if (!weights) chunk.syrkLower(0, 1, C, d);
+        else {
+          const pw = core.alloc(8 * (b - a));
+          try {
+            core.f64(pw, b - a).set(weights.subarray(a, b));
+            chunk.syrkLower(pw, 1, C, d);
+          } finally {
+            core.free(pw);
           }
         }
+      } finally {
+        chunk.free();
       }
-      yield [{ type: 'end' }, []];
-    })();
-
-  const total = new Float64Array(d * d);
-  if (ranges.length > 0) {
-    const partials = await runJobs(ranges.map(messages), variant);
-    for (const P of partials) for (let i = 0; i < d * d; i++) total[i]! += P[i]!;
+    }
+    core.exports.dsymMirrorLower(d, C, d);
+  } catch (e) {
+    core.free(C);
+    throw e;
   }
-  const p = core.alloc(8 * d * d);
-  core.f64(p, d * d).set(total);
-  core.exports.dsymMirrorLower(d, p, d);
-  return new SymMatrix(core, d, p);
+  return new SymMatrix(core, d, C);
 }
 
 /** Dense `{ data, rows, cols }` checked like `toDense` but without the one-block size limit. */
@@ -144,89 +136,4 @@ function checkLargeDense(m: unknown): DenseMatrix {
   const bad = firstNonFinite(data);
   if (bad >= 0) throw new RangeError(`natgrad: X[${Math.floor(bad / cols)}][${bad % cols}] is not finite (${data[bad]})`);
   return { data, rows, cols };
-}
-
-type WorkerT = NodeWorker;
-
-/**
- * Idle workers by variant, kept for the next call (a worker costs ~80 ms to start from dist/,
- * ~1 s under tsx). Idle workers are `unref()`ed: they never keep the process alive. A worker that
- * failed or exited is never reused.
- */
-const idle = new Map<Variant, WorkerT[]>();
-
-async function acquire(count: number, variant: Variant): Promise<WorkerT[]> {
-  const pool = idle.get(variant) ?? [];
-  idle.set(variant, pool);
-  const out = pool.splice(0, count);
-  while (out.length < count) {
-    const w = await startModuleWorker(import.meta.url, 'parallel-worker', { variant });
-    w.on('exit', () => {
-      const i = pool.indexOf(w);
-      if (i >= 0) pool.splice(i, 1);
-    });
-    out.push(w);
-  }
-  for (const w of out) w.ref();
-  return out;
-}
-
-/**
- * Run one message stream per worker (posted round-robin), collect the partial sums in stream
- * order. Workers that answered go back to the pool; the others are terminated.
- */
-async function runJobs(streams: Iterator<[GramMessage, ArrayBuffer[]]>[], variant: Variant): Promise<Float64Array[]> {
-  const workers = await acquire(streams.length, variant);
-  const healthy = workers.map(() => false);
-  try {
-    const results = workers.map(
-      (worker, i) =>
-        new Promise<Float64Array>((resolve, reject) => {
-          const done = () => {
-            worker.off('message', onMessage);
-            worker.off('error', onError);
-            worker.off('exit', onExit);
-          };
-          const onMessage = (msg: { ok: true; C: Float64Array } | { ok: false; name: string; message: string }) => {
-            done();
-            if (msg.ok) {
-              healthy[i] = true;
-              resolve(msg.C);
-              return;
-            }
-            reject(msg.name === 'RangeError' ? new RangeError(msg.message) : msg.name === 'TypeError' ? new TypeError(msg.message) : new Error(msg.message));
-          };
-          const onError = (e: Error) => {
-            done();
-            reject(new Error(`natgrad: parallelGram worker ${i} failed: ${e.message}`, { cause: e }));
-          };
-          const onExit = (code: number) => {
-            done();
-            reject(new Error(`natgrad: parallelGram worker ${i} exited with code ${code} before answering`));
-          };
-          worker.on('message', onMessage);
-          worker.on('error', onError);
-          worker.on('exit', onExit);
-        }),
-    );
-    results.forEach((p) => p.catch(() => undefined)); // rejections are reported by Promise.all below
-    for (let open = streams.length; open > 0; ) {
-      open = 0;
-      for (const [i, it] of streams.entries()) {
-        const next = it.next();
-        if (next.done) continue;
-        open++;
-        workers[i]!.postMessage(next.value[0], next.value[1]);
-      }
-    }
-    return await Promise.all(results);
-  } finally {
-    const pool = idle.get(variant)!;
-    for (const [i, w] of workers.entries()) {
-      if (healthy[i]) {
-        w.unref();
-        pool.push(w);
-      } else void w.terminate();
-    }
-  }
 }
