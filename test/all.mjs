@@ -1,5 +1,6 @@
 // The whole test command (`npm test`): the uvu suite once per WASM variant (relaxed SIMD
-// needs --experimental-wasm-relaxed-simd on Node 20), the Deno smoke test, the browser test of
+// needs --experimental-wasm-relaxed-simd on Node 20) and thread count (1: the single-threaded
+// build; 2: the shared-memory build with one worker, results bitwise identical), the Deno smoke test, the browser test of
 // the web page (headless Chromium) and the package test (the packed tarball installed and run in
 // Node 20/24, Deno and a Vite app). Prints one closing line "N passed, N failed, N skipped".
 //
@@ -40,8 +41,10 @@ function needsDeno() {
 }
 
 const suites = [
-  { name: 'uvu (simd)', cmd: process.execPath, args: [...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'simd' } },
-  { name: 'uvu (relaxed-simd)', cmd: process.execPath, args: [...relaxedFlag, ...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'relaxed-simd' } },
+  { name: 'uvu (simd, 1 thread)', cmd: process.execPath, args: [...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'simd', NATGRAD_THREADS: '1' } },
+  { name: 'uvu (relaxed-simd, 1 thread)', cmd: process.execPath, args: [...relaxedFlag, ...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'relaxed-simd', NATGRAD_THREADS: '1' } },
+  { name: 'uvu (simd, 2 threads)', cmd: process.execPath, args: [...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'simd', NATGRAD_THREADS: '2' } },
+  { name: 'uvu (relaxed-simd, 2 threads)', cmd: process.execPath, args: [...relaxedFlag, ...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'relaxed-simd', NATGRAD_THREADS: '2' } },
   { name: 'deno smoke', cmd: process.execPath, args: ['test/deno/run.mjs'], env: {}, needs: needsDeno },
   { name: 'web (chromium)', cmd: process.execPath, args: ['test/browser/web.test.mjs'], env: chromium.path ? { CHROMIUM_PATH: chromium.path } : {}, needs: needsChromium },
   { name: 'package (npm pack)', cmd: process.execPath, args: ['test/package/pack.test.mjs'], env: {} },

@@ -1,15 +1,18 @@
 /**
  * Shared test set-up: the variant under test comes from NATGRAD_VARIANT
- * (`simd` or `relaxed-simd`; `test/all.mjs` runs the suite once per variant),
- * plus tolerance helpers tied to the reduction length.
+ * (`simd` or `relaxed-simd`) and the thread count from NATGRAD_THREADS (default 1;
+ * `test/all.mjs` runs the suite for both variants with 1 thread and with 2), plus tolerance
+ * helpers tied to the reduction length.
  */
 import * as assert from 'uvu/assert';
 import { createCore, init, type Core, type Variant } from '../bindings/index.js';
 
 export const variant = (process.env.NATGRAD_VARIANT ?? 'simd') as Variant;
-await init({ variant });
-/** A second, independent core of the same variant (handles carry their core). */
-export const core: Core = await createCore({ variant });
+/** Threads of the default core and of {@link core} in this run. */
+export const threads = Number(process.env.NATGRAD_THREADS ?? 1);
+await init({ variant, threads });
+/** A second, independent core of the same variant and thread count (handles carry their core). */
+export const core: Core = await createCore({ variant, threads });
 
 export const EPS = 2 ** -52;
 

@@ -1,10 +1,10 @@
 // Deno smoke test: import the built package (dist/) and compute a Gram matrix and a damped solve.
 // Prints one JSON line { passed, failed, variant } for run.mjs.
-import { init, gram, SymMatrix, problem, mlp, categorical } from '../../dist/index.js';
+import { init, gram, SymMatrix, problem, mlp, categorical, createCore, currentThreads, Matrix } from '../../dist/index.js';
 
 const checks = [];
 const check = (name, ok) => checks.push({ name, ok });
-const { variant } = await init();
+const { variant, threads } = await init();
 check('variant reported', variant === 'relaxed-simd' || variant === 'simd');
 check('Deno picks relaxed SIMD', variant === 'relaxed-simd');
 const C = gram({ data: new Float64Array([1, 2, 3, 4, 5, 6]), rows: 3, cols: 2 });
@@ -42,5 +42,30 @@ check(
 G.free();
 H.free();
 q.free();
+// Threads: init() uses every core (node:worker_threads workers on one shared memory), and a large
+// Gram and MLP product equal a one-thread core's bit for bit.
+check('init() uses every core', threads === currentThreads() && threads === Math.min(navigator.hardwareConcurrency, 64));
+const one = await createCore({ variant });
+const big = { data: Float64Array.from({ length: 4000 * 64 }, (_, i) => Math.sin(0.3 * i)), rows: 4000, cols: 64 };
+const g2 = gram(big).toDense(),
+  g1 = gram(Matrix.from(big, 'X', one)).toDense();
+check(
+  'threaded Gram equals one thread bit for bit',
+  g2.every((v, i) => Object.is(v, g1[i])),
+);
+const gv = (core) => {
+  const m = mlp({ sizes: [64, 128, 10], core });
+  const p = problem({ model: m, X: big, y: Array.from({ length: 4000 }, (_, i) => i % 10), likelihood: categorical({ classes: 10 }) });
+  const t = m.init(1);
+  const out = p.ggnVectorProduct(t, t);
+  p.free();
+  return out;
+};
+const v2 = gv(undefined),
+  v1 = gv(one);
+check(
+  'threaded MLP GGN-vector product equals one thread bit for bit',
+  v2.every((v, i) => Object.is(v, v1[i])),
+);
 for (const c of checks) console.error(`${c.ok ? '✓' : '✘'} deno: ${c.name}`);
 console.log(JSON.stringify({ variant, passed: checks.filter((c) => c.ok).length, failed: checks.filter((c) => !c.ok).length }));
