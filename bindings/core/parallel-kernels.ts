@@ -12,12 +12,14 @@
  * | `denseBroadcastRows` | rows | copies |
  * | `denseColSums` | column ranges starting at even offsets | one sum per column, rows in order |
  * | `mlpTangentIn` / `Back` / `Grad` | directions (the kc column blocks) | independent columns of a batched product |
+ * | `denseOuterRows`, `densePairOuter`, `densePairOuterLower`, `denseRowSqSums`, `denseMulRep` | samples | per-sample rows (pullbacks, per-sample Kronecker factors); a sample's sum over its k stack rows stays in one share |
  *
  * Calls below {@link MIN_SHARE_WORK} multiply-adds per share run on the main thread alone: a
  * share has to pay for waking a worker (~10–50 µs).
  *
  * @module
  */
+import type { ThreadKernel } from './thread-protocol.js';
 import type { Share, ThreadPool } from './threads.js';
 
 /** Work (multiply-adds, or elements × a cost weight) below which a share is not worth a worker. */
@@ -171,6 +173,45 @@ export function parallelExports<E extends object>(raw: E, pool: ThreadPool): E {
     'mlpTangentGrad',
     (a) => 2 * a[0]! * a[1]! * a[2]! * a[3]!,
     (a, j0, kc) => [kc, a[1]!, a[2]!, a[3]!, a[4]! === 0 ? 0 : a[4]! + 8 * j0 * a[1]! * a[3]!, a[5]!, a[6]!, a[7]!, a[8]! === 0 ? 0 : a[8]! + 8 * j0 * a[1]! * a[2]!, a[9]! + 8 * j0 * a[10]!, a[10]!],
+  );
+  // Per-sample kernels: split the n samples; byte offsets of sample i0 in each argument.
+  const bySamples = (name: ThreadKernel, cost: (a: number[]) => number, shift: (a: number[], i0: number, n: number) => number[]) => {
+    ex[name] = (...a: number[]) => {
+      const n = a[0]!;
+      const parts = Math.min(sharesFor(pool, cost(a), MIN_SHARE_ELEMENTS), n);
+      if (parts < 2) return r[name]!(...a);
+      run(splitRange(n, parts, 1).map(([i0, i1]) => [name, shift(a, i0, i1 - i0)] as Share));
+    };
+  };
+  // denseOuterRows(n, k, o, m, delta, a, lda, out, ldout): out rows i·k … per sample.
+  bySamples(
+    'denseOuterRows',
+    (a) => a[0]! * a[1]! * a[2]! * (a[3]! + 1),
+    (a, i0, n) => [n, a[1]!, a[2]!, a[3]!, a[4]! + 8 * i0 * a[1]! * a[2]!, a[5]! + 8 * i0 * a[6]!, a[6]!, a[7]! + 8 * i0 * a[1]! * a[8]!, a[8]!],
+  );
+  // densePairOuter(n, k, p, q, x, y, out): out is n × (p·q).
+  bySamples(
+    'densePairOuter',
+    (a) => a[0]! * a[1]! * a[2]! * a[3]!,
+    (a, i0, n) => [n, a[1]!, a[2]!, a[3]!, a[4]! + 8 * i0 * a[1]! * a[2]!, a[5]! + 8 * i0 * a[1]! * a[3]!, a[6]! + 8 * i0 * a[2]! * a[3]!],
+  );
+  // densePairOuterLower(n, k, p, x, out): out is n × p(p+1)/2.
+  bySamples(
+    'densePairOuterLower',
+    (a) => (a[0]! * a[1]! * a[2]! * (a[2]! + 1)) / 2,
+    (a, i0, n) => [n, a[1]!, a[2]!, a[3]! + 8 * i0 * a[1]! * a[2]!, a[4]! + 4 * i0 * a[2]! * (a[2]! + 1)],
+  );
+  // denseRowSqSums(n, k, o, x, out): out is n × o.
+  bySamples(
+    'denseRowSqSums',
+    (a) => a[0]! * a[1]! * a[2]!,
+    (a, i0, n) => [n, a[1]!, a[2]!, a[3]! + 8 * i0 * a[1]! * a[2]!, a[4]! + 8 * i0 * a[2]!],
+  );
+  // denseMulRep(n, k, c, d, x, out): d is n × c, x and out (n·k) × c.
+  bySamples(
+    'denseMulRep',
+    (a) => a[0]! * a[1]! * a[2]!,
+    (a, i0, n) => [n, a[1]!, a[2]!, a[3]! + 8 * i0 * a[2]!, a[4]! + 8 * i0 * a[1]! * a[2]!, a[5]! + 8 * i0 * a[1]! * a[2]!],
   );
   return ex as unknown as E;
 }

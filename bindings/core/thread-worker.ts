@@ -83,17 +83,10 @@ async function start(init: ThreadInit, post: (m: unknown) => void, exitThread: (
 }
 
 // Node and Deno start the pool with node:worker_threads (the init in workerData); a browser with a
-// module worker (the init as the first message).
-const wt = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string' ? await import('node:worker_threads') : undefined;
-if (wt?.workerData) {
-  const { parentPort, workerData } = wt;
-  const proc = (globalThis as unknown as { process: { exit(code: number): never } }).process;
-  start(
-    workerData as ThreadInit,
-    (m) => parentPort!.postMessage(m),
-    () => proc.exit(1),
-  ).catch((e) => parentPort!.postMessage({ type: 'error', message: String((e as Error)?.message ?? e) }));
-} else {
+// module worker (the init as the first message). No top-level await: bundlers that emit workers as
+// classic scripts (Vite's default `worker.format: 'iife'`) reject it, and a browser never takes the
+// node:worker_threads branch.
+function listen(): void {
   const scope = globalThis as unknown as { onmessage: ((e: MessageEvent) => void) | null; postMessage(m: unknown): void; close(): void };
   scope.onmessage = (e: MessageEvent) => {
     scope.onmessage = null;
@@ -104,3 +97,15 @@ if (wt?.workerData) {
     ).catch((err) => scope.postMessage({ type: 'error', message: String((err as Error)?.message ?? err) }));
   };
 }
+if (typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string') {
+  void import('node:worker_threads').then((wt) => {
+    if (!wt.workerData) return listen();
+    const { parentPort, workerData } = wt;
+    const proc = (globalThis as unknown as { process: { exit(code: number): never } }).process;
+    start(
+      workerData as ThreadInit,
+      (m) => parentPort!.postMessage(m),
+      () => proc.exit(1),
+    ).catch((e) => parentPort!.postMessage({ type: 'error', message: String((e as Error)?.message ?? e) }));
+  });
+} else listen();

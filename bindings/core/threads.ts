@@ -122,9 +122,10 @@ async function spawn(init: ThreadInit): Promise<AnyWorker> {
     const node = await startModuleWorker(import.meta.url, 'thread-worker', init);
     return { node };
   }
-  const W = (globalThis as unknown as { Worker: new (u: URL, o: { type: 'module' }) => WebWorkerLike }).Worker;
-  // One literal `new Worker(new URL(…), …)` so that bundlers (Vite) bundle the worker with it.
-  const web = new W(new URL('./thread-worker.js', import.meta.url), { type: 'module' });
+  // Literally `new Worker(new URL('…', import.meta.url), { type: 'module' })`, the global Worker and
+  // not an alias of it: the pattern bundlers (Vite, webpack, Parcel) look for to bundle the worker
+  // module (Vite resolves `./thread-worker.js` to thread-worker.ts from the sources).
+  const web = new Worker(new URL('./thread-worker.js', import.meta.url), { type: 'module' }) as unknown as WebWorkerLike;
   web.postMessage(init);
   return { web };
 }
@@ -267,7 +268,9 @@ export class ThreadPool {
         continue;
       }
       const [name, a] = s;
-      args[base] = name === ('__exit' as ThreadKernel) ? TEST_EXIT : KERNELS.indexOf(name);
+      const id = name === ('__exit' as ThreadKernel) ? TEST_EXIT : KERNELS.indexOf(name);
+      if (id === NO_WORK) throw new Error(`natgrad: internal: ${name} is not a thread kernel`);
+      args[base] = id;
       for (let j = 0; j < a.length; j++) args[base + 1 + j] = a[j]!;
     }
     Atomics.store(ctrl, PENDING, n);
