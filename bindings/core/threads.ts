@@ -172,7 +172,7 @@ export class ThreadPool {
     this.requested = threads;
   }
 
-  /** Start a pool of `threads` (≥ 2, main thread included) and wait until every worker is ready. */
+  /** @internal Start a pool of `threads` (≥ 2, main thread included) and wait until every worker is ready (`createCore({ threads })` does). */
   static async start(host: PoolHost, threads: number): Promise<ThreadPool> {
     if (!(Number.isInteger(threads) && threads >= 2 && threads <= MAX_WORKERS + 1)) throw new RangeError(`natgrad: a thread pool needs 2 … ${MAX_WORKERS + 1} threads, got ${threads}`);
     const pool = new ThreadPool(host, threads);
@@ -251,8 +251,8 @@ export class ThreadPool {
   }
 
   /**
-   * Run `shares` at once: shares[0] on the main thread, shares[i] on worker i − 1 (at most
-   * {@link size} shares). Returns when all are done.
+   * @internal Run `shares` at once: shares[0] on the main thread, shares[i] on worker i − 1 (at
+   * most {@link size} shares). Returns when all are done (`parallel-kernels.ts` calls it).
    * @throws ThreadError when a worker failed (after the other shares have finished).
    */
   run(shares: readonly Share[]): void {
