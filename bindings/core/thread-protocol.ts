@@ -20,7 +20,23 @@
  */
 
 /** Kernels a worker can run, by index (a slot names its kernel by position here). */
-export const KERNELS = ['dgemm', 'dsyrkLowerRange', 'denseMul', 'actForward', 'denseBroadcastRows', 'denseColSums', 'mlpTangentIn', 'mlpTangentBack', 'mlpTangentGrad', 'dzero', 'denseOuterRows', 'densePairOuter', 'densePairOuterLower', 'denseRowSqSums', 'denseMulRep'] as const;
+export const KERNELS = [
+  'dgemm',
+  'dsyrkLowerRange',
+  'denseMul',
+  'actForward',
+  'denseBroadcastRows',
+  'denseColSums',
+  'mlpTangentIn',
+  'mlpTangentBack',
+  'mlpTangentGrad',
+  'dzero',
+  'denseOuterRows',
+  'densePairOuter',
+  'densePairOuterLower',
+  'denseRowSqSums',
+  'denseMulRep',
+] as const;
 
 /** Name of a kernel a worker can run. */
 export type ThreadKernel = (typeof KERNELS)[number];
