@@ -14,7 +14,9 @@
  *   with the linearization kept (same θ: the product alone, what a CG loop pays per iteration).
  *
  * Cores: `createCore({ variant, threads })` for threads 1 (the single-threaded build) and 2 (the
- * shared-memory build with one worker); relaxed SIMD where the engine has it. Method: warm-up
+ * shared-memory build with one worker); relaxed SIMD where the engine has it. numpy runs first, in
+ * child processes, while this process is still idle (run after the natgrad timings, its 2-thread
+ * times came out 30 % slower: V8's background threads were still busy). Method: warm-up
  * (≥ 5 calls and ≥ 1.5 s, so V8 has tiered the module up in every thread), then benny; the
  * median of its per-cycle means is reported. Before timing, each workload's outputs on the
  * two cores are checked to be bitwise identical. Results: bench/results/threads.json.
@@ -112,21 +114,6 @@ async function time(label: string, op: () => void): Promise<number> {
   return median;
 }
 
-const cores: Record<1 | 2, Core> = { 1: await createCore({ variant, threads: 1 }), 2: await createCore({ variant, threads: 2 }) };
-if (cores[2].threads !== 2) throw new Error('the 2-thread core did not start its worker');
-const workloads = [gramWorkload(10000, 256), gramWorkload(200000, 128), ggnvpWorkload(true), ggnvpWorkload(false)];
-const ms: Record<string, { 1: number; 2: number }> = {};
-for (const w of workloads) {
-  const one = w.setup(cores[1]),
-    two = w.setup(cores[2]);
-  const a = one.output(),
-    c = two.output();
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], c[i])) throw new Error(`${w.label}: 1 and 2 threads differ at ${i}`);
-  ms[w.key] = { 1: await time(`${w.label}, 1 thread`, one.op), 2: await time(`${w.label}, 2 threads`, two.op) };
-  one.free();
-  two.free();
-}
-
 const numpy: Record<string, { 1?: number; 2?: number }> = {};
 const numpyPath = (t: number) => join(here, 'results', `numpy-threads-${t}.json`);
 mkdirSync(join(here, 'results'), { recursive: true });
@@ -142,6 +129,21 @@ for (const t of [1, 2]) {
       numpy[key] = { ...numpy[key], [t]: row.medianMs };
     }
   }
+}
+
+const cores: Record<1 | 2, Core> = { 1: await createCore({ variant, threads: 1 }), 2: await createCore({ variant, threads: 2 }) };
+if (cores[2].threads !== 2) throw new Error('the 2-thread core did not start its worker');
+const workloads = [gramWorkload(10000, 256), gramWorkload(200000, 128), ggnvpWorkload(true), ggnvpWorkload(false)];
+const ms: Record<string, { 1: number; 2: number }> = {};
+for (const w of workloads) {
+  const one = w.setup(cores[1]),
+    two = w.setup(cores[2]);
+  const a = one.output(),
+    c = two.output();
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], c[i])) throw new Error(`${w.label}: 1 and 2 threads differ at ${i}`);
+  ms[w.key] = { 1: await time(`${w.label}, 1 thread`, one.op), 2: await time(`${w.label}, 2 threads`, two.op) };
+  one.free();
+  two.free();
 }
 
 const rows = workloads.map((w) => {
