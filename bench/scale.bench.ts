@@ -5,7 +5,11 @@
  * product), beside PyTorch's numbers from bench/results/torch-scale.json (float64, one thread,
  * functorch products; `OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_scale.py` writes it).
  *
- *   node --experimental-wasm-relaxed-simd --import tsx bench/scale.bench.ts [--quick]
+ *   node --experimental-wasm-relaxed-simd --import tsx bench/scale.bench.ts [--quick] [--threads T]
+ *
+ * `--threads T` (default 1) runs natgrad on the threaded core with T threads and compares with
+ * torch on T threads (`bench/torch_scale.py --threads T` writes results/torch-scale-Tthreads.json);
+ * results then go to bench/results/scale-Tthreads.json.
  *
  * Workloads: one GGN-vector product from a fresh θ (forward pass included) and on the kept
  * forward pass; the top eigenvalue of the GGN and of the Hessian by 20-step Lanczos (full
@@ -22,7 +26,11 @@ import { cg, topEigenvalues, traceEstimate } from '../bindings/solvers/index.js'
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
-const { variant } = await init();
+const ti = process.argv.indexOf('--threads');
+const threads = ti >= 0 ? Number(process.argv[ti + 1]) : 1;
+const { variant, threads: running } = await init({ threads });
+if (running !== threads) throw new Error(`asked for ${threads} threads, the core runs ${running}`);
+const suffix = threads === 1 ? '' : `-${threads}threads`;
 const core = defaultCore();
 const SIZES = [256, 1024, 1024, 10],
   N = quick ? 256 : 1024,
@@ -66,7 +74,7 @@ function measure(workload: string, products: number, fn: () => string, torchMs: 
   console.log(`${workload.padEnd(34)} ${ms.toFixed(0).padStart(8)} ms  wasm ${(core.memoryBytes / MiB).toFixed(0)} MiB  rss +${((rssPeak - rss0) / MiB).toFixed(0)} MiB  ${result}`);
 }
 
-const torchPath = join(here, 'results', 'torch-scale.json');
+const torchPath = join(here, 'results', `torch-scale${suffix}.json`);
 const torch = existsSync(torchPath) && !quick ? (JSON.parse(readFileSync(torchPath, 'utf8')) as Record<string, { best_ms: number; best_method: string }>) : undefined;
 const tb = (k: string, f = 1): number | null => (torch?.[k] ? torch[k]!.best_ms * f : null);
 
@@ -164,6 +172,6 @@ for (const r of rows) {
 }
 if (!quick) {
   mkdirSync(join(here, 'results'), { recursive: true });
-  writeFileSync(join(here, 'results', 'scale.json'), JSON.stringify({ variant, node: process.version, sizes: SIZES, N, D, rows }, null, 2) + '\n');
+  writeFileSync(join(here, 'results', `scale${suffix}.json`), JSON.stringify({ variant, threads, node: process.version, sizes: SIZES, N, D, rows }, null, 2) + '\n');
 }
 p.free();

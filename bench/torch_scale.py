@@ -16,14 +16,17 @@ torch_models.py: { workload: { functorch_ms, backpack_ms (null), best_ms, best_m
 peak_rss_mb } }. The machine may be loaded by other work: the numbers are medians under that load.
 """
 import argparse
+import sys
 import json
 import os
 import resource
 import statistics
 import time
 
+# --threads T (default 1) is read before torch is imported: the BLAS thread count is fixed then.
+THREADS = int(sys.argv[sys.argv.index('--threads') + 1]) if '--threads' in sys.argv else 1
 for _var in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'BLIS_NUM_THREADS'):
-    os.environ[_var] = '1'
+    os.environ[_var] = str(THREADS)
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -31,13 +34,16 @@ import torch.nn.functional as F  # noqa: E402
 from functorch import grad, jvp, make_functional, vjp  # noqa: E402
 
 torch.set_default_dtype(torch.float64)
-torch.set_num_threads(1)
+torch.set_num_threads(THREADS)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
 parser.add_argument('--quick', action='store_true')
-parser.add_argument('--out', default=os.path.join(HERE, 'results', 'torch-scale.json'))
+parser.add_argument('--threads', type=int, default=1, help='torch and BLAS threads (default 1)')
+parser.add_argument('--out', default=None, help='default results/torch-scale.json (1 thread), torch-scale-<T>threads.json otherwise')
 args = parser.parse_args()
+if args.out is None:
+    args.out = os.path.join(HERE, 'results', 'torch-scale.json' if THREADS == 1 else f'torch-scale-{THREADS}threads.json')
 
 SIZES, N, K = [256, 1024, 1024, 10], 1024, 20
 
@@ -149,7 +155,7 @@ def main():
         'hvp_x20': {'20 x double backward from theta': (hvp_x20_independent, reps20),
                     'one create_graph gradient + 20 backward passes': (hvp_x20_reused, reps20)},
     }
-    print(f'torch {torch.__version__}, 1 thread, float64, MLP {SIZES} tanh, categorical, N = {N}, D = {D}')
+    print(f'torch {torch.__version__}, {THREADS} thread(s), float64, MLP {SIZES} tanh, categorical, N = {N}, D = {D}')
     print(f"{'workload':12s} {'variant':50s} {'median ms':>10s} {'min ms':>10s} {'n':>3s} {'peak RSS MB':>12s}")
     results = {}
     for key, variants in workloads.items():

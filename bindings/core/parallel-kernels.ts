@@ -11,7 +11,7 @@
  * | `denseMul`, `actForward` | contiguous element ranges starting at even offsets | elementwise; the 2-lane loops have a tail only at the end of the last range, as in the whole call |
  * | `denseBroadcastRows` | rows | copies |
  * | `denseColSums` | column ranges starting at even offsets | one sum per column, rows in order |
- * | `mlpTangentIn` / `Back` / `Grad` | directions (the kc column blocks) | independent columns of a batched product |
+ * | `mlpTangentIn` / `Back` / `Grad` | directions (the kc column blocks); one direction: rows (In, Back) or the kernel's own dgemm / column-sum steps (Grad) | independent columns of a batched product; the same steps in the same order |
  * | `denseOuterRows`, `densePairOuter`, `densePairOuterLower`, `denseRowSqSums`, `denseMulRep` | samples | per-sample rows (pullbacks, per-sample Kronecker factors); a sample's sum over its k stack rows stays in one share |
  *
  * Calls below {@link MIN_SHARE_WORK} multiply-adds per share run on the main thread alone: a
@@ -151,10 +151,46 @@ export function parallelExports<E extends object>(raw: E, pool: ThreadPool): E {
   const byDirections = (name: 'mlpTangentIn' | 'mlpTangentBack' | 'mlpTangentGrad', work: (a: number[]) => number, shift: (a: number[], j0: number, kc: number) => number[]) => {
     ex[name] = (...a: number[]) => {
       const kc = a[0]!;
+      if (kc === 1 && oneDirection[name](a)) return;
       const parts = kc >= 2 ? Math.min(sharesFor(pool, work(a)), kc) : 1;
       if (parts < 2) return r[name]!(...a);
       run(splitRange(kc, parts, 1).map(([j0, j1]) => [name, shift(a, j0, j1 - j0)] as Share));
     };
+  };
+  // One direction (kc = 1: a Hessian-vector product's R-operator pass): mlpTangentIn and
+  // mlpTangentBack split their n rows (a row-split dgemm, then per-row bias adds); mlpTangentGrad
+  // runs as the kernel's own steps — dgemm, column sums, dgemm — each split as above.
+  const oneDirection = {
+    mlpTangentIn: (a: number[]) => {
+      const [, n, nin, nout, pa, lda, vt, ldv, z, beta] = a as [number, number, number, number, number, number, number, number, number, number];
+      const parts = Math.min(sharesFor(pool, n * nin * nout), n);
+      if (parts < 2) return false;
+      run(splitRange(n, parts, 4).map(([r0, r1]) => ['mlpTangentIn', [1, r1 - r0, nin, nout, pa + 8 * r0 * lda, lda, vt, ldv, z + 8 * r0 * nout, beta]] as Share));
+      return true;
+    },
+    mlpTangentBack: (a: number[]) => {
+      const [, n, nin, nout, g, vt, ldv, ga, beta] = a as [number, number, number, number, number, number, number, number, number];
+      const parts = Math.min(sharesFor(pool, n * nin * nout), n);
+      if (parts < 2) return false;
+      run(splitRange(n, parts, 4).map(([r0, r1]) => ['mlpTangentBack', [1, r1 - r0, nin, nout, g + 8 * r0 * nout, vt, ldv, ga + 8 * r0 * nin, beta]] as Share));
+      return true;
+    },
+    mlpTangentGrad: (a: number[]) => {
+      const [, n, nin, nout, dg, pa, lda, g, da, hv] = a as [number, number, number, number, number, number, number, number, number, number];
+      if (sharesFor(pool, 2 * n * nin * nout) < 2) return false;
+      // The steps of assembly/nn/dense.ts mlpTangentGrad for j = 0, in its order.
+      const hw = hv,
+        hb = hv + 8 * nout * nin;
+      let beta = 0;
+      if (dg !== 0) {
+        ex.dgemm!(1, 0, nout, nin, n, 1, dg, nout, pa, lda, 0, hw, nin);
+        ex.denseColSums!(n, nout, dg, nout, 1, hb);
+        beta = 1;
+      } else r.dzero!(1, nout, hb, nout);
+      if (da !== 0) ex.dgemm!(1, 0, nout, nin, n, 1, g, nout, da, nin, beta, hw, nin);
+      else if (dg === 0) r.dzero!(nout, nin, hw, nin);
+      return true;
+    },
   };
   // mlpTangentIn(kc, n, nin, nout, a, lda, vt, ldv, z, beta)
   byDirections(
