@@ -47,6 +47,8 @@ export const SLOT = 20;
 export const NO_WORK = -1;
 /** Slot kernel index (tests only): the worker exits in the middle of the job. */
 export const TEST_EXIT = -2;
+/** Slot kernel index (tests only): the worker spins in the job until it is killed from outside. */
+export const TEST_HANG = -3;
 
 /** ctrl indices. */
 export const GEN = 0;
@@ -82,6 +84,26 @@ export interface ThreadInit {
   /** Byte addresses of this worker's Gram and GEMM packing workspaces. */
   gramWorkspace: number;
   gemmWorkspace: number;
+}
+
+/**
+ * Worker `index` is gone: mark it dead, and if it was in the middle of a job, record the failure and
+ * count its share as finished so that the waiting thread wakes up. Exactly once per job: the
+ * worker's own completion (`finishShare`) and every death report race on one atomic exchange of
+ * its state word, and only the one that sees BUSY counts the share.
+ */
+export function markDead(ctrl: Int32Array, index: number, message: string): void {
+  if (Atomics.exchange(ctrl, STATE + index, DEAD) === BUSY) {
+    recordFailure(ctrl, index, FAIL_EXIT, message);
+    if (Atomics.sub(ctrl, PENDING, 1) === 1) Atomics.notify(ctrl, PENDING);
+  }
+  Atomics.notify(ctrl, PENDING);
+}
+
+/** A worker finished its share (BUSY → IDLE); counts it unless a death report already did. */
+export function finishShare(ctrl: Int32Array, index: number): void {
+  if (Atomics.compareExchange(ctrl, STATE + index, BUSY, IDLE) !== BUSY) return;
+  if (Atomics.sub(ctrl, PENDING, 1) === 1) Atomics.notify(ctrl, PENDING);
 }
 
 /** Write the first failure (kind + message) unless another worker already did. */

@@ -6,15 +6,17 @@
  * thread's instance) and never touches the memory from JavaScript.
  *
  * A kernel that throws (a trap) is reported through the control block; a worker that exits
- * (Node: `process.exit`, or the end of its thread) marks itself dead from its `exit` hook, so
- * that a call waiting on it fails instead of hanging.
+ * (Node: `process.exit`, or the end of its thread) marks itself dead from its `exit` hook, and in
+ * Node and Deno the pool's supervisor (`thread-supervisor.ts`) reports any other death (a worker
+ * terminated from outside, which runs no JavaScript) — so a call waiting on a dead worker fails
+ * instead of hanging.
  *
  * Node (worker_threads: the init in `workerData`) and web/Deno workers (the init as the first
  * message) run the same loop.
  *
  * @module
  */
-import { BUSY, DEAD, FAIL_EXIT, FAIL_THROW, GEN, IDLE, KERNELS, NO_WORK, PENDING, recordFailure, SLOT, STATE, STOP, TEST_EXIT, type ThreadInit } from './thread-protocol.js';
+import { FAIL_THROW, finishShare, GEN, KERNELS, markDead, NO_WORK, recordFailure, SLOT, STOP, TEST_EXIT, TEST_HANG, type ThreadInit } from './thread-protocol.js';
 
 /** Spins (Atomics.load polls) before a worker blocks in Atomics.wait: a few microseconds. */
 const SPIN = 4000;
@@ -38,15 +40,7 @@ async function start(init: ThreadInit, post: (m: unknown) => void, exitThread: (
   const args = new Float64Array(init.args);
   const me = init.index;
   const base = me * SLOT;
-  let running = false;
-  const onExit = () => {
-    Atomics.store(ctrl, STATE + me, DEAD);
-    if (running) {
-      recordFailure(ctrl, me, FAIL_EXIT, `worker ${me} exited in the middle of a kernel`);
-      if (Atomics.sub(ctrl, PENDING, 1) === 1) Atomics.notify(ctrl, PENDING);
-    }
-    Atomics.notify(ctrl, PENDING);
-  };
+  const onExit = () => markDead(ctrl, me, `worker ${me} exited in the middle of a kernel`);
   const proc = (globalThis as { process?: { on?: (e: string, f: () => void) => void } }).process;
   const exitHook = typeof proc?.on === 'function';
   if (exitHook) proc!.on!('exit', onExit);
@@ -61,24 +55,24 @@ async function start(init: ThreadInit, post: (m: unknown) => void, exitThread: (
     seen = gen;
     if (Atomics.load(ctrl, STOP)) return;
     const id = args[base]!;
-    if (id !== NO_WORK) {
-      running = true;
-      Atomics.store(ctrl, STATE + me, BUSY);
-      try {
-        if (id === TEST_EXIT) {
-          if (!exitHook) onExit(); // web workers have no exit hook: report before closing
-          exitThread();
-          return;
-        }
+    // The main thread set this worker BUSY when it posted the job; every share, even an empty one,
+    // goes BUSY → IDLE through finishShare, which counts it once (a death report from the exit hook
+    // or the supervisor may have counted it already).
+    try {
+      if (id === TEST_EXIT) {
+        if (!exitHook) onExit(); // web workers have no exit hook: report before closing
+        exitThread();
+        return;
+      }
+      if (id === TEST_HANG) for (;;) Atomics.load(ctrl, GEN); // until terminated from outside
+      if (id !== NO_WORK) {
         const a = args.subarray(base + 1, base + SLOT);
         fns[id]!(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!, a[16]!, a[17]!, a[18]!);
-      } catch (e) {
-        recordFailure(ctrl, me, FAIL_THROW, `worker ${me}: ${(e as Error)?.message ?? String(e)}`);
       }
-      Atomics.store(ctrl, STATE + me, IDLE);
-      running = false;
+    } catch (e) {
+      recordFailure(ctrl, me, FAIL_THROW, `worker ${me}: ${(e as Error)?.message ?? String(e)}`);
     }
-    if (Atomics.sub(ctrl, PENDING, 1) === 1) Atomics.notify(ctrl, PENDING);
+    finishShare(ctrl, me);
   }
 }
 

@@ -11,8 +11,10 @@
  *   allocator); each worker has its own Gram and GEMM packing workspaces, allocated once from the
  *   main heap when the pool starts and freed with it; no kernel a worker runs uses static
  *   scratch memory. Growth of the shared memory is seen by every instance.
- * - **Failures.** A worker kernel that throws (a trap), or a worker that exits in the middle of
- *   a job, makes the call throw {@link ThreadError} once every other share has finished; the pool
+ * - **Failures.** A worker kernel that throws (a trap), or a worker that dies in the middle of a
+ *   job (its exit hook, or in Node and Deno the supervisor that started it: `thread-supervisor.ts`,
+ *   which sees every death, `terminate()` included), makes the call throw {@link ThreadError}
+ *   once every other share has finished; the pool
  *   is then torn down and rebuilt in the background, and calls run on the main thread alone
  *   (same results: see `parallel-kernels.ts`) until it is ready ({@link ThreadPool.ready}).
  *   A worker that dies between jobs is noticed at the next call, which runs single-threaded.
@@ -23,8 +25,10 @@
 import { startModuleWorker, type NodeWorker } from './workers.js';
 import {
   CTRL_WORDS,
+  BUSY,
   DEAD,
   FAIL,
+  IDLE,
   FAIL_EXIT,
   FAIL_KIND,
   failureMessage,
@@ -37,6 +41,7 @@ import {
   STATE,
   STOP,
   TEST_EXIT,
+  TEST_HANG,
   type ThreadInit,
   type ThreadKernel,
 } from './thread-protocol.js';
@@ -117,11 +122,19 @@ export async function hostCores(): Promise<number> {
 /** Node, or Deno (whose `node:worker_threads` has `unref()`, so an idle pool does not keep it alive). */
 const hasWorkerThreads = () => typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
 
-async function spawn(init: ThreadInit): Promise<AnyWorker> {
-  if (hasWorkerThreads()) {
-    const node = await startModuleWorker(import.meta.url, 'thread-worker', init);
-    return { node };
-  }
+/**
+ * Start the workers: in Node and Deno one supervisor worker (thread-supervisor.ts) that starts
+ * them all and reports their deaths; in a browser the workers themselves (the page's thread cannot
+ * be woken by a supervisor's events any better than by the workers' own reports).
+ */
+async function spawnAll(inits: ThreadInit[]): Promise<AnyWorker[]> {
+  if (hasWorkerThreads()) return [{ node: await startModuleWorker(import.meta.url, 'thread-supervisor', { inits }) }];
+  const out: AnyWorker[] = [];
+  for (const init of inits) out.push(spawnWeb(init));
+  return out;
+}
+
+function spawnWeb(init: ThreadInit): AnyWorker {
   // Literally `new Worker(new URL('…', import.meta.url), { type: 'module' })`, the global Worker and
   // not an alias of it: the pattern bundlers (Vite, webpack, Parcel) look for to bundle the worker
   // module (Vite resolves `./thread-worker.js` to thread-worker.ts from the sources).
@@ -159,7 +172,10 @@ export class ThreadPool {
   readonly #canBlock = mayBlock();
   #ctrl: Int32Array = new Int32Array(0);
   #args: Float64Array = new Float64Array(0);
+  /** The supervisor (Node, Deno) or the workers (browser). */
   #workers: AnyWorker[] = [];
+  /** Number of workers (threads − 1). */
+  #count = 0;
   /** Workspace byte addresses, [gram, gemm] per worker (kept across rebuilds). */
   #workspaces: [number, number][] = [];
   #healthy = false;
@@ -196,22 +212,18 @@ export class ThreadPool {
       args = new SharedArrayBuffer(Math.max(n, 1) * SLOT * 8);
     this.#ctrl = new Int32Array(ctrl);
     this.#args = new Float64Array(args);
-    const workers: AnyWorker[] = [];
+    const inits: ThreadInit[] = this.#workspaces.slice(0, n).map(([g, m], index) => ({
+      module: this.#host.module,
+      memory: this.#host.memory,
+      ctrl,
+      args,
+      index,
+      gramWorkspace: (g + 63) & ~63,
+      gemmWorkspace: (m + 63) & ~63,
+    }));
+    let workers: AnyWorker[] = [];
     try {
-      for (let i = 0; i < n; i++) {
-        const [g, m] = this.#workspaces[i]!;
-        workers.push(
-          await spawn({
-            module: this.#host.module,
-            memory: this.#host.memory,
-            ctrl,
-            args,
-            index: i,
-            gramWorkspace: (g + 63) & ~63,
-            gemmWorkspace: (m + 63) & ~63,
-          }),
-        );
-      }
+      workers = await spawnAll(inits);
       await Promise.all(workers.map(whenReady));
     } catch (e) {
       for (const w of workers) terminate(w);
@@ -224,6 +236,7 @@ export class ThreadPool {
       return;
     }
     this.#workers = workers;
+    this.#count = n;
     this.#healthy = true;
   }
 
@@ -231,7 +244,7 @@ export class ThreadPool {
   get size(): number {
     if (!this.#healthy) return 1;
     const ctrl = this.#ctrl;
-    for (let i = 0; i < this.#workers.length; i++) {
+    for (let i = 0; i < this.#count; i++) {
       if (Atomics.load(ctrl, STATE + i) === DEAD) {
         this.#fail();
         return 1;
@@ -256,10 +269,21 @@ export class ThreadPool {
    * @throws ThreadError when a worker failed (after the other shares have finished).
    */
   run(shares: readonly Share[]): void {
-    const n = this.#workers.length;
+    const n = this.#count;
     if (!this.#healthy || shares.length > n + 1) throw new RangeError('natgrad: internal: more shares than threads');
     const ctrl = this.#ctrl,
       args = this.#args;
+    // Claim every worker for this job (IDLE → BUSY): from here on a death report counts the dead
+    // worker's share. A worker already dead (between calls) is found here: the job then runs on
+    // this thread alone, share after share — the same results — and the pool is rebuilt.
+    for (let i = 0; i < n; i++) {
+      if (Atomics.compareExchange(ctrl, STATE + i, IDLE, BUSY) !== IDLE) {
+        for (let j = 0; j < i; j++) Atomics.store(ctrl, STATE + j, IDLE);
+        this.#fail();
+        for (const [name, a] of shares) (this.#host.exports[name] as (...x: number[]) => void)(...a);
+        return;
+      }
+    }
     for (let i = 0; i < n; i++) {
       const s = shares[i + 1];
       const base = i * SLOT;
@@ -268,7 +292,7 @@ export class ThreadPool {
         continue;
       }
       const [name, a] = s;
-      const id = name === ('__exit' as ThreadKernel) ? TEST_EXIT : KERNELS.indexOf(name);
+      const id = name === ('__exit' as ThreadKernel) ? TEST_EXIT : name === ('__hang' as ThreadKernel) ? TEST_HANG : KERNELS.indexOf(name);
       if (id === NO_WORK) throw new Error(`natgrad: internal: ${name} is not a thread kernel`);
       args[base] = id;
       for (let j = 0; j < a.length; j++) args[base + 1 + j] = a[j]!;
@@ -343,9 +367,21 @@ export class ThreadPool {
     this.#workspaces = [];
   }
 
-  /** @internal Tests: make worker 0 exit in the middle of a job, or trap in a kernel. */
-  crashForTesting(mode: 'exit' | 'trap'): void {
+  /**
+   * @internal Tests: make worker 0 fail in the middle of a job — trap in a kernel, exit, or (Node,
+   * Deno) spin until the supervisor terminates it from outside, as a crash would — or (`'idle'`)
+   * have it terminated between calls.
+   */
+  crashForTesting(mode: 'exit' | 'trap' | 'terminate' | 'idle'): void {
     const nop: Share = ['dzero', [0, 0, 0, 0]];
+    if (mode === 'terminate' || mode === 'idle') {
+      // 'idle': terminated between calls (returns at once; the next call finds the worker dead).
+      const sup = this.#workers[0];
+      if (!sup || !('node' in sup)) throw new Error(`natgrad: crashForTesting('${mode}') needs the Node/Deno supervisor`);
+      sup.node.postMessage({ type: 'terminate', index: 0 });
+      if (mode === 'terminate') this.run([nop, ['__hang' as ThreadKernel, []]]);
+      return;
+    }
     const bad: Share = mode === 'exit' ? ['__exit' as ThreadKernel, []] : ['dzero', [1, 1, 0xfffffff0, 1]];
     this.run([nop, bad]);
   }

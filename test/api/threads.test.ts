@@ -255,13 +255,13 @@ test('the linear problem (paper) on a threaded default core: Fisher, EF and the 
   }
 });
 
-test('a worker that traps or exits in the middle of a kernel: ThreadError, one thread meanwhile (same results), pool rebuilt', async () => {
+test('a worker that traps, exits or is terminated from outside in the middle of a kernel: ThreadError (no hang), one thread meanwhile (same results), pool rebuilt', async () => {
   const c = await createCore({ variant, threads: 2 });
   const N = 3000,
     d = 96;
   const X = randomMatrix(N, d, 2);
   const ref = gram(Matrix.from({ data: X, rows: N, cols: d }, 'X', cores[1]!)).toDense();
-  for (const mode of ['trap', 'exit'] as const) {
+  for (const mode of ['trap', 'exit', 'terminate'] as const) {
     assert.is(c.threads, 2);
     let err: unknown;
     try {
@@ -270,7 +270,7 @@ test('a worker that traps or exits in the middle of a kernel: ThreadError, one t
       err = e;
     }
     assert.instance(err, ThreadError, `${mode}: a ThreadError`);
-    assert.is((err as ThreadError).kind, mode);
+    assert.is((err as ThreadError).kind, mode === 'trap' ? 'trap' : 'exit');
     assert.match((err as Error).message, /rebuilt/);
     assert.is(c.threads, 1, `${mode}: one thread while the pool is rebuilt`);
     assertSame(gram(Matrix.from({ data: X, rows: N, cols: d }, 'X', c)).toDense(), ref, `${mode}: gram on one thread meanwhile`);
@@ -278,6 +278,15 @@ test('a worker that traps or exits in the middle of a kernel: ThreadError, one t
     assert.is(c.threads, 2, `${mode}: rebuilt`);
     assertSame(gram(Matrix.from({ data: X, rows: N, cols: d }, 'X', c)).toDense(), ref, `${mode}: gram on the rebuilt pool`);
   }
+  // Terminated between calls: the next call finds it dead, runs on this thread (same bits), and the
+  // pool is rebuilt.
+  c.pool!.crashForTesting('idle');
+  for (let i = 0; i < 100 && c.threads === 2; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.is(c.threads, 1, 'idle death noticed');
+  assertSame(gram(Matrix.from({ data: X, rows: N, cols: d }, 'X', c)).toDense(), ref, 'idle death: gram on one thread');
+  await c.pool!.ready;
+  assert.is(c.threads, 2, 'idle death: rebuilt');
+  assertSame(gram(Matrix.from({ data: X, rows: N, cols: d }, 'X', c)).toDense(), ref, 'idle death: gram on the rebuilt pool');
   // close(): the workers stop, their workspaces are freed, the core goes on with one thread.
   c.pool!.close();
   assert.is(c.threads, 1);

@@ -1,0 +1,47 @@
+/**
+ * The parent of a threaded core's workers in Node and Deno (node:worker_threads): it starts them,
+ * reports `ready` (or the first start-up error) to the main thread, and turns every worker's
+ * `exit` event into a death report in the control block (`markDead`). The main thread cannot do
+ * that itself — it is blocked in `Atomics.wait` while a call runs, so it receives no events — but
+ * this thread's event loop is free, so a worker that dies in the middle of a kernel for any
+ * reason (a trap, `process.exit`, `worker.terminate()`, a crash) wakes the waiting call, which then
+ * throws `ThreadError` instead of hanging. Terminating the supervisor terminates its workers.
+ *
+ * Messages from the main thread: `{ type: 'terminate', index }` (tests: kill worker `index`
+ * from outside, as a crash would).
+ *
+ * @module
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { markDead, type ThreadInit } from './thread-protocol.js';
+import { type NodeWorker, startModuleWorker } from './workers.js';
+
+const { inits } = workerData as { inits: ThreadInit[] };
+const workers: NodeWorker[] = [];
+
+function ready(w: NodeWorker): Promise<void> {
+  return new Promise((resolve, reject) => {
+    w.on('message', (m: { type?: string; message?: string }) => {
+      if (m?.type === 'ready') resolve();
+      else if (m?.type === 'error') reject(new Error(m.message));
+    });
+    w.once('error', reject);
+    w.once('exit', (code) => reject(new Error(`exited with code ${code} while starting`)));
+  });
+}
+
+try {
+  for (const init of inits) workers.push(await startModuleWorker(import.meta.url, 'thread-worker', init));
+  await Promise.all(workers.map(ready));
+  workers.forEach((w, i) => {
+    const ctrl = new Int32Array(inits[i]!.ctrl);
+    w.on('exit', (code) => markDead(ctrl, i, `worker ${i} died (exit code ${code}) in the middle of a kernel`));
+  });
+  parentPort!.on('message', (m: { type?: string; index?: number }) => {
+    if (m?.type === 'terminate' && typeof m.index === 'number') void workers[m.index]?.terminate();
+  });
+  parentPort!.postMessage({ type: 'ready' });
+} catch (e) {
+  for (const w of workers) void w.terminate();
+  parentPort!.postMessage({ type: 'error', message: String((e as Error)?.message ?? e) });
+}
