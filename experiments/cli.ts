@@ -29,6 +29,14 @@ function parseWorkers(value: string): number {
   return n;
 }
 
+function parseThreads(value: string): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1 || n > 64) {
+    throw new InvalidArgumentError(`expected an integer in [1, 64] (threads), got "${value}"`);
+  }
+  return n;
+}
+
 /** Streams the command writes to (replaceable in tests). */
 export interface Io {
   stdout: (s: string) => void;
@@ -44,6 +52,7 @@ interface ReproduceFlags {
   out: string;
   data?: string;
   workers: number;
+  threads?: number;
   quick?: boolean;
   datasets?: string[];
 }
@@ -74,11 +83,11 @@ async function reproduce(experiment: string, flags: ReproduceFlags, io: Io, sign
   } else {
     dataDir = defaultDataDir();
   }
-  const { variant } = await init();
+  const { variant, threads } = await init(flags.threads === undefined ? {} : { threads: flags.threads });
   const names: ExperimentName[] = experiment === 'all' ? [...EXPERIMENTS] : experiment === 'beyond' ? [...BEYOND_EXPERIMENTS] : [experiment as ExperimentName];
   log(
     `natgrad reproduce ${experiment}: out ${resolve(flags.out)}, data ${dataDir ?? '(none: only the vendored scikit-learn sets)'}, ` +
-      `${flags.workers} worker(s)${flags.quick ? ', --quick grid' : ''}, WebAssembly ${variant}`,
+      `${flags.workers} worker(s)${flags.quick ? ', --quick grid' : ''}, WebAssembly ${variant} on ${threads} thread(s)`,
   );
   const session = new Session({
     out: flags.out,
@@ -126,6 +135,7 @@ export function program(io: Io, run: (experiment: string, flags: ReproduceFlags)
     .addOption(new Option('--out <dir>', 'output directory for <experiment>.json and <experiment>.svg').default('out'))
     .addOption(new Option('--data <dir>', 'directory with a1a and uci/ (and optionally the scikit-learn CSVs); default ../shared/datasets when it exists'))
     .addOption(new Option('--workers <n>', 'worker threads for the grid searches').argParser(parseWorkers).default(availableParallelism(), 'the number of CPUs'))
+    .addOption(new Option('--threads <n>', 'threads for one computation (the threaded core; results are the same bits for any count)').argParser(parseThreads).default(undefined, 'every core'))
     .addOption(new Option('--quick', 'thinned grid (every 8th step size, every 4th damping) for a fast look; for the beyond-the-paper experiments: fewer iterations, probes and grid points'))
     .addOption(new Option('--datasets <list>', `only these data sets in fig3 / fig3-appendix (comma-separated: ${FIG3_NAMES.join(', ')})`).argParser(parseDatasets))
     .exitOverride()

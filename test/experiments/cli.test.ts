@@ -208,12 +208,35 @@ if (HAS_SHARED_DATA) {
   });
 }
 
+// End to end, the threaded core changes no bit: every beyond-the-paper experiment (networks:
+// Prop. 2, over-parameterization, spectra, KFAC, stochastic) writes byte-identical JSON and SVG on
+// 1 and on 2 threads. Runs in the 2-thread suites (once per binary; ~25 s).
+if (process.env.NATGRAD_THREADS === '2') {
+  test('reproduce beyond --quick: byte-identical JSON and SVG on 1 and 2 threads', () => {
+    const relaxed = process.env.NATGRAD_VARIANT === 'relaxed-simd' && Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-wasm-relaxed-simd'] : [];
+    const files: Record<string, string>[] = [];
+    for (const t of ['1', '2']) {
+      const out = join(tmp, `threads-${t}`);
+      const r = spawnSync(process.execPath, [...relaxed, BIN, 'reproduce', 'beyond', '--quick', '--threads', t, '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+      assert.is(r.status, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`on ${t} thread\\(s\\)`));
+      const got: Record<string, string> = {};
+      for (const name of ['prop2', 'overparameterized', 'spectra', 'kfac', 'stochastic']) {
+        for (const ext of ['json', 'svg']) got[`${name}.${ext}`] = readFileSync(join(out, `${name}.${ext}`), 'utf8');
+      }
+      files.push(got);
+    }
+    for (const k of Object.keys(files[0]!)) assert.ok(files[0]![k] === files[1]![k], `${k} differs between 1 and 2 threads`);
+  });
+}
+
 test('usage errors exit 2 with a helpful message', () => {
   const cases: [string[], RegExp][] = [
     [['reproduce', 'fig4'], /invalid for argument 'experiment'\. Allowed choices are fig1, fig2, fig2-appendix, fig3, fig3-appendix, starting-point, all/],
     [['reproduce', 'fig1', '--bogus'], /unknown option '--bogus'/],
     [['reproduce', 'fig1', '--workers', '0'], /--workers <n>.*expected a positive integer/],
     [['reproduce', 'fig1', '--workers', 'two'], /expected a positive integer/],
+    [['reproduce', 'fig1', '--threads', '0'], /--threads <n>.*expected an integer in \[1, 64\]/],
     [['reproduce', 'fig3', '--datasets', 'MNIST'], /unknown data set\(s\) "MNIST"/],
     [['reproduce'], /missing required argument 'experiment'/],
     [['frobnicate'], /unknown command 'frobnicate'/],
