@@ -22,13 +22,10 @@ which slows a current numpy; this script removes both from its own environment (
 the caller's) unless --keep-openblas-env, and reports the kernel threadpoolctl shows.
 """
 import argparse
-import gc
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 
 parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
 parser.add_argument('--out', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results', 'numpy.json'))
@@ -45,6 +42,9 @@ if not args.keep_openblas_env:
             removed_env[var] = os.environ.pop(var)
 
 import numpy as np  # noqa: E402  (after the environment is set)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import timing  # noqa: E402  (bench/timing.py)
 
 try:
     import scipy
@@ -69,36 +69,8 @@ MIN_SAMPLES = 5 if args.quick else 20
 
 
 def bench(fn):
-    """(median, min) seconds per op over cycles of calls, and the sample count."""
-    t0 = time.perf_counter()
-    calls = 0
-    while calls < 5 or time.perf_counter() - t0 < WARM_S:
-        fn()
-        calls += 1
-    count = 1
-    while True:
-        t = time.perf_counter()
-        for _ in range(count):
-            fn()
-        elapsed = time.perf_counter() - t
-        if elapsed >= CYCLE_S:
-            break
-        count = max(count * 2, int(count * CYCLE_S / max(elapsed, 1e-9) * 1.1))
-    samples = []
-    start = time.perf_counter()
-    cpu0 = time.process_time()
-    gc.disable()
-    try:
-        while len(samples) < MIN_SAMPLES or time.perf_counter() - start < MAX_S:
-            t = time.perf_counter()
-            for _ in range(count):
-                fn()
-            samples.append((time.perf_counter() - t) / count)
-    finally:
-        gc.enable()
-    cpu = time.process_time() - cpu0
-    wall = time.perf_counter() - start
-    return statistics.median(samples), min(samples), len(samples), cpu / (len(samples) * count), cpu / wall
+    """(median, min) seconds per op over cycles of calls, the sample count, CPU ms per op, CPU share."""
+    return timing.bench(fn, WARM_S, CYCLE_S, MAX_S, MIN_SAMPLES)
 
 
 def row(name, sizes, variant, impl, flops, fn):

@@ -7,13 +7,12 @@ Timed op: C = X.T @ (w[:, None] * X) (full d x d product, inputs seeded with def
 for (N, d) = (10000, 256) and (200000, 128). The thread count is set in the environment
 (OPENBLAS/OMP/MKL) before numpy is imported; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are
 removed from this process's environment as in numpy_kernels.py. Method as numpy_kernels.py:
-warm-up >= 0.3 s, cycles of >= 50 ms, median and minimum of >= 10 samples over >= 2 s.
+bench/timing.py's loop (warm-up >= 0.3 s, cycles of >= 50 ms, >= 10 samples over >= 2 s).
 """
 import argparse
 import json
 import os
-import statistics
-import time
+import sys
 
 parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
 parser.add_argument('--threads', type=int, required=True)
@@ -27,33 +26,16 @@ for var in ('OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'):
 
 import numpy as np  # noqa: E402  (after the environment is set)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import timing  # noqa: E402  (bench/timing.py)
+
 WARM_S, CYCLE_S = (0.1, 0.05) if args.quick else (0.3, 0.05)
 MAX_S, MIN_SAMPLES = (0.5, 3) if args.quick else (2.0, 10)
 
 
 def bench(fn):
-    t0 = time.perf_counter()
-    calls = 0
-    while calls < 3 or time.perf_counter() - t0 < WARM_S:
-        fn()
-        calls += 1
-    count = 1
-    while True:
-        t = time.perf_counter()
-        for _ in range(count):
-            fn()
-        elapsed = time.perf_counter() - t
-        if elapsed >= CYCLE_S:
-            break
-        count = max(count * 2, int(count * CYCLE_S / max(elapsed, 1e-9) * 1.1))
-    samples = []
-    start = time.perf_counter()
-    while len(samples) < MIN_SAMPLES or time.perf_counter() - start < MAX_S:
-        t = time.perf_counter()
-        for _ in range(count):
-            fn()
-        samples.append((time.perf_counter() - t) / count)
-    return statistics.median(samples), min(samples), len(samples)
+    med, mn, n, _cpu, _share = timing.bench(fn, WARM_S, CYCLE_S, MAX_S, MIN_SAMPLES)
+    return med, mn, n
 
 
 rng = np.random.default_rng(0)
