@@ -324,8 +324,9 @@ function formatBytes(b: number): string {
 let current: Core | undefined;
 
 /**
- * Load a core (see the module documentation for how the binary is chosen and found).
- * Later calls replace the default core; handles made earlier keep using theirs.
+ * Load a core (see the module documentation for how the binary and the thread count are chosen).
+ * Later calls replace the default core; handles made earlier keep using theirs, so the earlier
+ * core's workers stay (idle, `unref()`ed) until `core().pool?.close()` is called on it.
  * @example
  * const { variant } = await init();   // 'relaxed-simd' on Node ≥ 22, 'simd' on plain Node 20
  */
