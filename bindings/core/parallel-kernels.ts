@@ -12,6 +12,7 @@
  * | `denseBroadcastRows` | rows | copies |
  * | `denseColSums` | column ranges starting at even offsets | one sum per column, rows in order |
  * | `mlpTangentIn` / `Back` / `Grad` | directions (the kc column blocks); one direction: rows (In, Back) or the kernel's own dgemm / column-sum steps (Grad) | independent columns of a batched product; the same steps in the same order |
+ * | `mlpUnitTangent` / `mlpUnitGrad` (the dense Hessian's residual columns) | unit directions | independent directions |
  * | `denseOuterRows`, `densePairOuter`, `densePairOuterLower`, `denseRowSqSums`, `denseMulRep` | samples | per-sample rows (pullbacks, per-sample Kronecker factors); a sample's sum over its k stack rows stays in one share |
  *
  * Calls below {@link MIN_SHARE_WORK} multiply-adds per share run on the main thread alone: a
@@ -209,6 +210,46 @@ export function parallelExports<E extends object>(raw: E, pool: ThreadPool): E {
     'mlpTangentGrad',
     (a) => 2 * a[0]! * a[1]! * a[2]! * a[3]!,
     (a, j0, kc) => [kc, a[1]!, a[2]!, a[3]!, a[4]! === 0 ? 0 : a[4]! + 8 * j0 * a[1]! * a[3]!, a[5]!, a[6]!, a[7]!, a[8]! === 0 ? 0 : a[8]! + 8 * j0 * a[1]! * a[2]!, a[9]! + 8 * j0 * a[10]!, a[10]!],
+  );
+  // Unit directions of the dense Hessian's residual term: kc independent directions e_{p0+j}.
+  const byUnitDirections = (name: 'mlpUnitTangent' | 'mlpUnitGrad', work: (a: number[]) => number, shift: (a: number[], j0: number, kc: number) => number[]) => {
+    ex[name] = (...a: number[]) => {
+      const kc = a[0]!;
+      const parts = kc >= 2 ? Math.min(sharesFor(pool, work(a)), kc) : 1;
+      if (parts < 2) return r[name]!(...a);
+      run(splitRange(kc, parts, 1).map(([j0, j1]) => [name, shift(a, j0, j1 - j0)] as Share));
+    };
+  };
+  // mlpUnitTangent(kc, n, nin, nout, a, lda, p0, d, z, t, w2, nout2, z2)
+  byUnitDirections(
+    'mlpUnitTangent',
+    (a) => a[0]! * a[1]! * (2 * a[3]! + a[11]!),
+    (a, j0, kc) => {
+      const blk = 8 * j0 * a[1]! * a[3]!;
+      return [kc, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]! + j0, a[7]!, a[8]! + blk, a[9]! + blk, a[10]!, a[11]!, a[12]! === 0 ? 0 : a[12]! + 8 * j0 * a[1]! * a[11]!];
+    },
+  );
+  // mlpUnitGrad(kc, n, nin, nout, dg, sparse, a, lda, g, da, p0, noutLo, ninLo, hv, ldh)
+  byUnitDirections(
+    'mlpUnitGrad',
+    (a) => a[0]! * a[1]! * a[2]! * a[3]!,
+    (a, j0, kc) => [
+      kc,
+      a[1]!,
+      a[2]!,
+      a[3]!,
+      a[4]! === 0 ? 0 : a[4]! + 8 * j0 * a[1]! * a[3]!,
+      a[5]!,
+      a[6]!,
+      a[7]!,
+      a[8]!,
+      a[9]! === 0 ? 0 : a[9]! + 8 * j0 * a[1]! * a[2]!,
+      a[10]! + j0,
+      a[11]!,
+      a[12]!,
+      a[13]! + 8 * j0 * a[14]!,
+      a[14]!,
+    ],
   );
   // Per-sample kernels: split the n samples; byte offsets of sample i0 in each argument.
   const bySamples = (name: ThreadKernel, cost: (a: number[]) => number, shift: (a: number[], i0: number, n: number) => number[]) => {

@@ -36,6 +36,8 @@ export const KERNELS = [
   'densePairOuterLower',
   'denseRowSqSums',
   'denseMulRep',
+  'mlpUnitTangent',
+  'mlpUnitGrad',
 ] as const;
 
 /** Name of a kernel a worker can run. */
