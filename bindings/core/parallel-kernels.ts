@@ -148,16 +148,23 @@ export function parallelExports<E extends object>(raw: E, pool: ThreadPool): E {
     run(splitRange(o!, parts, 2).map(([j0, j1]) => ['denseColSums', [n!, j1 - j0, x! + 8 * j0, ldx!, alpha!, out! + 8 * j0]] as Share));
   };
 
-  // Batched directions: kc column blocks, each an independent product.
-  const byDirections = (name: 'mlpTangentIn' | 'mlpTangentBack' | 'mlpTangentGrad', work: (a: number[]) => number, shift: (a: number[], j0: number, kc: number) => number[]) => {
+  /**
+   * Kernels whose first argument counts independent items (directions or samples): split that
+   * count; `shift(a, i0, count)` gives the arguments of items i0 … i0 + count − 1. `single`, when
+   * given, may take over a call with one item (returns true when it did).
+   */
+  const splitLeading = (name: ThreadKernel, work: (a: number[]) => number, minWork: number, shift: (a: number[], i0: number, count: number) => number[], single?: (a: number[]) => boolean) => {
     ex[name] = (...a: number[]) => {
-      const kc = a[0]!;
-      if (kc === 1 && oneDirection[name](a)) return;
-      const parts = kc >= 2 ? Math.min(sharesFor(pool, work(a)), kc) : 1;
+      const count = a[0]!;
+      if (count === 1 && single?.(a)) return;
+      const parts = Math.min(sharesFor(pool, work(a), minWork), count);
       if (parts < 2) return r[name]!(...a);
-      run(splitRange(kc, parts, 1).map(([j0, j1]) => [name, shift(a, j0, j1 - j0)] as Share));
+      run(splitRange(count, parts, 1).map(([i0, i1]) => [name, shift(a, i0, i1 - i0)] as Share));
     };
   };
+  // Batched directions: kc column blocks, each an independent product.
+  const byDirections = (name: 'mlpTangentIn' | 'mlpTangentBack' | 'mlpTangentGrad', work: (a: number[]) => number, shift: (a: number[], j0: number, kc: number) => number[]) =>
+    splitLeading(name, work, MIN_SHARE_WORK, shift, oneDirection[name]);
   // One direction (kc = 1: a Hessian-vector product's R-operator pass): mlpTangentIn and
   // mlpTangentBack split their n rows (a row-split dgemm, then per-row bias adds); mlpTangentGrad
   // runs as the kernel's own steps — dgemm, column sums, dgemm — each split as above.
@@ -212,27 +219,21 @@ export function parallelExports<E extends object>(raw: E, pool: ThreadPool): E {
     (a, j0, kc) => [kc, a[1]!, a[2]!, a[3]!, a[4]! === 0 ? 0 : a[4]! + 8 * j0 * a[1]! * a[3]!, a[5]!, a[6]!, a[7]!, a[8]! === 0 ? 0 : a[8]! + 8 * j0 * a[1]! * a[2]!, a[9]! + 8 * j0 * a[10]!, a[10]!],
   );
   // Unit directions of the dense Hessian's residual term: kc independent directions e_{p0+j}.
-  const byUnitDirections = (name: 'mlpUnitTangent' | 'mlpUnitGrad', work: (a: number[]) => number, shift: (a: number[], j0: number, kc: number) => number[]) => {
-    ex[name] = (...a: number[]) => {
-      const kc = a[0]!;
-      const parts = kc >= 2 ? Math.min(sharesFor(pool, work(a)), kc) : 1;
-      if (parts < 2) return r[name]!(...a);
-      run(splitRange(kc, parts, 1).map(([j0, j1]) => [name, shift(a, j0, j1 - j0)] as Share));
-    };
-  };
   // mlpUnitTangent(kc, n, nin, nout, a, lda, p0, d, z, t, w2, nout2, z2)
-  byUnitDirections(
+  splitLeading(
     'mlpUnitTangent',
     (a) => a[0]! * a[1]! * (2 * a[3]! + a[11]!),
+    MIN_SHARE_WORK,
     (a, j0, kc) => {
       const blk = 8 * j0 * a[1]! * a[3]!;
       return [kc, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]! + j0, a[7]!, a[8]! + blk, a[9]! + blk, a[10]!, a[11]!, a[12]! === 0 ? 0 : a[12]! + 8 * j0 * a[1]! * a[11]!];
     },
   );
   // mlpUnitGrad(kc, n, nin, nout, dg, sparse, a, lda, g, da, p0, noutLo, ninLo, hv, ldh)
-  byUnitDirections(
+  splitLeading(
     'mlpUnitGrad',
     (a) => a[0]! * a[1]! * a[2]! * a[3]!,
+    MIN_SHARE_WORK,
     (a, j0, kc) => [
       kc,
       a[1]!,
@@ -252,42 +253,39 @@ export function parallelExports<E extends object>(raw: E, pool: ThreadPool): E {
     ],
   );
   // Per-sample kernels: split the n samples; byte offsets of sample i0 in each argument.
-  const bySamples = (name: ThreadKernel, cost: (a: number[]) => number, shift: (a: number[], i0: number, n: number) => number[]) => {
-    ex[name] = (...a: number[]) => {
-      const n = a[0]!;
-      const parts = Math.min(sharesFor(pool, cost(a), MIN_SHARE_ELEMENTS), n);
-      if (parts < 2) return r[name]!(...a);
-      run(splitRange(n, parts, 1).map(([i0, i1]) => [name, shift(a, i0, i1 - i0)] as Share));
-    };
-  };
   // denseOuterRows(n, k, o, m, delta, a, lda, out, ldout): out rows i·k … per sample.
-  bySamples(
+  splitLeading(
     'denseOuterRows',
     (a) => a[0]! * a[1]! * a[2]! * (a[3]! + 1),
+    MIN_SHARE_ELEMENTS,
     (a, i0, n) => [n, a[1]!, a[2]!, a[3]!, a[4]! + 8 * i0 * a[1]! * a[2]!, a[5]! + 8 * i0 * a[6]!, a[6]!, a[7]! + 8 * i0 * a[1]! * a[8]!, a[8]!],
   );
   // densePairOuter(n, k, p, q, x, y, out): out is n × (p·q).
-  bySamples(
+  splitLeading(
     'densePairOuter',
     (a) => a[0]! * a[1]! * a[2]! * a[3]!,
+    MIN_SHARE_ELEMENTS,
     (a, i0, n) => [n, a[1]!, a[2]!, a[3]!, a[4]! + 8 * i0 * a[1]! * a[2]!, a[5]! + 8 * i0 * a[1]! * a[3]!, a[6]! + 8 * i0 * a[2]! * a[3]!],
   );
   // densePairOuterLower(n, k, p, x, out): out is n × p(p+1)/2.
-  bySamples(
+  splitLeading(
     'densePairOuterLower',
     (a) => (a[0]! * a[1]! * a[2]! * (a[2]! + 1)) / 2,
+    MIN_SHARE_ELEMENTS,
     (a, i0, n) => [n, a[1]!, a[2]!, a[3]! + 8 * i0 * a[1]! * a[2]!, a[4]! + 4 * i0 * a[2]! * (a[2]! + 1)],
   );
   // denseRowSqSums(n, k, o, x, out): out is n × o.
-  bySamples(
+  splitLeading(
     'denseRowSqSums',
     (a) => a[0]! * a[1]! * a[2]!,
+    MIN_SHARE_ELEMENTS,
     (a, i0, n) => [n, a[1]!, a[2]!, a[3]! + 8 * i0 * a[1]! * a[2]!, a[4]! + 8 * i0 * a[2]!],
   );
   // denseMulRep(n, k, c, d, x, out): d is n × c, x and out (n·k) × c.
-  bySamples(
+  splitLeading(
     'denseMulRep',
     (a) => a[0]! * a[1]! * a[2]!,
+    MIN_SHARE_ELEMENTS,
     (a, i0, n) => [n, a[1]!, a[2]!, a[3]! + 8 * i0 * a[2]!, a[4]! + 8 * i0 * a[1]! * a[2]!, a[5]! + 8 * i0 * a[1]! * a[2]!],
   );
   return ex as unknown as E;
