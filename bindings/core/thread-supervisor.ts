@@ -14,25 +14,14 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { markDead, type ThreadInit } from './thread-protocol.js';
-import { type NodeWorker, startModuleWorker } from './workers.js';
+import { type NodeWorker, nodeWorkerReady, startModuleWorker } from './workers.js';
 
 const { inits } = workerData as { inits: ThreadInit[] };
 const workers: NodeWorker[] = [];
 
-function ready(w: NodeWorker): Promise<void> {
-  return new Promise((resolve, reject) => {
-    w.on('message', (m: { type?: string; message?: string }) => {
-      if (m?.type === 'ready') resolve();
-      else if (m?.type === 'error') reject(new Error(m.message));
-    });
-    w.once('error', reject);
-    w.once('exit', (code) => reject(new Error(`exited with code ${code} while starting`)));
-  });
-}
-
 try {
   for (const init of inits) workers.push(await startModuleWorker(import.meta.url, 'thread-worker', init));
-  await Promise.all(workers.map(ready));
+  await Promise.all(workers.map(nodeWorkerReady));
   workers.forEach((w, i) => {
     const ctrl = new Int32Array(inits[i]!.ctrl);
     w.on('exit', (code) => markDead(ctrl, i, `worker ${i} died (exit code ${code}) in the middle of a kernel`));

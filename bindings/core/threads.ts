@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { startModuleWorker, type NodeWorker } from './workers.js';
+import { hasNodeApis, nodeWorkerReady, startModuleWorker, type NodeWorker } from './workers.js';
 import {
   CTRL_WORDS,
   BUSY,
@@ -111,16 +111,12 @@ export function sharedMemoryAvailable(): boolean {
 export async function hostCores(): Promise<number> {
   const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
   if (typeof nav?.hardwareConcurrency === 'number' && nav.hardwareConcurrency > 0) return nav.hardwareConcurrency;
-  const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
-  if (typeof proc?.versions?.node === 'string') {
+  if (hasNodeApis()) {
     const os = await import('node:os');
     return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   }
   return 1;
 }
-
-/** Node, or Deno (whose `node:worker_threads` has `unref()`, so an idle pool does not keep it alive). */
-const hasWorkerThreads = () => typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
 
 /**
  * Start the workers: in Node and Deno one supervisor worker (thread-supervisor.ts) that starts
@@ -128,7 +124,8 @@ const hasWorkerThreads = () => typeof (globalThis as { process?: { versions?: { 
  * be woken by a supervisor's events any better than by the workers' own reports).
  */
 async function spawnAll(inits: ThreadInit[]): Promise<AnyWorker[]> {
-  if (hasWorkerThreads()) return [{ node: await startModuleWorker(import.meta.url, 'thread-supervisor', { inits }) }];
+  // Node and Deno: node:worker_threads, whose unref() keeps an idle pool from holding the process.
+  if (hasNodeApis()) return [{ node: await startModuleWorker(import.meta.url, 'thread-supervisor', { inits }) }];
   const out: AnyWorker[] = [];
   for (const init of inits) out.push(spawnWeb(init));
   return out;
@@ -144,20 +141,19 @@ function spawnWeb(init: ThreadInit): AnyWorker {
 }
 
 function whenReady(w: AnyWorker): Promise<void> {
+  const failed = (why: string) => new Error(`natgrad: a thread worker could not start: ${why}`);
+  if ('node' in w) {
+    return nodeWorkerReady(w.node).catch((e: Error) => {
+      throw failed(e.message);
+    });
+  }
   return new Promise((resolve, reject) => {
-    const onMessage = (m: unknown) => {
-      const msg = m as { type?: string; message?: string };
+    w.web.addEventListener('message', (e) => {
+      const msg = e.data as { type?: string; message?: string };
       if (msg?.type === 'ready') resolve();
-      else if (msg?.type === 'error') reject(new Error(`natgrad: a thread worker could not start: ${msg.message}`));
-    };
-    if ('node' in w) {
-      w.node.on('message', onMessage);
-      w.node.once('error', (e: Error) => reject(new Error(`natgrad: a thread worker could not start: ${e.message}`)));
-      w.node.once('exit', (code) => reject(new Error(`natgrad: a thread worker exited (${code}) while starting`)));
-    } else {
-      w.web.addEventListener('message', (e) => onMessage(e.data));
-      w.web.addEventListener('error', (e) => reject(new Error(`natgrad: a thread worker could not start: ${e.message ?? 'error'}`)));
-    }
+      else if (msg?.type === 'error') reject(failed(String(msg.message)));
+    });
+    w.web.addEventListener('error', (e) => reject(failed(e.message ?? 'error')));
   });
 }
 

@@ -27,6 +27,7 @@
 import { instantiate } from '@assemblyscript/loader';
 import { parallelExports } from './parallel-kernels.js';
 import { hostCores, sharedMemoryAvailable, ThreadPool } from './threads.js';
+import { hasNodeApis } from './workers.js';
 
 /** Which binary runs. */
 export type Variant = 'relaxed-simd' | 'simd';
@@ -337,9 +338,9 @@ export async function init(options: InitOptions = {}): Promise<InitResult> {
 
 /** Whether this code runs inside a worker (Node worker thread, web or Deno worker). */
 async function inWorker(): Promise<boolean> {
-  const g = globalThis as { process?: { versions?: { node?: string } }; WorkerGlobalScope?: unknown; self?: unknown };
+  const g = globalThis as { WorkerGlobalScope?: unknown; self?: unknown };
   if (typeof g.WorkerGlobalScope !== 'undefined' && g.self instanceof (g.WorkerGlobalScope as new () => unknown)) return true;
-  if (typeof g.process?.versions?.node === 'string' && !('Deno' in globalThis)) {
+  if (hasNodeApis()) {
     const { isMainThread } = await import('node:worker_threads');
     return !isMainThread;
   }
@@ -372,7 +373,8 @@ export async function createCore(options: InitOptions = {}): Promise<Core> {
   if (variant === 'relaxed-simd' && !supportsRelaxedSimd()) {
     throw new Error('natgrad: relaxed SIMD is not supported by this engine ' + '(Node 20 needs --experimental-wasm-relaxed-simd; Node ≥ 22, Deno and current Chromium have it)');
   }
-  const threads = (await resolveThreads(options.threads)) > 1 && sharedMemoryAvailable() ? await resolveThreads(options.threads) : 1;
+  const asked = await resolveThreads(options.threads);
+  const threads = asked > 1 && sharedMemoryAvailable() ? asked : 1;
   if (threads === 1) {
     const module = await compile(options.source ?? binaryUrl(variant));
     const { exports } = await instantiate<KernelExports>(module, {});

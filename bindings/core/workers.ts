@@ -29,6 +29,27 @@ export async function startModuleWorker(callerUrl: string, name: string, workerD
   return new Worker(code, { eval: true, workerData, execArgv: [] });
 }
 
+/**
+ * Resolves when a worker posts `{ type: 'ready' }`; rejects when it posts `{ type: 'error',
+ * message }`, emits `error`, or exits first. The listeners stay (a started worker posts nothing
+ * else that they would mistake).
+ */
+export function nodeWorkerReady(w: NodeWorker): Promise<void> {
+  return new Promise((resolve, reject) => {
+    w.on('message', (m: { type?: string; message?: string }) => {
+      if (m?.type === 'ready') resolve();
+      else if (m?.type === 'error') reject(new Error(String(m.message)));
+    });
+    w.once('error', reject);
+    w.once('exit', (code) => reject(new Error(`exited with code ${code} while starting`)));
+  });
+}
+
+/** True in Node and in Deno (whose Node compatibility layer has `node:worker_threads` and `node:os`). */
+export function hasNodeApis(): boolean {
+  return typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+}
+
 /** True in Node when `node:worker_threads` loads (false in browsers and Deno without it). */
 export async function workerThreadsAvailable(): Promise<boolean> {
   if (typeof process === 'undefined' || typeof process.versions?.node !== 'string') return false;
