@@ -85,6 +85,8 @@ export async function parallelGram(X: MatrixInput | Matrix, w?: VectorInput, opt
   const core = defaultCore();
   const chunkRows = Math.max(1, Math.floor(chunkBytes / (8 * Math.max(d, 1))));
   const C = core.alloc(8 * d * d);
+  // One weight block for every chunk (the chunk's rows change, its size does not).
+  const pw = weights ? core.alloc(8 * Math.min(chunkRows, rows)) : 0;
   try {
     core.f64(C, d * d).fill(0);
     for (let a = 0; a < rows; a += chunkRows) {
@@ -98,16 +100,8 @@ export async function parallelGram(X: MatrixInput | Matrix, w?: VectorInput, opt
         chunk = Matrix.from({ rows: b - a, cols: d, indptr, indices: csr!.indices.subarray(p0, p1), values: csr!.values.subarray(p0, p1) }, 'X', core);
       }
       try {
-        if (!weights) chunk.syrkLower(0, 1, C, d);
-        else {
-          const pw = core.alloc(8 * (b - a));
-          try {
-            core.f64(pw, b - a).set(weights.subarray(a, b));
-            chunk.syrkLower(pw, 1, C, d);
-          } finally {
-            core.free(pw);
-          }
-        }
+        if (weights) core.f64(pw, b - a).set(weights.subarray(a, b));
+        chunk.syrkLower(pw, 1, C, d);
       } finally {
         chunk.free();
       }
@@ -116,6 +110,8 @@ export async function parallelGram(X: MatrixInput | Matrix, w?: VectorInput, opt
   } catch (e) {
     core.free(C);
     throw e;
+  } finally {
+    if (pw) core.free(pw);
   }
   return new SymMatrix(core, d, C);
 }

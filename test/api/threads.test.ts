@@ -36,6 +36,16 @@ function assertSame(a: ArrayLike<number>, b: ArrayLike<number>, what: string): v
   }
 }
 
+/** The dense Gram matrix of X (rows × cols) on core c; every handle freed. */
+function gramOn(c: Core, X: Float64Array, rows: number, cols: number): Float64Array {
+  const m = Matrix.from({ data: X, rows, cols }, 'X', c);
+  const G = gram(m);
+  const out = G.toDense();
+  G.free();
+  m.free();
+  return out;
+}
+
 /** Run f on each core and assert the outputs (one array, or named arrays) are bitwise equal. */
 function sameOnAll(what: string, f: (c: Core) => ArrayLike<number> | Record<string, ArrayLike<number>>): void {
   const T0 = performance.now();
@@ -142,7 +152,7 @@ test('Gram / Fisher kernel: d below, at and past the 1020-column blocking, weigh
   ] as [number, number][]) {
     const X = randomMatrix(N, d, d);
     const w = Float64Array.from({ length: 2 * N }, (_, i) => 0.25 + (i % 7));
-    sameOnAll(`gram ${N}×${d}`, (c) => gram(Matrix.from({ data: X, rows: N, cols: d }, 'X', c)).toDense());
+    sameOnAll(`gram ${N}×${d}`, (c) => gramOn(c, X, N, d));
     sameOnAll(`weighted gram ${N}×${d} (incw 2)`, (c) => {
       const e = c.exports;
       const x = c.allocCopy(X),
@@ -260,7 +270,7 @@ test('a worker that traps, exits or is terminated from outside in the middle of 
   const N = 3000,
     d = 96;
   const X = randomMatrix(N, d, 2);
-  const ref = gram(Matrix.from({ data: X, rows: N, cols: d }, 'X', cores[1]!)).toDense();
+  const ref = gramOn(cores[1]!, X, N, d);
   for (const mode of ['trap', 'exit', 'terminate'] as const) {
     assert.is(c.threads, 2);
     let err: unknown;
@@ -273,24 +283,24 @@ test('a worker that traps, exits or is terminated from outside in the middle of 
     assert.is((err as ThreadError).kind, mode === 'trap' ? 'trap' : 'exit');
     assert.match((err as Error).message, /rebuilt/);
     assert.is(c.threads, 1, `${mode}: one thread while the pool is rebuilt`);
-    assertSame(gram(Matrix.from({ data: X, rows: N, cols: d }, 'X', c)).toDense(), ref, `${mode}: gram on one thread meanwhile`);
+    assertSame(gramOn(c, X, N, d), ref, `${mode}: gram on one thread meanwhile`);
     await c.pool!.ready;
     assert.is(c.threads, 2, `${mode}: rebuilt`);
-    assertSame(gram(Matrix.from({ data: X, rows: N, cols: d }, 'X', c)).toDense(), ref, `${mode}: gram on the rebuilt pool`);
+    assertSame(gramOn(c, X, N, d), ref, `${mode}: gram on the rebuilt pool`);
   }
   // Terminated between calls: the next call finds it dead, runs on this thread (same bits), and the
   // pool is rebuilt.
   c.pool!.crashForTesting('idle');
   for (let i = 0; i < 100 && c.threads === 2; i++) await new Promise((r) => setTimeout(r, 20));
   assert.is(c.threads, 1, 'idle death noticed');
-  assertSame(gram(Matrix.from({ data: X, rows: N, cols: d }, 'X', c)).toDense(), ref, 'idle death: gram on one thread');
+  assertSame(gramOn(c, X, N, d), ref, 'idle death: gram on one thread');
   await c.pool!.ready;
   assert.is(c.threads, 2, 'idle death: rebuilt');
-  assertSame(gram(Matrix.from({ data: X, rows: N, cols: d }, 'X', c)).toDense(), ref, 'idle death: gram on the rebuilt pool');
+  assertSame(gramOn(c, X, N, d), ref, 'idle death: gram on the rebuilt pool');
   // close(): the workers stop, their workspaces are freed, the core goes on with one thread.
   c.pool!.close();
   assert.is(c.threads, 1);
-  assertSame(gram(Matrix.from({ data: X, rows: N, cols: d }, 'X', c)).toDense(), ref, 'after close');
+  assertSame(gramOn(c, X, N, d), ref, 'after close');
 });
 
 test.after(() => {
