@@ -6,6 +6,17 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** How to get a browser, for the skip line. */
+/**
+ * The response headers of cross-origin isolation (SharedArrayBuffer, so natgrad's init() starts the
+ * threaded core), as web/vite.config.ts sends them and a static host should.
+ */
+export const ISOLATION_HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+
+/** Set the isolation headers on a node:http response. */
+export function setIsolationHeaders(res) {
+  for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
+}
+
 export const CHROMIUM_HOW = 'apt-get install chromium, or set CHROMIUM_PATH=/path/to/chromium';
 
 function executable(path) {

@@ -22,7 +22,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM_HOW, findChromium, launchOptions } from './chromium.mjs';
+import { CHROMIUM_HOW, findChromium, launchOptions, setIsolationHeaders } from './chromium.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dist = join(root, 'web', 'dist');
@@ -93,8 +93,7 @@ try {
   const listen = async (isolated) => {
     const srv = createServer((req, res) => {
       if (isolated) {
-        res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
-        res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
+        setIsolationHeaders(res);
       }
       serve(req, res, () => {
         res.statusCode = 404;

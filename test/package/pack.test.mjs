@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM_HOW, findChromium, launchOptions } from '../browser/chromium.mjs';
+import { CHROMIUM_HOW, findChromium, launchOptions, setIsolationHeaders } from '../browser/chromium.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const require = createRequire(join(root, 'package.json'));
@@ -277,8 +277,7 @@ try {
       const serve = sirv(outDir, { dev: false });
       // The headers of cross-origin isolation: SharedArrayBuffer, so init() starts the threaded core.
       server = createServer((req, res) => {
-        res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
-        res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
+        setIsolationHeaders(res);
         serve(req, res, () => {
           res.statusCode = 404;
           res.end('not found');
