@@ -7,8 +7,8 @@
  * reason (a trap, `process.exit`, `worker.terminate()`, a crash) wakes the waiting call, which then
  * throws `ThreadError` instead of hanging. Terminating the supervisor terminates its workers.
  *
- * Messages from the main thread: `{ type: 'terminate', index }` (tests: kill worker `index`
- * from outside, as a crash would).
+ * Test hooks: `{ type: 'terminate', index }` from the main thread kills worker `index` (between
+ * calls); `{ type: 'terminate-me' }` from a worker in a job kills it in the middle of that job.
  *
  * @module
  */
@@ -25,6 +25,9 @@ try {
   workers.forEach((w, i) => {
     const ctrl = new Int32Array(inits[i]!.ctrl);
     w.on('exit', (code) => markDead(ctrl, i, `worker ${i} died (exit code ${code}) in the middle of a kernel`));
+    w.on('message', (m: { type?: string }) => {
+      if (m?.type === 'terminate-me') void w.terminate(); // tests: a kill from outside, mid-job
+    });
   });
   parentPort!.on('message', (m: { type?: string; index?: number }) => {
     if (m?.type === 'terminate' && typeof m.index === 'number') void workers[m.index]?.terminate();

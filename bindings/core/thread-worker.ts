@@ -44,8 +44,10 @@ async function start(init: ThreadInit, post: (m: unknown) => void, exitThread: (
   const proc = (globalThis as { process?: { on?: (e: string, f: () => void) => void } }).process;
   const exitHook = typeof proc?.on === 'function';
   if (exitHook) proc!.on!('exit', onExit);
-  post({ type: 'ready' });
+  // Read the generation before saying ready: the first job may be posted (GEN incremented) as soon
+  // as the main thread hears `ready`, and a worker that read GEN after that would wait past it.
   let seen = Atomics.load(ctrl, GEN);
+  post({ type: 'ready' });
   for (;;) {
     let spins = 0;
     while (Atomics.load(ctrl, GEN) === seen && spins++ < SPIN);
@@ -64,7 +66,11 @@ async function start(init: ThreadInit, post: (m: unknown) => void, exitThread: (
         exitThread();
         return;
       }
-      if (id === TEST_HANG) for (;;) Atomics.load(ctrl, GEN); // until terminated from outside
+      if (id === TEST_HANG) {
+        // Ask the supervisor to terminate this worker now that it is in the middle of a job.
+        post({ type: 'terminate-me' });
+        for (;;) Atomics.load(ctrl, GEN);
+      }
       if (id !== NO_WORK) {
         const a = args.subarray(base + 1, base + SLOT);
         fns[id]!(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!, a[16]!, a[17]!, a[18]!);

@@ -374,8 +374,9 @@ export class ThreadPool {
       // 'idle': terminated between calls (returns at once; the next call finds the worker dead).
       const sup = this.#workers[0];
       if (!sup || !('node' in sup)) throw new Error(`natgrad: crashForTesting('${mode}') needs the Node/Deno supervisor`);
-      sup.node.postMessage({ type: 'terminate', index: 0 });
+      // 'terminate': the worker asks the supervisor to kill it once it holds the job.
       if (mode === 'terminate') this.run([nop, ['__hang' as ThreadKernel, []]]);
+      else sup.node.postMessage({ type: 'terminate', index: 0 });
       return;
     }
     const bad: Share = mode === 'exit' ? ['__exit' as ThreadKernel, []] : ['dzero', [1, 1, 0xfffffff0, 1]];
