@@ -51,7 +51,9 @@ export {
   toDense,
   loadDigits,
 } from './data/datasets.js';
-export type { TypedCsrMatrix, TextSource, SklearnCsvOptions, LibsvmOptions, PaperDatasetName } from './data/datasets.js';
+export type { TypedCsrMatrix, TextSource, SklearnCsvOptions, LibsvmOptions, PaperDatasetName, DigitsOptions } from './data/datasets.js';
+export { loadFashionMnist, parseIdx, fashionMnistClasses, FASHION_MNIST_DIR } from './data/images.js';
+export type { ImageShape, ImageDataset, FashionMnist, FashionMnistOptions, FashionMnistBytes, IdxArray } from './data/images.js';
 export { fisherAccumulator, empiricalFisherAccumulator, CurvatureAccumulator, type AccumulatorOptions, type AccumulatorKind } from './problem/accumulator.js';
 export { parallelGram, type ParallelOptions } from './linalg/parallel.js';
 export { gridSearch, SPARSE_DENSITY_THRESHOLD } from './grid/grid.js';

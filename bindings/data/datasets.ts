@@ -15,6 +15,7 @@
 
 import { DataFormatError } from '../core/errors.js';
 import type { CsrMatrix, Dataset, DenseMatrix } from '../core/types.js';
+import { checkOptionKeys, optionalBoolean, type ImageDataset } from './images.js';
 
 /** A CSR matrix with typed arrays, as the loaders and {@link addBias} return it. */
 export interface TypedCsrMatrix extends CsrMatrix {
@@ -588,21 +589,54 @@ export function toDense(csr: CsrMatrix): DenseMatrix {
   return { data, rows, cols };
 }
 
+/** Options of {@link loadDigits}. */
+export interface DigitsOptions {
+  /** Divide the pixels (0–16) by 16, into [0, 1] (default true). */
+  readonly scale?: boolean;
+  /** Also return `shape: [1, 8, 8]`, the rows being 1 × 8 × 8 NCHW images (default false). */
+  readonly images?: boolean;
+}
+
+const DIGITS_OPTIONS: readonly (keyof DigitsOptions)[] = ['scale', 'images'];
+
 /**
  * The handwritten digits (1797 × 64, 8 × 8 images with pixels 0–16, classes 0–9; UCI's Optical
  * Recognition of Handwritten Digits test set as scikit-learn ships it) — the data of the
  * network experiments and benchmarks. Read from `dataDir/digits.csv` (default: the copy in the
  * package's `data/` folder); plain CSV, no header, the label last. With `scale: true` (default)
  * the pixels are divided by 16 (into [0, 1]).
+ *
+ * Each row is an 8 × 8 image in row-major order, scikit-learn's layout (its `images` are
+ * `data.reshape(-1, 8, 8)` and its feature names `pixel_r_c` run over r, then c): pixel (r, c)
+ * is column 8r + c. With `images: true` the result also carries `shape: [1, 8, 8]`, so the same
+ * rows are the NCHW input of a convolutional network (`X` and `y` are unchanged).
+ *
+ * @param dataDir - the directory holding digits.csv, a path or a URL; default the package's copy.
+ * @param options - `scale` and `images` (see {@link DigitsOptions}).
+ * @throws TypeError for an unknown option (naming it and the valid ones), a non-boolean option,
+ *   or a `dataDir` that is neither a string nor a URL.
  * @example
  * const { X, y } = await loadDigits();   // X: 1797 × 64 dense, y: 0..9
+ * const { shape } = await loadDigits(undefined, { images: true }); // shape: [1, 8, 8]
  */
-export async function loadDigits(dataDir?: string | URL, options: { scale?: boolean } = {}): Promise<Dataset<DenseMatrix>> {
-  const path = dataDir === undefined ? new URL('../../data/digits.csv', import.meta.url) : joinPath(dataDir, 'digits.csv');
-  const ds = await loadSklearnCsv(path, { headerLines: 0 });
-  if (options.scale ?? true) {
-    const data = ds.X.data.map((v) => v / 16);
-    return { ...ds, X: { data, rows: ds.X.rows, cols: ds.X.cols } };
+export async function loadDigits(dataDir: string | URL | undefined, options: DigitsOptions & { readonly images: true }): Promise<ImageDataset>;
+export async function loadDigits(dataDir?: string | URL, options?: DigitsOptions): Promise<Dataset<DenseMatrix>>;
+export async function loadDigits(dataDir?: string | URL, options: DigitsOptions = {}): Promise<Dataset<DenseMatrix> | ImageDataset> {
+  if (dataDir !== undefined && typeof dataDir !== 'string' && !(dataDir instanceof URL)) {
+    throw new TypeError(
+      `loadDigits(dataDir?, options?): dataDir must be a path string or a URL, got ${dataDir === null ? 'null' : typeof dataDir} (options go second: loadDigits(undefined, { images: true }))`,
+    );
   }
-  return ds;
+  checkOptionKeys(options, DIGITS_OPTIONS, 'loadDigits');
+  const scale = optionalBoolean(options.scale, 'scale', 'loadDigits', true);
+  const images = optionalBoolean(options.images, 'images', 'loadDigits', false);
+  const path = dataDir === undefined ? new URL('../../data/digits.csv', import.meta.url) : joinPath(dataDir, 'digits.csv');
+  let ds = await loadSklearnCsv(path, { headerLines: 0 });
+  if (scale) {
+    const data = ds.X.data.map((v) => v / 16);
+    ds = { ...ds, X: { data, rows: ds.X.rows, cols: ds.X.cols } };
+  }
+  if (!images) return ds;
+  if (ds.X.cols !== 64) throw new DataFormatError(pathString(path), 1, `expected 64 pixel columns (8 × 8 images), found ${ds.X.cols}`);
+  return { ...ds, shape: [1, 8, 8] };
 }
