@@ -12,5 +12,8 @@ export * from './linalg/eig';
 export * from './models/linear';
 export * from './nn/activation';
 export * from './nn/dense';
+export * from './nn/conv';
+export * from './nn/pool';
+export * from './nn/norm';
 export * from './likelihoods/likelihood';
 export * from './grid/grid';

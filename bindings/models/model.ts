@@ -47,10 +47,31 @@ export interface ParameterGroup {
 
 /** Per-layer Kronecker factors of a curvature block: C_l ≈ G_l ⊗ A_l (see `Structure`). */
 export interface LayerKfac {
-  /** (in + 1) × (in + 1) input factor (1/N) Σ_n ā_n ā_nᵀ, ā_n = [a_n; 1] (bias coordinate LAST; no 1 without a bias). */
+  /** (in + 1) × (in + 1) input factor (1/N) Σ_n ā_n ā_nᵀ, ā_n = [a_n; 1] (bias coordinate LAST; no 1 without a bias or with a separate bias). */
   readonly A: SymMatrix;
   /** out × out output factor s·Σ_n (∂f_n/∂z)ᵀ B_n (∂f_n/∂z). */
   readonly G: SymMatrix;
+  /**
+   * How the bias enters: `'joint'` (A's last coordinate; the default and the only form of `mlp`),
+   * `'separate'` (A without it; the bias block is G itself), `'none'` (no bias). Absent: joint.
+   */
+  readonly bias?: 'joint' | 'separate' | 'none';
+  readonly exact?: undefined;
+}
+
+/** The exact curvature block of a layer without a Kronecker form (batch norm, layer norm). */
+export interface LayerExactBlock {
+  readonly exact: SymMatrix;
+  readonly A?: undefined;
+  readonly G?: undefined;
+}
+
+/** Options of {@link ModelTrace.kfacFactors}. */
+export interface KfacFactorOptions {
+  /** Convolutions: `'expand'` (default; Grosse & Martens' KFC) or `'reduce'` (Eschenhagen et al. 2023). */
+  readonly kfacApproximation?: 'expand' | 'reduce';
+  /** `'joint'` (default) or `'separate'` (see {@link LayerKfac.bias}). */
+  readonly bias?: 'joint' | 'separate';
 }
 
 /** The result of one forward pass; valid until `free()` (or the model's next use, see each model). */
@@ -83,8 +104,12 @@ export interface ModelTrace {
    * SymMatrix per group (the group's diagonal block, θ order). Never forms what it does not return.
    */
   pullbackGram?(R: Float64Array, K: number, structure: 'dense' | 'diagonal' | 'block', scale: number): SymMatrix | Float64Array | SymMatrix[];
-  /** Per dense group: A = (1/N) Σ ā ā ᵀ and G = scale · Σ_{n,k} δ_nk δ_nkᵀ with δ_nk = (∂f_n/∂z)ᵀ R_{nk}. */
-  kfacFactors?(R: Float64Array, K: number, scale: number): LayerKfac[];
+  /**
+   * Per parameter group: A = (1/N) Σ ā ā ᵀ and G = scale · Σ_{n,k} δ_nk δ_nkᵀ with
+   * δ_nk = (∂f_n/∂z)ᵀ R_{nk} (dense groups; convolutions per `options`), or the group's exact
+   * block where it has no Kronecker form.
+   */
+  kfacFactors?(R: Float64Array, K: number, scale: number, options?: KfacFactorOptions): (LayerKfac | LayerExactBlock)[];
   /** Σ_n Σ_m R_nm ∇²_θ f_nm · V for the columns of V (D × k, row-major) → D × k. */
   residualHmm?(R: Float64Array, V: Float64Array, k: number): Float64Array;
   /**

@@ -353,7 +353,7 @@ export class ModelProblem extends Handle implements Problem {
 
   /** Per dense layer: A = (1/N) Σ ā āᵀ, G = s Σ δ δᵀ (trace fast path, else from the Jacobians). */
   #kfac(trace: ModelTrace, R: Float64Array, K: number): KfacFactors[] {
-    if (trace.kfacFactors) return trace.kfacFactors(R, K, this.scale);
+    if (trace.kfacFactors) return trace.kfacFactors(R, K, this.scale) as KfacFactors[];
     throw new RangeError(`natgrad: the 'kfac' structure needs the model's trace to provide kfacFactors (the layer inputs and output gradients); ${this.model.name}'s does not`);
   }
 

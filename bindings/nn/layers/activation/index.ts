@@ -1,0 +1,86 @@
+/**
+ * Elementwise activations a = σ(z) (the six of {@link ACTIVATIONS}, evaluated by
+ * `assembly/nn/activation.ts` in PyTorch float64's conventions: relu′(0) = 0, softplus with
+ * beta 1 and threshold 20, gelu in its tanh form). The forward pass keeps σ′(z) and σ″(z) per
+ * value (2 doubles per value of state):
+ *
+ *   tangent   ta = σ′ ⊙ tz          backInput  gz = σ′ ⊙ ga (per stack row)
+ *   backward2 dgz = σ′ ⊙ dga + σ″ ⊙ tz ⊙ ga                 (no parameters)
+ *
+ * @module
+ */
+import { ACTIVATIONS, activationKind, checkActivation, type Activation } from '../../../models/activations.js';
+import { checkOptions, type Op, type OpContext, type State, type Shape, sizeOf } from '../../layer.js';
+import type { ActivationSpec } from '../../spec.js';
+
+const F64 = 8;
+
+/** An elementwise activation layer: `activation('relu')`; see {@link ACTIVATIONS}. */
+export function activation(name: Activation): ActivationSpec {
+  return Object.freeze({ type: 'activation', name: checkActivation(name, 'activation: name') });
+}
+/** `activation('relu')`. */
+export const relu = (): ActivationSpec => activation('relu');
+/** `activation('tanh')`. */
+export const tanh = (): ActivationSpec => activation('tanh');
+/** `activation('sigmoid')`. */
+export const sigmoid = (): ActivationSpec => activation('sigmoid');
+/** `activation('softplus')` (beta 1, threshold 20). */
+export const softplus = (): ActivationSpec => activation('softplus');
+/** `activation('gelu')` (the tanh form). */
+export const gelu = (): ActivationSpec => activation('gelu');
+
+/** @internal Compile an activation spec (any input shape). */
+export function buildActivation(spec: ActivationSpec, inShape: Shape, label: string): Op {
+  checkOptions<ActivationSpec>(spec, label, ['type', 'name']);
+  const name = checkActivation(spec.name, `${label}: name`);
+  return new ActivationOp(label, inShape, name);
+}
+
+class ActivationOp implements Op {
+  readonly type = 'activation';
+  readonly outShape: Shape;
+  readonly inSize: number;
+  readonly outSize: number;
+  readonly params = 0;
+  readonly state: readonly number[];
+  readonly #kind: number;
+  constructor(
+    readonly label: string,
+    readonly inShape: Shape,
+    readonly name: Activation,
+  ) {
+    this.outShape = inShape;
+    this.inSize = this.outSize = sizeOf(inShape);
+    this.state = [F64 * this.inSize, F64 * this.inSize]; // σ′, σ″
+    this.#kind = activationKind(name);
+  }
+  scratch(): number {
+    return 0;
+  }
+  forward(c: OpContext, N: number, x: number, y: number, st: State): void {
+    const [d1, d2] = st as [number, number];
+    c.k.actForward(this.#kind, N * this.inSize, x, y, d1, d2);
+  }
+  tangent(c: OpContext, N: number, _x: number, st: State, tx: number, _vth: number, ty: number): void {
+    if (tx === 0) c.k.dzero(N, this.outSize, ty, this.outSize);
+    else c.k.denseMul(1, N * this.inSize, st[0]!, tx, ty);
+  }
+  backInput(c: OpContext, N: number, K: number, st: State, gy: number, gx: number): void {
+    c.k.denseMulRep(N, K, this.inSize, st[0]!, gy, gx);
+  }
+  backParams(): void {}
+  pullbacks(): void {}
+  backward2(c: OpContext, N: number, _x: number, st: State, tx: number, _vth: number, gy: number, dgy: number, dgx: number): void {
+    if (dgx === 0) return;
+    const [d1, d2] = st as [number, number];
+    const len = N * this.inSize;
+    if (tx === 0) c.k.denseMul(1, len, d1, dgy, dgx);
+    else {
+      c.k.denseMul(1, len, tx, gy, dgx); // tz ⊙ ga
+      c.k.denseFmaPeriodic(1, len, d1, dgy, d2, dgx, dgx); // σ′ ⊙ dga + σ″ ⊙ (tz ⊙ ga)
+    }
+  }
+}
+
+export { ACTIVATIONS };
