@@ -20,7 +20,7 @@ import { core as defaultCore, type Core } from '../core/wasm.js';
 import { rng } from '../data/random.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
 import { activationKind, checkActivation, type Activation } from './activations.js';
-import type { LayerKfac, Model, ModelTrace, ParameterGroup } from './model.js';
+import type { KfacFactorOptions, LayerKfac, Model, ModelTrace, ParameterGroup } from './model.js';
 
 /** Options of {@link mlp}. */
 export interface MlpOptions {
@@ -812,12 +812,19 @@ export class MlpTrace extends Handle implements ModelTrace {
   }
 
   /**
-   * Per layer: A = (1/N) Σ_n ā ā ᵀ (ā = [a_{l−1,n}; 1], bias last) and G = scale · Σ_{n,k} δ δᵀ
-   * with δ_{l,nk} = (∂f_n/∂z_l)ᵀ R_nk.
+   * Per layer: A = (1/N) Σ_n ā ā ᵀ (ā = [a_{l−1,n}; 1], bias last; with `bias: 'separate'`
+   * ā = a_{l−1,n} and the bias block is G) and G = scale · Σ_{n,k} δ δᵀ with
+   * δ_{l,nk} = (∂f_n/∂z_l)ᵀ R_nk. Dense layers have one position: `kfacApproximation` 'expand'
+   * and 'reduce' give the same factors.
    */
-  kfacFactors(R: Float64Array, K: number, scale: number): LayerKfac[] {
+  kfacFactors(R: Float64Array, K: number, scale: number, options: KfacFactorOptions = {}): LayerKfac[] {
     const rr = this.#checkStack(R, K, 'kfacFactors');
     checkFinite(scale, 'kfacFactors: scale');
+    const bias = options.bias ?? 'joint';
+    if (bias !== 'joint' && bias !== 'separate') throw new RangeError(`natgrad: kfacFactors: bias must be 'joint' or 'separate', got ${String(bias)}`);
+    const ap = options.kfacApproximation ?? 'expand';
+    if (ap !== 'expand' && ap !== 'reduce') throw new RangeError(`natgrad: kfacFactors: kfacApproximation must be 'expand' or 'reduce', got ${String(ap)}`);
+    const extra = bias === 'joint' ? 1 : 0;
     const m = this.model,
       N = this.rows,
       L = m.layers.length;
@@ -829,15 +836,17 @@ export class MlpTrace extends Handle implements ModelTrace {
         const ptrs: [number, number][] = [];
         for (let l = 0; l < L; l++) {
           const { nin, nout } = m.layers[l]!;
-          const a1 = nin + 1;
+          const a1 = nin + extra;
           const pa = this.core.alloc(F64 * a1 * a1);
           owned.push(pa);
           const pg = this.core.alloc(F64 * nout * nout);
           owned.push(pg);
           const a = this.#addr();
-          e.denseAugment(N, nin, a.act(l), nin, aug!);
           e.dzero(a1, a1, pa, a1);
-          e.dsyrkLower(N, a1, aug!, a1, 0, 0, pa, a1);
+          if (extra) {
+            e.denseAugment(N, nin, a.act(l), nin, aug!);
+            e.dsyrkLower(N, a1, aug!, a1, 0, 0, pa, a1);
+          } else e.dsyrkLower(N, a1, a.act(l), nin, 0, 0, pa, a1);
           if (N > 0) e.dscal(a1 * a1, 1 / N, pa);
           e.dsymMirrorLower(a1, pa, a1);
           e.dzero(nout, nout, pg, nout);
@@ -847,8 +856,9 @@ export class MlpTrace extends Handle implements ModelTrace {
           ptrs.push([pa, pg]);
         }
         return ptrs.map(([pa, pg], l) => ({
-          A: new SymMatrix(this.core, m.layers[l]!.nin + 1, pa),
+          A: new SymMatrix(this.core, m.layers[l]!.nin + extra, pa),
           G: new SymMatrix(this.core, m.layers[l]!.nout, pg),
+          bias,
         }));
       });
     } catch (err) {

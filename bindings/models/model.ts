@@ -43,6 +43,12 @@ export interface ParameterGroup {
    * θ[offset + outputs·inputs + o] = b[o]; `size = outputs·(inputs + (bias ? 1 : 0))`.
    */
   readonly dense?: { readonly inputs: number; readonly outputs: number; readonly bias: boolean };
+  /**
+   * Set for a layer with Kronecker-factored curvature (dense and conv2d layers of a
+   * {@link sequential} network): the group is W (outputs × inputs, row-major; a convolution's
+   * inputs = in·kh·kw) then b (outputs), as for `dense`.
+   */
+  readonly kronecker?: { readonly inputs: number; readonly outputs: number; readonly bias: boolean };
 }
 
 /** Per-layer Kronecker factors of a curvature block: C_l ≈ G_l ⊗ A_l (see `Structure`). */

@@ -188,7 +188,16 @@ export class SequentialModel implements Model {
     const groups: ParameterGroup[] = [];
     ops.forEach((op, i) => {
       if (op.params === 0) return;
-      groups.push(Object.freeze({ name: op.label, offset: offsets[i]!, size: op.params, ...(op.dense ? { dense: Object.freeze({ ...op.dense }) } : {}) }));
+      const kron = op.kronecker
+        ? {
+            kronecker: Object.freeze({
+              inputs: op.kfacA!({ approximation: 'expand', bias: 'separate' }),
+              outputs: op.kfacOut!,
+              bias: op.params > op.kfacOut! * op.kfacA!({ approximation: 'expand', bias: 'separate' }),
+            }),
+          }
+        : {};
+      groups.push(Object.freeze({ name: op.label, offset: offsets[i]!, size: op.params, ...(op.dense ? { dense: Object.freeze({ ...op.dense }) } : {}), ...kron }));
     });
     this.groups = Object.freeze(groups);
   }

@@ -17,9 +17,9 @@
  * @module
  */
 import { checkScalar } from '../core/validate.js';
-import { isLayered } from '../models/model.js';
-import type { KfacFactors, Problem } from '../problem/types.js';
-import { kfacInverse, type DenseKfacFactors } from '../solvers/kfac.js';
+import { isLayered, type KfacFactorOptions } from '../models/model.js';
+import type { KfacLayer, Problem } from '../problem/types.js';
+import { kfacInverse, type DenseExactBlock, type DenseKfacFactors } from '../solvers/kfac.js';
 import { makeOptimizer, type OptimizerOptions, type OptimizerState, type Optimizer } from './optimizers.js';
 
 /** Options of {@link kfac}. */
@@ -30,6 +30,9 @@ export interface KfacOptions extends Omit<OptimizerOptions, 'adaptiveDamping'> {
   ema?: number;
   /** Refresh the factors every this many iterations (default 1). */
   updateEvery?: number;
+  /** Convolutions' factors (`'expand'` default, or `'reduce'`) and the bias' place (`'joint'` default, or `'separate'`); see {@link KfacFactorOptions}. */
+  kfacApproximation?: 'expand' | 'reduce';
+  bias?: 'joint' | 'separate';
   /** `'fisherMC'`: samples per point (default 1) and seed (step k uses seed + k; default 0). */
   samples?: number;
   seed?: number;
@@ -37,7 +40,7 @@ export interface KfacOptions extends Omit<OptimizerOptions, 'adaptiveDamping'> {
 
 /** The state of {@link kfac}: the common state plus the running factors (dense, per layer). */
 export interface KfacState extends OptimizerState {
-  readonly factors: readonly DenseKfacFactors[];
+  readonly factors: readonly (DenseKfacFactors | DenseExactBlock)[];
 }
 
 /**
@@ -58,29 +61,37 @@ export function kfac(problem: Problem, options: KfacOptions): Optimizer {
   const updateEvery = options.updateEvery ?? 1;
   if (!Number.isSafeInteger(updateEvery) || updateEvery < 1) throw new RangeError(`natgrad: kfac: updateEvery must be a positive integer, got ${String(updateEvery)}`);
   if ((options as { adaptiveDamping?: unknown }).adaptiveDamping) throw new RangeError('natgrad: kfac: adaptiveDamping is not supported (set damping)');
-  if (!isLayered(problem.model)) throw new RangeError(`natgrad: kfac needs a model whose groups are all dense layers; ${problem.model.name} is not`);
+  if (!isLayered(problem.model) && !problem.model.groups.some((g) => g.kronecker))
+    throw new RangeError(`natgrad: kfac needs a layered model (mlp, or a sequential network with dense or conv2d layers); ${problem.model.name} is not`);
+  const kf: KfacFactorOptions = {
+    ...(options.kfacApproximation !== undefined ? { kfacApproximation: options.kfacApproximation } : {}),
+    ...(options.bias !== undefined ? { bias: options.bias } : {}),
+  };
   const samples = options.samples ?? 1,
     seed = options.seed ?? 0;
   const groups = problem.model.groups;
 
-  const factorsAt = (theta: Float64Array, iteration: number): DenseKfacFactors[] => {
-    const raw: KfacFactors[] =
+  const factorsAt = (theta: Float64Array, iteration: number): (DenseKfacFactors | DenseExactBlock)[] => {
+    const raw: KfacLayer[] =
       curvature === 'fisher'
-        ? problem.fisher(theta, { structure: 'kfac' })
+        ? problem.fisher(theta, { structure: 'kfac', ...kf })
         : curvature === 'empiricalFisher'
-          ? problem.empiricalFisher(theta, { structure: 'kfac' })
-          : problem.fisherMC(theta, { structure: 'kfac', samples, seed: seed + iteration });
+          ? problem.empiricalFisher(theta, { structure: 'kfac', ...kf })
+          : problem.fisherMC(theta, { structure: 'kfac', samples, seed: seed + iteration, ...kf });
     try {
-      return raw.map((f) => ({ A: f.A.toDense(), G: f.G.toDense() }));
+      return raw.map((f) => (f.exact ? { exact: f.exact.toDense() } : { A: f.A.toDense(), G: f.G.toDense(), ...(f.bias ? { bias: f.bias } : {}) }));
     } finally {
       for (const f of raw) {
-        f.A.free();
-        f.G.free();
+        if (f.exact) f.exact.free();
+        else {
+          f.A.free();
+          f.G.free();
+        }
       }
     }
   };
 
-  let pending: readonly DenseKfacFactors[] | undefined;
+  let pending: readonly (DenseKfacFactors | DenseExactBlock)[] | undefined;
   const opt = makeOptimizer(
     'KFAC',
     problem,
@@ -103,14 +114,16 @@ export function kfac(problem: Problem, options: KfacOptions): Optimizer {
   };
   opt.update = (state) => {
     const old = (state as Partial<KfacState>).factors;
-    let F: readonly DenseKfacFactors[];
+    let F: readonly (DenseKfacFactors | DenseExactBlock)[];
     if (!old) F = factorsAt(state.theta, state.iteration);
     else if (state.iteration > 0 && state.iteration % updateEvery === 0) {
       const fresh = factorsAt(state.theta, state.iteration);
-      F = fresh.map((f, l) => ({
-        A: f.A.map((x, i) => ema * old[l]!.A[i]! + (1 - ema) * x),
-        G: f.G.map((x, i) => ema * old[l]!.G[i]! + (1 - ema) * x),
-      }));
+      const avg = (a: Float64Array, b: Float64Array) => a.map((x, i) => ema * b[i]! + (1 - ema) * x);
+      F = fresh.map((f, l) => {
+        const o = old[l]!;
+        if (f.exact) return { exact: avg(f.exact, o.exact!) };
+        return { A: avg(f.A, o.A!), G: avg(f.G, o.G!), ...(f.bias ? { bias: f.bias } : {}) };
+      });
     } else F = old;
     pending = F;
     try {

@@ -39,11 +39,11 @@ import { checkLabels, checkLikelihood, evaluate, sampleResidual, type Likelihood
 import { Matrix } from '../linalg/matrix.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
 import { isLinearModel } from '../models/linear.js';
-import { checkModel, isLayered, type Model, type ModelTrace } from '../models/model.js';
+import { checkModel, isLayered, type KfacFactorOptions, type Model, type ModelTrace } from '../models/model.js';
 import { linearProblem, type LinearProblem } from './linear-problem.js';
 import { curvatureOperator, type CurvatureOperator, type CurvatureOperatorOptions, type OutputSpaceMap } from '../operators/curvature.js';
 import { nonFiniteLoss, priorTerm, varianceAdaptationFrom } from './common.js';
-import type { CurvatureOptions, CurvatureResult, KfacFactors, MonteCarloOptions, Problem, Structure } from './types.js';
+import type { CurvatureOptions, CurvatureResult, KfacLayer, MonteCarloOptions, Problem, Structure } from './types.js';
 
 /** Options of {@link problem}. */
 export interface ProblemOptions {
@@ -295,13 +295,14 @@ export class ModelProblem extends Handle implements Problem {
     }
     if (structure === 'kfac') {
       if (hessian) throw new RangeError("natgrad: the 'kfac' structure has no place for the Hessian's residual term and prior; use ggn()/fisher() (or another structure)");
-      if (!isLayered(this.model)) throw new RangeError(`natgrad: the 'kfac' structure needs a model whose groups are all dense layers (group.dense); ${this.model.name} has none`);
+    } else if (options?.kfacApproximation !== undefined || options?.bias !== undefined) {
+      throw new RangeError(`natgrad: kfacApproximation and bias are options of the 'kfac' structure, not of '${structure}'`);
     }
     if (structure === 'dense') checkSquare(this.dim, 'a dense curvature of D parameters');
     const lin = this.#at(theta);
     const { R, K } = this.#factor(lin, kind, mc);
     const trace = lin.trace;
-    if (structure === 'kfac') return this.#kfac(trace, R, K) as CurvatureResult<S>;
+    if (structure === 'kfac') return this.#kfac(trace, R, K, options ?? {}) as CurvatureResult<S>;
     const ggn = this.#gram(trace, R, K, structure);
     if (!hessian) return ggn as CurvatureResult<S>;
     try {
@@ -351,10 +352,22 @@ export class ModelProblem extends Handle implements Problem {
     }
   }
 
-  /** Per dense layer: A = (1/N) Σ ā āᵀ, G = s Σ δ δᵀ (trace fast path, else from the Jacobians). */
-  #kfac(trace: ModelTrace, R: Float64Array, K: number): KfacFactors[] {
-    if (trace.kfacFactors) return trace.kfacFactors(R, K, this.scale) as KfacFactors[];
-    throw new RangeError(`natgrad: the 'kfac' structure needs the model's trace to provide kfacFactors (the layer inputs and output gradients); ${this.model.name}'s does not`);
+  /**
+   * Per parameter group: A = (1/N) Σ ā āᵀ, G = s Σ δ δᵀ (dense layers; convolutions per
+   * `kfacApproximation`), or the exact block of a group without a Kronecker form — from the trace's
+   * fast path; a model without one (a plain-TypeScript model) has no layer inputs to factor.
+   */
+  #kfac(trace: ModelTrace, R: Float64Array, K: number, options: KfacFactorOptions): KfacLayer[] {
+    const opts: KfacFactorOptions = {
+      ...(options.kfacApproximation !== undefined ? { kfacApproximation: options.kfacApproximation } : {}),
+      ...(options.bias !== undefined ? { bias: options.bias } : {}),
+    };
+    if (!trace.kfacFactors) {
+      throw new RangeError(
+        `natgrad: the 'kfac' structure needs a model whose trace provides kfacFactors (the layer inputs and output gradients: mlp, sequential networks); ${this.model.name}'s does not`,
+      );
+    }
+    return trace.kfacFactors(R, K, this.scale, opts) as KfacLayer[];
   }
 
   /** Add s · Σ_n Σ_m r_nm ∇²f_nm and the prior s/σp² to a GGN result, in place. */

@@ -19,7 +19,7 @@ import type { DenseMatrix, VectorInput } from '../core/types.js';
 import type { Likelihood } from '../likelihoods/likelihood.js';
 import type { Matrix } from '../linalg/matrix.js';
 import type { SymMatrix } from '../linalg/symmatrix.js';
-import type { Model } from '../models/model.js';
+import type { KfacFactorOptions, LayerExactBlock, LayerKfac, Model } from '../models/model.js';
 
 /**
  * How a curvature matrix is returned: `'dense'` (SymMatrix D × D), `'diagonal'` (Float64Array D,
@@ -37,24 +37,32 @@ export type Structure = 'dense' | 'diagonal' | 'block' | 'kfac';
  * (PyTorch's order), so θ's layer slice is a permutation of [W | b]: W[o][i] at offset + o·in + i,
  * b[o] at offset + out·in + o. Exact for a one-layer model whose B_n does not vary with n.
  */
-export interface KfacFactors {
+export interface KfacFactors extends LayerKfac {
   /** Input factor (1/N) Σ_n ā_n ā_nᵀ. */
-  A: SymMatrix;
+  readonly A: SymMatrix;
   /** Output factor s · Σ_n (∂f_n/∂z)ᵀ B_n (∂f_n/∂z). */
-  G: SymMatrix;
+  readonly G: SymMatrix;
 }
+
+/**
+ * One parameter group's entry of a `'kfac'` result: Kronecker factors ({@link KfacFactors}:
+ * dense layers, and for {@link sequential} networks also convolutions, with
+ * `kfacApproximation` and `bias` as asked) or, for a layer without a Kronecker form (batch and
+ * layer norm), its exact block `{ exact }` of the same curvature.
+ */
+export type KfacLayer = KfacFactors | LayerExactBlock;
 
 /**
  * The result type for a given structure; `'kfac'` gives one {@link KfacFactors} per layer (`Kf`
  * narrows it: {@link LinearProblem}'s one-layer array also carries that layer's `A` and `G`).
  */
-export type CurvatureResult<S extends Structure, Kf extends KfacFactors[] = KfacFactors[]> = S extends 'diagonal' ? Float64Array : S extends 'block' ? SymMatrix[] : S extends 'kfac' ? Kf : SymMatrix;
+export type CurvatureResult<S extends Structure, Kf extends KfacLayer[] = KfacLayer[]> = S extends 'diagonal' ? Float64Array : S extends 'block' ? SymMatrix[] : S extends 'kfac' ? Kf : SymMatrix;
 
 /** {@link LinearProblem}'s `'kfac'` result: its one layer's factors, as an array of one that is also `{ A, G }`. */
 export type LinearKfac = KfacFactors[] & KfacFactors;
 
 /** Options of the curvature builders. */
-export interface CurvatureOptions<S extends Structure = 'dense'> {
+export interface CurvatureOptions<S extends Structure = 'dense'> extends KfacFactorOptions {
   structure?: S;
 }
 

@@ -8,8 +8,12 @@
  * Kronecker product acts as V ↦ G V A, so its inverse is V ↦ Ĝ⁻¹ V Â⁻¹ (Ĝ = G + γ_G I,
  * Â = A + γ_A I): two Cholesky factorizations per layer, (out³ + (in+1)³)/3 flops, then
  * out·(in+1)·(out + in + 1)·2 flops per application. θ stores W (out × in) then b, so each
- * application gathers the layer's slice into [W | b], applies, and scatters back. Groups that are
- * not dense layers are left unpreconditioned (identity).
+ * application gathers the layer's slice into [W | b], applies, and scatters back. A convolution's
+ * slice has the same layout (W as out × (in·kh·kw), then b). With a separate bias (`bias:
+ * 'separate'`: A without the ones coordinate) the weight block is inverted as above and the bias
+ * block G ⊗ [1] with the same factored damping (π² = 1/(tr G/out)). A group given as an exact
+ * block B (`{ exact }`: batch and layer norm) is inverted as (B + λ I)⁻¹. With one entry per dense
+ * group only, groups that are not dense layers are left unpreconditioned (identity).
  *
  * @module
  */
@@ -22,7 +26,24 @@ import type { ParameterGroup } from '../models/model.js';
 export interface DenseKfacFactors {
   A: Float64Array;
   G: Float64Array;
+  /** How the bias enters A (see {@link LayerKfac.bias}); absent: joint when the group has a bias. */
+  bias?: 'joint' | 'separate' | 'none';
+  exact?: undefined;
 }
+
+/** A group's exact curvature block as a dense row-major array (size²). */
+export interface DenseExactBlock {
+  exact: Float64Array;
+  A?: undefined;
+  G?: undefined;
+}
+
+/** One group's entry of {@link kfacInverse}: Kronecker factors or an exact block, as arrays or SymMatrix. */
+export type KfacInverseEntry =
+  | DenseKfacFactors
+  | DenseExactBlock
+  | { A: SymMatrix; G: SymMatrix; bias?: 'joint' | 'separate' | 'none'; exact?: undefined }
+  | { exact: SymMatrix; A?: undefined; G?: undefined };
 
 /** The preconditioner {@link cg} takes: y = P⁻¹ r. */
 export interface PreconditionerOperator {
@@ -63,45 +84,76 @@ export function factoredDamping(A: Float64Array, p: number, G: Float64Array, q: 
  * @throws RangeError for a negative λ or factors whose sizes do not match the groups;
  *   NotPositiveDefiniteError when a damped factor is not positive definite.
  */
-export function kfacInverse(factors: readonly (DenseKfacFactors | { A: SymMatrix; G: SymMatrix })[], groups: readonly ParameterGroup[], options: { damping: number }): KfacInverse {
+export function kfacInverse(factors: readonly KfacInverseEntry[], groups: readonly ParameterGroup[], options: { damping: number }): KfacInverse {
   const lambda = checkScalar(options?.damping, 'damping', 'nonnegative');
-  if (!Array.isArray(factors)) throw new TypeError('natgrad: kfacInverse: factors must be an array of { A, G } per layer');
+  if (!Array.isArray(factors)) throw new TypeError('natgrad: kfacInverse: factors must be an array of { A, G } (or { exact }) per layer');
   const dense = groups.filter((g) => g.dense);
-  if (factors.length !== dense.length) throw new RangeError(`natgrad: kfacInverse: ${factors.length} factor pairs for ${dense.length} dense layers`);
+  let targets: readonly ParameterGroup[];
+  if (factors.length === groups.length) targets = groups;
+  else if (factors.length === dense.length) targets = dense;
+  else throw new RangeError(`natgrad: kfacInverse: ${factors.length} factor entries for ${groups.length} groups (${dense.length} dense layers)`);
   const dim = groups.reduce((s, g) => s + g.size, 0);
-  const chol: { g: ParameterGroup; p: number; q: number; LA: CholeskyFactor; LG: CholeskyFactor }[] = [];
+  type Kron = { kind: 'kron'; g: ParameterGroup; nin: number; q: number; p: number; joint: boolean; bias: boolean; LA: CholeskyFactor; LG: CholeskyFactor; LB?: CholeskyFactor; biasScale: number };
+  type Exact = { kind: 'exact'; g: ParameterGroup; L: CholeskyFactor };
+  const parts: (Kron | Exact)[] = [];
   const dampings: { gammaA: number; gammaG: number; pi: number }[] = [];
   const freeAll = (): void => {
-    for (const c of chol) {
-      c.LA.free();
-      c.LG.free();
+    for (const c of parts) {
+      if (c.kind === 'exact') c.L.free();
+      else {
+        c.LA.free();
+        c.LG.free();
+        c.LB?.free();
+      }
+    }
+  };
+  const toArray = (m: Float64Array | SymMatrix): Float64Array => (m instanceof SymMatrix ? m.toDense() : m);
+  const chol = (a: Float64Array, n: number, damping: number): CholeskyFactor => {
+    const S = SymMatrix.from({ data: a, rows: n, cols: n });
+    try {
+      return S.cholesky({ damping });
+    } finally {
+      S.free();
     }
   };
   try {
-    dense.forEach((g, l) => {
-      const { inputs, outputs, bias } = g.dense!;
-      const p = inputs + (bias ? 1 : 0),
-        q = outputs;
+    targets.forEach((g, l) => {
       const f = factors[l]!;
-      const A = f.A instanceof SymMatrix ? f.A.toDense() : f.A,
-        G = f.G instanceof SymMatrix ? f.G.toDense() : f.G;
-      if (A.length !== p * p || G.length !== q * q)
-        throw new RangeError(`natgrad: kfacInverse: layer ${g.name} needs A ${p} × ${p} and G ${q} × ${q}, got ${Math.sqrt(A.length)}² and ${Math.sqrt(G.length)}²`);
+      if (f.exact !== undefined) {
+        const B = toArray(f.exact);
+        if (B.length !== g.size * g.size) throw new RangeError(`natgrad: kfacInverse: group ${g.name} needs an exact block ${g.size} × ${g.size}, got ${Math.sqrt(B.length)}²`);
+        dampings.push({ gammaA: lambda, gammaG: 0, pi: 1 });
+        parts.push({ kind: 'exact', g, L: chol(B, g.size, lambda) });
+        return;
+      }
+      const A = toArray(f.A),
+        G = toArray(f.G);
+      const p = Math.round(Math.sqrt(A.length)),
+        q = Math.round(Math.sqrt(G.length));
+      if (p * p !== A.length || q * q !== G.length) throw new RangeError(`natgrad: kfacInverse: group ${g.name}: A and G must be square`);
+      const mode = f.bias ?? (g.dense ? (g.dense.bias ? 'joint' : 'none') : 'none');
+      const joint = mode === 'joint',
+        bias = mode !== 'none';
+      const nin = joint ? p - 1 : p;
+      if (g.size !== q * nin + (bias ? q : 0)) throw new RangeError(`natgrad: kfacInverse: group ${g.name} (${g.size} parameters) does not match A ${p} × ${p} and G ${q} × ${q} with a ${mode} bias`);
       const d = factoredDamping(A, p, G, q, lambda);
       dampings.push(d);
-      const SA = SymMatrix.from({ data: A, rows: p, cols: p }),
-        SG = SymMatrix.from({ data: G, rows: q, cols: q });
+      const LA = chol(A, p, d.gammaA);
+      let LG: CholeskyFactor | undefined, LB: CholeskyFactor | undefined;
       try {
-        const LA = SA.cholesky({ damping: d.gammaA });
-        try {
-          chol.push({ g, p, q, LA, LG: SG.cholesky({ damping: d.gammaG }) });
-        } catch (e) {
-          LA.free();
-          throw e;
+        LG = chol(G, q, d.gammaG);
+        // separate bias: G ⊗ [1] with factored damping (π² = 1 / (tr G / q))
+        let biasScale = 1;
+        if (mode === 'separate') {
+          const db = factoredDamping(new Float64Array([1]), 1, G, q, lambda);
+          LB = chol(G, q, db.gammaG);
+          biasScale = 1 / (1 + db.gammaA);
         }
-      } finally {
-        SA.free();
-        SG.free();
+        parts.push({ kind: 'kron', g, nin, q, p, joint, bias, LA, LG, ...(LB ? { LB } : {}), biasScale });
+      } catch (e) {
+        LA.free();
+        LG?.free();
+        throw e;
       }
     });
   } catch (e) {
@@ -116,14 +168,18 @@ export function kfacInverse(factors: readonly (DenseKfacFactors | { A: SymMatrix
       if (freed) throw new RangeError('natgrad: kfacInverse: used after free()');
       if (r.length !== dim) throw new RangeError(`natgrad: kfacInverse: r must have length ${dim}, got ${r.length}`);
       const out = Float64Array.from(r);
-      for (const { g, p, q, LA, LG } of chol) {
-        const { inputs: nin, bias } = g.dense!,
-          o0 = g.offset;
-        // V (q × p) in [W | b] order.
+      for (const c of parts) {
+        const o0 = c.g.offset;
+        if (c.kind === 'exact') {
+          out.set(c.L.solve(r.subarray(o0, o0 + c.g.size)), o0);
+          continue;
+        }
+        const { nin, q, p, joint, bias, LA, LG, LB, biasScale } = c;
+        // V (q × p) in [W | b] order (b only when joint).
         const V = new Float64Array(q * p);
         for (let o = 0; o < q; o++) {
           for (let i = 0; i < nin; i++) V[o * p + i] = r[o0 + o * nin + i]!;
-          if (bias) V[o * p + nin] = r[o0 + q * nin + o]!;
+          if (joint) V[o * p + nin] = r[o0 + q * nin + o]!;
         }
         const X1 = LG.solveMany({ data: V, rows: q, cols: p }).data; // Ĝ⁻¹ V, q × p
         const T = new Float64Array(p * q);
@@ -131,7 +187,11 @@ export function kfacInverse(factors: readonly (DenseKfacFactors | { A: SymMatrix
         const Y = LA.solveMany({ data: T, rows: p, cols: q }).data; // Â⁻¹ (Ĝ⁻¹ V)ᵀ = (Ĝ⁻¹ V Â⁻¹)ᵀ, p × q
         for (let o = 0; o < q; o++) {
           for (let i = 0; i < nin; i++) out[o0 + o * nin + i] = Y[i * q + o]!;
-          if (bias) out[o0 + q * nin + o] = Y[nin * q + o]!;
+          if (joint) out[o0 + q * nin + o] = Y[nin * q + o]!;
+        }
+        if (bias && !joint) {
+          const b = LB!.solve(r.subarray(o0 + q * nin, o0 + q * nin + q));
+          for (let o = 0; o < q; o++) out[o0 + q * nin + o] = biasScale * b[o]!;
         }
       }
       return out;
