@@ -19,7 +19,7 @@ export { gaussian, bernoulli, categorical, poisson } from './likelihoods/likelih
 export type { Likelihood, GaussianLikelihood, BernoulliLikelihood, CategoricalLikelihood, PoissonLikelihood } from './likelihoods/likelihood.js';
 export { linearProblem, LinearProblem } from './problem/linear-problem.js';
 export type { LinearProblemOptions, LinearCurvatureResult } from './problem/linear-problem.js';
-export type { Problem, Structure, KfacFactors, LinearKfac, CurvatureResult, CurvatureOptions, MonteCarloOptions } from './problem/types.js';
+export type { Problem, Structure, KfacFactors, KfacLayer, LinearKfac, CurvatureResult, CurvatureOptions, MonteCarloOptions } from './problem/types.js';
 export { problem, ModelProblem, categoricalFactor } from './problem/problem.js';
 export type { ProblemOptions } from './problem/problem.js';
 export { linear, isLinearModel } from './models/linear.js';
@@ -87,6 +87,8 @@ export type {
   EstimateProgress,
   KfacInverse,
   DenseKfacFactors,
+  DenseExactBlock,
+  KfacInverseEntry,
   PreconditionerOperator,
 } from './solvers/index.js';
 export { hessianFree } from './optimizers/hessian-free.js';

@@ -20,5 +20,5 @@ export type {
 export { traceEstimate, diagonalEstimate } from './estimates.js';
 export type { TraceEstimateOptions, TraceEstimate, DiagonalEstimateOptions, DiagonalEstimate, EstimateProgress } from './estimates.js';
 export { kfacInverse, factoredDamping } from './kfac.js';
-export type { KfacInverse, DenseKfacFactors, PreconditionerOperator } from './kfac.js';
+export type { KfacInverse, DenseKfacFactors, DenseExactBlock, KfacInverseEntry, PreconditionerOperator } from './kfac.js';
 export { ConvergenceError } from './errors.js';
