@@ -4,31 +4,24 @@
  * entry is computed by one thread with exactly the sequence of operations the whole call would
  * use, so there is nothing to reduce afterwards and no order to fix.
  *
- * | kernel | split | why the entries do not change |
- * |---|---|---|
- * | `dgemm` | rows of C (or columns, when C is wide) | an entry depends on its row of op(A), its column of op(B) and the k-blocking, which depends on k alone; every share stays on the packed path |
- * | `dsyrkLower` (Gram, Fisher, EF) | column panels of the lower triangle (`dsyrkLowerRange`), balanced by the triangle's area | the full call's loops, restricted |
- * | `denseMul`, `actForward` | contiguous element ranges starting at even offsets | elementwise; the 2-lane loops have a tail only at the end of the last range, as in the whole call |
- * | `denseBroadcastRows` | rows | copies |
- * | `denseColSums` | column ranges starting at even offsets | one sum per column, rows in order |
- * | `mlpTangentIn` / `Back` / `Grad` | directions (the kc column blocks); one direction: rows (In, Back) or the kernel's own dgemm / column-sum steps (Grad) | independent columns of a batched product; the same steps in the same order |
- * | `mlpUnitTangent` / `mlpUnitGrad` (the dense Hessian's residual columns) | unit directions | independent directions |
- * | `denseOuterRows`, `densePairOuter`, `densePairOuterLower`, `denseRowSqSums`, `denseMulRep` | samples | per-sample rows (pullbacks, per-sample Kronecker factors); a sample's sum over its k stack rows stays in one share |
+ * Which kernels split, how and why the entries do not change is declared next to each kernel's
+ * signature, in the `split` rules of the kernel table (`kernels.ts`, whose module documentation
+ * describes the rule vocabulary). This module turns those rules into the core's exports
+ * ({@link parallelExports}) and holds the range helpers the rules use.
  *
- * Calls below {@link MIN_SHARE_WORK} multiply-adds per share run on the main thread alone: a
- * share has to pay for waking a worker (~10–50 µs).
+ * Calls below {@link MIN_SHARE_WORK} multiply-adds per share ({@link MIN_SHARE_ELEMENTS} elements
+ * for elementwise kernels) run on the main thread alone: a share has to pay for waking a worker
+ * (~10–50 µs).
  *
  * @module
  */
+import { argsOf, type Call, type CountSplit, type CustomSplit, KERNEL_NAMES, kernelSpec, MIN_SHARE_ELEMENTS, MIN_SHARE_WORK, type NamedShare, type SplitContext } from './kernels.js';
 import type { ThreadKernel } from './thread-protocol.js';
 import type { Share, ThreadPool } from './threads.js';
 
-/** Work (multiply-adds, or elements × a cost weight) below which a share is not worth a worker. */
-export const MIN_SHARE_WORK = 2 ** 17;
-/** Elementwise kernels: fewest elements per share. */
-const MIN_SHARE_ELEMENTS = 2 ** 15;
+export { MIN_SHARE_ELEMENTS, MIN_SHARE_WORK };
 
-type Fn = (...a: number[]) => number | void;
+type Fn = (...a: number[]) => unknown;
 
 /** Split [0, total) into `parts` contiguous ranges with boundaries on multiples of `quantum`. */
 export function splitRange(total: number, parts: number, quantum: number): [number, number][] {
@@ -76,8 +69,9 @@ function sharesFor(pool: ThreadPool, work: number, min = MIN_SHARE_WORK): number
 }
 
 /**
- * The exports object the core's TypeScript uses: the raw kernels, with the splittable ones above
- * replaced by versions that run on the pool. Same signatures, same results.
+ * The exports object the core's TypeScript uses: the raw kernels, with every kernel that has a
+ * `split` rule in the kernel table (`kernels.ts`) replaced by a version that runs on the pool.
+ * Same signatures, same results.
  */
 export function parallelExports<E extends object>(raw: E, pool: ThreadPool): E {
   const r = raw as unknown as Record<string, Fn>;
@@ -86,207 +80,104 @@ export function parallelExports<E extends object>(raw: E, pool: ThreadPool): E {
     if (shares.length === 1) r[shares[0]![0]]!(...shares[0]![1]);
     else pool.run(shares);
   };
-
-  ex.dgemm = (tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => {
-    const work = m * n * k;
-    const parts = m > 0 && n > 0 && k > 0 && alpha !== 0 ? sharesFor(pool, work) : 1;
-    if (parts < 2) return r.dgemm!(tA!, tB!, m!, n!, k!, alpha!, a!, lda!, b!, ldb!, beta!, c!, ldc!);
-    const shares: Share[] = [];
-    if (m! >= n! || n! < 8) {
-      // Rows of C: op(A) rows i0 … i1 (A stored m × k: row offset; Aᵀ stored k × m: column offset).
-      for (const [i0, i1] of splitRange(m!, parts, 4)) {
-        const ai = tA ? a! + 8 * i0 : a! + 8 * i0 * lda!;
-        shares.push(['dgemm', [tA!, tB!, i1 - i0, n!, k!, alpha!, ai, lda!, b!, ldb!, beta!, c! + 8 * i0 * ldc!, ldc!]]);
-      }
-    } else {
-      // Columns of C: op(B) columns j0 … j1 (B stored k × n: column offset; Bᵀ stored n × k: row offset).
-      for (const [j0, j1] of splitRange(n!, parts, 4)) {
-        const bj = tB ? b! + 8 * j0 * ldb! : b! + 8 * j0;
-        shares.push(['dgemm', [tA!, tB!, m!, j1 - j0, k!, alpha!, a!, lda!, bj, ldb!, beta!, c! + 8 * j0, ldc!]]);
-      }
-    }
-    run(shares);
+  const runNamed = (shares: readonly NamedShare[]) => run(shares.map(([kernel, call]) => [kernel as ThreadKernel, argsOf(kernel, call)]));
+  const ctx: SplitContext = {
+    shares: (work, min = MIN_SHARE_WORK) => sharesFor(pool, work, min),
+    splitRange,
+    splitTriangle,
+    call: (kernel, call) => ex[kernel]!(...argsOf(kernel, call)),
+    raw: (kernel, call) => r[kernel]!(...argsOf(kernel, call)),
   };
-
-  ex.dsyrkLower = (n, d, x, ldx, w, incw, c, ldc) => {
-    const parts = n! > 0 && d! >= 8 ? Math.min(sharesFor(pool, (n! * d! * d!) / 2), Math.floor(d! / 4)) : 1;
-    if (parts < 2) return r.dsyrkLower!(n!, d!, x!, ldx!, w!, incw!, c!, ldc!);
-    run(splitTriangle(d!, parts).map(([jb, je]) => ['dsyrkLowerRange', [n!, d!, x!, ldx!, w!, incw!, c!, ldc!, jb, je]] as Share));
-  };
-
-  ex.denseMul = (blocks, len, d, x, out) => {
-    const total = blocks! * len!;
-    const parts = sharesFor(pool, total, MIN_SHARE_ELEMENTS);
-    if (parts < 2) return r.denseMul!(blocks!, len!, d!, x!, out!);
-    if (blocks === 1) {
-      run(splitRange(len!, parts, 2).map(([t0, t1]) => ['denseMul', [1, t1 - t0, d! + 8 * t0, x! + 8 * t0, out! + 8 * t0]] as Share));
-    } else {
-      const bp = Math.min(parts, blocks!);
-      if (bp < 2) return r.denseMul!(blocks!, len!, d!, x!, out!);
-      run(splitRange(blocks!, bp, 1).map(([b0, b1]) => ['denseMul', [b1 - b0, len!, d!, x! + 8 * b0 * len!, out! + 8 * b0 * len!]] as Share));
-    }
-  };
-
-  ex.actForward = (kind, n, z, a, d1, d2) => {
-    // Transcendental activations cost ~10× a multiply-add per element.
-    const weight = kind === 3 || kind === 0 ? 1 : 8;
-    const parts = sharesFor(pool, n! * weight, MIN_SHARE_ELEMENTS);
-    if (parts < 2) return r.actForward!(kind!, n!, z!, a!, d1!, d2!);
-    const off = (p: number, t: number) => (p === 0 ? 0 : p + 8 * t);
-    run(splitRange(n!, parts, 2).map(([t0, t1]) => ['actForward', [kind!, t1 - t0, z! + 8 * t0, a! + 8 * t0, off(d1!, t0), off(d2!, t0)]] as Share));
-  };
-
-  ex.denseBroadcastRows = (n, o, b, c) => {
-    const parts = Math.min(sharesFor(pool, n! * o!, MIN_SHARE_ELEMENTS), n!);
-    if (parts < 2) return r.denseBroadcastRows!(n!, o!, b!, c!);
-    run(splitRange(n!, parts, 1).map(([r0, r1]) => ['denseBroadcastRows', [r1 - r0, o!, b!, c! + 8 * r0 * o!]] as Share));
-  };
-
-  ex.denseColSums = (n, o, x, ldx, alpha, out) => {
-    const parts = Math.min(sharesFor(pool, n! * o!, MIN_SHARE_ELEMENTS), Math.floor(o! / 2));
-    if (parts < 2) return r.denseColSums!(n!, o!, x!, ldx!, alpha!, out!);
-    run(splitRange(o!, parts, 2).map(([j0, j1]) => ['denseColSums', [n!, j1 - j0, x! + 8 * j0, ldx!, alpha!, out! + 8 * j0]] as Share));
-  };
-
-  /**
-   * Kernels whose first argument counts independent items (directions or samples): split that
-   * count; `shift(a, i0, count)` gives the arguments of items i0 … i0 + count − 1. `single`, when
-   * given, may take over a call with one item (returns true when it did).
-   */
-  const splitLeading = (name: ThreadKernel, work: (a: number[]) => number, minWork: number, shift: (a: number[], i0: number, count: number) => number[], single?: (a: number[]) => boolean) => {
-    ex[name] = (...a: number[]) => {
-      const count = a[0]!;
-      if (count === 1 && single?.(a)) return;
-      const parts = Math.min(sharesFor(pool, work(a), minWork), count);
-      if (parts < 2) return r[name]!(...a);
-      run(splitRange(count, parts, 1).map(([i0, i1]) => [name, shift(a, i0, i1 - i0)] as Share));
-    };
-  };
-  // Batched directions: kc column blocks, each an independent product.
-  const byDirections = (name: 'mlpTangentIn' | 'mlpTangentBack' | 'mlpTangentGrad', work: (a: number[]) => number, shift: (a: number[], j0: number, kc: number) => number[]) =>
-    splitLeading(name, work, MIN_SHARE_WORK, shift, oneDirection[name]);
-  // One direction (kc = 1: a Hessian-vector product's R-operator pass): mlpTangentIn and
-  // mlpTangentBack split their n rows (a row-split dgemm, then per-row bias adds); mlpTangentGrad
-  // runs as the kernel's own steps — dgemm, column sums, dgemm — each split as above.
-  const oneDirection = {
-    mlpTangentIn: (a: number[]) => {
-      const [, n, nin, nout, pa, lda, vt, ldv, z, beta] = a as [number, number, number, number, number, number, number, number, number, number];
-      const parts = Math.min(sharesFor(pool, n * nin * nout), n);
-      if (parts < 2) return false;
-      run(splitRange(n, parts, 4).map(([r0, r1]) => ['mlpTangentIn', [1, r1 - r0, nin, nout, pa + 8 * r0 * lda, lda, vt, ldv, z + 8 * r0 * nout, beta]] as Share));
-      return true;
-    },
-    mlpTangentBack: (a: number[]) => {
-      const [, n, nin, nout, g, vt, ldv, ga, beta] = a as [number, number, number, number, number, number, number, number, number];
-      const parts = Math.min(sharesFor(pool, n * nin * nout), n);
-      if (parts < 2) return false;
-      run(splitRange(n, parts, 4).map(([r0, r1]) => ['mlpTangentBack', [1, r1 - r0, nin, nout, g + 8 * r0 * nout, vt, ldv, ga + 8 * r0 * nin, beta]] as Share));
-      return true;
-    },
-    mlpTangentGrad: (a: number[]) => {
-      const [, n, nin, nout, dg, pa, lda, g, da, hv] = a as [number, number, number, number, number, number, number, number, number, number];
-      if (sharesFor(pool, 2 * n * nin * nout) < 2) return false;
-      // The steps of assembly/nn/dense.ts mlpTangentGrad for j = 0, in its order.
-      const hw = hv,
-        hb = hv + 8 * nout * nin;
-      let beta = 0;
-      if (dg !== 0) {
-        ex.dgemm!(1, 0, nout, nin, n, 1, dg, nout, pa, lda, 0, hw, nin);
-        ex.denseColSums!(n, nout, dg, nout, 1, hb);
-        beta = 1;
-      } else r.dzero!(1, nout, hb, nout);
-      if (da !== 0) ex.dgemm!(1, 0, nout, nin, n, 1, g, nout, da, nin, beta, hw, nin);
-      else if (dg === 0) r.dzero!(nout, nin, hw, nin);
-      return true;
-    },
-  };
-  // mlpTangentIn(kc, n, nin, nout, a, lda, vt, ldv, z, beta)
-  byDirections(
-    'mlpTangentIn',
-    (a) => a[0]! * a[1]! * a[2]! * a[3]!,
-    (a, j0, kc) => [kc, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]! + 8 * j0 * a[7]!, a[7]!, a[8]! + 8 * j0 * a[1]! * a[3]!, a[9]!],
-  );
-  // mlpTangentBack(kc, n, nin, nout, g, vt, ldv, ga, beta)
-  byDirections(
-    'mlpTangentBack',
-    (a) => a[0]! * a[1]! * a[2]! * a[3]!,
-    (a, j0, kc) => [kc, a[1]!, a[2]!, a[3]!, a[4]!, a[5]! + 8 * j0 * a[6]!, a[6]!, a[7]! + 8 * j0 * a[1]! * a[2]!, a[8]!],
-  );
-  // mlpTangentGrad(kc, n, nin, nout, dg, a, lda, g, da, hv, ldh)
-  byDirections(
-    'mlpTangentGrad',
-    (a) => 2 * a[0]! * a[1]! * a[2]! * a[3]!,
-    (a, j0, kc) => [kc, a[1]!, a[2]!, a[3]!, a[4]! === 0 ? 0 : a[4]! + 8 * j0 * a[1]! * a[3]!, a[5]!, a[6]!, a[7]!, a[8]! === 0 ? 0 : a[8]! + 8 * j0 * a[1]! * a[2]!, a[9]! + 8 * j0 * a[10]!, a[10]!],
-  );
-  // Unit directions of the dense Hessian's residual term: kc independent directions e_{p0+j}.
-  // mlpUnitTangent(kc, n, nin, nout, a, lda, p0, d, z, t, w2, nout2, z2)
-  splitLeading(
-    'mlpUnitTangent',
-    (a) => a[0]! * a[1]! * (2 * a[3]! + a[11]!),
-    MIN_SHARE_WORK,
-    (a, j0, kc) => {
-      const blk = 8 * j0 * a[1]! * a[3]!;
-      return [kc, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]! + j0, a[7]!, a[8]! + blk, a[9]! + blk, a[10]!, a[11]!, a[12]! === 0 ? 0 : a[12]! + 8 * j0 * a[1]! * a[11]!];
-    },
-  );
-  // mlpUnitGrad(kc, n, nin, nout, dg, sparse, a, lda, g, da, p0, noutLo, ninLo, hv, ldh)
-  splitLeading(
-    'mlpUnitGrad',
-    (a) => a[0]! * a[1]! * a[2]! * a[3]!,
-    MIN_SHARE_WORK,
-    (a, j0, kc) => [
-      kc,
-      a[1]!,
-      a[2]!,
-      a[3]!,
-      a[4]! === 0 ? 0 : a[4]! + 8 * j0 * a[1]! * a[3]!,
-      a[5]!,
-      a[6]!,
-      a[7]!,
-      a[8]!,
-      a[9]! === 0 ? 0 : a[9]! + 8 * j0 * a[1]! * a[2]!,
-      a[10]! + j0,
-      a[11]!,
-      a[12]!,
-      a[13]! + 8 * j0 * a[14]!,
-      a[14]!,
-    ],
-  );
-  // Per-sample kernels: split the n samples; byte offsets of sample i0 in each argument.
-  // denseOuterRows(n, k, o, m, delta, a, lda, out, ldout): out rows i·k … per sample.
-  splitLeading(
-    'denseOuterRows',
-    (a) => a[0]! * a[1]! * a[2]! * (a[3]! + 1),
-    MIN_SHARE_ELEMENTS,
-    (a, i0, n) => [n, a[1]!, a[2]!, a[3]!, a[4]! + 8 * i0 * a[1]! * a[2]!, a[5]! + 8 * i0 * a[6]!, a[6]!, a[7]! + 8 * i0 * a[1]! * a[8]!, a[8]!],
-  );
-  // densePairOuter(n, k, p, q, x, y, out): out is n × (p·q).
-  splitLeading(
-    'densePairOuter',
-    (a) => a[0]! * a[1]! * a[2]! * a[3]!,
-    MIN_SHARE_ELEMENTS,
-    (a, i0, n) => [n, a[1]!, a[2]!, a[3]!, a[4]! + 8 * i0 * a[1]! * a[2]!, a[5]! + 8 * i0 * a[1]! * a[3]!, a[6]! + 8 * i0 * a[2]! * a[3]!],
-  );
-  // densePairOuterLower(n, k, p, x, out): out is n × p(p+1)/2.
-  splitLeading(
-    'densePairOuterLower',
-    (a) => (a[0]! * a[1]! * a[2]! * (a[2]! + 1)) / 2,
-    MIN_SHARE_ELEMENTS,
-    (a, i0, n) => [n, a[1]!, a[2]!, a[3]! + 8 * i0 * a[1]! * a[2]!, a[4]! + 4 * i0 * a[2]! * (a[2]! + 1)],
-  );
-  // denseRowSqSums(n, k, o, x, out): out is n × o.
-  splitLeading(
-    'denseRowSqSums',
-    (a) => a[0]! * a[1]! * a[2]!,
-    MIN_SHARE_ELEMENTS,
-    (a, i0, n) => [n, a[1]!, a[2]!, a[3]! + 8 * i0 * a[1]! * a[2]!, a[4]! + 8 * i0 * a[2]!],
-  );
-  // denseMulRep(n, k, c, d, x, out): d is n × c, x and out (n·k) × c.
-  splitLeading(
-    'denseMulRep',
-    (a) => a[0]! * a[1]! * a[2]!,
-    MIN_SHARE_ELEMENTS,
-    (a, i0, n) => [n, a[1]!, a[2]!, a[3]! + 8 * i0 * a[2]!, a[4]! + 8 * i0 * a[1]! * a[2]!, a[5]! + 8 * i0 * a[1]! * a[2]!],
-  );
+  for (const name of KERNEL_NAMES) {
+    const rule = kernelSpec(name).split;
+    if (!rule) continue;
+    const whole = r[name];
+    if (typeof whole !== 'function') throw new Error(`natgrad: internal: the core does not export ${name}`);
+    ex[name] = 'custom' in rule ? customSplit(name, rule, whole, pool, ctx, runNamed) : countSplit(name, rule, whole, pool, ctx, runNamed, run);
+  }
   return ex as unknown as E;
+}
+
+/**
+ * The kernel's positional arguments as a record by name (`kernels.ts` `callOf`, with the names
+ * looked up once), and a cheaper read-only view of them for the work check of every call:
+ * an object whose prototype has one getter per argument name (no spreading, no own keys).
+ * @internal
+ */
+export function byName(name: string): { record: (a: readonly number[]) => Call; view: (a: readonly number[]) => Call } {
+  const names = kernelSpec(name).args;
+  class View {
+    readonly $: readonly number[];
+    constructor(a: readonly number[]) {
+      this.$ = a;
+    }
+  }
+  names.forEach((n, i) => {
+    Object.defineProperty(View.prototype, n, {
+      get(this: View) {
+        return this.$[i];
+      },
+    });
+  });
+  return {
+    record: (a) => {
+      const call: Record<string, number> = {};
+      for (let i = 0; i < names.length; i++) call[names[i]!] = a[i]!;
+      return call;
+    },
+    view: (a) => new View(a) as unknown as Call,
+  };
+}
+
+/** A kernel split by its rule's own code (kernels.ts `CustomSplit`), for calls that pass the work check. */
+function customSplit(name: string, rule: CustomSplit<string>, whole: Fn, pool: ThreadPool, ctx: SplitContext, runNamed: (s: readonly NamedShare[]) => void): Fn {
+  const { record, view } = byName(name);
+  const min = rule.min ?? MIN_SHARE_WORK;
+  return (...a: number[]) => {
+    if (sharesFor(pool, rule.work(view(a)), min) < 2) return whole(...a);
+    const shares = rule.custom(record(a), ctx);
+    if (shares === undefined) return whole(...a);
+    if (shares !== 'done') runNamed(shares);
+  };
+}
+
+/**
+ * A kernel split into item ranges of its `count` argument (kernels.ts `CountSplit`): at most
+ * ⌊count / quantum⌋ shares, pointers advanced by name, everything else passed unchanged.
+ */
+function countSplit(name: string, rule: CountSplit<string>, whole: Fn, pool: ThreadPool, ctx: SplitContext, runNamed: (s: readonly NamedShare[]) => void, run: (s: Share[]) => void): Fn {
+  const { record, view } = byName(name);
+  const quantum = rule.quantum ?? 1;
+  const min = rule.min ?? MIN_SHARE_WORK;
+  const optional = new Set<string>(rule.optional ?? []);
+  const advance = Object.entries(rule.advance ?? {}).filter((e): e is [string, readonly string[] | ((c: Call) => number)] => e[1] !== undefined);
+  const index = rule.index ?? [];
+  /** The call of items i0 … i0 + count − 1. */
+  const shift = (call: Call, i0: number, count: number): Call => {
+    const out: Record<string, number> = { ...call, [rule.count]: count };
+    for (const [p, by] of advance) {
+      const v = call[p]!;
+      if (v === 0 && optional.has(p)) continue;
+      let size = 1;
+      if (typeof by === 'function') size = by(call);
+      else for (const f of by) size *= call[f]!;
+      out[p] = v + 8 * i0 * size;
+    }
+    for (const p of index) out[p] = call[p]! + i0;
+    return out;
+  };
+  return (...a: number[]) => {
+    const shares = sharesFor(pool, rule.work(view(a)), min);
+    if (shares < 2) return whole(...a);
+    const call = record(a);
+    const count = call[rule.count]!;
+    if (count === 1 && rule.single) {
+      const s = rule.single(call, ctx);
+      if (s === 'done') return;
+      if (s !== undefined) return runNamed(s);
+    }
+    const parts = Math.min(shares, Math.floor(count / quantum));
+    if (parts < 2) return whole(...a);
+    run(splitRange(count, parts, quantum).map(([i0, i1]): Share => [name as ThreadKernel, argsOf(name, shift(call, i0, i1 - i0))]));
+  };
 }

@@ -1,6 +1,7 @@
 /**
  * The wire format between the threaded core's main thread and its workers (shared by
- * `threads.ts` and `thread-worker.ts`; no runtime dependencies, so the worker stays small).
+ * `threads.ts` and `thread-worker.ts`; its one runtime dependency is the kernel table,
+ * `kernels.ts`, itself free of imports, so the worker stays small).
  *
  * Two `SharedArrayBuffer`s, separate from the WebAssembly memory (so their views never go
  * stale when the memory grows):
@@ -18,32 +19,20 @@
  *
  * @module
  */
+import { type KernelName, threadKernels } from './kernels.js';
 
-/** Kernels a worker can run, by index (a slot names its kernel by position here). */
-export const KERNELS = [
-  'dgemm',
-  'dsyrkLowerRange',
-  'denseMul',
-  'actForward',
-  'denseBroadcastRows',
-  'denseColSums',
-  'mlpTangentIn',
-  'mlpTangentBack',
-  'mlpTangentGrad',
-  'dzero',
-  'denseOuterRows',
-  'densePairOuter',
-  'densePairOuterLower',
-  'denseRowSqSums',
-  'denseMulRep',
-  'mlpUnitTangent',
-  'mlpUnitGrad',
-] as const;
+/**
+ * Kernels a worker can run, by index (a slot names its kernel by position here): derived from the
+ * kernel table (`kernels.ts` {@link threadKernels}: the kernels the split rules' shares run, and
+ * `dzero` for the pool's failure tests), in table order. The main thread and every worker derive
+ * it from the same table, so an index means the same kernel on both sides.
+ */
+export const KERNELS: readonly KernelName[] = threadKernels();
 
-/** Name of a kernel a worker can run. */
-export type ThreadKernel = (typeof KERNELS)[number];
+/** Name of a kernel a worker can run (any kernel name; {@link KERNELS} lists those a slot may name). */
+export type ThreadKernel = KernelName;
 
-/** Doubles per worker slot: kernel index + up to 19 arguments. */
+/** Doubles per worker slot: kernel index + up to 19 arguments (the `kernels-table` test checks every {@link KERNELS} entry fits). */
 export const SLOT = 20;
 /** Slot kernel index: nothing to do in this job. */
 export const NO_WORK = -1;

@@ -35,7 +35,13 @@ async function start(init: ThreadInit, post: (m: unknown) => void, exitThread: (
   const ex = instance.exports as Record<string, Kernel>;
   ex.gramSetWorkspace!(init.gramWorkspace);
   ex.gemmSetWorkspace!(init.gemmWorkspace);
-  const fns = KERNELS.map((name) => ex[name]!);
+  // A slot's kernel index is a position in KERNELS, derived from the kernel table exactly as on
+  // the main thread (thread-protocol.ts).
+  const fns = KERNELS.map((name) => {
+    const f = ex[name];
+    if (typeof f !== 'function') throw new Error(`natgrad: the thread binary does not export ${name}`);
+    return f;
+  });
   const ctrl = new Int32Array(init.ctrl);
   const args = new Float64Array(init.args);
   const me = init.index;

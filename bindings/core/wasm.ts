@@ -17,7 +17,7 @@
  * Threads: `init({ threads })` (default: every core in Node and Deno, and in a cross-origin
  * isolated page) loads the variant's shared-memory build (`natgrad.*-mt.wasm`: the same kernels,
  * an imported `WebAssembly.Memory({ shared: true })` of at most 4 GiB) and starts `threads − 1`
- * workers on the same memory (`threads.ts`); the kernels listed in `parallel-kernels.ts` then split
+ * workers on the same memory (`threads.ts`); the kernels with a split rule in `kernels.ts` then split
  * every large call across them, with results bitwise identical to one thread. Where shared memory
  * is unavailable (a page without cross-origin isolation), or with `threads: 1`, the core is the
  * single-threaded build exactly as before.
@@ -25,6 +25,7 @@
  * @module
  */
 import { instantiate } from '@assemblyscript/loader';
+import type { KernelFunctions } from './kernels.js';
 import { parallelExports } from './parallel-kernels.js';
 import { hostCores, sharedMemoryAvailable, ThreadPool } from './threads.js';
 import { hasNodeApis } from './workers.js';
@@ -57,93 +58,15 @@ export interface InitResult {
   threads: number;
 }
 
-/** Raw kernel exports (pointers are byte addresses, sizes are elements). See `assembly/`. */
-export interface KernelExports {
+/**
+ * Raw kernel exports (pointers are byte addresses, sizes are elements). One function per entry
+ * of the kernel table (`kernels.ts`: argument names, result, thread split; see `assembly/` for
+ * the kernels themselves), derived from it: an entry's argument names become its `number`
+ * parameters, in order. Plus the instance's `memory`; other names (the loader's helpers) are
+ * `unknown`.
+ */
+export interface KernelExports extends KernelFunctions {
   memory: WebAssembly.Memory;
-  alloc(bytes: number): number;
-  free(ptr: number): void;
-  memoryBytes(): number;
-  ddot(n: number, x: number, y: number): number;
-  daxpy(n: number, alpha: number, x: number, y: number): void;
-  dscal(n: number, alpha: number, x: number): void;
-  dgemv(m: number, n: number, alpha: number, a: number, lda: number, x: number, beta: number, y: number): void;
-  dgemvT(m: number, n: number, alpha: number, a: number, lda: number, x: number, beta: number, y: number): void;
-  dsymvLower(n: number, alpha: number, a: number, lda: number, x: number, beta: number, y: number): void;
-  dsymMirrorLower(n: number, a: number, lda: number): void;
-  dzero(m: number, n: number, a: number, lda: number): void;
-  dsyrkLower(n: number, d: number, x: number, ldx: number, w: number, incw: number, c: number, ldc: number): void;
-  dsyrkLowerCsr(n: number, indptr: number, indices: number, values: number, w: number, incw: number, c: number, ldc: number): void;
-  dsyrkBlocksLower(n: number, d: number, m: number, x: number, ldx: number, lam: number, c: number, ldc: number): void;
-  dgerLower(d: number, alpha: number, u: number, v: number, c: number, ldc: number): void;
-  dgemm(transA: number, transB: number, m: number, n: number, k: number, alpha: number, a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number): void;
-  dpotrfLower(n: number, lambda: number, a: number, lda: number): number;
-  dtrsmLowerLeft(n: number, nrhs: number, a: number, lda: number, b: number, ldb: number): void;
-  dtrsmLowerTransLeft(n: number, nrhs: number, a: number, lda: number, b: number, ldb: number): void;
-  dpotrsLower1(n: number, a: number, lda: number, b: number): void;
-  dpotrsLower(n: number, nrhs: number, a: number, lda: number, b: number, ldb: number): void;
-  dpotrfLogDet(n: number, a: number, lda: number): number;
-  // grid search (assembly/grid/grid.ts)
-  gridExpVec(n: number, x: number, out: number): void;
-  gridLogVec(n: number, x: number, out: number): void;
-  gridLogPosVec(n: number, x: number, out: number): void;
-  gridGemmTn(m: number, ne: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ce: number, cp: number, accumulate: number): void;
-  gridSpmm(rows: number, k: number, indptr: number, indices: number, values: number, b: number, ldb: number, c: number, ce: number, cp: number): void;
-  gridZRows(n0: number, nb: number, d: number, x: number, ldx: number, z: number, ldz: number): void;
-  gridPotrf(d: number, npairs: number, a: number, ps: number, div: number, lam: number, info: number, inv: number, first: number): void;
-  gridPotrs(d: number, npairs: number, l: number, ps: number, x: number, xs: number, first: number): void;
-  gridStep(ws: number): number;
-  gridLikelihoodPass(ws: number, k: number): void;
-  gridSteps(ws: number, maxSteps: number): number;
-  dsyevLower(n: number, wantV: number, maxSweeps: number, a: number, lda: number, work: number, w: number, v: number, ldv: number): number;
-  linearForward(n: number, m: number, d: number, x: number, ldx: number, theta: number, f: number): void;
-  linearForwardCsr(n: number, m: number, d: number, indptr: number, indices: number, values: number, theta: number, f: number): void;
-  linearBackward(n: number, m: number, d: number, x: number, ldx: number, r: number, alpha: number, g: number): void;
-  linearBackwardCsr(n: number, m: number, d: number, indptr: number, indices: number, values: number, r: number, alpha: number, g: number): void;
-  linearPerSample(n: number, m: number, d: number, x: number, ldx: number, r: number, out: number): void;
-  dsyrkDiag(n: number, d: number, x: number, ldx: number, w: number, incw: number, out: number): void;
-  dsyrkDiagCsr(n: number, indptr: number, indices: number, values: number, w: number, incw: number, out: number): void;
-  likGaussian(n: number, f: number, y: number, invVar: number, r: number, lam: number): number;
-  likBernoulli(n: number, f: number, y: number, clip: number, r: number, lam: number): number;
-  likPoisson(n: number, f: number, y: number, r: number, lam: number): number;
-  likCategorical(n: number, c: number, f: number, y: number, r: number, lam: number): number;
-  residualOuter(n: number, c: number, r: number, alpha: number, b: number): void;
-  // MLP layers (assembly/nn/activation.ts, assembly/nn/dense.ts)
-  actForward(kind: number, n: number, z: number, a: number, d1: number, d2: number): void;
-  denseBroadcastRows(n: number, o: number, b: number, c: number): void;
-  denseColSums(n: number, o: number, x: number, ldx: number, alpha: number, out: number): void;
-  denseMul(blocks: number, len: number, d: number, x: number, out: number): void;
-  denseMulRep(n: number, k: number, c: number, d: number, x: number, out: number): void;
-  denseFmaPeriodic(blocks: number, len: number, d: number, x: number, q: number, y: number, out: number): void;
-  denseSquare(n: number, x: number, out: number): void;
-  denseAugment(n: number, m: number, a: number, lda: number, out: number): void;
-  denseOuterRows(n: number, k: number, o: number, m: number, delta: number, a: number, lda: number, out: number, ldout: number): void;
-  densePairOuter(n: number, k: number, p: number, q: number, x: number, y: number, out: number): void;
-  denseRowSqSums(n: number, k: number, o: number, x: number, out: number): void;
-  denseScatterKron(o1: number, m1: number, o2: number, m2: number, t: number, c: number, ldc: number): void;
-  densePairOuterLower(n: number, k: number, p: number, x: number, out: number): void;
-  denseScatterKronSym(o: number, m: number, t: number, c: number, ldc: number): void;
-  denseTranspose(m: number, n: number, a: number, lda: number, b: number, ldb: number): void;
-  mlpTangentIn(kc: number, n: number, nin: number, nout: number, a: number, lda: number, vt: number, ldv: number, z: number, beta: number): void;
-  mlpUnitTangent(kc: number, n: number, nin: number, nout: number, a: number, lda: number, p0: number, d: number, z: number, t: number, w2: number, nout2: number, z2: number): void;
-  mlpUnitGrad(
-    kc: number,
-    n: number,
-    nin: number,
-    nout: number,
-    dg: number,
-    sparse: number,
-    a: number,
-    lda: number,
-    g: number,
-    da: number,
-    p0: number,
-    noutLo: number,
-    ninLo: number,
-    hv: number,
-    ldh: number,
-  ): void;
-  mlpTangentBack(kc: number, n: number, nin: number, nout: number, g: number, vt: number, ldv: number, ga: number, beta: number): void;
-  mlpTangentGrad(kc: number, n: number, nin: number, nout: number, dg: number, a: number, lda: number, g: number, da: number, hv: number, ldh: number): void;
   [name: string]: unknown;
 }
 

@@ -15,7 +15,6 @@ export { batchNorm } from './layers/batch-norm/index.js';
 export { layerNorm } from './layers/layer-norm/index.js';
 export { residual } from './layers/residual/index.js';
 export type { Shape, Op, OpContext, State, KfacLayerOptions, Kernels } from './layer.js';
-export type { NnKernels } from './kernels.js';
 export type {
   SequentialSpec,
   LayerSpec,

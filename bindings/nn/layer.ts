@@ -32,7 +32,6 @@
  */
 import type { Core, KernelExports } from '../core/wasm.js';
 import type { SymMatrix } from '../linalg/symmatrix.js';
-import type { NnKernels } from './kernels.js';
 
 /** Byte addresses of an op's state planes at the first sample of a call (see {@link Op.state}). */
 export type State = readonly number[];
@@ -50,8 +49,8 @@ export function showShape(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
 
-/** The kernels an op calls (the core's exports). */
-export type Kernels = KernelExports & NnKernels;
+/** The kernels an op calls (the core's exports, typed from `bindings/core/kernels.ts`). */
+export type Kernels = KernelExports;
 
 /** What an op is handed with every call. */
 export interface OpContext {

@@ -167,6 +167,54 @@ test('Gram / Fisher kernel: d below, at and past the 1020-column blocking, weigh
   }
 });
 
+test('count-rule kernels (kernels.ts): element ranges on even offsets, absent pointers, column ranges, per-sample sizes that are not a product — split, and identical for 1, 2, 3 threads', () => {
+  const rnd = uniform(11);
+  const data = (n: number) => Float64Array.from({ length: n }, () => 4 * rnd() - 2);
+  /** Run `body` on core c with the inputs copied in; returns the output arrays; asserts the threaded cores split the call. */
+  const kernelOn = (c: Core, inputs: Float64Array[], outputs: number[], body: (e: Core['exports'], p: number[], q: number[]) => void) => {
+    const p = inputs.map((x) => c.allocCopy(x));
+    const q = outputs.map((n) => c.allocCopy(new Float64Array(n).fill(0.5)));
+    let runs = 0;
+    const pool = c.pool;
+    const run = pool?.run;
+    if (pool && run) {
+      pool.run = (s) => {
+        runs++;
+        run.call(pool, s);
+      };
+    }
+    try {
+      body(c.exports, p, q);
+    } finally {
+      if (pool && run) pool.run = run;
+    }
+    if (pool) assert.ok(runs > 0, `not split on ${c.threads} threads`);
+    const out = Object.fromEntries(q.map((ptr, i) => [String(i), Array.from(c.f64(ptr, outputs[i]!))]));
+    for (const ptr of [...p, ...q]) c.free(ptr);
+    return out;
+  };
+  const n = 70001; // odd: the 2-lane loops' tail lands in the last share
+  const z = data(n);
+  for (const kind of [0, 1, 2, 3, 4, 5]) {
+    sameOnAll(`actForward kind ${kind}, σ' only`, (c) => kernelOn(c, [z], [n, n], (e, [pz], [pa, pd1]) => e.actForward(kind, n, pz!, pa!, pd1!, 0)));
+  }
+  sameOnAll('actForward tanh, σ′ and σ″', (c) => kernelOn(c, [z], [n, n, n], (e, [pz], [pa, pd1, pd2]) => e.actForward(1, n, pz!, pa!, pd1!, pd2!)));
+  const d1 = data(n),
+    x1 = data(n),
+    dB = data(2001),
+    xB = data(37 * 2001),
+    xCol = data(300 * 305),
+    bias = data(13),
+    xPair = data(500 * 3 * 9),
+    xSq = data(2000 * 3 * 11);
+  sameOnAll('denseMul, one block', (c) => kernelOn(c, [d1, x1], [n], (e, [pd, px], [po]) => e.denseMul(1, n, pd!, px!, po!)));
+  sameOnAll('denseMul, 37 blocks', (c) => kernelOn(c, [dB, xB], [37 * 2001], (e, [pd, px], [po]) => e.denseMul(37, 2001, pd!, px!, po!)));
+  sameOnAll('denseColSums, odd columns, ldx > o', (c) => kernelOn(c, [xCol], [301], (e, [px], [po]) => e.denseColSums(300, 301, px!, 305, 0.5, po!)));
+  sameOnAll('denseBroadcastRows', (c) => kernelOn(c, [bias], [9000 * 13], (e, [pb], [pc]) => e.denseBroadcastRows(9000, 13, pb!, pc!)));
+  sameOnAll('densePairOuterLower (out advances by p(p+1)/2 per sample)', (c) => kernelOn(c, [xPair], [500 * 45], (e, [px], [po]) => e.densePairOuterLower(500, 3, 9, px!, po!)));
+  sameOnAll('denseRowSqSums', (c) => kernelOn(c, [xSq], [2000 * 11], (e, [px], [po]) => e.denseRowSqSums(2000, 3, 11, px!, po!)));
+});
+
 test('an MLP: forward, jvp, vjp, products, every curvature and structure, per-sample gradients — identical for 1, 2, 3 threads', () => {
   for (const activation of ['tanh', 'relu', 'gelu'] as const) {
     const N = 600;
