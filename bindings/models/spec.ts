@@ -1,25 +1,30 @@
 /**
  * Descriptions of natgrad's own models, so that a worker thread (or another process) can rebuild
- * a model on its own core: `{ name: 'linear', inputs, outputs, bias }` and
- * `{ name: 'mlp', sizes, activation }`. A plain-TypeScript model has no description.
+ * a model on its own core: `{ name: 'linear', inputs, outputs, bias }`,
+ * `{ name: 'mlp', sizes, activation }` and `{ name: 'sequential', spec }` (the layer specification,
+ * plain JSON). A plain-TypeScript model has no description.
  *
  * @module
  */
 import type { Core } from '../core/wasm.js';
 import type { Activation } from './activations.js';
 import { isLinearModel, linear } from './linear.js';
+import { sequential, SequentialModel } from '../nn/sequential.js';
+import type { SequentialSpec } from '../nn/spec.js';
 import { MlpModel, mlp } from './mlp.js';
 import type { Model } from './model.js';
 
 /** A structured-cloneable description of a built-in model. */
 export type ModelSpec =
   | { readonly name: 'linear'; readonly inputs: number; readonly outputs: number; readonly bias: boolean }
-  | { readonly name: 'mlp'; readonly sizes: readonly number[]; readonly activation: Activation };
+  | { readonly name: 'mlp'; readonly sizes: readonly number[]; readonly activation: Activation }
+  | { readonly name: 'sequential'; readonly spec: SequentialSpec };
 
 /** The description of natgrad's own models; undefined for any other model. */
 export function modelSpec(model: Model): ModelSpec | undefined {
   if (isLinearModel(model)) return { name: 'linear', inputs: model.inputs, outputs: model.outputs, bias: model.bias };
   if (model instanceof MlpModel) return { name: 'mlp', sizes: [...model.sizes], activation: model.activation };
+  if (model instanceof SequentialModel) return { name: 'sequential', spec: JSON.parse(JSON.stringify(model.spec)) as SequentialSpec };
   return undefined;
 }
 
@@ -30,5 +35,7 @@ export function modelFromSpec(spec: ModelSpec, core?: Core): Model {
       return linear({ inputs: spec.inputs, outputs: spec.outputs, bias: spec.bias, ...(core ? { core } : {}) });
     case 'mlp':
       return mlp({ sizes: spec.sizes, activation: spec.activation, ...(core ? { core } : {}) });
+    case 'sequential':
+      return sequential({ ...spec.spec, ...(core ? { core } : {}) });
   }
 }

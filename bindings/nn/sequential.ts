@@ -30,6 +30,8 @@ import { rng } from '../data/random.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
 import type { KfacFactorOptions, LayerExactBlock, LayerKfac, Model, ModelTrace, ParameterGroup } from '../models/model.js';
 import { checkKeys, checkInt, chainError, type KfacLayerOptions, type Kernels, type Op, type OpContext, type Shape, showShape, sizeOf } from './layer.js';
+import { activationKind, type Activation } from '../models/activations.js';
+import { type ChainLayer, type DenseChain, MlpTrace } from './dense-chain.js';
 import { buildActivation } from './layers/activation/index.js';
 import { buildBatchNorm } from './layers/batch-norm/index.js';
 import { buildConv2d } from './layers/conv2d/index.js';
@@ -159,7 +161,7 @@ function build(layer: LayerSpec, shape: Shape, label: string): Op {
  * Made by {@link sequential}.
  */
 export class SequentialModel implements Model {
-  readonly name = 'sequential';
+  readonly name: string = 'sequential';
   readonly inputs: number;
   readonly outputs: number;
   readonly dim: number;
@@ -172,9 +174,11 @@ export class SequentialModel implements Model {
   readonly outputShape: Shape;
   /** @internal */
   readonly program: Program;
+  /** @internal Set when the network is a dense chain (dense layers, one activation between them): its fast trace. */
+  readonly chain: DenseChain | undefined;
 
-  /** @internal Use {@link sequential}. */
-  constructor(spec: SequentialSpec, core: Core) {
+  /** @internal Use {@link sequential}. `groupName(l)` names the l-th parameterized layer (default: its label). */
+  constructor(spec: SequentialSpec, core: Core, groupName?: (l: number) => string) {
     this.program = compile(spec);
     this.spec = spec;
     this.core = core;
@@ -197,20 +201,23 @@ export class SequentialModel implements Model {
             }),
           }
         : {};
-      groups.push(Object.freeze({ name: op.label, offset: offsets[i]!, size: op.params, ...(op.dense ? { dense: Object.freeze({ ...op.dense }) } : {}), ...kron }));
+      groups.push(
+        Object.freeze({ name: groupName ? groupName(groups.length) : op.label, offset: offsets[i]!, size: op.params, ...(op.dense ? { dense: Object.freeze({ ...op.dense }) } : {}), ...kron }),
+      );
     });
     this.groups = Object.freeze(groups);
+    this.chain = denseChain(this);
   }
 
   /**
    * One forward pass on an N × d batch (NCHW rows); the trace owns WebAssembly memory until `free()`.
    * @throws RangeError on wrong lengths or when the trace does not fit in memory.
    */
-  forward(theta: Float64Array, X: Float64Array, rows: number): SequentialTrace {
-    if (typeof rows !== 'number' || !Number.isSafeInteger(rows) || rows < 0) throw new RangeError(`natgrad: sequential.forward: rows must be a non-negative integer, got ${String(rows)}`);
-    checkLength(theta, this.dim, 'sequential.forward: theta');
-    checkLength(X, rows * this.inputs, `sequential.forward: X (${rows} × ${this.inputs})`);
-    return new SequentialTrace(this, theta, X, rows);
+  forward(theta: Float64Array, X: Float64Array, rows: number): SequentialTrace | MlpTrace {
+    if (typeof rows !== 'number' || !Number.isSafeInteger(rows) || rows < 0) throw new RangeError(`natgrad: ${this.name}.forward: rows must be a non-negative integer, got ${String(rows)}`);
+    checkLength(theta, this.dim, `${this.name}.forward: theta`);
+    checkLength(X, rows * this.inputs, `${this.name}.forward: X (${rows} × ${this.inputs})`);
+    return this.chain ? new MlpTrace(this.chain, theta, X, rows) : new SequentialTrace(this, theta, X, rows);
   }
 
   /**
@@ -236,6 +243,40 @@ export class SequentialModel implements Model {
     });
     return theta;
   }
+}
+
+/**
+ * The dense-chain description of a network that is dense layers with biases and one activation
+ * kind between them (none after the last), on a flat input; undefined for any other network.
+ */
+function denseChain(m: SequentialModel): DenseChain | undefined {
+  const P = m.program;
+  if (P.nodes.some((n) => 'add' in n)) return undefined;
+  const ops = P.ops;
+  if (ops.length % 2 !== 1 || m.inputShape.length !== 1) return undefined;
+  let act: string | undefined;
+  const layers: ChainLayer[] = [];
+  for (const [i, op] of ops.entries()) {
+    if (i % 2 === 0) {
+      if (op.type !== 'dense' || !op.dense!.bias) return undefined;
+      const w = P.offsets[i]!;
+      layers.push({ nin: op.inSize, nout: op.outSize, w, b: w + op.inSize * op.outSize });
+    } else {
+      const name = (op as Op & { name?: string }).name;
+      if (op.type !== 'activation' || (act !== undefined && name !== act)) return undefined;
+      act = name;
+    }
+  }
+  return {
+    inputs: m.inputs,
+    outputs: m.outputs,
+    dim: m.dim,
+    groups: m.groups,
+    core: m.core,
+    sizes: [layers[0]!.nin, ...layers.map((l) => l.nout)],
+    layers,
+    kind: activationKind((act ?? 'identity') as Activation),
+  };
 }
 
 /**
