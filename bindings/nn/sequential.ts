@@ -303,6 +303,29 @@ function checkCount(k: unknown, name: string): number {
   return k;
 }
 
+/** Most bytes of tangents a trace keeps after a `jvp` for the Hessian-vector product that follows. */
+export const TANGENT_CACHE_BYTES = 256 * 2 ** 20;
+
+/** @internal The tangents of every value along the last v of `jvp`, all N samples. */
+class TangentCache extends Handle {
+  /** The v these tangents belong to (undefined while being computed). */
+  key: Float64Array | undefined;
+  /** Which values' tangents are non-zero. */
+  nz: boolean[] = [];
+  readonly #off: number[];
+  readonly #sizes: readonly number[];
+  constructor(core: Core, ptr: number, off: number[], sizes: readonly number[]) {
+    super(core, [ptr]);
+    this.#off = off;
+    this.#sizes = sizes;
+  }
+  /** Byte addresses of every value's tangent rows from sample n0. */
+  at(n0: number): number[] {
+    const p = this.ptr(0);
+    return this.#off.map((o, v) => p + o + F64 * n0 * this.#sizes[v]!);
+  }
+}
+
 /** Entries [a, b) of an array-like, as an array-like `set` accepts (no copy for typed arrays). */
 function part(x: ArrayLike<number>, a: number, b: number): ArrayLike<number> {
   return ArrayBuffer.isView(x) ? (x as Float64Array).subarray(a, b) : Array.prototype.slice.call(x, a, b);
@@ -529,7 +552,12 @@ export class SequentialTrace extends Handle implements ModelTrace {
     return has;
   }
 
-  /** J v: row n is J_n v (N × M), one tangent pass. */
+  /**
+   * J v: row n is J_n v (N × M), one tangent pass. When the tangents of every value fit in
+   * {@link TANGENT_CACHE_BYTES}, the trace keeps them for this v (one block, freed with the trace),
+   * so that a following `residualHvp` / `residualHvpAndVjp` with the same v — a Hessian-vector
+   * product — skips its own tangent pass.
+   */
   jvp(v: Float64Array): Float64Array {
     this.alive();
     const m = this.model,
@@ -539,14 +567,58 @@ export class SequentialTrace extends Handle implements ModelTrace {
     const out = new Float64Array(this.rows * M);
     const pv = this.core.allocCopy(vv);
     try {
-      this.#chunks(1, 1, 0, (n0, nb, [t], _tmp, _zero, _extra, scratch) => {
-        const nz = this.#tangentPass(n0, nb, pv, t!, scratch);
-        if (nz[P.output]) out.set(this.core.f64(t![P.output]!, nb * M), n0 * M);
-      });
+      const cache = this.#tangentCache();
+      if (cache) {
+        cache.key = undefined; // invalid until complete
+        this.#chunks(0, 1, 0, (n0, nb, _bufs, _tmp, _zero, _extra, scratch) => {
+          cache.nz = this.#tangentPass(n0, nb, pv, cache.at(n0), scratch);
+          if (cache.nz[P.output]) out.set(this.core.f64(cache.at(n0)[P.output]!, nb * M), n0 * M);
+        });
+        cache.key = Float64Array.from(vv);
+      } else {
+        this.#chunks(1, 1, 0, (n0, nb, [t], _tmp, _zero, _extra, scratch) => {
+          const nz = this.#tangentPass(n0, nb, pv, t!, scratch);
+          if (nz[P.output]) out.set(this.core.f64(t![P.output]!, nb * M), n0 * M);
+        });
+      }
     } finally {
       this.core.free(pv);
     }
     return out;
+  }
+
+  #tcache: TangentCache | undefined;
+
+  /** The tangent block of every value for all N samples, if it fits (allocated on first use). */
+  #tangentCache(): TangentCache | undefined {
+    if (this.#tcache) return this.#tcache;
+    const sizes = this.model.program.sizes;
+    const off: number[] = [];
+    let bytes = 0;
+    for (const s of sizes) {
+      off.push(bytes);
+      bytes += F64 * this.rows * s;
+    }
+    if (bytes > TANGENT_CACHE_BYTES) return undefined;
+    this.#tcache = new TangentCache(this.core, this.core.alloc(Math.max(bytes, 8)), off, sizes);
+    return this.#tcache;
+  }
+
+  /** The cached tangents when they belong to exactly this v. */
+  #cachedFor(v: ArrayLike<number>): TangentCache | undefined {
+    const c = this.#tcache,
+      key = c?.key;
+    if (!key || key.length !== v.length) return undefined;
+    for (let i = 0; i < key.length; i++) if (!Object.is(key[i], v[i])) return undefined;
+    return c;
+  }
+
+  /** Release the trace's memory (and the tangents it keeps). @throws DisposedError when already freed. */
+  override free(): void {
+    this.alive();
+    this.#tcache?.free();
+    this.#tcache = undefined;
+    super.free();
   }
 
   /** Jᵀ R = Σ_n J_nᵀ R_n (length D), one backward pass. */
@@ -606,10 +678,12 @@ export class SequentialTrace extends Handle implements ModelTrace {
       D = m.dim;
     const pv = this.core.allocCopy(v);
     const h = this.core.alloc(F64 * Math.max(D, 1));
+    const cached = this.#cachedFor(v);
     try {
       this.core.f64(h, D).fill(0);
-      this.#chunks(3, 1, 0, (n0, nb, [t, g, dg], tmp, zero, _extra, scratch) => {
-        const nzT = this.#tangentPass(n0, nb, pv, t!, scratch);
+      this.#chunks(cached ? 2 : 3, 1, 0, (n0, nb, bufs, tmp, zero, _extra, scratch) => {
+        const [t, g, dg] = cached ? [cached.at(n0), ...bufs] : bufs;
+        const nzT = cached ? cached.nz : this.#tangentPass(n0, nb, pv, t!, scratch);
         this.core.f64(g![P.output]!, nb * M).set(part(R, n0 * M, (n0 + nb) * M));
         this.#backwardPass(n0, nb, 1, g!, tmp, scratch);
         // Second-order backward: dg[v] along (t, v); seeded with U (or 0) at the output.

@@ -76,6 +76,10 @@ test('the generic op path equals the dense-chain path on a dense chain (products
   same(slow.vjp(R), fast.vjp(R), 'vjp');
   same(slow.residualHvp(R, v), fast.residualHvp(R, v), 'residualHvp');
   same(slow.residualHvpAndVjp(R, v, U), fast.residualHvpAndVjp(R, v, U), 'residualHvpAndVjp');
+  // The tangents kept by slow.jvp(v) give the same bits as a trace that computes them itself.
+  const fresh = new SequentialTrace(m, th, X, N);
+  assert.equal(fresh.residualHvpAndVjp(R, v, U), slow.residualHvpAndVjp(R, v, U));
+  fresh.free();
   same(slow.pullbacks(RK, K), fast.pullbacks(RK, K), 'pullbacks');
   same(slow.pullbackGram(RK, K, 'diagonal', 0.5) as Float64Array, fast.pullbackGram(RK, K, 'diagonal', 0.5) as Float64Array, 'diagonal Gram');
   const d1 = slow.pullbackGram(RK, K, 'dense', 0.5) as SymMatrix,
