@@ -1,7 +1,8 @@
 // natgrad/onnx against torch 1.13's exporter (test/fixtures/onnx/make-onnx-fixtures.py): each
 // fixture maps to the expected layer spec, θ equals the exported model's parameters() exactly,
 // and the network rebuilt from the spec reproduces torch's outputs — through the plain-TS
-// reference network and through `sequential` (via loadOnnx). Then small graphs written here with
+// reference network and through `sequential` (via loadOnnx) — and gives torch's float64 loss,
+// gradient and GGN-vector product under `problem` (NAME.curvature.json). Then small graphs written here with
 // onnx-proto's encoder for the attribute cases torch does not emit (transB = 0, 'same' padding,
 // count_include_pad, typed float_data, the Gelu op), and the error cases.
 import { readFileSync } from 'node:fs';
@@ -9,8 +10,10 @@ import onnxProto from 'onnx-proto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { LayerSpec, SequentialSpec } from '../../bindings/nn/spec.js';
+import { categorical, gaussian } from '../../bindings/likelihoods/likelihood.js';
 import { loadOnnx, OnnxImportError, onnxToSpec } from '../../bindings/onnx/index.js';
-import { core, relErr, uniform } from '../helpers.js';
+import { problem } from '../../bindings/problem/problem.js';
+import { core, reductionTol, relErr, uniform } from '../helpers.js';
 import { referenceSequential } from '../reference/layers.js';
 
 const { onnx } = onnxProto;
@@ -25,12 +28,30 @@ interface Fixture {
   X: number[];
   outputs: number[];
   params?: number[];
+  /** A folded export's θ: the float32 W', b' torch's exporter computes (as all float32 numbers, shortest decimals). */
   foldedParams?: number[];
   buffers: number[];
 }
 
+/**
+ * NAME.curvature.json: torch's float64 references on the exported θ (float32 parameters and X
+ * converted exactly), natgrad's conventions (mean reduction, no prior).
+ */
+interface CurvatureFixture {
+  likelihood: { name: 'categorical'; classes: number } | { name: 'gaussian'; variance: number; outputs: number };
+  /** N class indices, or N × M Gaussian targets. */
+  y: number[];
+  /** The direction of the GGN-vector product, in θ order. */
+  v: number[];
+  loss: number;
+  gradient: number[];
+  /** G v = (1/N) Σ_n J_nᵀ Λ_n J_n v. */
+  ggnv: number[];
+}
+
 const bytesOf = (name: string) => new Uint8Array(readFileSync(new URL(`${name}.onnx`, dir)));
 const fixture = (name: string): Fixture => JSON.parse(readFileSync(new URL(`${name}.json`, dir), 'utf8'));
+const curvatureFixture = (name: string): CurvatureFixture => JSON.parse(readFileSync(new URL(`${name}.curvature.json`, dir), 'utf8'));
 /** The stored numbers as the values torch used: float32 ones are written as their shortest decimal. */
 const values = (f: Fixture, a: number[]) => Float64Array.from(a, f.dtype === 'float32' ? Math.fround : (v) => v);
 
@@ -41,6 +62,17 @@ const values = (f: Fixture, a: number[]) => Float64Array.from(a, f.dtype === 'fl
  * since they add up randomly over the few layers.
  */
 const outputTol = (f: Fixture, k: number) => 4 * (k + 1) * (f.dtype === 'float32' ? 2 ** -24 : 2 ** -52);
+
+/** Layers of a spec, a residual's body and shortcut included. */
+const depth = (layers: readonly LayerSpec[]): number => layers.reduce((n, l) => n + (l.type === 'residual' ? depth(l.layers) + depth(l.shortcut ?? []) : 1), 0);
+
+/**
+ * Curvature tolerance (relative: |ΔL| / |L|, ‖Δg‖/‖g‖, ‖ΔGv‖/‖Gv‖). Both sides compute in float64
+ * on the same θ and X, so they differ by summation order only: each of the L = depth layers adds
+ * at most one reduction's error, 4·(k + 1)·2⁻⁵², k = the largest reduction of the forward and
+ * backward passes (a fan-in, or a weight gradient's sum over N samples × output positions).
+ */
+const curvatureTol = (layers: readonly LayerSpec[], k: number) => depth(layers) * reductionTol(k, 1);
 
 /** Every batchNorm's running statistics in layer order (mean then var), as model.buffers() lists them. */
 function runningStats(layers: readonly LayerSpec[]): number[] {
@@ -96,11 +128,15 @@ const PRENORM_BLOCK: LayerSpec = {
   layers: [{ type: 'layerNorm' }, { type: 'dense', out: 8 }, { type: 'activation', name: 'gelu' }, { type: 'dense', out: 6 }],
 };
 
-/** Each fixture: its expected spec and the largest reduction in its forward pass (for the tolerance). */
-const CASES: { name: string; spec: SequentialSpec; k: number }[] = [
+/**
+ * Each fixture: its expected spec, the largest reduction in its forward pass (k) and in its
+ * forward and backward passes (kCurv: N × a conv's output positions, or N, or k), for the tolerances.
+ */
+const CASES: { name: string; spec: SequentialSpec; k: number; kCurv: number }[] = [
   {
     name: 'mlp',
     k: 6,
+    kCurv: 7, // N = 7
     spec: {
       input: 4,
       layers: [
@@ -121,6 +157,7 @@ const CASES: { name: string; spec: SequentialSpec; k: number }[] = [
   {
     name: 'lenet',
     k: 54,
+    kCurv: 720, // conv1's weight gradient: N = 5 × 12·12 positions
     spec: {
       input: [1, 12, 12],
       layers: [
@@ -137,10 +174,11 @@ const CASES: { name: string; spec: SequentialSpec; k: number }[] = [
       ],
     },
   },
-  { name: 'resnet_bn', k: 72, spec: { input: [3, 8, 8], layers: RESNET_BN } },
+  { name: 'resnet_bn', k: 72, kCurv: 256, spec: { input: [3, 8, 8], layers: RESNET_BN } }, // the stem: N = 4 × 8·8 positions
   {
     name: 'resnet_folded',
     k: 72,
+    kCurv: 256,
     spec: {
       input: [3, 8, 8],
       layers: [
@@ -161,11 +199,12 @@ const CASES: { name: string; spec: SequentialSpec; k: number }[] = [
       ],
     },
   },
-  { name: 'layernorm13', k: 75, spec: { input: [2, 5, 5], layers: LN_NET } },
-  { name: 'layernorm17', k: 75, spec: { input: [2, 5, 5], layers: LN_NET } },
+  { name: 'layernorm13', k: 75, kCurv: 75, spec: { input: [2, 5, 5], layers: LN_NET } }, // N = 3 × 5·5; LayerNorm over 75
+  { name: 'layernorm17', k: 75, kCurv: 75, spec: { input: [2, 5, 5], layers: LN_NET } },
   {
     name: 'prenorm',
     k: 8,
+    kCurv: 8,
     spec: {
       input: 4,
       layers: [
@@ -179,6 +218,7 @@ const CASES: { name: string; spec: SequentialSpec; k: number }[] = [
   {
     name: 'meanpool',
     k: 9,
+    kCurv: 45, // N = 3 × 5·3 positions
     spec: {
       input: [1, 9, 9],
       layers: [
@@ -205,14 +245,9 @@ for (const c of CASES) {
     if (f.params) {
       assert.equal(Array.from(r.theta), Array.from(values(f, f.params)), 'θ = parameters() exactly');
     } else {
-      // Folded batch norm: θ is torch's float32 W', b' — equal to the float64 fold up to float32 rounding.
-      const ref = f.foldedParams!;
-      assert.is(r.theta.length, ref.length);
-      const scale = Math.max(...ref.map(Math.abs));
-      for (let i = 0; i < ref.length; i++) {
-        const d = Math.abs(r.theta[i]! - ref[i]!);
-        if (!(d <= 16 * 2 ** -24 * scale)) assert.unreachable(`folded θ[${i}]: ${r.theta[i]} vs ${ref[i]}`);
-      }
+      // Folded batch norm: θ is the float32 W', b' torch's exporter computes (the script redoes its
+      // float32 fold and finds each tensor's bytes in the file), exactly.
+      assert.equal(Array.from(r.theta), Array.from(values(f, f.foldedParams!)), "θ = the exporter's folded W', b' exactly");
     }
   });
 
@@ -237,6 +272,30 @@ for (const c of CASES) {
     const e = relErr(trace.outputs, values(f, f.outputs));
     trace.free?.();
     assert.ok(e <= outputTol(f, c.k), `relative error ${e} > ${outputTol(f, c.k)}`);
+  });
+}
+
+for (const c of CASES) {
+  test(`${c.name}: loadOnnx → problem gives torch's float64 loss, gradient and GGN-vector product`, () => {
+    const f = fixture(c.name);
+    const ref = curvatureFixture(c.name);
+    const { model, theta } = loadOnnx(bytesOf(c.name), { core });
+    const lik = ref.likelihood;
+    const likelihood = lik.name === 'categorical' ? categorical({ classes: lik.classes }) : gaussian({ variance: lik.variance, outputs: lik.outputs });
+    const X = values(f, f.X);
+    const p = problem({ model, X: { data: X, rows: f.N, cols: X.length / f.N }, y: Float64Array.from(ref.y), likelihood });
+    try {
+      assert.is(p.dim, ref.v.length, 'D');
+      const tol = curvatureTol(c.spec.layers, c.kCurv);
+      const eL = Math.abs(p.loss(theta) - ref.loss) / Math.abs(ref.loss);
+      assert.ok(eL <= tol, `loss: relative error ${eL} > ${tol}`);
+      const eg = relErr(p.gradient(theta), ref.gradient);
+      assert.ok(eg <= tol, `gradient: relative error ${eg} > ${tol}`);
+      const eG = relErr(p.ggnVectorProduct(theta, Float64Array.from(ref.v)), ref.ggnv);
+      assert.ok(eG <= tol, `GGN-vector product: relative error ${eG} > ${tol}`);
+    } finally {
+      p.free();
+    }
   });
 }
 
