@@ -4,6 +4,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   avgPool2d,
+  CurvatureAccumulator,
+  categorical,
+  fisherAccumulator,
+  type GridMethod,
+  gridSearch,
+  problem,
   batchNorm,
   conv2d,
   dense,
@@ -126,6 +132,33 @@ test('modelSpec / modelFromSpec rebuild a convolutional network (what workers an
   a.free();
   b.free?.();
   assert.equal(modelSpec(mlp({ sizes: [2, 3], activation: 'relu' })), { name: 'mlp', sizes: [2, 3], activation: 'relu' });
+});
+
+test('gridSearch (1 and 2 workers identical) and curvature accumulators take a convolutional network', async () => {
+  const model = sequential({ input: [1, 4, 4], layers: [conv2d({ out: 2, kernel: 3, padding: 1 }), relu(), avgPool2d({ kernel: 2 }), flatten(), dense({ out: 3 })] });
+  const N = 24;
+  const X = vec(N * 16, 11),
+    y = Float64Array.from({ length: N }, (_, i) => i % 3);
+  const likelihood = categorical({ classes: 3 });
+  const p = problem({ model, X: { data: X, rows: N, cols: 16 }, y, likelihood });
+  const options = { problem: p, optimizers: ['GD', 'NGD', 'KFAC'] as GridMethod[], lrs: [0.1, 1], dampings: [1e-2], iterations: 4, theta0: model.init(1) };
+  const one = await gridSearch(options);
+  const two = await gridSearch({ ...options, workers: 2 });
+  assert.is(one.runs.length, 2 + 2 + 2);
+  assert.equal(two.runs, one.runs, 'identical for 1 and 2 workers');
+  for (const r of one.runs) assert.is(r.status, 'ok', `${r.optimizer} γ = ${r.lr}`);
+  const theta = model.init(2);
+  const acc = fisherAccumulator({ model, theta, likelihood });
+  acc.add({ data: X.subarray(0, 10 * 16), rows: 10, cols: 16 }, y.subarray(0, 10));
+  const copy = CurvatureAccumulator.fromBytes(acc.toBytes());
+  copy.add({ data: X.subarray(10 * 16), rows: N - 10, cols: 16 }, y.subarray(10));
+  const F = p.fisher(theta);
+  const A = copy.result();
+  assert.ok(relErr(A.toDense(), F.toDense()) < 1e-13, 'the accumulated Fisher (through bytes) equals the problem Fisher');
+  for (const x of [F, A]) x.free();
+  acc.free();
+  copy.free();
+  p.free();
 });
 
 test('layers that do not chain, bad sizes and unknown options are typed errors naming the layer and the argument', () => {
