@@ -191,6 +191,33 @@ test("BackPACK's KFLR on LeNet, read as natgrad's factors: dense = 'separate'; c
   p.free();
 });
 
+test("BackPACK 1.5.2's BatchGrad, DiagGGNExact and DiagHessian equal natgrad's per-sample gradients and diagonals (where BackPACK runs)", () => {
+  let checked = 0;
+  for (const c of fixtures.cases) {
+    const bp = c.backpack;
+    if (!bp) continue;
+    const p = build(c, sequential(c.spec));
+    const th = Float64Array.from(c.theta);
+    const scale = c.reduction === 'mean' ? 1 / c.N : 1;
+    const cs = bp.lossScale;
+    if (bp.batchGrad) {
+      close(p.perSampleGradients(th).data, bp.batchGrad.map((x) => (x * cs) / scale), `${c.name} BatchGrad`);
+      checked++;
+    }
+    if (bp.diagGGNExact) {
+      close(p.ggn(th, { structure: 'diagonal' }), bp.diagGGNExact.map((x) => x * cs), `${c.name} DiagGGNExact`);
+      checked++;
+    }
+    if (bp.diagHessian) {
+      const prior = c.priorVariance === null ? 0 : scale / c.priorVariance;
+      close(p.hessian(th, { structure: 'diagonal' }), bp.diagHessian.map((x) => x * cs + prior), `${c.name} DiagHessian`);
+      checked++;
+    }
+    p.free();
+  }
+  assert.ok(checked >= 40, `BackPACK quantities compared: ${checked}`);
+});
+
 test('the KFAC optimizer trains the ResNet-style network (conv factors, exact batch-norm blocks, separate bias) and lowers its loss', () => {
   const c = fixtures.cases.find((x) => x.name === 'resnet')!;
   const p = build(c, sequential(c.spec));
