@@ -19,7 +19,8 @@
  *   alias `z`. `d1 = 0` / `d2 = 0` (null) skips that output.
  * - tanh, sigmoid and gelu run two lanes at a time on a SIMD exp (below); the scalar tail (odd n)
  *   runs the same lane code on a splatted value, so every element gets the same numerics.
- *   relu and identity are exact. softplus is a scalar loop on AssemblyScript's `Math.exp` and
+ *   relu and identity are exact; relu runs two lanes at a time (compare masks) and fills a
+ *   requested σ″ with zeros in one bulk fill. softplus is a scalar loop on AssemblyScript's `Math.exp` and
  *   `Math.log1p` (musl ports, < 1 ulp).
  *
  * SIMD exp (`expParts`): e^y for y ≤ 0 as 2^k·(1 + p), k = round(y/ln 2), r = y − k·ln 2
@@ -199,6 +200,11 @@ export function actForward(kind: i32, n: i32, z: usize, a: usize, d1: usize, d2:
     }
     return;
   }
+  if (kind == 3) {
+    reluForward(n, z, a, d1);
+    if (d2 != 0) memory.fill(d2, 0, <usize>n << 3);
+    return;
+  }
   for (let i = 0; i < n; i++) {
     const x = ld(z, i);
     let v: f64, g: f64, h: f64;
@@ -245,5 +251,28 @@ export function actForward(kind: i32, n: i32, z: usize, a: usize, d1: usize, d2:
     st(a, i, v);
     if (d1 != 0) st(d1, i, g);
     if (d2 != 0) st(d2, i, h);
+  }
+}
+
+/**
+ * relu on two lanes at a time: a[i] = z[i] if z[i] > 0 (a NaN propagates), else +0, and
+ * d1[i] = [z[i] > 0] as 1.0 / 0.0 when d1 ≠ 0. Bitwise the values of `actForward`'s kind 3
+ * (which calls it), without a σ″ store: σ″ = 0.
+ */
+// @ts-ignore: decorator
+@inline function reluForward(n: i32, z: usize, a: usize, d1: usize): void {
+  const zero = f64x2.splat(0.0), one = f64x2.splat(1.0);
+  let i = 0;
+  for (; i + 2 <= n; i += 2) {
+    const x = ld2(z, i);
+    const pos = f64x2.gt(x, zero);
+    st2(a, i, v128.and(x, v128.or(pos, f64x2.ne(x, x))));
+    if (d1 != 0) st2(d1, i, v128.and(pos, one));
+  }
+  if (i < n) {
+    const x = ld(z, i);
+    const p = x > 0;
+    st(a, i, p ? x : (x != x ? x : 0.0));
+    if (d1 != 0) st(d1, i, p ? 1.0 : 0.0);
   }
 }

@@ -492,24 +492,191 @@ export const KERNEL_TABLE = {
   // nn/conv.ts (the convolution's patch matrix and its adjoint; bias broadcast and position sums)
   convIm2col: kernel({ args: ['c', 'h', 'w', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw', 'oh', 'ow', 'x', 'cols'], returns: 'void' }),
   convCol2im: kernel({ args: ['c', 'h', 'w', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw', 'oh', 'ow', 'cols', 'x'], returns: 'void' }),
-  convBiasBroadcast: kernel({ args: ['rows', 'co', 'S', 'b', 'y'], returns: 'void' }),
-  convPositionSums: kernel({ args: ['rows', 'co', 'S', 'g', 'alpha', 'beta', 'out', 'ldout'], returns: 'void' }),
+  /** Bias broadcast. Split: rows. Why identical: copies. */
+  convBiasBroadcast: kernel({
+    args: ['rows', 'co', 'S', 'b', 'y'],
+    returns: 'void',
+    split: { count: 'rows', advance: { y: ['co', 'S'] }, work: ({ rows, co, S }) => rows * co * S, min: MIN_SHARE_ELEMENTS },
+  }),
+  /**
+   * Position sums. Split (ldout ≠ 0 only: ldout = 0 sums over the rows): rows. Why identical:
+   * each row's sums stay whole.
+   */
+  convPositionSums: kernel({
+    args: ['rows', 'co', 'S', 'g', 'alpha', 'beta', 'out', 'ldout'],
+    returns: 'void',
+    split: {
+      work: ({ rows, co, S, ldout }) => (ldout === 0 ? 0 : rows * co * S),
+      min: MIN_SHARE_ELEMENTS,
+      custom: (call, ctx) => {
+        const { rows, co, S, g, out, ldout } = call;
+        const parts = Math.min(ctx.shares(rows * co * S, MIN_SHARE_ELEMENTS), rows);
+        if (ldout === 0 || parts < 2) return undefined;
+        return ctx.splitRange(rows, parts, 1).map(([r0, r1]): NamedShare => ['convPositionSums', { ...call, rows: r1 - r0, g: g + 8 * r0 * co * S, out: out + 8 * r0 * ldout }]);
+      },
+    },
+  }),
+  /** Blockwise transposes. Split: blocks. Why identical: copies. */
+  convTranspose: kernel({
+    args: ['rows', 'm', 'n', 'a', 'b'],
+    returns: 'void',
+    split: { count: 'rows', advance: { a: ['m', 'n'], b: ['m', 'n'] }, work: ({ rows, m, n }) => rows * m * n, min: MIN_SHARE_ELEMENTS },
+  }),
+
+  /**
+   * Whole-batch conv products. Split: sample ranges (at most `nws` shares), share j on its own
+   * workspace ws + j·cs. Why identical: every sample's products are the same unsplit dgemm calls
+   * in any share (the worker instances have their own dgemm workspaces).
+   */
+  convForwardBatch: kernel({
+    args: ['n', 'geo', 'o', 'w', 'b', 'x', 'v', 't', 'ldx', 'y', 'ldy', 'ws', 'cs', 'nws'],
+    returns: 'void',
+    split: {
+      work: ({ n, o, cs, x, t }) => n * o * cs * ((x !== 0 ? 1 : 0) + (t !== 0 ? 1 : 0)),
+      custom: (call, ctx) => {
+        const { n, o, cs, x, t, ldx, y, ldy, ws, nws } = call;
+        const parts = Math.min(ctx.shares(n * o * cs * ((x !== 0 ? 1 : 0) + (t !== 0 ? 1 : 0))), nws, n);
+        if (parts < 2) return undefined;
+        return ctx
+          .splitRange(n, parts, 1)
+          .map(([i0, i1], j): NamedShare => ['convForwardBatch', { ...call, n: i1 - i0, x: x && x + 8 * i0 * ldx, t: t && t + 8 * i0 * ldx, y: y + 8 * i0 * ldy, ws: ws + 8 * j * cs, nws: 1 }]);
+      },
+    },
+  }),
+  /** Whole-batch input cotangents. Split: row ranges, as convForwardBatch. Why identical: as convForwardBatch. */
+  convBackInputBatch: kernel({
+    args: ['rows', 'geo', 'o', 'w', 'gy', 'v', 'u', 'ldy', 'gx', 'ldx', 'ws', 'cs', 'nws'],
+    returns: 'void',
+    split: {
+      work: ({ rows, o, cs, v }) => rows * o * cs * (v !== 0 ? 2 : 1),
+      custom: (call, ctx) => {
+        const { rows, o, cs, gy, v, u, ldy, gx, ldx, ws, nws } = call;
+        const parts = Math.min(ctx.shares(rows * o * cs * (v !== 0 ? 2 : 1)), nws, rows);
+        if (parts < 2) return undefined;
+        return ctx
+          .splitRange(rows, parts, 1)
+          .map(([r0, r1], j): NamedShare => ['convBackInputBatch', { ...call, rows: r1 - r0, gy: gy + 8 * r0 * ldy, u: u && u + 8 * r0 * ldy, gx: gx + 8 * r0 * ldx, ws: ws + 8 * j * cs, nws: 1 }]);
+      },
+    },
+  }),
+  /** Whole-batch weight pullbacks. Split: sample ranges, as convForwardBatch. Why identical: as convForwardBatch. */
+  convPullbacksBatch: kernel({
+    args: ['n', 'k', 'geo', 'o', 'bias', 'x', 'ldx', 'gy', 'ldy', 'out', 'ldout', 'ws', 'cs', 'nws'],
+    returns: 'void',
+    split: {
+      work: ({ n, k, o, cs }) => n * k * o * cs,
+      custom: (call, ctx) => {
+        const { n, k, o, cs, x, ldx, gy, ldy, out, ldout, ws, nws } = call;
+        const parts = Math.min(ctx.shares(n * k * o * cs), nws, n);
+        if (parts < 2) return undefined;
+        return ctx
+          .splitRange(n, parts, 1)
+          .map(
+            ([i0, i1], j): NamedShare => ['convPullbacksBatch', { ...call, n: i1 - i0, x: x + 8 * i0 * ldx, gy: gy + 8 * i0 * k * ldy, out: out + 8 * i0 * k * ldout, ws: ws + 8 * j * cs, nws: 1 }],
+          );
+      },
+    },
+  }),
+
+  /** Operand gather for one product over many samples' positions. Split: samples. Why identical: copies. */
+  convGather: kernel({
+    args: ['n', 'geo', 's', 'x', 'ldx', 'gy', 'ldy', 'o', 'px', 'gyc', 'ld'],
+    returns: 'void',
+    split: {
+      count: 'n',
+      advance: { x: ['ldx'], gy: ['ldy'], px: ['s'], gyc: ['s'] },
+      optional: ['gy', 'gyc'],
+      work: ({ n, ldx, s, o }) => n * (ldx + s * o) * 2,
+      min: MIN_SHARE_ELEMENTS,
+    },
+  }),
 
   // nn/pool.ts
-  maxPoolForward: kernel({ args: ['n', 'c', 'h', 'w', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw', 'oh', 'ow', 'x', 'y', 'idx'], returns: 'void' }),
-  poolGather: kernel({ args: ['n', 'k', 'inS', 'outS', 'idx', 'x', 'y'], returns: 'void' }),
-  poolScatter: kernel({ args: ['n', 'k', 'inS', 'outS', 'idx', 'y', 'x'], returns: 'void' }),
-  avgPoolForward: kernel({ args: ['rows', 'c', 'h', 'w', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw', 'oh', 'ow', 'x', 'y'], returns: 'void' }),
-  avgPoolBackward: kernel({ args: ['rows', 'c', 'h', 'w', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw', 'oh', 'ow', 'y', 'x'], returns: 'void' }),
+  /** Max pooling. Split: samples (idx: i32, half a double per entry). Why identical: per-sample windows. */
+  maxPoolForward: kernel({
+    args: ['n', 'c', 'h', 'w', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw', 'oh', 'ow', 'x', 'y', 'idx'],
+    returns: 'void',
+    split: {
+      count: 'n',
+      advance: { x: ['c', 'h', 'w'], y: ['c', 'oh', 'ow'], idx: ({ c, oh, ow }) => (c * oh * ow) / 2 },
+      work: ({ n, c, h, w }) => n * c * h * w,
+      min: MIN_SHARE_ELEMENTS,
+    },
+  }),
+  /** Gather through the max-pool record. Split: samples. Why identical: per-row copies. */
+  poolGather: kernel({
+    args: ['n', 'k', 'inS', 'outS', 'idx', 'x', 'y'],
+    returns: 'void',
+    split: { count: 'n', advance: { idx: ({ outS }) => outS / 2, x: ['k', 'inS'], y: ['k', 'outS'] }, work: ({ n, k, outS }) => n * k * outS, min: MIN_SHARE_ELEMENTS },
+  }),
+  /** Scatter through the max-pool record. Split: samples. Why identical: a row's adds stay in one share, in order. */
+  poolScatter: kernel({
+    args: ['n', 'k', 'inS', 'outS', 'idx', 'y', 'x'],
+    returns: 'void',
+    split: { count: 'n', advance: { idx: ({ outS }) => outS / 2, y: ['k', 'outS'], x: ['k', 'inS'] }, work: ({ n, k, inS }) => n * k * inS, min: MIN_SHARE_ELEMENTS },
+  }),
+  /** poolScatter for a 2 × 2, stride-2 max pool. Split: samples. Why identical: per-row writes. */
+  maxPoolScatter22: kernel({
+    args: ['n', 'k', 'c', 'h', 'w', 'oh', 'ow', 'idx', 'y', 'x'],
+    returns: 'void',
+    split: {
+      count: 'n',
+      advance: { idx: ({ c, oh, ow }) => (c * oh * ow) / 2, y: ({ k, c, oh, ow }) => k * c * oh * ow, x: ['k', 'c', 'h', 'w'] },
+      work: ({ n, k, c, h, w }) => n * k * c * h * w,
+      min: MIN_SHARE_ELEMENTS,
+    },
+  }),
+  /** Average pooling. Split: rows. Why identical: per-row windows. */
+  avgPoolForward: kernel({
+    args: ['rows', 'c', 'h', 'w', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw', 'oh', 'ow', 'x', 'y'],
+    returns: 'void',
+    split: { count: 'rows', advance: { x: ['c', 'h', 'w'], y: ['c', 'oh', 'ow'] }, work: ({ rows, c, h, w }) => rows * c * h * w, min: MIN_SHARE_ELEMENTS },
+  }),
+  /** Its adjoint. Split: rows. Why identical: a row's adds stay in one share, in order. */
+  avgPoolBackward: kernel({
+    args: ['rows', 'c', 'h', 'w', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw', 'oh', 'ow', 'y', 'x'],
+    returns: 'void',
+    split: { count: 'rows', advance: { y: ['c', 'oh', 'ow'], x: ['c', 'h', 'w'] }, work: ({ rows, c, h, w }) => rows * c * h * w, min: MIN_SHARE_ELEMENTS },
+  }),
 
   // nn/norm.ts
-  chanAffine: kernel({ args: ['rows', 'c', 'S', 'scale', 'shift', 'x', 'beta', 'y'], returns: 'void' }),
-  chanPullbacks: kernel({ args: ['n', 'k', 'c', 'S', 'g', 'xhat', 'out', 'ldout'], returns: 'void' }),
+  /** Per-channel affine map. Split: rows. Why identical: elementwise per row. */
+  chanAffine: kernel({
+    args: ['rows', 'c', 'S', 'scale', 'shift', 'x', 'beta', 'y'],
+    returns: 'void',
+    split: { count: 'rows', advance: { x: ['c', 'S'], y: ['c', 'S'] }, work: ({ rows, c, S }) => rows * c * S, min: MIN_SHARE_ELEMENTS },
+  }),
+  /** Per-row channel pullbacks. Split: samples. Why identical: each row's sums stay whole. */
+  chanPullbacks: kernel({
+    args: ['n', 'k', 'c', 'S', 'g', 'xhat', 'out', 'ldout'],
+    returns: 'void',
+    split: { count: 'n', advance: { g: ['k', 'c', 'S'], xhat: ['c', 'S'], out: ['k', 'ldout'] }, work: ({ n, k, c, S }) => 2 * n * k * c * S, min: MIN_SHARE_ELEMENTS },
+  }),
   chanGrad: kernel({ args: ['n', 'k', 'c', 'S', 'g', 'xhat', 'beta', 'outG', 'outB'], returns: 'void' }),
-  lnForward: kernel({ args: ['n', 'f', 'eps', 'x', 'xhat', 'rstd'], returns: 'void' }),
-  lnTangent: kernel({ args: ['n', 'f', 'xhat', 'rstd', 't', 'out'], returns: 'void' }),
-  lnBackward: kernel({ args: ['n', 'k', 'f', 'xhat', 'rstd', 'u', 'out'], returns: 'void' }),
-  lnBackward2: kernel({ args: ['n', 'f', 'xhat', 'rstd', 't', 'u', 'du', 'out'], returns: 'void' }),
+  /** Layer-norm forward. Split: samples. Why identical: per-sample statistics stay whole. */
+  lnForward: kernel({
+    args: ['n', 'f', 'eps', 'x', 'xhat', 'rstd'],
+    returns: 'void',
+    split: { count: 'n', advance: { x: ['f'], xhat: ['f'], rstd: [] }, work: ({ n, f }) => 3 * n * f, min: MIN_SHARE_ELEMENTS },
+  }),
+  /** Layer-norm tangent. Split: samples. Why identical: per-sample means stay whole. */
+  lnTangent: kernel({
+    args: ['n', 'f', 'xhat', 'rstd', 't', 'out'],
+    returns: 'void',
+    split: { count: 'n', advance: { xhat: ['f'], rstd: [], t: ['f'], out: ['f'] }, work: ({ n, f }) => 3 * n * f, min: MIN_SHARE_ELEMENTS },
+  }),
+  /** Layer-norm cotangents of a stack. Split: samples. Why identical: per-row means stay whole. */
+  lnBackward: kernel({
+    args: ['n', 'k', 'f', 'xhat', 'rstd', 'u', 'out'],
+    returns: 'void',
+    split: { count: 'n', advance: { xhat: ['f'], rstd: [], u: ['k', 'f'], out: ['k', 'f'] }, work: ({ n, k, f }) => 3 * n * k * f, min: MIN_SHARE_ELEMENTS },
+  }),
+  /** Layer-norm second-order cotangent. Split: samples. Why identical: per-sample means stay whole. */
+  lnBackward2: kernel({
+    args: ['n', 'f', 'xhat', 'rstd', 't', 'u', 'du', 'out'],
+    returns: 'void',
+    split: { count: 'n', advance: { xhat: ['f'], rstd: [], t: ['f'], u: ['f'], du: ['f'], out: ['f'] }, work: ({ n, f }) => 6 * n * f, min: MIN_SHARE_ELEMENTS },
+  }),
 
   // likelihoods/likelihood.ts
   likGaussian: kernel({ args: ['n', 'f', 'y', 'invVar', 'r', 'lam'], returns: 'number' }),

@@ -2,7 +2,8 @@
  * Elementwise activations a = σ(z) (the six of {@link ACTIVATIONS}, evaluated by
  * `assembly/nn/activation.ts` in PyTorch float64's conventions: relu′(0) = 0, softplus with
  * beta 1 and threshold 20, gelu in its tanh form). The forward pass keeps σ′(z) and σ″(z) per
- * value (2 doubles per value of state):
+ * value (2 doubles per value of state); relu and identity, whose σ″ is 0, keep σ′ only (1 double
+ * per value) and their `backward2` drops the σ″ term:
  *
  *   tangent   ta = σ′ ⊙ tz          backInput  gz = σ′ ⊙ ga (per stack row)
  *   backward2 dgz = σ′ ⊙ dga + σ″ ⊙ tz ⊙ ga                 (no parameters)
@@ -45,6 +46,8 @@ class ActivationOp implements Op {
   readonly params = 0;
   readonly state: readonly number[];
   readonly #kind: number;
+  /** Whether σ″ ≠ 0 somewhere (every activation but relu and identity): a σ″ plane is kept. */
+  readonly #curved: boolean;
   constructor(
     readonly label: string,
     readonly inShape: Shape,
@@ -52,15 +55,15 @@ class ActivationOp implements Op {
   ) {
     this.outShape = inShape;
     this.inSize = this.outSize = sizeOf(inShape);
-    this.state = [F64 * this.inSize, F64 * this.inSize]; // σ′, σ″
+    this.#curved = name !== 'relu' && name !== 'identity';
+    this.state = this.#curved ? [F64 * this.inSize, F64 * this.inSize] : [F64 * this.inSize]; // σ′ (, σ″)
     this.#kind = activationKind(name);
   }
   scratch(): number {
     return 0;
   }
   forward(c: OpContext, N: number, x: number, y: number, st: State): void {
-    const [d1, d2] = st as [number, number];
-    c.k.actForward(this.#kind, N * this.inSize, x, y, d1, d2);
+    c.k.actForward(this.#kind, N * this.inSize, x, y, st[0]!, this.#curved ? st[1]! : 0);
   }
   tangent(c: OpContext, N: number, _x: number, st: State, tx: number, _vth: number, ty: number): void {
     if (tx === 0) c.k.dzero(N, this.outSize, ty, this.outSize);
@@ -75,7 +78,7 @@ class ActivationOp implements Op {
     if (dgx === 0) return;
     const [d1, d2] = st as [number, number];
     const len = N * this.inSize;
-    if (tx === 0) c.k.denseMul(1, len, d1, dgy, dgx);
+    if (tx === 0 || !this.#curved) c.k.denseMul(1, len, d1, dgy, dgx);
     else {
       c.k.denseMul(1, len, tx, gy, dgx); // tz ⊙ ga
       c.k.denseFmaPeriodic(1, len, d1, dgy, d2, dgx, dgx); // σ′ ⊙ dga + σ″ ⊙ (tz ⊙ ga)

@@ -9,7 +9,13 @@
  *   backward2  hW += dgY P(x)ᵀ + gY P(tx)ᵀ, hb += dgY 1, dgx = col2im(Wᵀ dgY + vWᵀ gY)
  *
  * one GEMM per sample and product (the patch matrix is rebuilt in scratch, never kept for the
- * batch). θ: W, then b.
+ * batch). Forward, tangent, backInput, the dgx of backward2 and pullbacks run as whole-batch
+ * kernels (`convForwardBatch`, `convBackInputBatch`, `convPullbacksBatch`: the sample loop inside
+ * WebAssembly), which the threaded core splits by samples, each thread on its own patch
+ * workspace; pullbacks multiply a sample's K cotangent rows as one (K·O) × S block. backParams
+ * and backward2's hW, sums over samples, are one GEMM per block of samples over all their
+ * positions (operands gathered side by side, `convGather`), split by rows or columns of the
+ * weight gradient, so that every thread count gives the same bits. θ: W, then b.
  *
  * KFAC sums (the network normalizes them): with ā_{n,s} the patch column s of sample n
  * (and a 1 appended last for a joint bias), δ_{r,s} the cotangent of row r at position s:
@@ -22,6 +28,13 @@ import { checkBool, checkInt, checkOptions, checkPair, chainError, showShape, ty
 import type { Conv2dSpec, Pair } from '../../spec.js';
 
 const F64 = 8;
+/** Doubles at the start of the scratch block that hold the geometry (13 i32) for the whole-batch kernels. */
+const GEO = 8;
+/**
+ * Workspaces the whole-batch kernels get (`assembly/nn/conv.ts` convForwardBatch …): a call is
+ * split over at most this many threads (each share needs its own patch matrix).
+ */
+const SHARES = 8;
 const KEYS = ['out', 'kernel', 'stride', 'padding', 'dilation', 'bias'] as const;
 
 /**
@@ -136,12 +149,50 @@ class Conv2dOp implements Op {
   }
 
   scratch(N: number, K: number): number {
-    // Two patch matrices (one of them with a row of ones for the joint KFAC factor) and the per-row position sums of the 'reduce' G.
-    return 2 * (this.#ckk + 1) * this.#S + N * K * this.out + this.#ckk + 1;
+    const P = this.#ckk,
+      S = this.#S,
+      O = this.out,
+      a = P + 1;
+    // After the geometry block (GEO doubles), the largest of: the whole-batch kernels'
+    // workspaces (SHARES of them, one per thread share: a patch matrix and a sample's K stacked
+    // pullbacks, K·O·P); the 'expand' KFAC buffers (B patch slots and their transpose, or a
+    // batch of transposed cotangent rows); the 'reduce' ones (a patch matrix with a row of ones,
+    // N mean patches, N·K position sums); backParams / backward2's patch matrix.
+    const batch = SHARES * (P * S + K * O * P);
+    const expand = Math.max(2 * this.#aBatch(N) * a * S, this.#gBatch(N, K) * S * O);
+    const reduce = a * S + N * a + N * K * O;
+    const weights = (P + O) * this.#pBatch(N) * S;
+    return GEO + Math.max(batch, expand, reduce, weights);
+  }
+
+  /** Samples per weight-gradient product (backParams, backward2): about 4096 positions. */
+  #pBatch(N: number): number {
+    return Math.max(1, Math.min(N, Math.ceil(4096 / this.#S)));
+  }
+
+  /** Samples per dsyrkLower call of the 'expand' A: about 2048 positions (its k-blocks are ≤ 512). */
+  #aBatch(N: number): number {
+    return Math.max(1, Math.min(N, Math.ceil(2048 / this.#S)));
+  }
+
+  /** Cotangent rows transposed per dsyrkLower call of the 'expand' G: about 2048 positions. */
+  #gBatch(N: number, K: number): number {
+    return Math.max(1, Math.min(N * K, Math.ceil(2048 / this.#S)));
   }
 
   #b(th: number): number {
     return th + F64 * this.out * this.#ckk;
+  }
+
+  /** The scratch after the geometry block. */
+  #ws(c: OpContext): number {
+    return c.scratch + F64 * GEO;
+  }
+
+  /** Writes the geometry (13 i32) at the start of the scratch block for the whole-batch kernels; returns its address. */
+  #geoAt(c: OpContext): number {
+    c.core.i32(c.scratch, 13).set(this.#geo);
+    return c.scratch;
   }
 
   /** P(x) of sample row `x` into `cols`. */
@@ -151,101 +202,64 @@ class Conv2dOp implements Op {
 
   forward(c: OpContext, N: number, x: number, y: number): void {
     const { out: O, inSize: I, outSize: Y } = this;
-    const S = this.#S,
-      P = this.#ckk;
-    if (this.bias) c.k.convBiasBroadcast(N, O, S, this.#b(c.th), y);
-    const cols = c.scratch;
-    for (let n = 0; n < N; n++) {
-      this.#im2col(c, x + F64 * n * I, cols);
-      c.k.dgemm(0, 0, O, S, P, 1, c.th, P, cols, S, this.bias ? 1 : 0, y + F64 * n * Y, S);
-    }
+    c.k.convForwardBatch(N, this.#geoAt(c), O, c.th, this.bias ? this.#b(c.th) : 0, x, 0, 0, I, y, Y, this.#ws(c), this.#ckk * this.#S, SHARES);
   }
 
   tangent(c: OpContext, N: number, x: number, _st: State, tx: number, vth: number, ty: number): void {
     const { out: O, inSize: I, outSize: Y } = this;
-    const S = this.#S,
-      P = this.#ckk;
-    const withBias = vth !== 0 && this.bias;
-    if (withBias) c.k.convBiasBroadcast(N, O, S, this.#b(vth), ty);
-    const cols = c.scratch;
-    for (let n = 0; n < N; n++) {
-      let beta = withBias ? 1 : 0;
-      const yn = ty + F64 * n * Y;
-      if (vth !== 0) {
-        this.#im2col(c, x + F64 * n * I, cols);
-        c.k.dgemm(0, 0, O, S, P, 1, vth, P, cols, S, beta, yn, S);
-        beta = 1;
-      }
-      if (tx !== 0) {
-        this.#im2col(c, tx + F64 * n * I, cols);
-        c.k.dgemm(0, 0, O, S, P, 1, c.th, P, cols, S, beta, yn, S);
-        beta = 1;
-      }
-      if (beta === 0) c.k.dzero(1, Y, yn, Y);
-    }
+    // ty = vb 1ᵀ + vW P(x) + W P(tx), absent terms skipped.
+    const vb = vth !== 0 && this.bias ? this.#b(vth) : 0;
+    c.k.convForwardBatch(N, this.#geoAt(c), O, c.th, vb, tx, vth, vth !== 0 ? x : 0, I, ty, Y, this.#ws(c), this.#ckk * this.#S, SHARES);
   }
 
   backInput(c: OpContext, N: number, K: number, _st: State, gy: number, gx: number): void {
     const { out: O, inSize: I, outSize: Y } = this;
-    const S = this.#S,
-      P = this.#ckk;
-    const gcols = c.scratch;
-    for (let r = 0; r < N * K; r++) {
-      c.k.dgemm(1, 0, P, S, O, 1, c.th, P, gy + F64 * r * Y, S, 0, gcols, S);
-      c.k.dzero(1, I, gx + F64 * r * I, I);
-      c.k.convCol2im(...this.#geo, gcols, gx + F64 * r * I);
-    }
+    c.k.convBackInputBatch(N * K, this.#geoAt(c), O, c.th, gy, 0, 0, Y, gx, I, this.#ws(c), this.#ckk * this.#S, SHARES);
   }
 
   backParams(c: OpContext, N: number, x: number, _st: State, gy: number, gth: number): void {
+    this.#weightProducts(c, N, x, gy, gth);
+    if (this.bias) c.k.convPositionSums(N, this.out, this.#S, gy, 1, 1, this.#b(gth), 0);
+  }
+
+  /**
+   * gW += Σ_n g_n P(x_n)ᵀ as one product per block of B samples over their B·S positions
+   * (operands gathered side by side by convGather), so that a split of the product never
+   * divides a sum and the gather runs across threads.
+   */
+  #weightProducts(c: OpContext, N: number, x: number, g: number, gW: number): void {
     const { out: O, inSize: I, outSize: Y } = this;
     const S = this.#S,
       P = this.#ckk;
-    const cols = c.scratch;
-    for (let n = 0; n < N; n++) {
-      this.#im2col(c, x + F64 * n * I, cols);
-      c.k.dgemm(0, 1, O, P, S, 1, gy + F64 * n * Y, S, cols, S, 1, gth, P);
+    const B = this.#pBatch(N),
+      geo = this.#geoAt(c),
+      px = this.#ws(c),
+      gyc = px + F64 * P * B * S;
+    for (let n0 = 0; n0 < N; n0 += B) {
+      const nb = Math.min(B, N - n0),
+        ld = nb * S;
+      c.k.convGather(nb, geo, S, x + F64 * n0 * I, I, g + F64 * n0 * Y, Y, O, px, gyc, ld);
+      c.k.dgemm(0, 1, O, P, ld, 1, gyc, ld, px, ld, 1, gW, P);
     }
-    if (this.bias) c.k.convPositionSums(N, O, S, gy, 1, 1, this.#b(gth), 0);
   }
 
   pullbacks(c: OpContext, N: number, K: number, x: number, _st: State, gy: number, out: number, ldout: number): void {
     const { out: O, inSize: I, outSize: Y } = this;
     const S = this.#S,
       P = this.#ckk;
-    const cols = c.scratch;
-    for (let n = 0; n < N; n++) {
-      this.#im2col(c, x + F64 * n * I, cols);
-      for (let k = 0; k < K; k++) {
-        const r = n * K + k;
-        c.k.dgemm(0, 1, O, P, S, 1, gy + F64 * r * Y, S, cols, S, 0, out + F64 * r * ldout, P);
-      }
-    }
-    if (this.bias) c.k.convPositionSums(N * K, O, S, gy, 1, 0, this.#b(out), ldout);
+    // A sample's K rows (contiguous, (K·O) × S) in one product, then K copies, and the bias sums (see convPullbacksBatch).
+    c.k.convPullbacksBatch(N, K, this.#geoAt(c), O, this.bias ? 1 : 0, x, I, gy, Y, out, ldout, this.#ws(c), P * S + K * O * P, SHARES);
   }
 
   backward2(c: OpContext, N: number, x: number, _st: State, tx: number, vth: number, gy: number, dgy: number, dgx: number, hth: number): void {
     const { out: O, inSize: I, outSize: Y } = this;
     const S = this.#S,
       P = this.#ckk;
-    const cols = c.scratch,
-      gcols = c.scratch + F64 * P * S;
-    for (let n = 0; n < N; n++) {
-      const gn = gy + F64 * n * Y,
-        dn = dgy + F64 * n * Y;
-      this.#im2col(c, x + F64 * n * I, cols);
-      c.k.dgemm(0, 1, O, P, S, 1, dn, S, cols, S, 1, hth, P);
-      if (tx !== 0) {
-        this.#im2col(c, tx + F64 * n * I, cols);
-        c.k.dgemm(0, 1, O, P, S, 1, gn, S, cols, S, 1, hth, P);
-      }
-      if (dgx !== 0) {
-        c.k.dgemm(1, 0, P, S, O, 1, c.th, P, dn, S, 0, gcols, S);
-        if (vth !== 0) c.k.dgemm(1, 0, P, S, O, 1, vth, P, gn, S, 1, gcols, S);
-        c.k.dzero(1, I, dgx + F64 * n * I, I);
-        c.k.convCol2im(...this.#geo, gcols, dgx + F64 * n * I);
-      }
-    }
+    // hW += dgY P(x)ᵀ + gY P(tx)ᵀ (each as block products), hb += dgY 1.
+    this.#weightProducts(c, N, x, dgy, hth);
+    if (tx !== 0) this.#weightProducts(c, N, tx, gy, hth);
+    // dgx = col2im(Wᵀ dgy + vWᵀ gy) per sample.
+    if (dgx !== 0) c.k.convBackInputBatch(N, this.#geoAt(c), O, c.th, dgy, vth, vth !== 0 ? gy : 0, Y, dgx, I, this.#ws(c), P * S, SHARES);
     if (this.bias) c.k.convPositionSums(N, O, S, dgy, 1, 1, this.#b(hth), 0);
   }
 
@@ -258,23 +272,43 @@ class Conv2dOp implements Op {
     const S = this.#S,
       P = this.#ckk;
     const a = this.kfacA(opts);
-    const cols = c.scratch; // a × S: the patches, then (joint) a row of ones
-    const sums = c.scratch + F64 * 2 * (P + 1) * S; // (N·K) × O position sums, then one a-vector
-    const avg = sums + F64 * N * K * O;
+    const ws = this.#ws(c);
+    if (opts.approximation === 'expand') {
+      // The factors are Grams over positions: lower triangles by dsyrkLower of position-major
+      // rows. A: the patch matrices (a × S, then a row of ones for a joint bias) of B samples in
+      // consecutive slots, transposed into (B·S) × a, one Gram per B samples. G: B' cotangent rows
+      // (O × S each) transposed into (B'·S) × O per Gram.
+      const B = this.#aBatch(N),
+        slots = ws,
+        colsT = ws + F64 * B * a * S;
+      if (a > P) for (let b = 0; b < B; b++) c.core.f64(slots + F64 * (b * a + P) * S, S).fill(1);
+      for (let n0 = 0; n0 < N; n0 += B) {
+        const nb = Math.min(B, N - n0);
+        for (let b = 0; b < nb; b++) this.#im2col(c, x + F64 * (n0 + b) * I, slots + F64 * b * a * S);
+        c.k.convTranspose(nb, a, S, slots, colsT);
+        c.k.dsyrkLower(nb * S, a, colsT, a, 0, 0, A, a);
+      }
+      const GB = this.#gBatch(N, K),
+        rowsT = ws;
+      for (let r0 = 0; r0 < N * K; r0 += GB) {
+        const rb = Math.min(GB, N * K - r0);
+        c.k.convTranspose(rb, O, S, gy + F64 * r0 * Y, rowsT);
+        c.k.dsyrkLower(rb * S, O, rowsT, O, 0, 0, G, O);
+      }
+      return;
+    }
+    // 'reduce': per sample the mean patch (a values, a 1 last for a joint bias), then one Gram
+    // over the N means; G from the (N·K) × O position sums.
+    const cols = ws,
+      avg = ws + F64 * a * S,
+      sums = avg + F64 * N * a;
     if (a > P) c.core.f64(cols + F64 * P * S, S).fill(1);
     for (let n = 0; n < N; n++) {
       this.#im2col(c, x + F64 * n * I, cols);
-      if (opts.approximation === 'expand') c.k.dgemm(0, 1, a, a, S, 1, cols, S, cols, S, 1, A, a);
-      else {
-        c.k.convPositionSums(1, a, S, cols, 1 / S, 0, avg, a);
-        c.k.dsyrkLower(1, a, avg, a, 0, 0, A, a);
-      }
+      c.k.convPositionSums(1, a, S, cols, 1 / S, 0, avg + F64 * n * a, a);
     }
-    if (opts.approximation === 'expand') {
-      for (let r = 0; r < N * K; r++) c.k.dgemm(0, 1, O, O, S, 1, gy + F64 * r * Y, S, gy + F64 * r * Y, S, 1, G, O);
-    } else {
-      c.k.convPositionSums(N * K, O, S, gy, 1, 0, sums, O);
-      c.k.dsyrkLower(N * K, O, sums, O, 0, 0, G, O);
-    }
+    c.k.dsyrkLower(N, a, avg, a, 0, 0, A, a);
+    c.k.convPositionSums(N * K, O, S, gy, 1, 0, sums, O);
+    c.k.dsyrkLower(N * K, O, sums, O, 0, 0, G, O);
   }
 }

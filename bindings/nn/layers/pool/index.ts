@@ -73,6 +73,8 @@ class PoolOp implements Op {
   /** convIm2col-style geometry (c, h, w, kh, kw, sh, sw, ph, pw, oh, ow). */
   readonly #geo: [number, number, number, number, number, number, number, number, number, number, number];
   readonly #max: boolean;
+  /** A 2 × 2, stride-2, unpadded max pool: non-overlapping windows, scattered by `maxPoolScatter22`. */
+  readonly #max22: boolean;
   constructor(
     readonly label: string,
     readonly type: 'maxPool2d' | 'avgPool2d' | 'globalAvgPool2d',
@@ -87,6 +89,7 @@ class PoolOp implements Op {
     this.inSize = sizeOf(inShape);
     this.outSize = C * outHW[0] * outHW[1];
     this.#max = type === 'maxPool2d';
+    this.#max22 = this.#max && kernel[0] === 2 && kernel[1] === 2 && stride[0] === 2 && stride[1] === 2 && pad[0] === 0 && pad[1] === 0;
     this.state = this.#max ? [4 * this.outSize] : []; // the selected input indices (i32)
     this.#geo = [C, H, W, kernel[0], kernel[1], stride[0], stride[1], pad[0], pad[1], outHW[0], outHW[1]];
   }
@@ -103,7 +106,10 @@ class PoolOp implements Op {
     else c.k.avgPoolForward(N, ...this.#geo, tx, ty);
   }
   backInput(c: OpContext, N: number, K: number, st: State, gy: number, gx: number): void {
-    if (this.#max) c.k.poolScatter(N, K, this.inSize, this.outSize, st[0]!, gy, gx);
+    if (this.#max22) {
+      const [C, H, W, , , , , , , oh, ow] = this.#geo;
+      c.k.maxPoolScatter22(N, K, C, H, W, oh, ow, st[0]!, gy, gx);
+    } else if (this.#max) c.k.poolScatter(N, K, this.inSize, this.outSize, st[0]!, gy, gx);
     else c.k.avgPoolBackward(N * K, ...this.#geo, gy, gx);
   }
   backParams(): void {}
