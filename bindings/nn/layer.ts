@@ -104,7 +104,9 @@ export interface Op {
   /**
    * Kronecker factors over a chunk of samples, accumulated into A (a × a) and G (o × o) where a
    * is the input factor's size: sums only — the network applies the normalizations of
-   * {@link KfacLayerOptions} once all chunks are in.
+   * {@link KfacLayerOptions} once all chunks are in. A = 0 skips the input factor (then x is not
+   * read), G = 0 the output factor (then gy is not read): the network builds A in one pass over
+   * the forward values, G during the backward pass of the cotangent stack.
    */
   kfacAccumulate?(c: OpContext, N: number, K: number, x: number, gy: number, opts: KfacLayerOptions, A: number, G: number): void;
   /** Sizes of the factors: A is `kfacA(opts)` square, G is `outChannels` square. */

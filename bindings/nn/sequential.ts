@@ -889,12 +889,29 @@ export class SequentialTrace extends Handle implements ModelTrace {
           this.core.f64(p, s * s).fill(0);
         }
       });
+      // The input factors depend on the forward values alone: one pass over the samples in
+      // chunks as large as the ops' scratch allows (not the backward pass's small chunks).
+      const kron = blocks.filter((b) => P.ops[b.i]!.kronecker);
+      if (kron.length > 0 && N > 0) {
+        let nbA = N;
+        const need = (nb: number) => Math.max(...kron.map((b) => P.ops[b.i]!.scratch(nb, 1)));
+        while (nbA > 1 && F64 * need(nbA) > CHUNK_BYTES) nbA = Math.ceil(nbA / 2);
+        const s = this.core.alloc(Math.max(F64 * need(nbA), 8));
+        try {
+          for (let n0 = 0; n0 < N; n0 += nbA) {
+            const nb = Math.min(nbA, N - n0);
+            for (const b of kron) P.ops[b.i]!.kfacAccumulate!(this.#ctx(b.i, s), nb, 1, this.#inputOf(b.i, n0), 0, opts, b.ptrs[0]!, 0);
+          }
+        } finally {
+          this.core.free(s);
+        }
+      }
       this.#stackPass(rr, K, K * maxExact, (n0, nb, i, gy, scratch, extra) => {
         const op = P.ops[i]!;
         const b = blocks.find((x) => x.i === i);
         if (!b) return;
         const ctx = this.#ctx(i, scratch);
-        if (op.kronecker) op.kfacAccumulate!(ctx, nb, K, this.#inputOf(i, n0), gy, opts, b.ptrs[0]!, b.ptrs[1]!);
+        if (op.kronecker) op.kfacAccumulate!(ctx, nb, K, 0, gy, opts, 0, b.ptrs[1]!);
         else {
           op.pullbacks(ctx, nb, K, this.#inputOf(i, n0), this.#st(i, n0), gy, extra, op.params);
           e.dsyrkLower(nb * K, op.params, extra, op.params, 0, 0, b.ptrs[0]!, op.params);

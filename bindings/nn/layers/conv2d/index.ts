@@ -281,8 +281,8 @@ class Conv2dOp implements Op {
       const B = this.#aBatch(N),
         slots = ws,
         colsT = ws + F64 * B * a * S;
-      if (a > P) for (let b = 0; b < B; b++) c.core.f64(slots + F64 * (b * a + P) * S, S).fill(1);
-      for (let n0 = 0; n0 < N; n0 += B) {
+      if (A !== 0 && a > P) for (let b = 0; b < B; b++) c.core.f64(slots + F64 * (b * a + P) * S, S).fill(1);
+      for (let n0 = 0; A !== 0 && n0 < N; n0 += B) {
         const nb = Math.min(B, N - n0);
         for (let b = 0; b < nb; b++) this.#im2col(c, x + F64 * (n0 + b) * I, slots + F64 * b * a * S);
         c.k.convTranspose(nb, a, S, slots, colsT);
@@ -290,7 +290,7 @@ class Conv2dOp implements Op {
       }
       const GB = this.#gBatch(N, K),
         rowsT = ws;
-      for (let r0 = 0; r0 < N * K; r0 += GB) {
+      for (let r0 = 0; G !== 0 && r0 < N * K; r0 += GB) {
         const rb = Math.min(GB, N * K - r0);
         c.k.convTranspose(rb, O, S, gy + F64 * r0 * Y, rowsT);
         c.k.dsyrkLower(rb * S, O, rowsT, O, 0, 0, G, O);
@@ -302,13 +302,17 @@ class Conv2dOp implements Op {
     const cols = ws,
       avg = ws + F64 * a * S,
       sums = avg + F64 * N * a;
-    if (a > P) c.core.f64(cols + F64 * P * S, S).fill(1);
-    for (let n = 0; n < N; n++) {
-      this.#im2col(c, x + F64 * n * I, cols);
-      c.k.convPositionSums(1, a, S, cols, 1 / S, 0, avg + F64 * n * a, a);
+    if (A !== 0) {
+      if (a > P) c.core.f64(cols + F64 * P * S, S).fill(1);
+      for (let n = 0; n < N; n++) {
+        this.#im2col(c, x + F64 * n * I, cols);
+        c.k.convPositionSums(1, a, S, cols, 1 / S, 0, avg + F64 * n * a, a);
+      }
+      c.k.dsyrkLower(N, a, avg, a, 0, 0, A, a);
     }
-    c.k.dsyrkLower(N, a, avg, a, 0, 0, A, a);
-    c.k.convPositionSums(N * K, O, S, gy, 1, 0, sums, O);
-    c.k.dsyrkLower(N * K, O, sums, O, 0, 0, G, O);
+    if (G !== 0) {
+      c.k.convPositionSums(N * K, O, S, gy, 1, 0, sums, O);
+      c.k.dsyrkLower(N * K, O, sums, O, 0, 0, G, O);
+    }
   }
 }

@@ -132,11 +132,11 @@ class DenseOp implements Op {
   kfacAccumulate(c: OpContext, N: number, K: number, x: number, gy: number, opts: KfacLayerOptions, A: number, G: number): void {
     const I = this.inSize,
       a = this.kfacA(opts);
-    if (a === I) c.k.dsyrkLower(N, I, x, I, 0, 0, A, a);
-    else {
+    if (A !== 0 && a === I) c.k.dsyrkLower(N, I, x, I, 0, 0, A, a);
+    else if (A !== 0) {
       c.k.denseAugment(N, I, x, I, c.scratch);
       c.k.dsyrkLower(N, a, c.scratch, a, 0, 0, A, a);
     }
-    c.k.dsyrkLower(N * K, this.outSize, gy, this.outSize, 0, 0, G, this.outSize);
+    if (G !== 0) c.k.dsyrkLower(N * K, this.outSize, gy, this.outSize, 0, 0, G, this.outSize);
   }
 }
