@@ -4,7 +4,8 @@
  *
  * @module
  */
-export { sequential, SequentialModel, SequentialTrace, CHUNK_BYTES } from './sequential.js';
+export { sequential, SequentialModel, SequentialTrace, CHUNK_BYTES, TANGENT_CACHE_BYTES } from './sequential.js';
+export type { DenseChain } from './dense-chain.js';
 export type { SequentialOptions } from './sequential.js';
 export { dense } from './layers/dense/index.js';
 export { conv2d } from './layers/conv2d/index.js';

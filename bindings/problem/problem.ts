@@ -39,7 +39,7 @@ import { checkLabels, checkLikelihood, evaluate, sampleResidual, type Likelihood
 import { Matrix } from '../linalg/matrix.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
 import { isLinearModel } from '../models/linear.js';
-import { checkModel, isLayered, type KfacFactorOptions, type Model, type ModelTrace } from '../models/model.js';
+import { checkModel, type KfacFactorOptions, type Model, type ModelTrace } from '../models/model.js';
 import { linearProblem, type LinearProblem } from './linear-problem.js';
 import { curvatureOperator, type CurvatureOperator, type CurvatureOperatorOptions, type OutputSpaceMap } from '../operators/curvature.js';
 import { nonFiniteLoss, priorTerm, varianceAdaptationFrom } from './common.js';

@@ -201,16 +201,28 @@ test("BackPACK 1.5.2's BatchGrad, DiagGGNExact and DiagHessian equal natgrad's p
     const scale = c.reduction === 'mean' ? 1 / c.N : 1;
     const cs = bp.lossScale;
     if (bp.batchGrad) {
-      close(p.perSampleGradients(th).data, bp.batchGrad.map((x) => (x * cs) / scale), `${c.name} BatchGrad`);
+      close(
+        p.perSampleGradients(th).data,
+        bp.batchGrad.map((x) => (x * cs) / scale),
+        `${c.name} BatchGrad`,
+      );
       checked++;
     }
     if (bp.diagGGNExact) {
-      close(p.ggn(th, { structure: 'diagonal' }), bp.diagGGNExact.map((x) => x * cs), `${c.name} DiagGGNExact`);
+      close(
+        p.ggn(th, { structure: 'diagonal' }),
+        bp.diagGGNExact.map((x) => x * cs),
+        `${c.name} DiagGGNExact`,
+      );
       checked++;
     }
     if (bp.diagHessian) {
       const prior = c.priorVariance === null ? 0 : scale / c.priorVariance;
-      close(p.hessian(th, { structure: 'diagonal' }), bp.diagHessian.map((x) => x * cs + prior), `${c.name} DiagHessian`);
+      close(
+        p.hessian(th, { structure: 'diagonal' }),
+        bp.diagHessian.map((x) => x * cs + prior),
+        `${c.name} DiagHessian`,
+      );
       checked++;
     }
     p.free();
