@@ -17,6 +17,7 @@ import { checkBytes, checkSquare } from '../core/limits.js';
 import type { Core } from '../core/wasm.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
 import type { KfacFactorOptions, LayerKfac, ModelTrace, ParameterGroup } from '../models/model.js';
+import { checkCount, checkFinite, checkLength, identityStack } from './trace-args.js';
 
 /** @internal One dense layer: widths and θ indices. */
 export interface ChainLayer {
@@ -44,23 +45,6 @@ export interface DenseChain {
 }
 
 const F64 = 8;
-
-function checkLength(x: unknown, length: number, name: string): ArrayLike<number> {
-  if (!(x instanceof Float64Array) && !Array.isArray(x) && !ArrayBuffer.isView(x)) throw new TypeError(`natgrad: ${name} must be a Float64Array`);
-  const a = x as ArrayLike<number>;
-  if (a.length !== length) throw new RangeError(`natgrad: ${name} must have length ${length}, got ${a.length}`);
-  return a;
-}
-
-function checkCount(k: unknown, name: string): number {
-  if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 1) throw new RangeError(`natgrad: ${name} must be a positive integer, got ${String(k)}`);
-  return k;
-}
-
-function checkFinite(x: unknown, name: string): number {
-  if (typeof x !== 'number' || !Number.isFinite(x)) throw new RangeError(`natgrad: ${name} must be a finite number, got ${String(x)}`);
-  return x;
-}
 
 /**
  * One forward pass of an {@link MlpModel}: owns θ, X and every layer's a_l, σ'(z_l), σ''(z_l)
@@ -551,11 +535,7 @@ export class MlpTrace extends Handle implements ModelTrace {
 
   /** Per-sample Jacobians, N × M × D (entry [n][m][j] = ∂f_nm/∂θ_j). */
   jacobians(): Float64Array {
-    const M = this.model.outputs,
-      N = this.rows;
-    const R = new Float64Array(N * M * M);
-    for (let r = 0; r < N * M; r++) R[r * M + (r % M)] = 1;
-    return this.pullbacks(R, M);
+    return this.pullbacks(identityStack(this.rows, this.model.outputs), this.model.outputs);
   }
 
   /** The pullbacks c_nk = J_nᵀ R_nk of an (N·K) × M stack, as (N·K) × D rows. */

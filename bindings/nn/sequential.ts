@@ -40,6 +40,7 @@ import { flattenShape } from './layers/flatten/index.js';
 import { buildLayerNorm } from './layers/layer-norm/index.js';
 import { buildPool } from './layers/pool/index.js';
 import type { LayerSpec, SequentialSpec } from './spec.js';
+import { checkCount, checkLength, identityStack } from './trace-args.js';
 
 const F64 = 8;
 
@@ -63,6 +64,8 @@ interface Program {
   readonly ops: readonly Op[];
   /** θ offset of each op (index in `ops`). */
   readonly offsets: readonly number[];
+  /** The value each op reads (index in `ops`). */
+  readonly inputs: readonly number[];
   readonly output: number;
   readonly outShape: Shape;
 }
@@ -80,6 +83,7 @@ export function compile(spec: SequentialSpec): Program {
   const sizes: number[] = [];
   const ops: Op[] = [];
   const offsets: number[] = [];
+  const inputs: number[] = [];
   let D = 0;
   const value = (size: number) => {
     sizes.push(size);
@@ -117,6 +121,7 @@ export function compile(spec: SequentialSpec): Program {
       const op = build(layer, shape, label);
       const out = value(op.outSize);
       offsets.push(D);
+      inputs.push(v);
       D += op.params;
       nodes.push({ op, input: v, output: out, index: ops.length });
       ops.push(op);
@@ -130,7 +135,7 @@ export function compile(spec: SequentialSpec): Program {
   const [output, outShape] = run(spec.layers, 0, shape, 'layers');
   if (ops.length === 0) throw new RangeError('natgrad: sequential: the network has no layer that computes anything (at least one dense, conv2d, … is needed)');
   if (D === 0) throw new RangeError('natgrad: sequential: the network has no parameters (add a dense or conv2d layer)');
-  return { nodes, sizes, ops, offsets, output, outShape };
+  return { nodes, sizes, ops, offsets, inputs, output, outShape };
 }
 
 function build(layer: LayerSpec, shape: Shape, label: string): Op {
@@ -289,18 +294,6 @@ export function sequential(options: SequentialOptions): SequentialModel {
   checkKeys(options, ['input', 'layers', 'core'], 'sequential');
   const { core, ...spec } = options;
   return new SequentialModel(spec, core ?? defaultCore());
-}
-
-function checkLength(x: unknown, length: number, name: string): ArrayLike<number> {
-  if (!(x instanceof Float64Array) && !Array.isArray(x) && !ArrayBuffer.isView(x)) throw new TypeError(`natgrad: ${name} must be a Float64Array`);
-  const a = x as ArrayLike<number>;
-  if (a.length !== length) throw new RangeError(`natgrad: ${name} must have length ${length}, got ${a.length}`);
-  return a;
-}
-
-function checkCount(k: unknown, name: string): number {
-  if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 1) throw new RangeError(`natgrad: ${name} must be a positive integer, got ${String(k)}`);
-  return k;
 }
 
 /** Most bytes of tangents a trace keeps after a `jvp` for the Hessian-vector product that follows. */
@@ -646,8 +639,7 @@ export class SequentialTrace extends Handle implements ModelTrace {
 
   /** Byte address of op i's input rows from sample n0. */
   #inputOf(i: number, n0: number): number {
-    const node = this.model.program.nodes.find((n) => 'op' in n && n.index === i) as { input: number };
-    return this.#value(node.input, n0);
+    return this.#value(this.model.program.inputs[i]!, n0);
   }
 
   /** Σ_n Σ_m R_nm ∇²_θ f_nm v (length D): Pearlmutter's R-operator on the backward pass. */
@@ -756,11 +748,7 @@ export class SequentialTrace extends Handle implements ModelTrace {
 
   /** Per-sample Jacobians, N × M × D (entry [n][m][j] = ∂f_nm/∂θ_j). */
   jacobians(): Float64Array {
-    const M = this.model.outputs,
-      N = this.rows;
-    const R = new Float64Array(N * M * M);
-    for (let r = 0; r < N * M; r++) R[r * M + (r % M)] = 1;
-    return this.pullbacks(R, M);
+    return this.pullbacks(identityStack(this.rows, this.model.outputs), this.model.outputs);
   }
 
   /** The pullbacks c_nk = J_nᵀ R_nk of an (N·K) × M stack, as (N·K) × D rows. */
