@@ -5,7 +5,7 @@
  * helpers tied to the reduction length.
  */
 import * as assert from 'uvu/assert';
-import { createCore, init, type Core, type Variant } from '../bindings/index.js';
+import { bernoulli, categorical, createCore, gaussian, init, poisson, type Core, type Likelihood, type Variant } from '../bindings/index.js';
 
 export const variant = (process.env.NATGRAD_VARIANT ?? 'simd') as Variant;
 /** Threads of the default core and of {@link core} in this run. */
@@ -67,4 +67,19 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
     den += b[i]! ** 2;
   }
   return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-300);
+}
+
+/** The likelihood a PyTorch fixture names (the fixture scripts' `likelihood` objects). */
+export function fixtureLikelihood(l: { name: string; variance?: number; outputs?: number; classes?: number }): Likelihood {
+  switch (l.name) {
+    case 'gaussian':
+      return gaussian({ variance: l.variance!, outputs: l.outputs ?? 1 });
+    case 'bernoulli':
+      return bernoulli();
+    case 'categorical':
+      return categorical({ classes: l.classes! });
+    case 'poisson':
+      return poisson();
+  }
+  throw new Error(`unknown likelihood ${l.name}`);
 }

@@ -7,24 +7,8 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  problem,
-  mlp,
-  gaussian,
-  bernoulli,
-  categorical,
-  poisson,
-  gd,
-  ngd,
-  efgd,
-  ModelProblem,
-  type Likelihood,
-  type Model,
-  type Problem,
-  type SymMatrix,
-  type KfacFactors,
-} from '../../bindings/index.js';
-import { relErr } from '../helpers.js';
+import { problem, mlp, gaussian, gd, ngd, efgd, ModelProblem, type Model, type Problem, type SymMatrix, type KfacFactors } from '../../bindings/index.js';
+import { relErr, fixtureLikelihood } from '../helpers.js';
 import { referenceMlp, type RefActivation } from '../reference/mlp.js';
 
 interface Results {
@@ -79,26 +63,12 @@ interface Training {
 
 const fixtures = JSON.parse(gunzipSync(readFileSync(new URL('../fixtures/mlp-torch.json.gz', import.meta.url))).toString()) as { cases: Case[]; training: Training[] };
 
-function likelihoodOf(l: FixtureLik): Likelihood {
-  switch (l.name) {
-    case 'gaussian':
-      return gaussian({ variance: l.variance!, outputs: l.outputs ?? 1 });
-    case 'bernoulli':
-      return bernoulli();
-    case 'categorical':
-      return categorical({ classes: l.classes! });
-    case 'poisson':
-      return poisson();
-  }
-  throw new Error(`unknown likelihood ${l.name}`);
-}
-
 function build(c: Pick<Case, 'sizes' | 'activation' | 'likelihood' | 'reduction' | 'priorVariance' | 'N' | 'X' | 'y'>, model: Model): Problem {
   return problem({
     model,
     X: { data: Float64Array.from(c.X), rows: c.N, cols: c.sizes[0]! },
     y: Float64Array.from(c.y),
-    likelihood: likelihoodOf(c.likelihood),
+    likelihood: fixtureLikelihood(c.likelihood),
     reduction: c.reduction,
     priorVariance: c.priorVariance ?? Infinity,
   });

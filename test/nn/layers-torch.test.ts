@@ -5,48 +5,20 @@
 // the KFAC optimizer on a convolutional network, and 1 vs 2 threads bitwise.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  bernoulli,
-  categorical,
-  categoricalFactor,
-  createCore,
-  gaussian,
-  kfac,
-  type KfacLayer,
-  type Likelihood,
-  type Model,
-  poisson,
-  problem,
-  type Problem,
-  sequential,
-  type SymMatrix,
-} from '../../bindings/index.js';
-import { type FixtureLikelihood, type LayerCase, loadLayerFixtures } from '../fixtures/layers-torch.js';
-import { relErr, variant } from '../helpers.js';
+import { categoricalFactor, createCore, kfac, type KfacLayer, type Model, problem, type Problem, sequential, type SymMatrix } from '../../bindings/index.js';
+import { type LayerCase, loadLayerFixtures } from '../fixtures/layers-torch.js';
+import { relErr, variant, fixtureLikelihood } from '../helpers.js';
 import { referenceSequential } from '../reference/layers.js';
 
 const fixtures = loadLayerFixtures();
 const TOL = 1e-9;
-
-function likelihoodOf(l: FixtureLikelihood): Likelihood {
-  switch (l.name) {
-    case 'gaussian':
-      return gaussian({ variance: l.variance!, outputs: l.outputs ?? 1 });
-    case 'bernoulli':
-      return bernoulli();
-    case 'categorical':
-      return categorical({ classes: l.classes! });
-    case 'poisson':
-      return poisson();
-  }
-}
 
 function build(c: LayerCase, model: Model): Problem {
   return problem({
     model,
     X: { data: Float64Array.from(c.X), rows: c.N, cols: model.inputs },
     y: Float64Array.from(c.y),
-    likelihood: likelihoodOf(c.likelihood),
+    likelihood: fixtureLikelihood(c.likelihood),
     reduction: c.reduction,
     priorVariance: c.priorVariance ?? Infinity,
   });

@@ -7,26 +7,13 @@
 // same runs on a 1-thread and a 2-thread core.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bernoulli, categorical, createCore, type Core, efgd, gaussian, gd, type Likelihood, ngd, type Optimizer, poisson, type Problem, problem, sequential } from '../../bindings/index.js';
-import { type FixtureLikelihood, loadLayerFixtures, type TrainingRun } from '../fixtures/layers-torch.js';
-import { reductionTol, relErr, variant } from '../helpers.js';
+import { createCore, type Core, efgd, gd, ngd, type Optimizer, type Problem, problem, sequential } from '../../bindings/index.js';
+import { loadLayerFixtures, type TrainingRun } from '../fixtures/layers-torch.js';
+import { reductionTol, relErr, variant, fixtureLikelihood } from '../helpers.js';
 
 const fixtures = loadLayerFixtures();
 /** The ceiling of every tolerance here: the MLP training runs' 1e-9 relative. */
 const CEILING = 1e-9;
-
-function likelihoodOf(l: FixtureLikelihood): Likelihood {
-  switch (l.name) {
-    case 'gaussian':
-      return gaussian({ variance: l.variance!, outputs: l.outputs ?? 1 });
-    case 'bernoulli':
-      return bernoulli();
-    case 'categorical':
-      return categorical({ classes: l.classes! });
-    case 'poisson':
-      return poisson();
-  }
-}
 
 function build(t: TrainingRun, core?: Core): Problem {
   const model = sequential(core ? { ...t.spec, core } : t.spec);
@@ -34,7 +21,7 @@ function build(t: TrainingRun, core?: Core): Problem {
     model,
     X: { data: Float64Array.from(t.X), rows: t.N, cols: model.inputs },
     y: Float64Array.from(t.y),
-    likelihood: likelihoodOf(t.likelihood),
+    likelihood: fixtureLikelihood(t.likelihood),
     reduction: t.reduction,
     priorVariance: t.priorVariance ?? Infinity,
   });
