@@ -34,6 +34,7 @@ import type { Model } from '../models/model.js';
 import { sequential } from '../nn/sequential.js';
 import type { SequentialSpec } from '../nn/spec.js';
 import { importOnnx, type OnnxImport } from './import.js';
+import { checkOptions } from '../nn/layer.js';
 
 export { OnnxImportError, SUPPORTED_OPERATORS } from './errors.js';
 export type { OnnxImport } from './import.js';
@@ -102,6 +103,7 @@ export interface LoadedOnnx {
  * @throws TypeError / OnnxImportError as {@link onnxToSpec}; whatever `sequential` throws for the spec.
  */
 export function loadOnnx(bytes: Uint8Array | ArrayBuffer, options: { core?: Core } = {}): LoadedOnnx {
+  checkOptions(options, 'loadOnnx', ['core']);
   const { spec, theta, input, output } = onnxToSpec(bytes);
   const model = sequential({ ...spec, ...(options.core ? { core: options.core } : {}) });
   return { model, theta, input, output, spec };

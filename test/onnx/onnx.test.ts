@@ -528,6 +528,10 @@ test('errors: truncated file, random bytes, empty bytes, not bytes', () => {
     () => onnxToSpec('net.onnx' as unknown as Uint8Array),
     (e: unknown) => e instanceof TypeError && /Uint8Array/.test((e as Error).message),
   );
+  assert.throws(
+    () => loadOnnx(good, { cores: 2 } as never),
+    (e: unknown) => e instanceof TypeError && /loadOnnx: unknown option 'cores' — did you mean 'core'/.test((e as Error).message),
+  );
 });
 
 test('errors: an unsupported operator mid-graph names the operator, the node and the supported list', () => {
