@@ -32,6 +32,7 @@
  */
 import type { Core, KernelExports } from '../core/wasm.js';
 import type { SymMatrix } from '../linalg/symmatrix.js';
+export { checkKeys, checkOptions } from '../core/options.js';
 
 /** Byte addresses of an op's state planes at the first sample of a call (see {@link Op.state}). */
 export type State = readonly number[];
@@ -121,41 +122,6 @@ export type LayerCurvatureBlock =
   | { readonly kind: 'kronecker'; readonly A: SymMatrix; readonly G: SymMatrix; readonly bias: 'joint' | 'separate' | 'none' }
   | { readonly kind: 'exact'; readonly block: SymMatrix };
 
-/** Throw a TypeError for an options object with keys outside `allowed` (nearest valid key named). */
-export function checkKeys(obj: object, allowed: readonly string[], where: string): void {
-  for (const key of Object.keys(obj)) {
-    if (!allowed.includes(key)) {
-      const near = nearest(key, allowed);
-      throw new TypeError(`natgrad: ${where}: unknown option '${key}'${near ? ` — did you mean '${near}'?` : ''} (valid: ${allowed.join(', ')})`);
-    }
-  }
-}
-
-/** The allowed key closest to `key` by edit distance (≤ 3), if any. */
-function nearest(key: string, allowed: readonly string[]): string | undefined {
-  let best: string | undefined,
-    bd = 4;
-  for (const a of allowed) {
-    const d = editDistance(key.toLowerCase(), a.toLowerCase());
-    if (d < bd) [best, bd] = [a, d];
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0]!;
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const t = dp[j]!;
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = t;
-    }
-  }
-  return dp[b.length]!;
-}
-
 /** A positive (or, with `min` 0, non-negative) safe integer, else a RangeError naming `what`. */
 export function checkInt(v: unknown, what: string, min = 1): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
@@ -179,15 +145,6 @@ export function checkBool(v: unknown, what: string, dflt: boolean): boolean {
   if (v === undefined) return dflt;
   if (typeof v !== 'boolean') throw new TypeError(`natgrad: ${what} must be true or false, got ${String(v)}`);
   return v;
-}
-
-/** An options object (undefined → {}), else a TypeError. */
-export function checkOptions<T extends object>(v: unknown, where: string, allowed: readonly string[]): Partial<T> {
-  if (v === undefined) return {};
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new TypeError(`natgrad: ${where}: options must be an object, got ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`);
-  checkKeys(v, allowed, where);
-  return v as Partial<T>;
 }
 
 /** Raise the chaining error of a layer: "layers[2] (conv2d): …". */
