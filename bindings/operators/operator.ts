@@ -7,6 +7,7 @@
  */
 import type { SymMatrix } from '../linalg/symmatrix.js';
 import { firstNonFinite } from '../core/validate.js';
+import { checkCount as checkCountOption } from '../core/options.js';
 
 /** A symmetric linear operator A ∈ R^{D×D} given by its products. */
 export interface LinearOperator {
@@ -32,6 +33,9 @@ export interface IterativeOptions<P> {
   /** Called after every product (or iteration) with what the routine has so far. */
   onProgress?: (progress: P) => void;
 }
+
+/** The keys of {@link IterativeOptions}, for the `checkOptions` lists of the routines that extend it. */
+export const iterativeOptionKeys: readonly string[] = ['signal', 'onProgress'];
 
 /**
  * Check that `op` has the operator shape and return it.
@@ -74,11 +78,13 @@ export function checkAbort(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw signal.reason ?? new DOMException('natgrad: aborted', 'AbortError');
 }
 
-/** A positive integer option (or its default). */
-export function checkCount(x: unknown, name: string, fallback: number, min = 1): number {
-  if (x === undefined) return fallback;
-  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < min) throw new RangeError(`natgrad: ${name} must be an integer ≥ ${min}, got ${String(x)}`);
-  return x;
+/**
+ * An integer option ≥ `min`, or `fallback` when it is undefined; a thin wrapper over the shared
+ * `checkCount` of `core/options.ts` (NaN, ±Infinity, fractions fail with a RangeError, a
+ * non-number with a TypeError). Without a `fallback` the option is required.
+ */
+export function checkCount(x: unknown, name: string, fallback?: number, min = 1): number {
+  return checkCountOption(x, name, fallback === undefined ? { min } : { min, dflt: fallback });
 }
 
 /** A seed option (a safe integer, default 0). */
@@ -93,6 +99,36 @@ export function dot(a: Float64Array, b: Float64Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;
+}
+
+/**
+ * ‖v‖₂ without overflow or underflow, as LAPACK's `dnrm2`: √(v·v) when that sum is safely inside
+ * the normal range (1e-290 … 1e300: every lost square is below 2⁻¹⁰²² and the relative error stays
+ * at rounding), else max|vᵢ| · √Σ (vᵢ / max|vᵢ|)². Non-finite entries give a non-finite norm.
+ */
+export function nrm2(v: Float64Array): number {
+  const s = dot(v, v);
+  if (s > 1e-290 && s < 1e300) return Math.sqrt(s);
+  let m = 0;
+  for (let i = 0; i < v.length; i++) {
+    const a = Math.abs(v[i]!);
+    if (Number.isNaN(a)) return NaN;
+    if (a > m) m = a;
+  }
+  if (m === 0 || !Number.isFinite(m)) return m;
+  let t = 0;
+  for (let i = 0; i < v.length; i++) t += (v[i]! / m) ** 2;
+  return m * Math.sqrt(t);
+}
+
+/**
+ * A power of two near `x` > 0 (2^⌊log₂ x⌋, within a factor 2), or 1 for 0 and non-finite `x`:
+ * dividing by it is exact, so a problem rescaled by it gives the unscaled results bit for bit
+ * whenever nothing over- or underflows.
+ */
+export function pow2Scale(x: number): number {
+  if (!(x > 0) || !Number.isFinite(x)) return 1;
+  return 2 ** Math.max(-1074, Math.min(1023, Math.floor(Math.log2(x))));
 }
 
 /** A V by columns: `matmat` when the operator has one, else k checked `matvec` calls. */

@@ -1,11 +1,23 @@
 /**
  * Conjugate gradients for (A + λI) x = b on a symmetric operator A, preconditioned or not.
  *
+ * Scaling rule: the solve is invariant to the scale of A, b and the preconditioner. CG runs on
+ * Â ŷ = b̂ with b̂ = b / β and Â = (A + λI) / α, where β ≈ ‖b‖ (from a `dnrm2`-style norm that
+ * neither overflows nor underflows) and α ≈ ‖(A + λI) u‖ for the unit-scale vector u of the first
+ * product, then returns x = x0 + (β/α)·ŷ. The operator and the preconditioner only ever see
+ * vectors of norm in [1, 2) (a direction divided by a power of two near its norm, the factor put
+ * back afterwards), so a product overflows only if the operator itself does on a unit vector.
+ * α, β and these factors are powers of two, so dividing by them is exact: inside the float64
+ * range the iterates are those of unscaled CG (bit for bit for an operator made of floating-point
+ * sums and products, which commute with powers of two), and `cg(2ᵏA, 2ʲb)` (damping 2ᵏλ) returns
+ * exactly 2^{j−k} times `cg(A, b)` (damping λ).
+ *
  * @module
  */
-import { checkScalar } from '../core/validate.js';
+import { checkCount, checkOptions } from '../core/options.js';
+import { checkScalar, firstNonFinite } from '../core/validate.js';
 import type { ParameterGroup } from '../models/model.js';
-import { apply, checkAbort, checkCount, checkOperator, checkVector, dot, type IterativeOptions, type LinearOperator } from '../operators/operator.js';
+import { apply, checkAbort, checkOperator, checkVector, dot, iterativeOptionKeys, nrm2, pow2Scale, type IterativeOptions, type LinearOperator } from '../operators/operator.js';
 import { kfacInverse, type DenseKfacFactors, type PreconditionerOperator } from './kfac.js';
 import type { SymMatrix } from '../linalg/symmatrix.js';
 
@@ -28,7 +40,7 @@ export interface KfacPreconditionerSpec {
 export interface CgOptions extends IterativeOptions<CgProgress> {
   /** λ ≥ 0: solve (A + λI) x = b (default 0). */
   damping?: number;
-  /** Stop when ‖b − (A + λI) x‖ ≤ tol · ‖b‖ (recurrence residual; default 1e-10). */
+  /** Stop when ‖b − (A + λI) x‖ ≤ tol · ‖b‖ (recurrence residual, relative: scale-free; default 1e-10). */
   tol?: number;
   /** At most this many iterations = products (default min(D, 1000)). */
   maxIterations?: number;
@@ -37,16 +49,28 @@ export interface CgOptions extends IterativeOptions<CgProgress> {
    * an operator `{ dim, apply(r) }` giving P⁻¹ r, or KFAC factors `{ factors, groups, damping }`.
    */
   preconditioner?: Float64Array | PreconditionerOperator | KfacPreconditionerSpec;
-  /** Starting point (default 0). */
+  /** Starting point (default 0; ignored when b = 0, whose solution is x = 0). */
   x0?: Float64Array;
 }
+
+const CG_KEYS: readonly string[] = ['damping', 'tol', 'maxIterations', 'preconditioner', 'x0', ...iterativeOptionKeys];
+const CG_HINTS: Readonly<Record<string, string>> = {
+  tolerance: "did you mean 'tol'? (relative to ‖b‖)",
+  rtol: "did you mean 'tol'? (relative to ‖b‖)",
+  atol: "cg has no absolute tolerance: 'tol' is relative to ‖b‖",
+  maxiter: "did you mean 'maxIterations'?",
+  maxIter: "did you mean 'maxIterations'?",
+  M: "the preconditioner goes in 'preconditioner'",
+  lambda: "did you mean 'damping'? (solves (A + λI) x = b)",
+};
+const KFAC_SPEC_KEYS: readonly string[] = ['factors', 'groups', 'damping'];
 
 /** The result of {@link cg}. */
 export interface CgResult {
   x: Float64Array;
   /** Iterations done (each one product with A). */
   iterations: number;
-  /** Final ‖r‖ / ‖b‖ from the recurrence (0 when b = 0). */
+  /** Final ‖r‖ / ‖b‖ from the recurrence, computed without overflow or underflow (0 when b = 0). */
   residual: number;
   /** Whether residual ≤ tol. Never silent: false when maxIterations ran out or curvature was non-positive. */
   converged: boolean;
@@ -59,104 +83,182 @@ export interface CgResult {
 /**
  * Conjugate gradients (Hestenes–Stiefel, preconditioned) for (A + λI) x = b.
  *
- * Cost: one product with A and one application of P⁻¹ per iteration, plus O(D) work; memory five
+ * Cost: one product with A and one application of P⁻¹ per iteration, plus O(D) work; memory six
  * D-vectors. Accuracy: in exact arithmetic the error in the (A + λI)-norm falls at least as
  * 2((√κ − 1)/(√κ + 1))^k (κ the condition number of P⁻¹(A + λI)) and the solve is exact after D
  * iterations; in floating point the recurrence residual can drift below the true one by about
  * eps·κ·‖b‖. The stopping rule is ‖r_k‖ ≤ tol·‖b‖. A must be symmetric; A + λI must be positive
  * definite on the Krylov space (a direction with pᵀ(A + λI)p ≤ 0 ends the solve with
  * `reason: 'negativeCurvature'` and the iterate so far — Steihaug's rule).
+ *
+ * Scaling: A, b, λ and P may be anywhere in the float64 range (A ~ 1e±200, b ~ 1e±170): the
+ * recurrence runs on the problem divided by powers of two near ‖b‖ and ‖(A + λI) u‖ (see the
+ * module documentation), and the operator and P⁻¹ are only applied to vectors of norm in [1, 2).
+ * The one limit is the answer: an x above the float64 range is an error, not ±Infinity (one
+ * below it rounds to subnormals or 0, as any float64 product does).
  * @param op A, any `{ dim, matvec }`.
  * @param b right-hand side, length D, finite.
- * @returns `{ x, iterations, residual, converged, reason?, product }`.
- * @throws RangeError for a dim mismatch, non-finite input, negative damping, tol ≤ 0, a preconditioner
- *   diagonal that is not positive; the signal's reason when aborted.
+ * @returns `{ x, iterations, residual, converged, reason?, product }`; b = 0 gives x = 0 at once.
+ * @throws UnknownOptionError for an option (or a key of a KFAC preconditioner spec) it does not
+ *   know; RangeError for a dim mismatch, non-finite input, negative damping, tol ≤ 0, a count that
+ *   is not an integer ≥ 0, a preconditioner diagonal that is not positive, an operator or
+ *   preconditioner that returns non-finite entries (named as such), a solution x that overflows;
+ *   the signal's reason when aborted.
  * @example
  * const { x, converged } = cg({ dim: 2, matvec: (v) => Float64Array.of(2 * v[0], 3 * v[1]) }, Float64Array.of(2, 3));
  * // x = [1, 1], converged = true after 2 iterations
  */
 export function cg(op: LinearOperator, b: Float64Array, options: CgOptions = {}): CgResult {
+  const o = checkOptions<CgOptions>(options, 'cg', CG_KEYS, CG_HINTS);
   checkOperator(op);
   const D = op.dim;
   const rhs = checkVector(b, D, 'b');
-  const lambda = checkScalar(options.damping ?? 0, 'damping', 'nonnegative');
-  const tol = checkScalar(options.tol ?? 1e-10, 'tol', 'positive');
-  const maxIt = checkCount(options.maxIterations, 'maxIterations', Math.min(D, 1000), 0);
-  let precond: ((r: Float64Array) => Float64Array) | undefined;
+  const lambda = checkScalar(o.damping ?? 0, 'damping', 'nonnegative');
+  const tol = checkScalar(o.tol ?? 1e-10, 'tol', 'positive');
+  const maxIt = checkCount(o.maxIterations, 'cg: maxIterations', { min: 0, dflt: Math.min(D, 1000) });
+  const x0 = o.x0 === undefined ? undefined : checkVector(o.x0, D, 'x0');
+  // P⁻¹ u for a vector u of norm in [1, 2), checked.
+  let pinv: ((u: Float64Array) => Float64Array) | undefined;
   let owned: PreconditionerOperator | undefined;
-  const P = options.preconditioner;
+  const P = o.preconditioner;
   if (P instanceof Float64Array) {
     if (P.length !== D) throw new RangeError(`natgrad: cg: the diagonal preconditioner has length ${P.length}, the operator's dim is ${D}`);
     for (let i = 0; i < D; i++) if (!(P[i]! > 0) || !Number.isFinite(P[i]!)) throw new RangeError(`natgrad: cg: the diagonal preconditioner must be positive and finite, entry ${i} is ${P[i]}`);
-    precond = (r) => r.map((x, i) => x / P[i]!);
+    pinv = (u) => u.map((x, i) => x / P[i]!);
   } else if (P !== undefined) {
     let po: PreconditionerOperator;
     if (typeof (P as PreconditionerOperator).apply === 'function') po = P as PreconditionerOperator;
-    else if (Array.isArray((P as KfacPreconditionerSpec).factors)) {
-      const k = P as KfacPreconditionerSpec;
+    else if (typeof P === 'object' && P !== null && Array.isArray((P as KfacPreconditionerSpec).factors)) {
+      const k = checkOptions<KfacPreconditionerSpec>(P, 'cg: preconditioner', KFAC_SPEC_KEYS) as KfacPreconditionerSpec;
       po = owned = kfacInverse(k.factors, k.groups, { damping: k.damping });
     } else throw new TypeError('natgrad: cg: preconditioner must be a Float64Array diagonal, { dim, apply(r) } or { factors, groups, damping }');
     if (po.dim !== D) {
       owned?.free?.();
       throw new RangeError(`natgrad: cg: the preconditioner's dim ${po.dim} does not match the operator's dim ${D}`);
     }
-    precond = (r) => {
-      const z = po.apply(r);
+    pinv = (u) => {
+      const z = po.apply(u);
       if (z.length !== D) throw new RangeError(`natgrad: cg: the preconditioner returned ${z.length} entries, expected ${D}`);
-      return z;
+      return z instanceof Float64Array ? z : Float64Array.from(z);
     };
   }
   try {
-    const x = options.x0 === undefined ? new Float64Array(D) : checkVector(options.x0, D, 'x0').slice();
-    const bnorm = Math.sqrt(dot(rhs, rhs));
-    if (bnorm === 0 && options.x0 === undefined) return { x, iterations: 0, residual: 0, converged: true, product: new Float64Array(D) };
-    const Ax = (v: Float64Array): Float64Array => {
-      const y = apply(op, v);
-      if (lambda) for (let i = 0; i < D; i++) y[i]! += lambda * v[i]!;
+    if (nrm2(rhs) === 0) return { x: new Float64Array(D), iterations: 0, residual: 0, converged: true, product: new Float64Array(D) };
+    // β: b = β b̂ with ‖b̂‖ in [1, 2).
+    const beta = pow2Scale(nrm2(rhs));
+    // (A + λI) u for u of norm in [1, 2); finite, or an error naming what is not.
+    const Au = (u: Float64Array): Float64Array => {
+      const y = apply(op, u, 'cg: operator');
+      if (lambda)
+        for (let i = 0; i < D; i++) {
+          const ai = y[i]!;
+          y[i] = ai + lambda * u[i]!;
+          if (!Number.isFinite(y[i]!)) throw new RangeError(`natgrad: cg: (A + λI) v overflows at entry ${i} for v of norm in [1, 2) (operator output ${ai}, damping ${lambda})`);
+        }
       return y;
     };
-    const scaleB = bnorm > 0 ? bnorm : 1;
-    const r =
-      options.x0 === undefined
-        ? rhs.slice()
-        : (() => {
-            const ax = Ax(x);
-            return rhs.map((v, i) => v - ax[i]!);
-          })();
-    let z = precond ? precond(r) : r;
+    // α: Â = (A + λI)/α, fixed by the first nonzero product.
+    let alphaScale = 0;
+    const fixScale = (y: Float64Array): void => {
+      if (alphaScale === 0) {
+        const n = nrm2(y);
+        if (n > 0) alphaScale = pow2Scale(n);
+      }
+    };
+    /** Â p, applying the operator to p divided by a power of two near ‖p‖. */
+    const Ahat = (p: Float64Array): Float64Array => {
+      const ps = pow2Scale(nrm2(p));
+      const y = Au(ps === 1 ? p : p.map((v) => v / ps));
+      fixScale(y);
+      if (alphaScale === 0) return y; // y = 0
+      for (let i = 0; i < D; i++) y[i] = (y[i]! / alphaScale) * ps;
+      return y;
+    };
+    // r̂ = (b − (A + λI) x0) / β.
+    const r = rhs.map((v) => v / beta);
+    const bref = nrm2(r);
+    if (x0 !== undefined) {
+      const xs = pow2Scale(nrm2(x0));
+      const ax = Au(xs === 1 ? x0 : x0.map((v) => v / xs));
+      fixScale(ax);
+      for (let i = 0; i < D; i++) {
+        r[i]! -= (ax[i]! * xs) / beta;
+        if (!Number.isFinite(r[i]!))
+          throw new RangeError(`natgrad: cg: the initial residual b − (A + λI)·x0 overflows relative to ‖b‖ = ${nrm2(rhs)} at entry ${i}: x0 is far out of scale for this system`);
+      }
+    }
+    // P̂⁻¹ r: P⁻¹ applied to r divided by a power of two near ‖r‖, and divided by γ, a power of two
+    // near ‖P⁻¹ u‖ of the first application (CG does not depend on a constant factor of P).
+    let gamma = 0;
+    const precond = (v: Float64Array): Float64Array => {
+      const vs = pow2Scale(nrm2(v));
+      const z = pinv!(vs === 1 ? v : v.map((t) => t / vs));
+      const bad = firstNonFinite(z);
+      if (bad >= 0) throw new RangeError(`natgrad: cg: the preconditioner returned a non-finite entry at ${bad} (${z[bad]}) for a residual of norm in [1, 2)`);
+      if (gamma === 0) {
+        const zn = nrm2(z);
+        if (!(zn > 0)) throw new RangeError('natgrad: cg: the preconditioner returned 0 for a nonzero residual (P must be positive definite)');
+        gamma = pow2Scale(zn);
+      }
+      for (let i = 0; i < D; i++) z[i] = (z[i]! / gamma) * vs;
+      return z;
+    };
+    const dy = new Float64Array(D); // ŷ − ŷ0
+    let z = pinv ? precond(r) : r;
     const p = z.slice();
     let rz = dot(r, z);
-    let res = Math.sqrt(dot(r, r)) / scaleB;
+    let res = nrm2(r) / bref;
     let k = 0;
     let reason: CgResult['reason'];
-    while (res > tol) {
+    while (!(res <= tol)) {
       if (k >= maxIt) {
         reason = 'maxIterations';
         break;
       }
-      checkAbort(options.signal);
-      const Ap = Ax(p);
+      checkAbort(o.signal);
+      const Ap = Ahat(p);
       const pAp = dot(p, Ap);
+      if (!Number.isFinite(pAp) || !Number.isFinite(rz))
+        throw new RangeError(
+          `natgrad: cg: the scaled recurrence overflowed at iteration ${k + 1} (pᵀÂp = ${pAp}, rᵀz = ${rz}) although every operator output was finite: A + λI is too ill-conditioned for float64`,
+        );
       if (!(pAp > 0)) {
         reason = 'negativeCurvature';
         break;
       }
-      const alpha = rz / pAp;
+      const a = rz / pAp;
       for (let i = 0; i < D; i++) {
-        x[i]! += alpha * p[i]!;
-        r[i]! -= alpha * Ap[i]!;
+        dy[i]! += a * p[i]!;
+        r[i]! -= a * Ap[i]!;
       }
       k++;
-      res = Math.sqrt(dot(r, r)) / scaleB;
-      options.onProgress?.({ iteration: k, residual: res });
+      res = nrm2(r) / bref;
+      o.onProgress?.({ iteration: k, residual: res });
       if (res <= tol) break;
-      z = precond ? precond(r) : r;
+      z = pinv ? precond(r) : r;
       const rzNew = dot(r, z);
-      const beta = rzNew / rz;
+      const bk = rzNew / rz;
       rz = rzNew;
-      for (let i = 0; i < D; i++) p[i] = z[i]! + beta * p[i]!;
+      for (let i = 0; i < D; i++) p[i] = z[i]! + bk * p[i]!;
     }
-    const product = rhs.map((v, i) => v - r[i]!);
+    // x = x0 + (β/α)·(ŷ − ŷ0); β/α is a power of two, applied in steps that cannot over- or
+    // underflow before the result does.
+    const x = x0 === undefined ? new Float64Array(D) : x0.slice();
+    if (alphaScale > 0) {
+      const e = Math.log2(beta) - Math.log2(alphaScale);
+      for (let i = 0; i < D; i++) {
+        let t = dy[i]!;
+        for (let f = e; f !== 0; ) {
+          const step = Math.max(-1000, Math.min(1000, f));
+          t *= 2 ** step;
+          f -= step;
+        }
+        x[i]! += t;
+        if (!Number.isFinite(x[i]!))
+          throw new RangeError(`natgrad: cg: the solution overflows float64 at entry ${i} (‖b‖ ≈ ${nrm2(rhs)}, ‖(A + λI) u‖ ≈ ${alphaScale} for unit-scale u): x = (A + λI)⁻¹ b is not representable`);
+      }
+    }
+    const product = rhs.map((v, i) => v - r[i]! * beta);
     return reason ? { x, iterations: k, residual: res, converged: false, reason, product } : { x, iterations: k, residual: res, converged: true, product };
   } finally {
     owned?.free?.();

@@ -2,11 +2,54 @@
  * Randomized trace and diagonal estimates of a symmetric operator from Rademacher probes
  * (`rng(seed)`, xoshiro256**): Hutchinson, Hutch++ and the Bekas–Kokiopoulou–Saad diagonal.
  *
+ * Scaling rule: both estimators are scale-invariant. They work on Â = A / s, with s a power of
+ * two near ‖A z₁‖ of the first nonzero product, so the probe terms, their variance and the
+ * Hutch++ norms stay near 1 whether A's entries are 1e-200 or 1e200, and multiply the estimates
+ * and standard errors back by s (exactly: s is a power of two, so `f(2ᵏA)` is 2ᵏ·`f(A)` to the
+ * bit, and `f(cA)` is c·`f(A)` to rounding for any c). Every threshold is relative.
+ *
  * @module
  */
-import { checkAbort, checkCount, checkOperator, checkSeed, dot, apply, type IterativeOptions, type LinearOperator } from '../operators/operator.js';
+import { checkCount, checkOptions } from '../core/options.js';
+import { checkAbort, checkOperator, checkSeed, dot, apply, iterativeOptionKeys, nrm2, pow2Scale, type IterativeOptions, type LinearOperator } from '../operators/operator.js';
 import { rng } from '../data/random.js';
 import { rademacher } from './lanczos.js';
+
+const TRACE_KEYS: readonly string[] = ['probes', 'seed', 'method', ...iterativeOptionKeys];
+const DIAGONAL_KEYS: readonly string[] = ['probes', 'seed', ...iterativeOptionKeys];
+const ESTIMATE_HINTS: Readonly<Record<string, string>> = {
+  samples: "did you mean 'probes'? (products with A)",
+  iterations: "did you mean 'probes'? (products with A)",
+  maxIterations: "did you mean 'probes'? (products with A)",
+};
+
+/**
+ * A v / s for the estimators: s is fixed (a power of two near ‖A v‖) by the first nonzero
+ * product, and `scale` gives it (1 before). @internal
+ */
+function scaledProducts(op: LinearOperator, where: string, signal: AbortSignal | undefined): { mv(v: Float64Array): Float64Array; readonly scale: number; readonly products: number } {
+  let s = 0,
+    products = 0;
+  return {
+    mv(v) {
+      checkAbort(signal);
+      const y = apply(op, v, `${where}: operator`);
+      products++;
+      if (s === 0) {
+        const n = nrm2(y);
+        if (n > 0) s = pow2Scale(n);
+      }
+      if (s !== 0) for (let i = 0; i < y.length; i++) y[i]! /= s;
+      return y;
+    },
+    get scale() {
+      return s || 1;
+    },
+    get products() {
+      return products;
+    },
+  };
+}
 
 /** What the estimators report after each product. */
 export interface EstimateProgress {
@@ -45,25 +88,26 @@ export interface TraceEstimate {
  * Accuracy: Hutchinson is unbiased with variance 2(‖A‖_F² − Σ_i A_ii²)/m; Hutch++ is unbiased with
  * error O(‖A‖_nuclear / m) for PSD A (vs O(‖A‖_F/√m)) — much better when the spectrum decays. The returned
  * standard error is estimated from the probes. Cost: m products with A (Hutch++: m, in three
- * thirds, plus O(m²·D) for the QR); memory O(D) (Hutch++: 2m/3·D doubles).
- * @throws RangeError for probes < 1 (Hutch++: < 3), an unknown method, a dim mismatch, non-finite products.
+ * thirds, plus O(m²·D) for the QR); memory O(D) (Hutch++: 2m/3·D doubles). Scale-invariant (see
+ * the module documentation); Hutch++ drops a sketch column whose part orthogonal to the basis
+ * is ≤ 1e-12 of its norm (numerically in the span).
+ * @throws UnknownOptionError for an option it does not know; RangeError for probes that is not an
+ *   integer ≥ 1 (Hutch++: ≥ 3), an unknown method, a dim mismatch, an operator that returns
+ *   non-finite entries.
  * @example
  * traceEstimate(F, { probes: 100, seed: 1 }); // { estimate ≈ tr F, standardError, products: 100 }
  */
 export function traceEstimate(op: LinearOperator, options: TraceEstimateOptions = {}): TraceEstimate {
+  const o = checkOptions<TraceEstimateOptions>(options, 'traceEstimate', TRACE_KEYS, ESTIMATE_HINTS);
   checkOperator(op);
   const D = op.dim;
-  const method = options.method ?? 'hutchinson';
-  if (method !== 'hutchinson' && method !== 'hutch++') throw new RangeError(`natgrad: method must be 'hutchinson' or 'hutch++', got ${String(method)}`);
-  const probes = checkCount(options.probes, 'probes', 30, method === 'hutch++' ? 3 : 1);
-  const g = rng(checkSeed(options.seed));
-  let products = 0;
-  const mv = (v: Float64Array): Float64Array => {
-    checkAbort(options.signal);
-    const y = apply(op, v);
-    products++;
-    return y;
-  };
+  const method = o.method ?? 'hutchinson';
+  if (method !== 'hutchinson' && method !== 'hutch++') throw new RangeError(`natgrad: traceEstimate: method must be 'hutchinson' or 'hutch++', got ${String(method)}`);
+  const probes = checkCount(o.probes, 'traceEstimate: probes', { min: method === 'hutch++' ? 3 : 1, dflt: 30 });
+  const g = rng(checkSeed(o.seed));
+  // Everything below is in units of Â = A / s; results are multiplied back by s.
+  const A = scaledProducts(op, 'traceEstimate', o.signal);
+  const mv = A.mv;
   // Mean and variance of probe terms (Welford).
   const stats = (terms: number[]): { mean: number; se: number } => {
     const m = terms.length;
@@ -77,23 +121,24 @@ export function traceEstimate(op: LinearOperator, options: TraceEstimateOptions 
     for (let i = 0; i < probes; i++) {
       const z = rademacher(g, D);
       terms.push(dot(z, mv(z)));
-      options.onProgress?.({ products, estimate: terms.reduce((a, b) => a + b, 0) / terms.length });
+      o.onProgress?.({ products: A.products, estimate: (terms.reduce((a, b) => a + b, 0) / terms.length) * A.scale });
     }
     const { mean, se } = stats(terms);
-    return { estimate: mean, standardError: se, products };
+    return { estimate: mean * A.scale, standardError: se * A.scale, products: A.products };
   }
   const third = Math.floor(probes / 3);
   const Q: Float64Array[] = [];
   for (let i = 0; i < third; i++) {
     const y = mv(rademacher(g, D));
+    const n0 = nrm2(y);
     for (let pass = 0; pass < 2; pass++)
       for (const q of Q) {
         const c = dot(q, y);
         for (let t = 0; t < D; t++) y[t]! -= c * q[t]!;
       }
-    const n = Math.sqrt(dot(y, y));
-    if (n > 1e-12 * Math.sqrt(D)) Q.push(y.map((x) => x / n));
-    options.onProgress?.({ products, estimate: NaN });
+    const n = nrm2(y);
+    if (n > 1e-12 * n0) Q.push(y.map((x) => x / n));
+    o.onProgress?.({ products: A.products, estimate: NaN });
   }
   let low = 0;
   for (const q of Q) low += dot(q, mv(q));
@@ -111,11 +156,11 @@ export function traceEstimate(op: LinearOperator, options: TraceEstimateOptions 
     const y = mv(z);
     project(y);
     terms.push(dot(z, y));
-    options.onProgress?.({ products, estimate: low + terms.reduce((a, b) => a + b, 0) / terms.length });
+    o.onProgress?.({ products: A.products, estimate: (low + terms.reduce((a, b) => a + b, 0) / terms.length) * A.scale });
   }
-  if (terms.length === 0) return { estimate: low, standardError: Q.length === D ? 0 : Infinity, products };
+  if (terms.length === 0) return { estimate: low * A.scale, standardError: Q.length === D ? 0 : Infinity, products: A.products };
   const { mean, se } = stats(terms);
-  return { estimate: low + mean, standardError: se, products };
+  return { estimate: (low + mean) * A.scale, standardError: se * A.scale, products: A.products };
 }
 
 /** Options of {@link diagonalEstimate}. */
@@ -138,20 +183,23 @@ export interface DiagonalEstimate {
  *
  * Accuracy: unbiased; entry j has variance (Σ_{k≠j} A_jk²)/m — exact for a diagonal A, poor where
  * off-diagonal mass dominates. The standard errors are estimated from the probes. Cost: m products
- * with A, O(m·D); memory 3 D-vectors.
- * @throws RangeError for probes < 1, a dim mismatch, non-finite products.
+ * with A, O(m·D); memory 3 D-vectors. Scale-invariant (see the module documentation).
+ * @throws UnknownOptionError for an option it does not know; RangeError for probes that is not an
+ *   integer ≥ 1, a dim mismatch, an operator that returns non-finite entries.
  */
 export function diagonalEstimate(op: LinearOperator, options: DiagonalEstimateOptions = {}): DiagonalEstimate {
+  const o = checkOptions<DiagonalEstimateOptions>(options, 'diagonalEstimate', DIAGONAL_KEYS, ESTIMATE_HINTS);
   checkOperator(op);
   const D = op.dim;
-  const probes = checkCount(options.probes, 'probes', 30);
-  const g = rng(checkSeed(options.seed));
+  const probes = checkCount(o.probes, 'diagonalEstimate: probes', { dflt: 30 });
+  const g = rng(checkSeed(o.seed));
+  // Welford in units of Â = A / s; multiplied back by s.
+  const A = scaledProducts(op, 'diagonalEstimate', o.signal);
   const mean = new Float64Array(D),
     m2 = new Float64Array(D);
   for (let i = 0; i < probes; i++) {
-    checkAbort(options.signal);
     const z = rademacher(g, D);
-    const y = apply(op, z);
+    const y = A.mv(z);
     let sum = 0;
     for (let j = 0; j < D; j++) {
       const t = z[j]! * y[j]!;
@@ -160,8 +208,9 @@ export function diagonalEstimate(op: LinearOperator, options: DiagonalEstimateOp
       m2[j]! += d * (t - mean[j]!);
       sum += mean[j]!;
     }
-    options.onProgress?.({ products: i + 1, estimate: sum });
+    o.onProgress?.({ products: i + 1, estimate: sum * A.scale });
   }
-  const se = m2.map((v) => (probes > 1 ? Math.sqrt(v / (probes - 1) / probes) : Infinity));
-  return { estimate: mean, standardError: se, products: probes };
+  const s = A.scale;
+  const se = m2.map((v) => (probes > 1 ? Math.sqrt(v / (probes - 1) / probes) * s : Infinity));
+  return { estimate: mean.map((x) => x * s), standardError: se, products: probes };
 }

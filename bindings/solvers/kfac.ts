@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { checkOptions } from '../core/options.js';
 import { checkScalar } from '../core/validate.js';
 import type { CholeskyFactor } from '../linalg/symmatrix.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
@@ -80,12 +81,15 @@ export function factoredDamping(A: Float64Array, p: number, G: Float64Array, q: 
  * (G + γ_G I)⁻¹ ⊗ (A + γ_A I)⁻¹ per dense layer, as a preconditioner on θ (see the module documentation).
  * @param factors one { A, G } per group, in θ order (SymMatrix from `problem.fisher(θ, { structure: 'kfac' })`, or dense arrays).
  * @param groups the model's parameter groups (`problem.model.groups`).
- * @param options `damping` λ ≥ 0 (λ = 0 needs A and G positive definite).
- * @throws RangeError for a negative λ or factors whose sizes do not match the groups;
- *   NotPositiveDefiniteError when a damped factor is not positive definite.
+ * @param options `damping` λ ≥ 0, required (λ = 0 needs A and G positive definite).
+ * @throws TypeError without `damping`; UnknownOptionError for any other option; RangeError for a
+ *   negative λ or factors whose sizes do not match the groups; NotPositiveDefiniteError when a
+ *   damped factor is not positive definite.
  */
 export function kfacInverse(factors: readonly KfacInverseEntry[], groups: readonly ParameterGroup[], options: { damping: number }): KfacInverse {
-  const lambda = checkScalar(options?.damping, 'damping', 'nonnegative');
+  const o = checkOptions<{ damping: number }>(options, 'kfacInverse', ['damping'], { lambda: "did you mean 'damping'? (λ of the factored damping)" });
+  if (o.damping === undefined) throw new TypeError('natgrad: kfacInverse: damping is required (λ ≥ 0; 0 needs A and G positive definite)');
+  const lambda = checkScalar(o.damping, 'damping', 'nonnegative');
   if (!Array.isArray(factors)) throw new TypeError('natgrad: kfacInverse: factors must be an array of { A, G } (or { exact }) per layer');
   const dense = groups.filter((g) => g.dense);
   let targets: readonly ParameterGroup[];

@@ -3,12 +3,21 @@
  * ({@link topEigenvalues}) and stochastic Lanczos quadrature of the spectral density
  * ({@link spectralDensity}).
  *
+ * Scaling rule: every routine here is scale-invariant. Lanczos runs on Â = A / s, where s is a
+ * power of two near ‖A q₀‖ for the first (unit) Lanczos vector q₀ with a nonzero product, so the
+ * recurrence, its norms and its breakdown and convergence tests stay near 1 whether the spectrum
+ * sits at 1e-200 or at 1e200; α, β, Ritz values, residual bounds, quadrature nodes and traces are
+ * multiplied back by s (exactly: s is a power of two), so `f(2ᵏA)` gives 2ᵏ times `f(A)` to the
+ * bit. Every tolerance is relative to that scale. The operator only sees unit vectors, so a
+ * non-finite product means the operator itself returned one (the error says so).
+ *
  * @module
  */
+import { checkCount, checkOptions } from '../core/options.js';
 import { checkScalar } from '../core/validate.js';
 import { rng } from '../data/random.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
-import { apply, checkAbort, checkCount, checkOperator, checkSeed, checkVector, dot, type IterativeOptions, type LinearOperator } from '../operators/operator.js';
+import { apply, checkAbort, checkOperator, checkSeed, checkVector, dot, iterativeOptionKeys, nrm2, pow2Scale, type IterativeOptions, type LinearOperator } from '../operators/operator.js';
 
 /** A Rademacher vector (±1 entries) of length D from `g`. */
 export function rademacher(g: { uniform(): number }, D: number): Float64Array {
@@ -26,7 +35,7 @@ export interface LanczosProgress {
 
 /** Options of {@link lanczos}. */
 export interface LanczosOptions extends IterativeOptions<LanczosProgress> {
-  /** m ≤ D Lanczos steps (= products). */
+  /** m ≤ D Lanczos steps (= products). Required: there is no default. */
   steps: number;
   /** Starting vector (default: Rademacher from `rng(seed)`), normalized inside. */
   v0?: Float64Array;
@@ -71,26 +80,59 @@ function reorthogonalize(w: Float64Array, Q: readonly Float64Array[]): void {
   }
 }
 
+const LANCZOS_KEYS: readonly string[] = ['steps', 'v0', 'seed', 'restart', 'keepBasis', ...iterativeOptionKeys];
+const TOP_KEYS: readonly string[] = ['k', 'which', 'tol', 'maxIterations', 'seed', 'v0', 'vectors', ...iterativeOptionKeys];
+const DENSITY_KEYS: readonly string[] = ['probes', 'steps', 'seed', 'gridSize', 'sigma', ...iterativeOptionKeys];
+const LANCZOS_HINTS: Readonly<Record<string, string>> = {
+  maxIterations: "lanczos does exactly 'steps' steps",
+  iterations: "did you mean 'steps'?",
+  k: 'lanczos returns the tridiagonal T; for eigenvalues use topEigenvalues({ k })',
+};
+const TOP_HINTS: Readonly<Record<string, string>> = {
+  tolerance: "did you mean 'tol'?",
+  steps: "topEigenvalues takes 'maxIterations' (the most Lanczos steps)",
+  maxIter: "did you mean 'maxIterations'?",
+  maxiter: "did you mean 'maxIterations'?",
+  returnVectors: "did you mean 'vectors'?",
+};
+const DENSITY_HINTS: Readonly<Record<string, string>> = {
+  maxIterations: "spectralDensity takes 'steps' (Lanczos steps per probe)",
+  iterations: "did you mean 'steps'? (Lanczos steps per probe)",
+  samples: "did you mean 'probes'?",
+  bins: "did you mean 'gridSize'?",
+  width: "did you mean 'sigma'? (the Gaussian kernel width)",
+};
+
 /**
- * The Lanczos process with full reorthogonalization (`LanczosIterator`-like, step by step).
- * `step()` does one product; `tridiagonal()` gives T so far. @internal
+ * The Lanczos process with full reorthogonalization (`LanczosIterator`-like, step by step) on
+ * Â = A / `scale` (see the module documentation): `alpha`, `beta` and the Ritz values of `ritz()`
+ * are those of Â; multiply by `scale` for A's. `step()` does one product. @internal
  */
 class LanczosProcess {
   readonly Q: Float64Array[] = [];
   readonly alpha: number[] = [];
   readonly beta: number[] = [];
   #w: Float64Array | undefined;
-  #scale = 0;
+  /** max(|α|, β) so far (of Â). */
+  #tnorm = 0;
+  /** s: a power of two near ‖A q‖ of the first nonzero product; 0 until then. */
+  #s = 0;
   done = false;
   constructor(
     readonly op: LinearOperator,
     v0: Float64Array,
     readonly g: { uniform(): number },
     readonly restart: boolean,
+    readonly where = 'lanczos',
   ) {
-    const n = Math.sqrt(dot(v0, v0));
-    if (!(n > 0)) throw new RangeError('natgrad: lanczos: the starting vector is zero');
+    const n = nrm2(v0);
+    if (!(n > 0)) throw new RangeError(`natgrad: ${where}: the starting vector v0 is zero`);
     this.#w = v0.map((x) => x / n);
+  }
+
+  /** s with Â = A / s (1 before the first nonzero product). */
+  get scale(): number {
+    return this.#s || 1;
   }
 
   /** One step: q_j from the last residual, α_j, β_j. Returns false when no step could be made. */
@@ -101,7 +143,12 @@ class LanczosProcess {
       j = this.Q.length;
     const q = this.#w!;
     this.Q.push(q);
-    const w = apply(this.op, q);
+    const w = apply(this.op, q, `${this.where}: operator`);
+    if (this.#s === 0) {
+      const n = nrm2(w);
+      if (n > 0) this.#s = pow2Scale(n);
+    }
+    if (this.#s !== 0) for (let i = 0; i < D; i++) w[i]! /= this.#s;
     const a = dot(q, w);
     for (let i = 0; i < D; i++) w[i]! -= a * q[i]!;
     if (j > 0) {
@@ -111,15 +158,15 @@ class LanczosProcess {
     }
     reorthogonalize(w, this.Q);
     this.alpha.push(a);
-    this.#scale = Math.max(this.#scale, Math.abs(a), j > 0 ? this.beta[j - 1]! : 0);
-    let b = Math.sqrt(dot(w, w));
+    this.#tnorm = Math.max(this.#tnorm, Math.abs(a), j > 0 ? this.beta[j - 1]! : 0);
+    let b = nrm2(w);
     if (this.Q.length >= D) {
       this.done = true;
       this.beta.push(b);
       this.#w = undefined;
       return true;
     }
-    if (b <= 1e-12 * Math.max(this.#scale, Number.MIN_VALUE)) {
+    if (b <= 1e-12 * Math.max(this.#tnorm, Number.MIN_VALUE)) {
       if (!this.restart) {
         this.done = true;
         this.beta.push(0);
@@ -151,7 +198,7 @@ class LanczosProcess {
     return true;
   }
 
-  /** Eigen-decomposition of T_m: Ritz values ascending, and the matrix S (m × m row-major, columns = eigenvectors). */
+  /** Eigen-decomposition of T̂_m (of Â): Ritz values ascending, and the matrix S (m × m row-major, columns = eigenvectors). */
   ritz(): { values: Float64Array; S: Float64Array; m: number } {
     const m = this.alpha.length;
     const T = new Float64Array(m * m);
@@ -179,23 +226,29 @@ class LanczosProcess {
  * Cost: m products with A plus 4·m²·D flops for the reorthogonalization (two Gram–Schmidt passes
  * against every previous vector); memory m·D doubles for the basis (kept internally even without
  * `keepBasis`, which only returns it). Full reorthogonalization keeps the Ritz values free of
- * the spurious copies that plain Lanczos produces in floating point.
- * @throws RangeError for a dim mismatch, a non-finite or zero v0, steps < 1 or > D.
+ * the spurious copies that plain Lanczos produces in floating point. Scale-invariant: runs on
+ * A / s and returns α and β of A (see the module documentation); the breakdown test
+ * β_j ≤ 1e-12·max(|α|, β) is relative.
+ * @throws TypeError when `steps` is missing (it is required) or not a number; UnknownOptionError
+ *   for an option it does not know; RangeError for a dim mismatch, a non-finite or zero v0, steps
+ *   that is not an integer in [1, D], an operator that returns non-finite entries.
  */
 export function lanczos(op: LinearOperator, options: LanczosOptions): LanczosResult {
+  const o = checkOptions<LanczosOptions>(options, 'lanczos', LANCZOS_KEYS, LANCZOS_HINTS);
   checkOperator(op);
   const D = op.dim;
-  const steps = checkCount(options?.steps, 'steps', NaN);
+  const steps = checkCount(o.steps, 'lanczos: steps');
   if (steps > D) throw new RangeError(`natgrad: lanczos: steps (${steps}) must be ≤ the operator's dim (${D})`);
-  const g = rng(checkSeed(options.seed));
-  const v0 = options.v0 === undefined ? rademacher(g, D) : checkVector(options.v0, D, 'v0');
-  const L = new LanczosProcess(op, v0, g, options.restart ?? true);
-  while (L.alpha.length < steps && L.step(options.signal)) {
+  const g = rng(checkSeed(o.seed));
+  const v0 = o.v0 === undefined ? rademacher(g, D) : checkVector(o.v0, D, 'v0');
+  const L = new LanczosProcess(op, v0, g, o.restart ?? true, 'lanczos');
+  while (L.alpha.length < steps && L.step(o.signal)) {
     const j = L.alpha.length;
-    options.onProgress?.({ step: j, alpha: L.alpha[j - 1]!, beta: L.beta[j - 1]! });
+    o.onProgress?.({ step: j, alpha: L.alpha[j - 1]! * L.scale, beta: L.beta[j - 1]! * L.scale });
   }
-  const out: LanczosResult = { alpha: Float64Array.from(L.alpha), beta: Float64Array.from(L.beta), steps: L.alpha.length };
-  if (options.keepBasis) out.basis = L.Q.slice(0, L.alpha.length);
+  const s = L.scale;
+  const out: LanczosResult = { alpha: Float64Array.from(L.alpha, (a) => a * s), beta: Float64Array.from(L.beta, (b) => b * s), steps: L.alpha.length };
+  if (o.keepBasis) out.basis = L.Q.slice(0, L.alpha.length);
   return out;
 }
 
@@ -214,7 +267,7 @@ export interface TopEigenvaluesOptions extends IterativeOptions<EigenProgress> {
   k?: number;
   /** `'largest'` (algebraically, default), `'smallest'`, or `'both'` ends. */
   which?: 'largest' | 'smallest' | 'both';
-  /** Converged when every wanted Ritz pair has ‖A y − θ y‖ ≤ tol·max(|θ|, ‖T‖·eps) (default 1e-10). */
+  /** Converged when every wanted Ritz pair has ‖A y − θ y‖ ≤ tol·max(|θ|, ‖T‖·eps) (relative, so scale-free; default 1e-10). */
   tol?: number;
   /** At most this many Lanczos steps = products (default min(D, max(30, 4k + 20))). */
   maxIterations?: number;
@@ -254,24 +307,28 @@ export interface TopEigenvaluesResult {
  * well-separated ends (after m steps the error decays like a Chebyshev polynomial of degree m in
  * the gap ratio), slow in clusters. Not converged within maxIterations → `converged: false`,
  * with the residual bounds. Cost: m products with A, 4·m²·D flops of reorthogonalization, an
- * m × m eigenproblem per step (negligible for m ≪ D); memory m·D doubles.
- * @throws RangeError for k > D, a bad `which`, non-positive tol, a dim mismatch, non-finite products.
+ * m × m eigenproblem per step (negligible for m ≪ D); memory m·D doubles. Scale-invariant: the
+ * spectrum may sit anywhere in the float64 range (1e-200 … 1e200); see the module documentation.
+ * @throws UnknownOptionError for an option it does not know; RangeError for k or maxIterations
+ *   that is not an integer in range (k ≤ D), a bad `which`, non-positive tol, a dim mismatch, an
+ *   operator that returns non-finite entries.
  * @example
  * topEigenvalues(H, { k: 1, which: 'both' }); // { smallest: [λ_min], largest: [λ_max], … }
  */
 export function topEigenvalues(op: LinearOperator, options: TopEigenvaluesOptions = {}): TopEigenvaluesResult {
+  const o = checkOptions<TopEigenvaluesOptions>(options, 'topEigenvalues', TOP_KEYS, TOP_HINTS);
   checkOperator(op);
   const D = op.dim;
-  const k = checkCount(options.k, 'k', 1);
+  const k = checkCount(o.k, 'topEigenvalues: k', { dflt: 1 });
   if (k > D) throw new RangeError(`natgrad: topEigenvalues: k (${k}) must be ≤ the operator's dim (${D})`);
-  const which = options.which ?? 'largest';
-  if (which !== 'largest' && which !== 'smallest' && which !== 'both') throw new RangeError(`natgrad: which must be 'largest', 'smallest' or 'both', got ${String(which)}`);
-  const tol = checkScalar(options.tol ?? 1e-10, 'tol', 'positive');
-  const maxIt = Math.min(D, checkCount(options.maxIterations, 'maxIterations', Math.min(D, Math.max(30, 4 * k + 20))));
+  const which = o.which ?? 'largest';
+  if (which !== 'largest' && which !== 'smallest' && which !== 'both') throw new RangeError(`natgrad: topEigenvalues: which must be 'largest', 'smallest' or 'both', got ${String(which)}`);
+  const tol = checkScalar(o.tol ?? 1e-10, 'tol', 'positive');
+  const maxIt = Math.min(D, checkCount(o.maxIterations, 'topEigenvalues: maxIterations', { dflt: Math.min(D, Math.max(30, 4 * k + 20)) }));
   if (maxIt < k) throw new RangeError(`natgrad: topEigenvalues: maxIterations (${maxIt}) must be ≥ k (${k})`);
-  const g = rng(checkSeed(options.seed));
-  const v0 = options.v0 === undefined ? rademacher(g, D) : checkVector(options.v0, D, 'v0');
-  const L = new LanczosProcess(op, v0, g, true);
+  const g = rng(checkSeed(o.seed));
+  const v0 = o.v0 === undefined ? rademacher(g, D) : checkVector(o.v0, D, 'v0');
+  const L = new LanczosProcess(op, v0, g, true, 'topEigenvalues');
 
   const pick = (m: number): number[] => {
     const idx: number[] = [];
@@ -284,7 +341,7 @@ export function topEigenvalues(op: LinearOperator, options: TopEigenvaluesOption
   let idx: number[] = [];
   let res = new Float64Array(0);
   let converged = false;
-  while (L.alpha.length < maxIt && L.step(options.signal)) {
+  while (L.alpha.length < maxIt && L.step(o.signal)) {
     const m = L.alpha.length;
     last = L.ritz();
     idx = pick(m);
@@ -293,10 +350,15 @@ export function topEigenvalues(op: LinearOperator, options: TopEigenvaluesOption
     res = Float64Array.from(idx, (i) => Math.abs(bm * last!.S[(m - 1) * m + i]!));
     const exact = L.done && (bm === 0 || m >= D);
     converged = exact || (m >= Math.min(D, which === 'both' ? Math.min(2 * k, D) : k) && idx.every((i, t) => res[t]! <= tol * Math.max(Math.abs(last!.values[i]!), tnorm * 2.2e-16)));
-    options.onProgress?.({ iterations: m, values: Float64Array.from(idx, (i) => last!.values[i]!), residuals: res });
+    const s = L.scale;
+    o.onProgress?.({ iterations: m, values: Float64Array.from(idx, (i) => last!.values[i]! * s), residuals: res.map((x) => x * s) });
     if (converged || L.done) break;
   }
-  const { values: rv, S, m } = last!;
+  // Back to A's scale (exact: s is a power of two).
+  const s = L.scale;
+  const { S, m } = last!;
+  const rv = last!.values.map((x) => x * s);
+  res = res.map((x) => x * s);
   const order = which === 'largest' ? [...idx].reverse() : idx;
   const resOf = new Map(idx.map((i, t) => [i, res[t]!]));
   const out: TopEigenvaluesResult = {
@@ -313,7 +375,7 @@ export function topEigenvalues(op: LinearOperator, options: TopEigenvaluesOption
     iterations: m,
     converged,
   };
-  if (options.vectors) {
+  if (o.vectors) {
     out.vectors = order.map((i) => {
       const y = new Float64Array(D);
       for (let j = 0; j < m; j++) {
@@ -342,7 +404,7 @@ export interface SpectralDensityOptions extends IterativeOptions<DensityProgress
   seed?: number;
   /** Points of the density grid (default 256). */
   gridSize?: number;
-  /** Gaussian kernel width σ (default (λ_max − λ_min)/100 over the nodes, or 1e-3 for a single point). */
+  /** Gaussian kernel width σ (default (λ_max − λ_min)/100 over the nodes; 1e-3·|node| when all nodes coincide, 1e-3 × the operator's scale ‖A q‖ when they are all 0). */
   sigma?: number;
 }
 
@@ -372,31 +434,39 @@ export interface SpectralDensityResult {
  * Accuracy: for f = the Gaussian kernel, the quadrature error decays exponentially in m (at a rate
  * set by σ relative to the spectrum's width); the probe average has standard deviation
  * O(‖f(A)‖_F /(D·√P)). Cost: P·m products, P·4m²·D flops of reorthogonalization; memory m·D doubles
- * (one probe at a time).
- * @throws RangeError for steps > D, probes < 1, a dim mismatch, non-finite products.
+ * (one probe at a time). Scale-invariant: each probe's Lanczos runs on A / s and its nodes are
+ * multiplied back by s; σ defaults to a fraction of the nodes' spread (see the module documentation).
+ * @throws UnknownOptionError for an option it does not know; RangeError for steps > D, probes,
+ *   steps or gridSize that is not an integer in range, a dim mismatch, an operator that returns
+ *   non-finite entries.
  */
 export function spectralDensity(op: LinearOperator, options: SpectralDensityOptions = {}): SpectralDensityResult {
+  const o = checkOptions<SpectralDensityOptions>(options, 'spectralDensity', DENSITY_KEYS, DENSITY_HINTS);
   checkOperator(op);
   const D = op.dim;
-  const probes = checkCount(options.probes, 'probes', 10);
-  const steps = checkCount(options.steps, 'steps', Math.min(D, 80));
+  const probes = checkCount(o.probes, 'spectralDensity: probes', { dflt: 10 });
+  const steps = checkCount(o.steps, 'spectralDensity: steps', { dflt: Math.min(D, 80) });
   if (steps > D) throw new RangeError(`natgrad: spectralDensity: steps (${steps}) must be ≤ the operator's dim (${D})`);
-  const gridSize = checkCount(options.gridSize, 'gridSize', 256, 2);
-  const g = rng(checkSeed(options.seed));
+  const gridSize = checkCount(o.gridSize, 'spectralDensity: gridSize', { min: 2, dflt: 256 });
+  const g = rng(checkSeed(o.seed));
   const nodes: Float64Array[] = [],
     weights: Float64Array[] = [];
-  let trace = 0;
+  let trace = 0,
+    scale = 0;
   for (let p = 0; p < probes; p++) {
-    const L = new LanczosProcess(op, rademacher(g, D), g, false);
-    while (L.alpha.length < steps && L.step(options.signal)) {
+    const L = new LanczosProcess(op, rademacher(g, D), g, false, 'spectralDensity');
+    while (L.alpha.length < steps && L.step(o.signal)) {
       /* steps */
     }
-    const { values, S, m } = L.ritz();
+    const { values: scaled, S, m } = L.ritz();
+    const s = L.scale;
+    scale = Math.max(scale, s);
+    const values = scaled.map((x) => x * s);
     const w = Float64Array.from({ length: m }, (_, j) => S[j]! ** 2);
     nodes.push(values);
     weights.push(w);
     for (let j = 0; j < m; j++) trace += (D * w[j]! * values[j]!) / probes;
-    options.onProgress?.({ probe: p + 1, probes });
+    o.onProgress?.({ probe: p + 1, probes });
   }
   let lo = Infinity,
     hi = -Infinity;
@@ -405,7 +475,7 @@ export function spectralDensity(op: LinearOperator, options: SpectralDensityOpti
       lo = Math.min(lo, x);
       hi = Math.max(hi, x);
     }
-  const sigma = options.sigma === undefined ? (hi > lo ? (hi - lo) / 100 : 1e-3 * Math.max(1, Math.abs(hi))) : checkScalar(options.sigma, 'sigma', 'positive');
+  const sigma = o.sigma === undefined ? (hi > lo ? (hi - lo) / 100 : 1e-3 * (Math.abs(hi) || scale)) : checkScalar(o.sigma, 'sigma', 'positive');
   const a = lo - 3 * sigma,
     b = hi + 3 * sigma;
   const grid = Float64Array.from({ length: gridSize }, (_, i) => a + ((b - a) * i) / (gridSize - 1));
