@@ -28,6 +28,7 @@ import { instantiate } from '@assemblyscript/loader';
 import type { KernelFunctions } from './kernels.js';
 import { parallelExports } from './parallel-kernels.js';
 import { hostCores, sharedMemoryAvailable, ThreadPool } from './threads.js';
+import { checkOptions } from './options.js';
 import { hasNodeApis } from './workers.js';
 
 /** Which binary runs. */
@@ -247,6 +248,15 @@ function formatBytes(b: number): string {
 
 let current: Core | undefined;
 
+/** The keys of {@link InitOptions}. */
+const INIT_KEYS = ['variant', 'source', 'threads'] as const;
+const INIT_HINTS: Readonly<Record<string, string>> = {
+  workers: 'the thread count (the calling thread included) is threads',
+  wasm: 'the binary (bytes, a module or a URL) is source',
+  url: 'the binary (bytes, a module or a URL) is source',
+  module: 'the binary (bytes, a module or a URL) is source',
+};
+
 /**
  * Load a core (see the module documentation for how the binary and the thread count are chosen).
  * Later calls replace the default core; handles made earlier keep using theirs, so the earlier
@@ -255,6 +265,7 @@ let current: Core | undefined;
  * const { variant } = await init();   // 'relaxed-simd' on Node ≥ 22, 'simd' on plain Node 20
  */
 export async function init(options: InitOptions = {}): Promise<InitResult> {
+  checkOptions(options, 'init', INIT_KEYS, INIT_HINTS);
   current = await createCore({ threads: 'auto', ...options });
   return { variant: current.variant, threads: current.threads };
 }
@@ -285,6 +296,7 @@ const SHARED_MAXIMUM_PAGES = 65536;
 
 /** Like {@link init} but returns the new core without making it the default (workers, tests). */
 export async function createCore(options: InitOptions = {}): Promise<Core> {
+  checkOptions(options, 'createCore', INIT_KEYS, INIT_HINTS);
   const requested = options.variant ?? 'auto';
   if (requested !== 'auto' && requested !== 'simd' && requested !== 'relaxed-simd') {
     throw new TypeError(`natgrad: init: variant must be 'auto', 'simd' or 'relaxed-simd', got ${String(requested)}`);

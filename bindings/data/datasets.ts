@@ -14,6 +14,7 @@
  */
 
 import { DataFormatError } from '../core/errors.js';
+import { checkOptions } from '../core/options.js';
 import type { CsrMatrix, Dataset, DenseMatrix } from '../core/types.js';
 import { checkOptionKeys, optionalBoolean, type ImageDataset } from './images.js';
 
@@ -48,6 +49,11 @@ export interface LibsvmOptions {
   /** `'raw'` (default) keeps labels as numbers; `'pm1-to-01'` requires ±1 and maps −1 → 0, +1 → 1. */
   readonly labels?: 'pm1-to-01' | 'raw';
 }
+
+const SKLEARN_KEYS = ['headerLines'] as const;
+const SKLEARN_HINTS: Readonly<Record<string, string>> = { header: 'the number of header lines is headerLines (0, 1 or 2)' };
+const LIBSVM_KEYS = ['features', 'labels'] as const;
+const LIBSVM_HINTS: Readonly<Record<string, string>> = { cols: 'the number of columns is features', columns: 'the number of columns is features' };
 
 /** Names accepted by {@link loadPaperDataset}. */
 export type PaperDatasetName = 'BreastCancer' | 'Boston' | 'Wine' | 'a1a' | 'Energy' | 'Powerplant' | 'Yacht';
@@ -134,6 +140,7 @@ function defaultNames(d: number): string[] {
  * ```
  */
 export function parseSklearnCsv(text: string, name = '<string>', options: SklearnCsvOptions = {}): Dataset<DenseMatrix> {
+  checkOptions(options, 'parseSklearnCsv', SKLEARN_KEYS, SKLEARN_HINTS);
   const headerLines = options.headerLines ?? 1;
   if (headerLines !== 0 && headerLines !== 1 && headerLines !== 2) {
     throw new RangeError(`headerLines must be 0, 1 or 2, got ${String(headerLines)}`);
@@ -213,6 +220,7 @@ export function parseSklearnCsv(text: string, name = '<string>', options: Sklear
  * ```
  */
 export function parseLibsvm(text: string, name = '<string>', options: LibsvmOptions = {}): Dataset<TypedCsrMatrix> {
+  checkOptions(options, 'parseLibsvm', LIBSVM_KEYS, LIBSVM_HINTS);
   const { features, labels = 'raw' } = options;
   if (features !== undefined && !(Number.isSafeInteger(features) && features >= 0 && features <= MAX_FEATURES)) {
     throw new RangeError(`features must be an integer in [0, ${MAX_FEATURES}], got ${features}`);
@@ -425,6 +433,7 @@ async function readText(path: string | URL, source: string): Promise<string> {
  * @throws DataFormatError when it is malformed.
  */
 export async function loadSklearnCsv(source: string | URL | TextSource, options: SklearnCsvOptions = {}): Promise<Dataset<DenseMatrix>> {
+  checkOptions(options, 'loadSklearnCsv', SKLEARN_KEYS, SKLEARN_HINTS);
   if (typeof source === 'object' && 'text' in source) return parseSklearnCsv(source.text, source.name, options);
   return parseSklearnCsv(await readText(source, SKLEARN_SOURCE), pathString(source), options);
 }
@@ -436,6 +445,7 @@ export async function loadSklearnCsv(source: string | URL | TextSource, options:
  * @throws DataFormatError when it is malformed.
  */
 export async function loadLibsvm(path: string | URL, options: LibsvmOptions = {}): Promise<Dataset<TypedCsrMatrix>> {
+  checkOptions(options, 'loadLibsvm', LIBSVM_KEYS, LIBSVM_HINTS);
   return parseLibsvm(await readText(path, LIBSVM_SOURCE), pathString(path), options);
 }
 
@@ -508,6 +518,9 @@ export async function loadPaperDataset(name: 'a1a', dataDir?: string | URL): Pro
 export async function loadPaperDataset(name: Exclude<PaperDatasetName, 'a1a'>, dataDir?: string | URL): Promise<Dataset<DenseMatrix>>;
 export async function loadPaperDataset(name: PaperDatasetName, dataDir?: string | URL): Promise<Dataset>;
 export async function loadPaperDataset(name: PaperDatasetName, dataDir: string | URL = '../shared/datasets'): Promise<Dataset> {
+  if (typeof dataDir !== 'string' && !(dataDir instanceof URL)) {
+    throw new TypeError(`natgrad: loadPaperDataset(name, dataDir?): dataDir must be a path string or a URL, got ${dataDir === null ? 'null' : typeof dataDir} (loadPaperDataset takes no options)`);
+  }
   if (!Object.hasOwn(PAPER_FILES, name)) {
     throw new RangeError(`unknown data set "${String(name)}"; expected one of ${paperDatasetNames.join(', ')}`);
   }

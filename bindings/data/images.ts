@@ -19,6 +19,7 @@
  */
 
 import { DataFormatError } from '../core/errors.js';
+import { checkOptions } from '../core/options.js';
 import type { Dataset, DenseMatrix } from '../core/types.js';
 
 /** The per-sample shape [channels, height, width] of an image data set (NCHW rows). */
@@ -92,21 +93,15 @@ const FASHION_KEYS = ['split', 'dir', 'bytes', 'limit', 'scale'] as const;
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Checks that `options` is a plain object (or undefined) whose keys are all in `valid`.
+ * Checks that `options` is a plain object (or undefined) whose keys are all in `valid`
+ * ({@link checkOptions}).
  *
- * @throws TypeError naming `what`, the unknown key and the valid ones.
+ * @throws UnknownOptionError (a TypeError) naming `what`, the unknown key, the nearest valid
+ *   one and all of them; TypeError for options that are not an object.
  * @internal
  */
 export function checkOptionKeys(options: unknown, valid: readonly string[], what: string): void {
-  if (options === undefined) return;
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`${what}: options must be an object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!valid.includes(key)) {
-      throw new TypeError(`${what}: unknown option "${key}"; valid options are ${valid.join(', ')}`);
-    }
-  }
+  checkOptions(options, what, valid);
 }
 
 /**

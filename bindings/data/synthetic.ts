@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { checkOptions } from '../core/options.js';
 import type { Dataset, DenseMatrix } from '../core/types.js';
 import { rng } from './random.js';
 
@@ -27,6 +28,7 @@ export interface SineDataOptions {
  * const { X, y } = sineData({ n: 3, seed: 1 }); // X.rows = 3, X.cols = 1, y.length = 3
  */
 export function sineData(options: SineDataOptions = {}): Dataset<DenseMatrix> {
+  checkOptions(options, 'sineData', ['n', 'seed', 'noise', 'range'], { sigma: 'the noise standard deviation is noise' });
   const n = options.n ?? 200,
     seed = options.seed ?? 0,
     noise = options.noise ?? 0.1,

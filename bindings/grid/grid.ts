@@ -27,10 +27,11 @@
  * @module
  */
 import { GridEngine, gridConfig, gridLayout, type EngineProblem, type EngineRuns, type EngineStats, type GlmOptimizer, type RawRun } from './glm-engine.js';
-import { checkLabels, checkLikelihood } from '../likelihoods/likelihood.js';
+import { checkLabels, checkLabelTypes, checkLikelihood } from '../likelihoods/likelihood.js';
 import { Matrix } from '../linalg/matrix.js';
 import { runWorkerJob, startModuleWorker, workerThreadsAvailable, type NodeWorker } from '../core/workers.js';
 import type { MatrixInput, VectorInput } from '../core/types.js';
+import { checkKeys, checkOptions } from '../core/options.js';
 import { checkScalar, toMatrix, toVector } from '../core/validate.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
 import { LinearProblem } from '../problem/linear-problem.js';
@@ -155,6 +156,24 @@ export interface GridSearchResult {
 }
 
 const OPTIMIZERS: readonly GlmOptimizer[] = ['GD', 'NGD', 'EFGD'];
+/** The keys of {@link GridSearchOptions}. */
+const GRID_KEYS = ['problem', 'optimizers', 'optimizerSettings', 'lrs', 'dampings', 'iterations', 'divergenceFactor', 'theta0', 'workers', 'onProgress', 'signal'] as const;
+const GRID_HINTS: Readonly<Record<string, string>> = {
+  settings: 'the settings of KFAC, HF and Adam go in optimizerSettings: { kfac, hf, adam }',
+  kfac: 'the settings of KFAC go in optimizerSettings: { kfac: { ema, updateEvery, samples, seed } }',
+  hf: 'the settings of HF go in optimizerSettings: { hf: { curvature, cg } }',
+  adam: 'the settings of Adam go in optimizerSettings: { adam: { beta1, beta2, eps } }',
+  threads: "worker threads are workers (the core's own threads are init({ threads }))",
+  X: 'the data go in problem: { X, y, likelihood, priorVariance, reduction }',
+  y: 'the data go in problem: { X, y, likelihood, priorVariance, reduction }',
+  likelihood: 'the likelihood goes in problem: { X, y, likelihood, priorVariance, reduction }',
+};
+/** The keys of a plain {@link GridProblem}. */
+const GRID_PROBLEM_KEYS = ['X', 'y', 'likelihood', 'priorVariance', 'reduction'] as const;
+const GRID_PROBLEM_HINTS: Readonly<Record<string, string>> = {
+  bias: 'the grid takes X with its bias column: X: addBias(X)',
+  model: 'a model goes through problem({ model, X, y, likelihood }), whose result gridSearch takes as problem',
+};
 /** Runs advanced together per engine (a multiple of 4). */
 const LANES = 16;
 /** Milliseconds of work between yields to the event loop (in-thread) or result messages (workers). */
@@ -214,6 +233,7 @@ export function prepareGrid(options: GridSearchOptions): { problem: EngineProble
   if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: gridSearch expects an options object');
   const p = options.problem as GridProblem | undefined;
   if (typeof p !== 'object' || p === null) throw new TypeError('natgrad: problem must be an object { X, y, likelihood, priorVariance, reduction }');
+  if (Object.getPrototypeOf(p) === Object.prototype || Object.getPrototypeOf(p) === null) checkKeys(p, GRID_PROBLEM_KEYS, 'gridSearch: problem', GRID_PROBLEM_HINTS);
   const lik = checkLikelihood(p.likelihood);
   if (lik.name !== 'gaussian' && lik.name !== 'bernoulli') {
     throw new TypeError(`natgrad: problem.likelihood must be gaussian or bernoulli for gridSearch, got ${lik.name}`);
@@ -253,6 +273,7 @@ export function prepareGrid(options: GridSearchOptions): { problem: EngineProble
     }
   }
   if (N === 0 || D === 0) throw new RangeError(`natgrad: problem.X must have at least one row and one column, got ${N} × ${D}`);
+  checkLabelTypes(lik, p.y, 'gridSearch', 'problem.y');
   const y = Float64Array.from(toVector(p.y, N, 'problem.y'));
   checkLabels(lik, y, 'problem.y');
 
@@ -330,7 +351,7 @@ function checkSettings(s: unknown): GridOptimizerSettings {
   const pick = (o: Record<string, unknown> | undefined, keys: readonly string[], name: string): Record<string, unknown> | undefined => {
     if (!o) return undefined;
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(o)) if (!keys.includes(k)) throw new TypeError(`natgrad: ${name}.${k} is not a setting (${keys.join(', ')})`);
+    checkKeys(o, keys, `gridSearch: ${name}`);
     for (const k of keys)
       if (o[k] !== undefined) {
         if (k === 'cg') out[k] = pick(obj(o[k], `${name}.cg`), ['maxIterations', 'tol'], `${name}.cg`);
@@ -342,7 +363,10 @@ function checkSettings(s: unknown): GridOptimizerSettings {
     return out;
   };
   const root = obj(s, 'optimizerSettings')!;
-  for (const k of Object.keys(root)) if (!['kfac', 'hf', 'adam'].includes(k)) throw new TypeError(`natgrad: optimizerSettings.${k} is not a setting (kfac, hf, adam)`);
+  checkKeys(root, ['kfac', 'hf', 'adam'], 'gridSearch: optimizerSettings', {
+    ngd: "NGD's settings are the grid axes lrs and dampings",
+    gd: "GD's setting is the grid axis lrs",
+  });
   const out: GridOptimizerSettings = {};
   const kfac = pick(obj(root.kfac, 'optimizerSettings.kfac'), ['ema', 'updateEvery', 'samples', 'seed'], 'optimizerSettings.kfac');
   const hf = pick(obj(root.hf, 'optimizerSettings.hf'), ['curvature', 'cg'], 'optimizerSettings.hf');
@@ -437,6 +461,7 @@ async function gridSearchProblem(options: GridSearchOptions, problem: Problem, t
  */
 export async function gridSearch(options: GridSearchOptions): Promise<GridSearchResult> {
   const t0 = performance.now();
+  checkOptions(options, 'gridSearch', GRID_KEYS, GRID_HINTS);
   if (typeof options === 'object' && options !== null && needsGeneralPath(options.problem)) return gridSearchProblem(options, options.problem, t0);
   const prep = prepareGrid(options);
   const { problem, runs } = prep;

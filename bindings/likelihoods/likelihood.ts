@@ -15,6 +15,7 @@
  * @module
  */
 import type { RandomSource } from '../data/random.js';
+import { checkOptions } from '../core/options.js';
 import { checkScalar } from '../core/validate.js';
 import type { Core } from '../core/wasm.js';
 
@@ -45,6 +46,14 @@ export interface PoissonLikelihood {
 /** Any supported likelihood. `outputs` is M, the dimension of f. */
 export type Likelihood = GaussianLikelihood | BernoulliLikelihood | CategoricalLikelihood | PoissonLikelihood;
 
+/** Misplaced keys of {@link gaussian}: σ is given as its square. */
+const GAUSSIAN_HINTS: Readonly<Record<string, string>> = {
+  sigma: 'gaussian takes the variance σ², not σ: gaussian({ variance: sigma ** 2 })',
+  std: 'gaussian takes the variance σ², not the standard deviation: gaussian({ variance: std ** 2 })',
+  noise: 'gaussian takes the noise variance σ² as variance',
+  classes: 'classes belongs to categorical({ classes })',
+};
+
 /**
  * Gaussian likelihood, ℓ = Σ_m (f_m − y_m)²/(2σ²) over M outputs (r = (f − y)/σ², Λ = I/σ²).
  * With `outputs` M > 1 the targets are N × M (row-major, or an array of rows); such a likelihood
@@ -55,6 +64,7 @@ export type Likelihood = GaussianLikelihood | BernoulliLikelihood | CategoricalL
  * @throws RangeError for variance ≤ 0 or non-finite, or outputs not a positive integer
  */
 export function gaussian(options: { variance?: number; outputs?: number } = {}): GaussianLikelihood {
+  checkOptions(options, 'gaussian', ['variance', 'outputs'], GAUSSIAN_HINTS);
   const variance = checkScalar(options.variance ?? 1, 'variance', 'positive');
   const outputs = options.outputs ?? 1;
   if (typeof outputs !== 'number' || !Number.isSafeInteger(outputs) || outputs < 1) {
@@ -68,6 +78,7 @@ export function gaussian(options: { variance?: number; outputs?: number } = {}):
  * @param options.clip c ∈ [0, 0.5): probabilities are clipped to [c, 1 − c] (default 1e-8, the paper's code); 0 = exact
  */
 export function bernoulli(options: { clip?: number } = {}): BernoulliLikelihood {
+  checkOptions(options, 'bernoulli', ['clip']);
   const clip = checkScalar(options.clip ?? 1e-8, 'clip', 'nonnegative');
   if (!(clip < 0.5)) throw new RangeError(`natgrad: clip must be < 0.5, got ${clip}`);
   return Object.freeze({ name: 'bernoulli', clip, outputs: 1 });
@@ -78,15 +89,17 @@ export function bernoulli(options: { clip?: number } = {}): BernoulliLikelihood 
  * @param options.classes C ≥ 2
  */
 export function categorical(options: { classes: number }): CategoricalLikelihood {
-  const classes = options?.classes;
+  if (options === undefined) throw new TypeError('natgrad: categorical: options { classes } are required (classes C ≥ 2)');
+  const classes = checkOptions<{ classes: number }>(options, 'categorical', ['classes'], { outputs: 'categorical takes the number of classes C as classes' }).classes;
   if (typeof classes !== 'number' || !Number.isInteger(classes) || classes < 2) {
     throw new RangeError(`natgrad: classes must be an integer ≥ 2, got ${String(classes)}`);
   }
   return Object.freeze({ name: 'categorical', classes, outputs: classes });
 }
 
-/** Poisson likelihood on a log-rate, ℓ = exp(f) − y f (no log y!, as the paper's code). */
-export function poisson(): PoissonLikelihood {
+/** Poisson likelihood on a log-rate, ℓ = exp(f) − y f (no log y!, as the paper's code). It takes no options (an options object must be empty). */
+export function poisson(options?: Record<string, never>): PoissonLikelihood {
+  checkOptions(options, 'poisson', [], { rate: 'the rate exp(f) is the model output; poisson() has no parameter' });
   return Object.freeze({ name: 'poisson', outputs: 1 });
 }
 
@@ -137,6 +150,60 @@ export function checkLabels(lik: Likelihood, y: Float64Array, name = 'y'): void 
     }
     if (!ok) throw new RangeError(`natgrad: ${name}[${i}] = ${v} is not in the likelihood's support: must be ${support}`);
   }
+}
+
+/** What the labels of a likelihood are, for messages. */
+function labelSupport(lik: Likelihood): string {
+  switch (lik.name) {
+    case 'gaussian':
+      return 'real-valued targets for gaussian';
+    case 'bernoulli':
+      return '0/1 for bernoulli';
+    case 'categorical':
+      return `class indices 0..${lik.classes - 1} for categorical`;
+    case 'poisson':
+      return 'non-negative integer counts for poisson';
+  }
+}
+
+function describeLabel(v: unknown): string {
+  if (typeof v === 'string') return `the string '${v.length <= 40 ? v : `${v.slice(0, 32)}…`}'`;
+  if (typeof v === 'boolean' || typeof v === 'bigint') return `the ${typeof v} ${String(v)}${typeof v === 'bigint' ? 'n' : ''}`;
+  if (v === null || v === undefined) return String(v);
+  return Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+/**
+ * Refuse labels that are not numbers before they are converted (`Float64Array.from` would turn
+ * `'1'` into 1, `true` into 1 and `'yes'` into NaN): every entry of a plain array `y` (and of its
+ * rows, for N × M Gaussian targets) must be a number. Typed arrays hold numbers by construction
+ * and pass; anything else is left to the shape checks.
+ * @param where the function, e.g. `'problem'`; `name` the argument, e.g. `'y'`.
+ * @throws TypeError naming the first bad entry, its value and what labels are for `lik`.
+ */
+export function checkLabelTypes(lik: Likelihood, y: unknown, where: string, name = 'y'): void {
+  const bad = (path: string, v: unknown): TypeError => {
+    const hint =
+      typeof v === 'string'
+        ? v.trim() !== '' && Number.isFinite(Number(v))
+          ? ' — convert them first, e.g. y.map(Number)'
+          : lik.name === 'categorical' || lik.name === 'bernoulli'
+            ? ' — map the class names to indices first, e.g. y.map((c) => names.indexOf(c))'
+            : ''
+        : typeof v === 'boolean'
+          ? ' — convert them first, e.g. y.map(Number)'
+          : '';
+    return new TypeError(`natgrad: ${where}: ${path} is ${describeLabel(v)} — labels are numbers (${labelSupport(lik)})${hint}`);
+  };
+  const scan = (a: readonly unknown[], path: string, nested: boolean): void => {
+    for (let i = 0; i < a.length; i++) {
+      const v = a[i];
+      if (typeof v === 'number') continue;
+      if (nested && Array.isArray(v)) scan(v, `${path}[${i}]`, false);
+      else throw bad(`${path}[${i}]`, v);
+    }
+  };
+  if (Array.isArray(y)) scan(y, name, true);
 }
 
 /**

@@ -17,6 +17,7 @@
  */
 import { MAX_ALLOCATION, checkSquare } from '../core/limits.js';
 import { Matrix } from './matrix.js';
+import { checkOptions } from '../core/options.js';
 import { gram } from './gram.js';
 import { SymMatrix } from './symmatrix.js';
 import { isCsr, type CsrMatrix, type DenseMatrix, type MatrixInput, type VectorInput } from '../core/types.js';
@@ -58,6 +59,7 @@ export interface ParallelOptions {
  * const C = await parallelGram({ data, rows: 200000, cols: 128 });
  */
 export async function parallelGram(X: MatrixInput | Matrix, w?: VectorInput, options: ParallelOptions = {}): Promise<SymMatrix> {
+  checkOptions(options, 'parallelGram', ['workers', 'variant', 'chunkBytes', 'stream'], { threads: "the threads are the default core's: init({ threads })" });
   const workers = options.workers ?? 2;
   if (typeof workers !== 'number' || !Number.isInteger(workers) || workers < 1 || workers > 64) {
     throw new RangeError(`natgrad: workers must be an integer in [1, 64], got ${String(workers)}`);

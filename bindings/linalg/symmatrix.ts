@@ -11,6 +11,7 @@
 import { IllConditionedError, NotPositiveDefiniteError } from '../core/errors.js';
 import { Handle, withScratch } from '../core/handle.js';
 import { DENSE_HINT } from '../core/limits.js';
+import { checkOptions } from '../core/options.js';
 import type { DenseMatrix, VectorInput } from '../core/types.js';
 import { checkScalar, firstNonFinite, toDense, toVector } from '../core/validate.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
@@ -34,6 +35,16 @@ export interface ConditionOptions {
 
 /** Options of {@link SymMatrix.solve}: damping and the optional conditioning check. */
 export interface SolveOptions extends DampingOptions, ConditionOptions {}
+
+const DAMPING_HINTS: Readonly<Record<string, string>> = {
+  lambda: 'the λ added to the diagonal is damping',
+  rcond: 'the conditioning threshold is minRcond',
+};
+const FACTOR_HINTS: Readonly<Record<string, string>> = {
+  damping: 'the damping of a factor is fixed when it is made: A.cholesky({ damping })',
+  lambda: 'the damping of a factor is fixed when it is made: A.cholesky({ damping })',
+  rcond: 'the conditioning threshold is minRcond',
+};
 
 /** Symmetric eigen-decomposition: `A = V diag(values) Vᵀ`, values ascending, eigenvectors in the columns of V. */
 export interface Eigen {
@@ -131,7 +142,11 @@ export class SymMatrix extends Handle {
    * @throws RangeError for a negative or non-finite damping.
    */
   cholesky(options: DampingOptions = {}): CholeskyFactor {
-    const lambda = checkScalar(options.damping ?? 0, 'damping', 'nonnegative');
+    return this.#cholesky(checkOptions<DampingOptions>(options, 'SymMatrix.cholesky', ['damping'], DAMPING_HINTS).damping);
+  }
+
+  #cholesky(damping: number | undefined): CholeskyFactor {
+    const lambda = checkScalar(damping ?? 0, 'damping', 'nonnegative');
     const n = this.size;
     const core = this.core;
     const src = this.ptr();
@@ -166,9 +181,10 @@ export class SymMatrix extends Handle {
    * // throws IllConditionedError (rcond ≈ 1e-16)
    */
   solve(b: VectorInput, options: SolveOptions = {}): Float64Array {
+    const o = checkOptions<SolveOptions>(options, 'SymMatrix.solve', ['damping', 'minRcond'], DAMPING_HINTS);
     const x = toVector(b, this.size, 'b');
-    const minRcond = checkMinRcond(options.minRcond);
-    const f = this.cholesky(options);
+    const minRcond = checkMinRcond(o.minRcond);
+    const f = this.#cholesky(o.damping);
     try {
       return f.solve(x, { minRcond });
     } finally {
@@ -178,7 +194,7 @@ export class SymMatrix extends Handle {
 
   /** log det(A + λI), by Cholesky. @throws NotPositiveDefiniteError */
   logDet(options: DampingOptions = {}): number {
-    const f = this.cholesky(options);
+    const f = this.#cholesky(checkOptions<DampingOptions>(options, 'SymMatrix.logDet', ['damping'], DAMPING_HINTS).damping);
     try {
       return f.logDet();
     } finally {
@@ -304,9 +320,10 @@ export class CholeskyFactor extends Handle {
    * @throws IllConditionedError if `minRcond` is given and the estimated rcond is below it.
    */
   solve(b: VectorInput, options: ConditionOptions = {}): Float64Array {
+    const o = checkOptions<ConditionOptions>(options, 'CholeskyFactor.solve', ['minRcond'], FACTOR_HINTS);
     const n = this.size;
     const x = toVector(b, n, 'b');
-    this.checkCondition(options.minRcond);
+    this.checkCondition(o.minRcond);
     return withScratch(this.core, [8 * n], (px) => {
       this.core.f64(px, n).set(x);
       this.core.exports.dpotrsLower1(n, this.ptr(), n, px);
@@ -320,10 +337,11 @@ export class CholeskyFactor extends Handle {
    * @throws IllConditionedError if `minRcond` is given and the estimated rcond is below it.
    */
   solveMany(B: DenseMatrix | number[][], options: ConditionOptions = {}): DenseMatrix {
+    const o = checkOptions<ConditionOptions>(options, 'CholeskyFactor.solveMany', ['minRcond'], FACTOR_HINTS);
     const n = this.size;
     const b = toDense(B, 'B');
     if (b.rows !== n) throw new RangeError(`natgrad: B must have ${n} rows, got ${b.rows}`);
-    this.checkCondition(options.minRcond);
+    this.checkCondition(o.minRcond);
     const k = b.cols;
     return withScratch(this.core, [8 * n * k], (pb) => {
       this.core.f64(pb, n * k).set(b.data);

@@ -16,6 +16,7 @@
  * @module
  */
 import { withScratch } from '../core/handle.js';
+import { checkOptions } from '../core/options.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
 import type { Model, ModelTrace, ParameterGroup } from './model.js';
 
@@ -60,6 +61,11 @@ function positive(v: unknown, name: string): number {
  */
 export function linear(options: LinearModelOptions): LinearModel {
   if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: linear expects an options object { inputs, outputs?, bias? }');
+  checkOptions(options, 'linear', ['inputs', 'outputs', 'bias', 'core'], {
+    sizes: 'linear takes { inputs, outputs }; for hidden layers use mlp({ sizes: [inputs, …hidden, outputs] })',
+    activation: 'a linear model has no activation; for hidden layers use mlp({ sizes, activation })',
+    classes: 'linear takes the number of outputs: linear({ inputs, outputs: C }) with categorical({ classes: C })',
+  });
   const inputs = positive(options.inputs, 'inputs');
   const outputs = positive(options.outputs ?? 1, 'outputs');
   const bias = options.bias ?? false;

@@ -13,6 +13,7 @@
  * @module
  */
 import { checkBytes, DENSE_HINT } from '../core/limits.js';
+import { checkOptions } from '../core/options.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
 import { activation as activationLayer } from '../nn/layers/activation/index.js';
 import { dense } from '../nn/layers/dense/index.js';
@@ -104,6 +105,14 @@ export class MlpModel extends SequentialModel {
  */
 export function mlp(options: MlpOptions): MlpModel {
   if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: mlp: options must be an object { sizes, activation?, core? }');
+  const widths = 'mlp takes every width in sizes: [inputs, …hidden, outputs]';
+  checkOptions(options, 'mlp', ['sizes', 'activation', 'core'], {
+    inputs: widths,
+    outputs: widths,
+    hidden: widths,
+    layers: `${widths} (for other layers use sequential({ input, layers }))`,
+    bias: 'every mlp layer has a bias (for layers without one use sequential with dense({ out, bias: false }))',
+  });
   const sizes = checkSizes(options.sizes);
   const activation = checkActivation(options.activation ?? 'tanh', 'mlp: activation');
   let D = 0;

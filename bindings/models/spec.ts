@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { checkKeys } from '../core/options.js';
 import type { Core } from '../core/wasm.js';
 import type { Activation } from './activations.js';
 import { isLinearModel, linear } from './linear.js';
@@ -28,8 +29,20 @@ export function modelSpec(model: Model): ModelSpec | undefined {
   return undefined;
 }
 
-/** Rebuild a model from its description on the given core. */
+/** The keys of each description. */
+const SPEC_KEYS = { linear: ['name', 'inputs', 'outputs', 'bias'], mlp: ['name', 'sizes', 'activation'], sequential: ['name', 'spec'] } as const;
+
+/**
+ * Rebuild a model from its description on the given core.
+ * @throws TypeError for a description that is not an object or has a key its model does not
+ *   know (an UnknownOptionError); RangeError for an unknown model name; the model's own errors.
+ */
 export function modelFromSpec(spec: ModelSpec, core?: Core): Model {
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
+    throw new TypeError(`natgrad: modelFromSpec: spec must be a model description { name, … }, got ${spec === null ? 'null' : typeof spec}`);
+  const name = (spec as { name?: unknown }).name;
+  if (name !== 'linear' && name !== 'mlp' && name !== 'sequential') throw new RangeError(`natgrad: modelFromSpec: spec.name must be 'linear', 'mlp' or 'sequential', got ${String(name)}`);
+  checkKeys(spec, SPEC_KEYS[name], `modelFromSpec (${name})`);
   switch (spec.name) {
     case 'linear':
       return linear({ inputs: spec.inputs, outputs: spec.outputs, bias: spec.bias, ...(core ? { core } : {}) });

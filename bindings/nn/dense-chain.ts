@@ -13,6 +13,7 @@
  * @module
  */
 import { allocBlocks, Handle, withScratch } from '../core/handle.js';
+import { checkOptions } from '../core/options.js';
 import { checkBytes, checkSquare } from '../core/limits.js';
 import type { Core } from '../core/wasm.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
@@ -697,6 +698,7 @@ export class MlpTrace extends Handle implements ModelTrace {
   kfacFactors(R: Float64Array, K: number, scale: number, options: KfacFactorOptions = {}): LayerKfac[] {
     const rr = this.#checkStack(R, K, 'kfacFactors');
     checkFinite(scale, 'kfacFactors: scale');
+    checkOptions(options, 'kfacFactors', ['kfacApproximation', 'bias']);
     const bias = options.bias ?? 'joint';
     if (bias !== 'joint' && bias !== 'separate') throw new RangeError(`natgrad: kfacFactors: bias must be 'joint' or 'separate', got ${String(bias)}`);
     const ap = options.kfacApproximation ?? 'expand';

@@ -21,6 +21,7 @@
  * @module
  */
 import { checkBytes } from '../core/limits.js';
+import { checkOptions, nearestKey } from '../core/options.js';
 import type { VectorInput } from '../core/types.js';
 import { toVector } from '../core/validate.js';
 import { rng } from '../data/random.js';
@@ -46,6 +47,15 @@ export interface CurvatureOperatorOptions {
    */
   perSampleBytes?: number;
 }
+
+const KINDS: readonly CurvatureKind[] = ['ggn', 'fisher', 'hessian', 'empiricalFisher', 'fisherMC'];
+
+/** Keys of other functions often passed to {@link curvatureOperator}, and where they go. */
+const OPERATOR_HINTS: Readonly<Record<string, string>> = {
+  structure: "an operator is matrix-free; for a structured matrix use the builders, e.g. p.fisher(θ, { structure: 'diagonal' }), or op.diagonal()",
+  damping: 'an operator has no damping; damp the solve: cg(op, b, { damping })',
+  curvature: "the curvature is chosen by kind: curvatureOperator(p, θ, { kind: 'fisher' })",
+};
 
 /** The output-space product a problem exposes to the operators (internal). */
 export type OutputSpaceMap = (u: Float64Array, f: Float64Array, r: Float64Array) => Float64Array;
@@ -88,12 +98,19 @@ export interface CurvatureOperator extends LinearOperator {
 export function curvatureOperator(problem: Problem, theta: VectorInput, options: CurvatureOperatorOptions = {}): CurvatureOperator {
   if (typeof problem !== 'object' || problem === null || typeof problem.ggnVectorProduct !== 'function')
     throw new TypeError('natgrad: curvatureOperator needs a Problem (problem(...) or linearProblem(...))');
+  checkOptions(options, 'curvatureOperator', ['kind', 'samples', 'seed', 'perSampleBytes'], OPERATOR_HINTS);
   const kind = options.kind ?? 'ggn';
-  if (!['ggn', 'fisher', 'hessian', 'empiricalFisher', 'fisherMC'].includes(kind))
-    throw new RangeError(`natgrad: kind must be 'ggn', 'fisher', 'hessian', 'empiricalFisher' or 'fisherMC', got ${String(kind)}`);
+  if (!KINDS.includes(kind)) {
+    const near = typeof kind === 'string' ? nearestKey(kind, KINDS) : undefined;
+    throw new RangeError(
+      `natgrad: curvatureOperator: kind must be 'ggn', 'fisher', 'hessian', 'empiricalFisher' or 'fisherMC', got ${typeof kind === 'string' ? `'${kind}'` : String(kind)}${near ? ` — did you mean '${near}'?` : ''}`,
+    );
+  }
   const samples = checkCount(options.samples, 'samples', 1);
   const seed = checkSeed(options.seed);
   const perSampleBytes = options.perSampleBytes ?? 64 * 2 ** 20;
+  if (typeof perSampleBytes !== 'number') throw new TypeError(`natgrad: curvatureOperator: perSampleBytes must be a number, got ${typeof perSampleBytes}`);
+  if (!(perSampleBytes >= 0)) throw new RangeError(`natgrad: curvatureOperator: perSampleBytes must be ≥ 0, got ${perSampleBytes}`);
   const D = problem.dim,
     N = problem.N,
     M = problem.outputs,

@@ -84,7 +84,7 @@ test("loadDigits images: pixel (r, c) of image 0 is column 8r + c, scikit-learn'
 });
 
 test('loadDigits options: unknown keys and wrong types are TypeErrors naming them', async () => {
-  await rejects(loadDigits(undefined, { image: true } as never), TypeError, ['"image"', 'scale, images']);
+  await rejects(loadDigits(undefined, { image: true } as never), TypeError, ["unknown option 'image'", 'scale, images']);
   await rejects(loadDigits(undefined, { images: 'yes' } as never), TypeError, ['images must be a boolean', '"yes"']);
   await rejects(loadDigits(undefined, { scale: 1 } as never), TypeError, ['scale must be a boolean']);
   await rejects(loadDigits(undefined, null as never), TypeError, ['options must be an object']);
@@ -310,7 +310,7 @@ test('loadFashionMnist options: unknown keys, split, limit, scale, dir and bytes
   await rejects(loadFashionMnist({} as never), TypeError, ['split is required']);
   await rejects(loadFashionMnist({ split: 'training' } as never), RangeError, ["'train' or 'test'", '"training"']);
   await rejects(loadFashionMnist({ split: 1 } as never), TypeError, ["'train' or 'test'"]);
-  await rejects(loadFashionMnist({ split: 'train', limt: 5 } as never), TypeError, ['"limt"', 'split, dir, bytes, limit, scale']);
+  await rejects(loadFashionMnist({ split: 'train', limt: 5 } as never), TypeError, ["unknown option 'limt' — did you mean 'limit'?", 'split, dir, bytes, limit, scale']);
   for (const limit of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
     await rejects(loadFashionMnist({ split: 'train', bytes, limit }), RangeError, ['limit must be a positive integer']);
   }
@@ -319,7 +319,7 @@ test('loadFashionMnist options: unknown keys, split, limit, scale, dir and bytes
   await rejects(loadFashionMnist({ split: 'train', bytes, dir: tmp }), TypeError, ['dir or bytes']);
   await rejects(loadFashionMnist({ split: 'train', dir: 5 as never }), TypeError, ['dir must be a path string or a URL']);
   await rejects(loadFashionMnist({ split: 'train', bytes: { images: goodImages } as never }), TypeError, ['bytes.labels']);
-  await rejects(loadFashionMnist({ split: 'train', bytes: { ...bytes, extra: 1 } as never }), TypeError, ['"extra"', 'images, labels']);
+  await rejects(loadFashionMnist({ split: 'train', bytes: { ...bytes, extra: 1 } as never }), TypeError, ["loadFashionMnist: bytes: unknown option 'extra'", 'images, labels']);
 });
 
 test.run();
