@@ -59,7 +59,6 @@ import {
   createCore,
   dense,
   flatten,
-  type KernelExports,
   type KfacLayer,
   loadFashionMnist,
   maxPool2d,
@@ -71,6 +70,7 @@ import {
   supportsRelaxedSimd,
   type Variant,
 } from '../bindings/index.js';
+import type { KernelExports } from '../bindings/internals.js';
 import { normals } from './seeded.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -2,14 +2,18 @@
  * natgrad — curvature matrices (Hessian, GGN, Fisher, empirical Fisher) and the
  * optimizers that precondition with them, on a SIMD WebAssembly core.
  *
+ * This is the public surface: what a user calls and the types they write. The building blocks
+ * under it (validators, traces, the layer contract, raw kernels, memory budgets) are in
+ * `natgrad/internals` (`internals.ts`) and may change in any release.
+ *
  * @module
  */
-export { init, createCore, core, currentVariant, currentThreads, supportsRelaxedSimd, supportsSimd, binaryUrl, Core, MAX_ALLOCATION } from './core/wasm.js';
+export { init, createCore, core, currentVariant, currentThreads, supportsRelaxedSimd, supportsSimd, binaryUrl, Core } from './core/wasm.js';
 export { ThreadError, ThreadPool, sharedMemoryAvailable } from './core/threads.js';
-export type { Variant, InitOptions, InitResult, KernelExports } from './core/wasm.js';
+export type { Variant, InitOptions, InitResult } from './core/wasm.js';
 export { NotPositiveDefiniteError, DataFormatError, DisposedError, NonFiniteLossError, IllConditionedError } from './core/errors.js';
+export { UnknownOptionError } from './core/options.js';
 export type { DenseMatrix, CsrMatrix, MatrixInput, VectorInput, Dataset } from './core/types.js';
-export { Handle } from './core/handle.js';
 export { Matrix } from './linalg/matrix.js';
 export { SymMatrix, CholeskyFactor } from './linalg/symmatrix.js';
 export type { DampingOptions, Eigen, SolveOptions, ConditionOptions } from './linalg/symmatrix.js';
@@ -20,9 +24,9 @@ export type { Likelihood, GaussianLikelihood, BernoulliLikelihood, CategoricalLi
 export { linearProblem, LinearProblem } from './problem/linear-problem.js';
 export type { LinearProblemOptions, LinearCurvatureResult } from './problem/linear-problem.js';
 export type { Problem, Structure, KfacFactors, KfacLayer, LinearKfac, CurvatureResult, CurvatureOptions, MonteCarloOptions } from './problem/types.js';
-export { problem, ModelProblem, categoricalFactor } from './problem/problem.js';
+export { problem, ModelProblem } from './problem/problem.js';
 export type { ProblemOptions } from './problem/problem.js';
-export { linear, isLinearModel } from './models/linear.js';
+export { linear } from './models/linear.js';
 export type { LinearModel, LinearModelOptions } from './models/linear.js';
 export { mlp, MlpModel, MlpTrace } from './models/mlp.js';
 export type { MlpOptions } from './models/mlp.js';
@@ -30,14 +34,13 @@ export { ACTIVATIONS } from './models/activations.js';
 export type { Activation } from './models/activations.js';
 export { modelSpec, modelFromSpec } from './models/spec.js';
 export type { ModelSpec } from './models/spec.js';
-export { checkModel, isLayered } from './models/model.js';
 export type { Model, ModelTrace, ParameterGroup, LayerKfac, LayerExactBlock, KfacFactorOptions } from './models/model.js';
 export * from './nn/index.js';
 export { gd, ngd, efgd, newton, ngdMC, diagonalEF, varianceAdapted, makeOptimizer } from './optimizers/optimizers.js';
 export type { Optimizer, OptimizerOptions, OptimizerState, UpdateResult, RunRecord, RunOptions, Preconditioner, Preconditioned, AdaptiveDamping } from './optimizers/optimizers.js';
 export { numpyRandomState, NumpyRandomState, rng, Xoshiro256 } from './data/random.js';
 export type { RandomSource } from './data/random.js';
-export { toyData, toyDataNames, toyDataFixtures } from './data/toydata.js';
+export { toyData, toyDataNames } from './data/toydata.js';
 export type { ToyData, ToyDataName, ToyDataGenerator } from './data/toydata.js';
 export {
   parseSklearnCsv,
@@ -57,13 +60,11 @@ export { loadFashionMnist, parseIdx, fashionMnistClasses, FASHION_MNIST_DIR } fr
 export type { ImageShape, ImageDataset, FashionMnist, FashionMnistOptions, FashionMnistBytes, IdxArray } from './data/images.js';
 export { fisherAccumulator, empiricalFisherAccumulator, CurvatureAccumulator, type AccumulatorOptions, type AccumulatorKind } from './problem/accumulator.js';
 export { parallelGram, type ParallelOptions } from './linalg/parallel.js';
-export { gridSearch, SPARSE_DENSITY_THRESHOLD } from './grid/grid.js';
+export { gridSearch } from './grid/grid.js';
 export type { GridProblem, GridLikelihood, GridSearchOptions, GridSearchResult, GridRun, GridProgress, GridOptimizer, GridMethod, GridOptimizerSettings } from './grid/grid.js';
-export type { GlmOptimizer } from './grid/glm-engine.js';
 export { paperGrid } from './grid/paper-grid.js';
 export { curvatureOperator } from './operators/curvature.js';
 export type { CurvatureOperator, CurvatureOperatorOptions, CurvatureKind } from './operators/curvature.js';
-export { checkOperator } from './operators/operator.js';
 export type { LinearOperator, IterativeOptions } from './operators/operator.js';
 export { cg, lanczos, topEigenvalues, spectralDensity, traceEstimate, diagonalEstimate, kfacInverse, factoredDamping, ConvergenceError } from './solvers/index.js';
 export type {

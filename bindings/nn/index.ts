@@ -1,11 +1,12 @@
 /**
  * Networks from layers: {@link sequential} and the layer constructors. See `layer.ts` for the
- * contract a layer implements and `spec.ts` for the specifications and their conventions.
+ * contract a layer implements and `spec.ts` for the specifications and their conventions. The
+ * generic trace (`SequentialTrace`), the layer contract (`Op`) and the memory budgets are in
+ * `natgrad/internals` (`bindings/internals.ts`).
  *
  * @module
  */
-export { sequential, SequentialModel, SequentialTrace, CHUNK_BYTES, TANGENT_CACHE_BYTES } from './sequential.js';
-export type { DenseChain } from './dense-chain.js';
+export { sequential, SequentialModel } from './sequential.js';
 export type { SequentialOptions } from './sequential.js';
 export { dense } from './layers/dense/index.js';
 export { conv2d } from './layers/conv2d/index.js';
@@ -15,7 +16,7 @@ export { activation, relu, tanh, sigmoid, softplus, gelu } from './layers/activa
 export { batchNorm } from './layers/batch-norm/index.js';
 export { layerNorm } from './layers/layer-norm/index.js';
 export { residual } from './layers/residual/index.js';
-export type { Shape, Op, OpContext, State, KfacLayerOptions, Kernels } from './layer.js';
+export type { Shape } from './layer.js';
 export type {
   SequentialSpec,
   LayerSpec,

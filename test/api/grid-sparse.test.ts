@@ -2,7 +2,8 @@
 // CSR path — the same runs bit for bit as passing it as CSR — and a dense one stays dense.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gridSearch, loadPaperDataset, toDense, SPARSE_DENSITY_THRESHOLD, bernoulli, addBias } from '../../bindings/index.js';
+import { gridSearch, loadPaperDataset, toDense, bernoulli, addBias } from '../../bindings/index.js';
+import { SPARSE_DENSITY_THRESHOLD } from '../../bindings/internals.js';
 import { uniform, normals } from '../helpers.js';
 
 function sparseRows(N: number, d: number, density: number, seed: number): number[][] {

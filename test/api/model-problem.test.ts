@@ -12,7 +12,6 @@ import {
   bernoulli,
   categorical,
   poisson,
-  categoricalFactor,
   ModelProblem,
   LinearProblem,
   type Likelihood,
@@ -20,6 +19,7 @@ import {
   type ModelTrace,
   type SymMatrix,
 } from '../../bindings/index.js';
+import { categoricalFactor } from '../../bindings/internals.js';
 import { normals, uniform, relErr } from '../helpers.js';
 
 /**

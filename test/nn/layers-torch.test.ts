@@ -5,7 +5,8 @@
 // the KFAC optimizer on a convolutional network, and 1 vs 2 threads bitwise.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { categoricalFactor, createCore, kfac, type KfacLayer, type Model, problem, type Problem, sequential, type SymMatrix } from '../../bindings/index.js';
+import { createCore, kfac, type KfacLayer, type Model, problem, type Problem, sequential, type SymMatrix } from '../../bindings/index.js';
+import { categoricalFactor } from '../../bindings/internals.js';
 import { type LayerCase, loadLayerFixtures } from '../fixtures/layers-torch.js';
 import { relErr, variant, fixtureLikelihood } from '../helpers.js';
 import { referenceSequential } from '../reference/layers.js';

@@ -26,10 +26,10 @@ import {
   residual,
   sequential,
   SequentialModel,
-  SequentialTrace,
   type SymMatrix,
   tanh,
 } from '../../bindings/index.js';
+import { SequentialTrace } from '../../bindings/internals.js';
 import { relErr, uniform } from '../helpers.js';
 
 const vec = (n: number, seed: number) => {
