@@ -46,7 +46,8 @@
 import { addBias } from '../data/datasets.js';
 import { NonFiniteLossError } from '../core/errors.js';
 import { allocBlocks, Handle, withScratch } from '../core/handle.js';
-import { checkLabels, checkLikelihood, evaluate, type Likelihood } from '../likelihoods/likelihood.js';
+import { checkLabels, checkLabelTypes, checkLikelihood, evaluate, type Likelihood } from '../likelihoods/likelihood.js';
+import { checkOptions } from '../core/options.js';
 import { checkBytes, checkSquare } from '../core/limits.js';
 import { Matrix } from '../linalg/matrix.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
@@ -159,6 +160,7 @@ export class CurvatureAccumulator extends Handle {
     const mat = Matrix.from(input, 'X', core);
     try {
       const n = mat.rows;
+      checkLabelTypes(this.likelihood, y, 'CurvatureAccumulator.add');
       const labels = toVector(y, n, 'y');
       checkLabels(this.likelihood, labels);
       if (n === 0) return this;
@@ -191,6 +193,7 @@ export class CurvatureAccumulator extends Handle {
     if (!m.dense) throw new TypeError('natgrad: a model accumulator takes dense batches');
     if (m.dense.cols !== this.inputs) throw new RangeError(`natgrad: X has ${m.dense.cols} columns, the accumulator expects inputs = ${this.inputs}`);
     if (m.dense.rows === 0) return this;
+    checkLabelTypes(this.likelihood, y, 'CurvatureAccumulator.add');
     const p = problem({ model: this.model!, X: m.dense, y: y as VectorInput, likelihood: this.likelihood, reduction: 'sum' });
     try {
       const C = this.kind === 'fisher' ? p.fisher(this.theta) : p.empiricalFisher(this.theta);
@@ -228,7 +231,7 @@ export class CurvatureAccumulator extends Handle {
    */
   result(options: { reduction?: 'mean' | 'sum' } = {}): SymMatrix {
     this.alive();
-    const reduction = options.reduction ?? 'mean';
+    const reduction = checkOptions<{ reduction: 'mean' | 'sum' }>(options, 'CurvatureAccumulator.result', ['reduction']).reduction ?? 'mean';
     if (reduction !== 'mean' && reduction !== 'sum') throw new RangeError(`natgrad: reduction must be 'mean' or 'sum', got ${String(reduction)}`);
     if (reduction === 'mean' && this.#count === 0) throw new RangeError("natgrad: the mean of no rows is undefined: add rows first (or use reduction: 'sum')");
     this.#canonical();
@@ -411,6 +414,12 @@ function nonFinite(core: Core, lik: Likelihood, n: number, M: number, pf: number
 
 function create(kind: AccumulatorKind, options: AccumulatorOptions): CurvatureAccumulator {
   if (typeof options !== 'object' || options === null) throw new TypeError(`natgrad: ${kind}Accumulator expects an options object`);
+  checkOptions(options, `${kind}Accumulator`, ['theta', 'likelihood', 'inputs', 'bias', 'model'], {
+    X: 'the data go in batch by batch: acc.add(X, y)',
+    y: 'the data go in batch by batch: acc.add(X, y)',
+    reduction: "the reduction is chosen at the end: acc.result({ reduction: 'sum' })",
+    priorVariance: 'an accumulator sums the data term only (add the prior curvature to the result)',
+  });
   const lik = checkLikelihood(options.likelihood);
   const multiGaussian = lik.name === 'gaussian' && lik.outputs > 1;
   if (options.model !== undefined && (!isLinearModel(options.model) || multiGaussian)) {

@@ -34,7 +34,8 @@ import { addBias } from '../data/datasets.js';
 import { NonFiniteLossError } from '../core/errors.js';
 import { allocBlocks, Handle } from '../core/handle.js';
 import { checkSquare } from '../core/limits.js';
-import { checkLabels, checkLikelihood, evaluate, sampleResidual, type Likelihood } from '../likelihoods/likelihood.js';
+import { checkLabels, checkLabelTypes, checkLikelihood, evaluate, sampleResidual, type Likelihood } from '../likelihoods/likelihood.js';
+import { checkOptions } from '../core/options.js';
 import { Matrix } from '../linalg/matrix.js';
 import { rng as xoshiro } from '../data/random.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
@@ -43,7 +44,7 @@ import { checkScalar, firstNonFinite, toMatrix, toVector } from '../core/validat
 import { core as defaultCore, type Core } from '../core/wasm.js';
 import { linear, type LinearModel } from '../models/linear.js';
 import { curvatureOperator, type CurvatureOperator, type CurvatureOperatorOptions, type OutputSpaceMap } from '../operators/curvature.js';
-import { nonFiniteLoss, priorTerm, varianceAdaptationFrom } from './common.js';
+import { batchRows, curvatureOptions, nonFiniteLoss, perSampleOptions, priorTerm, varianceAdaptationFrom, varianceAdaptationOptions } from './common.js';
 import type { CurvatureOptions, CurvatureResult, LinearKfac, MonteCarloOptions, Problem, Structure } from './types.js';
 
 /** Options of {@link linearProblem}. */
@@ -95,6 +96,9 @@ export class LinearProblem extends Handle implements Problem {
   /** The reduction factor s: 1/N for 'mean', 1 for 'sum'. */
   readonly scale: number;
   readonly #ownsX: boolean;
+  /** The mini-batch views, one per batch size (see {@link LinearProblem.batch}). */
+  readonly #batches = new Map<string, LinearProblem>();
+  #batchCalls = 0;
 
   /** @internal use {@link linearProblem}. */
   constructor(core: Core, X: Matrix, ownsX: boolean, y: Float64Array, lik: Likelihood, priorVariance: number, reduction: 'mean' | 'sum', bias: boolean) {
@@ -220,8 +224,9 @@ export class LinearProblem extends Handle implements Problem {
   perSampleGradients(theta: VectorInput, options?: { resident?: false }): DenseMatrix;
   perSampleGradients(theta: VectorInput, options: { resident: true }): Matrix;
   perSampleGradients(theta: VectorInput, options: { resident?: boolean } = {}): DenseMatrix | Matrix {
+    const { resident } = perSampleOptions(options);
     this.#evaluate(theta, false);
-    if (!options.resident) return this.#perSample();
+    if (!resident) return this.#perSample();
     if (this.X.format !== 'dense') return Matrix.from(this.#perSample(), 'per-sample gradients', this.core);
     const { N, outputs: M, inputs: d, dim: D, core } = this;
     const p = core.alloc(8 * N * D);
@@ -390,12 +395,12 @@ export class LinearProblem extends Handle implements Problem {
    * const f = problem.fisher(theta, { structure: 'diagonal' }); // Float64Array
    */
   fisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): LinearCurvatureResult<S> {
-    return this.#build('fisher', theta, options, 0);
+    return this.#build('fisher', theta, curvatureOptions(options, 'fisher'), 0);
   }
 
   /** Generalized Gauss-Newton s · Σ_n J_nᵀ Λ_n J_n; equals {@link fisher} for these models (Prop. 1). */
   ggn<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): LinearCurvatureResult<S> {
-    return this.#build('fisher', theta, options, 0);
+    return this.#build('fisher', theta, curvatureOptions(options, 'ggn'), 0);
   }
 
   /**
@@ -403,7 +408,7 @@ export class LinearProblem extends Handle implements Problem {
    * (the residual term Σ r_nm ∇²f_nm vanishes for a linear model). Symmetric PSD.
    */
   hessian<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): LinearCurvatureResult<S> {
-    return this.#build('fisher', theta, options, this.priorCurvature());
+    return this.#build('fisher', theta, curvatureOptions(options, 'hessian'), this.priorCurvature());
   }
 
   /**
@@ -412,6 +417,7 @@ export class LinearProblem extends Handle implements Problem {
    * symmetric PSD, rank ≤ N·S.
    */
   fisherMC<S extends Structure = 'dense'>(theta: VectorInput, options: MonteCarloOptions<S> = {}): LinearCurvatureResult<S> {
+    curvatureOptions(options, 'fisherMC', true);
     const samples = options.samples ?? 1;
     if (!Number.isInteger(samples) || samples < 1) throw new RangeError(`natgrad: samples must be an integer ≥ 1, got ${samples}`);
     const seed = options.seed ?? 0;
@@ -424,7 +430,7 @@ export class LinearProblem extends Handle implements Problem {
    * reduction F̃ = (1/N) Σ_n g_n g_nᵀ, Eq. 3/7). Symmetric PSD, rank ≤ N.
    */
   empiricalFisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): LinearCurvatureResult<S> {
-    return this.#build('ef', theta, options, 0);
+    return this.#build('ef', theta, curvatureOptions(options, 'empiricalFisher'), 0);
   }
 
   /**
@@ -470,7 +476,7 @@ export class LinearProblem extends Handle implements Problem {
    * @throws NotPositiveDefiniteError when F̄ + λI is singular (use `damping`).
    */
   varianceAdaptation(theta: VectorInput, options: { damping?: number } = {}): { matrix: DenseMatrix; direction: Float64Array } {
-    const damping = checkScalar(options.damping ?? 0, 'damping', 'nonnegative');
+    const damping = checkScalar(varianceAdaptationOptions(options).damping ?? 0, 'damping', 'nonnegative');
     const F = this.empiricalFisher(theta);
     try {
       if (this.reduction === 'sum') this.core.exports.dscal(this.dim * this.dim, 1 / this.N, F.dataPtr());
@@ -546,7 +552,76 @@ export class LinearProblem extends Handle implements Problem {
   }
 
   /** Free the workspaces (and the inputs, when the problem copied them). */
+  /**
+   * A mini-batch view: the problem on the rows `indices` of this one (repeats allowed), with the
+   * prior variance σp²·N/B, so that its loss (1/B) Σ_batch ℓ_n + ‖θ‖²/(2Nσp²) is an unbiased
+   * estimate of L(θ) under uniform sampling. Exactly the rows 0..N−1 in order give this problem
+   * itself. The view is owned by this problem and reused: two views per batch size, used in turn,
+   * each overwritten two `batch` calls later (the previous view stays valid while the next batch
+   * is loaded). With dense X nothing is allocated after the first two batches of each size; with
+   * CSR X the view's inputs are rebuilt per call (their nnz varies).
+   * Freeing this problem frees its views.
+   * @throws TypeError / RangeError for indices that are not row numbers in [0, N), an empty batch,
+   *   or a `'sum'` problem with a batch of other rows
+   * @example
+   * const b = p.batch([0, 5, 7]); // 3 rows; b.loss(θ) estimates p.loss(θ)
+   */
+  batch(indices: ArrayLike<number>): Problem {
+    this.alive();
+    const idx = batchRows(indices, this.N, this.reduction);
+    if (idx === null) return this;
+    const B = idx.length,
+      d = this.inputs,
+      core = this.core;
+    // Two views per size, alternating: the previous view stays valid while the next is loaded.
+    const slot = `${B}:${this.#batchCalls++ & 1}`;
+    let view = this.#batches.get(slot);
+    if (view && !view.freed && this.X.format === 'csr') {
+      view.free();
+      view = undefined;
+    }
+    if (!view || view.freed) {
+      const pv = this.priorVariance === Infinity ? Infinity : this.priorVariance * (this.N / B);
+      let X: Matrix;
+      if (this.X.format === 'dense') X = Matrix.from({ data: new Float64Array(B * d), rows: B, cols: d }, 'X', core);
+      else {
+        const [pi, px, pv2] = this.X.csrPtrs();
+        const ip = core.i32(pi, this.N + 1);
+        const indptr = new Int32Array(B + 1);
+        for (let r = 0; r < B; r++) indptr[r + 1] = indptr[r]! + ip[idx[r]! + 1]! - ip[idx[r]!]!;
+        const indices = new Int32Array(indptr[B]!),
+          values = new Float64Array(indptr[B]!);
+        const ix = core.i32(px, this.X.nnz),
+          vv = core.f64(pv2, this.X.nnz);
+        for (let r = 0; r < B; r++) {
+          const a = ip[idx[r]!]!,
+            b = ip[idx[r]! + 1]!;
+          indices.set(ix.subarray(a, b), indptr[r]!);
+          values.set(vv.subarray(a, b), indptr[r]!);
+        }
+        X = Matrix.from({ rows: B, cols: d, indptr, indices, values }, 'X', core);
+      }
+      try {
+        view = new LinearProblem(core, X, true, new Float64Array(B), this.likelihood, pv, this.reduction, this.bias);
+      } catch (e) {
+        X.free();
+        throw e;
+      }
+      this.#batches.set(slot, view);
+    }
+    if (this.X.format === 'dense') {
+      const src = core.f64(this.X.dataPtr(), this.N * d),
+        dst = core.f64(view.X.dataPtr(), B * d);
+      for (let r = 0; r < B; r++) dst.set(src.subarray(idx[r]! * d, (idx[r]! + 1) * d), r * d);
+    }
+    for (let r = 0; r < B; r++) view.y[r] = this.y[idx[r]!]!;
+    core.f64(view.ptr(0), B).set(view.y);
+    return view;
+  }
+
   override free(): void {
+    for (const v of this.#batches.values()) if (!v.freed) v.free();
+    this.#batches.clear();
     super.free();
     if (this.#ownsX) this.X.free();
   }
@@ -574,7 +649,14 @@ function appendOnes(X: MatrixInput | Matrix): MatrixInput {
  */
 export function linearProblem(options: LinearProblemOptions): LinearProblem {
   if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: linearProblem expects an options object');
+  checkOptions(options, 'linearProblem', ['X', 'y', 'likelihood', 'priorVariance', 'reduction', 'bias'], {
+    model: 'linearProblem is the linear model; for another model use problem({ model, X, y, likelihood })',
+    lr: 'lr is an optimizer option: gd(p, { lr })',
+    structure: "structure is an option of the curvature builders: p.fisher(θ, { structure: 'diagonal' })",
+    classes: 'classes belongs to the likelihood: categorical({ classes })',
+  });
   const lik = checkLikelihood(options.likelihood);
+  checkLabelTypes(lik, options.y, 'linearProblem');
   if (lik.outputs !== 1 && lik.name === 'gaussian') {
     throw new RangeError(`natgrad: linearProblem takes a one-output Gaussian; for ${lik.outputs} outputs use problem({ model: linear({ inputs, outputs: ${lik.outputs} }), ... })`);
   }

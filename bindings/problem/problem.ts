@@ -35,14 +35,15 @@ import type { DenseMatrix, MatrixInput, VectorInput } from '../core/types.js';
 import { checkScalar, firstNonFinite, toMatrix, toVector } from '../core/validate.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
 import { rng as xoshiro } from '../data/random.js';
-import { checkLabels, checkLikelihood, evaluate, sampleResidual, type Likelihood } from '../likelihoods/likelihood.js';
+import { checkLabels, checkLabelTypes, checkLikelihood, evaluate, sampleResidual, type Likelihood } from '../likelihoods/likelihood.js';
+import { checkOptions } from '../core/options.js';
 import { Matrix } from '../linalg/matrix.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
 import { isLinearModel } from '../models/linear.js';
 import { checkModel, type KfacFactorOptions, type Model, type ModelTrace } from '../models/model.js';
 import { linearProblem, type LinearProblem } from './linear-problem.js';
 import { curvatureOperator, type CurvatureOperator, type CurvatureOperatorOptions, type OutputSpaceMap } from '../operators/curvature.js';
-import { nonFiniteLoss, priorTerm, varianceAdaptationFrom } from './common.js';
+import { batchRows, curvatureOptions, nonFiniteLoss, perSampleOptions, priorTerm, varianceAdaptationFrom, varianceAdaptationOptions } from './common.js';
 import type { CurvatureOptions, CurvatureResult, KfacLayer, MonteCarloOptions, Problem, Structure } from './types.js';
 
 /** Options of {@link problem}. */
@@ -69,8 +70,8 @@ interface Linearization {
   sumLoss: number;
   f: Float64Array;
   r: Float64Array;
-  /** Λ: N·M·M (categorical) or N·M diagonal entries (the other families). */
-  lam: Float64Array;
+  /** Λ: N·M·M (categorical) or N·M diagonal entries (the other families); computed on first use. */
+  lam?: Float64Array;
 }
 
 /**
@@ -93,6 +94,9 @@ export class ModelProblem extends Handle implements Problem {
   /** The targets, N or N × M (a copy). */
   readonly y: Float64Array;
   #lin: Linearization | undefined;
+  /** The mini-batch views, one per batch size (see {@link ModelProblem.batch}). */
+  readonly #batches = new Map<string, ModelProblem>();
+  #batchCalls = 0;
 
   /** @internal use {@link problem}. */
   constructor(core: Core, model: Model, X: Float64Array, N: number, y: Float64Array, lik: Likelihood, priorVariance: number, reduction: 'mean' | 'sum') {
@@ -136,11 +140,10 @@ export class ModelProblem extends Handle implements Problem {
       const { N, outputs: M, core } = this;
       const f = trace.outputs;
       if (f.length !== N * M) throw new RangeError(`natgrad: model.forward returned ${f.length} outputs, expected N·M = ${N * M}`);
-      const [py, pf, pr, pl] = [this.ptr(0), this.ptr(1), this.ptr(2), this.ptr(3)];
+      const [py, pf, pr] = [this.ptr(0), this.ptr(1), this.ptr(2)];
       core.f64(pf, N * M).set(f);
-      const sumLoss = evaluate(core, this.likelihood, N, pf, py, pr, pl);
-      const lamLength = this.likelihood.name === 'categorical' ? N * M * M : N * M;
-      const lin: Linearization = { theta: copy, trace, sumLoss, f: f.slice(), r: core.f64(pr, N * M).slice(), lam: core.f64(pl, lamLength).slice() };
+      const sumLoss = evaluate(core, this.likelihood, N, pf, py, pr, 0);
+      const lin: Linearization = { theta: copy, trace, sumLoss, f: f.slice(), r: core.f64(pr, N * M).slice() };
       this.#lin = lin;
       if (!Number.isFinite(sumLoss) && !(allowInfinite && sumLoss === Infinity)) throw this.#nonFinite(lin);
       return lin;
@@ -148,6 +151,17 @@ export class ModelProblem extends Handle implements Problem {
       if (this.#lin?.trace !== trace) trace.free?.();
       throw e;
     }
+  }
+
+  /** Λ at the linearization's f (the likelihood kernel again, now writing Λ; r is rewritten unchanged). */
+  #lambda(lin: Linearization): Float64Array {
+    if (lin.lam) return lin.lam;
+    const { N, outputs: M, core } = this;
+    const [py, pf, pr, pl] = [this.ptr(0), this.ptr(1), this.ptr(2), this.ptr(3)];
+    core.f64(pf, N * M).set(lin.f);
+    evaluate(core, this.likelihood, N, pf, py, pr, pl);
+    lin.lam = core.f64(pl, this.likelihood.name === 'categorical' ? N * M * M : N * M).slice();
+    return lin.lam;
   }
 
   #release(): void {
@@ -198,10 +212,11 @@ export class ModelProblem extends Handle implements Problem {
   perSampleGradients(theta: VectorInput, options?: { resident?: false }): DenseMatrix;
   perSampleGradients(theta: VectorInput, options: { resident: true }): Matrix;
   perSampleGradients(theta: VectorInput, options: { resident?: boolean } = {}): DenseMatrix | Matrix {
+    const { resident } = perSampleOptions(options);
     const lin = this.#at(theta);
     const { N, dim: D, core } = this;
     checkBytes(8 * N * D, `per-sample gradients (${N} × ${D} doubles)`, 'compute them for mini-batches of the data (a problem per batch)');
-    if (!options.resident) return { data: this.#pullbacks(lin.trace, lin.r, 1), rows: N, cols: D };
+    if (!resident) return { data: this.#pullbacks(lin.trace, lin.r, 1), rows: N, cols: D };
     const into = lin.trace.pullbacksInto && this.model.core === core ? lin.trace.pullbacksInto.bind(lin.trace) : undefined;
     if (!into) return Matrix.from({ data: this.#pullbacks(lin.trace, lin.r, 1), rows: N, cols: D }, 'per-sample gradients', core);
     const p = core.alloc(8 * N * D);
@@ -284,7 +299,7 @@ export class ModelProblem extends Handle implements Problem {
       case 'categorical':
         return { R: categoricalFactor(lin.f, N, M), K: M - 1 };
       default:
-        return { R: lin.lam.map(Math.sqrt), K: 1 };
+        return { R: this.#lambda(lin).map(Math.sqrt), K: 1 };
     }
   }
 
@@ -517,12 +532,12 @@ export class ModelProblem extends Handle implements Problem {
    * documented in {@link Structure} and {@link KfacFactors}.
    */
   fisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S> {
-    return this.#build('fisher', theta, options, false);
+    return this.#build('fisher', theta, curvatureOptions(options, 'fisher'), false);
   }
 
   /** GGN s · Σ_n J_nᵀ Λ_n J_n; equals {@link ModelProblem.fisher} for exponential families with natural parameter f (Prop. 1). */
   ggn<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S> {
-    return this.#build('fisher', theta, options, false);
+    return this.#build('fisher', theta, curvatureOptions(options, 'ggn'), false);
   }
 
   /**
@@ -531,7 +546,7 @@ export class ModelProblem extends Handle implements Problem {
    * the diagonal); `'kfac'` is refused (the residual term has no Kronecker structure).
    */
   hessian<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S> {
-    return this.#build('fisher', theta, options, true);
+    return this.#build('fisher', theta, curvatureOptions(options, 'hessian'), true);
   }
 
   /**
@@ -539,6 +554,7 @@ export class ModelProblem extends Handle implements Problem {
    * (xoshiro256**, seeded: same seed, same matrix). Unbiased for the Fisher; PSD, rank ≤ N·S.
    */
   fisherMC<S extends Structure = 'dense'>(theta: VectorInput, options: MonteCarloOptions<S> = {}): CurvatureResult<S> {
+    curvatureOptions(options, 'fisherMC', true);
     const samples = options.samples ?? 1;
     if (!Number.isInteger(samples) || samples < 1) throw new RangeError(`natgrad: samples must be an integer ≥ 1, got ${samples}`);
     const seed = options.seed ?? 0;
@@ -548,7 +564,7 @@ export class ModelProblem extends Handle implements Problem {
 
   /** Empirical Fisher F̃ = s · Σ_n g_n g_nᵀ, g_n = J_nᵀ r_n (data term only). PSD, rank ≤ N. */
   empiricalFisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S> {
-    return this.#build('ef', theta, options, false);
+    return this.#build('ef', theta, curvatureOptions(options, 'empiricalFisher'), false);
   }
 
   /**
@@ -583,7 +599,7 @@ export class ModelProblem extends Handle implements Problem {
    * @throws NotPositiveDefiniteError when F̄ + λI is singular (use `damping`)
    */
   varianceAdaptation(theta: VectorInput, options: { damping?: number } = {}): { matrix: DenseMatrix; direction: Float64Array } {
-    const damping = checkScalar(options.damping ?? 0, 'damping', 'nonnegative');
+    const damping = checkScalar(varianceAdaptationOptions(options).damping ?? 0, 'damping', 'nonnegative');
     const F = this.empiricalFisher(theta);
     try {
       if (this.reduction === 'sum') this.core.exports.dscal(this.dim * this.dim, 1 / this.N, F.dataPtr());
@@ -634,7 +650,7 @@ export class ModelProblem extends Handle implements Problem {
   #lambdaTimes(lin: Linearization, u: Float64Array): Float64Array {
     const { N, outputs: M } = this;
     const w = new Float64Array(N * M),
-      L = lin.lam;
+      L = this.#lambda(lin);
     if (this.likelihood.name !== 'categorical') {
       for (let i = 0; i < N * M; i++) w[i] = L[i]! * u[i]!;
       return w;
@@ -670,8 +686,48 @@ export class ModelProblem extends Handle implements Problem {
   }
 
   /** Free the kept trace and the workspaces. */
+  /**
+   * A mini-batch view: the problem on the rows `indices` of this one (repeats allowed), with the
+   * prior variance σp²·N/B, so that its loss (1/B) Σ_batch ℓ_n + ‖θ‖²/(2Nσp²) is an unbiased
+   * estimate of L(θ) under uniform sampling. Exactly the rows 0..N−1 in order give this problem
+   * itself. The view is owned by this problem and reused: two views per batch size, used in turn,
+   * whose inputs, targets and WebAssembly workspaces are overwritten two `batch` calls later (the
+   * previous view stays valid while the next batch is loaded; no allocation after the first two
+   * batches of each size); freeing this problem frees its views.
+   * @throws TypeError / RangeError for indices that are not row numbers in [0, N), an empty batch,
+   *   or a `'sum'` problem with a batch of other rows
+   * @example
+   * const b = p.batch([0, 5, 7]); // 3 rows; b.loss(θ) estimates p.loss(θ)
+   */
+  batch(indices: ArrayLike<number>): Problem {
+    this.alive();
+    const idx = batchRows(indices, this.N, this.reduction);
+    if (idx === null) return this;
+    const B = idx.length,
+      d = this.inputs,
+      w = this.y.length / this.N;
+    // Two views per size, alternating: the previous view stays valid while the next is loaded.
+    const slot = `${B}:${this.#batchCalls++ & 1}`;
+    let view = this.#batches.get(slot);
+    if (!view || view.freed) {
+      const pv = this.priorVariance === Infinity ? Infinity : this.priorVariance * (this.N / B);
+      view = new ModelProblem(this.core, this.model, new Float64Array(B * d), B, new Float64Array(B * w), this.likelihood, pv, this.reduction);
+      this.#batches.set(slot, view);
+    }
+    view.#release();
+    for (let r = 0; r < B; r++) {
+      const i = idx[r]!;
+      view.X.set(this.X.subarray(i * d, (i + 1) * d), r * d);
+      view.y.set(this.y.subarray(i * w, (i + 1) * w), r * w);
+    }
+    this.core.f64(view.ptr(0), B * w).set(view.y);
+    return view;
+  }
+
   override free(): void {
     this.#release();
+    for (const v of this.#batches.values()) if (!v.freed) v.free();
+    this.#batches.clear();
     super.free();
   }
 }
@@ -749,6 +805,17 @@ function targets(y: VectorInput | MatrixInput, N: number, M: number): Float64Arr
   return v === y ? v.slice() : v;
 }
 
+/** Keys of other functions often passed to {@link problem}, and where they go. */
+const PROBLEM_HINTS: Readonly<Record<string, string>> = {
+  bias: 'bias belongs to the model: linear({ inputs, bias: true }) (mlp layers always have biases)',
+  lr: 'lr is an optimizer option: gd(p, { lr }), ngd(p, { lr, damping })',
+  damping: 'damping is an optimizer option (ngd(p, { lr, damping })) or a solve option (F.solve(g, { damping }))',
+  structure: "structure is an option of the curvature builders: p.fisher(θ, { structure: 'diagonal' })",
+  batchSize: 'batchSize is an option of stochasticRun(spec, make, θ0, { batchSize, epochs })',
+  prior: 'the prior is given by its variance σp²: priorVariance',
+  classes: 'classes belongs to the likelihood: categorical({ classes })',
+};
+
 /**
  * A problem: a model × a likelihood × data × a prior × a reduction (see the module documentation
  * for every formula). The linear model (`linear(...)`) with a one-output likelihood or the
@@ -767,8 +834,10 @@ function targets(y: VectorInput | MatrixInput, N: number, M: number): Float64Arr
  */
 export function problem(options: ProblemOptions): Problem {
   if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: problem expects an options object { model, X, y, likelihood, priorVariance?, reduction? }');
+  checkOptions(options, 'problem', ['model', 'X', 'y', 'likelihood', 'priorVariance', 'reduction'], PROBLEM_HINTS);
   const model = checkModel(options.model);
   const lik = checkLikelihood(options.likelihood);
+  checkLabelTypes(lik, options.y, 'problem');
   if (model.outputs !== lik.outputs) throw new RangeError(`natgrad: the model has ${model.outputs} outputs (sizes.at(-1)) but the likelihood takes ${lik.outputs}`);
   const reduction = options.reduction ?? 'mean';
   if (reduction !== 'mean' && reduction !== 'sum') throw new RangeError(`natgrad: reduction must be 'mean' or 'sum', got ${String(reduction)}`);

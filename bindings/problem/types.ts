@@ -118,6 +118,15 @@ export interface Problem {
   ggnVectorProduct(theta: VectorInput, v: VectorInput): Float64Array;
   /** ∇²L(θ) v = GGN v + s·Σ_n Σ_m r_nm ∇²f_nm v + (s/σp²) v, matrix-free (R-operator). */
   hessianVectorProduct(theta: VectorInput, v: VectorInput): Float64Array;
+  /**
+   * A mini-batch view on the rows `indices` (repeats allowed): the same model and likelihood on
+   * those rows, prior variance σp²·N/B, so its loss estimates L(θ) without bias. The rows
+   * 0..N−1 in order give the problem itself. The view is owned by the problem and reused — two
+   * views per size in turn, each overwritten two `batch` calls later — so a training loop
+   * allocates nothing per step after the first batches of each size. `'mean'` reduction only (a batch sum does not estimate
+   * the full sum). Optional for user-written problems; {@link train} needs it for B < N.
+   */
+  batch?(indices: ArrayLike<number>): Problem;
   /** Release WebAssembly memory held by the problem. */
   free(): void;
 }
