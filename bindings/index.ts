@@ -37,7 +37,25 @@ export type { ModelSpec } from './models/spec.js';
 export type { Model, ModelTrace, ParameterGroup, LayerKfac, LayerExactBlock, KfacFactorOptions } from './models/model.js';
 export * from './nn/index.js';
 export { gd, ngd, efgd, newton, ngdMC, diagonalEF, varianceAdapted, makeOptimizer } from './optimizers/optimizers.js';
-export type { Optimizer, OptimizerOptions, OptimizerState, UpdateResult, RunRecord, RunOptions, Preconditioner, Preconditioned, AdaptiveDamping } from './optimizers/optimizers.js';
+export type {
+  Optimizer,
+  OptimizerOptions,
+  OptimizerState,
+  UpdateResult,
+  RunRecord,
+  RunOptions,
+  Preconditioner,
+  Preconditioned,
+  AdaptiveDamping,
+  StateExtension,
+  GdOptions,
+  NgdMCOptions,
+  DiagonalEFOptions,
+  VarianceAdaptedOptions,
+} from './optimizers/optimizers.js';
+export { train, batchSchedule } from './optimizers/train.js';
+export type { TrainOptions, TrainRecord } from './optimizers/train.js';
+export type { SavedOptimizerState, Json } from './optimizers/state.js';
 export { numpyRandomState, NumpyRandomState, rng, Xoshiro256 } from './data/random.js';
 export type { RandomSource } from './data/random.js';
 export { toyData, toyDataNames } from './data/toydata.js';
@@ -97,7 +115,7 @@ export type { HessianFreeOptions } from './optimizers/hessian-free.js';
 export { kfac } from './optimizers/kfac.js';
 export type { KfacOptions, KfacState } from './optimizers/kfac.js';
 export type { SolverOptions, SecondOrderOptions } from './optimizers/optimizers.js';
-export { stochasticRun, batchSchedule, adam, diagonalVarianceAdapted, fullVarianceAdapted } from './optimizers/stochastic.js';
+export { stochasticRun, adam, diagonalVarianceAdapted, fullVarianceAdapted } from './optimizers/stochastic.js';
 export type { StochasticOptions, StochasticRecord, AdamOptions, AdamState, FullVarianceAdaptedOptions } from './optimizers/stochastic.js';
 export { sineData } from './data/synthetic.js';
 export type { SineDataOptions } from './data/synthetic.js';

@@ -15,11 +15,12 @@
  * @module
  */
 import { NotPositiveDefiniteError } from '../core/errors.js';
+import { checkCount, checkOptions } from '../core/options.js';
 import { checkScalar } from '../core/validate.js';
 import { curvatureOperator } from '../operators/curvature.js';
 import type { Problem } from '../problem/types.js';
 import { cg } from '../solvers/cg.js';
-import { makeOptimizer, type OptimizerOptions, type Optimizer } from './optimizers.js';
+import { baseOptions, makeOptimizer, OPTIMIZER_HINTS, type OptimizerOptions, type Optimizer } from './optimizers.js';
 
 /** Options of {@link hessianFree}. */
 export interface HessianFreeOptions extends Omit<OptimizerOptions, 'lr'> {
@@ -41,17 +42,18 @@ export interface HessianFreeOptions extends Omit<OptimizerOptions, 'lr'> {
  * const rec = hf.run(theta0, { iterations: 10 }); // rec.losses decreasing, rec.dampings adapting
  */
 export function hessianFree(problem: Problem, options: HessianFreeOptions = {}): Optimizer {
+  options = checkOptions<HessianFreeOptions>(options, 'hessianFree', ['lr', 'damping', 'adaptiveDamping', 'cg', 'curvature'], OPTIMIZER_HINTS);
+  const cgo = checkOptions<NonNullable<HessianFreeOptions['cg']>>(options.cg, 'hessianFree: cg', ['maxIterations', 'tol']);
   const curvature = options.curvature ?? 'ggn';
   if (!['ggn', 'fisher', 'empiricalFisher', 'hessian'].includes(curvature))
     throw new RangeError(`natgrad: hessianFree: curvature must be 'ggn', 'fisher', 'empiricalFisher' or 'hessian', got ${String(curvature)}`);
-  const maxIterations = options.cg?.maxIterations ?? 50;
-  if (!Number.isSafeInteger(maxIterations) || maxIterations < 1) throw new RangeError(`natgrad: hessianFree: cg.maxIterations must be a positive integer, got ${String(maxIterations)}`);
-  const tol = checkScalar(options.cg?.tol ?? 1e-6, 'cg.tol', 'positive');
+  const maxIterations = checkCount(cgo.maxIterations, 'hessianFree: cg.maxIterations', { dflt: 50 });
+  const tol = checkScalar(cgo.tol ?? 1e-6, 'cg.tol', 'positive');
   const withPrior = curvature === 'hessian' ? 0 : 1;
   return makeOptimizer(
     'HF',
     problem,
-    { ...options, lr: options.lr ?? 1 },
+    baseOptions({ ...options, lr: options.lr ?? 1 }),
     (p, s) => {
       const op = curvatureOperator(p, s.theta, { kind: curvature });
       const r = cg(op, s.gradient, { damping: withPrior * p.priorCurvature() + s.damping, tol, maxIterations });

@@ -16,11 +16,12 @@
  *
  * @module
  */
+import { checkCount } from '../core/options.js';
 import { checkScalar } from '../core/validate.js';
 import { isLayered, type KfacFactorOptions } from '../models/model.js';
 import type { KfacLayer, Problem } from '../problem/types.js';
 import { kfacInverse, type DenseExactBlock, type DenseKfacFactors } from '../solvers/kfac.js';
-import { makeOptimizer, type OptimizerOptions, type OptimizerState, type Optimizer } from './optimizers.js';
+import { makeOptimizer, optimizerOptions, type OptimizerOptions, type OptimizerState, type Optimizer } from './optimizers.js';
 
 /** Options of {@link kfac}. */
 export interface KfacOptions extends Omit<OptimizerOptions, 'adaptiveDamping'> {
@@ -52,32 +53,37 @@ export interface KfacState extends OptimizerState {
  * const opt = kfac(p, { lr: 0.5, damping: 1e-3, ema: 0.9 });
  * const rec = opt.run(model.init(0), { iterations: 20 });
  */
-export function kfac(problem: Problem, options: KfacOptions): Optimizer {
-  const curvature = options?.curvature ?? 'fisher';
+export function kfac(problem: Problem, options: KfacOptions): Optimizer<KfacState> {
+  const o = optimizerOptions<KfacOptions>(
+    options,
+    'kfac',
+    ['lr', 'damping', 'curvature', 'ema', 'updateEvery', 'kfacApproximation', 'bias', 'samples', 'seed'],
+    'kfac(problem, { lr: 0.5, damping: 1e-3 })',
+  );
+  const curvature = o.curvature ?? 'fisher';
   if (curvature !== 'fisher' && curvature !== 'fisherMC' && curvature !== 'empiricalFisher')
     throw new RangeError(`natgrad: kfac: curvature must be 'fisher', 'fisherMC' or 'empiricalFisher', got ${String(curvature)}`);
-  const ema = checkScalar(options.ema ?? 0.95, 'ema', 'nonnegative');
+  const ema = checkScalar(o.ema ?? 0.95, 'ema', 'nonnegative');
   if (!(ema < 1)) throw new RangeError(`natgrad: kfac: ema must be in [0, 1), got ${ema}`);
-  const updateEvery = options.updateEvery ?? 1;
-  if (!Number.isSafeInteger(updateEvery) || updateEvery < 1) throw new RangeError(`natgrad: kfac: updateEvery must be a positive integer, got ${String(updateEvery)}`);
-  if ((options as { adaptiveDamping?: unknown }).adaptiveDamping) throw new RangeError('natgrad: kfac: adaptiveDamping is not supported (set damping)');
+  const updateEvery = checkCount(o.updateEvery, 'kfac: updateEvery', { dflt: 1 });
   if (!isLayered(problem.model) && !problem.model.groups.some((g) => g.kronecker))
     throw new RangeError(`natgrad: kfac needs a layered model (mlp, or a sequential network with dense or conv2d layers); ${problem.model.name} is not`);
   const kf: KfacFactorOptions = {
-    ...(options.kfacApproximation !== undefined ? { kfacApproximation: options.kfacApproximation } : {}),
-    ...(options.bias !== undefined ? { bias: options.bias } : {}),
+    ...(o.kfacApproximation !== undefined ? { kfacApproximation: o.kfacApproximation } : {}),
+    ...(o.bias !== undefined ? { bias: o.bias } : {}),
   };
-  const samples = options.samples ?? 1,
-    seed = options.seed ?? 0;
+  const samples = checkCount(o.samples, 'kfac: samples', { dflt: 1 });
+  const seed = o.seed ?? 0;
+  if (!Number.isSafeInteger(seed)) throw new RangeError(`natgrad: kfac: seed must be a safe integer, got ${String(seed)}`);
   const groups = problem.model.groups;
 
-  const factorsAt = (theta: Float64Array, iteration: number): (DenseKfacFactors | DenseExactBlock)[] => {
+  const factorsAt = (p: Problem, theta: Float64Array, iteration: number): (DenseKfacFactors | DenseExactBlock)[] => {
     const raw: KfacLayer[] =
       curvature === 'fisher'
-        ? problem.fisher(theta, { structure: 'kfac', ...kf })
+        ? p.fisher(theta, { structure: 'kfac', ...kf })
         : curvature === 'empiricalFisher'
-          ? problem.empiricalFisher(theta, { structure: 'kfac', ...kf })
-          : problem.fisherMC(theta, { structure: 'kfac', samples, seed: seed + iteration, ...kf });
+          ? p.empiricalFisher(theta, { structure: 'kfac', ...kf })
+          : p.fisherMC(theta, { structure: 'kfac', samples, seed: seed + iteration, ...kf });
     try {
       return raw.map((f) => (f.exact ? { exact: f.exact.toDense() } : { A: f.A.toDense(), G: f.G.toDense(), ...(f.bias ? { bias: f.bias } : {}) }));
     } finally {
@@ -91,13 +97,12 @@ export function kfac(problem: Problem, options: KfacOptions): Optimizer {
     }
   };
 
-  let pending: readonly (DenseKfacFactors | DenseExactBlock)[] | undefined;
-  const opt = makeOptimizer(
+  return makeOptimizer<KfacState>(
     'KFAC',
     problem,
-    options,
+    { lr: o.lr!, ...(o.damping !== undefined ? { damping: o.damping } : {}) },
     (p, s) => {
-      const inv = kfacInverse(pending!, groups, { damping: s.damping + p.priorCurvature() });
+      const inv = kfacInverse(s.factors, groups, { damping: s.damping + p.priorCurvature() });
       try {
         return { direction: inv.apply(s.gradient) };
       } finally {
@@ -105,33 +110,22 @@ export function kfac(problem: Problem, options: KfacOptions): Optimizer {
       }
     },
     false,
+    {
+      init: (s, p) => ({ ...s, factors: factorsAt(p, s.theta, 0) }),
+      // The factors this update uses: refreshed every `updateEvery` iterations as the running average.
+      prepare: (p, s) => {
+        const old = s.factors;
+        if (!Array.isArray(old)) return { ...s, factors: factorsAt(p, s.theta, s.iteration) };
+        if (!(s.iteration > 0 && s.iteration % updateEvery === 0)) return s;
+        const fresh = factorsAt(p, s.theta, s.iteration);
+        const avg = (a: Float64Array, b: Float64Array) => a.map((x, i) => ema * b[i]! + (1 - ema) * x);
+        const factors = fresh.map((f, l) => {
+          const prev = old[l]!;
+          if (f.exact) return { exact: avg(f.exact, prev.exact!) };
+          return { A: avg(f.A, prev.A!), G: avg(f.G, prev.G!), ...(f.bias ? { bias: f.bias } : {}) };
+        });
+        return { ...s, factors };
+      },
+    },
   );
-  const baseInit = opt.init,
-    baseUpdate = opt.update;
-  opt.init = (theta0) => {
-    const s = baseInit(theta0);
-    return { ...s, factors: factorsAt(s.theta, 0) } as KfacState;
-  };
-  opt.update = (state) => {
-    const old = (state as Partial<KfacState>).factors;
-    let F: readonly (DenseKfacFactors | DenseExactBlock)[];
-    if (!old) F = factorsAt(state.theta, state.iteration);
-    else if (state.iteration > 0 && state.iteration % updateEvery === 0) {
-      const fresh = factorsAt(state.theta, state.iteration);
-      const avg = (a: Float64Array, b: Float64Array) => a.map((x, i) => ema * b[i]! + (1 - ema) * x);
-      F = fresh.map((f, l) => {
-        const o = old[l]!;
-        if (f.exact) return { exact: avg(f.exact, o.exact!) };
-        return { A: avg(f.A, o.A!), G: avg(f.G, o.G!), ...(f.bias ? { bias: f.bias } : {}) };
-      });
-    } else F = old;
-    pending = F;
-    try {
-      const res = baseUpdate(state);
-      return { state: { ...res.state, factors: F } as KfacState, direction: res.direction };
-    } finally {
-      pending = undefined;
-    }
-  };
-  return opt;
 }

@@ -35,6 +35,7 @@ import {
   parallelGram,
   gridSearch,
   core as defaultCore,
+  UnknownOptionError,
 } from '../../bindings/index.js';
 import { randomMatrix } from '../helpers.js';
 
@@ -233,7 +234,7 @@ const rows: Row[] = [
   { name: 'NaN optimizer damping', call: () => efgd(small, { lr: 1, damping: NaN }), error: RangeError, mentions: ['damping'] },
   { name: 'NaN adaptiveDamping.min', call: () => ngd(small, { lr: 1, adaptiveDamping: { min: NaN } }), error: RangeError, mentions: ['adaptiveDamping.min'] },
   { name: 'adaptiveDamping min > max', call: () => ngd(small, { lr: 1, adaptiveDamping: { min: 2, max: 1 } }), error: RangeError, mentions: ['adaptiveDamping.min'] },
-  { name: 'adaptiveDamping on GD', call: () => gd(small, { lr: 1, adaptiveDamping: true }), error: RangeError, mentions: ['adaptiveDamping'] },
+  { name: 'adaptiveDamping on GD', call: () => gd(small, { lr: 1, adaptiveDamping: true } as never), error: UnknownOptionError, mentions: ['adaptiveDamping', 'second-order'] },
   { name: 'diagonalEF power 2', call: () => diagonalEF(small, { lr: 1, power: 2 as never }), error: RangeError, mentions: ['power'] },
   { name: 'negative iterations', call: () => gd(small, { lr: 1 }).run(th2, { iterations: -1 }), error: RangeError, mentions: ['iterations'] },
   { name: 'θ0 of the wrong length', call: () => gd(small, { lr: 1 }).run([1], { iterations: 1 }), error: RangeError, mentions: ['theta0 must have length 2'] },
