@@ -118,7 +118,11 @@ export function kfac(problem: Problem, options: KfacOptions): Optimizer<KfacStat
         if (!Array.isArray(old)) return { ...s, factors: factorsAt(p, s.theta, s.iteration) };
         if (!(s.iteration > 0 && s.iteration % updateEvery === 0)) return s;
         const fresh = factorsAt(p, s.theta, s.iteration);
-        const avg = (a: Float64Array, b: Float64Array) => a.map((x, i) => ema * b[i]! + (1 - ema) * x);
+        const avg = (a: Float64Array, b: Float64Array): Float64Array => {
+          const out = new Float64Array(a.length);
+          for (let i = 0; i < a.length; i++) out[i] = ema * b[i]! + (1 - ema) * a[i]!;
+          return out;
+        };
         const factors = fresh.map((f, l) => {
           const prev = old[l]!;
           if (f.exact) return { exact: avg(f.exact, prev.exact!) };

@@ -193,8 +193,9 @@ export class ModelProblem extends Handle implements Problem {
     const lin = this.#at(theta);
     const g = lin.trace.vjp(lin.r);
     const s = this.scale,
-      pc = this.priorCurvature();
-    for (let i = 0; i < g.length; i++) g[i] = s * g[i]! + pc * lin.theta[i]!;
+      pc = this.priorCurvature(),
+      th = lin.theta;
+    for (let i = 0; i < g.length; i++) g[i] = s * g[i]! + pc * th[i]!;
     const loss = s * (lin.sumLoss + priorTerm(lin.theta, this.priorVariance));
     const bad = firstNonFinite(g);
     if (bad >= 0)
@@ -715,12 +716,16 @@ export class ModelProblem extends Handle implements Problem {
       this.#batches.set(slot, view);
     }
     view.#release();
+    const X = this.X,
+      y = this.y,
+      vX = view.X,
+      vy = view.y;
     for (let r = 0; r < B; r++) {
       const i = idx[r]!;
-      view.X.set(this.X.subarray(i * d, (i + 1) * d), r * d);
-      view.y.set(this.y.subarray(i * w, (i + 1) * w), r * w);
+      for (let j = 0; j < d; j++) vX[r * d + j] = X[i * d + j]!;
+      for (let j = 0; j < w; j++) vy[r * w + j] = y[i * w + j]!;
     }
-    this.core.f64(view.ptr(0), B * w).set(view.y);
+    this.core.f64(view.ptr(0), B * w).set(vy);
     return view;
   }
 
