@@ -18,7 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as natgrad from '../bindings/index.js';
-import { type Optimizer, type Problem, type ProblemOptions } from '../bindings/index.js';
+import type { Optimizer, Problem, ProblemOptions } from '../bindings/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const threads = Number(process.argv.find((a) => a.startsWith('--threads='))?.slice(10) ?? 1);
@@ -104,8 +104,12 @@ for (const [name, make] of makers) {
   );
   const tr = medians['train on batch views']!;
   results[name] = medians;
-  for (const [label] of contenders.slice(1)) console.log(`${name}: ${label} ${medians[label]!.toFixed(2)} ms/epoch, train ${tr.toFixed(2)} ms/epoch → train ${(medians[label]! / tr).toFixed(2)}× faster`);
+  for (const [label] of contenders.slice(1))
+    console.log(`${name}: ${label} ${medians[label]!.toFixed(2)} ms/epoch, train ${tr.toFixed(2)} ms/epoch → train ${(medians[label]! / tr).toFixed(2)}× faster`);
 }
 full.free();
 mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(join(here, 'results', 'train.json'), `${JSON.stringify({ variant, threads: got, node: process.version, N, B, epochs, baseline: baselineDir ?? null, ms_per_epoch: results }, null, 2)}\n`);
+writeFileSync(
+  join(here, 'results', 'train.json'),
+  `${JSON.stringify({ variant, threads: got, node: process.version, N, B, epochs, baseline: baselineDir ?? null, ms_per_epoch: results }, null, 2)}\n`,
+);
