@@ -18,6 +18,7 @@ import {
   ngd,
   ngdMC,
   problem,
+  stochasticRun,
   UnknownOptionError,
   type Optimizer,
   type OptimizerState,
@@ -257,6 +258,11 @@ test('divergence ends every run loop with a status (the catalogue case: relu MLP
   const stopped = train(p, gd(p, { lr: 10 }), { theta0, batchSize: 1, epochs: 300, divergenceFactor: 1e6 });
   assert.is(stopped.status, 'stopped');
   p.free();
+  // stochasticRun (the catalogue's original report: it threw NonFiniteLossError out of the run).
+  const rec = stochasticRun(spec, (q) => gd(q, { lr: 10 }), theta0, { batchSize: 1, epochs: 300 });
+  assert.is(rec.status, 'failed');
+  assert.is(rec.losses.at(-1), Infinity);
+  assert.is(stochasticRun(spec, (q) => gd(q, { lr: 10 }), theta0, { batchSize: 1, epochs: 300, divergenceFactor: 10 }).status, 'stopped');
 });
 
 test('newcomer mistakes are errors that say what to do', () => {
