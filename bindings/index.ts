@@ -6,7 +6,7 @@
  * under it (validators, traces, the layer contract, raw kernels, memory budgets) are in
  * `natgrad/internals` (`internals.ts`) and may change in any release.
  *
- * @module
+ * @module natgrad
  */
 export { init, createCore, core, currentVariant, currentThreads, supportsRelaxedSimd, supportsSimd, binaryUrl, Core } from './core/wasm.js';
 export { ThreadError, ThreadPool, sharedMemoryAvailable } from './core/threads.js';
@@ -85,6 +85,7 @@ export { curvatureOperator } from './operators/curvature.js';
 export type { CurvatureOperator, CurvatureOperatorOptions, CurvatureKind } from './operators/curvature.js';
 export type { LinearOperator, IterativeOptions } from './operators/operator.js';
 export { cg, lanczos, topEigenvalues, spectralDensity, traceEstimate, diagonalEstimate, kfacInverse, factoredDamping, ConvergenceError } from './solvers/index.js';
+export { dampedDiagonal } from './solvers/cg.js';
 export type {
   CgOptions,
   CgResult,

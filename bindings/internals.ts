@@ -17,7 +17,7 @@
  *   engine's {@link GlmOptimizer} (the public name is `GridOptimizer`) and {@link toyDataFixtures}
  *   (the reference file each toy set reproduces).
  *
- * @module
+ * @module natgrad/internals
  */
 export { MAX_ALLOCATION } from './core/wasm.js';
 export type { KernelExports } from './core/wasm.js';

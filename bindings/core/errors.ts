@@ -14,6 +14,8 @@
  * `pivot` follows LAPACK's INFO convention: the 1-based index of the first
  * failing pivot, so `pivot >= 1` always. `value` is the pivot's value
  * `A[k][k] + λ − Σ_j L[k][j]²` at that step (≤ 0 or NaN).
+ *
+ * @category Errors
  */
 export class NotPositiveDefiniteError extends Error {
   readonly pivot: number;
@@ -35,6 +37,8 @@ export class NotPositiveDefiniteError extends Error {
  *
  * A solution's relative error is bounded by about eps/rcond (eps = 2⁻⁵² ≈ 2.2e-16), so
  * `minRcond: 1e-12` keeps roughly four correct digits and more.
+ *
+ * @category Errors
  */
 export class IllConditionedError extends Error {
   /** The estimated reciprocal 1-norm condition number, in [0, 1]. */
@@ -52,6 +56,8 @@ export class IllConditionedError extends Error {
 /**
  * A data file is malformed. `file` is the path (or `'<string>'` for text
  * input) and `line` the 1-based line number of the first problem.
+ *
+ * @category Errors
  */
 export class DataFormatError extends Error {
   readonly file: string;
@@ -64,7 +70,11 @@ export class DataFormatError extends Error {
   }
 }
 
-/** A handle was used after `free()`, or `free()` was called twice. */
+/**
+ * A handle was used after `free()`, or `free()` was called twice.
+ *
+ * @category Errors
+ */
 export class DisposedError extends Error {
   constructor(what: string) {
     super(`${what} was already freed`);
@@ -82,6 +92,8 @@ export class DisposedError extends Error {
  * `loss(θ)` returns +Infinity instead of throwing; the optimizers' `run` turns this error into
  * a diverged run (`status: 'stopped'` when its stop rule fires on the infinite loss, else
  * `'failed'`, with the message as `reason`).
+ *
+ * @category Errors
  */
 export class NonFiniteLossError extends RangeError {
   readonly loss: number;

@@ -28,7 +28,11 @@ const registry: FinalizationRegistry<Held> | undefined =
       })
     : undefined;
 
-/** Base class of every object that owns WebAssembly memory. */
+/**
+ * Base class of every object that owns WebAssembly memory.
+ *
+ * @category Core
+ */
 export abstract class Handle {
   /** The core whose memory holds this handle's data. */
   readonly core: Core;

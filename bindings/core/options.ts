@@ -12,6 +12,8 @@
  * An options object carried a key its function does not know. A `TypeError`; `option` is the
  * key, `where` the function (or nested option) that refused it, `suggestion` the nearest valid
  * key by edit distance (≤ 3), if any, and `valid` every key it accepts.
+ *
+ * @category Errors
  */
 export class UnknownOptionError extends TypeError {
   readonly option: string;

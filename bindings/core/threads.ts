@@ -50,6 +50,8 @@ import {
  * A worker of the threaded core failed in the middle of a call: a kernel trapped, or the worker
  * exited. The call's outputs are incomplete; the pool is being rebuilt (calls meanwhile run on one
  * thread, with the same results).
+ *
+ * @category Errors
  */
 export class ThreadError extends Error {
   /** `'trap'` (the kernel threw) or `'exit'` (the worker died). */
@@ -94,7 +96,16 @@ function mayBlock(): boolean {
   }
 }
 
-/** Whether shared WebAssembly memory works here (false in a browser page that is not cross-origin isolated). */
+/**
+ * Whether shared WebAssembly memory works here (false in a browser page that is not cross-origin isolated).
+ * @example
+ * ```ts
+ * sharedMemoryAvailable(); // true in Node and Deno; false in a browser page without cross-origin isolation
+ * // where it is false, init({ threads }) runs the single-threaded build (same results)
+ * ```
+ *
+ * @category Threads
+ */
 export function sharedMemoryAvailable(): boolean {
   if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return false;
   const g = globalThis as { crossOriginIsolated?: boolean; window?: unknown };
@@ -160,6 +171,8 @@ function whenReady(w: AnyWorker): Promise<void> {
 /**
  * The workers of one threaded core. {@link ThreadPool.size} counts the main thread: a pool of
  * size T runs T shares at once. Made by `createCore({ threads })`; not constructed directly.
+ *
+ * @category Threads
  */
 export class ThreadPool {
   /** Threads the pool was asked for (main thread included). */

@@ -10,14 +10,22 @@
  * @module
  */
 
-/** Row-major dense matrix: `data[i * cols + j]`. */
+/**
+ * Row-major dense matrix: `data[i * cols + j]`.
+ *
+ * @category Linear algebra
+ */
 export interface DenseMatrix {
   readonly data: Float64Array;
   readonly rows: number;
   readonly cols: number;
 }
 
-/** Compressed sparse rows. Column indices are 0-based and strictly increasing per row. */
+/**
+ * Compressed sparse rows. Column indices are 0-based and strictly increasing per row.
+ *
+ * @category Linear algebra
+ */
 export interface CsrMatrix {
   readonly rows: number;
   readonly cols: number;
@@ -26,13 +34,25 @@ export interface CsrMatrix {
   readonly values: Float64Array | number[];
 }
 
-/** Any matrix input accepted by the API (a resident `Matrix` handle is accepted too where documented). */
+/**
+ * Any matrix input accepted by the API (a resident `Matrix` handle is accepted too where documented).
+ *
+ * @category Linear algebra
+ */
 export type MatrixInput = DenseMatrix | CsrMatrix | number[][];
 
-/** A vector input: a `Float64Array` or a plain array of numbers. */
+/**
+ * A vector input: a `Float64Array` or a plain array of numbers.
+ *
+ * @category Linear algebra
+ */
 export type VectorInput = Float64Array | ArrayLike<number>;
 
-/** A data set as returned by the loaders: inputs, targets and column names. */
+/**
+ * A data set as returned by the loaders: inputs, targets and column names.
+ *
+ * @category Data
+ */
 export interface Dataset<X extends DenseMatrix | CsrMatrix = DenseMatrix | CsrMatrix> {
   readonly X: X;
   readonly y: Float64Array;

@@ -31,10 +31,18 @@ import { hostCores, sharedMemoryAvailable, ThreadPool } from './threads.js';
 import { checkOptions } from './options.js';
 import { hasNodeApis } from './workers.js';
 
-/** Which binary runs. */
+/**
+ * Which binary runs.
+ *
+ * @category Core
+ */
 export type Variant = 'relaxed-simd' | 'simd';
 
-/** Options of {@link init}. */
+/**
+ * Options of {@link init}.
+ *
+ * @category Core
+ */
 export interface InitOptions {
   /** Force a binary; `'auto'` (default) picks relaxed SIMD where it validates. */
   variant?: Variant | 'auto';
@@ -52,7 +60,11 @@ export interface InitOptions {
   threads?: number | 'auto';
 }
 
-/** What {@link init} reports. */
+/**
+ * What {@link init} reports.
+ *
+ * @category Core
+ */
 export interface InitResult {
   variant: Variant;
   /** Threads the core runs a computation on (1: the single-threaded build). */
@@ -65,6 +77,8 @@ export interface InitResult {
  * the kernels themselves), derived from it: an entry's argument names become its `number`
  * parameters, in order. Plus the instance's `memory`; other names (the loader's helpers) are
  * `unknown`.
+ *
+ * @category Core
  */
 export interface KernelExports extends KernelFunctions {
   memory: WebAssembly.Memory;
@@ -121,12 +135,28 @@ const SIMD_PROBE = new Uint8Array([
   0x0b,
 ]);
 
-/** True when this engine accepts relaxed-SIMD instructions. */
+/**
+ * True when this engine accepts relaxed-SIMD instructions.
+ * @example
+ * ```ts
+ * supportsRelaxedSimd(); // true on Node ≥ 22, Deno and current Chromium; false on Node 20 without --experimental-wasm-relaxed-simd
+ * ```
+ *
+ * @category Core
+ */
 export function supportsRelaxedSimd(): boolean {
   return WebAssembly.validate(RELAXED_PROBE);
 }
 
-/** True when this engine accepts SIMD128 instructions (required by both binaries). */
+/**
+ * True when this engine accepts SIMD128 instructions (required by both binaries).
+ * @example
+ * ```ts
+ * supportsSimd(); // true wherever natgrad runs: both binaries need SIMD128
+ * ```
+ *
+ * @category Core
+ */
 export function supportsSimd(): boolean {
   return WebAssembly.validate(SIMD_PROBE);
 }
@@ -136,7 +166,16 @@ export function binaryName(variant: Variant, threaded = false): string {
   return `natgrad.${variant === 'relaxed-simd' ? 'relaxed' : 'simd'}${threaded ? '-mt' : ''}.wasm`;
 }
 
-/** URL of a variant's binary, relative to this module (works from `bindings/` and `dist/`). */
+/**
+ * URL of a variant's binary, relative to this module (works from `bindings/` and `dist/`).
+ * @example
+ * ```ts
+ * binaryUrl('simd').href;               // 'file:///…/natgrad/build/natgrad.simd.wasm' in Node
+ * binaryUrl('relaxed-simd', true).href; // 'file:///…/natgrad/build/natgrad.relaxed-mt.wasm' (shared memory)
+ * ```
+ *
+ * @category Core
+ */
 export function binaryUrl(variant: Variant, threaded = false): URL {
   // Literal `new URL(…)` expressions, so that bundlers (Vite, webpack) see and copy exactly
   // the four binaries and nothing else from build/.
@@ -166,6 +205,8 @@ async function compile(source: BufferSource | WebAssembly.Module | URL | string)
  *
  * Views are never cached: {@link Core.f64} makes a fresh `Float64Array` over the current
  * `memory.buffer` each time, because any allocation may grow (and detach) the buffer.
+ *
+ * @category Core
  */
 export class Core {
   readonly variant: Variant;
@@ -239,6 +280,8 @@ export class Core {
 /**
  * Largest single allocation natgrad attempts: AssemblyScript's TLSF allocator refuses blocks
  * of 2³⁰ bytes or more (`BLOCK_MAXSIZE`, rt/common.ts), whatever the 4 GiB address space has left.
+ *
+ * @category Core
  */
 export const MAX_ALLOCATION = 2 ** 30 - 64;
 
@@ -258,11 +301,25 @@ const INIT_HINTS: Readonly<Record<string, string>> = {
 };
 
 /**
- * Load a core (see the module documentation for how the binary and the thread count are chosen).
+ * Load a core and make it the default one.
+ *
+ * The binary: `natgrad.relaxed.wasm` (SIMD128 + relaxed SIMD, fused multiply-add) where the engine
+ * validates a 40-byte relaxed-SIMD probe (Node ≥ 22, Node 20 with
+ * `--experimental-wasm-relaxed-simd`, Deno, current Chromium), `natgrad.simd.wasm` (SIMD128 only)
+ * elsewhere; `variant` forces one, `source` supplies the bytes, a compiled module or a URL.
+ * The threads: `threads` (default `'auto'`: every logical core in Node and Deno and in a
+ * cross-origin isolated page) loads the variant's shared-memory build and starts `threads − 1`
+ * workers on the same memory; large kernel calls are split across them with results bitwise
+ * identical to one thread. Where shared memory is unavailable, or with `threads: 1`, the core is
+ * the single-threaded build.
+ *
  * Later calls replace the default core; handles made earlier keep using theirs, so the earlier
  * core's workers stay (idle, `unref()`ed) until `core().pool?.close()` is called on it.
  * @example
- * const { variant } = await init();   // 'relaxed-simd' on Node ≥ 22, 'simd' on plain Node 20
+ * const { variant, threads } = await init();   // variant: 'relaxed-simd' on Node ≥ 22, 'simd' on plain Node 20
+ * await init({ threads: 1 });                    // the single-threaded build, same results
+ *
+ * @category Core
  */
 export async function init(options: InitOptions = {}): Promise<InitResult> {
   checkOptions(options, 'init', INIT_KEYS, INIT_HINTS);
@@ -294,7 +351,18 @@ async function resolveThreads(requested: number | 'auto' | undefined): Promise<n
 const SHARED_INITIAL_PAGES = 32;
 const SHARED_MAXIMUM_PAGES = 65536;
 
-/** Like {@link init} but returns the new core without making it the default (workers, tests). */
+/**
+ * Like {@link init} but returns the new core without making it the default (workers, tests).
+ * @example
+ * ```ts
+ * await init();                                             // the default core
+ * const simd = await createCore({ variant: 'simd' });       // a second core, one thread
+ * simd.variant;                                             // 'simd'
+ * const model = mlp({ sizes: [4, 8, 3], core: simd });      // runs on `simd`, not on the default core
+ * ```
+ *
+ * @category Core
+ */
 export async function createCore(options: InitOptions = {}): Promise<Core> {
   checkOptions(options, 'createCore', INIT_KEYS, INIT_HINTS);
   const requested = options.variant ?? 'auto';
@@ -323,18 +391,48 @@ export async function createCore(options: InitOptions = {}): Promise<Core> {
   return new Core(variant, parallelExports({ ...raw, memory }, pool), pool);
 }
 
-/** Threads the default core runs a computation on, or undefined before {@link init}. */
+/**
+ * Threads the default core runs a computation on, or undefined before {@link init}.
+ * @example
+ * ```ts
+ * currentThreads();            // undefined
+ * await init({ threads: 2 });
+ * currentThreads();            // 2 (1 where shared memory is unavailable)
+ * ```
+ *
+ * @category Core
+ */
 export function currentThreads(): number | undefined {
   return current?.threads;
 }
 
-/** The default core; throws if {@link init} has not completed. */
+/**
+ * The default core; throws if {@link init} has not completed.
+ * @example
+ * ```ts
+ * core();                      // throws Error: natgrad: call `await init()` before using the library
+ * await init();
+ * core().variant;              // 'relaxed-simd' or 'simd', as init() reported
+ * ```
+ *
+ * @category Core
+ */
 export function core(): Core {
   if (!current) throw new Error('natgrad: call `await init()` before using the library');
   return current;
 }
 
-/** The variant of the default core, or undefined before {@link init}. */
+/**
+ * The variant of the default core, or undefined before {@link init}.
+ * @example
+ * ```ts
+ * currentVariant();            // undefined
+ * await init();
+ * currentVariant();            // 'relaxed-simd' (Node ≥ 22, Deno, Chromium) or 'simd' (Node 20)
+ * ```
+ *
+ * @category Core
+ */
 export function currentVariant(): Variant | undefined {
   return current?.variant;
 }

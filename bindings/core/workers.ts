@@ -12,8 +12,25 @@
  * @module
  */
 
-/** A Node worker thread. */
-export type NodeWorker = import('node:worker_threads').Worker;
+/**
+ * A Node worker thread (`node:worker_threads`' `Worker`), reduced to the members natgrad uses and
+ * declared here, so that natgrad's type declarations compile without `@types/node`.
+ */
+export interface NodeWorker {
+  postMessage(value: unknown): void;
+  /** `T`: what the worker posts (the listener's annotation; nothing checks it). */
+  on<T>(event: 'message', listener: (value: T) => void): this;
+  on(event: 'error', listener: (error: Error) => void): this;
+  on(event: 'exit', listener: (exitCode: number) => void): this;
+  once(event: 'error', listener: (error: Error) => void): this;
+  once(event: 'exit', listener: (exitCode: number) => void): this;
+  off<T>(event: 'message', listener: (value: T) => void): this;
+  off(event: 'error', listener: (error: Error) => void): this;
+  off(event: 'exit', listener: (exitCode: number) => void): this;
+  terminate(): Promise<number>;
+  ref(): void;
+  unref(): void;
+}
 
 /**
  * Start a worker on the module `name` (without extension) that sits next to `callerUrl`

@@ -18,20 +18,32 @@ import { checkOptions } from '../core/options.js';
 import type { CsrMatrix, Dataset, DenseMatrix } from '../core/types.js';
 import { checkOptionKeys, optionalBoolean, type ImageDataset } from './images.js';
 
-/** A CSR matrix with typed arrays, as the loaders and {@link addBias} return it. */
+/**
+ * A CSR matrix with typed arrays, as the loaders and {@link addBias} return it.
+ *
+ * @category Data
+ */
 export interface TypedCsrMatrix extends CsrMatrix {
   readonly indptr: Int32Array;
   readonly indices: Int32Array;
   readonly values: Float64Array;
 }
 
-/** Text given directly instead of a path; `name` stands for the file in error messages. */
+/**
+ * Text given directly instead of a path; `name` stands for the file in error messages.
+ *
+ * @category Data
+ */
 export interface TextSource {
   readonly text: string;
   readonly name: string;
 }
 
-/** Options of {@link parseSklearnCsv} / {@link loadSklearnCsv}. */
+/**
+ * Options of {@link parseSklearnCsv} / {@link loadSklearnCsv}.
+ *
+ * @category Data
+ */
 export interface SklearnCsvOptions {
   /**
    * Header lines before the data (default 1):
@@ -42,7 +54,11 @@ export interface SklearnCsvOptions {
   readonly headerLines?: 0 | 1 | 2;
 }
 
-/** Options of {@link parseLibsvm} / {@link loadLibsvm}. */
+/**
+ * Options of {@link parseLibsvm} / {@link loadLibsvm}.
+ *
+ * @category Data
+ */
 export interface LibsvmOptions {
   /** Number of columns; default: the largest index in the file. An index beyond it is an error. */
   readonly features?: number;
@@ -55,10 +71,18 @@ const SKLEARN_HINTS: Readonly<Record<string, string>> = { header: 'the number of
 const LIBSVM_KEYS = ['features', 'labels'] as const;
 const LIBSVM_HINTS: Readonly<Record<string, string>> = { cols: 'the number of columns is features', columns: 'the number of columns is features' };
 
-/** Names accepted by {@link loadPaperDataset}. */
+/**
+ * Names accepted by {@link loadPaperDataset}.
+ *
+ * @category Data
+ */
 export type PaperDatasetName = 'BreastCancer' | 'Boston' | 'Wine' | 'a1a' | 'Energy' | 'Powerplant' | 'Yacht';
 
-/** The seven real data sets of the paper (Fig. 3 and its appendix). */
+/**
+ * The seven real data sets of the paper (Fig. 3 and its appendix).
+ *
+ * @category Data
+ */
 export const paperDatasetNames: readonly PaperDatasetName[] = ['BreastCancer', 'Boston', 'Wine', 'a1a', 'Energy', 'Powerplant', 'Yacht'];
 
 // ---------------------------------------------------------------------------------------------
@@ -138,6 +162,8 @@ function defaultNames(d: number): string[] {
  * parseSklearnCsv('2,2,a,b\n1,2,0\n3,4,1\n', 'tiny.csv');
  * // { X: { data: [1, 2, 3, 4], rows: 2, cols: 2 }, y: [0, 1], names: ['x0', 'x1'] }
  * ```
+ *
+ * @category Data
  */
 export function parseSklearnCsv(text: string, name = '<string>', options: SklearnCsvOptions = {}): Dataset<DenseMatrix> {
   checkOptions(options, 'parseSklearnCsv', SKLEARN_KEYS, SKLEARN_HINTS);
@@ -218,6 +244,8 @@ export function parseSklearnCsv(text: string, name = '<string>', options: Sklear
  * parseLibsvm('+1 1:0.5 3:2\n-1 2:1\n', 'tiny', { labels: 'pm1-to-01' });
  * // X: 2 × 3 CSR, indptr [0, 2, 3], indices [0, 2, 1], values [0.5, 2, 1]; y: [1, 0]
  * ```
+ *
+ * @category Data
  */
 export function parseLibsvm(text: string, name = '<string>', options: LibsvmOptions = {}): Dataset<TypedCsrMatrix> {
   checkOptions(options, 'parseLibsvm', LIBSVM_KEYS, LIBSVM_HINTS);
@@ -336,6 +364,8 @@ function parseIndexFile(text: string, file: string): { index: number; line: numb
  * parseUci('1 2 3\n4 5 6\n', '0\n2\n', '1\n', 'tiny');
  * // X: 2 × 2 [[1, 3], [4, 6]], y: [2, 5], names: ['x0', 'x2']
  * ```
+ *
+ * @category Data
  */
 export function parseUci(dataText: string, featuresText: string, targetText: string, name = '<string>'): Dataset<DenseMatrix> {
   const dataFile = `${name}/data.txt`;
@@ -384,7 +414,9 @@ export function parseUci(dataText: string, featuresText: string, targetText: str
 // Files
 // ---------------------------------------------------------------------------------------------
 
-const SKLEARN_SOURCE = "The file ships with scikit-learn (sklearn/datasets/data/ in its installation, or Debian's python3-sklearn " + 'package); copy it to this path or pass another path.';
+const SKLEARN_SOURCE =
+  "scikit-learn's data CSVs are in sklearn/datasets/data/ of its installation (or Debian's python3-sklearn package); " +
+  'breast_cancer.csv, boston_house_prices.csv and wine_data.csv also ship with natgrad: loadPaperDataset(name) without a dataDir loads them.';
 const LIBSVM_SOURCE = 'LIBSVM data sets come from the LIBSVM data sets page, https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/; ' + 'download the file there or pass another path.';
 const UCI_SOURCE =
   'UCI data sets come from the UCI Machine Learning Repository, https://archive.ics.uci.edu/, in the layout ' +
@@ -393,6 +425,21 @@ const UCI_SOURCE =
 
 function pathString(path: string | URL): string {
   return typeof path === 'string' ? path : path.href;
+}
+
+/**
+ * A path or URL as a message shows it: a `file:` URL as its path, a relative path with the
+ * working directory it is relative to (when there is one).
+ */
+function displayPath(path: string | URL): string {
+  if (typeof path !== 'string') {
+    if (path.protocol !== 'file:') return path.href;
+    const p = decodeURIComponent(path.pathname);
+    return /^\/[A-Za-z]:\//.test(p) ? p.slice(1) : p;
+  }
+  if (/^(?:[\\/]|[A-Za-z]:[\\/])/.test(path)) return path;
+  const cwd = (globalThis as { process?: { cwd?: () => string } }).process?.cwd?.();
+  return cwd === undefined ? path : `${path} (relative to the working directory ${cwd})`;
 }
 
 /** `dir/file` for a path string or a URL. */
@@ -419,7 +466,7 @@ async function readText(path: string | URL, source: string): Promise<string> {
     return await fs.readFile(path, 'utf8');
   } catch (cause) {
     if ((cause as { code?: unknown }).code === 'ENOENT') {
-      throw new Error(`data file not found: ${pathString(path)}. ${source}`, { cause });
+      throw new Error(`data file not found: ${typeof path === 'string' ? path : displayPath(path)}. ${source}`, { cause });
     }
     throw cause;
   }
@@ -431,6 +478,14 @@ async function readText(path: string | URL, source: string): Promise<string> {
  * @param source - a path, a `file:` URL, or `{ text, name }`.
  * @throws Error naming the path and where the file comes from when it does not exist.
  * @throws DataFormatError when it is malformed.
+ * @example
+ * ```ts
+ * const wine = await loadSklearnCsv('wine_data.csv');        // scikit-learn's file: 178 × 13, y ∈ {0, 1, 2}
+ * const tiny = await loadSklearnCsv({ text: '2,2,a,b\n1,2,0\n3,4,1\n', name: 'tiny.csv' });
+ * // tiny: { X: { data: [1, 2, 3, 4], rows: 2, cols: 2 }, y: [0, 1], names: ['x0', 'x1'] }
+ * ```
+ *
+ * @category Data
  */
 export async function loadSklearnCsv(source: string | URL | TextSource, options: SklearnCsvOptions = {}): Promise<Dataset<DenseMatrix>> {
   checkOptions(options, 'loadSklearnCsv', SKLEARN_KEYS, SKLEARN_HINTS);
@@ -443,6 +498,14 @@ export async function loadSklearnCsv(source: string | URL | TextSource, options:
  *
  * @throws Error naming the path and the LIBSVM data sets page when the file does not exist.
  * @throws DataFormatError when it is malformed.
+ * @example
+ * ```ts
+ * // tiny.svm holds the two lines "+1 1:0.5 3:2" and "-1 2:1"
+ * const { X, y } = await loadLibsvm('tiny.svm', { labels: 'pm1-to-01' });
+ * // X: 2 × 3 CSR, indptr [0, 2, 3], indices [0, 2, 1], values [0.5, 2, 1]; y: [1, 0]
+ * ```
+ *
+ * @category Data
  */
 export async function loadLibsvm(path: string | URL, options: LibsvmOptions = {}): Promise<Dataset<TypedCsrMatrix>> {
   checkOptions(options, 'loadLibsvm', LIBSVM_KEYS, LIBSVM_HINTS);
@@ -466,9 +529,48 @@ async function readUci(dir: string | URL, source: string): Promise<Dataset<Dense
  *
  * @throws Error naming the missing file and the UCI repository when a file does not exist.
  * @throws DataFormatError when a file is malformed.
+ * @example
+ * ```ts
+ * // uci/data.txt: "1 2 3" and "4 5 6"; uci/index_features.txt: 0 and 2; uci/index_target.txt: 1
+ * const { X, y, names } = await loadUci('uci');
+ * // X: 2 × 2 [[1, 3], [4, 6]], y: [2, 5], names: ['x0', 'x2']
+ * ```
+ *
+ * @category Data
  */
 export async function loadUci(dir: string | URL): Promise<Dataset<DenseMatrix>> {
   return readUci(dir, UCI_SOURCE);
+}
+
+/** The paper data sets natgrad ships in its package's `data/` folder. */
+const BUNDLED: readonly PaperDatasetName[] = ['BreastCancer', 'Boston', 'Wine'];
+
+/**
+ * The package's `data/` folder relative to this module, in a variable: bundlers (Vite) rewrite
+ * `new URL('<literal>', import.meta.url)` into an asset and warn about a directory, but this
+ * folder is only read through `node:fs`.
+ */
+const BUNDLED_DIR = '../../data/';
+
+/** The package's `data/` folder: the default `dataDir` of {@link loadPaperDataset}. */
+function bundledDataDir(): URL {
+  return new URL(BUNDLED_DIR, import.meta.url);
+}
+
+/** The "not found" hint of {@link loadPaperDataset}: the directory searched and what to do. */
+function missingHint(name: PaperDatasetName, file: string, source: string, dataDir: string | URL | undefined, bundled: URL): string {
+  const isBundled = BUNDLED.includes(name);
+  if (dataDir === undefined) {
+    return isBundled
+      ? `natgrad searched its bundled data directory ${displayPath(bundled)} (dataDir omitted), where ${name} ships with the package: ` +
+          `this installation lacks ${file}; reinstall natgrad, or pass a dataDir that holds ${file}.`
+      : `${name} does not ship with natgrad (its bundled data directory ${displayPath(bundled)}, searched because dataDir was omitted, ` +
+          `holds ${BUNDLED.join(', ')} only): pass the directory holding ${file} as dataDir. ${source}`;
+  }
+  return isBundled
+    ? `natgrad searched dataDir = ${displayPath(dataDir)}. ${name} ships with natgrad: omit dataDir to load the bundled copy ` +
+        `(${displayPath(new URL(file, bundled))}), or put ${file} in that directory.`
+    : `natgrad searched dataDir = ${displayPath(dataDir)}. ${source}`;
 }
 
 /** Where each paper data set lives under `dataDir` and where to get it. */
@@ -502,31 +604,45 @@ const PAPER_FILES: Readonly<Record<PaperDatasetName, { file: string; source: str
  * | Powerplant | uci/power-plant/ | 9568 × 4 dense | net electrical output |
  * | Yacht | uci/yacht/ | 308 × 6 dense | residuary resistance |
  *
+ * BreastCancer, Boston and Wine ship with natgrad (the package's `data/` folder): omit
+ * `dataDir` to load them. a1a and the UCI sets do not ship with it: pass the directory that
+ * holds them.
+ *
  * @param name - the data set.
- * @param dataDir - the directory holding the files, a path (relative to the working
- *   directory) or a URL; default `'../shared/datasets'`.
- * @throws Error naming the path, what to download and where to put it when a file is missing.
+ * @param dataDir - optional: the directory holding the files, a path (relative to the working
+ *   directory) or a URL. Omitted, natgrad reads its bundled `data/` folder (BreastCancer, Boston,
+ *   Wine only).
+ * @throws Error naming the file and the directory searched when a file is missing: for a
+ *   bundled set, that omitting `dataDir` uses the bundled copy; for a1a and the UCI sets, what
+ *   to download and where to put it.
  * @throws DataFormatError when a file is malformed.
  * @throws RangeError for an unknown name.
+ * @throws TypeError for a `dataDir` that is neither a string nor a URL.
  * @example
  * ```ts
- * const { X, y } = await loadPaperDataset('a1a');
- * [X.rows, X.cols]; // [1605, 123]
+ * const { X, y } = await loadPaperDataset('Wine'); // the copy bundled with natgrad
+ * [X.rows, X.cols]; // [178, 13]
+ * const a1a = await loadPaperDataset('a1a', '/data/libsvm'); // a directory holding the file a1a
+ * [a1a.X.rows, a1a.X.cols]; // [1605, 123]
  * ```
+ *
+ * @category Data
  */
 export async function loadPaperDataset(name: 'a1a', dataDir?: string | URL): Promise<Dataset<TypedCsrMatrix>>;
 export async function loadPaperDataset(name: Exclude<PaperDatasetName, 'a1a'>, dataDir?: string | URL): Promise<Dataset<DenseMatrix>>;
 export async function loadPaperDataset(name: PaperDatasetName, dataDir?: string | URL): Promise<Dataset>;
-export async function loadPaperDataset(name: PaperDatasetName, dataDir: string | URL = '../shared/datasets'): Promise<Dataset> {
-  if (typeof dataDir !== 'string' && !(dataDir instanceof URL)) {
+export async function loadPaperDataset(name: PaperDatasetName, dataDir?: string | URL): Promise<Dataset> {
+  if (dataDir !== undefined && typeof dataDir !== 'string' && !(dataDir instanceof URL)) {
     throw new TypeError(`natgrad: loadPaperDataset(name, dataDir?): dataDir must be a path string or a URL, got ${dataDir === null ? 'null' : typeof dataDir} (loadPaperDataset takes no options)`);
   }
   if (!Object.hasOwn(PAPER_FILES, name)) {
     throw new RangeError(`unknown data set "${String(name)}"; expected one of ${paperDatasetNames.join(', ')}`);
   }
   const { file, source } = PAPER_FILES[name];
-  const path = joinPath(dataDir, file);
-  const hint = `${source} (natgrad looks in dataDir = ${pathString(dataDir)}.)`;
+  const bundled = bundledDataDir();
+  const dir = dataDir ?? bundled;
+  const path = joinPath(dir, file);
+  const hint = missingHint(name, file, source, dataDir, bundled);
   switch (name) {
     case 'BreastCancer':
     case 'Wine':
@@ -552,6 +668,8 @@ export async function loadPaperDataset(name: PaperDatasetName, dataDir: string |
  * ```ts
  * addBias({ data: Float64Array.of(1, 2, 3, 4), rows: 2, cols: 2 }).data; // [1, 2, 1, 3, 4, 1]
  * ```
+ *
+ * @category Data
  */
 export function addBias(X: DenseMatrix): DenseMatrix;
 export function addBias(X: CsrMatrix): TypedCsrMatrix;
@@ -587,6 +705,13 @@ export function addBias(X: DenseMatrix | CsrMatrix): DenseMatrix | TypedCsrMatri
  * The dense row-major copy of a CSR matrix (duplicate entries, if any, are summed).
  *
  * @throws RangeError when a column index is outside [0, cols) or indptr does not fit.
+ * @example
+ * ```ts
+ * toDense({ rows: 2, cols: 3, indptr: [0, 2, 3], indices: [0, 2, 1], values: [0.5, 2, 1] });
+ * // { data: [0.5, 0, 2, 0, 1, 0], rows: 2, cols: 3 }
+ * ```
+ *
+ * @category Data
  */
 export function toDense(csr: CsrMatrix): DenseMatrix {
   const { rows, cols, indptr, indices, values } = csr;
@@ -602,7 +727,11 @@ export function toDense(csr: CsrMatrix): DenseMatrix {
   return { data, rows, cols };
 }
 
-/** Options of {@link loadDigits}. */
+/**
+ * Options of {@link loadDigits}.
+ *
+ * @category Data
+ */
 export interface DigitsOptions {
   /** Divide the pixels (0–16) by 16, into [0, 1] (default true). */
   readonly scale?: boolean;
@@ -631,6 +760,8 @@ const DIGITS_OPTIONS: readonly (keyof DigitsOptions)[] = ['scale', 'images'];
  * @example
  * const { X, y } = await loadDigits();   // X: 1797 × 64 dense, y: 0..9
  * const { shape } = await loadDigits(undefined, { images: true }); // shape: [1, 8, 8]
+ *
+ * @category Data
  */
 export async function loadDigits(dataDir: string | URL | undefined, options: DigitsOptions & { readonly images: true }): Promise<ImageDataset>;
 export async function loadDigits(dataDir?: string | URL, options?: DigitsOptions): Promise<Dataset<DenseMatrix>>;

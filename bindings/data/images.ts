@@ -22,18 +22,28 @@ import { DataFormatError } from '../core/errors.js';
 import { checkOptions } from '../core/options.js';
 import type { Dataset, DenseMatrix } from '../core/types.js';
 
-/** The per-sample shape [channels, height, width] of an image data set (NCHW rows). */
+/**
+ * The per-sample shape [channels, height, width] of an image data set (NCHW rows).
+ *
+ * @category Data
+ */
 export type ImageShape = readonly [channels: number, height: number, width: number];
 
 /**
  * A data set of images: `X` holds one image per row, C·H·W values in NCHW order
  * (`X.cols = C·H·W`), `shape` = [C, H, W] (pass it as a network's `input`).
+ *
+ * @category Data
  */
 export interface ImageDataset extends Dataset<DenseMatrix> {
   readonly shape: ImageShape;
 }
 
-/** Fashion-MNIST as {@link loadFashionMnist} returns it. */
+/**
+ * Fashion-MNIST as {@link loadFashionMnist} returns it.
+ *
+ * @category Data
+ */
 export interface FashionMnist extends ImageDataset {
   /** [1, 28, 28]. */
   readonly shape: readonly [1, 28, 28];
@@ -41,7 +51,11 @@ export interface FashionMnist extends ImageDataset {
   readonly classes: string[];
 }
 
-/** The raw bytes of one split's two IDX files, gzipped (`.gz` as shipped) or not. */
+/**
+ * The raw bytes of one split's two IDX files, gzipped (`.gz` as shipped) or not.
+ *
+ * @category Data
+ */
 export interface FashionMnistBytes {
   /** `*-images-idx3-ubyte[.gz]`. */
   readonly images: Uint8Array | ArrayBuffer;
@@ -49,7 +63,11 @@ export interface FashionMnistBytes {
   readonly labels: Uint8Array | ArrayBuffer;
 }
 
-/** Options of {@link loadFashionMnist}. */
+/**
+ * Options of {@link loadFashionMnist}.
+ *
+ * @category Data
+ */
 export interface FashionMnistOptions {
   /** `'train'` (60 000 images) or `'test'` (10 000 images); required. */
   readonly split: 'train' | 'test';
@@ -67,7 +85,11 @@ export interface FashionMnistOptions {
   readonly scale?: boolean;
 }
 
-/** An IDX array of unsigned bytes as {@link parseIdx} returns it. */
+/**
+ * An IDX array of unsigned bytes as {@link parseIdx} returns it.
+ *
+ * @category Data
+ */
 export interface IdxArray {
   /** The dimensions from the header, outermost first (e.g. [60000, 28, 28]). */
   readonly dims: number[];
@@ -75,10 +97,18 @@ export interface IdxArray {
   readonly data: Uint8Array;
 }
 
-/** Where Debian's `dataset-fashion-mnist` package installs the IDX files. */
+/**
+ * Where Debian's `dataset-fashion-mnist` package installs the IDX files.
+ *
+ * @category Data
+ */
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
-/** Fashion-MNIST's class names, label 0 to 9. */
+/**
+ * Fashion-MNIST's class names, label 0 to 9.
+ *
+ * @category Data
+ */
 export const fashionMnistClasses: readonly string[] = Object.freeze(['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
 
 const IMAGE_MAGIC = 0x00000803;
@@ -163,6 +193,8 @@ const IDX_TYPES: ReadonlyMap<number, string> = new Map([
  * ```ts
  * parseIdx(Uint8Array.of(0, 0, 8, 1, 0, 0, 0, 2, 7, 9), 'tiny'); // { dims: [2], data: [7, 9] }
  * ```
+ *
+ * @category Data
  */
 export function parseIdx(bytes: Uint8Array, name = '<bytes>'): IdxArray {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`parseIdx: bytes must be a Uint8Array, got ${describe(bytes)}`);
@@ -348,6 +380,8 @@ function magicOf(bytes: Uint8Array): number {
  * [X.rows, X.cols, shape]; // [1000, 784, [1, 28, 28]]
  * classes[y[0]!]; // 'Ankle boot'
  * ```
+ *
+ * @category Data
  */
 export async function loadFashionMnist(options: FashionMnistOptions): Promise<FashionMnist> {
   const { split, dir, bytes, limit, scale } = checkFashionOptions(options);

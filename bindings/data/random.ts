@@ -14,7 +14,11 @@
  * @module
  */
 
-/** The minimal interface of a random source: uniform and standard normal draws. */
+/**
+ * The minimal interface of a random source: uniform and standard normal draws.
+ *
+ * @category Data
+ */
 export interface RandomSource {
   /** A uniform draw in [0, 1). */
   uniform(): number;
@@ -257,6 +261,8 @@ const MT_LOWER = 0x7fffffff;
  * numpyRandomState(0).standardNormal(); // 1.764052345967664
  * numpyRandomState(0).lognormal(0, 0.75); // 3.7548159128575267
  * ```
+ *
+ * @category Data
  */
 export class NumpyRandomState implements RandomSource {
   private readonly mt = new Int32Array(MT_N);
@@ -405,6 +411,8 @@ export class NumpyRandomState implements RandomSource {
  * ```ts
  * numpyRandomState(0).randomSample(); // 0.5488135039273248
  * ```
+ *
+ * @category Data
  */
 export function numpyRandomState(seed: number): NumpyRandomState {
   return new NumpyRandomState(seed);
@@ -479,6 +487,8 @@ function logFactorial(k: number): number {
  * g.poisson(3.5);  // a Poisson(3.5) count
  * const [a, b] = g.fork(2); // two independent streams
  * ```
+ *
+ * @category Data
  */
 export class Xoshiro256 implements RandomSource {
   /** s₀..s₃ as [lo, hi] int32 pairs: s[2i] = low word of sᵢ, s[2i+1] = high word. */
@@ -731,6 +741,8 @@ export class Xoshiro256 implements RandomSource {
  * const g = rng(0);
  * g.normal(); // a standard normal draw
  * ```
+ *
+ * @category Data
  */
 export function rng(seed: number | bigint): Xoshiro256 {
   return new Xoshiro256(seed);

@@ -7,7 +7,11 @@ import { checkOptions } from '../core/options.js';
 import type { Dataset, DenseMatrix } from '../core/types.js';
 import { rng } from './random.js';
 
-/** Options of {@link sineData}. */
+/**
+ * Options of {@link sineData}.
+ *
+ * @category Data
+ */
 export interface SineDataOptions {
   /** N ≥ 1 points (default 200). */
   n?: number;
@@ -26,6 +30,8 @@ export interface SineDataOptions {
  * @throws RangeError for n < 1, noise < 0, range ≤ 0 or a non-integer seed.
  * @example
  * const { X, y } = sineData({ n: 3, seed: 1 }); // X.rows = 3, X.cols = 1, y.length = 3
+ *
+ * @category Data
  */
 export function sineData(options: SineDataOptions = {}): Dataset<DenseMatrix> {
   checkOptions(options, 'sineData', ['n', 'seed', 'noise', 'range'], { sigma: 'the noise standard deviation is noise' });

@@ -24,9 +24,17 @@
  */
 import type { Core } from '../core/wasm.js';
 
-/** Optimizer names of the batched GLM engine (the general path has more: `GridMethod`, problem-grid.ts). */
+/**
+ * Optimizer names of the batched GLM engine (the general path has more: `GridMethod`, problem-grid.ts).
+ *
+ * @category Grid search
+ */
 export type GlmOptimizer = 'GD' | 'NGD' | 'EFGD';
-/** The GLM engine's optimizer names (the name the public API has always had for them). */
+/**
+ * The GLM engine's optimizer names (the name the public API has always had for them).
+ *
+ * @category Grid search
+ */
 export type GridOptimizer = GlmOptimizer;
 
 /** Validated problem data, plain arrays (structured-cloneable, for workers). */

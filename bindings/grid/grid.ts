@@ -55,12 +55,18 @@ import {
 export type { GridOptimizer } from './glm-engine.js';
 export type { GridMethod, GridOptimizerSettings } from './problem-grid.js';
 
-/** The likelihoods of a grid search: Gaussian (fixed σ²) or Bernoulli (clipped probabilities). */
+/**
+ * The likelihoods of a grid search: Gaussian (fixed σ²) or Bernoulli (clipped probabilities).
+ *
+ * @category Grid search
+ */
 export type GridLikelihood = { readonly name: 'gaussian'; readonly variance: number } | { readonly name: 'bernoulli'; readonly clip: number } | { readonly name: string };
 
 /**
  * What a grid search needs to know about the model: any object with these fields
  * (`linearProblem(...)` objects qualify).
+ *
+ * @category Grid search
  */
 export interface GridProblem {
   /** N × D inputs, bias column already included: dense, CSR, `number[][]` or a resident {@link Matrix}. */
@@ -78,13 +84,21 @@ export interface GridProblem {
   readonly reduction: 'mean' | 'sum';
 }
 
-/** Progress report: `done` of `total` runs finished. */
+/**
+ * Progress report: `done` of `total` runs finished.
+ *
+ * @category Grid search
+ */
 export interface GridProgress {
   done: number;
   total: number;
 }
 
-/** Options of {@link gridSearch}. */
+/**
+ * Options of {@link gridSearch}.
+ *
+ * @category Grid search
+ */
 export interface GridSearchOptions {
   /**
    * The problem: `{ X, y, likelihood, priorVariance, reduction }` (or a {@link LinearProblem}) with
@@ -125,7 +139,11 @@ export interface GridSearchOptions {
   signal?: AbortSignal;
 }
 
-/** One run of the grid. */
+/**
+ * One run of the grid.
+ *
+ * @category Grid search
+ */
 export interface GridRun {
   optimizer: GridMethod;
   lr: number;
@@ -138,7 +156,11 @@ export interface GridRun {
   reason?: string;
 }
 
-/** Result of {@link gridSearch}. */
+/**
+ * Result of {@link gridSearch}.
+ *
+ * @category Grid search
+ */
 export interface GridSearchResult {
   /** Every run, in grid order: optimizer, then lr, then damping. */
   runs: GridRun[];
@@ -202,6 +224,8 @@ function checkNumbers(a: unknown, name: string, domain: 'positive' | 'nonnegativ
  * path's with N·D. Measured on a1a (11 % non-zeros), the dense path costs ≈ 15× the sparse one per
  * grid iteration; at 30 % the two are within a small factor, and dense inputs of real data
  * (BreastCancer, Wine, Boston: ≥ 80 % non-zeros) stay dense.
+ *
+ * @category Grid search
  */
 export const SPARSE_DENSITY_THRESHOLD = 0.3;
 
@@ -440,8 +464,24 @@ async function gridSearchProblem(options: GridSearchOptions, problem: Problem, t
 }
 
 /**
- * Run every configuration of a grid (the paper's Fig. 3 protocol, see the module
- * documentation) and pick the best run per optimizer.
+ * Run every configuration of a grid — the paper's Fig. 3 protocol: every (γ, λ), for GD, NGD and
+ * EFGD, from θ0 for a fixed number of iterations — and pick the best run per optimizer. With
+ * s = 1/N (`'mean'`) or 1 (`'sum'`) and σp² = priorVariance (∞: no prior):
+ *
+ *     L(θ)  = s · ( Σ_n ℓ_n(θ) + ‖θ‖²/(2σp²) )        ℓ_n: Gaussian (f−y)²/(2σ²) or clipped Bernoulli
+ *     GD    θ ← θ − γ ∇L(θ)
+ *     NGD   θ ← θ − γ (F(θ) + s/σp² I + λI)⁻¹ ∇L(θ),   F = s Σ_n Λ_n x_n x_nᵀ
+ *     EFGD  θ ← θ − γ (F̃(θ) + s/σp² I + λI)⁻¹ ∇L(θ),  F̃ = s Σ_n r_n² x_n x_nᵀ
+ *
+ * The loss is recorded at θ0 and after each of `iterations` steps; a run stops once its loss
+ * exceeds `divergenceFactor` × its initial loss (status `'diverged'`). A damped curvature that is
+ * not positive definite (e.g. at tiny λ) or a NaN loss ends the run with status `'failed'` and a
+ * `reason`, keeping its losses so far. The best run of an optimizer has the lowest last loss
+ * (ties: the first in grid order — optimizer, then γ, then λ); failed and NaN runs are never
+ * best. The linear model's runs advance 16 at a time, SIMD across runs, optionally in several
+ * worker threads, with results identical for any number of workers. On a network (a
+ * {@link Problem} from {@link problem}) the same protocol runs the optimizers' own `run`, and
+ * also KFAC (`'KFAC'`, `'KFAC-MC'`, `'KFAC-EF'`), Hessian-free (`'HF'`) and full-batch `'Adam'`.
  *
  * @param options.problem  `{ X, y, likelihood, priorVariance, reduction }`, bias column included in X.
  * @param options.lrs      step sizes γ (> 0); `paperGrid().lrs` for the paper's 241.
@@ -458,6 +498,8 @@ async function gridSearchProblem(options: GridSearchOptions, problem: Problem, t
  * });
  * r.runs.length;                        // 241 + 2 · 241 · 41 = 20003
  * r.best.NGD!.losses.at(-1);            // the best NGD run's last loss
+ *
+ * @category Grid search
  */
 export async function gridSearch(options: GridSearchOptions): Promise<GridSearchResult> {
   const t0 = performance.now();

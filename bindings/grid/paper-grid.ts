@@ -49,6 +49,8 @@ const DAMPINGS: readonly number[] = [
  * @example
  * const { lrs, dampings } = paperGrid();
  * [lrs.length, dampings.length, lrs[0], dampings[40]];   // [241, 41, 1e-20, 10000000000]
+ *
+ * @category Grid search
  */
 export function paperGrid(): { lrs: number[]; dampings: number[] } {
   return { lrs: LRS.slice(), dampings: DAMPINGS.slice() };

@@ -34,6 +34,8 @@ import type { GlmOptimizer } from './glm-engine.js';
 /**
  * The optimizers of a grid search: the GLM engine's GD, NGD and EFGD, and — on the general path
  * only (networks, other likelihoods) — KFAC (Fisher / MC Fisher / EF factors), Hessian-free and Adam.
+ *
+ * @category Grid search
  */
 export type GridMethod = GlmOptimizer | 'KFAC' | 'KFAC-MC' | 'KFAC-EF' | 'HF' | 'Adam';
 
@@ -48,6 +50,8 @@ export function undamped(o: GridMethod): boolean {
 /**
  * Fixed settings of the optimizers with more knobs than (γ, λ), the same for every run of the
  * grid (plain data, so that workers get a copy). Defaults are the optimizers' own.
+ *
+ * @category Grid search
  */
 export interface GridOptimizerSettings {
   /** KFAC, KFAC-MC, KFAC-EF: factor running average `ema` (default 0.95) and `updateEvery` (default 1); KFAC-MC also `samples` (1) and `seed` (0; step k uses seed + k). */

@@ -19,31 +19,51 @@ import { checkOptions } from '../core/options.js';
 import { checkScalar } from '../core/validate.js';
 import type { Core } from '../core/wasm.js';
 
-/** Gaussian likelihood with fixed variance σ² on M ≥ 1 independent outputs (targets N × M). */
+/**
+ * Gaussian likelihood with fixed variance σ² on M ≥ 1 independent outputs (targets N × M).
+ *
+ * @category Likelihoods
+ */
 export interface GaussianLikelihood {
   readonly name: 'gaussian';
   readonly variance: number;
   readonly outputs: number;
 }
-/** Bernoulli likelihood on a logit, probabilities clipped to [clip, 1 − clip]. */
+/**
+ * Bernoulli likelihood on a logit, probabilities clipped to [clip, 1 − clip].
+ *
+ * @category Likelihoods
+ */
 export interface BernoulliLikelihood {
   readonly name: 'bernoulli';
   readonly clip: number;
   readonly outputs: 1;
 }
-/** Categorical likelihood on C logits. */
+/**
+ * Categorical likelihood on C logits.
+ *
+ * @category Likelihoods
+ */
 export interface CategoricalLikelihood {
   readonly name: 'categorical';
   readonly classes: number;
   readonly outputs: number;
 }
-/** Poisson likelihood on a log-rate. */
+/**
+ * Poisson likelihood on a log-rate.
+ *
+ * @category Likelihoods
+ */
 export interface PoissonLikelihood {
   readonly name: 'poisson';
   readonly outputs: 1;
 }
 
-/** Any supported likelihood. `outputs` is M, the dimension of f. */
+/**
+ * Any supported likelihood. `outputs` is M, the dimension of f.
+ *
+ * @category Likelihoods
+ */
 export type Likelihood = GaussianLikelihood | BernoulliLikelihood | CategoricalLikelihood | PoissonLikelihood;
 
 /** Misplaced keys of {@link gaussian}: σ is given as its square. */
@@ -62,6 +82,15 @@ const GAUSSIAN_HINTS: Readonly<Record<string, string>> = {
  * @param options.variance σ² > 0 (default 1)
  * @param options.outputs M ≥ 1 (default 1)
  * @throws RangeError for variance ≤ 0 or non-finite, or outputs not a positive integer
+ * @example
+ * ```ts
+ * const lik = gaussian({ variance: 0.25 });   // { name: 'gaussian', variance: 0.25, outputs: 1 }
+ * const p = linearProblem({ X: [[1, 2], [3, 4]], y: [1, -1], likelihood: lik });
+ * p.loss(new Float64Array(p.dim));            // 2 = mean of y²/(2σ²) at θ = 0
+ * gaussian({ outputs: 2 });                   // two outputs: targets N × 2, for problem({ model, … })
+ * ```
+ *
+ * @category Likelihoods
  */
 export function gaussian(options: { variance?: number; outputs?: number } = {}): GaussianLikelihood {
   checkOptions(options, 'gaussian', ['variance', 'outputs'], GAUSSIAN_HINTS);
@@ -76,6 +105,14 @@ export function gaussian(options: { variance?: number; outputs?: number } = {}):
 /**
  * Bernoulli likelihood on a logit.
  * @param options.clip c ∈ [0, 0.5): probabilities are clipped to [c, 1 − c] (default 1e-8, the paper's code); 0 = exact
+ * @example
+ * ```ts
+ * const lik = bernoulli();                    // { name: 'bernoulli', clip: 1e-8, outputs: 1 }
+ * const p = linearProblem({ X: [[1, 2], [3, 4]], y: [1, 0], likelihood: lik });
+ * p.loss(new Float64Array(p.dim));            // 0.6931… = log 2: p = 1/2 at θ = 0
+ * ```
+ *
+ * @category Likelihoods
  */
 export function bernoulli(options: { clip?: number } = {}): BernoulliLikelihood {
   checkOptions(options, 'bernoulli', ['clip']);
@@ -87,6 +124,15 @@ export function bernoulli(options: { clip?: number } = {}): BernoulliLikelihood 
 /**
  * Categorical likelihood on C logits (softmax), computed with log-sum-exp.
  * @param options.classes C ≥ 2
+ * @example
+ * ```ts
+ * const lik = categorical({ classes: 3 });    // { name: 'categorical', classes: 3, outputs: 3 }
+ * const p = linearProblem({ X: [[1, 2], [3, 4]], y: [0, 2], likelihood: lik });
+ * p.dim;                                      // 6: one weight row per class
+ * p.loss(new Float64Array(p.dim));            // 1.0986… = log 3: uniform softmax at θ = 0
+ * ```
+ *
+ * @category Likelihoods
  */
 export function categorical(options: { classes: number }): CategoricalLikelihood {
   if (options === undefined) throw new TypeError('natgrad: categorical: options { classes } are required (classes C ≥ 2)');
@@ -97,7 +143,16 @@ export function categorical(options: { classes: number }): CategoricalLikelihood
   return Object.freeze({ name: 'categorical', classes, outputs: classes });
 }
 
-/** Poisson likelihood on a log-rate, ℓ = exp(f) − y f (no log y!, as the paper's code). It takes no options (an options object must be empty). */
+/**
+ * Poisson likelihood on a log-rate, ℓ = exp(f) − y f (no log y!, as the paper's code). It takes no options (an options object must be empty).
+ * @example
+ * ```ts
+ * const p = linearProblem({ X: [[1, 2], [3, 4]], y: [0, 3], likelihood: poisson() });
+ * p.loss(new Float64Array(p.dim));            // 1 = mean of exp(0) − y·0
+ * ```
+ *
+ * @category Likelihoods
+ */
 export function poisson(options?: Record<string, never>): PoissonLikelihood {
   checkOptions(options, 'poisson', [], { rate: 'the rate exp(f) is the model output; poisson() has no parameter' });
   return Object.freeze({ name: 'poisson', outputs: 1 });

@@ -24,6 +24,8 @@ import { core as defaultCore, type Core } from '../core/wasm.js';
  * @throws TypeError / RangeError for bad shapes, non-finite entries, bad CSR indices or a wrong-length w.
  * @example
  * const C = gram([[1, 2], [3, 4]]);   // [[10, 14], [14, 20]]
+ *
+ * @category Linear algebra
  */
 export function gram(X: MatrixInput | Matrix, w?: VectorInput): SymMatrix {
   const core = X instanceof Matrix ? X.core : defaultCore();
@@ -40,6 +42,15 @@ export function gram(X: MatrixInput | Matrix, w?: VectorInput): SymMatrix {
 /**
  * `Σ_n w_n g_n g_nᵀ` for the rows g_n of G (N × D): the same accumulation as {@link gram},
  * named for its use with per-sample gradients (empirical Fisher = outerProducts(G)/N).
+ * @example
+ * ```ts
+ * outerProducts([[1, 0], [1, 2]]).toDense();   // [2, 2, 2, 4]: g₁g₁ᵀ + g₂g₂ᵀ
+ * // the empirical Fisher of a mean-reduction problem without prior, up to rounding:
+ * const N = p.N, G = p.perSampleGradients(theta); // N × D
+ * const E = outerProducts(G, new Float64Array(N).fill(1 / N)); // ≈ p.empiricalFisher(theta)
+ * ```
+ *
+ * @category Linear algebra
  */
 export function outerProducts(G: MatrixInput | Matrix, w?: VectorInput): SymMatrix {
   return gram(G, w);

@@ -9,7 +9,11 @@ import type { CsrMatrix, DenseMatrix, MatrixInput } from '../core/types.js';
 import { toMatrix, type CheckedCsr } from '../core/validate.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
 
-/** A validated matrix copied into WebAssembly memory (dense row-major, or CSR). */
+/**
+ * A validated matrix copied into WebAssembly memory (dense row-major, or CSR).
+ *
+ * @category Linear algebra
+ */
 export class Matrix extends Handle {
   readonly rows: number;
   readonly cols: number;

@@ -24,7 +24,11 @@ import { isCsr, type CsrMatrix, type DenseMatrix, type MatrixInput, type VectorI
 import { checkSize, firstNonFinite, toCsr, toDense, toVector, type CheckedCsr } from '../core/validate.js';
 import { core as defaultCore } from '../core/wasm.js';
 
-/** Options of {@link parallelGram}. */
+/**
+ * Options of {@link parallelGram}.
+ *
+ * @category Linear algebra
+ */
 export interface ParallelOptions {
   /**
    * Validated (an integer in [1, 64]) for compatibility; the threads are the default core's
@@ -57,6 +61,8 @@ export interface ParallelOptions {
  * @example
  * await init({ threads: 2 });
  * const C = await parallelGram({ data, rows: 200000, cols: 128 });
+ *
+ * @category Linear algebra
  */
 export async function parallelGram(X: MatrixInput | Matrix, w?: VectorInput, options: ParallelOptions = {}): Promise<SymMatrix> {
   checkOptions(options, 'parallelGram', ['workers', 'variant', 'chunkBytes', 'stream'], { threads: "the threads are the default core's: init({ threads })" });

@@ -16,13 +16,21 @@ import type { DenseMatrix, VectorInput } from '../core/types.js';
 import { checkScalar, firstNonFinite, toDense, toVector } from '../core/validate.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
 
-/** Options of damped solves and factorizations. */
+/**
+ * Options of damped solves and factorizations.
+ *
+ * @category Linear algebra
+ */
 export interface DampingOptions {
   /** λ ≥ 0 added to the diagonal: the factorized matrix is A + λI. Default 0. */
   damping?: number;
 }
 
-/** Options of solves that check the conditioning first. */
+/**
+ * Options of solves that check the conditioning first.
+ *
+ * @category Linear algebra
+ */
 export interface ConditionOptions {
   /**
    * Refuse to solve when the estimated reciprocal condition number
@@ -33,7 +41,11 @@ export interface ConditionOptions {
   minRcond?: number;
 }
 
-/** Options of {@link SymMatrix.solve}: damping and the optional conditioning check. */
+/**
+ * Options of {@link SymMatrix.solve}: damping and the optional conditioning check.
+ *
+ * @category Linear algebra
+ */
 export interface SolveOptions extends DampingOptions, ConditionOptions {}
 
 const DAMPING_HINTS: Readonly<Record<string, string>> = {
@@ -46,14 +58,22 @@ const FACTOR_HINTS: Readonly<Record<string, string>> = {
   rcond: 'the conditioning threshold is minRcond',
 };
 
-/** Symmetric eigen-decomposition: `A = V diag(values) Vᵀ`, values ascending, eigenvectors in the columns of V. */
+/**
+ * Symmetric eigen-decomposition: `A = V diag(values) Vᵀ`, values ascending, eigenvectors in the columns of V.
+ *
+ * @category Linear algebra
+ */
 export interface Eigen {
   values: Float64Array;
   /** Row-major n × n; column k is the unit eigenvector of `values[k]`. */
   vectors: DenseMatrix;
 }
 
-/** A symmetric n × n matrix in WebAssembly memory. */
+/**
+ * A symmetric n × n matrix in WebAssembly memory.
+ *
+ * @category Linear algebra
+ */
 export class SymMatrix extends Handle {
   /** n: the number of rows (= columns). */
   readonly size: number;
@@ -298,6 +318,8 @@ function argmaxAbs(z: Float64Array): number {
  * Storage: the full n × n block that {@link SymMatrix.cholesky} copied from A; the lower
  * triangle (with the diagonal) holds L, the strict upper triangle still holds A's (the kernel
  * does not touch it), which is what {@link CholeskyFactor.rcond} reads ‖A + λI‖₁ from.
+ *
+ * @category Linear algebra
  */
 export class CholeskyFactor extends Handle {
   readonly size: number;

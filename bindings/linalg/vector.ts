@@ -26,6 +26,8 @@ import { toVector } from '../core/validate.js';
  * cosine([1, 0], [1, 1]);   // 0.7071067811865475
  * cosine([1, 2], [-2, -4]); // -1
  * cosine([0, 0], [1, 2]);   // NaN
+ *
+ * @category Linear algebra
  */
 export function cosine(u: VectorInput, v: VectorInput): number {
   const a = toVector(u, undefined, 'u');

@@ -6,10 +6,18 @@
  * @module
  */
 
-/** The activation names {@link mlp} accepts. */
+/**
+ * The activation names {@link mlp} accepts.
+ *
+ * @category Models
+ */
 export const ACTIVATIONS = ['tanh', 'sigmoid', 'relu', 'softplus', 'gelu', 'identity'] as const;
 
-/** An activation name. */
+/**
+ * An activation name.
+ *
+ * @category Models
+ */
 export type Activation = (typeof ACTIVATIONS)[number];
 
 const KIND: Record<Activation, number> = { identity: 0, tanh: 1, sigmoid: 2, relu: 3, softplus: 4, gelu: 5 };

@@ -20,7 +20,11 @@ import { checkOptions } from '../core/options.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
 import type { Model, ModelTrace, ParameterGroup } from './model.js';
 
-/** Options of {@link linear}. */
+/**
+ * Options of {@link linear}.
+ *
+ * @category Models
+ */
 export interface LinearModelOptions {
   /** d ≥ 1, the number of input columns (without the bias column). */
   inputs: number;
@@ -32,7 +36,15 @@ export interface LinearModelOptions {
   core?: Core;
 }
 
-/** The linear model (see the module documentation). */
+/**
+ * The linear model f_n = W x̄_n made by {@link linear}: x̄_n = x_n, or [x_n; 1] with `bias: true`
+ * (the ones column appended last), W is M × d̄ (d̄ = inputs + bias) and θ = vec(W) class-major,
+ * θ[m·d̄ + j] = W[m][j]. J_n = I_M ⊗ x̄_nᵀ does not depend on θ, so the Hessian's residual term
+ * vanishes. One parameter group, `'linear'`, whose `'kfac'` factors are A = (1/N) Σ_n x̄_n x̄_nᵀ and
+ * G = s Σ_n B_n.
+ *
+ * @category Models
+ */
 export interface LinearModel extends Model {
   readonly name: 'linear';
   /** Whether a ones column is appended to the inputs. */
@@ -53,11 +65,16 @@ function positive(v: unknown, name: string): number {
 }
 
 /**
- * The linear model f_n = W x̄_n (see the module documentation for θ's layout).
+ * The linear model f_n = W x̄_n: x̄_n = x_n, or [x_n; 1] with `bias: true` (the ones column
+ * appended last); W is M × d̄ (d̄ = inputs + bias) and θ = vec(W) class-major, θ[m·d̄ + j] = W[m][j]
+ * — the layout of {@link linearProblem}. `problem({ model: linear(...) })` runs on
+ * {@link LinearProblem}'s fast paths for every one-output likelihood and the categorical.
  * @throws RangeError for inputs/outputs that are not positive integers; TypeError for a non-boolean bias
  * @example
  * const model = linear({ inputs: 30, bias: true });   // D = 31
  * const p = problem({ model, X, y, likelihood: bernoulli() });
+ *
+ * @category Models
  */
 export function linear(options: LinearModelOptions): LinearModel {
   if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: linear expects an options object { inputs, outputs?, bias? }');

@@ -24,7 +24,11 @@ import { checkActivation, type Activation } from './activations.js';
 
 export { MlpTrace } from '../nn/dense-chain.js';
 
-/** Options of {@link mlp}. */
+/**
+ * Options of {@link mlp}.
+ *
+ * @category Models
+ */
 export interface MlpOptions {
   /** Layer widths [d, h_1, …, M]: input dimension, hidden widths, output dimension (≥ 2 entries). */
   sizes: readonly number[];
@@ -56,8 +60,13 @@ function layersOf(sizes: readonly number[], activation: Activation): LayerSpec[]
 }
 
 /**
- * A multilayer perceptron: a {@link SequentialModel} of dense layers with one activation between
- * them, on the dense-chain trace (see the module documentation). Made by {@link mlp}.
+ * A multilayer perceptron f(θ, x) = z_L with z_l = W_l a_{l−1} + b_l, a_l = σ(z_l) (l < L),
+ * a_0 = x: a {@link SequentialModel} of dense layers with one activation between them and a linear
+ * last layer, with the parameter groups named `layer1`, `layer2`, …. It runs on the dense-chain
+ * trace ({@link MlpTrace}): batched GEMMs over all N rows, batched residual Hessian products, and
+ * the Kronecker-form curvature fast paths of dense layers. Made by {@link mlp}.
+ *
+ * @category Models
  */
 export class MlpModel extends SequentialModel {
   override readonly name = 'mlp';
@@ -95,13 +104,30 @@ export class MlpModel extends SequentialModel {
 }
 
 /**
- * A multilayer perceptron `sizes = [d, h_1, …, M]` with `activation` between layers and a linear
- * last layer, as a {@link Model} whose traces implement every fast path.
+ * A multilayer perceptron `sizes = [d, h_1, …, M]` with `activation` σ between layers and a linear
+ * last layer, as a {@link Model} whose traces implement every fast path:
+ *
+ *     f(θ, x) = z_L,   z_l = W_l a_{l−1} + b_l,   a_l = σ(z_l) (l < L),   a_0 = x
+ *
+ * θ is PyTorch's layout — for each layer W_l (out × in, row-major), then b_l — so a `state_dict`
+ * flattened in `parameters()` order is a valid θ; D = Σ_l h_l·(h_{l−1} + 1). `mlp({ sizes: [d, h, M],
+ * activation })` is `sequential({ input: d, layers: [dense({ out: h }), activation(σ), dense({ out: M })] })`
+ * on the dense-chain fast path. `init(seed)` draws PyTorch's default initialization (W_l and b_l
+ * uniform on ±1/√in_l).
  * @throws TypeError / RangeError naming the bad argument (sizes, activation, a D too large).
  * @example
+ * ```ts
+ * await init();
  * const model = mlp({ sizes: [2, 16, 1], activation: 'tanh' });
- * model.dim;                  // 2·16 + 16 + 16·1 + 1 = 65
+ * model.dim;                  // 65 = 16·(2 + 1) + 1·(16 + 1)
  * const theta = model.init(0);
+ * const trace = model.forward(theta, Float64Array.of(0.5, -1, 1, 2), 2); // two rows x = (0.5, −1), (1, 2)
+ * trace.outputs;              // Float64Array [0.3865…, 0.7234…]: f(θ, x) per row
+ * trace.free();
+ * const p = problem({ model, X, y, likelihood: bernoulli() }); // then p.fisher(theta), ngd(p, …), …
+ * ```
+ *
+ * @category Models
  */
 export function mlp(options: MlpOptions): MlpModel {
   if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: mlp: options must be an object { sizes, activation?, core? }');

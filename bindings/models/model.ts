@@ -30,7 +30,11 @@
 import type { Core } from '../core/wasm.js';
 import type { SymMatrix } from '../linalg/symmatrix.js';
 
-/** A contiguous slice of θ: one layer (or one block of a user model). */
+/**
+ * A contiguous slice of θ: one layer (or one block of a user model).
+ *
+ * @category Models
+ */
 export interface ParameterGroup {
   /** A name for messages and results, e.g. `'layer1'`. */
   readonly name: string;
@@ -51,7 +55,11 @@ export interface ParameterGroup {
   readonly kronecker?: { readonly inputs: number; readonly outputs: number; readonly bias: boolean };
 }
 
-/** Per-layer Kronecker factors of a curvature block: C_l ≈ G_l ⊗ A_l (see `Structure`). */
+/**
+ * Per-layer Kronecker factors of a curvature block: C_l ≈ G_l ⊗ A_l (see `Structure`).
+ *
+ * @category Curvature
+ */
 export interface LayerKfac {
   /** (in + 1) × (in + 1) input factor (1/N) Σ_n ā_n ā_nᵀ, ā_n = [a_n; 1] (bias coordinate LAST; no 1 without a bias or with a separate bias). */
   readonly A: SymMatrix;
@@ -65,14 +73,22 @@ export interface LayerKfac {
   readonly exact?: undefined;
 }
 
-/** The exact curvature block of a layer without a Kronecker form (batch norm, layer norm). */
+/**
+ * The exact curvature block of a layer without a Kronecker form (batch norm, layer norm).
+ *
+ * @category Curvature
+ */
 export interface LayerExactBlock {
   readonly exact: SymMatrix;
   readonly A?: undefined;
   readonly G?: undefined;
 }
 
-/** Options of {@link ModelTrace.kfacFactors}. */
+/**
+ * Options of {@link ModelTrace.kfacFactors}.
+ *
+ * @category Curvature
+ */
 export interface KfacFactorOptions {
   /** Convolutions: `'expand'` (default; Grosse & Martens' KFC) or `'reduce'` (Eschenhagen et al. 2023). */
   readonly kfacApproximation?: 'expand' | 'reduce';
@@ -80,7 +96,11 @@ export interface KfacFactorOptions {
   readonly bias?: 'joint' | 'separate';
 }
 
-/** The result of one forward pass; valid until `free()` (or the model's next use, see each model). */
+/**
+ * The result of one forward pass; valid until `free()` (or the model's next use, see each model).
+ *
+ * @category Models
+ */
 export interface ModelTrace {
   /** N, the number of samples in the batch. */
   readonly rows: number;
@@ -138,7 +158,11 @@ export interface ModelTrace {
   free?(): void;
 }
 
-/** A model f(θ, X) ∈ R^{N×M}. */
+/**
+ * A model f(θ, X) ∈ R^{N×M}.
+ *
+ * @category Models
+ */
 export interface Model {
   /** A short name, e.g. `'linear'`, `'mlp'`. */
   readonly name: string;
@@ -161,7 +185,11 @@ export interface Model {
   readonly core?: Core;
 }
 
-/** True when every group is a dense layer (so `'kfac'` applies). */
+/**
+ * True when every group is a dense layer (so `'kfac'` applies).
+ *
+ * @category Models
+ */
 export function isLayered(model: Model): boolean {
   return model.groups.length > 0 && model.groups.every((g) => g.dense !== undefined);
 }
@@ -169,6 +197,8 @@ export function isLayered(model: Model): boolean {
 /**
  * Check that a user-supplied object has the Model shape (names the first missing or wrong member).
  * @throws TypeError / RangeError
+ *
+ * @category Models
  */
 export function checkModel(model: unknown): Model {
   const m = model as Partial<Model> | null | undefined;

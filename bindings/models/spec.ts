@@ -15,13 +15,27 @@ import type { SequentialSpec } from '../nn/spec.js';
 import { MlpModel, mlp } from './mlp.js';
 import type { Model } from './model.js';
 
-/** A structured-cloneable description of a built-in model. */
+/**
+ * A structured-cloneable description of a built-in model.
+ *
+ * @category Models
+ */
 export type ModelSpec =
   | { readonly name: 'linear'; readonly inputs: number; readonly outputs: number; readonly bias: boolean }
   | { readonly name: 'mlp'; readonly sizes: readonly number[]; readonly activation: Activation }
   | { readonly name: 'sequential'; readonly spec: SequentialSpec };
 
-/** The description of natgrad's own models; undefined for any other model. */
+/**
+ * The description of natgrad's own models; undefined for any other model.
+ * @example
+ * ```ts
+ * modelSpec(mlp({ sizes: [2, 16, 1], activation: 'tanh' }));
+ * // { name: 'mlp', sizes: [2, 16, 1], activation: 'tanh' }
+ * modelSpec(linear({ inputs: 3, bias: true }));  // { name: 'linear', inputs: 3, outputs: 1, bias: true }
+ * ```
+ *
+ * @category Models
+ */
 export function modelSpec(model: Model): ModelSpec | undefined {
   if (isLinearModel(model)) return { name: 'linear', inputs: model.inputs, outputs: model.outputs, bias: model.bias };
   if (model instanceof MlpModel) return { name: 'mlp', sizes: [...model.sizes], activation: model.activation };
@@ -36,6 +50,16 @@ const SPEC_KEYS = { linear: ['name', 'inputs', 'outputs', 'bias'], mlp: ['name',
  * Rebuild a model from its description on the given core.
  * @throws TypeError for a description that is not an object or has a key its model does not
  *   know (an UnknownOptionError); RangeError for an unknown model name; the model's own errors.
+ * @example
+ * ```ts
+ * const model = mlp({ sizes: [2, 16, 1], activation: 'tanh' });
+ * const json = JSON.stringify(modelSpec(model));          // e.g. posted to a worker
+ * const other = await createCore();                       // the worker's own core
+ * const copy = modelFromSpec(JSON.parse(json), other);    // the same network on `other`
+ * copy.dim;                                               // 65; same outputs as `model` for the same θ
+ * ```
+ *
+ * @category Models
  */
 export function modelFromSpec(spec: ModelSpec, core?: Core): Model {
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec))

@@ -30,7 +30,11 @@ export interface ChainLayer {
   readonly b: number;
 }
 
-/** What the dense-chain trace needs of its network. */
+/**
+ * What the dense-chain trace needs of its network.
+ *
+ * @category Models
+ */
 export interface DenseChain {
   readonly inputs: number;
   readonly outputs: number;
@@ -50,6 +54,8 @@ const F64 = 8;
 /**
  * One forward pass of an {@link MlpModel}: owns θ, X and every layer's a_l, σ'(z_l), σ''(z_l)
  * and f in one WebAssembly block. Valid until `free()`; several traces may be alive at once.
+ *
+ * @category Models
  */
 export class MlpTrace extends Handle implements ModelTrace {
   readonly rows: number;

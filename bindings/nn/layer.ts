@@ -34,10 +34,18 @@ import type { Core, KernelExports } from '../core/wasm.js';
 import type { SymMatrix } from '../linalg/symmatrix.js';
 export { checkKeys, checkOptions } from '../core/options.js';
 
-/** Byte addresses of an op's state planes at the first sample of a call (see {@link Op.state}). */
+/**
+ * Byte addresses of an op's state planes at the first sample of a call (see {@link Op.state}).
+ *
+ * @category Layers
+ */
 export type State = readonly number[];
 
-/** A per-sample shape: [features] or [channels, height, width]. */
+/**
+ * A per-sample shape: [features] or [channels, height, width].
+ *
+ * @category Layers
+ */
 export type Shape = readonly [number] | readonly [number, number, number];
 
 /** Number of values in a shape. */
@@ -50,10 +58,18 @@ export function showShape(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
 
-/** The kernels an op calls (the core's exports, typed from `bindings/core/kernels.ts`). */
+/**
+ * The kernels an op calls (the core's exports, typed from `bindings/core/kernels.ts`).
+ *
+ * @category Layers
+ */
 export type Kernels = KernelExports;
 
-/** What an op is handed with every call. */
+/**
+ * What an op is handed with every call.
+ *
+ * @category Layers
+ */
 export interface OpContext {
   readonly core: Core;
   readonly k: Kernels;
@@ -63,7 +79,11 @@ export interface OpContext {
   readonly scratch: number;
 }
 
-/** Options of the KFAC factors of a dense or conv2d layer. */
+/**
+ * Options of the KFAC factors of a dense or conv2d layer.
+ *
+ * @category Layers
+ */
 export interface KfacLayerOptions {
   /** 'expand' (KFC: positions as extra samples) or 'reduce' (positions averaged / summed). */
   readonly approximation: 'expand' | 'reduce';
@@ -71,7 +91,11 @@ export interface KfacLayerOptions {
   readonly bias: 'joint' | 'separate';
 }
 
-/** One compiled op. Every size is in doubles per sample unless said otherwise. */
+/**
+ * One compiled op. Every size is in doubles per sample unless said otherwise.
+ *
+ * @category Layers
+ */
 export interface Op {
   /** For messages and parameter-group names, e.g. `'layers[3] (conv2d)'`. */
   readonly label: string;

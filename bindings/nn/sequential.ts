@@ -44,10 +44,18 @@ import { checkCount, checkLength, identityStack } from './trace-args.js';
 
 const F64 = 8;
 
-/** Per-pass buffers of one chunk of samples (bytes); the chunk is at least one sample. */
+/**
+ * Per-pass buffers of one chunk of samples (bytes); the chunk is at least one sample.
+ *
+ * @category Models
+ */
 export const CHUNK_BYTES = 64 * 2 ** 20;
 
-/** Options of {@link sequential}. */
+/**
+ * Options of {@link sequential}.
+ *
+ * @category Models
+ */
 export interface SequentialOptions extends SequentialSpec {
   /** The core to run on (default: the one {@link init} loaded). */
   readonly core?: Core;
@@ -162,8 +170,18 @@ function build(layer: LayerSpec, shape: Shape, label: string): Op {
 }
 
 /**
- * A network of layers implementing {@link Model} in WebAssembly (see the module documentation).
- * Made by {@link sequential}.
+ * A network of layers implementing {@link Model} in WebAssembly. Made by {@link sequential}.
+ *
+ * The layer list is compiled into a chain of ops on per-sample values: a flatten only changes the
+ * shape, a residual block compiles its body and its shortcut from the same value and joins them
+ * with an add. θ is the layers' parameters in order — a residual body before its shortcut — each
+ * layer in PyTorch's `parameters()` order. A trace keeps θ, every value and every layer's state
+ * from the forward pass; the tangent pass (J v), the backward pass (Jᵀ R, with per-row pullbacks or
+ * Kronecker factors collected on the way) and the second-order pass (Σ R ∇²f v + Jᵀ U,
+ * Pearlmutter's R-operator) run over chunks of samples of at most `CHUNK_BYTES` (natgrad/internals)
+ * of buffers, the same chunks for any thread count, summing in sample order.
+ *
+ * @category Models
  */
 export class SequentialModel implements Model {
   readonly name: string = 'sequential';
@@ -288,6 +306,20 @@ function denseChain(m: SequentialModel): DenseChain | undefined {
  * A network from layers: `sequential({ input: [1, 28, 28], layers: [conv2d({ out: 16, kernel: 3,
  * padding: 1 }), relu(), maxPool2d({ kernel: 2 }), flatten(), dense({ out: 10 })] })`.
  * @throws TypeError / RangeError naming the layer (`layers[2] (conv2d): …`) and the argument.
+ * @example
+ * ```ts
+ * await init();
+ * const net = sequential({
+ *   input: [1, 28, 28],
+ *   layers: [conv2d({ out: 16, kernel: 3, padding: 1 }), relu(), maxPool2d({ kernel: 2 }), flatten(), dense({ out: 10 })],
+ * });
+ * net.dim;                  // 31530 = (16·9 + 16) + (10·16·14·14 + 10)
+ * net.outputs;              // 10
+ * const theta = net.init(0);                              // PyTorch's default initialization, seeded
+ * const p = problem({ model: net, X, y, likelihood: categorical({ classes: 10 }) }); // X: N × 784
+ * ```
+ *
+ * @category Models
  */
 export function sequential(options: SequentialOptions): SequentialModel {
   if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: sequential: options must be an object { input, layers, core? }');
@@ -296,7 +328,11 @@ export function sequential(options: SequentialOptions): SequentialModel {
   return new SequentialModel(spec, core ?? defaultCore());
 }
 
-/** Most bytes of tangents a trace keeps after a `jvp` for the Hessian-vector product that follows. */
+/**
+ * Most bytes of tangents a trace keeps after a `jvp` for the Hessian-vector product that follows.
+ *
+ * @category Models
+ */
 export const TANGENT_CACHE_BYTES = 256 * 2 ** 20;
 
 /** @internal The tangents of every value along the last v of `jvp`, all N samples. */
@@ -333,6 +369,8 @@ interface ChunkPlan {
 /**
  * One forward pass of a {@link SequentialModel}: owns θ, the input, every value and every op's
  * state in one WebAssembly block. Valid until `free()`.
+ *
+ * @category Models
  */
 export class SequentialTrace extends Handle implements ModelTrace {
   readonly rows: number;

@@ -16,10 +16,18 @@
  */
 import type { Activation } from '../models/activations.js';
 
-/** A size given once for both spatial axes, or as [height, width]. */
+/**
+ * A size given once for both spatial axes, or as [height, width].
+ *
+ * @category Layers
+ */
 export type Pair = number | readonly [number, number];
 
-/** z = W a + b on a flat input of `in` features (a flatten must come before it on images). */
+/**
+ * z = W a + b on a flat input of `in` features (a flatten must come before it on images).
+ *
+ * @category Layers
+ */
 export interface DenseSpec {
   readonly type: 'dense';
   /** Output features. */
@@ -32,6 +40,8 @@ export interface DenseSpec {
  * PyTorch's `Conv2d` with groups = 1: out channels, kernel (kh, kw), stride, zero padding and
  * dilation per axis. `padding: 'same'` (stride 1 only) pads so that H and W are kept (PyTorch:
  * the extra pixel of an even total padding goes at the bottom / right).
+ *
+ * @category Layers
  */
 export interface Conv2dSpec {
   readonly type: 'conv2d';
@@ -51,6 +61,8 @@ export interface Conv2dSpec {
  * PyTorch's `MaxPool2d` / `AvgPool2d` (dilation 1, floor mode; average pooling counts the
  * padding zeros, `count_include_pad=True`). The stride defaults to the kernel. Max pooling's
  * padding is −∞ (never selected); a tie selects the first maximum in row-major window order.
+ *
+ * @category Layers
  */
 export interface Pool2dSpec {
   readonly type: 'maxPool2d' | 'avgPool2d';
@@ -59,17 +71,29 @@ export interface Pool2dSpec {
   readonly padding?: Pair;
 }
 
-/** The mean over H·W per channel: [C, H, W] → [C, 1, 1] (PyTorch's `AdaptiveAvgPool2d(1)`). */
+/**
+ * The mean over H·W per channel: [C, H, W] → [C, 1, 1] (PyTorch's `AdaptiveAvgPool2d(1)`).
+ *
+ * @category Layers
+ */
 export interface GlobalAvgPool2dSpec {
   readonly type: 'globalAvgPool2d';
 }
 
-/** [C, H, W] → C·H·W (the values do not move: NCHW rows are already flat). */
+/**
+ * [C, H, W] → C·H·W (the values do not move: NCHW rows are already flat).
+ *
+ * @category Layers
+ */
 export interface FlattenSpec {
   readonly type: 'flatten';
 }
 
-/** An elementwise activation (see {@link ACTIVATIONS}; gelu is the tanh form). */
+/**
+ * An elementwise activation (see {@link ACTIVATIONS}; gelu is the tanh form).
+ *
+ * @category Layers
+ */
 export interface ActivationSpec {
   readonly type: 'activation';
   readonly name: Activation;
@@ -79,6 +103,8 @@ export interface ActivationSpec {
  * Batch norm in evaluation mode, per channel c (per feature on a flat input):
  * y = γ_c (x − μ_c) / √(σ²_c + eps) + β_c with the running statistics μ, σ² fixed
  * (default 0 and 1: a freshly built PyTorch layer). θ: γ (C) then β (C), initialized to 1 and 0.
+ *
+ * @category Layers
  */
 export interface BatchNormSpec {
   readonly type: 'batchNorm';
@@ -92,6 +118,8 @@ export interface BatchNormSpec {
  * PyTorch's `LayerNorm(shape of one sample)`: per sample, x̂ = (x − mean) / √(var + eps) over all
  * of the sample's F = C·H·W values (biased variance), y = γ ⊙ x̂ + β with γ, β of F entries each
  * (initialized 1 and 0) when `affine` (default true).
+ *
+ * @category Layers
  */
 export interface LayerNormSpec {
   readonly type: 'layerNorm';
@@ -104,6 +132,8 @@ export interface LayerNormSpec {
  * y = body(x) + shortcut(x): the shortcut is the identity when absent (the body must then keep
  * the shape), or its own layers (a 1×1 convolution, a dense layer, …) when shapes differ.
  * θ: the body's parameters, then the shortcut's.
+ *
+ * @category Layers
  */
 export interface ResidualSpec {
   readonly type: 'residual';
@@ -111,13 +141,25 @@ export interface ResidualSpec {
   readonly shortcut?: readonly LayerSpec[];
 }
 
-/** One layer of a {@link sequential} network. */
+/**
+ * One layer of a {@link sequential} network.
+ *
+ * @category Layers
+ */
 export type LayerSpec = DenseSpec | Conv2dSpec | Pool2dSpec | GlobalAvgPool2dSpec | FlattenSpec | ActivationSpec | BatchNormSpec | LayerNormSpec | ResidualSpec;
 
-/** The per-sample input shape: d features, or [C, H, W] images. */
+/**
+ * The per-sample input shape: d features, or [C, H, W] images.
+ *
+ * @category Layers
+ */
 export type InputShape = number | readonly [number, number, number];
 
-/** A whole network: what {@link sequential} takes and `natgrad/onnx` returns. */
+/**
+ * A whole network: what {@link sequential} takes and `natgrad/onnx` returns.
+ *
+ * @category Models
+ */
 export interface SequentialSpec {
   readonly input: InputShape;
   readonly layers: readonly LayerSpec[];

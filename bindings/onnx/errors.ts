@@ -10,6 +10,8 @@
  * Div[/Mul/Add]), its tanh-GELU decomposition (Mul/Pow/Add/Tanh with the constants of
  * 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))), and `x.view(x.size(0), -1)`
  * (Shape/Gather/Unsqueeze/Concat/Reshape).
+ *
+ * @category ONNX
  */
 export const SUPPORTED_OPERATORS: readonly string[] = [
   'Gemm',
@@ -39,6 +41,8 @@ export const SUPPORTED_OPERATORS: readonly string[] = [
  * A file `natgrad/onnx` cannot import: not ONNX, truncated, or a graph that is not a chain of the
  * supported blocks. `operator` and `node` name the ONNX node at fault when there is one (`node`
  * is its name, or `#index` in the graph's node list for an unnamed node).
+ *
+ * @category Errors
  */
 export class OnnxImportError extends Error {
   /** The ONNX `op_type` at fault, when the error is about one node. */

@@ -11,7 +11,11 @@ import type { LayerSpec, SequentialSpec } from '../nn/spec.js';
 import { OnnxImportError, SUPPORTED_OPERATORS } from './errors.js';
 import { constantNodeValue, DataType, dataTypeName, decodeModel, type Graph, type GraphNode, int64, type Tensor } from './graph.js';
 
-/** What {@link onnxToSpec} returns. */
+/**
+ * What {@link onnxToSpec} returns.
+ *
+ * @category ONNX
+ */
 export interface OnnxImport {
   /** The network in the layer vocabulary of `natgrad/nn` (what `sequential` takes). */
   readonly spec: SequentialSpec;

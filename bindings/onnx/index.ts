@@ -27,7 +27,7 @@
  *
  * Everything else is an {@link OnnxImportError} naming the operator and the node.
  *
- * @module
+ * @module natgrad/onnx
  */
 import type { Core } from '../core/wasm.js';
 import type { Model } from '../models/model.js';
@@ -43,8 +43,9 @@ export type { OnnxImport } from './import.js';
  * Decode an ONNX model and map its graph onto the layer vocabulary of `natgrad/nn`.
  *
  * The graph must have one input — [N, d] or [N, C, H, W] with known sizes after the batch
- * dimension — and one output, and be a chain of the supported blocks from one to the other (see
- * the module's table). Parameters (initializers or Constant nodes, float32 or float64, raw or
+ * dimension — and one output, and be a chain of the supported blocks from one to the other: the
+ * operators of {@link SUPPORTED_OPERATORS}, mapped onto layers as the table on the
+ * {@link "natgrad/onnx" | natgrad/onnx} page shows. Parameters (initializers or Constant nodes, float32 or float64, raw or
  * typed data) are copied into θ as float64 in the spec's order, which is PyTorch's
  * `parameters()` order for a network whose modules are registered in forward order (a residual
  * block: its body, then its shortcut). A float32 attribute such as `epsilon` is read as the
@@ -57,6 +58,17 @@ export type { OnnxImport } from './import.js';
  * @throws OnnxImportError for bytes that do not decode as an ONNX model (truncated, or another
  *   format), a graph with several inputs or outputs, an unsupported operator or attribute (with
  *   `operator` and `node` set), or a graph that is not a chain of the supported blocks.
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { onnxToSpec } from 'natgrad/onnx';
+ * const { spec, theta, input } = onnxToSpec(readFileSync('lenet.onnx')); // a small LeNet exported by torch.onnx
+ * input;             // { name: 'x', shape: [1, 12, 12] }
+ * spec.layers[0];    // { type: 'conv2d', out: 4, kernel: 3, padding: 1 }
+ * theta.length;      // 845, in PyTorch's parameters() order
+ * ```
+ *
+ * @category ONNX
  */
 export function onnxToSpec(bytes: Uint8Array | ArrayBuffer): OnnxImport {
   let u8: Uint8Array;
@@ -69,7 +81,11 @@ export function onnxToSpec(bytes: Uint8Array | ArrayBuffer): OnnxImport {
   return importOnnx(u8);
 }
 
-/** What {@link loadOnnx} returns. */
+/**
+ * What {@link loadOnnx} returns.
+ *
+ * @category ONNX
+ */
 export interface LoadedOnnx {
   /** `sequential({ ...spec, core })`: f(θ, X) on rows of per-sample values (NCHW flattened). */
   readonly model: Model;
@@ -101,6 +117,20 @@ export interface LoadedOnnx {
  * @param bytes The contents of an `.onnx` file.
  * @param options `core`: the WebAssembly core the model runs on (default: the one `init` loaded).
  * @throws TypeError / OnnxImportError as {@link onnxToSpec}; whatever `sequential` throws for the spec.
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { init, problem, categorical } from 'natgrad';
+ * import { loadOnnx } from 'natgrad/onnx';
+ * await init();
+ * const { model, theta } = loadOnnx(readFileSync('lenet.onnx'));
+ * model.dim;         // 845 (= theta.length)
+ * model.outputShape; // [3]
+ * const p = problem({ model, X, y, likelihood: categorical({ classes: 3 }) }); // X: N × 144 (NCHW rows)
+ * const F = p.fisher(theta, { structure: 'kfac' });
+ * ```
+ *
+ * @category ONNX
  */
 export function loadOnnx(bytes: Uint8Array | ArrayBuffer, options: { core?: Core } = {}): LoadedOnnx {
   checkOptions(options, 'loadOnnx', ['core']);

@@ -30,10 +30,18 @@ import type { SymMatrix } from '../linalg/symmatrix.js';
 import type { Problem } from '../problem/types.js';
 import { checkCount, checkSeed, type LinearOperator } from './operator.js';
 
-/** The curvature kinds of {@link curvatureOperator}. */
+/**
+ * The curvature kinds of {@link curvatureOperator}.
+ *
+ * @category Matrix-free
+ */
 export type CurvatureKind = 'ggn' | 'fisher' | 'hessian' | 'empiricalFisher' | 'fisherMC';
 
-/** Options of {@link curvatureOperator}. */
+/**
+ * Options of {@link curvatureOperator}.
+ *
+ * @category Matrix-free
+ */
 export interface CurvatureOperatorOptions {
   /** Which curvature (default `'ggn'`). */
   kind?: CurvatureKind;
@@ -64,7 +72,12 @@ interface OutputSpaceProblem {
   outputSpaceProduct(theta: VectorInput, v: Float64Array, B: OutputSpaceMap): Float64Array;
 }
 
-/** A curvature at a fixed θ as an operator (see the module documentation). */
+/**
+ * A curvature C = s · Σ_n J_nᵀ B_n J_n at a fixed θ as an operator (s = 1/N `'mean'`, 1 `'sum'`);
+ * made by {@link curvatureOperator}, whose page gives each kind's product C v.
+ *
+ * @category Matrix-free
+ */
 export interface CurvatureOperator extends LinearOperator {
   readonly kind: CurvatureKind;
   /** The θ the operator is linearized at (a copy). */
@@ -84,9 +97,22 @@ export interface CurvatureOperator extends LinearOperator {
 }
 
 /**
- * The curvature of `problem` at θ as a matrix-free operator (see the module documentation for
- * each kind's formula). Products are exact (no sampling, except the seeded MC labels of
- * `'fisherMC'`), symmetric up to rounding.
+ * The curvature of `problem` at θ as a matrix-free operator: every kind is s · Σ_n J_nᵀ B_n J_n
+ * (s = 1/N `'mean'`, 1 `'sum'`), applied as "Jacobian product → B → transposed product", one JVP
+ * and one VJP per product on the problem's kept forward pass:
+ *
+ * | kind              | C v                                                   | symmetric | definite |
+ * |-------------------|-------------------------------------------------------|-----------|----------|
+ * | `'ggn'`, `'fisher'` | s · Jᵀ (Λ (J v))                                    | yes | PSD |
+ * | `'hessian'`       | s · Jᵀ Λ J v + s · Σ_n Σ_m r_nm ∇²f_nm v + (s/σp²) v  | yes | indefinite in general |
+ * | `'empiricalFisher'` | s · Σ_n g_n (g_nᵀ v) = s · Jᵀ (r ⊙ (r · (J v)))      | yes | PSD, rank ≤ N |
+ * | `'fisherMC'`      | s · Σ_n (1/S) Σ_s ĝ_ns (ĝ_nsᵀ v), ĝ_ns = J_nᵀ r(ỹ_ns)  | yes | PSD, rank ≤ N·S |
+ *
+ * The data-term kinds (all but `'hessian'`) carry no prior, as `fisher()` and `empiricalFisher()`;
+ * the Hessian carries it. Memory per product: O(N·M + D) beyond the forward pass — never D × D.
+ * Products are exact (no sampling, except the MC labels of `'fisherMC'`, drawn once at the first
+ * product from `rng(seed)` in the order of `problem.fisherMC(θ, { samples, seed })`, so the
+ * operator is that matrix), symmetric up to rounding.
  * @param problem any {@link Problem}; the EF and MC kinds need `problem.outputSpaceProduct` (natgrad's
  *   problems have it) or, for the EF, the per-sample gradient rows.
  * @param theta θ, length D, finite (copied).
@@ -94,6 +120,8 @@ export interface CurvatureOperator extends LinearOperator {
  * @example
  * const H = curvatureOperator(p, theta, { kind: 'hessian' });
  * topEigenvalues(H, { k: 1, which: 'both' }); // λ_min and λ_max of ∇²L(θ)
+ *
+ * @category Matrix-free
  */
 export function curvatureOperator(problem: Problem, theta: VectorInput, options: CurvatureOperatorOptions = {}): CurvatureOperator {
   if (typeof problem !== 'object' || problem === null || typeof problem.ggnVectorProduct !== 'function')

@@ -9,7 +9,11 @@ import type { SymMatrix } from '../linalg/symmatrix.js';
 import { firstNonFinite } from '../core/validate.js';
 import { checkCount as checkCountOption } from '../core/options.js';
 
-/** A symmetric linear operator A ∈ R^{D×D} given by its products. */
+/**
+ * A symmetric linear operator A ∈ R^{D×D} given by its products.
+ *
+ * @category Matrix-free
+ */
 export interface LinearOperator {
   /** D, the dimension. */
   readonly dim: number;
@@ -26,7 +30,11 @@ export interface LinearOperator {
   toDense?(): SymMatrix;
 }
 
-/** Options every iterative routine takes. */
+/**
+ * Options every iterative routine takes.
+ *
+ * @category Matrix-free
+ */
 export interface IterativeOptions<P> {
   /** Abort between products: the routine throws the signal's reason (an `AbortError` by default). */
   signal?: AbortSignal;
@@ -40,6 +48,8 @@ export const iterativeOptionKeys: readonly string[] = ['signal', 'onProgress'];
 /**
  * Check that `op` has the operator shape and return it.
  * @throws TypeError without a `matvec` function; RangeError for a `dim` that is not a positive integer.
+ *
+ * @category Matrix-free
  */
 export function checkOperator(op: unknown, what = 'operator'): LinearOperator {
   const o = op as Partial<LinearOperator> | null | undefined;

@@ -22,7 +22,11 @@ import type { Problem } from '../problem/types.js';
 import { cg } from '../solvers/cg.js';
 import { baseOptions, makeOptimizer, OPTIMIZER_HINTS, type OptimizerOptions, type Optimizer } from './optimizers.js';
 
-/** Options of {@link hessianFree}. */
+/**
+ * Options of {@link hessianFree}.
+ *
+ * @category Optimizers
+ */
 export interface HessianFreeOptions extends Omit<OptimizerOptions, 'lr'> {
   /** Step size γ > 0 (default 1: the full CG step, as in Martens 2010). */
   lr?: number;
@@ -40,6 +44,8 @@ export interface HessianFreeOptions extends Omit<OptimizerOptions, 'lr'> {
  * @example
  * const hf = hessianFree(p, { damping: 1, adaptiveDamping: true, cg: { maxIterations: 20 } });
  * const rec = hf.run(theta0, { iterations: 10 }); // rec.losses decreasing, rec.dampings adapting
+ *
+ * @category Optimizers
  */
 export function hessianFree(problem: Problem, options: HessianFreeOptions = {}): Optimizer {
   options = checkOptions<HessianFreeOptions>(options, 'hessianFree', ['lr', 'damping', 'adaptiveDamping', 'cg', 'curvature'], OPTIMIZER_HINTS);

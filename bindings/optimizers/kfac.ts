@@ -23,7 +23,11 @@ import type { KfacLayer, Problem } from '../problem/types.js';
 import { kfacInverse, type DenseExactBlock, type DenseKfacFactors } from '../solvers/kfac.js';
 import { makeOptimizer, optimizerOptions, type OptimizerOptions, type OptimizerState, type Optimizer } from './optimizers.js';
 
-/** Options of {@link kfac}. */
+/**
+ * Options of {@link kfac}.
+ *
+ * @category Optimizers
+ */
 export interface KfacOptions extends Omit<OptimizerOptions, 'adaptiveDamping'> {
   /** Which curvature's Kronecker factors: `'fisher'` (default, exact Λ factor), `'fisherMC'` (sampled labels) or `'empiricalFisher'`. */
   curvature?: 'fisher' | 'fisherMC' | 'empiricalFisher';
@@ -39,19 +43,39 @@ export interface KfacOptions extends Omit<OptimizerOptions, 'adaptiveDamping'> {
   seed?: number;
 }
 
-/** The state of {@link kfac}: the common state plus the running factors (dense, per layer). */
+/**
+ * The state of {@link kfac}: the common state plus the running factors (dense, per layer).
+ *
+ * @category Optimizers
+ */
 export interface KfacState extends OptimizerState {
   readonly factors: readonly (DenseKfacFactors | DenseExactBlock)[];
 }
 
 /**
- * The KFAC optimizer (see the module documentation), with the same `init / update / step / run`
- * surface and run records as the other optimizers. `adaptiveDamping` is not supported.
+ * KFAC (Martens & Grosse 2015): natural-gradient steps with the Kronecker-factored curvature of
+ * each layer,
+ *
+ *     d_l = (G_l + γ_G I)⁻¹ ⊗ (A_l + γ_A I)⁻¹ ∇_l L,      θ ← θ − γ d
+ *     γ_A = π_l √λ,  γ_G = √λ / π_l,  π_l² = (tr A_l / dim A_l) / (tr G_l / dim G_l)   (§6.3)
+ *
+ * with λ = damping + s/σp² (the prior's curvature joins the damping, as in NGD). The factors are
+ * those of `problem.fisher(θ, { structure: 'kfac' })` (or of `fisherMC` / `empiricalFisher` with
+ * `curvature`): A_l = (1/N) Σ ā ā ᵀ (bias coordinate last), G_l = s Σ δ B δᵀ, inverted by
+ * {@link kfacInverse}. `init(θ₀)` computes the factors at θ₀ and the first `update` uses them;
+ * every `updateEvery` iterations after that they become the running average
+ * ema·old + (1 − ema)·new, kept in the state ({@link KfacState}). Cost per step: one forward pass
+ * (L, ∇L), plus at refresh steps one factor pass (N·Σ_l (in_l² + K·out_l²) flops), then per layer
+ * two Cholesky factorizations ((in+1)³ + out³)/3 and two triangular solves with the gradient
+ * matrix. The same `init / update / step / run` surface and run records as the other optimizers;
+ * `adaptiveDamping` is not supported.
  * @throws RangeError for a model that is not all dense layers, lr ≤ 0, damping < 0, ema ∉ [0, 1),
  *   updateEvery < 1, an unknown curvature.
  * @example
  * const opt = kfac(p, { lr: 0.5, damping: 1e-3, ema: 0.9 });
  * const rec = opt.run(model.init(0), { iterations: 20 });
+ *
+ * @category Optimizers
  */
 export function kfac(problem: Problem, options: KfacOptions): Optimizer<KfacState> {
   const o = optimizerOptions<KfacOptions>(

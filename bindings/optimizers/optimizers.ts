@@ -36,7 +36,11 @@ import { checkScalar, firstNonFinite, toVector } from '../core/validate.js';
 import { checkCount, checkOptions } from '../core/options.js';
 import { loadState, saveState, type SavedOptimizerState } from './state.js';
 
-/** Levenberg–Marquardt damping control. */
+/**
+ * Levenberg–Marquardt damping control.
+ *
+ * @category Optimizers
+ */
 export interface AdaptiveDamping {
   /** factor applied to λ when the quadratic model was poor (ρ < ¼); default 1.5 */
   boost?: number;
@@ -47,7 +51,11 @@ export interface AdaptiveDamping {
   max?: number;
 }
 
-/** Options shared by every optimizer. */
+/**
+ * Options shared by every optimizer.
+ *
+ * @category Optimizers
+ */
 export interface OptimizerOptions {
   /** step size γ > 0 */
   lr: number;
@@ -57,7 +65,11 @@ export interface OptimizerOptions {
   adaptiveDamping?: boolean | AdaptiveDamping;
 }
 
-/** How the damped curvature system of NGD / EFGD / Newton / NGD-MC is solved. */
+/**
+ * How the damped curvature system of NGD / EFGD / Newton / NGD-MC is solved.
+ *
+ * @category Optimizers
+ */
 export interface SolverOptions {
   /**
    * `'cholesky'` (dense D × D, the default when it fits), `'cg'` (conjugate gradients on the
@@ -74,7 +86,11 @@ export interface SolverOptions {
   minRcond?: number;
 }
 
-/** Options of the dense-curvature optimizers {@link ngd}, {@link efgd}, {@link newton}, {@link ngdMC}. */
+/**
+ * Options of the dense-curvature optimizers {@link ngd}, {@link efgd}, {@link newton}, {@link ngdMC}.
+ *
+ * @category Optimizers
+ */
 export interface SecondOrderOptions extends OptimizerOptions, SolverOptions {}
 
 /**
@@ -82,6 +98,8 @@ export interface SecondOrderOptions extends OptimizerOptions, SolverOptions {}
  * (`Float64Array`s and numbers; optimizers with memory add their own fields — Adam's moments,
  * KFAC's running factors), so one optimizer can drive several runs at once, and a state can be
  * saved and restored ({@link Optimizer.saveState}).
+ *
+ * @category Optimizers
  */
 export interface OptimizerState {
   readonly theta: Float64Array;
@@ -93,14 +111,22 @@ export interface OptimizerState {
   readonly gradient: Float64Array;
 }
 
-/** What one update returns. */
+/**
+ * What one update returns.
+ *
+ * @category Optimizers
+ */
 export interface UpdateResult<S extends OptimizerState = OptimizerState> {
   state: S;
   /** the preconditioned direction d (θ_new = θ − γ d) */
   direction: Float64Array;
 }
 
-/** The per-iteration record of {@link Optimizer.run}. */
+/**
+ * The per-iteration record of {@link Optimizer.run}.
+ *
+ * @category Training
+ */
 export interface RunRecord {
   /** L(θ_k) for k = 0..K (K = iterations completed) */
   losses: number[];
@@ -124,7 +150,11 @@ export interface RunRecord {
   theta: Float64Array;
 }
 
-/** Options of {@link Optimizer.run}. */
+/**
+ * Options of {@link Optimizer.run}.
+ *
+ * @category Training
+ */
 export interface RunOptions {
   iterations: number;
   /** stop after the step whose record makes this return true */
@@ -134,10 +164,18 @@ export interface RunOptions {
   record?: { theta?: boolean; direction?: boolean };
 }
 
-/** A preconditioner: the direction d for the current state (θ ← θ − γ d) on `problem`. */
+/**
+ * A preconditioner: the direction d for the current state (θ ← θ − γ d) on `problem`.
+ *
+ * @category Optimizers
+ */
 export type Preconditioner<S extends OptimizerState = OptimizerState> = (problem: Problem, state: S) => Preconditioned;
 
-/** A preconditioner's output: d, and (for damping control) (C + shift·I) d of the damped curvature. */
+/**
+ * A preconditioner's output: d, and (for damping control) (C + shift·I) d of the damped curvature.
+ *
+ * @category Optimizers
+ */
 export interface Preconditioned {
   direction: Float64Array;
   curvatureDirection?: Float64Array;
@@ -147,6 +185,8 @@ export interface Preconditioned {
  * How an optimizer with memory extends the common state (the 6th argument of
  * {@link makeOptimizer}): `init` adds its fields to a fresh state, `prepare` returns the state the
  * preconditioner reads at this update (moments advanced, factors refreshed), both pure.
+ *
+ * @category Optimizers
  */
 export interface StateExtension<S extends OptimizerState> {
   init(state: OptimizerState, problem: Problem): S;
@@ -158,6 +198,8 @@ export interface StateExtension<S extends OptimizerState> {
  * (optax's `init` / `update`): the optimizer object holds only its settings, every changing
  * quantity lives in the state, so the same object can drive any number of runs, interleaved or
  * not, and give exactly what separate runs give.
+ *
+ * @category Optimizers
  */
 export interface Optimizer<S extends OptimizerState = OptimizerState> {
   readonly name: string;
@@ -247,6 +289,20 @@ const RUN_KEYS = ['iterations', 'stop', 'divergenceFactor', 'record'] as const;
  * package is `makeOptimizer(name, problem, options, preconditioner, secondOrder, extension?)`).
  * `options` holds `lr`, `damping` and `adaptiveDamping` (the constructors check their own keys
  * first); `secondOrder` allows adaptiveDamping; `extension` adds state (see {@link StateExtension}).
+ * @example
+ * ```ts
+ * const { X, y } = await loadPaperDataset('BreastCancer');                // 569 × 30
+ * const p = linearProblem({ X, y, likelihood: bernoulli(), bias: true }); // D = 31
+ * // NGD with the Fisher's diagonal: d_i = ∇L_i / (F_ii + s/σp² + λ)
+ * const diagNgd = makeOptimizer('diagNGD', p, { lr: 0.1, damping: 1e-2 }, (problem, state) => {
+ *   const F = problem.fisher(state.theta, { structure: 'diagonal' });
+ *   const shift = problem.priorCurvature() + state.damping;
+ *   return { direction: state.gradient.map((g, i) => g / (F[i] + shift)) };
+ * }, false);
+ * diagNgd.run(new Float64Array(p.dim), { iterations: 20 }).losses[20].toFixed(4); // '0.3591'
+ * ```
+ *
+ * @category Optimizers
  */
 export function makeOptimizer<S extends OptimizerState = OptimizerState>(
   name: string,
@@ -391,7 +447,11 @@ export function makeOptimizer<S extends OptimizerState = OptimizerState>(
   return opt;
 }
 
-/** Options of {@link gd}: the step size only. */
+/**
+ * Options of {@link gd}: the step size only.
+ *
+ * @category Optimizers
+ */
 export interface GdOptions {
   /** step size γ > 0 */
   lr: number;
@@ -403,6 +463,8 @@ export interface GdOptions {
  *   {@link train}'s); RangeError for lr ≤ 0
  * @example
  * const rec = gd(p, { lr: 0.5 }).run(theta0, { iterations: 100 });
+ *
+ * @category Optimizers
  */
 export function gd(problem: Problem, options: GdOptions): Optimizer {
   const o = optimizerOptions<GdOptions>(options, 'gd', ['lr'], 'gd(problem, { lr: 0.1 })');
@@ -463,24 +525,68 @@ function secondOrder(name: string, fn: string, problem: Problem, options: unknow
 /**
  * Natural gradient descent with the exact Fisher: d = (F + s/σp² I + λI)⁻¹ ∇L (Cholesky, or CG:
  * see {@link SolverOptions}). F is singular whenever D > N·(outputs) — pass a damping.
+ * With θ ← θ − γ d, `run` takes `iterations` such steps and records the losses; `init` / `update`
+ * do the same one step at a time on an explicit state (see {@link Optimizer}).
  * @example
- * const rec = ngd(p, { lr: 1, damping: 1e-4 }).run(theta0, { iterations: 20 });
+ * ```ts
+ * await init();
+ * const { X, y } = await loadPaperDataset('BreastCancer');                // 569 × 30
+ * const p = linearProblem({ X, y, likelihood: bernoulli(), bias: true }); // D = 31
+ * const opt = ngd(p, { lr: 1, damping: 1e-4 });
+ * const run = opt.run(new Float64Array(p.dim), { iterations: 20 });
+ * run.status;                   // 'ok'
+ * run.losses[0].toFixed(4);     // '0.6931' (log 2 at θ = 0)
+ * run.losses[1].toFixed(4);     // '0.2496'
+ * run.losses[20].toFixed(4);    // '0.0459'
+ * // the same 20 steps on an explicit state:
+ * let state = opt.init(new Float64Array(p.dim));
+ * for (let k = 0; k < 20; k++) state = opt.update(state).state;
+ * state.loss === run.losses[20]; // true
+ * ```
+ *
+ * @category Optimizers
  */
 export function ngd(problem: Problem, options: SecondOrderOptions): Optimizer {
   return secondOrder('NGD', 'ngd', problem, options, 'fisher', (p, s) => p.fisher(s.theta));
 }
 
-/** Empirical-Fisher descent: d = (F̃ + s/σp² I + λI)⁻¹ ∇L (Cholesky, or CG: see {@link SolverOptions}). */
+/**
+ * Empirical-Fisher descent: d = (F̃ + s/σp² I + λI)⁻¹ ∇L (Cholesky, or CG: see {@link SolverOptions}).
+ * @example
+ * ```ts
+ * const { X, y } = await loadPaperDataset('BreastCancer');                // 569 × 30
+ * const p = linearProblem({ X, y, likelihood: bernoulli(), bias: true }); // D = 31
+ * efgd(p, { lr: 1, damping: 1e-4 }).run(new Float64Array(p.dim), { iterations: 20 }).losses[20].toFixed(4);
+ * // '0.0490' (NGD with the same settings: '0.0459')
+ * ```
+ *
+ * @category Optimizers
+ */
 export function efgd(problem: Problem, options: SecondOrderOptions): Optimizer {
   return secondOrder('EFGD', 'efgd', problem, options, 'empiricalFisher', (p, s) => p.empiricalFisher(s.theta));
 }
 
-/** Newton's method: d = (∇²L + λI)⁻¹ ∇L (the Hessian includes the prior; Cholesky, or CG: see {@link SolverOptions}). */
+/**
+ * Newton's method: d = (∇²L + λI)⁻¹ ∇L (the Hessian includes the prior; Cholesky, or CG: see {@link SolverOptions}).
+ * @example
+ * ```ts
+ * const { X, y } = await loadPaperDataset('BreastCancer');                // 569 × 30
+ * const p = linearProblem({ X, y, likelihood: bernoulli(), bias: true }); // D = 31
+ * newton(p, { lr: 1, damping: 1e-4 }).run(new Float64Array(p.dim), { iterations: 20 }).losses[20].toFixed(4);
+ * // '0.0459': for a linear model with a natural-parameter likelihood the Hessian is the Fisher
+ * ```
+ *
+ * @category Optimizers
+ */
 export function newton(problem: Problem, options: SecondOrderOptions): Optimizer {
   return secondOrder('Newton', 'newton', problem, options, 'hessian', (p, s) => p.hessian(s.theta));
 }
 
-/** Options of {@link ngdMC}. */
+/**
+ * Options of {@link ngdMC}.
+ *
+ * @category Optimizers
+ */
 export interface NgdMCOptions extends SecondOrderOptions {
   /** S ≥ 1 sampled labels per point per step (default 1). */
   samples?: number;
@@ -491,6 +597,15 @@ export interface NgdMCOptions extends SecondOrderOptions {
 /**
  * NGD with the Monte-Carlo Fisher (S samples per point, fresh every step: step k uses seed
  * `seed + k`), d = (F̂_MC + s/σp² I + λI)⁻¹ ∇L.
+ * @example
+ * ```ts
+ * const { X, y } = await loadPaperDataset('BreastCancer');                // 569 × 30
+ * const p = linearProblem({ X, y, likelihood: bernoulli(), bias: true }); // D = 31
+ * const run = ngdMC(p, { lr: 1, damping: 1e-4, samples: 10, seed: 0 }).run(new Float64Array(p.dim), { iterations: 20 });
+ * run.losses[20].toFixed(4);    // '0.0459', as NGD; with samples: 1 the damping must be larger (1e-2: '0.0783')
+ * ```
+ *
+ * @category Optimizers
  */
 export function ngdMC(problem: Problem, options: NgdMCOptions): Optimizer {
   const o = optimizerOptions<NgdMCOptions>(options, 'ngdMC', [...SECOND_ORDER_KEYS, 'samples', 'seed'], 'ngdMC(problem, { lr: 1, damping: 1e-4, samples: 1, seed: 0 })');
@@ -506,7 +621,11 @@ export function ngdMC(problem: Problem, options: NgdMCOptions): Optimizer {
   );
 }
 
-/** Options of {@link diagonalEF}. */
+/**
+ * Options of {@link diagonalEF}.
+ *
+ * @category Optimizers
+ */
 export interface DiagonalEFOptions {
   /** step size γ > 0 */
   lr: number;
@@ -519,6 +638,16 @@ export interface DiagonalEFOptions {
 /**
  * Diagonal empirical-Fisher preconditioning: d_i = ∇L_i / (F̃_ii + s/σp² + λ)^p with p = 1, or
  * p = ½ (the full-batch Adam-like preconditioner of §5; λ then plays Adam's ε²-like role).
+ * @example
+ * ```ts
+ * const { X, y } = await loadPaperDataset('BreastCancer');                // 569 × 30
+ * const p = linearProblem({ X, y, likelihood: bernoulli(), bias: true }); // D = 31
+ * diagonalEF(p, { lr: 0.1, damping: 1e-8 }).run(new Float64Array(p.dim), { iterations: 20 }).losses[20].toFixed(4);
+ * // '0.6059'
+ * diagonalEF(p, { lr: 0.01, damping: 1e-8, power: 0.5 }); // the full-batch Adam-like preconditioner
+ * ```
+ *
+ * @category Optimizers
  */
 export function diagonalEF(problem: Problem, options: DiagonalEFOptions): Optimizer {
   const o = optimizerOptions<DiagonalEFOptions>(options, 'diagonalEF', ['lr', 'damping', 'power'], 'diagonalEF(problem, { lr: 0.1, damping: 1e-8 })');
@@ -546,7 +675,11 @@ export function diagonalEF(problem: Problem, options: DiagonalEFOptions): Optimi
   );
 }
 
-/** Options of {@link varianceAdapted}. */
+/**
+ * Options of {@link varianceAdapted}.
+ *
+ * @category Optimizers
+ */
 export interface VarianceAdaptedOptions {
   /** step size γ > 0 */
   lr: number;
@@ -554,7 +687,18 @@ export interface VarianceAdaptedOptions {
   damping?: number;
 }
 
-/** Variance-adapted direction (Eq. 19): d = ‖∇L‖² (F̃ + s/σp² I + λI)⁻¹ ∇L. */
+/**
+ * Variance-adapted direction (Eq. 19): d = ‖∇L‖² (F̃ + s/σp² I + λI)⁻¹ ∇L.
+ * @example
+ * ```ts
+ * const { X, y } = await loadPaperDataset('BreastCancer');                // 569 × 30
+ * const p = linearProblem({ X, y, likelihood: bernoulli(), bias: true }); // D = 31
+ * varianceAdapted(p, { lr: 0.5, damping: 1e-4 }).run(new Float64Array(p.dim), { iterations: 20 }).losses[20].toFixed(4);
+ * // '0.2934'
+ * ```
+ *
+ * @category Optimizers
+ */
 export function varianceAdapted(problem: Problem, options: VarianceAdaptedOptions): Optimizer {
   const o = optimizerOptions<VarianceAdaptedOptions>(options, 'varianceAdapted', ['lr', 'damping'], 'varianceAdapted(problem, { lr: 0.1, damping: 1e-4 })');
   return makeOptimizer(

@@ -11,16 +11,29 @@
  */
 import type { OptimizerState } from './optimizers.js';
 
-/** A JSON value. */
+/**
+ * A JSON value.
+ *
+ * @category Optimizers
+ */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-/** What {@link Optimizer.saveState} returns: plain JSON, tagged with the optimizer and D. */
+/**
+ * What {@link Optimizer.saveState} returns: plain JSON, tagged with the optimizer and D.
+ *
+ * @category Optimizers
+ */
 export interface SavedOptimizerState {
   /** The optimizer's name (`'Adam'`, `'KFAC'`, …); {@link Optimizer.loadState} refuses another's. */
   readonly optimizer: string;
   /** D, the number of parameters. */
   readonly dim: number;
-  /** The encoded state (see the module documentation). */
+  /**
+   * The encoded state: its fields as JSON, every `Float64Array` as `{ "f64": [...] }` and every
+   * non-finite number as the string `"Infinity"`, `"-Infinity"` or `"NaN"`. Doubles print with the
+   * shortest digits that read back to the same double, so `JSON.parse(JSON.stringify(saved))`
+   * restores the state bit for bit.
+   */
   readonly state: { [key: string]: Json };
 }
 
@@ -63,7 +76,7 @@ function decode(v: unknown, path: string): unknown {
   throw new TypeError(`natgrad: loadState: ${path} is not JSON data`);
 }
 
-/** Encode a state (see the module documentation). */
+/** Encode a state as {@link SavedOptimizerState} (Float64Arrays as `{ f64: [...] }`, non-finite numbers as strings). */
 export function saveState(name: string, state: OptimizerState): SavedOptimizerState {
   return { optimizer: name, dim: state.theta.length, state: encode(state, 'state') as { [key: string]: Json } };
 }

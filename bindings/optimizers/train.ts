@@ -26,7 +26,11 @@ import type { Problem } from '../problem/types.js';
 import { ConvergenceError } from '../solvers/errors.js';
 import type { Optimizer, OptimizerState } from './optimizers.js';
 
-/** Options of {@link train}. */
+/**
+ * Options of {@link train}.
+ *
+ * @category Training
+ */
 export interface TrainOptions<S extends OptimizerState = OptimizerState> {
   /** Where to start (one of `theta0` and `state`). */
   theta0?: VectorInput;
@@ -55,7 +59,11 @@ export interface TrainOptions<S extends OptimizerState = OptimizerState> {
   onProgress?: (p: { step: number; steps: number; epoch: number }) => void;
 }
 
-/** What {@link train} returns. */
+/**
+ * What {@link train} returns.
+ *
+ * @category Training
+ */
 export interface TrainRecord<S extends OptimizerState = OptimizerState> {
   /** Full-data L(θ) at the evaluation points, the first at the start. */
   losses: number[];
@@ -81,8 +89,19 @@ export interface TrainRecord<S extends OptimizerState = OptimizerState> {
 }
 
 /**
- * The batches of a run: `epochs` lists of ⌈N/B⌉ sorted index arrays (see the module
- * documentation). Exposed so that tests and figures can see exactly what was sampled.
+ * The batches of a run: `epochs` lists of ⌈N/B⌉ sorted index arrays. Each epoch draws a
+ * permutation of 0..N−1 from `rng(seed)` (xoshiro256**, Fisher–Yates, one generator for the whole
+ * run, so a seed fixes every epoch), cuts it into ⌈N/B⌉ consecutive batches (the last one smaller
+ * when B ∤ N) and sorts each batch's indices; with B ≥ N every batch is 0..N−1 in order. Exposed
+ * so that tests and figures can see exactly what {@link train} samples.
+ * @example
+ * ```ts
+ * batchSchedule(10, 4, 2, 0);
+ * // [ [[1, 3, 7, 8], [0, 2, 4, 5], [6, 9]],     epoch 1: ⌈10/4⌉ = 3 batches
+ * //   [[4, 5, 6, 8], [0, 2, 3, 7], [1, 9]] ]    epoch 2 (Int32Arrays)
+ * ```
+ *
+ * @category Training
  */
 export function batchSchedule(N: number, batchSize: number, epochs: number, seed = 0): Int32Array[][] {
   checkCount(N, 'batchSchedule: N');
@@ -112,17 +131,33 @@ export function batchSchedule(N: number, batchSize: number, epochs: number, seed
 const KEYS = ['theta0', 'state', 'epochs', 'batchSize', 'seed', 'evaluateEvery', 'evaluationsPerEpoch', 'divergenceFactor', 'recordTheta', 'signal', 'onProgress'] as const;
 
 /**
- * Train: `optimizer` on mini-batches of `problem` for `epochs` passes (see the module
- * documentation for the sampling, the batch objective and the cost). A step that fails or
+ * Train: `optimizer` on mini-batches of `problem` for `epochs` passes. A step that fails or
  * diverges ends the run with a status, never an exception; bad options throw before any work.
+ *
+ * Sampling: each epoch draws a permutation of 0..N−1 from `rng(seed)`, cuts it into ⌈N/B⌉
+ * batches and sorts each ({@link batchSchedule}). Step k takes the gradient and the curvature of
+ * batch k through the problem's mini-batch view ({@link Problem.batch}); the optimizer's state
+ * carries over (iteration count, KFAC factors, Adam moments, adaptive λ). A batch view has the
+ * prior variance σp²·N/B, so its loss (1/B) Σ_batch ℓ_n + ‖θ‖²/(2Nσp²) estimates L(θ) without bias.
+ *
+ * Cost per step: the optimizer's curvature work on batch k and one gradient pass — at the new θ
+ * on batch k+1 (`optimizer.update(state, batch_k, batch_k+1)`), which the next step uses; plus a
+ * full-data loss at each evaluation point. With B ≥ N every batch is the problem itself and the
+ * iterates are exactly — bit for bit — those of `optimizer.run`.
  * @param problem the full problem; B < N needs its `batch` views (every built-in problem has them) and the `'mean'` reduction
  * @param optimizer any optimizer (built on `problem` or on a problem of the same D)
  * @returns full-data losses at the evaluation points, batch losses, the final θ and state, the status
  * @throws UnknownOptionError for an unknown option; TypeError / RangeError for bad counts, neither or both of theta0 / state
  * @example
- * const p = problem({ model, X, y, likelihood: categorical({ classes: 10 }) });
+ * const digits = await loadDigits();                          // 1797 × 64
+ * const model = mlp({ sizes: [64, 16, 10], activation: 'tanh' });
+ * const p = problem({ model, X: digits.X, y: digits.y, likelihood: categorical({ classes: 10 }) });
  * const rec = train(p, adam(p, { lr: 1e-2 }), { theta0: model.init(0), batchSize: 32, epochs: 5, seed: 1 });
- * rec.losses; // L(θ) after 0, 1, …, 5 epochs
+ * rec.status;                                      // 'ok'
+ * rec.losses.map((l) => l.toFixed(4));             // ['2.3295', '0.5424', '0.2400', '0.1600', '0.1424', '0.0982']: after 0, 1, …, 5 epochs
+ * rec.steps;                                       // [0, 57, 114, 171, 228, 285]: ⌈1797/32⌉ = 57 steps per epoch
+ *
+ * @category Training
  */
 export function train<S extends OptimizerState>(problem: Problem, optimizer: Optimizer<S>, options: TrainOptions<S>): TrainRecord<S> {
   const o = checkOptions<TrainOptions<S>>(options, 'train', KEYS, { iterations: 'train counts epochs (passes over the data); for full-batch iterations use optimizer.run(theta0, { iterations })' });

@@ -59,7 +59,11 @@ import { isLinearModel } from '../models/linear.js';
 import { modelFromSpec, modelSpec, type ModelSpec } from '../models/spec.js';
 import { problem } from './problem.js';
 
-/** Options of {@link fisherAccumulator} and {@link empiricalFisherAccumulator}. */
+/**
+ * Options of {@link fisherAccumulator} and {@link empiricalFisherAccumulator}.
+ *
+ * @category Curvature
+ */
 export interface AccumulatorOptions {
   /** θ, length D = M·(inputs + bias), class-major as in {@link linearProblem}. */
   theta: VectorInput;
@@ -75,7 +79,11 @@ export interface AccumulatorOptions {
   model?: Model;
 }
 
-/** Which curvature an accumulator sums. */
+/**
+ * Which curvature an accumulator sums.
+ *
+ * @category Curvature
+ */
 export type AccumulatorKind = 'fisher' | 'empiricalFisher';
 
 const MAGIC = [0x4e, 0x47, 0x41, 0x43];
@@ -84,8 +92,20 @@ const HEADER = 40;
 const LIK_CODES = { gaussian: 1, bernoulli: 2, categorical: 3, poisson: 4 } as const;
 
 /**
- * A running sum Σ_n J_nᵀ B_n J_n at a fixed θ (see the module documentation).
+ * A running sum at a fixed θ over batches that never sit in memory at once:
+ *
+ *     C = Σ_n J_nᵀ B_n J_n   (the D × D lower triangle)       and      N = Σ batches' rows,
+ *
+ * with B_n = Λ_n ({@link fisherAccumulator}) or r_n r_nᵀ ({@link empiricalFisherAccumulator}),
+ * exactly the terms of `linearProblem(...).fisher(θ)` / `.empiricalFisher(θ)` (class-major
+ * θ[m·d̄ + j] = W[m][j], the bias column appended last), or of `problem({ model, … })` with a
+ * `model`. `add(X, y)` adds a batch (dense or CSR), `result({ reduction })` returns s·C with
+ * s = 1/N (`'mean'`, default) or 1 (`'sum'`), and accumulators over disjoint shards `merge` into
+ * the one over their union, in memory or through `toBytes()` / `fromBytes()`. Memory: 8·D² bytes
+ * plus the current batch; nothing grows with N.
  * Create with {@link fisherAccumulator} / {@link empiricalFisherAccumulator}; `free()` when done.
+ *
+ * @category Curvature
  */
 export class CurvatureAccumulator extends Handle {
   readonly kind: AccumulatorKind;
@@ -274,7 +294,35 @@ export class CurvatureAccumulator extends Handle {
     return this.core.f64(this.ptr(0), this.dim * this.dim).slice();
   }
 
-  /** Serialize (see the module documentation for the format). */
+  /**
+   * Serialize, for {@link CurvatureAccumulator.fromBytes} (version 1, every field little-endian):
+   *
+   * | offset      | size        | field                                                               |
+   * |-------------|-------------|---------------------------------------------------------------------|
+   * | 0           | 4           | magic `NGAC` (0x4e 0x47 0x41 0x43)                                  |
+   * | 4           | 2 (u16)     | format version = 1                                                  |
+   * | 6           | 1 (u8)      | kind: 1 = Fisher, 2 = empirical Fisher                              |
+   * | 7           | 1 (u8)      | likelihood: 1 gaussian, 2 bernoulli, 3 categorical, 4 poisson       |
+   * | 8           | 8 (f64)     | likelihood parameter: variance, clip, classes, or 0                 |
+   * | 16          | 4 (u32)     | inputs d (columns of the batches, without the bias column)          |
+   * | 20          | 1 (u8)      | bias: 0 or 1                                                        |
+   * | 21          | 3           | reserved, 0                                                         |
+   * | 24          | 4 (u32)     | D = M·(d + bias), the number of parameters                          |
+   * | 28          | 4           | reserved, 0                                                         |
+   * | 32          | 8 (f64)     | N, rows added (an integer ≤ 2⁵³)                                    |
+   * | 40          | 8·D (f64)   | θ                                                                   |
+   * | 40 + 8·D    | 4·D(D+1)    | the lower triangle of C = Σ_n J_nᵀ B_n J_n, row by row (C[i][0..i]) |
+   *
+   * Version 2 (an accumulator of a model other than the linear one): the same fields, with
+   * inputs = model.inputs, bias = 0 and D = model.dim, followed by a u32 byte length and the
+   * model's description ({@link ModelSpec}) as UTF-8 JSON. Only natgrad's own models have one.
+   * @throws TypeError for a model without a description (a plain-TypeScript model).
+   * @example
+   * ```ts
+   * const bytes = acc.toBytes();       // D = 31: 40 + 8·31 + 4·31·32 = 4256 bytes
+   * const same = CurvatureAccumulator.fromBytes(bytes);
+   * ```
+   */
   toBytes(): Uint8Array {
     const D = this.dim;
     const C = this.#lower();
@@ -444,18 +492,42 @@ function create(kind: AccumulatorKind, options: AccumulatorOptions): CurvatureAc
 }
 
 /**
- * A streaming Fisher F(θ) = s · Σ_n J_nᵀ Λ_n J_n of the linear model (see the module docs).
+ * A streaming Fisher F(θ) = s · Σ_n J_nᵀ Λ_n J_n of the linear model (Λ_n = ∂²ℓ_n/∂f_n², s = 1/N
+ * for `result()`'s default `'mean'` reduction, 1 for `'sum'`), summed batch by batch: the same
+ * matrix as `linearProblem(...).fisher(θ)` on all the rows, in memory that does not grow with N.
+ * With `model`, the Fisher of any {@link Model} in θ's own layout. See {@link CurvatureAccumulator}.
  * @example
  * const acc = fisherAccumulator({ theta, likelihood: bernoulli(), inputs: 64, bias: true });
  * for (const { X, y } of batches) acc.add(X, y);
  * const F = acc.result();   // = linearProblem({ X: all, y: all, likelihood, bias: true }).fisher(theta)
  * acc.free();
+ *
+ * @category Curvature
  */
 export function fisherAccumulator(options: AccumulatorOptions): CurvatureAccumulator {
   return create('fisher', options);
 }
 
-/** A streaming empirical Fisher F̃(θ) = s · Σ_n g_n g_nᵀ of the linear model (see the module docs). */
+/**
+ * A streaming empirical Fisher F̃(θ) = s · Σ_n g_n g_nᵀ of the linear model (g_n = J_nᵀ r_n the
+ * per-sample gradient, s = 1/N for `result()`'s default `'mean'` reduction, 1 for `'sum'`), summed
+ * batch by batch: the same matrix as `linearProblem(...).empiricalFisher(θ)` on all the rows. With
+ * `model`, the empirical Fisher of any {@link Model}. See {@link CurvatureAccumulator}.
+ * @example
+ * ```ts
+ * const { X, y } = await loadPaperDataset('BreastCancer');          // 569 × 30
+ * const acc = empiricalFisherAccumulator({ theta, likelihood: bernoulli(), inputs: 30, bias: true });
+ * for (let s = 0; s < X.rows; s += 100) {                           // batches of 100 rows
+ *   const n = Math.min(100, X.rows - s);
+ *   acc.add({ data: X.data.subarray(s * 30, (s + n) * 30), rows: n, cols: 30 }, y.subarray(s, s + n));
+ * }
+ * acc.count;                // 569
+ * const E = acc.result();   // = linearProblem({ X, y, likelihood: bernoulli(), bias: true }).empiricalFisher(theta), to rounding
+ * acc.free();
+ * ```
+ *
+ * @category Curvature
+ */
 export function empiricalFisherAccumulator(options: AccumulatorOptions): CurvatureAccumulator {
   return create('empiricalFisher', options);
 }

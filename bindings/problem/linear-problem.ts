@@ -47,7 +47,11 @@ import { curvatureOperator, type CurvatureOperator, type CurvatureOperatorOption
 import { batchRows, curvatureOptions, nonFiniteLoss, perSampleOptions, priorTerm, varianceAdaptationFrom, varianceAdaptationOptions } from './common.js';
 import type { CurvatureOptions, CurvatureResult, LinearKfac, MonteCarloOptions, Problem, Structure } from './types.js';
 
-/** Options of {@link linearProblem}. */
+/**
+ * Options of {@link linearProblem}.
+ *
+ * @category Problems
+ */
 export interface LinearProblemOptions {
   /** N × d inputs: dense `{ data, rows, cols }`, `number[][]`, CSR, or a resident {@link Matrix}. */
   X: MatrixInput | Matrix;
@@ -64,7 +68,11 @@ export interface LinearProblemOptions {
 
 export type { Structure, KfacFactors, CurvatureResult, CurvatureOptions, MonteCarloOptions, LinearKfac } from './types.js';
 
-/** The curvature results of {@link LinearProblem}: {@link CurvatureResult} with `'kfac'` an array of one that is also `{ A, G }`. */
+/**
+ * The curvature results of {@link LinearProblem}: {@link CurvatureResult} with `'kfac'` an array of one that is also `{ A, G }`.
+ *
+ * @category Curvature
+ */
 export type LinearCurvatureResult<S extends Structure> = CurvatureResult<S, LinearKfac>;
 
 type BKind = 'fisher' | 'ef' | 'mc';
@@ -73,6 +81,8 @@ type BKind = 'fisher' | 'ef' | 'mc';
  * A linear model with an exponential-family likelihood, resident in WebAssembly memory
  * (inputs, targets and per-sample workspaces are allocated once; calls reuse them).
  * Create with {@link linearProblem}; `free()` when done.
+ *
+ * @category Problems
  */
 export class LinearProblem extends Handle implements Problem {
   /** The linear model (θ layout, groups); `linear({ inputs, outputs, bias })`. */
@@ -635,8 +645,29 @@ function appendOnes(X: MatrixInput | Matrix): MatrixInput {
 }
 
 /**
- * A linear model f_n = W x_n with the given likelihood (see the module documentation for
- * every formula). X is validated and copied into WebAssembly memory once (a resident
+ * A linear model f_n = W x_n with the given likelihood, and every curvature matrix of its
+ * objective. With x_n ∈ R^d (a ones column appended last when `bias: true`), M the likelihood's
+ * outputs, θ = vec(W) class-major (θ[m·d + j] = W[m][j], D = M·d), ℓ_n = −log p(y_n | f_n),
+ * r_n = ∂ℓ_n/∂f_n, Λ_n = ∂²ℓ_n/∂f_n², J_n = I_M ⊗ x_nᵀ, g_n = J_nᵀ r_n = r_n ⊗ x_n and s = 1/N
+ * (`'mean'`, the paper's code, default) or 1 (`'sum'`, Eq. 1):
+ *
+ *     L(θ) = s · ( Σ_n ℓ_n(θ) + ‖θ‖² / (2σp²) )          σp² = priorVariance (∞: no prior)
+ *
+ * Every curvature is symmetric, D × D, and of the form s · Σ_n J_nᵀ B_n J_n (+ prior):
+ *
+ * | method                 | B_n                                         | PSD | prior s/σp² on the diagonal |
+ * |------------------------|---------------------------------------------|-----|-----------------------------|
+ * | `fisher`, `ggn`        | Λ_n                                         | yes | no                          |
+ * | `hessian`              | Λ_n (∇²f = 0 for a linear model)            | yes | yes                         |
+ * | `fisherMC`             | (1/S) Σ_s r(ỹ_ns) r(ỹ_ns)ᵀ, ỹ_ns ~ p(y \| f_n) | yes | no                        |
+ * | `empiricalFisher`      | r_n r_nᵀ                                    | yes | no                          |
+ *
+ * For exponential families with natural parameter f, GGN = Fisher exactly (Prop. 1), and for the
+ * linear model Hessian = GGN + prior. Structures: `'dense'` (SymMatrix D × D), `'diagonal'` (the
+ * exact diagonal), `'block'` (M SymMatrix d × d, block k = s·Σ_n B_n[k][k] x_n x_nᵀ), `'kfac'`
+ * (F ≈ G ⊗ A with A = (1/N) Σ_n x_n x_nᵀ, G = s·Σ_n B_n; exact when B_n is the same for all n).
+ *
+ * X is validated and copied into WebAssembly memory once (a resident
  * {@link Matrix} is used as is unless `bias` requires a copy).
  *
  * @throws TypeError / RangeError for bad shapes, non-finite values, labels outside the
@@ -646,6 +677,8 @@ function appendOnes(X: MatrixInput | Matrix): MatrixInput {
  * const theta = new Float64Array(p.dim);
  * p.loss(theta);             // log 2 ≈ 0.6931 (mean reduction)
  * const F = p.fisher(theta); // (1/N) Σ s(1−s) x xᵀ = XᵀX / (4N)
+ *
+ * @category Problems
  */
 export function linearProblem(options: LinearProblemOptions): LinearProblem {
   if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: linearProblem expects an options object');

@@ -46,7 +46,11 @@ import { curvatureOperator, type CurvatureOperator, type CurvatureOperatorOption
 import { batchRows, curvatureOptions, nonFiniteLoss, perSampleOptions, priorTerm, varianceAdaptationFrom, varianceAdaptationOptions } from './common.js';
 import type { CurvatureOptions, CurvatureResult, KfacLayer, MonteCarloOptions, Problem, Structure } from './types.js';
 
-/** Options of {@link problem}. */
+/**
+ * Options of {@link problem}.
+ *
+ * @category Problems
+ */
 export interface ProblemOptions {
   /** The model: {@link linear}, {@link mlp}, or any object implementing {@link Model}. */
   model: Model;
@@ -75,8 +79,16 @@ interface Linearization {
 }
 
 /**
- * A model × likelihood × data problem (see the module documentation). Create with
- * {@link problem}; `free()` when done (it frees the kept trace and the WebAssembly workspaces).
+ * A model × likelihood × data problem: L(θ) = s · (Σ_n ℓ_n + ‖θ‖²/(2σp²)) and its curvatures
+ * s · Σ_n J_nᵀ B_n J_n, every formula on the page of {@link problem}. Each curvature writes B_n as
+ * K factor vectors per sample — the categorical Fisher K = C − 1 (closed-form Cholesky factor of
+ * diag(p) − ppᵀ), one-output families K = 1 (√Λ_n), the multi-output Gaussian K = M, the EF K = 1
+ * (r_n), the MC Fisher K = S — and asks the model's trace for the Gram of the pullbacks J_nᵀ L_n
+ * in the requested structure. A model without the trace's fast paths (a plain-TypeScript model)
+ * gets the same results through its `jvp` and `residualHvp`. Create with {@link problem};
+ * `free()` when done (it frees the kept trace and the WebAssembly workspaces).
+ *
+ * @category Problems
  */
 export class ModelProblem extends Handle implements Problem {
   readonly model: Model;
@@ -766,6 +778,8 @@ function freeResult(r: SymMatrix | Float64Array | SymMatrix[]): void {
  * L_ik = −p_i √(p_k/(q_k q_{k+1})) for i > k (zero when q_{k+1} = 0). Tail sums, not 1 − Σ_{j<k},
  * keep it accurate when one class dominates; the products are ordered so that saturated
  * softmaxes (p_i = 0, q_{k+1} subnormal) give no overflow and no 0·∞. Returns the (N·(C−1)) × C stack of the columns.
+ *
+ * @category Likelihoods
  */
 export function categoricalFactor(f: Float64Array, N: number, C: number): Float64Array {
   const K = C - 1,
@@ -822,20 +836,49 @@ const PROBLEM_HINTS: Readonly<Record<string, string>> = {
 };
 
 /**
- * A problem: a model × a likelihood × data × a prior × a reduction (see the module documentation
- * for every formula). The linear model (`linear(...)`) with a one-output likelihood or the
- * categorical runs on {@link LinearProblem}'s fast paths (same numbers as {@link linearProblem});
- * every other model goes through its {@link Model} interface.
+ * A problem: a model × a likelihood × data × a prior × a reduction, with every curvature of its
+ * objective (the surface of {@link Problem}).
+ *
+ * With data (x_n, y_n), n = 1..N, f_n = f(θ, x_n) ∈ R^M from the model, J_n = ∂f_n/∂θ (M × D),
+ * ℓ_n = −log p(y_n | f_n), r_n = ∂ℓ_n/∂f_n, Λ_n = ∂²ℓ_n/∂f_n², s = 1/N (`'mean'`) or 1 (`'sum'`) and
+ * σp² the prior variance (∞: none):
+ *
+ *     L(θ)     = s · ( Σ_n ℓ_n + ‖θ‖²/(2σp²) )
+ *     ∇L       = s · ( Σ_n J_nᵀ r_n + θ/σp² )
+ *     GGN = F  = s · Σ_n J_nᵀ Λ_n J_n                                   (Prop. 1)
+ *     ∇²L      = GGN + s · Σ_n Σ_m r_nm ∇²_θ f_nm + (s/σp²) I             (Eq. 8–9)
+ *     F_MC     = s · Σ_n (1/S) Σ_s ĝ_ns ĝ_nsᵀ,  ĝ_ns = J_nᵀ r(ỹ_ns),  ỹ_ns ~ p(y | f_n)
+ *     F̃        = s · Σ_n g_n g_nᵀ,  g_n = J_nᵀ r_n                      (Eq. 3)
+ *
+ * `fisher`, `ggn`, `fisherMC` and `empiricalFisher` return the data term only (no prior); the
+ * optimizers add the prior's curvature s/σp² and the damping. One forward pass per θ: the problem
+ * keeps the model's trace and f, r, Λ of the last θ it saw, so `lossAndGradient(θ)` followed by
+ * `fisher(θ)` runs the model once; products (`fisherVectorProduct`, `hessianVectorProduct`) never
+ * form D × D. The linear model (`linear(...)`) with a one-output likelihood or the categorical
+ * runs on {@link LinearProblem}'s fast paths (same numbers as {@link linearProblem}); every other
+ * model goes through its {@link Model} interface.
  *
  * @throws TypeError / RangeError naming the argument: a model without the Model shape, X not
  *   N × model.inputs, y not in the likelihood's support or of the wrong shape, model.outputs ≠
  *   likelihood.outputs, priorVariance ≤ 0, an unknown reduction, non-finite values.
  * @example
- * const model = mlp({ sizes: [64, 32, 10], activation: 'tanh' });
+ * ```ts
+ * await init();
+ * const digits = await loadDigits();                                  // 1797 × 64
+ * const N = 500, X = { data: digits.X.data.subarray(0, N * 64), rows: N, cols: 64 }, y = digits.y.subarray(0, N);
+ * const model = mlp({ sizes: [64, 16, 10], activation: 'tanh' });
  * const p = problem({ model, X, y, likelihood: categorical({ classes: 10 }) });
  * const theta = model.init(0);
  * const { loss, gradient } = p.lossAndGradient(theta);
- * const F = p.fisher(theta, { structure: 'kfac' }); // one { A, G } per layer
+ * p.dim;                                          // 1210
+ * loss.toFixed(4);                                // '2.3244'
+ * p.fisher(theta).trace().toFixed(4);             // '6.0805'
+ * p.empiricalFisher(theta).trace().toFixed(4);    // '6.2246'
+ * p.hessian(theta).trace().toFixed(4);            // '5.4651'
+ * p.fisher(theta, { structure: 'kfac' });         // one { A, G } per layer: A 65 × 65, G 16 × 16; A 17 × 17, G 10 × 10
+ * ```
+ *
+ * @category Problems
  */
 export function problem(options: ProblemOptions): Problem {
   if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: problem expects an options object { model, X, y, likelihood, priorVariance?, reduction? }');

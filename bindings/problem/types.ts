@@ -26,6 +26,8 @@ import type { KfacFactorOptions, LayerExactBlock, LayerKfac, Model } from '../mo
  * the exact diagonal, never forming D × D), `'block'` (one SymMatrix per parameter group — the
  * layers — its exact diagonal block, in θ order; the linear model of {@link linearProblem} has one
  * block per output class instead, as before), `'kfac'` (Kronecker factors, see {@link KfacFactors}).
+ *
+ * @category Curvature
  */
 export type Structure = 'dense' | 'diagonal' | 'block' | 'kfac';
 
@@ -36,6 +38,8 @@ export type Structure = 'dense' | 'diagonal' | 'block' | 'kfac';
  * the layer has no bias), G = s · Σ_n (∂f_n/∂z)ᵀ B_n (∂f_n/∂z). Note: θ stores W (out × in) then b
  * (PyTorch's order), so θ's layer slice is a permutation of [W | b]: W[o][i] at offset + o·in + i,
  * b[o] at offset + out·in + o. Exact for a one-layer model whose B_n does not vary with n.
+ *
+ * @category Curvature
  */
 export interface KfacFactors extends LayerKfac {
   /** Input factor (1/N) Σ_n ā_n ā_nᵀ. */
@@ -49,24 +53,40 @@ export interface KfacFactors extends LayerKfac {
  * dense layers, and for {@link sequential} networks also convolutions, with
  * `kfacApproximation` and `bias` as asked) or, for a layer without a Kronecker form (batch and
  * layer norm), its exact block `{ exact }` of the same curvature.
+ *
+ * @category Curvature
  */
 export type KfacLayer = KfacFactors | LayerExactBlock;
 
 /**
  * The result type for a given structure; `'kfac'` gives one {@link KfacFactors} per layer (`Kf`
  * narrows it: {@link LinearProblem}'s one-layer array also carries that layer's `A` and `G`).
+ *
+ * @category Curvature
  */
 export type CurvatureResult<S extends Structure, Kf extends KfacLayer[] = KfacLayer[]> = S extends 'diagonal' ? Float64Array : S extends 'block' ? SymMatrix[] : S extends 'kfac' ? Kf : SymMatrix;
 
-/** {@link LinearProblem}'s `'kfac'` result: its one layer's factors, as an array of one that is also `{ A, G }`. */
+/**
+ * {@link LinearProblem}'s `'kfac'` result: its one layer's factors, as an array of one that is also `{ A, G }`.
+ *
+ * @category Curvature
+ */
 export type LinearKfac = KfacFactors[] & KfacFactors;
 
-/** Options of the curvature builders. */
+/**
+ * Options of the curvature builders.
+ *
+ * @category Curvature
+ */
 export interface CurvatureOptions<S extends Structure = 'dense'> extends KfacFactorOptions {
   structure?: S;
 }
 
-/** Options of `fisherMC`. */
+/**
+ * Options of `fisherMC`.
+ *
+ * @category Curvature
+ */
 export interface MonteCarloOptions<S extends Structure = 'dense'> extends CurvatureOptions<S> {
   /** S ≥ 1 sampled labels per data point (default 1). */
   samples?: number;
@@ -74,7 +94,27 @@ export interface MonteCarloOptions<S extends Structure = 'dense'> extends Curvat
   seed?: number;
 }
 
-/** Every problem's surface (see the module documentation for the formulas). */
+/**
+ * Every problem's surface — {@link LinearProblem} and the model problems of {@link problem} alike.
+ * The optimizers, the grid search and the curvature-vector products take any Problem.
+ *
+ * With the reduction factor s = 1/N (`'mean'`) or 1 (`'sum'`), σp² the prior variance,
+ * ℓ_n = −log p(y_n | f_n), r_n = ∂ℓ_n/∂f_n, Λ_n = ∂²ℓ_n/∂f_n² and J_n = ∂f_n/∂θ,
+ * L(θ) = s · (Σ_n ℓ_n + ‖θ‖²/(2σp²)) and every curvature is s · Σ_n J_nᵀ B_n J_n (+ the residual
+ * term and the prior for the Hessian), symmetric, D × D:
+ *
+ * | method              | B_n                                          | + s Σ r_nm ∇²f_nm | + s/σp² I |
+ * |---------------------|----------------------------------------------|-------------------|-----------|
+ * | `fisher`, `ggn`     | Λ_n = ∂²ℓ_n/∂f_n²                            | no                | no        |
+ * | `hessian`           | Λ_n                                          | yes               | yes       |
+ * | `fisherMC`          | (1/S) Σ_s r(ỹ_ns) r(ỹ_ns)ᵀ, ỹ_ns ~ p(y \| f_n) | no               | no        |
+ * | `empiricalFisher`   | r_n r_nᵀ                                     | no                | no        |
+ *
+ * Each returns the structure asked for ({@link Structure}): dense, diagonal, per-group blocks or
+ * Kronecker factors.
+ *
+ * @category Problems
+ */
 export interface Problem {
   /** The model (the linear model for {@link linearProblem}). */
   readonly model: Model;

@@ -21,14 +21,22 @@ import { apply, checkAbort, checkOperator, checkVector, dot, iterativeOptionKeys
 import { kfacInverse, type DenseKfacFactors, type PreconditionerOperator } from './kfac.js';
 import type { SymMatrix } from '../linalg/symmatrix.js';
 
-/** What {@link cg} reports after each iteration. */
+/**
+ * What {@link cg} reports after each iteration.
+ *
+ * @category Solvers
+ */
 export interface CgProgress {
   iteration: number;
   /** ‖r_k‖ / ‖b‖. */
   residual: number;
 }
 
-/** KFAC factors as a CG preconditioner: (G + γ_G I)⁻¹ ⊗ (A + γ_A I)⁻¹ per layer (see {@link kfacInverse}). */
+/**
+ * KFAC factors as a CG preconditioner: (G + γ_G I)⁻¹ ⊗ (A + γ_A I)⁻¹ per layer (see {@link kfacInverse}).
+ *
+ * @category Solvers
+ */
 export interface KfacPreconditionerSpec {
   factors: readonly (DenseKfacFactors | { A: SymMatrix; G: SymMatrix })[];
   groups: readonly ParameterGroup[];
@@ -36,7 +44,11 @@ export interface KfacPreconditionerSpec {
   damping: number;
 }
 
-/** Options of {@link cg}. */
+/**
+ * Options of {@link cg}.
+ *
+ * @category Solvers
+ */
 export interface CgOptions extends IterativeOptions<CgProgress> {
   /** λ ≥ 0: solve (A + λI) x = b (default 0). */
   damping?: number;
@@ -45,7 +57,8 @@ export interface CgOptions extends IterativeOptions<CgProgress> {
   /** At most this many iterations = products (default min(D, 1000)). */
   maxIterations?: number;
   /**
-   * P ≈ A + λI, symmetric positive definite: a `Float64Array` of its diagonal (all > 0; P⁻¹ r = r / p),
+   * P ≈ A + λI, symmetric positive definite: a `Float64Array` of its diagonal (all > 0; P⁻¹ r = r / p;
+   * a curvature diagonal needs the damping added: {@link dampedDiagonal}),
    * an operator `{ dim, apply(r) }` giving P⁻¹ r, or KFAC factors `{ factors, groups, damping }`.
    */
   preconditioner?: Float64Array | PreconditionerOperator | KfacPreconditionerSpec;
@@ -65,7 +78,67 @@ const CG_HINTS: Readonly<Record<string, string>> = {
 };
 const KFAC_SPEC_KEYS: readonly string[] = ['factors', 'groups', 'damping'];
 
-/** The result of {@link cg}. */
+/** Why entry `i` of a diagonal preconditioner is refused, and what to do about it. */
+function diagonalPreconditionerMessage(P: Float64Array, i: number): string {
+  const v = P[i]!;
+  if (!Number.isFinite(v)) return `natgrad: cg: preconditioner[${i}] is ${v}: a diagonal preconditioner must be finite and positive`;
+  return (
+    `natgrad: cg: preconditioner[${i}] is ${Object.is(v, -0) ? '-0' : v}: a diagonal preconditioner must be positive. A curvature diagonal ` +
+    "(p.fisher(θ, { structure: 'diagonal' }), ggn, empiricalFisher) needs the damping and the prior's curvature added (diag + λ + s/σp²: " +
+    'dampedDiagonal(diag, λ + p.priorCurvature())): it is 0 where a parameter has no curvature, e.g. the weights of an input that is always 0'
+  );
+}
+
+/**
+ * A curvature diagonal made a valid {@link cg} preconditioner: `diag[i] + damping` for every i,
+ * in a new array. Curvature diagonals (`p.fisher(θ, { structure: 'diagonal' })`, `p.ggn`,
+ * `p.empiricalFisher`) are only positive semi-definite — a parameter the data never move, such as
+ * the weight of an input pixel that is always 0, has a 0 entry — and hold neither the damping λ
+ * nor the prior's curvature s/σp²: pass `damping = λ + p.priorCurvature()` to precondition
+ * (F + (λ + s/σp²) I).
+ *
+ * @param diag - the diagonal, length D, finite.
+ * @param damping - added to every entry, finite and ≥ 0.
+ * @returns a new `Float64Array` of length D, every entry > 0.
+ * @throws TypeError when `diag` is not an array of numbers or `damping` is not a number;
+ *   RangeError for a non-finite entry, a negative or non-finite damping, or an entry of
+ *   diag + damping that is not positive (with its index: a negative entry needs a larger damping).
+ * @example
+ * ```ts
+ * dampedDiagonal(Float64Array.of(0, 2, 0.5), 1e-3); // Float64Array [0.001, 2.001, 0.501]
+ * const P = dampedDiagonal(p.fisher(theta, { structure: 'diagonal' }), 1e-3 + p.priorCurvature());
+ * cg(fisherOperator, g, { damping: 1e-3 + p.priorCurvature(), preconditioner: P });
+ * ```
+ *
+ * @category Solvers
+ */
+export function dampedDiagonal(diag: Float64Array | readonly number[], damping: number): Float64Array {
+  if (!(diag instanceof Float64Array) && !Array.isArray(diag) && !ArrayBuffer.isView(diag)) {
+    throw new TypeError('natgrad: dampedDiagonal: diag must be a Float64Array or an array of numbers');
+  }
+  const lambda = checkScalar(damping, 'dampedDiagonal: damping', 'nonnegative');
+  const d = diag as ArrayLike<number>;
+  const bad = firstNonFinite(d);
+  if (bad >= 0) throw new RangeError(`natgrad: dampedDiagonal: diag[${bad}] is not finite (${d[bad]})`);
+  const out = new Float64Array(d.length);
+  for (let i = 0; i < out.length; i++) {
+    const v = d[i]! + lambda;
+    if (!(v > 0)) {
+      throw new RangeError(
+        `natgrad: dampedDiagonal: diag[${i}] + damping = ${d[i]} + ${lambda} = ${v} is not positive: ` +
+          (d[i]! < 0 ? `the entry is negative, the damping must exceed ${-d[i]!}` : 'pass a damping > 0 (λ, plus p.priorCurvature() with a prior)'),
+      );
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/**
+ * The result of {@link cg}.
+ *
+ * @category Solvers
+ */
 export interface CgResult {
   x: Float64Array;
   /** Iterations done (each one product with A). */
@@ -92,8 +165,11 @@ export interface CgResult {
  * `reason: 'negativeCurvature'` and the iterate so far — Steihaug's rule).
  *
  * Scaling: A, b, λ and P may be anywhere in the float64 range (A ~ 1e±200, b ~ 1e±170): the
- * recurrence runs on the problem divided by powers of two near ‖b‖ and ‖(A + λI) u‖ (see the
- * module documentation), and the operator and P⁻¹ are only applied to vectors of norm in [1, 2).
+ * recurrence runs on Â ŷ = b̂ with b̂ = b / β and Â = (A + λI) / α, where β ≈ ‖b‖ and
+ * α ≈ ‖(A + λI) u‖ (u the unit-scale vector of the first product) are powers of two, and returns
+ * x = x0 + (β/α)·ŷ. Dividing by powers of two is exact, so inside the float64 range the iterates
+ * are those of unscaled CG, and `cg(2ᵏA, 2ʲb)` (damping 2ᵏλ) returns exactly 2^{j−k} times
+ * `cg(A, b)` (damping λ). The operator and P⁻¹ are only applied to vectors of norm in [1, 2).
  * The one limit is the answer: an x above the float64 range is an error, not ±Infinity (one
  * below it rounds to subnormals or 0, as any float64 product does).
  * @param op A, any `{ dim, matvec }`.
@@ -105,8 +181,17 @@ export interface CgResult {
  *   preconditioner that returns non-finite entries (named as such), a solution x that overflows;
  *   the signal's reason when aborted.
  * @example
- * const { x, converged } = cg({ dim: 2, matvec: (v) => Float64Array.of(2 * v[0], 3 * v[1]) }, Float64Array.of(2, 3));
- * // x = [1, 1], converged = true after 2 iterations
+ * ```ts
+ * const A = { dim: 2, matvec: (v) => Float64Array.of(2 * v[0], 3 * v[1]) };   // A = diag(2, 3)
+ * const r = cg(A, Float64Array.of(2, 3));
+ * // r.x = [1, 1], r.converged = true, r.iterations = 2, r.residual = 0, r.product = [2, 3]
+ * cg(A, Float64Array.of(2, 3), { damping: 1 }).x;                             // [0.6667, 0.75] = b / (diag + λ)
+ * // the NGD direction of a network, matrix-free: (F + λI)⁻¹ ∇L
+ * const { x, iterations } = cg(curvatureOperator(p, theta, { kind: 'fisher' }), p.gradient(theta), { damping: 1e-2 });
+ * // the 500-digit MLP of `problem`'s example (D = 1210): converged in 44–45 iterations (by binary), x = F.solve(g, { damping: 1e-2 }) to 1e-10
+ * ```
+ *
+ * @category Solvers
  */
 export function cg(op: LinearOperator, b: Float64Array, options: CgOptions = {}): CgResult {
   const o = checkOptions<CgOptions>(options, 'cg', CG_KEYS, CG_HINTS);
@@ -123,7 +208,7 @@ export function cg(op: LinearOperator, b: Float64Array, options: CgOptions = {})
   const P = o.preconditioner;
   if (P instanceof Float64Array) {
     if (P.length !== D) throw new RangeError(`natgrad: cg: the diagonal preconditioner has length ${P.length}, the operator's dim is ${D}`);
-    for (let i = 0; i < D; i++) if (!(P[i]! > 0) || !Number.isFinite(P[i]!)) throw new RangeError(`natgrad: cg: the diagonal preconditioner must be positive and finite, entry ${i} is ${P[i]}`);
+    for (let i = 0; i < D; i++) if (!(P[i]! > 0) || !Number.isFinite(P[i]!)) throw new RangeError(diagonalPreconditionerMessage(P, i));
     pinv = (u) => u.map((x, i) => x / P[i]!);
   } else if (P !== undefined) {
     let po: PreconditionerOperator;

@@ -10,6 +10,8 @@
  * non-positive curvature (`reason`). {@link cg} itself never throws this: it returns
  * `converged: false` with the reason; the optimizers that need a converged solve throw it, and
  * their `run` ends with status `'failed'`.
+ *
+ * @category Errors
  */
 export class ConvergenceError extends Error {
   readonly iterations: number;

@@ -51,14 +51,22 @@ function scaledProducts(op: LinearOperator, where: string, signal: AbortSignal |
   };
 }
 
-/** What the estimators report after each product. */
+/**
+ * What the estimators report after each product.
+ *
+ * @category Matrix-free
+ */
 export interface EstimateProgress {
   products: number;
   /** The running estimate (the trace; for the diagonal, its sum). */
   estimate: number;
 }
 
-/** Options of {@link traceEstimate}. */
+/**
+ * Options of {@link traceEstimate}.
+ *
+ * @category Matrix-free
+ */
 export interface TraceEstimateOptions extends IterativeOptions<EstimateProgress> {
   /** Products with A (default 30; Hutch++ uses multiples of 3: ⌊probes/3⌋ each for sketch, basis, residual). */
   probes?: number;
@@ -67,7 +75,11 @@ export interface TraceEstimateOptions extends IterativeOptions<EstimateProgress>
   method?: 'hutchinson' | 'hutch++';
 }
 
-/** The result of {@link traceEstimate}. */
+/**
+ * The result of {@link traceEstimate}.
+ *
+ * @category Matrix-free
+ */
 export interface TraceEstimate {
   estimate: number;
   /**
@@ -88,14 +100,18 @@ export interface TraceEstimate {
  * Accuracy: Hutchinson is unbiased with variance 2(‖A‖_F² − Σ_i A_ii²)/m; Hutch++ is unbiased with
  * error O(‖A‖_nuclear / m) for PSD A (vs O(‖A‖_F/√m)) — much better when the spectrum decays. The returned
  * standard error is estimated from the probes. Cost: m products with A (Hutch++: m, in three
- * thirds, plus O(m²·D) for the QR); memory O(D) (Hutch++: 2m/3·D doubles). Scale-invariant (see
- * the module documentation); Hutch++ drops a sketch column whose part orthogonal to the basis
+ * thirds, plus O(m²·D) for the QR); memory O(D) (Hutch++: 2m/3·D doubles). Scale-invariant: the
+ * estimator runs on Â = A / s, with s a power of two near ‖A z₁‖ of the first nonzero product, and
+ * multiplies the estimate and the standard error back by s, so `traceEstimate(2ᵏA)` is 2ᵏ times
+ * `traceEstimate(A)` to the bit and entries anywhere from 1e-200 to 1e200 work; Hutch++ drops a sketch column whose part orthogonal to the basis
  * is ≤ 1e-12 of its norm (numerically in the span).
  * @throws UnknownOptionError for an option it does not know; RangeError for probes that is not an
  *   integer ≥ 1 (Hutch++: ≥ 3), an unknown method, a dim mismatch, an operator that returns
  *   non-finite entries.
  * @example
  * traceEstimate(F, { probes: 100, seed: 1 }); // { estimate ≈ tr F, standardError, products: 100 }
+ *
+ * @category Matrix-free
  */
 export function traceEstimate(op: LinearOperator, options: TraceEstimateOptions = {}): TraceEstimate {
   const o = checkOptions<TraceEstimateOptions>(options, 'traceEstimate', TRACE_KEYS, ESTIMATE_HINTS);
@@ -163,14 +179,22 @@ export function traceEstimate(op: LinearOperator, options: TraceEstimateOptions 
   return { estimate: (low + mean) * A.scale, standardError: se * A.scale, products: A.products };
 }
 
-/** Options of {@link diagonalEstimate}. */
+/**
+ * Options of {@link diagonalEstimate}.
+ *
+ * @category Matrix-free
+ */
 export interface DiagonalEstimateOptions extends IterativeOptions<EstimateProgress> {
   /** Products with A (default 30). */
   probes?: number;
   seed?: number;
 }
 
-/** The result of {@link diagonalEstimate}. */
+/**
+ * The result of {@link diagonalEstimate}.
+ *
+ * @category Matrix-free
+ */
 export interface DiagonalEstimate {
   estimate: Float64Array;
   /** Per-entry standard error from the probes' sample variance. */
@@ -183,9 +207,20 @@ export interface DiagonalEstimate {
  *
  * Accuracy: unbiased; entry j has variance (Σ_{k≠j} A_jk²)/m — exact for a diagonal A, poor where
  * off-diagonal mass dominates. The standard errors are estimated from the probes. Cost: m products
- * with A, O(m·D); memory 3 D-vectors. Scale-invariant (see the module documentation).
+ * with A, O(m·D); memory 3 D-vectors. Scale-invariant: the estimator runs on Â = A / s, with s a
+ * power of two near ‖A z₁‖ of the first nonzero product, and multiplies the estimates and standard
+ * errors back by s (`diagonalEstimate(2ᵏA)` is 2ᵏ times `diagonalEstimate(A)` to the bit).
  * @throws UnknownOptionError for an option it does not know; RangeError for probes that is not an
  *   integer ≥ 1, a dim mismatch, an operator that returns non-finite entries.
+ * @example
+ * ```ts
+ * const A = { dim: 2, matvec: (v) => Float64Array.of(2 * v[0] + v[1], v[0] + 3 * v[1]) }; // [[2, 1], [1, 3]]
+ * const { estimate, standardError } = diagonalEstimate(A, { probes: 30, seed: 1 });
+ * // estimate ≈ [2.2, 3.2] (diag [2, 3]), standardError ≈ [0.18, 0.18]: the off-diagonal 1 is the noise
+ * diagonalEstimate(F, { probes: 100 }).estimate;   // a curvature operator's diagonal, matrix-free
+ * ```
+ *
+ * @category Matrix-free
  */
 export function diagonalEstimate(op: LinearOperator, options: DiagonalEstimateOptions = {}): DiagonalEstimate {
   const o = checkOptions<DiagonalEstimateOptions>(options, 'diagonalEstimate', DIAGONAL_KEYS, ESTIMATE_HINTS);

@@ -23,7 +23,11 @@ import type { CholeskyFactor } from '../linalg/symmatrix.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
 import type { ParameterGroup } from '../models/model.js';
 
-/** One layer's factors as dense row-major arrays (A: (in+1)² with the bias coordinate last, G: out²). */
+/**
+ * One layer's factors as dense row-major arrays (A: (in+1)² with the bias coordinate last, G: out²).
+ *
+ * @category Solvers
+ */
 export interface DenseKfacFactors {
   A: Float64Array;
   G: Float64Array;
@@ -32,21 +36,33 @@ export interface DenseKfacFactors {
   exact?: undefined;
 }
 
-/** A group's exact curvature block as a dense row-major array (size²). */
+/**
+ * A group's exact curvature block as a dense row-major array (size²).
+ *
+ * @category Solvers
+ */
 export interface DenseExactBlock {
   exact: Float64Array;
   A?: undefined;
   G?: undefined;
 }
 
-/** One group's entry of {@link kfacInverse}: Kronecker factors or an exact block, as arrays or SymMatrix. */
+/**
+ * One group's entry of {@link kfacInverse}: Kronecker factors or an exact block, as arrays or SymMatrix.
+ *
+ * @category Solvers
+ */
 export type KfacInverseEntry =
   | DenseKfacFactors
   | DenseExactBlock
   | { A: SymMatrix; G: SymMatrix; bias?: 'joint' | 'separate' | 'none'; exact?: undefined }
   | { exact: SymMatrix; A?: undefined; G?: undefined };
 
-/** The preconditioner {@link cg} takes: y = P⁻¹ r. */
+/**
+ * The preconditioner {@link cg} takes: y = P⁻¹ r.
+ *
+ * @category Solvers
+ */
 export interface PreconditionerOperator {
   readonly dim: number;
   /** P⁻¹ r (a new array). */
@@ -55,7 +71,11 @@ export interface PreconditionerOperator {
   free?(): void;
 }
 
-/** The KFAC inverse operator of {@link kfacInverse}. */
+/**
+ * The KFAC inverse operator of {@link kfacInverse}.
+ *
+ * @category Solvers
+ */
 export interface KfacInverse extends PreconditionerOperator {
   /** Per layer: the damping actually added, γ_A and γ_G, and π. */
   readonly dampings: readonly { gammaA: number; gammaG: number; pi: number }[];
@@ -68,7 +88,17 @@ function trace(a: Float64Array, n: number): number {
   return t;
 }
 
-/** γ_A, γ_G and π for factors A (p × p) and G (q × q) and damping λ (Martens & Grosse §6.3). */
+/**
+ * γ_A, γ_G and π for factors A (p × p) and G (q × q) and damping λ (Martens & Grosse §6.3).
+ * @example
+ * ```ts
+ * // A = 4·I₂ (tr A / 2 = 4), G = [1] (tr G / 1 = 1): π = √(4/1) = 2
+ * factoredDamping(Float64Array.of(4, 0, 0, 4), 2, Float64Array.of(1), 1, 1e-2);
+ * // { gammaA: 0.2, gammaG: 0.05, pi: 2 }: γ_A = π√λ, γ_G = √λ/π
+ * ```
+ *
+ * @category Solvers
+ */
 export function factoredDamping(A: Float64Array, p: number, G: Float64Array, q: number, lambda: number): { gammaA: number; gammaG: number; pi: number } {
   const ta = trace(A, p) / p,
     tg = trace(G, q) / q;
@@ -78,13 +108,39 @@ export function factoredDamping(A: Float64Array, p: number, G: Float64Array, q: 
 }
 
 /**
- * (G + γ_G I)⁻¹ ⊗ (A + γ_A I)⁻¹ per dense layer, as a preconditioner on θ (see the module documentation).
+ * (G + γ_G I)⁻¹ ⊗ (A + γ_A I)⁻¹ per dense layer, as a preconditioner on θ, with the factored
+ * Tikhonov damping of Martens & Grosse (2015, §6.3, {@link factoredDamping}):
+ *
+ *     γ_A = π_l √λ,   γ_G = √λ / π_l,   π_l² = (tr A_l / dim A_l) / (tr G_l / dim G_l)
+ *
+ * (π_l = 1 when either trace is 0). In the layer's [W | b] order (row o = [W[o][·], b[o]]) the
+ * Kronecker product acts as V ↦ G V A, so the inverse is V ↦ Ĝ⁻¹ V Â⁻¹ (Ĝ = G + γ_G I,
+ * Â = A + γ_A I): two Cholesky factorizations per layer, (out³ + (in+1)³)/3 flops, then
+ * 2·out·(in+1)·(out + in + 1) flops per application; each application gathers the layer's slice of
+ * θ (W, then b) into [W | b], applies, and scatters back (a convolution: W as out × (in·kh·kw)).
+ * With a separate bias (`bias: 'separate'`) the bias block is G ⊗ [1] with the same damping
+ * (π² = 1/(tr G/out)); a group given as an exact block B (`{ exact }`: batch and layer norm) is
+ * inverted as (B + λI)⁻¹; groups without an entry (one entry per dense group only) are left as
+ * the identity.
  * @param factors one { A, G } per group, in θ order (SymMatrix from `problem.fisher(θ, { structure: 'kfac' })`, or dense arrays).
  * @param groups the model's parameter groups (`problem.model.groups`).
  * @param options `damping` λ ≥ 0, required (λ = 0 needs A and G positive definite).
  * @throws TypeError without `damping`; UnknownOptionError for any other option; RangeError for a
  *   negative λ or factors whose sizes do not match the groups; NotPositiveDefiniteError when a
  *   damped factor is not positive definite.
+ * @example
+ * ```ts
+ * const model = mlp({ sizes: [64, 16, 10], activation: 'tanh' });
+ * const p = problem({ model, X, y, likelihood: categorical({ classes: 10 }) });   // 500 digits
+ * const theta = model.init(0);
+ * const factors = p.fisher(theta, { structure: 'kfac' });                        // one { A, G } per layer
+ * const P = kfacInverse(factors, model.groups, { damping: 1e-2 });
+ * P.dampings.map((d) => d.pi.toFixed(4));   // ['4.0954', '1.2725']
+ * const direction = P.apply(p.gradient(theta)); // the KFAC step direction, length D = 1210
+ * P.free();
+ * ```
+ *
+ * @category Solvers
  */
 export function kfacInverse(factors: readonly KfacInverseEntry[], groups: readonly ParameterGroup[], options: { damping: number }): KfacInverse {
   const o = checkOptions<{ damping: number }>(options, 'kfacInverse', ['damping'], { lambda: "did you mean 'damping'? (λ of the factored damping)" });

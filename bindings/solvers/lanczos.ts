@@ -26,14 +26,22 @@ export function rademacher(g: { uniform(): number }, D: number): Float64Array {
   return z;
 }
 
-/** What {@link lanczos} reports after each step. */
+/**
+ * What {@link lanczos} reports after each step.
+ *
+ * @category Matrix-free
+ */
 export interface LanczosProgress {
   step: number;
   alpha: number;
   beta: number;
 }
 
-/** Options of {@link lanczos}. */
+/**
+ * Options of {@link lanczos}.
+ *
+ * @category Matrix-free
+ */
 export interface LanczosOptions extends IterativeOptions<LanczosProgress> {
   /** m ≤ D Lanczos steps (= products). Required: there is no default. */
   steps: number;
@@ -50,7 +58,11 @@ export interface LanczosOptions extends IterativeOptions<LanczosProgress> {
   keepBasis?: boolean;
 }
 
-/** The Lanczos tridiagonal T_m = Qᵀ A Q (and Q when kept). */
+/**
+ * The Lanczos tridiagonal T_m = Qᵀ A Q (and Q when kept).
+ *
+ * @category Matrix-free
+ */
 export interface LanczosResult {
   /** Diagonal α_0 … α_{m−1}. */
   alpha: Float64Array;
@@ -226,12 +238,22 @@ class LanczosProcess {
  * Cost: m products with A plus 4·m²·D flops for the reorthogonalization (two Gram–Schmidt passes
  * against every previous vector); memory m·D doubles for the basis (kept internally even without
  * `keepBasis`, which only returns it). Full reorthogonalization keeps the Ritz values free of
- * the spurious copies that plain Lanczos produces in floating point. Scale-invariant: runs on
- * A / s and returns α and β of A (see the module documentation); the breakdown test
- * β_j ≤ 1e-12·max(|α|, β) is relative.
+ * the spurious copies that plain Lanczos produces in floating point. Scale-invariant: the
+ * recurrence runs on Â = A / s, with s a power of two near ‖A q₀‖ for the first unit vector q₀
+ * with a nonzero product, and α and β are multiplied back by s (exactly), so `lanczos(2ᵏA)` gives
+ * 2ᵏ times the α and β of `lanczos(A)` to the bit and a spectrum anywhere from 1e-200 to 1e200
+ * works; the breakdown test β_j ≤ 1e-12·max(|α|, β) is relative.
  * @throws TypeError when `steps` is missing (it is required) or not a number; UnknownOptionError
  *   for an option it does not know; RangeError for a dim mismatch, a non-finite or zero v0, steps
  *   that is not an integer in [1, D], an operator that returns non-finite entries.
+ * @example
+ * ```ts
+ * const A = { dim: 4, matvec: (v) => Float64Array.of(v[0], 2 * v[1], 3 * v[2], 4 * v[3]) }; // diag(1, 2, 3, 4)
+ * const { alpha, beta, steps } = lanczos(A, { steps: 2, seed: 0 });
+ * // alpha = [2.5, 2.5], beta = [1.1180…, 0.8944…], steps = 2: T₂ = [[2.5, 1.118], [1.118, 2.5]]
+ * ```
+ *
+ * @category Matrix-free
  */
 export function lanczos(op: LinearOperator, options: LanczosOptions): LanczosResult {
   const o = checkOptions<LanczosOptions>(options, 'lanczos', LANCZOS_KEYS, LANCZOS_HINTS);
@@ -252,7 +274,11 @@ export function lanczos(op: LinearOperator, options: LanczosOptions): LanczosRes
   return out;
 }
 
-/** What {@link topEigenvalues} reports after each Lanczos step. */
+/**
+ * What {@link topEigenvalues} reports after each Lanczos step.
+ *
+ * @category Matrix-free
+ */
 export interface EigenProgress {
   iterations: number;
   /** The current estimates of the wanted eigenvalues (as in the result's `values`). */
@@ -261,7 +287,11 @@ export interface EigenProgress {
   residuals: Float64Array;
 }
 
-/** Options of {@link topEigenvalues}. */
+/**
+ * Options of {@link topEigenvalues}.
+ *
+ * @category Matrix-free
+ */
 export interface TopEigenvaluesOptions extends IterativeOptions<EigenProgress> {
   /** How many eigenvalues (from each end for `'both'`), 1 ≤ k ≤ D (default 1). */
   k?: number;
@@ -278,7 +308,11 @@ export interface TopEigenvaluesOptions extends IterativeOptions<EigenProgress> {
   vectors?: boolean;
 }
 
-/** The result of {@link topEigenvalues}. */
+/**
+ * The result of {@link topEigenvalues}.
+ *
+ * @category Matrix-free
+ */
 export interface TopEigenvaluesResult {
   /** 'largest': descending; 'smallest': ascending; 'both': the k smallest ascending then the k largest ascending (all ascending). */
   values: Float64Array;
@@ -308,12 +342,16 @@ export interface TopEigenvaluesResult {
  * the gap ratio), slow in clusters. Not converged within maxIterations → `converged: false`,
  * with the residual bounds. Cost: m products with A, 4·m²·D flops of reorthogonalization, an
  * m × m eigenproblem per step (negligible for m ≪ D); memory m·D doubles. Scale-invariant: the
- * spectrum may sit anywhere in the float64 range (1e-200 … 1e200); see the module documentation.
+ * spectrum may sit anywhere in the float64 range (1e-200 … 1e200): Lanczos runs on Â = A / s
+ * (s a power of two near ‖A q₀‖), the Ritz values and residual bounds are multiplied back by s, and
+ * `tol` is relative to that scale.
  * @throws UnknownOptionError for an option it does not know; RangeError for k or maxIterations
  *   that is not an integer in range (k ≤ D), a bad `which`, non-positive tol, a dim mismatch, an
  *   operator that returns non-finite entries.
  * @example
  * topEigenvalues(H, { k: 1, which: 'both' }); // { smallest: [λ_min], largest: [λ_max], … }
+ *
+ * @category Matrix-free
  */
 export function topEigenvalues(op: LinearOperator, options: TopEigenvaluesOptions = {}): TopEigenvaluesResult {
   const o = checkOptions<TopEigenvaluesOptions>(options, 'topEigenvalues', TOP_KEYS, TOP_HINTS);
@@ -389,13 +427,21 @@ export function topEigenvalues(op: LinearOperator, options: TopEigenvaluesOption
   return out;
 }
 
-/** What {@link spectralDensity} reports after each probe. */
+/**
+ * What {@link spectralDensity} reports after each probe.
+ *
+ * @category Matrix-free
+ */
 export interface DensityProgress {
   probe: number;
   probes: number;
 }
 
-/** Options of {@link spectralDensity}. */
+/**
+ * Options of {@link spectralDensity}.
+ *
+ * @category Matrix-free
+ */
 export interface SpectralDensityOptions extends IterativeOptions<DensityProgress> {
   /** Number of Rademacher probes (default 10). */
   probes?: number;
@@ -408,7 +454,11 @@ export interface SpectralDensityOptions extends IterativeOptions<DensityProgress
   sigma?: number;
 }
 
-/** The result of {@link spectralDensity}. */
+/**
+ * The result of {@link spectralDensity}.
+ *
+ * @category Matrix-free
+ */
 export interface SpectralDensityResult {
   /** Per probe: the Ritz values θ_j (ascending) — the quadrature nodes. */
   nodes: Float64Array[];
@@ -435,10 +485,22 @@ export interface SpectralDensityResult {
  * set by σ relative to the spectrum's width); the probe average has standard deviation
  * O(‖f(A)‖_F /(D·√P)). Cost: P·m products, P·4m²·D flops of reorthogonalization; memory m·D doubles
  * (one probe at a time). Scale-invariant: each probe's Lanczos runs on A / s and its nodes are
- * multiplied back by s; σ defaults to a fraction of the nodes' spread (see the module documentation).
+ * multiplied back by s (a power of two near ‖A q₀‖, so `spectralDensity(2ᵏA)` has 2ᵏ times the
+ * nodes to the bit); σ defaults to (λ_max − λ_min)/100 over the nodes (see
+ * {@link SpectralDensityOptions.sigma}).
  * @throws UnknownOptionError for an option it does not know; RangeError for steps > D, probes,
  *   steps or gridSize that is not an integer in range, a dim mismatch, an operator that returns
  *   non-finite entries.
+ * @example
+ * ```ts
+ * const A = { dim: 4, matvec: (v) => Float64Array.of(v[0], 2 * v[1], 3 * v[2], 4 * v[3]) }; // diag(1, 2, 3, 4)
+ * const { nodes, weights, grid, density, trace } = spectralDensity(A, { probes: 10, steps: 4, seed: 0 });
+ * // nodes[0] ≈ [1, 2, 3, 4], weights[0] ≈ [0.25, 0.25, 0.25, 0.25], trace ≈ 10;
+ * // density: four Gaussian bumps of width σ = 0.03 on a 256-point grid, ∫ density ≈ 1
+ * const H = spectralDensity(curvatureOperator(p, theta, { kind: 'hessian' }), { probes: 5, steps: 60 }); // a network's Hessian
+ * ```
+ *
+ * @category Matrix-free
  */
 export function spectralDensity(op: LinearOperator, options: SpectralDensityOptions = {}): SpectralDensityResult {
   const o = checkOptions<SpectralDensityOptions>(options, 'spectralDensity', DENSITY_KEYS, DENSITY_HINTS);

@@ -309,6 +309,7 @@ const NO_OPTIONS = new Set([
   // grid, operators, solvers, optimizers: positional arguments only
   'paperGrid',
   'factoredDamping',
+  'dampedDiagonal',
   'batchSchedule',
 ]);
 

@@ -16,19 +16,74 @@ import type { ActivationSpec } from '../../spec.js';
 
 const F64 = 8;
 
-/** An elementwise activation layer: `activation('relu')`; see {@link ACTIVATIONS}. */
+/**
+ * An elementwise activation layer: `activation('relu')`; see {@link ACTIVATIONS}.
+ * @example
+ * ```ts
+ * activation('relu');       // { type: 'activation', name: 'relu' }, the same as relu()
+ * const net = sequential({ input: 3, layers: [dense({ out: 5 }), activation('tanh'), dense({ out: 1 })] });
+ * net.dim;                  // 26 = (5·3 + 5) + (1·5 + 1); activations have no parameters
+ * ```
+ *
+ * @category Layers
+ */
 export function activation(name: Activation): ActivationSpec {
   return Object.freeze({ type: 'activation', name: checkActivation(name, 'activation: name') });
 }
-/** `activation('relu')`. */
+/**
+ * `activation('relu')`.
+ * @example
+ * ```ts
+ * relu();              // { type: 'activation', name: 'relu' }
+ * sequential({ input: 3, layers: [dense({ out: 5 }), relu(), dense({ out: 1 })] }).dim; // 26
+ * ```
+ *
+ * @category Layers
+ */
 export const relu = (): ActivationSpec => activation('relu');
-/** `activation('tanh')`. */
+/**
+ * `activation('tanh')`.
+ * @example
+ * ```ts
+ * tanh();              // { type: 'activation', name: 'tanh' }
+ * sequential({ input: 3, layers: [dense({ out: 5 }), tanh(), dense({ out: 1 })] }).dim; // 26
+ * ```
+ *
+ * @category Layers
+ */
 export const tanh = (): ActivationSpec => activation('tanh');
-/** `activation('sigmoid')`. */
+/**
+ * `activation('sigmoid')`.
+ * @example
+ * ```ts
+ * sigmoid();           // { type: 'activation', name: 'sigmoid' }
+ * sequential({ input: 3, layers: [dense({ out: 5 }), sigmoid(), dense({ out: 1 })] }).dim; // 26
+ * ```
+ *
+ * @category Layers
+ */
 export const sigmoid = (): ActivationSpec => activation('sigmoid');
-/** `activation('softplus')` (beta 1, threshold 20). */
+/**
+ * `activation('softplus')` (beta 1, threshold 20).
+ * @example
+ * ```ts
+ * softplus();          // { type: 'activation', name: 'softplus' }
+ * sequential({ input: 3, layers: [dense({ out: 5 }), softplus(), dense({ out: 1 })] }).dim; // 26
+ * ```
+ *
+ * @category Layers
+ */
 export const softplus = (): ActivationSpec => activation('softplus');
-/** `activation('gelu')` (the tanh form). */
+/**
+ * `activation('gelu')` (the tanh form).
+ * @example
+ * ```ts
+ * gelu();              // { type: 'activation', name: 'gelu' }
+ * sequential({ input: 3, layers: [dense({ out: 5 }), gelu(), dense({ out: 1 })] }).dim; // 26
+ * ```
+ *
+ * @category Layers
+ */
 export const gelu = (): ActivationSpec => activation('gelu');
 
 /** @internal Compile an activation spec (any input shape). */

@@ -40,6 +40,14 @@ function checkStats(v: unknown, where: string, positive: boolean): number[] | un
 /**
  * Batch norm in evaluation mode with fixed running statistics (default mean 0 and variance 1, a
  * freshly built PyTorch layer) and `eps` (default 1e-5). The channel count comes from the input.
+ * @example
+ * ```ts
+ * batchNorm();              // { type: 'batchNorm', eps: 1e-5 }: running mean 0, variance 1
+ * sequential({ input: [4, 8, 8], layers: [batchNorm()] }).dim; // 8: γ and β per channel
+ * batchNorm({ runningMean: torchMean, runningVar: torchVar }); // a trained layer's statistics
+ * ```
+ *
+ * @category Layers
  */
 export function batchNorm(options: { eps?: number; runningMean?: ArrayLike<number>; runningVar?: ArrayLike<number> } = {}): BatchNormSpec {
   const o = checkOptions<BatchNormSpec>(options, 'batchNorm', KEYS);

@@ -40,6 +40,15 @@ const KEYS = ['out', 'kernel', 'stride', 'padding', 'dilation', 'bias'] as const
 /**
  * A 2-d convolution with `out` channels and a `kernel` (a number or [kh, kw]); `stride`,
  * `dilation` default 1, `padding` 0 (a number, a pair, or `'same'` with stride 1), `bias` true.
+ * @example
+ * ```ts
+ * const net = sequential({ input: [1, 8, 8], layers: [conv2d({ out: 4, kernel: 3, padding: 1 })] });
+ * net.outputShape;   // [4, 8, 8]
+ * net.dim;           // 40 = 4·1·3·3 weights + 4 biases
+ * sequential({ input: [1, 8, 8], layers: [conv2d({ out: 4, kernel: [3, 5], stride: 2 })] }).outputShape; // [4, 3, 2]
+ * ```
+ *
+ * @category Layers
  */
 export function conv2d(options: { out: number; kernel: Pair; stride?: Pair; padding?: Pair | 'same'; dilation?: Pair; bias?: boolean }): Conv2dSpec {
   if (options === undefined) throw new TypeError('natgrad: conv2d: options { out, kernel, stride?, padding?, dilation?, bias? } are required');

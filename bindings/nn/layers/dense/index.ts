@@ -16,7 +16,17 @@ import type { DenseSpec } from '../../spec.js';
 
 const F64 = 8;
 
-/** A dense layer with `out` outputs (and a bias unless `bias: false`). */
+/**
+ * A dense layer with `out` outputs (and a bias unless `bias: false`).
+ * @example
+ * ```ts
+ * dense({ out: 3 });                                          // { type: 'dense', out: 3, bias: true }
+ * sequential({ input: 4, layers: [dense({ out: 3 })] }).dim;  // 15 = 3·4 weights + 3 biases
+ * sequential({ input: 4, layers: [dense({ out: 3, bias: false })] }).dim; // 12
+ * ```
+ *
+ * @category Layers
+ */
 export function dense(options: { out: number; bias?: boolean }): DenseSpec {
   const o = checkOptions<DenseSpec>(options, 'dense', ['out', 'bias']);
   if (options === undefined) throw new TypeError('natgrad: dense: options { out, bias? } are required');

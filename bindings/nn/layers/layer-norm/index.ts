@@ -26,7 +26,17 @@ function checkEps(v: unknown, where: string): number {
   return v;
 }
 
-/** Layer norm over each sample's values, with `eps` (default 1e-5) and an elementwise affine map (default on). */
+/**
+ * Layer norm over each sample's values, with `eps` (default 1e-5) and an elementwise affine map (default on).
+ * @example
+ * ```ts
+ * layerNorm();              // { type: 'layerNorm', eps: 1e-5, affine: true }
+ * sequential({ input: 6, layers: [layerNorm()] }).dim;         // 12: γ and β, 6 entries each
+ * sequential({ input: [4, 8, 8], layers: [layerNorm()] }).dim; // 512: over all 256 values of a sample
+ * ```
+ *
+ * @category Layers
+ */
 export function layerNorm(options: { eps?: number; affine?: boolean } = {}): LayerNormSpec {
   const o = checkOptions<LayerNormSpec>(options, 'layerNorm', ['eps', 'affine']);
   return Object.freeze({ type: 'layerNorm', eps: checkEps(o.eps, 'layerNorm'), affine: checkBool(o.affine, 'layerNorm: affine', true) });

@@ -29,17 +29,45 @@ function poolSpec(type: 'maxPool2d' | 'avgPool2d', options: { kernel: Pair; stri
   return Object.freeze(spec);
 }
 
-/** Max pooling over `kernel` windows (stride defaults to the kernel; padding 0). */
+/**
+ * Max pooling over `kernel` windows (stride defaults to the kernel; padding 0).
+ * @example
+ * ```ts
+ * maxPool2d({ kernel: 2 }); // { type: 'maxPool2d', kernel: [2, 2], stride: [2, 2], padding: [0, 0] }
+ * const net = sequential({ input: [4, 8, 8], layers: [maxPool2d({ kernel: 2 }), flatten(), dense({ out: 10 })] });
+ * net.dim;                  // 650 = 10·(4·4·4) + 10: the pooled image is [4, 4, 4]
+ * ```
+ *
+ * @category Layers
+ */
 export function maxPool2d(options: { kernel: Pair; stride?: Pair; padding?: Pair }): Pool2dSpec {
   return poolSpec('maxPool2d', options);
 }
 
-/** Average pooling over `kernel` windows (stride defaults to the kernel; padding 0, counted in the mean). */
+/**
+ * Average pooling over `kernel` windows (stride defaults to the kernel; padding 0, counted in the mean).
+ * @example
+ * ```ts
+ * const net = sequential({ input: [4, 8, 8], layers: [avgPool2d({ kernel: 3, stride: 1, padding: 1 }), conv2d({ out: 2, kernel: 1 })] });
+ * net.outputShape;          // [2, 8, 8]: a 3 × 3 mean with padding 1 keeps 8 × 8
+ * ```
+ *
+ * @category Layers
+ */
 export function avgPool2d(options: { kernel: Pair; stride?: Pair; padding?: Pair }): Pool2dSpec {
   return poolSpec('avgPool2d', options);
 }
 
-/** The mean over each channel's H × W values: [C, H, W] → [C, 1, 1]. */
+/**
+ * The mean over each channel's H × W values: [C, H, W] → [C, 1, 1].
+ * @example
+ * ```ts
+ * const net = sequential({ input: [4, 8, 8], layers: [globalAvgPool2d(), flatten(), dense({ out: 10 })] });
+ * net.dim;                  // 50 = 10·4 + 10: one mean per channel
+ * ```
+ *
+ * @category Layers
+ */
 export function globalAvgPool2d(): GlobalAvgPool2dSpec {
   return Object.freeze({ type: 'globalAvgPool2d' });
 }

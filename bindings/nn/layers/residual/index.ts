@@ -14,6 +14,16 @@ import type { LayerSpec, ResidualSpec } from '../../spec.js';
 /**
  * A residual block over `layers`, with `shortcut` layers when the body changes the shape:
  * `residual([conv2d({ out: 16, kernel: 3, padding: 1 }), batchNorm(), relu(), …])`.
+ * @example
+ * ```ts
+ * const block = residual([conv2d({ out: 4, kernel: 3, padding: 1 }), batchNorm(), relu(), conv2d({ out: 4, kernel: 3, padding: 1 })]);
+ * sequential({ input: [4, 8, 8], layers: [block] }).dim;     // 304 = 148 + 8 + 148 (identity shortcut)
+ * // a body that changes the shape needs a shortcut to the same shape:
+ * const down = residual([conv2d({ out: 8, kernel: 3, stride: 2, padding: 1 })], { shortcut: conv2d({ out: 8, kernel: 1, stride: 2 }) });
+ * sequential({ input: [4, 8, 8], layers: [down] }).outputShape; // [8, 4, 4]
+ * ```
+ *
+ * @category Layers
  */
 export function residual(layers: readonly LayerSpec[], options: { shortcut?: readonly LayerSpec[] | LayerSpec } = {}): ResidualSpec {
   if (!Array.isArray(layers)) throw new TypeError('natgrad: residual: layers must be an array of layer specs');
