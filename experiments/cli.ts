@@ -4,6 +4,7 @@
  *     natgrad reproduce <fig1 | fig2 | fig2-appendix | fig3 | fig3-appendix | starting-point | all
  *                        | prop2 | overparameterized | spectra | kfac | stochastic | beyond>
  *                       [--out DIR] [--data DIR] [--workers N] [--quick] [--datasets LIST]
+ *     natgrad --version | -v
  *
  * Exit status: 0 when the experiments ran (missing data files only skip their panels, with a
  * warning on stderr), 1 when nothing could run, 2 for usage errors, 130 when interrupted.
@@ -11,11 +12,11 @@
  * @module
  */
 import { availableParallelism } from 'node:os';
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { init } from 'natgrad';
-import { defaultDataDir } from './data.js';
+import { defaultDataDir, packageRoot } from './data.js';
 import { BEYOND_EXPERIMENTS, EXPERIMENTS, runExperiment, Session, type ExperimentName, type ExperimentOutcome } from './reproduce.js';
 
 /** Exit status for usage errors. */
@@ -114,10 +115,16 @@ async function reproduce(experiment: string, flags: ReproduceFlags, io: Io, sign
   return 0;
 }
 
+/** natgrad's version, from its package.json. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 /** The commander program (exitOverride: errors come back as exceptions). */
 export function program(io: Io, run: (experiment: string, flags: ReproduceFlags) => Promise<number>): Command {
   const prog = new Command('natgrad')
     .description('natgrad: curvature matrices and natural-gradient optimizers; reproduce the paper "Limitations of the Empirical Fisher Approximation for Natural Gradient Descent"')
+    .version(packageVersion(), '-v, --version', 'print the version of natgrad')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError('(run "natgrad reproduce --help" for usage)');

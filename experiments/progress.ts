@@ -1,6 +1,7 @@
 /**
- * Progress of the grid searches on stderr: a cli-progress bar when stderr is a terminal, plain
- * lines (every 10 %) otherwise — logs and CI stay readable.
+ * Progress of the grid searches on stderr: a cli-progress bar when stderr is a terminal; otherwise
+ * (a pipe, a log file, CI) one line per search when it ends — its runs and time, or where it
+ * stopped — so logs stay short and readable.
  *
  * @module
  */
@@ -44,19 +45,18 @@ export function progressReporter(label: string, stream: NodeJS.WriteStream = pro
       },
     };
   }
-  let nextDecile = 0;
+  // Not a terminal: no bar and no percentages, one line when the search ends.
   let last: GridProgress | undefined;
+  let stopped = false;
   return {
     update(p) {
       last = p;
-      const pct = p.total > 0 ? (100 * p.done) / p.total : 100;
-      if (pct >= nextDecile) {
-        stream.write(`${label}: ${Math.floor(pct)}% (${p.done}/${p.total} runs, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
-        nextDecile = Math.floor(pct / 10) * 10 + 10;
-      }
     },
     stop() {
-      if (last && last.done < last.total) stream.write(`${label}: stopped at ${last.done}/${last.total} runs\n`);
+      if (stopped || !last) return;
+      stopped = true;
+      const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+      stream.write(last.done < last.total ? `${label}: stopped at ${last.done}/${last.total} runs (${seconds} s)\n` : `${label}: ${last.total} runs in ${seconds} s\n`);
     },
   };
 }

@@ -12,7 +12,8 @@
 // and the Fig. 3 race gives decreasing NGD losses. Screenshots of the four views go to
 // test-artifacts/web-*.png; --readme-screenshot also writes docs/web-screenshot.png. Last, the same
 // build served without the headers runs on one thread and computes the same Fig. 1 trajectories and
-// Fig. 3 losses, bit for bit.
+// Fig. 3 losses, bit for bit. At 390 px (a phone) no tab overflows horizontally
+// (test-artifacts/web-390-*.png).
 //
 // Chromium: $CHROMIUM_PATH, else chromium / chromium-browser / google-chrome on PATH, else
 // /usr/bin/chromium (see chromium.mjs; test/all.mjs skips this test when there is none). Prints a JSON summary
@@ -494,6 +495,51 @@ try {
       return `${text}; NGD ${L.NGD.at(-1).toExponential(6)}, EFGD ${L.EFGD.at(-1).toExponential(6)} as with ${wantThreads} threads`;
     } finally {
       await plain.close();
+    }
+  });
+
+  // ------------------------------------------------------------------ a phone screen
+  await check('390 px wide (a phone): no tab of the page overflows horizontally (scrollWidth ≤ 390)', async () => {
+    const phone = await context.newPage();
+    phone.setDefaultTimeout(30_000);
+    const errors = [];
+    phone.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    try {
+      await phone.setViewportSize({ width: 390, height: 844 });
+      await phone.goto(`${origin}/#fields`, { waitUntil: 'load' });
+      await phone.waitForSelector('html[data-ready="true"]');
+      const views = {
+        fields: `${fields}[data-ready="true"]`,
+        misspecification: `${mis}[data-ready="true"]`,
+        race: `${race}[data-state="done"]`,
+        network: `${net} .nn-loss svg`,
+      };
+      const widths = [];
+      for (const [tab, ready] of Object.entries(views)) {
+        await phone.click(`a[data-tab="${tab}"]`);
+        await phone.waitForSelector(ready, { timeout: 60_000 });
+        await phone.waitForTimeout(200);
+        const { scroll, client, wide } = await phone.evaluate(() => {
+          const vw = document.documentElement.clientWidth;
+          // the first elements sticking out (for the message), outside SVGs (whose overflow is clipped)
+          const wide = [...document.querySelectorAll('body *')]
+            .filter((el) => !el.closest('svg') && el.getBoundingClientRect().right > vw + 0.5)
+            .slice(0, 4)
+            .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''} (right ${Math.round(el.getBoundingClientRect().right)})`);
+          return { scroll: document.documentElement.scrollWidth, client: vw, wide };
+        });
+        assert(client === 390, `${tab}: viewport ${client} px`);
+        assert(scroll <= 390, `${tab}: the page is ${scroll} px wide on a 390 px screen: ${wide.join(', ')}`);
+        widths.push(`${tab} ${scroll}`);
+        await phone.screenshot({ path: join(artifacts, `web-390-${tab}.png`), fullPage: true });
+      }
+      // every tab is on screen
+      const tabs = await phone.locator('nav.tabs a').evaluateAll((els) => els.map((a) => a.getBoundingClientRect().right));
+      assert(tabs.length === 4 && tabs.every((r) => r <= 390), `tab right edges ${tabs}`);
+      assert(errors.length === 0, errors.join(' | '));
+      return `scrollWidth: ${widths.join(', ')} (screenshots test-artifacts/web-390-*.png)`;
+    } finally {
+      await phone.close();
     }
   });
 } catch (e) {

@@ -230,6 +230,35 @@ if (process.env.NATGRAD_THREADS === '2') {
   });
 }
 
+test('--version and -v print the version of package.json and exit 0', () => {
+  const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  assert.match(version, /^\d+\.\d+\.\d+/);
+  for (const flag of ['--version', '-v']) {
+    const r = natgrad(flag);
+    assert.is(r.status, 0, `natgrad ${flag}: ${r.stderr}`);
+    assert.is(r.stdout, `${version}\n`);
+    assert.is(r.stderr, '');
+  }
+  assert.match(natgrad('--help').stdout, /-v, --version\s+print the version of natgrad/);
+});
+
+test('not a terminal: one progress line per grid search, no bars or percentages', () => {
+  // spawnSync pipes stdout and stderr: neither is a TTY.
+  const r = natgrad('reproduce', 'fig3', '--quick', '--datasets', 'Wine,Boston', '--workers', '1', '--out', join(tmp, 'progress'));
+  assert.is(r.status, 0, r.stderr);
+  const err = r.stderr.split('\n').filter(Boolean);
+  assert.is(err.length, 2, `stderr:\n${r.stderr}`);
+  for (const name of ['Boston', 'Wine'])
+    assert.ok(
+      err.some((l) => new RegExp(`^fig3 ${name}: \\d+ runs in \\d+\\.\\d s$`).test(l)),
+      `a line for ${name} in:\n${r.stderr}`,
+    );
+  for (const bar of ['%', '\u001b[', '█', '░']) assert.not.ok((r.stderr + r.stdout).includes(bar), `"${bar}" in the output`);
+  // stdout: the header, "== fig3", the two data sets' summaries, "wrote", the timing table
+  const out = r.stdout.split('\n').filter(Boolean);
+  assert.ok(out.length <= 20, `${out.length} stdout lines:\n${r.stdout}`);
+});
+
 test('usage errors exit 2 with a helpful message', () => {
   const cases: [string[], RegExp][] = [
     [['reproduce', 'fig4'], /invalid for argument 'experiment'\. Allowed choices are fig1, fig2, fig2-appendix, fig3, fig3-appendix, starting-point, all/],

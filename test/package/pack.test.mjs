@@ -4,7 +4,7 @@
 // node_modules) and in a browser app built by Vite from it (the WASM binaries and the thread
 // worker must be found without configuration) in headless Chromium, served cross-origin isolated
 // (COOP/COEP), where it must run on threads. publint and @arethetypeswrong/cli check the same
-// tarball.
+// tarball, and TypeScript compiles its declarations in a project without @types/node.
 //
 //   node test/package/pack.test.mjs [--keep]
 //
@@ -145,7 +145,7 @@ let server, context, userDataDir;
 try {
   // ------------------------------------------------------------------ pack
   let tarball;
-  await check('npm pack: the tarball holds dist/, both WASM binaries and the command', () => {
+  await check('npm pack: the tarball holds dist/, both WASM binaries, the command and the LICENSE', () => {
     for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/experiments/cli.js', 'build/natgrad.simd.wasm', 'build/natgrad.relaxed.wasm']) {
       assert(existsSync(join(root, f)), `${f} is missing: run \`npm run build\` (npm install does) first`);
     }
@@ -154,7 +154,7 @@ try {
     const [info] = JSON.parse(r.stdout);
     tarball = join(tmp, info.filename);
     const files = new Set(info.files.map((f) => f.path));
-    for (const f of ['package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/experiments/cli.js', 'build/natgrad.simd.wasm', 'build/natgrad.relaxed.wasm', 'bin/natgrad.mjs']) {
+    for (const f of ['package.json', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/experiments/cli.js', 'build/natgrad.simd.wasm', 'build/natgrad.relaxed.wasm', 'bin/natgrad.mjs']) {
       assert(files.has(f), `${f} not in the tarball`);
     }
     return `${info.filename}: ${info.entryCount} files, ${(info.size / 1024).toFixed(0)} KiB packed, ${(info.unpackedSize / 1024).toFixed(0)} KiB unpacked`;
@@ -205,6 +205,47 @@ try {
     return checkSmoke(parseLast(r.stdout));
   });
   await command(process.execPath, here);
+
+  await check(`${here}: loadPaperDataset without a dataDir reads the data bundled in the package`, () => {
+    const code =
+      "import { loadPaperDataset } from 'natgrad';\n" +
+      "const sets = await Promise.all(['Wine', 'BreastCancer', 'Boston'].map((n) => loadPaperDataset(n)));\n" +
+      "let a1a = '';\ntry { await loadPaperDataset('a1a'); } catch (e) { a1a = e.message; }\n" +
+      'console.log(JSON.stringify({ shapes: sets.map((d) => [d.X.rows, d.X.cols]), a1a }));\n';
+    writeFileSync(join(app, 'paper-data.mjs'), code);
+    const r = run(process.execPath, [join(app, 'paper-data.mjs')], { cwd: tmp }); // another working directory
+    assert(r.status === 0, `exit ${r.status}: ${tail(r.stderr)}`);
+    const out = parseLast(r.stdout);
+    assert(JSON.stringify(out.shapes) === '[[178,13],[569,30],[506,13]]', `shapes ${JSON.stringify(out.shapes)}`);
+    const bundled = join(app, 'node_modules', 'natgrad', 'data');
+    assert(out.a1a.includes('a1a does not ship with natgrad') && out.a1a.includes(bundled), `a1a message: ${out.a1a}`);
+    return `Wine, BreastCancer, Boston from ${bundled}`;
+  });
+
+  // ------------------------------------------------------------------ TypeScript without @types/node
+  // The declarations must compile in a TypeScript project that has neither @types/node nor
+  // skipLibCheck (the default lib, with the DOM's WebAssembly and URL, is all they may need).
+  await check("TypeScript: the installed declarations compile without @types/node and without skipLibCheck (the repository's tsc)", () => {
+    assert(!existsSync(join(app, 'node_modules', '@types', 'node')), 'the installed tarball pulled in @types/node: the check needs a project without it');
+    const ts = join(app, 'ts');
+    mkdirSync(ts);
+    const compilerOptions = { target: 'ESNext', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: false, noEmit: true, types: [] };
+    writeFileSync(join(ts, 'tsconfig.json'), JSON.stringify({ compilerOptions, include: ['main.ts'] }, null, 2));
+    writeFileSync(join(ts, 'package.json'), JSON.stringify({ name: 'natgrad-types-test', private: true, type: 'module' }));
+    writeFileSync(
+      join(ts, 'main.ts'),
+      "import { categorical, gridSearch, init, mlp, problem, type Problem } from 'natgrad';\n" +
+        'const { variant } = await init({ threads: 1 });\n' +
+        'const model = mlp({ sizes: [2, 3, 2], activation: "tanh" });\n' +
+        'const p: Problem = problem({ model, X: [[1, 0], [0, 1]], y: [0, 1], likelihood: categorical({ classes: 2 }) });\n' +
+        "const d: Float64Array = p.fisher(model.init(0), { structure: 'diagonal' });\n" +
+        'export const out: [string, number, typeof gridSearch] = [variant, d.length, gridSearch];\n',
+    );
+    const r = run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ts });
+    assert(r.status === 0, `tsc exited ${r.status}:\n${tail(r.stdout + r.stderr, 2000)}`);
+    const version = run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '--version'], { cwd: ts });
+    return `${version.stdout.trim()}, types: [], skipLibCheck: false`;
+  });
 
   // ------------------------------------------------------------------ Node 24
   if (process.versions.node.split('.')[0] !== '24') {

@@ -7,7 +7,9 @@ import * as Plot from '@observablehq/plot';
 
 export const colors = { gd: '#4e79a7', ngd: '#2a9d4b', ef: '#d1495b', GD: '#4e79a7', NGD: '#2a9d4b', EF: '#d1495b', EFGD: '#d1495b', data0: '#4e79a7', data1: '#f28e2b', contour: '#9aa5b1' } as const;
 
-export const plotStyle = { maxWidth: 'none', fontSize: '11px', fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif', overflow: 'visible' };
+// No max-width here: style.css sets it (none on a wide screen, where figures are min-content wide;
+// 100 % on a narrow one, where they scale down).
+export const plotStyle = { fontSize: '11px', fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif', overflow: 'visible' };
 
 /** A loss surface sampled at the cell centres of an nx × ny grid (Plot's raster convention). */
 export interface LossGrid {
