@@ -1,18 +1,25 @@
-// The README's training example (examples/train-digits.ts) runs and prints what the README shows.
+// The documentation's training example (examples/train-digits.ts) runs and prints what the documentation shows.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-test('examples/train-digits.ts prints the output the README shows', () => {
+test('examples/train-digits.ts prints the output the documentation shows', () => {
   const root = new URL('../../', import.meta.url);
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'examples/train-digits.ts'], { cwd: root, encoding: 'utf8', env: { ...process.env, NATGRAD_VARIANT: 'simd' } });
   assert.is(r.status, 0, r.stderr);
-  const readme = readFileSync(new URL('README.md', root), 'utf8');
+  // The output is shown in the README or a guide page of the documentation.
+  const guides = new URL('docs/guide/', root);
+  const readme = [
+    readFileSync(new URL('README.md', root), 'utf8'),
+    ...readdirSync(guides)
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => readFileSync(new URL(f, guides), 'utf8')),
+  ].join('\n');
   const lines = r.stdout.trim().split('\n');
-  assert.is(lines.length, 3);
-  assert.match(lines[1]!, /same θ: true/);
-  for (const line of lines) assert.ok(readme.includes(line), `README shows: ${line}`);
+  assert.is(lines.length, 4);
+  assert.match(lines[2]!, /same θ: true/);
+  for (const line of lines) assert.ok(readme.includes(line), `the documentation shows: ${line}`);
 });
 
 test.run();
