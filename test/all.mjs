@@ -1,7 +1,9 @@
 // The whole test command (`npm test`): the uvu suite once per WASM variant (relaxed SIMD
 // needs --experimental-wasm-relaxed-simd on Node 20) and thread count (1: the single-threaded
-// build; 2: the shared-memory build with one worker, results bitwise identical), the Deno smoke test, the browser test of
-// the web page (headless Chromium) and the package test (the packed tarball installed and run in
+// build; 2: the shared-memory build with one worker, results bitwise identical), the
+// documentation's code blocks and examples/ (test/docs/, once), the Deno smoke test, the browser
+// test of the web page (headless Chromium), the documentation site built and checked in Chromium
+// (test/docs/site.test.mjs) and the package test (the packed tarball installed and run in
 // Node 20/24, Deno and a Vite app). Prints one closing line "N passed, N failed, N skipped".
 //
 // A suite whose runtime this machine lacks (no Chromium, no Deno binary) is skipped with one line
@@ -40,13 +42,19 @@ function needsDeno() {
   }
 }
 
+// test/docs/ (the documentation's programs, examples/) runs once, as its own suite below.
+const noDocs = { NATGRAD_TEST_DOCS: '0' };
 const suites = [
-  { name: 'uvu (simd, 1 thread)', cmd: process.execPath, args: [...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'simd', NATGRAD_THREADS: '1' } },
-  { name: 'uvu (relaxed-simd, 1 thread)', cmd: process.execPath, args: [...relaxedFlag, ...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'relaxed-simd', NATGRAD_THREADS: '1' } },
-  { name: 'uvu (simd, 2 threads)', cmd: process.execPath, args: [...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'simd', NATGRAD_THREADS: '2' } },
-  { name: 'uvu (relaxed-simd, 2 threads)', cmd: process.execPath, args: [...relaxedFlag, ...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'relaxed-simd', NATGRAD_THREADS: '2' } },
+  { name: 'uvu (simd, 1 thread)', cmd: process.execPath, args: [...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'simd', NATGRAD_THREADS: '1', ...noDocs } },
+  { name: 'uvu (relaxed-simd, 1 thread)', cmd: process.execPath, args: [...relaxedFlag, ...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'relaxed-simd', NATGRAD_THREADS: '1', ...noDocs } },
+  { name: 'uvu (simd, 2 threads)', cmd: process.execPath, args: [...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'simd', NATGRAD_THREADS: '2', ...noDocs } },
+  { name: 'uvu (relaxed-simd, 2 threads)', cmd: process.execPath, args: [...relaxedFlag, ...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'relaxed-simd', NATGRAD_THREADS: '2', ...noDocs } },
+  // The documentation's programs and examples/ (test/docs/), once: each runs as a user runs it
+  // (init() picks the binary; --experimental-wasm-relaxed-simd on Node < 22).
+  { name: 'uvu docs (snippets, examples)', cmd: process.execPath, args: [...tsx, 'test/run.ts', filter], env: { NATGRAD_VARIANT: 'simd', NATGRAD_THREADS: '1', NATGRAD_TEST_DOCS: '1' } },
   { name: 'deno smoke', cmd: process.execPath, args: ['test/deno/run.mjs'], env: {}, needs: needsDeno },
   { name: 'web (chromium)', cmd: process.execPath, args: ['test/browser/web.test.mjs'], env: chromium.path ? { CHROMIUM_PATH: chromium.path } : {}, needs: needsChromium },
+  { name: 'docs site (vitepress, chromium)', cmd: process.execPath, args: ['test/docs/site.test.mjs'], env: chromium.path ? { CHROMIUM_PATH: chromium.path } : {}, needs: needsChromium },
   { name: 'package (npm pack)', cmd: process.execPath, args: ['test/package/pack.test.mjs'], env: {} },
 ];
 
