@@ -118,5 +118,7 @@ export type { KfacOptions, KfacState } from './optimizers/kfac.js';
 export type { SolverOptions, SecondOrderOptions } from './optimizers/optimizers.js';
 export { stochasticRun, adam, diagonalVarianceAdapted, fullVarianceAdapted } from './optimizers/stochastic.js';
 export type { StochasticOptions, StochasticRecord, AdamOptions, AdamState, FullVarianceAdaptedOptions } from './optimizers/stochastic.js';
+export { laplace, Laplace } from './laplace/index.js';
+export type { LaplaceOptions, Hyperparameters, OptimizePriorOptions, PredictOptions, Prediction } from './laplace/index.js';
 export { sineData } from './data/synthetic.js';
 export type { SineDataOptions } from './data/synthetic.js';

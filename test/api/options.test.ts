@@ -233,6 +233,10 @@ const ROWS: Row[] = [
     call: (o) => api.stochasticRun({ model, X, y: yBin, likelihood: categorical({ classes: 2 }) }, (p) => api.gd(p, { lr: 0.1 }), theta, { batchSize: 3, epochs: 1, seed: 1, ...o }),
   },
   { export: 'train', name: 'train', call: (o) => api.train(lp, api.gd(lp, { lr: 0.1 }), { theta0: thetaL, epochs: 1, ...o }) },
+  // Laplace (bindings/laplace/*)
+  { export: 'laplace', name: 'laplace', call: (o) => api.laplace(mp, theta, { structure: 'full', priorPrecision: 1, ...o }) },
+  { export: 'Laplace', name: 'Laplace.optimizePriorPrecision', call: (o) => api.laplace(mp, theta, { structure: 'diagonal', priorPrecision: 1 }).optimizePriorPrecision({ ...o }) },
+  { export: 'Laplace', name: 'Laplace.predict', call: (o) => api.laplace(mp, theta, { structure: 'diagonal', priorPrecision: 1 }).predict(X, { link: 'probit', ...o }) },
   // solvers (bindings/solvers/*)
   { export: 'cg', name: 'cg', call: (o) => api.cg(op, b, { damping: 0.1, tol: 1e-8, ...o }) },
   { export: 'lanczos', name: 'lanczos', call: (o) => api.lanczos(op, { steps: 2, seed: 1, ...o }) },

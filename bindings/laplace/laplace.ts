@@ -1,0 +1,1062 @@
+/**
+ * The Laplace approximation of a problem's posterior around a mode θ* (MacKay 1992; Daxberger et
+ * al. 2021, laplace-torch): p(θ | D) ≈ N(θ*, P⁻¹) with the posterior precision
+ *
+ *     P = κ · H + P0,   κ = 1/(σ² T) (Gaussian likelihood),  κ = 1/T (the others),
+ *
+ * H the SUM curvature (GGN, MC Fisher or empirical Fisher) of the unit-noise likelihood over the
+ * N data, P0 = diag(δ) the prior precision (scalar, one per parameter group, or diagonal), σ the
+ * observation noise and T the temperature. natgrad's problems give s · Σ_n J_nᵀ B_n J_n with
+ * s = 1/N (`'mean'`) or 1 (`'sum'`) and a Gaussian likelihood of variance v has Λ = I/v, so
+ *
+ *     H = (1/s) · c · C_natgrad,   c = v (GGN, MC Fisher), v² (empirical Fisher: r = (f − y)/v), 1 otherwise.
+ *
+ * The log marginal likelihood (evidence) of the Laplace approximation is
+ *
+ *     log Z = log p(D | θ*) − ½ [log det P − log det P0 + (θ* − θ0)ᵀ P0 (θ* − θ0)],
+ *
+ * with log p(D | θ*) = −Σ_n ℓ_n / T (classification: cross-entropy; Bernoulli and Poisson as their
+ * ℓ, Poisson without log y!) or −SSE/(2σ²T) − N·M·log(σ√(2π)) (Gaussian), laplace-torch 0.1a2's
+ * conventions. Its gradient in t_h = log δ_h and in log σ (Gaussian) is exact (below, with
+ * E_h the coordinates of hyperparameter h, n_h their count and s_j = (θ*_j − θ0_j)²):
+ *
+ *     ∂ log Z/∂t_h   = −½ [Σ_{j∈E_h} δ_j (P⁻¹)_jj − n_h + Σ_{j∈E_h} δ_j s_j]
+ *     ∂ log Z/∂log σ = SSE/(σ² T) − N·M + D_sub − Σ_j δ_j (P⁻¹)_jj        (from ∂P/∂log σ = −2κH = −2(P − P0))
+ *
+ * Structures: `'full'` (dense P, Cholesky), `'diagonal'` (the exact diagonal of H), `'kfac'` (per
+ * layer H ≈ G ⊗ A — natgrad's factors with A = (1/N) Σ ā āᵀ and G = Σ — eigendecomposed once,
+ * G = U_G diag(g) U_Gᵀ, A = U_A diag(a) U_Aᵀ, so P's block has eigenvalues κ g_o a_i + δ_l in the
+ * basis u_G,o ⊗ u_A,i; a separate bias block is G alone; an exact block { exact } is
+ * eigendecomposed as a small dense matrix). Prior and noise changes never refactorize `'kfac'` and
+ * `'diagonal'`; `'full'` refactorizes (one Cholesky, cached per hyperparameter value).
+ *
+ * Differences from laplace-torch: a layerwise prior has one δ per natgrad parameter group (a
+ * layer's W and b share it; laplace-torch counts W and b as two "layers"); `predict` on a Gaussian
+ * likelihood returns the predictive variance f_var + σ² I (laplace-torch returns f_var alone).
+ *
+ * @module
+ */
+import { NotPositiveDefiniteError } from '../core/errors.js';
+import { checkCount, checkOptions } from '../core/options.js';
+import type { DenseMatrix, MatrixInput, VectorInput } from '../core/types.js';
+import { toDense, toVector } from '../core/validate.js';
+import type { Core } from '../core/wasm.js';
+import { rng } from '../data/random.js';
+import type { CholeskyFactor } from '../linalg/symmatrix.js';
+import { SymMatrix } from '../linalg/symmatrix.js';
+import type { ParameterGroup } from '../models/model.js';
+import { priorTerm } from '../problem/common.js';
+import type { KfacLayer, Problem } from '../problem/types.js';
+import { glmPredictive, type PredictOptions, type Prediction } from './predictive.js';
+
+/**
+ * Options of {@link laplace}.
+ *
+ * @category Laplace
+ */
+export interface LaplaceOptions {
+  /** `'full'` (default), `'diagonal'` or `'kfac'`. */
+  structure?: 'full' | 'diagonal' | 'kfac';
+  /** `'all'` (default) or `'lastLayer'` (the last parameter group only). */
+  subset?: 'all' | 'lastLayer';
+  /** `'ggn'` (default), `'fisherMC'` or `'empiricalFisher'`. */
+  curvature?: 'ggn' | 'fisherMC' | 'empiricalFisher';
+  /**
+   * δ > 0 (default 1): a number (scalar prior), an array with one per parameter group of the
+   * subset (layerwise; W and b of a layer share it), or a `Float64Array` of the subset's length
+   * (diagonal; not with `'kfac'`).
+   */
+  priorPrecision?: number | readonly number[] | Float64Array;
+  /** θ0, the prior mean: a number (default 0) or a vector of the subset's length. */
+  priorMean?: number | VectorInput;
+  /** σ > 0, Gaussian likelihoods only (default √variance of the problem's likelihood). */
+  sigmaNoise?: number;
+  /** T > 0 (default 1). */
+  temperature?: number;
+  /** `fisherMC` only: samples per data point (default 1). */
+  samples?: number;
+  /** `fisherMC` only: seed (default 0). */
+  seed?: number;
+  /** `'kfac'` only: passed to the curvature (convolutions). */
+  kfacApproximation?: 'expand' | 'reduce';
+  /** `'kfac'` only: `'joint'` (default) or `'separate'` (laplace-torch's bias block). */
+  bias?: 'joint' | 'separate';
+}
+
+/**
+ * Hyperparameters at which to evaluate the evidence (defaults: the object's current ones).
+ *
+ * @category Laplace
+ */
+export interface Hyperparameters {
+  priorPrecision?: number | readonly number[] | Float64Array;
+  sigmaNoise?: number;
+}
+
+/**
+ * Options of {@link Laplace.optimizePriorPrecision}.
+ *
+ * @category Laplace
+ */
+export interface OptimizePriorOptions {
+  /** `'marglik'` (the only method of part 1; default). */
+  method?: 'marglik';
+  /** `'scalar'` (default), `'layerwise'` (one δ per group) or `'diagonal'` (not with `'kfac'`). */
+  structure?: 'scalar' | 'layerwise' | 'diagonal';
+  /** Relative gradient tolerance (default 1e-8), see {@link Laplace.optimizePriorPrecision}. */
+  tol?: number;
+  /** Newton iterations at most (default 100). */
+  maxIterations?: number;
+}
+
+type Hyper = { kind: 'scalar' | 'layerwise' | 'diagonal'; value: number | number[] | Float64Array; delta: Float64Array };
+
+/** A dense row-major n × n eigendecomposition (columns = eigenvectors). */
+type Eig = { values: Float64Array; vectors: Float64Array; n: number };
+
+/** One group of a `'kfac'` posterior, in eigen coordinates. */
+type Block =
+  | { kind: 'kron'; group: number; offset: number; size: number; q: number; p: number; nin: number; mode: 'joint' | 'separate' | 'none'; G: Eig; A: Eig; lambda: Float64Array }
+  | { kind: 'exact'; group: number; offset: number; size: number; E: Eig; lambda: Float64Array };
+
+/** The `'full'` posterior's Cholesky factor at one hyperparameter value. */
+type FullCache = { key: string; F: CholeskyFactor; logDet: number; Pinv?: Float64Array; L?: Float64Array };
+
+/** The quantities of the evidence and its derivatives at one hyperparameter value. */
+interface Stats {
+  logDet: number;
+  /** Σ_{j∈E_h} δ_j (P⁻¹)_jj per hyperparameter h. */
+  t1: Float64Array;
+  /** ∂² log det P / ∂t_h ∂t_h' (H × H), when asked. */
+  hess?: Float64Array;
+}
+
+const STRUCTURES = ['full', 'diagonal', 'kfac'] as const;
+const KEYS = ['structure', 'subset', 'curvature', 'priorPrecision', 'priorMean', 'sigmaNoise', 'temperature', 'samples', 'seed', 'kfacApproximation', 'bias'];
+const HINTS: Readonly<Record<string, string>> = {
+  prior_precision: "natgrad uses camelCase: 'priorPrecision'",
+  sigma_noise: "natgrad uses camelCase: 'sigmaNoise'",
+  hessianStructure: "the posterior's structure is 'structure' ('full' | 'diagonal' | 'kfac')",
+  subsetOfWeights: "the subset is 'subset' ('all' | 'lastLayer')",
+  damping: 'the prior precision δ plays the role of the damping: priorPrecision',
+};
+
+function where(m: string): string {
+  return `natgrad: laplace: ${m}`;
+}
+
+function positive(x: unknown, name: string): number {
+  if (typeof x !== 'number') throw new TypeError(where(`${name} must be a number > 0, got ${typeof x}`));
+  if (!(Number.isFinite(x) && x > 0)) throw new RangeError(where(`${name} must be a finite number > 0, got ${x}`));
+  return x;
+}
+
+/** Symmetric eigendecomposition of a dense row-major n × n array through {@link SymMatrix.eigen}. */
+function eig(data: Float64Array, n: number, core: Core | undefined): Eig {
+  const S = SymMatrix.from({ data, rows: n, cols: n }, core);
+  try {
+    const e = S.eigen();
+    return { values: e.values, vectors: e.vectors.data, n };
+  } finally {
+    S.free();
+  }
+}
+
+/** Uᵀ V W for V q × p (row-major), U q × q, W p × p: the rotation into the Kronecker eigenbasis. */
+function rotate(V: Float64Array, q: number, p: number, U: Float64Array, W: Float64Array, transpose: boolean): Float64Array {
+  // forward (transpose = true): Uᵀ V W; backward (false): U V Wᵀ
+  const T = new Float64Array(q * p);
+  for (let k = 0; k < q; k++)
+    for (let o = 0; o < q; o++) {
+      const u = transpose ? U[o * q + k]! : U[k * q + o]!;
+      if (u === 0) continue;
+      for (let i = 0; i < p; i++) T[k * p + i]! += u * V[o * p + i]!;
+    }
+  const R = new Float64Array(q * p);
+  for (let k = 0; k < q; k++)
+    for (let i = 0; i < p; i++) {
+      const t = T[k * p + i]!;
+      if (t === 0) continue;
+      for (let j = 0; j < p; j++) R[k * p + j]! += t * (transpose ? W[i * p + j]! : W[j * p + i]!);
+    }
+  return R;
+}
+
+/** A block's group slice (θ-local order) → eigen coordinates (forward) or back. */
+function blockRotate(b: Block, v: Float64Array, forward: boolean): Float64Array {
+  if (b.kind === 'exact') {
+    const n = b.size,
+      V = b.E.vectors,
+      out = new Float64Array(n);
+    for (let k = 0; k < n; k++) {
+      let s = 0;
+      if (forward) for (let i = 0; i < n; i++) s += V[i * n + k]! * v[i]!;
+      else for (let i = 0; i < n; i++) s += V[k * n + i]! * v[i]!;
+      out[k] = s;
+    }
+    return out;
+  }
+  const { q, p, nin, mode } = b;
+  const out = new Float64Array(b.size);
+  if (forward) {
+    // θ-local (W row-major, then b) → [W | b] (q × p), rotate, eigen order: joint/none o·p + i; separate: weights o·nin + i, then bias q.
+    const V = new Float64Array(q * p);
+    for (let o = 0; o < q; o++) {
+      for (let i = 0; i < nin; i++) V[o * p + i] = v[o * nin + i]!;
+      if (mode === 'joint') V[o * p + nin] = v[q * nin + o]!;
+    }
+    out.set(rotate(V, q, p, b.G.vectors, b.A.vectors, true));
+    if (mode === 'separate') {
+      for (let k = 0; k < q; k++) {
+        let s = 0;
+        for (let o = 0; o < q; o++) s += b.G.vectors[o * q + k]! * v[q * nin + o]!;
+        out[q * p + k] = s;
+      }
+    }
+    return out;
+  }
+  const Y = rotate(v.subarray(0, q * p), q, p, b.G.vectors, b.A.vectors, false);
+  for (let o = 0; o < q; o++) {
+    for (let i = 0; i < nin; i++) out[o * nin + i] = Y[o * p + i]!;
+    if (mode === 'joint') out[q * nin + o] = Y[o * p + nin]!;
+  }
+  if (mode === 'separate') {
+    for (let o = 0; o < q; o++) {
+      let s = 0;
+      for (let k = 0; k < q; k++) s += b.G.vectors[o * q + k]! * v[q * p + k]!;
+      out[q * nin + o] = s;
+    }
+  }
+  return out;
+}
+
+/** Lower Cholesky in place of a small dense SPD matrix (TS); false when not positive definite. */
+function smallCholesky(a: Float64Array, n: number): boolean {
+  for (let j = 0; j < n; j++) {
+    let d = a[j * n + j]!;
+    for (let k = 0; k < j; k++) d -= a[j * n + k]! ** 2;
+    if (!(d > 0)) return false;
+    const l = Math.sqrt(d);
+    a[j * n + j] = l;
+    for (let i = j + 1; i < n; i++) {
+      let s = a[i * n + j]!;
+      for (let k = 0; k < j; k++) s -= a[i * n + k]! * a[j * n + k]!;
+      a[i * n + j] = s / l;
+    }
+  }
+  return true;
+}
+
+function smallSolve(L: Float64Array, n: number, b: Float64Array): Float64Array {
+  const x = Float64Array.from(b);
+  for (let i = 0; i < n; i++) {
+    let s = x[i]!;
+    for (let k = 0; k < i; k++) s -= L[i * n + k]! * x[k]!;
+    x[i] = s / L[i * n + i]!;
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    let s = x[i]!;
+    for (let k = i + 1; k < n; k++) s -= L[k * n + i]! * x[k]!;
+    x[i] = s / L[i * n + i]!;
+  }
+  return x;
+}
+
+/**
+ * A Laplace approximation N(θ*, P⁻¹) of a problem's posterior; create with {@link laplace}.
+ * Holds WebAssembly memory for `'full'` (the Cholesky factor): `free()` it.
+ *
+ * @category Laplace
+ */
+export class Laplace {
+  /** The posterior's structure. */
+  readonly structure: 'full' | 'diagonal' | 'kfac';
+  /** The subset of θ the posterior covers. */
+  readonly subset: 'all' | 'lastLayer';
+  /** D_sub, the number of parameters in the subset. */
+  readonly dim: number;
+  /** θ* (all D parameters; a copy). */
+  readonly mean: Float64Array;
+  /** The subset's first index in θ (the subset is θ[offset, offset + dim)). */
+  readonly offset: number;
+  readonly #problem: Problem;
+  readonly #core: Core | undefined;
+  readonly #groups: readonly ParameterGroup[];
+  readonly #gaussian: boolean;
+  /** Σ_n ℓ_n at θ* (natgrad's ℓ; Gaussian: SSE/(2v)). */
+  readonly #sumLoss: number;
+  readonly #variance: number;
+  /** (θ*_j − θ0_j)² over the subset. */
+  readonly #sq: Float64Array;
+  readonly #theta0: Float64Array;
+  #hyper: Hyper;
+  #sigma: number;
+  readonly #T: number;
+  // structure data: full H (dim²), diagonal H (dim), or the kfac blocks
+  readonly #H?: Float64Array;
+  readonly #Hdiag?: Float64Array;
+  readonly #blocks?: Block[];
+  #cache: FullCache | undefined;
+  #freed = false;
+
+  /** @internal use {@link laplace}. */
+  constructor(problem: Problem, theta: Float64Array, options: LaplaceOptions | undefined) {
+    const o = checkOptions<LaplaceOptions>(options, 'laplace', KEYS, HINTS);
+    const structure = o.structure ?? 'full';
+    if (!STRUCTURES.includes(structure)) throw new RangeError(where(`structure must be 'full', 'diagonal' or 'kfac', got ${String(structure)}`));
+    const subset = o.subset ?? 'all';
+    if (subset !== 'all' && subset !== 'lastLayer') throw new RangeError(where(`subset must be 'all' or 'lastLayer', got ${String(subset)}`));
+    const curvature = o.curvature ?? 'ggn';
+    if (!['ggn', 'fisherMC', 'empiricalFisher'].includes(curvature)) throw new RangeError(where(`curvature must be 'ggn', 'fisherMC' or 'empiricalFisher', got ${String(curvature)}`));
+    if (curvature !== 'fisherMC' && (o.samples !== undefined || o.seed !== undefined)) throw new RangeError(where("samples and seed go with curvature: 'fisherMC' only"));
+    if (structure !== 'kfac' && (o.kfacApproximation !== undefined || o.bias !== undefined)) throw new RangeError(where("kfacApproximation and bias go with structure: 'kfac' only"));
+    this.structure = structure;
+    this.subset = subset;
+    this.#problem = problem;
+    this.#core = problem.model.core;
+    const lik = problem.likelihood;
+    this.#gaussian = lik.name === 'gaussian';
+    this.#variance = lik.name === 'gaussian' ? lik.variance : 1;
+    const allGroups = problem.model.groups;
+    this.#groups = subset === 'all' ? allGroups : allGroups.slice(-1);
+    this.offset = this.#groups[0]!.offset;
+    this.dim = this.#groups.reduce((s, g) => s + g.size, 0);
+    this.mean = Float64Array.from(theta);
+
+    // hyperparameters
+    this.#T = o.temperature === undefined ? 1 : positive(o.temperature, 'temperature');
+    if (o.sigmaNoise !== undefined) {
+      this.#sigma = positive(o.sigmaNoise, 'sigmaNoise');
+      if (!this.#gaussian && this.#sigma !== 1) throw new RangeError(where(`sigmaNoise applies to a Gaussian likelihood only (must be 1 for ${lik.name}), got ${this.#sigma}`));
+    } else this.#sigma = Math.sqrt(this.#variance);
+    this.#hyper = this.#parseHyper(o.priorPrecision ?? 1, 'priorPrecision');
+    const pm = o.priorMean ?? 0;
+    if (typeof pm === 'number') {
+      if (!Number.isFinite(pm)) throw new RangeError(where(`priorMean must be finite, got ${pm}`));
+      this.#theta0 = new Float64Array(this.dim).fill(pm);
+    } else this.#theta0 = toVector(pm, this.dim, 'priorMean');
+    this.#sq = new Float64Array(this.dim);
+    for (let j = 0; j < this.dim; j++) this.#sq[j] = (theta[this.offset + j]! - this.#theta0[j]!) ** 2;
+
+    // Σ ℓ_n at θ*: loss/s minus the problem's own prior term
+    const loss = problem.loss(theta);
+    this.#sumLoss = loss / problem.scale - priorTerm(theta, problem.priorVariance);
+    if (!Number.isFinite(this.#sumLoss)) throw new RangeError(where(`the loss at thetaMap is not finite (${this.#sumLoss})`));
+
+    // curvature → sum, unit noise
+    const conv = (1 / problem.scale) * (this.#gaussian ? (curvature === 'empiricalFisher' ? this.#variance ** 2 : this.#variance) : 1);
+    const mc = curvature === 'fisherMC' ? { ...(o.samples !== undefined ? { samples: checkCount(o.samples, 'laplace: samples') } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) } : {};
+    // biome-ignore lint/suspicious/noExplicitAny: the three builders share one signature
+    const call = (opts: Record<string, unknown>): any =>
+      curvature === 'ggn' ? problem.ggn(theta, opts as never) : curvature === 'fisherMC' ? problem.fisherMC(theta, { ...opts, ...mc } as never) : problem.empiricalFisher(theta, opts as never);
+    const n = this.dim;
+    if (structure === 'full') {
+      let H: Float64Array;
+      if (subset === 'all' || allGroups.length === 1) {
+        const S = call({ structure: 'dense' }) as SymMatrix;
+        H = S.toDense();
+        S.free();
+      } else {
+        const blocks = call({ structure: 'block' }) as SymMatrix[];
+        if (blocks.length === allGroups.length && blocks.at(-1)!.size === n) H = blocks.at(-1)!.toDense();
+        else {
+          const S = call({ structure: 'dense' }) as SymMatrix;
+          const D = problem.dim,
+            full = S.toDense();
+          S.free();
+          H = new Float64Array(n * n);
+          for (let i = 0; i < n; i++) H.set(full.subarray((this.offset + i) * D + this.offset, (this.offset + i) * D + this.offset + n), i * n);
+        }
+        for (const b of blocks) b.free();
+      }
+      for (let i = 0; i < H.length; i++) H[i]! *= conv;
+      this.#H = H;
+    } else if (structure === 'diagonal') {
+      const d = call({ structure: 'diagonal' }) as Float64Array;
+      this.#Hdiag = d.slice(this.offset, this.offset + n).map((v) => v * conv);
+    } else {
+      if (this.#hyper.kind === 'diagonal') throw new RangeError(where("a diagonal priorPrecision (Float64Array) does not go with structure: 'kfac' (use a number or one per group)"));
+      let factors: KfacLayer[];
+      try {
+        factors = call({
+          structure: 'kfac',
+          ...(o.kfacApproximation !== undefined ? { kfacApproximation: o.kfacApproximation } : {}),
+          ...(o.bias !== undefined ? { bias: o.bias } : {}),
+        }) as KfacLayer[];
+      } catch (e) {
+        if (e instanceof RangeError || e instanceof TypeError) throw new RangeError(where(`structure 'kfac' is not available for this model: ${(e as Error).message}`));
+        throw e;
+      }
+      try {
+        if (factors.length !== allGroups.length) throw new RangeError(where(`structure 'kfac' needs one factor entry per parameter group: ${factors.length} entries for ${allGroups.length} groups`));
+        const first = allGroups.length - this.#groups.length;
+        this.#blocks = this.#groups.map((g, l) => this.#block(factors[first + l]!, g, l, conv));
+      } finally {
+        for (const f of factors) {
+          if (f.exact !== undefined) f.exact.free();
+          else {
+            f.A.free();
+            f.G.free();
+          }
+        }
+      }
+    }
+    // fail early: the posterior must be positive definite
+    this.#logDet(this.#hyper.delta, this.#kappa(this.#sigma));
+  }
+
+  #block(f: KfacLayer, g: ParameterGroup, l: number, conv: number): Block {
+    const offset = g.offset - this.offset;
+    if (f.exact !== undefined) {
+      const B = f.exact.toDense();
+      if (B.length !== g.size * g.size) throw new RangeError(where(`group ${g.name}: exact block of ${Math.sqrt(B.length)}² for ${g.size} parameters`));
+      for (let i = 0; i < B.length; i++) B[i]! *= conv;
+      const E = eig(B, g.size, this.#core);
+      return { kind: 'exact', group: l, offset, size: g.size, E, lambda: E.values };
+    }
+    const A = f.A.toDense(),
+      G = f.G.toDense();
+    const p = f.A.size,
+      q = f.G.size;
+    const info = g.kronecker ?? g.dense;
+    const mode = f.bias ?? (info ? (info.bias ? 'joint' : 'none') : 'none');
+    const nin = mode === 'joint' ? p - 1 : p;
+    if (g.size !== q * nin + (mode === 'none' ? 0 : q)) throw new RangeError(where(`group ${g.name} (${g.size} parameters) does not match A ${p} × ${p} and G ${q} × ${q} with a ${mode} bias`));
+    for (let i = 0; i < G.length; i++) G[i]! *= conv;
+    const EA = eig(A, p, this.#core),
+      EG = eig(G, q, this.#core);
+    const lambda = new Float64Array(g.size);
+    for (let o = 0; o < q; o++) for (let i = 0; i < p; i++) lambda[o * p + i] = EG.values[o]! * EA.values[i]!;
+    if (mode === 'separate') for (let o = 0; o < q; o++) lambda[q * p + o] = EG.values[o]!;
+    return { kind: 'kron', group: l, offset, size: g.size, q, p, nin, mode, G: EG, A: EA, lambda };
+  }
+
+  #parseHyper(v: unknown, name: string): Hyper {
+    const n = this.dim,
+      L = this.#groups.length;
+    if (typeof v === 'number') {
+      positive(v, name);
+      return { kind: 'scalar', value: v, delta: new Float64Array(n).fill(v) };
+    }
+    if (v instanceof Float64Array) {
+      if (v.length !== n) throw new RangeError(where(`a diagonal ${name} (Float64Array) must have the subset's length ${n}, got ${v.length} (one per group: pass a plain array)`));
+      v.forEach((x, j) => positive(x, `${name}[${j}]`));
+      if (this.structure === 'kfac') throw new RangeError(where(`a diagonal ${name} (Float64Array) does not go with structure: 'kfac' (use a number or one per group)`));
+      return { kind: 'diagonal', value: v.slice(), delta: v.slice() };
+    }
+    if (Array.isArray(v)) {
+      if (v.length !== L) throw new RangeError(where(`a layerwise ${name} must have one entry per parameter group of the subset (${L}), got ${v.length}`));
+      const delta = new Float64Array(n);
+      this.#groups.forEach((g, l) => delta.fill(positive(v[l], `${name}[${l}]`), g.offset - this.offset, g.offset - this.offset + g.size));
+      return { kind: 'layerwise', value: v.slice() as number[], delta };
+    }
+    throw new TypeError(where(`${name} must be a number, an array (one per group) or a Float64Array (diagonal), got ${v === null ? 'null' : typeof v}`));
+  }
+
+  /** Hyperparameter index of each subset coordinate. */
+  #hypIndex(kind: Hyper['kind']): { idx: Int32Array; count: number } {
+    const idx = new Int32Array(this.dim);
+    if (kind === 'scalar') return { idx, count: 1 };
+    if (kind === 'diagonal') return { idx: idx.map((_, j) => j), count: this.dim };
+    this.#groups.forEach((g, l) => idx.fill(l, g.offset - this.offset, g.offset - this.offset + g.size));
+    return { idx, count: this.#groups.length };
+  }
+
+  #kappa(sigma: number): number {
+    return this.#gaussian ? 1 / (sigma * sigma * this.#T) : 1 / this.#T;
+  }
+
+  #check(): void {
+    if (this.#freed) throw new RangeError(where('the Laplace object was used after free()'));
+  }
+
+  /** The Cholesky factor of P at (δ, κ) (full), cached. */
+  #factor(delta: Float64Array, kappa: number): FullCache {
+    const key = `${kappa}|${delta.join(',')}`;
+    if (this.#cache?.key === key) return this.#cache;
+    const n = this.dim,
+      H = this.#H!;
+    const P = new Float64Array(n * n);
+    for (let i = 0; i < n * n; i++) P[i] = kappa * H[i]!;
+    for (let i = 0; i < n; i++) P[i * n + i]! += delta[i]!;
+    const S = SymMatrix.from({ data: P, rows: n, cols: n }, this.#core);
+    let F: CholeskyFactor;
+    try {
+      F = S.cholesky();
+    } catch (e) {
+      if (e instanceof NotPositiveDefiniteError) throw new NotPositiveDefiniteError(e.pivot, e.value, where('the posterior precision P = κ·H + P0'));
+      throw e;
+    } finally {
+      S.free();
+    }
+    this.#cache?.F.free();
+    this.#cache = { key, F, logDet: F.logDet() };
+    return this.#cache;
+  }
+
+  #pinv(c: FullCache): Float64Array {
+    if (!c.Pinv) {
+      const n = this.dim,
+        I = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) I[i * n + i] = 1;
+      c.Pinv = c.F.solveMany({ data: I, rows: n, cols: n }).data;
+    }
+    return c.Pinv;
+  }
+
+  #logDet(delta: Float64Array, kappa: number): number {
+    return this.structure === 'full' ? this.#factor(delta, kappa).logDet : this.#stats(delta, kappa, false, 'scalar').logDet;
+  }
+
+  #stats(delta: Float64Array, kappa: number, hessian: boolean, kind: Hyper['kind'] = 'diagonal'): Stats {
+    const n = this.dim;
+    const { idx, count } = this.#hypIndex(kind);
+    const t1 = new Float64Array(count);
+    const hess = hessian ? new Float64Array(count * count) : undefined;
+    let logDet = 0;
+    const bad = (j: number, value: number): never => {
+      throw new NotPositiveDefiniteError(j + 1, value, where('the posterior precision P = κ·H + P0'));
+    };
+    if (this.structure === 'full') {
+      const c = this.#factor(delta, kappa);
+      logDet = c.logDet;
+      const Pi = this.#pinv(c);
+      for (let j = 0; j < n; j++) t1[idx[j]!]! += delta[j]! * Pi[j * n + j]!;
+      if (hess) {
+        for (let h = 0; h < count; h++) hess[h * count + h]! += t1[h]!;
+        for (let i = 0; i < n; i++)
+          for (let j = 0; j < n; j++) {
+            const v = Pi[i * n + j]!;
+            hess[idx[i]! * count + idx[j]!]! -= delta[i]! * delta[j]! * v * v;
+          }
+      }
+    } else if (this.structure === 'diagonal') {
+      const Hd = this.#Hdiag!;
+      for (let j = 0; j < n; j++) {
+        const pj = kappa * Hd[j]! + delta[j]!;
+        if (!(pj > 0)) bad(j, pj);
+        logDet += Math.log(pj);
+        const w = delta[j]! / pj;
+        t1[idx[j]!]! += w;
+        if (hess) hess[idx[j]! * count + idx[j]!]! += w - w * w;
+      }
+    } else {
+      for (const b of this.#blocks!) {
+        const d = delta[b.offset]!,
+          h = idx[b.offset]!;
+        for (let k = 0; k < b.size; k++) {
+          const pk = kappa * b.lambda[k]! + d;
+          if (!(pk > 0)) bad(b.offset + k, pk);
+          logDet += Math.log(pk);
+          const w = d / pk;
+          t1[h]! += w;
+          if (hess) hess[h * count + h]! += w - w * w;
+        }
+      }
+    }
+    return { logDet, t1, ...(hess ? { hess } : {}) };
+  }
+
+  #resolve(h: Hyperparameters | undefined, where_: string): { hyper: Hyper; sigma: number } {
+    const o = checkOptions<Hyperparameters>(h, where_, ['priorPrecision', 'sigmaNoise']);
+    const hyper = o.priorPrecision === undefined ? this.#hyper : this.#parseHyper(o.priorPrecision, 'priorPrecision');
+    let sigma = this.#sigma;
+    if (o.sigmaNoise !== undefined) {
+      sigma = positive(o.sigmaNoise, 'sigmaNoise');
+      if (!this.#gaussian && sigma !== 1) throw new RangeError(where(`sigmaNoise applies to a Gaussian likelihood only (must be 1 for ${this.#problem.likelihood.name}), got ${sigma}`));
+    }
+    return { hyper, sigma };
+  }
+
+  #logLik(sigma: number): number {
+    if (!this.#gaussian) return -this.#sumLoss / this.#T;
+    const sse = 2 * this.#variance * this.#sumLoss;
+    const p = this.#problem;
+    return -sse / (2 * sigma * sigma * this.#T) - p.N * p.outputs * Math.log(sigma * Math.sqrt(2 * Math.PI));
+  }
+
+  #scatter(delta: Float64Array): number {
+    let s = 0;
+    for (let j = 0; j < this.dim; j++) s += delta[j]! * this.#sq[j]!;
+    return s;
+  }
+
+  /** The current prior precision: a number, one per group (array) or a Float64Array (diagonal). */
+  get priorPrecision(): number | number[] | Float64Array {
+    const v = this.#hyper.value;
+    return typeof v === 'number' ? v : v.slice();
+  }
+
+  /** σ, the observation noise (1 for the likelihoods other than Gaussian). */
+  get sigmaNoise(): number {
+    return this.#sigma;
+  }
+
+  /** T, the temperature. */
+  get temperature(): number {
+    return this.#T;
+  }
+
+  /**
+   * log p(D | θ*) at the current σ: −Σ_n ℓ_n / T, or −SSE/(2σ²T) − N·M·log(σ√(2π)) (Gaussian).
+   */
+  get logLikelihood(): number {
+    return this.#logLik(this.#sigma);
+  }
+
+  /** The posterior precision's diagonal P_jj over the subset (all structures). */
+  posteriorPrecisionDiagonal(): Float64Array {
+    this.#check();
+    const n = this.dim,
+      kappa = this.#kappa(this.#sigma),
+      d = this.#hyper.delta;
+    if (this.structure === 'full') return Float64Array.from({ length: n }, (_, j) => kappa * this.#H![j * n + j]! + d[j]!);
+    if (this.structure === 'diagonal') return Float64Array.from({ length: n }, (_, j) => kappa * this.#Hdiag![j]! + d[j]!);
+    const out = new Float64Array(n);
+    for (const b of this.#blocks!) {
+      // diag(P_b) = Σ_k (κλ_k + δ) (v_k)_j² with v_k the eigenvectors in θ-local order
+      for (let k = 0; k < b.size; k++) {
+        const e = new Float64Array(b.size);
+        e[k] = 1;
+        const v = blockRotate(b, e, false);
+        const pk = kappa * b.lambda[k]! + d[b.offset]!;
+        for (let j = 0; j < b.size; j++) out[b.offset + j]! += pk * v[j]! * v[j]!;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * log det P over the subset: by Cholesky (`'full'`), Σ_j log P_jj (`'diagonal'`), or
+   * Σ_l Σ_{o,i} log(κ g_o a_i + δ_l) (+ Σ_o log(κ g_o + δ_l) for a separate bias) (`'kfac'`).
+   * @throws NotPositiveDefiniteError when P is not positive definite.
+   */
+  logDetPosteriorPrecision(h?: Hyperparameters): number {
+    this.#check();
+    const { hyper, sigma } = this.#resolve(h, 'Laplace.logDetPosteriorPrecision');
+    return this.#logDet(hyper.delta, this.#kappa(sigma));
+  }
+
+  /** log det P0 = Σ_j log δ_j over the subset. */
+  logDetPriorPrecision(h?: Hyperparameters): number {
+    this.#check();
+    const { hyper } = this.#resolve(h, 'Laplace.logDetPriorPrecision');
+    let s = 0;
+    for (const d of hyper.delta) s += Math.log(d);
+    return s;
+  }
+
+  /** (θ* − θ0)ᵀ P0 (θ* − θ0) over the subset. */
+  scatter(h?: Hyperparameters): number {
+    this.#check();
+    return this.#scatter(this.#resolve(h, 'Laplace.scatter').hyper.delta);
+  }
+
+  /**
+   * log Z = log p(D | θ*) − ½ [log det P − log det P0 + (θ* − θ0)ᵀ P0 (θ* − θ0)], at the
+   * current hyperparameters or those given (the object is not changed).
+   * @throws NotPositiveDefiniteError when P is not positive definite; RangeError / TypeError for bad hyperparameters.
+   * @example
+   * ```ts
+   * // la = laplace(p, theta, { structure: 'kfac', priorPrecision: 1 }) of the example of laplace()
+   * la.logMarginalLikelihood();                        // -10.2936…
+   * la.logMarginalLikelihood({ priorPrecision: 10 });  // -23.1178… (δ = 10, no refactorization)
+   * ```
+   */
+  logMarginalLikelihood(h?: Hyperparameters): number {
+    this.#check();
+    const { hyper, sigma } = this.#resolve(h, 'Laplace.logMarginalLikelihood');
+    const logDet = this.#logDet(hyper.delta, this.#kappa(sigma));
+    let ld0 = 0;
+    for (const d of hyper.delta) ld0 += Math.log(d);
+    return this.#logLik(sigma) - 0.5 * (logDet - ld0 + this.#scatter(hyper.delta));
+  }
+
+  /**
+   * The gradient of {@link Laplace.logMarginalLikelihood} in log δ (one entry per hyperparameter:
+   * a number for a scalar prior, a Float64Array per group or per coordinate) and, for a Gaussian
+   * likelihood, in log σ:
+   *
+   *     ∂/∂log δ_h = −½ [Σ_{j∈E_h} δ_j (P⁻¹)_jj − n_h + Σ_{j∈E_h} δ_j (θ*_j − θ0_j)²]
+   *     ∂/∂log σ   = SSE/(σ²T) − N·M + D_sub − Σ_j δ_j (P⁻¹)_jj
+   *
+   * (P⁻¹'s diagonal: the Cholesky inverse for `'full'`, 1/P_jj for `'diagonal'`, the eigenvalues
+   * for `'kfac'`: Σ_{j∈l} (P⁻¹)_jj = Σ_k 1/(κλ_k + δ_l)).
+   * @example
+   * ```ts
+   * // la of the example of laplace() (categorical: no σ)
+   * la.logMarginalLikelihoodGradient(); // { priorPrecision: -0.03778… }
+   * // a Gaussian problem also gives ∂/∂log σ:
+   * const mr = mlp({ sizes: [1, 4, 1], activation: 'tanh' });
+   * const pr = problem({ model: mr, X: [[0], [0.5], [1], [1.5]], y: [0, 0.4, 0.8, 1.1], likelihood: gaussian({ variance: 0.01 }) });
+   * laplace(pr, mr.init(0)).logMarginalLikelihoodGradient(); // { priorPrecision: -0.2222…, sigmaNoise: 28.708… }
+   * ```
+   */
+  logMarginalLikelihoodGradient(h?: Hyperparameters): { priorPrecision: number | Float64Array; sigmaNoise?: number } {
+    this.#check();
+    const { hyper, sigma } = this.#resolve(h, 'Laplace.logMarginalLikelihoodGradient');
+    const g = this.#gradient(hyper.delta, hyper.kind, sigma, false);
+    const out: { priorPrecision: number | Float64Array; sigmaNoise?: number } = { priorPrecision: hyper.kind === 'scalar' ? g.g[0]! : g.g };
+    if (this.#gaussian) {
+      const sse = 2 * this.#variance * this.#sumLoss,
+        p = this.#problem;
+      let tAll = 0;
+      for (const t of g.stats.t1) tAll += t;
+      out.sigmaNoise = sse / (sigma * sigma * this.#T) - p.N * p.outputs + this.dim - tAll;
+    }
+    return out;
+  }
+
+  #gradient(delta: Float64Array, kind: Hyper['kind'], sigma: number, hessian: boolean): { g: Float64Array; hess?: Float64Array; scale: Float64Array; stats: Stats } {
+    const stats = this.#stats(delta, this.#kappa(sigma), hessian, kind);
+    const { idx, count } = this.#hypIndex(kind);
+    const ds = new Float64Array(count),
+      nh = new Float64Array(count);
+    for (let j = 0; j < this.dim; j++) {
+      ds[idx[j]!]! += delta[j]! * this.#sq[j]!;
+      nh[idx[j]!]! += 1;
+    }
+    const g = new Float64Array(count),
+      scale = new Float64Array(count);
+    for (let h = 0; h < count; h++) {
+      g[h] = -0.5 * (stats.t1[h]! - nh[h]! + ds[h]!);
+      scale[h] = 0.5 * (stats.t1[h]! + nh[h]! + ds[h]!);
+    }
+    let hess: Float64Array | undefined;
+    if (hessian) {
+      hess = stats.hess!.map((v) => -0.5 * v);
+      for (let h = 0; h < count; h++) hess[h * count + h]! -= 0.5 * ds[h]!;
+    }
+    return { g, scale, stats, ...(hess ? { hess } : {}) };
+  }
+
+  /**
+   * Maximize the evidence over the prior precision (`method: 'marglik'`) by Newton's method on
+   * t = log δ with the exact Hessian (∂²log det P/∂t_h∂t_h' = [h = h'] Σ_{j∈E_h} δ_j(P⁻¹)_jj −
+   * Σ_{j∈E_h, j'∈E_h'} δ_j δ_j' (P⁻¹)_jj'², exact and diagonal for `'diagonal'` and `'kfac'`) and
+   * an Armijo backtracking line search; a gradient step when the Hessian is not negative definite.
+   * Stops when every |∂ log Z/∂t_h| ≤ tol · ½ [Σ δ_j(P⁻¹)_jj + n_h + Σ δ_j s_j] (the size of the
+   * terms it cancels), and sets the optimum on the object.
+   * @returns the optimum δ, log Z there, the Newton iterations and whether the tolerance was met.
+   * @example
+   * ```ts
+   * // la of the example of laplace()
+   * la.optimizePriorPrecision({ structure: 'layerwise' });
+   * // { priorPrecision: [0.5448…, 1.9432…], logMarginalLikelihood: -9.8035…, iterations: 4, converged: true }
+   * ```
+   */
+  optimizePriorPrecision(options?: OptimizePriorOptions): { priorPrecision: number | number[] | Float64Array; logMarginalLikelihood: number; iterations: number; converged: boolean } {
+    this.#check();
+    const o = checkOptions<OptimizePriorOptions>(options, 'Laplace.optimizePriorPrecision', ['method', 'structure', 'tol', 'maxIterations']);
+    if ((o.method ?? 'marglik') !== 'marglik') throw new RangeError(where(`optimizePriorPrecision: method must be 'marglik', got ${String(o.method)}`));
+    const kind = o.structure ?? 'scalar';
+    if (!['scalar', 'layerwise', 'diagonal'].includes(kind)) throw new RangeError(where(`optimizePriorPrecision: structure must be 'scalar', 'layerwise' or 'diagonal', got ${String(kind)}`));
+    if (kind === 'diagonal' && this.structure === 'kfac') throw new RangeError(where("optimizePriorPrecision: structure 'diagonal' does not go with a 'kfac' posterior"));
+    const tol = o.tol === undefined ? 1e-8 : positive(o.tol, 'tol');
+    const maxIt = checkCount(o.maxIterations, 'laplace: maxIterations', { dflt: 100 });
+    const { idx, count } = this.#hypIndex(kind);
+    // start: the current δ averaged (geometric mean) onto the new structure
+    const t = new Float64Array(count),
+      nh = new Float64Array(count);
+    for (let j = 0; j < this.dim; j++) {
+      t[idx[j]!]! += Math.log(this.#hyper.delta[j]!);
+      nh[idx[j]!]! += 1;
+    }
+    for (let h = 0; h < count; h++) t[h]! /= nh[h]!;
+    const deltaOf = (tt: Float64Array): Float64Array => Float64Array.from(idx, (h) => Math.exp(tt[h]!));
+    const f = (tt: Float64Array): number => {
+      const d = deltaOf(tt);
+      let ld0 = 0;
+      for (const x of d) ld0 += Math.log(x);
+      return this.#logLik(this.#sigma) - 0.5 * (this.#logDet(d, this.#kappa(this.#sigma)) - ld0 + this.#scatter(d));
+    };
+    let value = f(t),
+      it = 0,
+      converged = false;
+    for (; ; it++) {
+      const { g, hess, scale } = this.#gradient(deltaOf(t), kind, this.#sigma, true);
+      converged = g.every((x, h) => Math.abs(x) <= tol * scale[h]!);
+      if (converged || it >= maxIt) break;
+      // Newton direction on −log Z: (−hess) d = g
+      const A = hess!.map((v) => -v);
+      let d: Float64Array;
+      const newton = smallCholesky(A, count);
+      if (newton) d = smallSolve(A, count, g);
+      else d = g.map((x, h) => x / Math.max(Math.abs(hess![h * count + h]!), 1));
+      let mx = 0;
+      for (const x of d) mx = Math.max(mx, Math.abs(x));
+      if (mx > 5) d = d.map((x) => (x * 5) / mx);
+      let slope = 0;
+      for (let h = 0; h < count; h++) slope += g[h]! * d[h]!;
+      // Near the maximum the predicted gain ½ gᵀd is below the rounding of log Z itself, so a
+      // line search on log Z cannot see it: take the full Newton step (the Hessian is negative
+      // definite there) and let the gradient, which is computed to full accuracy, decide.
+      if (newton && mx <= 5 && 0.5 * slope <= 64 * 2 ** -52 * (Math.abs(value) + 1)) {
+        for (let h = 0; h < count; h++) t[h]! += d[h]!;
+        value = f(t);
+        continue;
+      }
+      let step = 1,
+        accepted = false;
+      for (let k = 0; k < 60; k++, step /= 2) {
+        const tn = t.map((x, h) => x + step * d[h]!);
+        let vn: number;
+        try {
+          vn = f(tn);
+        } catch (e) {
+          if (e instanceof NotPositiveDefiniteError) continue;
+          throw e;
+        }
+        if (vn >= value + 1e-4 * step * slope) {
+          t.set(tn);
+          value = vn;
+          accepted = true;
+          break;
+        }
+      }
+      if (!accepted) break; // no ascent possible in floating point: stationary to rounding
+    }
+    const delta = deltaOf(t);
+    this.#hyper = kind === 'scalar' ? { kind, value: delta[0]!, delta } : kind === 'layerwise' ? { kind, value: Array.from(t, Math.exp), delta } : { kind, value: delta.slice(), delta };
+    return { priorPrecision: this.priorPrecision, logMarginalLikelihood: this.logMarginalLikelihood(), iterations: it, converged };
+  }
+
+  /**
+   * The Jacobians of f at the rows of Xtest (n × M × D, row-major) and f itself (n × M).
+   */
+  #jacobians(Xtest: MatrixInput): { J: Float64Array; f: Float64Array; rows: number } {
+    const X = toDense(Xtest, 'Xtest');
+    const model = this.#problem.model,
+      M = model.outputs,
+      D = model.dim;
+    if (X.cols !== model.inputs) throw new RangeError(where(`Xtest must have ${model.inputs} columns (the model's inputs), got ${X.cols}`));
+    const n = X.rows;
+    const tr = model.forward(this.mean, X.data, n);
+    try {
+      const f = tr.outputs.slice();
+      let J: Float64Array;
+      if (tr.jacobians) J = tr.jacobians().slice();
+      else if (tr.pullbacks) {
+        const R = new Float64Array(n * M * M);
+        for (let i = 0; i < n; i++) for (let k = 0; k < M; k++) R[(i * M + k) * M + k] = 1;
+        J = tr.pullbacks(R, M).slice();
+      } else {
+        J = new Float64Array(n * M * D);
+        const R = new Float64Array(n * M);
+        for (let i = 0; i < n; i++)
+          for (let k = 0; k < M; k++) {
+            R[i * M + k] = 1;
+            J.set(tr.vjp(R), (i * M + k) * D);
+            R[i * M + k] = 0;
+          }
+      }
+      return { J, f, rows: n };
+    } finally {
+      tr.free?.();
+    }
+  }
+
+  /**
+   * The functional variance Σ_f(x) = J(x) P⁻¹ J(x)ᵀ (M × M) per test point, J(x) = ∂f(x)/∂θ
+   * restricted to the subset: `'full'` by Cholesky solves P⁻¹ J(x)ᵀ, `'diagonal'` as
+   * Σ_d J_md J_m'd / P_dd, `'kfac'` in each layer's eigenbasis (J's slice rotated by U_Gᵀ · U_A,
+   * divided by κ g_o a_i + δ_l) — never forming D × D for the last two.
+   * @param Xtest n × d inputs.
+   * @returns n·M·M values, row-major per point.
+   * @example
+   * ```ts
+   * // la of the example of laplace(), δ = 1
+   * la.functionalVariance([[0.5, -1]]);
+   * // Float64Array(9) [1.2838…, 0.0422…, 0.4179…, 0.0422…, 1.2898…, 0.0338…, 0.4179…, 0.0338…, 0.8620…]
+   * ```
+   */
+  functionalVariance(Xtest: MatrixInput): Float64Array {
+    this.#check();
+    return this.#fvar(this.#jacobians(Xtest));
+  }
+
+  #fvar(jac: { J: Float64Array; rows: number }): Float64Array {
+    const { J, rows } = jac;
+    const M = this.#problem.model.outputs,
+      D = this.#problem.model.dim,
+      n = this.dim,
+      o0 = this.offset;
+    const R = rows * M;
+    const out = new Float64Array(rows * M * M);
+    const kappa = this.#kappa(this.#sigma),
+      delta = this.#hyper.delta;
+    // Z: per Jacobian row r, the row transformed so that Σ_f = Σ_k Z_rk Y_r'k
+    if (this.structure === 'full') {
+      const c = this.#factor(delta, kappa);
+      const B = new Float64Array(n * R);
+      for (let r = 0; r < R; r++) for (let j = 0; j < n; j++) B[j * R + r] = J[r * D + o0 + j]!;
+      const X = c.F.solveMany({ data: B, rows: n, cols: R }).data;
+      for (let i = 0; i < rows; i++)
+        for (let a = 0; a < M; a++)
+          for (let b = 0; b < M; b++) {
+            let s = 0;
+            const ra = (i * M + a) * D + o0,
+              cb = i * M + b;
+            for (let j = 0; j < n; j++) s += J[ra + j]! * X[j * R + cb]!;
+            out[(i * M + a) * M + b] = s;
+          }
+      // symmetrize the rounding
+      for (let i = 0; i < rows; i++)
+        for (let a = 0; a < M; a++)
+          for (let b = a + 1; b < M; b++) {
+            const u = (i * M + a) * M + b,
+              l = (i * M + b) * M + a,
+              m = 0.5 * (out[u]! + out[l]!);
+            out[u] = m;
+            out[l] = m;
+          }
+      return out;
+    }
+    // diagonal and kfac: rotated rows divided by the square root of the eigenvalues
+    const W = new Float64Array(R * n);
+    if (this.structure === 'diagonal') {
+      const Hd = this.#Hdiag!;
+      const s = Float64Array.from(Hd, (h, j) => 1 / Math.sqrt(kappa * h + delta[j]!));
+      for (let r = 0; r < R; r++) for (let j = 0; j < n; j++) W[r * n + j] = J[r * D + o0 + j]! * s[j]!;
+    } else {
+      for (const b of this.#blocks!) {
+        const s = Float64Array.from(b.lambda, (l) => 1 / Math.sqrt(kappa * l + delta[b.offset]!));
+        for (let r = 0; r < R; r++) {
+          const z = blockRotate(b, J.subarray(r * D + o0 + b.offset, r * D + o0 + b.offset + b.size), true);
+          for (let k = 0; k < b.size; k++) W[r * n + b.offset + k] = z[k]! * s[k]!;
+        }
+      }
+    }
+    for (let i = 0; i < rows; i++)
+      for (let a = 0; a < M; a++)
+        for (let b = a; b < M; b++) {
+          let s = 0;
+          const ra = (i * M + a) * n,
+            rb = (i * M + b) * n;
+          for (let j = 0; j < n; j++) s += W[ra + j]! * W[rb + j]!;
+          out[(i * M + a) * M + b] = s;
+          out[(i * M + b) * M + a] = s;
+        }
+    return out;
+  }
+
+  /**
+   * The GLM (linearized) predictive at the rows of Xtest: f(x) ~ N(f(x; θ*), J P⁻¹ Jᵀ) pushed
+   * through the likelihood — link `'probit'`: softmax(f / √(1 + π/8 · diag Σ_f)); `'mc'`: the mean
+   * softmax of seeded samples f ~ N(f(x; θ*), Σ_f); `'bridge'`: the Laplace bridge's Dirichlet mean.
+   * Categorical: n × C probabilities;
+   * Bernoulli: n × 1 probabilities of y = 1; Gaussian: `{ mean (n·M), variance (n·M·M) }` with the
+   * predictive variance J P⁻¹ Jᵀ + σ² I (laplace-torch returns J P⁻¹ Jᵀ alone).
+   * @example
+   * ```ts
+   * // la of the example of laplace(), δ = 1
+   * la.predict([[0.5, -1]], { link: 'probit' }); // { data: Float64Array(3) [0.4335…, 0.2578…, 0.3086…], rows: 1, cols: 3 }
+   * ```
+   */
+  predict(Xtest: MatrixInput, options?: PredictOptions): Prediction {
+    this.#check();
+    const jac = this.#jacobians(Xtest);
+    const fvar = this.#fvar(jac);
+    return glmPredictive(this.#problem.likelihood, jac.f, fvar, jac.rows, this.#sigma, options);
+  }
+
+  /**
+   * n samples θ ~ N(θ*, P⁻¹) (subset coordinates; the others equal θ*): θ = θ* + L⁻ᵀ z for
+   * P = L Lᵀ (`'full'`), z_j/√P_jj (`'diagonal'`), z_k/√(κλ_k + δ_l) rotated back from each
+   * layer's eigenbasis (`'kfac'`), z ~ N(0, I) from natgrad's xoshiro256** {@link rng}(seed).
+   * @returns an n × D matrix (rows are samples).
+   * @example
+   * ```ts
+   * const s = la.sample(100, 0); // la of the example of laplace()
+   * [s.rows, s.cols];            // [100, 27]: one θ per row
+   * ```
+   */
+  sample(count: number, seed = 0): DenseMatrix {
+    this.#check();
+    const S = checkCount(count, 'laplace: sample count', { min: 1 });
+    const g = rng(seed);
+    const D = this.mean.length,
+      n = this.dim,
+      o0 = this.offset;
+    const out = new Float64Array(S * D);
+    const kappa = this.#kappa(this.#sigma),
+      delta = this.#hyper.delta;
+    let L: Float64Array | undefined;
+    if (this.structure === 'full') {
+      const c = this.#factor(delta, kappa);
+      c.L ??= c.F.toDense();
+      L = c.L;
+    }
+    for (let s = 0; s < S; s++) {
+      const z = Float64Array.from({ length: n }, () => g.normal());
+      let x: Float64Array;
+      if (L) {
+        x = z; // back substitution Lᵀ x = z
+        for (let i = n - 1; i >= 0; i--) {
+          let v = x[i]!;
+          for (let k = i + 1; k < n; k++) v -= L[k * n + i]! * x[k]!;
+          x[i] = v / L[i * n + i]!;
+        }
+      } else if (this.structure === 'diagonal') {
+        x = z.map((v, j) => v / Math.sqrt(kappa * this.#Hdiag![j]! + delta[j]!));
+      } else {
+        x = new Float64Array(n);
+        for (const b of this.#blocks!) {
+          const w = Float64Array.from(b.lambda, (l, k) => z[b.offset + k]! / Math.sqrt(kappa * l + delta[b.offset]!));
+          x.set(blockRotate(b, w, false), b.offset);
+        }
+      }
+      out.set(this.mean, s * D);
+      for (let j = 0; j < n; j++) out[s * D + o0 + j]! += x[j]!;
+    }
+    return { data: out, rows: S, cols: D };
+  }
+
+  /** Release the WebAssembly memory held (the `'full'` Cholesky factor). */
+  free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    this.#cache?.F.free();
+    this.#cache = undefined;
+  }
+}
+
+/**
+ * The Laplace approximation of `problem`'s posterior at a mode `thetaMap`:
+ * N(θ*, P⁻¹), P = κ·H + P0 (κ = 1/(σ²T) for a Gaussian likelihood, 1/T otherwise; H the SUM
+ * curvature of the unit-noise likelihood — a `'mean'` problem's curvature is multiplied by N, a
+ * Gaussian likelihood's by its variance v (v² for the empirical Fisher); P0 = diag(δ)). See the
+ * module page for the evidence, its gradient and the structures.
+ * @param problem any {@link Problem} (its `reduction` and likelihood are taken into account).
+ * @param thetaMap θ*, length D (finite).
+ * @param options {@link LaplaceOptions}.
+ * @throws RangeError for θ* of the wrong length or not finite, a non-positive priorPrecision,
+ *   sigmaNoise or temperature, a structure the model cannot give (`'kfac'` without factors);
+ *   NotPositiveDefiniteError when P is not positive definite; UnknownOptionError for an unknown option.
+ * @example
+ * ```ts
+ * const model = mlp({ sizes: [2, 4, 3], activation: 'tanh' });
+ * const X = [[0, 0], [1, 0], [0, 1], [1, 1], [-1, 0], [0, -1]];
+ * const p = problem({ model, X, y: [0, 1, 2, 1, 0, 2], likelihood: categorical({ classes: 3 }) });
+ * const theta = model.init(0);                          // stands for a trained θ* here
+ * const la = laplace(p, theta, { structure: 'kfac', priorPrecision: 1 });
+ * la.dim;                                               // 27
+ * la.logMarginalLikelihood();                           // -10.2936…
+ * la.predict([[0.5, -1]]);                              // probit: { data: [0.4335…, 0.2578…, 0.3086…], rows: 1, cols: 3 }
+ * laplace(p, theta).optimizePriorPrecision();           // full: { priorPrecision: 0.8653…, logMarginalLikelihood: -10.0525…, iterations: 3, converged: true }
+ * la.free();
+ * ```
+ *
+ * @category Laplace
+ */
+export function laplace(problem: Problem, thetaMap: VectorInput, options?: LaplaceOptions): Laplace {
+  if (typeof problem !== 'object' || problem === null || typeof problem.ggn !== 'function') throw new TypeError(where('problem must be a Problem (problem(...) or linearProblem(...))'));
+  let theta: Float64Array;
+  try {
+    theta = toVector(thetaMap, problem.dim, 'thetaMap');
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError) throw new RangeError(where(`thetaMap: ${e.message.replace(/^natgrad: /, '')} (the problem has D = ${problem.dim})`));
+    throw e;
+  }
+  return new Laplace(problem, theta, options);
+}
