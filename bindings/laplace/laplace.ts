@@ -29,6 +29,12 @@
  * basis u_G,o ⊗ u_A,i; a separate bias block is G alone; an exact block { exact } is
  * eigendecomposed as a small dense matrix). Prior and noise changes never refactorize `'kfac'` and
  * `'diagonal'`; `'full'` refactorizes (one Cholesky, cached per hyperparameter value).
+ * `'lowRank'` keeps the top-k eigenpairs (U, λ) of H from Lanczos ({@link topEigenvalues}) on the
+ * matrix-free curvature ({@link curvatureOperator}), P = κ U diag(λ) Uᵀ + δ I (scalar δ only):
+ * log det P = Σ_i log(κλ_i + δ) + (D_sub − k) log δ, P⁻¹ = δ⁻¹ [I − U diag(κλ/(κλ + δ)) Uᵀ]
+ * (Woodbury), samples U diag((κλ + δ)^−½) z₁ + (I − U Uᵀ) z/√δ. An index `subset` (a subnetwork)
+ * restricts H to those coordinates: `'full'` from D_sub curvature-vector products (never D × D),
+ * `'diagonal'` from the exact diagonal.
  *
  * Differences from laplace-torch: a layerwise prior has one δ per natgrad parameter group (a
  * layer's W and b share it; laplace-torch counts W and b as two "layers"); `predict` on a Gaussian
@@ -45,7 +51,9 @@ import { rng } from '../data/random.js';
 import type { CholeskyFactor } from '../linalg/symmatrix.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
 import type { ParameterGroup } from '../models/model.js';
+import { curvatureOperator } from '../operators/curvature.js';
 import { priorTerm } from '../problem/common.js';
+import { topEigenvalues } from '../solvers/lanczos.js';
 import type { KfacLayer, Problem } from '../problem/types.js';
 import { glmPredictive, type PredictOptions, type Prediction } from './predictive.js';
 
@@ -55,10 +63,19 @@ import { glmPredictive, type PredictOptions, type Prediction } from './predictiv
  * @category Laplace
  */
 export interface LaplaceOptions {
-  /** `'full'` (default), `'diagonal'` or `'kfac'`. */
-  structure?: 'full' | 'diagonal' | 'kfac';
-  /** `'all'` (default) or `'lastLayer'` (the last parameter group only). */
-  subset?: 'all' | 'lastLayer';
+  /**
+   * `'full'` (default), `'diagonal'`, `'kfac'` or `'lowRank'` (the top-`rank` eigenpairs of H by
+   * Lanczos on the matrix-free curvature, P = κ U diag(λ) Uᵀ + δ I; scalar prior only).
+   */
+  structure?: 'full' | 'diagonal' | 'kfac' | 'lowRank';
+  /** `'lowRank'` only: k, 1 ≤ k ≤ D_sub, the number of eigenpairs kept (required). */
+  rank?: number;
+  /**
+   * `'all'` (default), `'lastLayer'` (the last parameter group only), or an array of distinct
+   * parameter indices (a subnetwork, in the order given; `'full'` and `'diagonal'` only, scalar or
+   * diagonal prior).
+   */
+  subset?: 'all' | 'lastLayer' | readonly number[];
   /** `'ggn'` (default), `'fisherMC'` or `'empiricalFisher'`. */
   curvature?: 'ggn' | 'fisherMC' | 'empiricalFisher';
   /**
@@ -99,14 +116,93 @@ export interface Hyperparameters {
  * @category Laplace
  */
 export interface OptimizePriorOptions {
-  /** `'marglik'` (the only method of part 1; default). */
-  method?: 'marglik';
-  /** `'scalar'` (default), `'layerwise'` (one δ per group) or `'diagonal'` (not with `'kfac'`). */
+  /**
+   * `'marglik'` (default): Newton on log δ (and log σ with `optimizeSigma`) to a zero gradient of the
+   * evidence; `'gridsearch'`: the δ of `grid` with the largest validation log-likelihood.
+   */
+  method?: 'marglik' | 'gridsearch';
+  /** `'scalar'` (default), `'layerwise'` (one δ per group) or `'diagonal'` (not with `'kfac'`); `'gridsearch'`: scalar only. */
   structure?: 'scalar' | 'layerwise' | 'diagonal';
+  /** `'marglik'`, Gaussian likelihood: optimize log σ jointly with log δ (default false). */
+  optimizeSigma?: boolean;
+  /** `'gridsearch'`: the candidate δ > 0 (default logspace(−4, 4, 21): 10^(−4 + 0.4 i), i = 0…20). */
+  grid?: readonly number[];
+  /**
+   * `'gridsearch'` (required): validation inputs X (n × d) and targets y (class indices, 0/1, or
+   * n × M / a flat n·M vector for a Gaussian likelihood).
+   */
+  validation?: { X: MatrixInput; y: VectorInput | MatrixInput };
   /** Relative gradient tolerance (default 1e-8), see {@link Laplace.optimizePriorPrecision}. */
   tol?: number;
   /** Newton iterations at most (default 100). */
   maxIterations?: number;
+}
+
+/**
+ * What {@link Laplace.optimizePriorPrecision} returns.
+ *
+ * @category Laplace
+ */
+export interface OptimizePriorResult {
+  /** The chosen δ (as {@link Laplace.priorPrecision}). */
+  priorPrecision: number | number[] | Float64Array;
+  /** `optimizeSigma`: the chosen σ. */
+  sigmaNoise?: number;
+  /** log Z at the result. */
+  logMarginalLikelihood: number;
+  /** Newton iterations (`'gridsearch'`: the grid's length). */
+  iterations: number;
+  /** Whether the gradient tolerance was met (`'gridsearch'`: true). */
+  converged: boolean;
+  /** `'gridsearch'`: the grid searched. */
+  grid?: Float64Array;
+  /** `'gridsearch'`: Σ_i log p(y_i | x_i, D) over the validation set at each δ of the grid. */
+  validationLogLikelihood?: Float64Array;
+}
+
+/** Validation targets as a flat vector of rows·M values. */
+function targets(y: VectorInput | MatrixInput, rows: number, M: number): Float64Array {
+  if (typeof y === 'object' && y !== null && !ArrayBuffer.isView(y) && (('rows' in y && 'cols' in y) || (Array.isArray(y) && Array.isArray(y[0])))) {
+    const Y = toDense(y as MatrixInput, 'validation.y');
+    if (Y.rows !== rows || Y.cols !== M) throw new RangeError(where(`validation.y must be ${rows} × ${M}, got ${Y.rows} × ${Y.cols}`));
+    return Y.data.slice();
+  }
+  return toVector(y as VectorInput, rows * M, 'validation.y').slice();
+}
+
+/**
+ * Σ_i log p(y_i | x_i) under the GLM predictive: the probit probabilities of the classes
+ * (Bernoulli: p or 1 − p), or the Gaussian N(y; f, Σ_f + σ² I).
+ */
+function validationLogLikelihood(name: string, M: number, f: Float64Array, fvar: Float64Array, rows: number, y: Float64Array, sigma: number, lik: Problem['likelihood']): number {
+  let ll = 0;
+  if (name === 'gaussian') {
+    const S = new Float64Array(M * M);
+    for (let i = 0; i < rows; i++) {
+      S.set(fvar.subarray(i * M * M, (i + 1) * M * M));
+      for (let k = 0; k < M; k++) S[k * M + k]! += sigma * sigma;
+      if (!smallCholesky(S, M)) throw new RangeError(where(`the predictive covariance at validation point ${i} is not positive definite`));
+      const r = Float64Array.from({ length: M }, (_, k) => y[i * M + k]! - f[i * M + k]!);
+      // ‖L⁻¹ r‖² and log det = 2 Σ log L_kk
+      let q = 0,
+        ld = 0;
+      for (let k = 0; k < M; k++) {
+        let s = r[k]!;
+        for (let j = 0; j < k; j++) s -= S[k * M + j]! * r[j]!;
+        r[k] = s / S[k * M + k]!;
+        q += r[k]! ** 2;
+        ld += 2 * Math.log(S[k * M + k]!);
+      }
+      ll += -0.5 * (M * Math.log(2 * Math.PI) + ld + q);
+    }
+    return ll;
+  }
+  const P = glmPredictive(lik, f, fvar, rows, sigma, { link: 'probit' }) as DenseMatrix;
+  for (let i = 0; i < rows; i++) {
+    const p = name === 'bernoulli' ? (y[i] === 1 ? P.data[i]! : 1 - P.data[i]!) : P.data[i * M + y[i]!]!;
+    ll += Math.log(p);
+  }
+  return ll;
 }
 
 type Hyper = { kind: 'scalar' | 'layerwise' | 'diagonal'; value: number | number[] | Float64Array; delta: Float64Array };
@@ -131,8 +227,8 @@ interface Stats {
   hess?: Float64Array;
 }
 
-const STRUCTURES = ['full', 'diagonal', 'kfac'] as const;
-const KEYS = ['structure', 'subset', 'curvature', 'priorPrecision', 'priorMean', 'sigmaNoise', 'temperature', 'samples', 'seed', 'kfacApproximation', 'bias'];
+const STRUCTURES = ['full', 'diagonal', 'kfac', 'lowRank'] as const;
+const KEYS = ['structure', 'rank', 'subset', 'curvature', 'priorPrecision', 'priorMean', 'sigmaNoise', 'temperature', 'samples', 'seed', 'kfacApproximation', 'bias'];
 const HINTS: Readonly<Record<string, string>> = {
   prior_precision: "natgrad uses camelCase: 'priorPrecision'",
   sigma_noise: "natgrad uses camelCase: 'sigmaNoise'",
@@ -270,15 +366,19 @@ function smallSolve(L: Float64Array, n: number, b: Float64Array): Float64Array {
  */
 export class Laplace {
   /** The posterior's structure. */
-  readonly structure: 'full' | 'diagonal' | 'kfac';
-  /** The subset of θ the posterior covers. */
-  readonly subset: 'all' | 'lastLayer';
+  readonly structure: 'full' | 'diagonal' | 'kfac' | 'lowRank';
+  /** The subset of θ the posterior covers (`'indices'`: a subnetwork, see {@link Laplace.indices}). */
+  readonly subset: 'all' | 'lastLayer' | 'indices';
   /** D_sub, the number of parameters in the subset. */
   readonly dim: number;
   /** θ* (all D parameters; a copy). */
   readonly mean: Float64Array;
-  /** The subset's first index in θ (the subset is θ[offset, offset + dim)). */
+  /** The subset's first index in θ (`'all'`, `'lastLayer'`: the subset is θ[offset, offset + dim)). */
   readonly offset: number;
+  /** The θ index of each subset coordinate (length dim; `θ_sub[j] = θ[indices[j]]`). */
+  readonly indices: Int32Array;
+  /** `'lowRank'`: k, the eigenpairs kept (0 for the other structures). */
+  readonly rank: number;
   readonly #problem: Problem;
   readonly #core: Core | undefined;
   readonly #groups: readonly ParameterGroup[];
@@ -296,6 +396,9 @@ export class Laplace {
   readonly #H?: Float64Array;
   readonly #Hdiag?: Float64Array;
   readonly #blocks?: Block[];
+  /** `'lowRank'`: the eigenvectors U (dim × k, row-major, orthonormal columns) and eigenvalues λ of H. */
+  readonly #U?: Float64Array;
+  readonly #lam?: Float64Array;
   #cache: FullCache | undefined;
   #freed = false;
 
@@ -303,9 +406,14 @@ export class Laplace {
   constructor(problem: Problem, theta: Float64Array, options: LaplaceOptions | undefined) {
     const o = checkOptions<LaplaceOptions>(options, 'laplace', KEYS, HINTS);
     const structure = o.structure ?? 'full';
-    if (!STRUCTURES.includes(structure)) throw new RangeError(where(`structure must be 'full', 'diagonal' or 'kfac', got ${String(structure)}`));
-    const subset = o.subset ?? 'all';
-    if (subset !== 'all' && subset !== 'lastLayer') throw new RangeError(where(`subset must be 'all' or 'lastLayer', got ${String(subset)}`));
+    if (!STRUCTURES.includes(structure)) throw new RangeError(where(`structure must be 'full', 'diagonal', 'kfac' or 'lowRank', got ${String(structure)}`));
+    const subsetOpt = o.subset ?? 'all';
+    const byIndex = Array.isArray(subsetOpt);
+    if (!byIndex && subsetOpt !== 'all' && subsetOpt !== 'lastLayer') throw new RangeError(where(`subset must be 'all', 'lastLayer' or an array of parameter indices, got ${String(subsetOpt)}`));
+    if (byIndex && (structure === 'kfac' || structure === 'lowRank'))
+      throw new RangeError(where(`an index subset (subnetwork) goes with structure 'full' or 'diagonal' only, not '${structure}' (use subset 'all' or 'lastLayer')`));
+    if (structure !== 'lowRank' && o.rank !== undefined) throw new RangeError(where("rank goes with structure: 'lowRank' only"));
+    const subset = byIndex ? ('indices' as const) : (subsetOpt as 'all' | 'lastLayer');
     const curvature = o.curvature ?? 'ggn';
     if (!['ggn', 'fisherMC', 'empiricalFisher'].includes(curvature)) throw new RangeError(where(`curvature must be 'ggn', 'fisherMC' or 'empiricalFisher', got ${String(curvature)}`));
     if (curvature !== 'fisherMC' && (o.samples !== undefined || o.seed !== undefined)) throw new RangeError(where("samples and seed go with curvature: 'fisherMC' only"));
@@ -318,10 +426,34 @@ export class Laplace {
     this.#gaussian = lik.name === 'gaussian';
     this.#variance = lik.name === 'gaussian' ? lik.variance : 1;
     const allGroups = problem.model.groups;
-    this.#groups = subset === 'all' ? allGroups : allGroups.slice(-1);
-    this.offset = this.#groups[0]!.offset;
-    this.dim = this.#groups.reduce((s, g) => s + g.size, 0);
+    if (byIndex) {
+      const D = problem.dim,
+        list = subsetOpt as readonly number[],
+        seen = new Set<number>();
+      if (list.length === 0) throw new RangeError(where('an index subset must not be empty'));
+      for (const i of list) {
+        if (!Number.isSafeInteger(i) || i < 0 || i >= D) throw new RangeError(where(`subset indices must be integers in [0, ${D}), got ${String(i)}`));
+        if (seen.has(i)) throw new RangeError(where(`subset indices must be distinct, ${i} appears twice`));
+        seen.add(i);
+      }
+      this.#groups = [];
+      this.indices = Int32Array.from(list);
+      this.offset = this.indices[0]!;
+      this.dim = list.length;
+    } else {
+      this.#groups = subset === 'all' ? allGroups : allGroups.slice(-1);
+      this.offset = this.#groups[0]!.offset;
+      this.dim = this.#groups.reduce((s, g) => s + g.size, 0);
+      this.indices = Int32Array.from({ length: this.dim }, (_, j) => this.offset + j);
+    }
     this.mean = Float64Array.from(theta);
+    this.rank = 0;
+    if (structure === 'lowRank') {
+      if (o.rank === undefined) throw new RangeError(where("structure 'lowRank' needs rank: k (the eigenpairs kept)"));
+      const k = checkCount(o.rank, 'laplace: rank');
+      if (k > this.dim) throw new RangeError(where(`rank (${k}) must be ≤ the subset's dimension D_sub = ${this.dim}`));
+      this.rank = k;
+    }
 
     // hyperparameters
     this.#T = o.temperature === undefined ? 1 : positive(o.temperature, 'temperature');
@@ -336,7 +468,7 @@ export class Laplace {
       this.#theta0 = new Float64Array(this.dim).fill(pm);
     } else this.#theta0 = toVector(pm, this.dim, 'priorMean');
     this.#sq = new Float64Array(this.dim);
-    for (let j = 0; j < this.dim; j++) this.#sq[j] = (theta[this.offset + j]! - this.#theta0[j]!) ** 2;
+    for (let j = 0; j < this.dim; j++) this.#sq[j] = (theta[this.indices[j]!]! - this.#theta0[j]!) ** 2;
 
     // Σ ℓ_n at θ*: loss/s minus the problem's own prior term
     const loss = problem.loss(theta);
@@ -350,7 +482,52 @@ export class Laplace {
     const call = (opts: Record<string, unknown>): any =>
       curvature === 'ggn' ? problem.ggn(theta, opts as never) : curvature === 'fisherMC' ? problem.fisherMC(theta, { ...opts, ...mc } as never) : problem.empiricalFisher(theta, opts as never);
     const n = this.dim;
-    if (structure === 'full') {
+    const opKind = { ...mc, kind: curvature } as const;
+    if (structure === 'full' && byIndex) {
+      // H restricted to the subnetwork: dim products with the matrix-free curvature (never D × D)
+      const op = curvatureOperator(problem, theta, opKind);
+      const H = new Float64Array(n * n),
+        e = new Float64Array(problem.dim);
+      for (let j = 0; j < n; j++) {
+        e[this.indices[j]!] = 1;
+        const y = op.matvec(e);
+        e[this.indices[j]!] = 0;
+        for (let i = 0; i < n; i++) H[i * n + j] = conv * y[this.indices[i]!]!;
+      }
+      for (let i = 0; i < n; i++)
+        for (let j = i + 1; j < n; j++) {
+          const m = 0.5 * (H[i * n + j]! + H[j * n + i]!);
+          H[i * n + j] = m;
+          H[j * n + i] = m;
+        }
+      this.#H = H;
+    } else if (structure === 'lowRank') {
+      const op = curvatureOperator(problem, theta, opKind);
+      const D = problem.dim,
+        o0 = this.offset,
+        k = this.rank;
+      const sub = {
+        dim: n,
+        matvec: (v: Float64Array): Float64Array => {
+          const e = new Float64Array(D);
+          e.set(v, o0);
+          return op
+            .matvec(e)
+            .slice(o0, o0 + n)
+            .map((x) => conv * x);
+        },
+      };
+      const maxIterations = Math.min(n, Math.max(60, 4 * k + 40));
+      const r = topEigenvalues(sub, { k, which: 'largest', vectors: true, tol: 1e-10, maxIterations, seed: 0 });
+      if (!r.converged)
+        throw new RangeError(where(`'lowRank': Lanczos did not converge to the top ${k} eigenpairs in ${r.iterations} steps (largest residual ${Math.max(...r.residuals)}); try a smaller rank`));
+      const U = new Float64Array(n * k);
+      r.vectors!.forEach((v, i) => {
+        for (let j = 0; j < n; j++) U[j * k + i] = v[j]!;
+      });
+      this.#U = U;
+      this.#lam = r.values.slice();
+    } else if (structure === 'full') {
       let H: Float64Array;
       if (subset === 'all' || allGroups.length === 1) {
         const S = call({ structure: 'dense' }) as SymMatrix;
@@ -373,7 +550,7 @@ export class Laplace {
       this.#H = H;
     } else if (structure === 'diagonal') {
       const d = call({ structure: 'diagonal' }) as Float64Array;
-      this.#Hdiag = d.slice(this.offset, this.offset + n).map((v) => v * conv);
+      this.#Hdiag = Float64Array.from(this.indices, (i) => d[i]! * conv);
     } else {
       if (this.#hyper.kind === 'diagonal') throw new RangeError(where("a diagonal priorPrecision (Float64Array) does not go with structure: 'kfac' (use a number or one per group)"));
       let factors: KfacLayer[];
@@ -438,6 +615,7 @@ export class Laplace {
       positive(v, name);
       return { kind: 'scalar', value: v, delta: new Float64Array(n).fill(v) };
     }
+    if (this.structure === 'lowRank') throw new RangeError(where(`structure 'lowRank' takes a scalar ${name} (a number) only: P = κ U diag(λ) Uᵀ + δ I`));
     if (v instanceof Float64Array) {
       if (v.length !== n) throw new RangeError(where(`a diagonal ${name} (Float64Array) must have the subset's length ${n}, got ${v.length} (one per group: pass a plain array)`));
       v.forEach((x, j) => positive(x, `${name}[${j}]`));
@@ -445,6 +623,7 @@ export class Laplace {
       return { kind: 'diagonal', value: v.slice(), delta: v.slice() };
     }
     if (Array.isArray(v)) {
+      if (this.subset === 'indices') throw new RangeError(where(`a layerwise ${name} does not go with an index subset (use a number or a Float64Array of the subset's length)`));
       if (v.length !== L) throw new RangeError(where(`a layerwise ${name} must have one entry per parameter group of the subset (${L}), got ${v.length}`));
       const delta = new Float64Array(n);
       this.#groups.forEach((g, l) => delta.fill(positive(v[l], `${name}[${l}]`), g.offset - this.offset, g.offset - this.offset + g.size));
@@ -540,6 +719,20 @@ export class Laplace {
         t1[idx[j]!]! += w;
         if (hess) hess[idx[j]! * count + idx[j]!]! += w - w * w;
       }
+    } else if (this.structure === 'lowRank') {
+      // eigenvalues of P: κλ_i + δ (i < k) and δ (n − k times, w = 1: no Hessian term)
+      const d = delta[0]!,
+        k = this.rank;
+      for (let i = 0; i < k; i++) {
+        const pk = kappa * this.#lam![i]! + d;
+        if (!(pk > 0)) bad(i, pk);
+        logDet += Math.log(pk);
+        const w = d / pk;
+        t1[0]! += w;
+        if (hess) hess[0]! += w - w * w;
+      }
+      logDet += (n - k) * Math.log(d);
+      t1[0]! += n - k;
     } else {
       for (const b of this.#blocks!) {
         const d = delta[b.offset]!,
@@ -612,6 +805,15 @@ export class Laplace {
       d = this.#hyper.delta;
     if (this.structure === 'full') return Float64Array.from({ length: n }, (_, j) => kappa * this.#H![j * n + j]! + d[j]!);
     if (this.structure === 'diagonal') return Float64Array.from({ length: n }, (_, j) => kappa * this.#Hdiag![j]! + d[j]!);
+    if (this.structure === 'lowRank') {
+      const U = this.#U!,
+        k = this.rank;
+      return Float64Array.from({ length: n }, (_, j) => {
+        let s = 0;
+        for (let i = 0; i < k; i++) s += this.#lam![i]! * U[j * k + i]! ** 2;
+        return kappa * s + d[j]!;
+      });
+    }
     const out = new Float64Array(n);
     for (const b of this.#blocks!) {
       // diag(P_b) = Σ_k (κλ_k + δ) (v_k)_j² with v_k the eigenvectors in θ-local order
@@ -745,54 +947,102 @@ export class Laplace {
    * // { priorPrecision: [0.5448…, 1.9432…], logMarginalLikelihood: -9.8035…, iterations: 4, converged: true }
    * ```
    */
-  optimizePriorPrecision(options?: OptimizePriorOptions): { priorPrecision: number | number[] | Float64Array; logMarginalLikelihood: number; iterations: number; converged: boolean } {
+  optimizePriorPrecision(options?: OptimizePriorOptions): OptimizePriorResult {
     this.#check();
-    const o = checkOptions<OptimizePriorOptions>(options, 'Laplace.optimizePriorPrecision', ['method', 'structure', 'tol', 'maxIterations']);
-    if ((o.method ?? 'marglik') !== 'marglik') throw new RangeError(where(`optimizePriorPrecision: method must be 'marglik', got ${String(o.method)}`));
+    const o = checkOptions<OptimizePriorOptions>(options, 'Laplace.optimizePriorPrecision', ['method', 'structure', 'tol', 'maxIterations', 'optimizeSigma', 'grid', 'validation']);
+    const method = o.method ?? 'marglik';
+    if (method !== 'marglik' && method !== 'gridsearch') throw new RangeError(where(`optimizePriorPrecision: method must be 'marglik' or 'gridsearch', got ${String(o.method)}`));
     const kind = o.structure ?? 'scalar';
     if (!['scalar', 'layerwise', 'diagonal'].includes(kind)) throw new RangeError(where(`optimizePriorPrecision: structure must be 'scalar', 'layerwise' or 'diagonal', got ${String(kind)}`));
     if (kind === 'diagonal' && this.structure === 'kfac') throw new RangeError(where("optimizePriorPrecision: structure 'diagonal' does not go with a 'kfac' posterior"));
+    if (kind !== 'scalar' && this.structure === 'lowRank') throw new RangeError(where("optimizePriorPrecision: a 'lowRank' posterior takes a scalar prior only (structure 'scalar')"));
+    if (kind === 'layerwise' && this.subset === 'indices') throw new RangeError(where("optimizePriorPrecision: structure 'layerwise' does not go with an index subset"));
+    if (method === 'gridsearch') {
+      if (o.tol !== undefined || o.maxIterations !== undefined || o.optimizeSigma !== undefined)
+        throw new RangeError(where("optimizePriorPrecision: tol, maxIterations and optimizeSigma go with method 'marglik' only"));
+      if (kind !== 'scalar') throw new RangeError(where("optimizePriorPrecision: method 'gridsearch' searches a scalar prior only (structure 'scalar')"));
+      return this.#gridsearch(o);
+    }
+    if (o.grid !== undefined || o.validation !== undefined) throw new RangeError(where("optimizePriorPrecision: grid and validation go with method 'gridsearch' only"));
+    const withSigma = o.optimizeSigma ?? false;
+    if (typeof withSigma !== 'boolean') throw new TypeError(where(`optimizePriorPrecision: optimizeSigma must be a boolean, got ${typeof withSigma}`));
+    if (withSigma && !this.#gaussian) throw new RangeError(where(`optimizePriorPrecision: optimizeSigma needs a Gaussian likelihood (σ is fixed at 1 for ${this.#problem.likelihood.name})`));
     const tol = o.tol === undefined ? 1e-8 : positive(o.tol, 'tol');
     const maxIt = checkCount(o.maxIterations, 'laplace: maxIterations', { dflt: 100 });
     const { idx, count } = this.#hypIndex(kind);
-    // start: the current δ averaged (geometric mean) onto the new structure
-    const t = new Float64Array(count),
+    const nv = count + (withSigma ? 1 : 0);
+    // start: the current δ averaged (geometric mean) onto the new structure; then log σ
+    const t = new Float64Array(nv),
       nh = new Float64Array(count);
     for (let j = 0; j < this.dim; j++) {
       t[idx[j]!]! += Math.log(this.#hyper.delta[j]!);
       nh[idx[j]!]! += 1;
     }
     for (let h = 0; h < count; h++) t[h]! /= nh[h]!;
+    if (withSigma) t[count] = Math.log(this.#sigma);
     const deltaOf = (tt: Float64Array): Float64Array => Float64Array.from(idx, (h) => Math.exp(tt[h]!));
+    const sigmaOf = (tt: Float64Array): number => (withSigma ? Math.exp(tt[count]!) : this.#sigma);
     const f = (tt: Float64Array): number => {
-      const d = deltaOf(tt);
+      const d = deltaOf(tt),
+        sg = sigmaOf(tt);
       let ld0 = 0;
       for (const x of d) ld0 += Math.log(x);
-      return this.#logLik(this.#sigma) - 0.5 * (this.#logDet(d, this.#kappa(this.#sigma)) - ld0 + this.#scatter(d));
+      return this.#logLik(sg) - 0.5 * (this.#logDet(d, this.#kappa(sg)) - ld0 + this.#scatter(d));
+    };
+    // gradient, Hessian and the size of the cancelling terms in (log δ, [log σ]); with
+    // A = SSE/(σ²T) and r_h = Σ_h' ∂²log det P/∂t_h∂t_h' (∂P/∂log σ = −2(P − P0)):
+    //   ∂/∂u = A − NM + D_sub − Σ_h t1_h,  ∂²/∂u² = −2A − 2 Σ_h r_h,  ∂²/∂u∂t_h = −r_h
+    const derivatives = (tt: Float64Array): { g: Float64Array; hess: Float64Array; scale: Float64Array } => {
+      const sg = sigmaOf(tt);
+      const r = this.#gradient(deltaOf(tt), kind, sg, true);
+      if (!withSigma) return { g: r.g, hess: r.hess!, scale: r.scale };
+      const g = new Float64Array(nv),
+        hess = new Float64Array(nv * nv),
+        scale = new Float64Array(nv);
+      g.set(r.g);
+      scale.set(r.scale);
+      for (let h = 0; h < count; h++) for (let h2 = 0; h2 < count; h2++) hess[h * nv + h2] = r.hess![h * count + h2]!;
+      const ldh = r.stats.hess!,
+        p = this.#problem;
+      const A = (2 * this.#variance * this.#sumLoss) / (sg * sg * this.#T);
+      let tAll = 0,
+        rAll = 0;
+      for (let h = 0; h < count; h++) {
+        tAll += r.stats.t1[h]!;
+        let rh = 0;
+        for (let h2 = 0; h2 < count; h2++) rh += ldh[h * count + h2]!;
+        rAll += rh;
+        hess[h * nv + count] = -rh;
+        hess[count * nv + h] = -rh;
+      }
+      g[count] = A - p.N * p.outputs + this.dim - tAll;
+      hess[count * nv + count] = -2 * A - 2 * rAll;
+      scale[count] = A + p.N * p.outputs + this.dim + tAll;
+      return { g, hess, scale };
     };
     let value = f(t),
       it = 0,
       converged = false;
     for (; ; it++) {
-      const { g, hess, scale } = this.#gradient(deltaOf(t), kind, this.#sigma, true);
+      const { g, hess, scale } = derivatives(t);
       converged = g.every((x, h) => Math.abs(x) <= tol * scale[h]!);
       if (converged || it >= maxIt) break;
       // Newton direction on −log Z: (−hess) d = g
-      const A = hess!.map((v) => -v);
+      const A = hess.map((v) => -v);
       let d: Float64Array;
-      const newton = smallCholesky(A, count);
-      if (newton) d = smallSolve(A, count, g);
-      else d = g.map((x, h) => x / Math.max(Math.abs(hess![h * count + h]!), 1));
+      const newton = smallCholesky(A, nv);
+      if (newton) d = smallSolve(A, nv, g);
+      else d = g.map((x, h) => x / Math.max(Math.abs(hess[h * nv + h]!), 1));
       let mx = 0;
       for (const x of d) mx = Math.max(mx, Math.abs(x));
       if (mx > 5) d = d.map((x) => (x * 5) / mx);
       let slope = 0;
-      for (let h = 0; h < count; h++) slope += g[h]! * d[h]!;
+      for (let h = 0; h < nv; h++) slope += g[h]! * d[h]!;
       // Near the maximum the predicted gain ½ gᵀd is below the rounding of log Z itself, so a
       // line search on log Z cannot see it: take the full Newton step (the Hessian is negative
       // definite there) and let the gradient, which is computed to full accuracy, decide.
       if (newton && mx <= 5 && 0.5 * slope <= 64 * 2 ** -52 * (Math.abs(value) + 1)) {
-        for (let h = 0; h < count; h++) t[h]! += d[h]!;
+        for (let h = 0; h < nv; h++) t[h]! += d[h]!;
         value = f(t);
         continue;
       }
@@ -817,8 +1067,38 @@ export class Laplace {
       if (!accepted) break; // no ascent possible in floating point: stationary to rounding
     }
     const delta = deltaOf(t);
-    this.#hyper = kind === 'scalar' ? { kind, value: delta[0]!, delta } : kind === 'layerwise' ? { kind, value: Array.from(t, Math.exp), delta } : { kind, value: delta.slice(), delta };
-    return { priorPrecision: this.priorPrecision, logMarginalLikelihood: this.logMarginalLikelihood(), iterations: it, converged };
+    this.#hyper =
+      kind === 'scalar' ? { kind, value: delta[0]!, delta } : kind === 'layerwise' ? { kind, value: Array.from(t.subarray(0, count), Math.exp), delta } : { kind, value: delta.slice(), delta };
+    if (withSigma) this.#sigma = sigmaOf(t);
+    return { priorPrecision: this.priorPrecision, ...(withSigma ? { sigmaNoise: this.#sigma } : {}), logMarginalLikelihood: this.logMarginalLikelihood(), iterations: it, converged };
+  }
+
+  /** `method: 'gridsearch'`: the δ of the grid with the largest validation log-likelihood (first on ties). */
+  #gridsearch(o: OptimizePriorOptions): OptimizePriorResult {
+    const grid = o.grid === undefined ? Array.from({ length: 21 }, (_, i) => 10 ** (-4 + 0.4 * i)) : o.grid;
+    if (!Array.isArray(grid) || grid.length === 0) throw new TypeError(where('optimizePriorPrecision: grid must be a non-empty array of numbers > 0'));
+    grid.forEach((x, i) => positive(x, `grid[${i}]`));
+    const v = o.validation;
+    if (typeof v !== 'object' || v === null || v.X === undefined || v.y === undefined)
+      throw new RangeError(where("optimizePriorPrecision: method 'gridsearch' needs validation: { X, y } (method 'marglik', the default, needs none)"));
+    checkOptions(v, 'Laplace.optimizePriorPrecision: validation', ['X', 'y']);
+    const lik = this.#problem.likelihood;
+    if (lik.name === 'poisson') throw new RangeError(where("optimizePriorPrecision: 'gridsearch' has no GLM predictive for a Poisson likelihood"));
+    const jac = this.#jacobians(v.X);
+    const rows = jac.rows,
+      M = lik.outputs;
+    const y = targets(v.y, rows, lik.name === 'gaussian' ? M : 1);
+    if (lik.name !== 'gaussian')
+      y.forEach((c, i) => {
+        const C = lik.name === 'bernoulli' ? 2 : M;
+        if (!Number.isInteger(c) || c < 0 || c >= C) throw new RangeError(where(`optimizePriorPrecision: validation y[${i}] must be a class in 0…${C - 1}, got ${c}`));
+      });
+    const curve = Float64Array.from(grid, (d) => validationLogLikelihood(lik.name, M, jac.f, this.#fvar(jac, new Float64Array(this.dim).fill(d)), rows, y, this.#sigma, lik));
+    let best = 0;
+    for (let i = 1; i < curve.length; i++) if (curve[i]! > curve[best]!) best = i;
+    const d = grid[best]!;
+    this.#hyper = { kind: 'scalar', value: d, delta: new Float64Array(this.dim).fill(d) };
+    return { priorPrecision: d, logMarginalLikelihood: this.logMarginalLikelihood(), iterations: grid.length, converged: true, grid: Float64Array.from(grid), validationLogLikelihood: curve };
   }
 
   /**
@@ -875,29 +1155,55 @@ export class Laplace {
     return this.#fvar(this.#jacobians(Xtest));
   }
 
-  #fvar(jac: { J: Float64Array; rows: number }): Float64Array {
+  #fvar(jac: { J: Float64Array; rows: number }, delta: Float64Array = this.#hyper.delta, sigma: number = this.#sigma): Float64Array {
     const { J, rows } = jac;
     const M = this.#problem.model.outputs,
       D = this.#problem.model.dim,
       n = this.dim,
-      o0 = this.offset;
+      o0 = this.offset,
+      ix = this.indices;
     const R = rows * M;
     const out = new Float64Array(rows * M * M);
-    const kappa = this.#kappa(this.#sigma),
-      delta = this.#hyper.delta;
+    const kappa = this.#kappa(sigma);
+    if (this.structure === 'lowRank') {
+      // Woodbury: P⁻¹ = (1/δ) [I − U diag(κλ/(κλ + δ)) Uᵀ], so Σ_f = (1/δ) J Jᵀ − (J U) diag(c) (J U)ᵀ, c = κλ/(δ(κλ + δ))
+      const U = this.#U!,
+        k = this.rank,
+        d = delta[0]!;
+      const c = Float64Array.from(this.#lam!, (l) => (kappa * l) / (d * (kappa * l + d)));
+      const JU = new Float64Array(R * k);
+      for (let r = 0; r < R; r++)
+        for (let j = 0; j < n; j++) {
+          const v = J[r * D + o0 + j]!;
+          if (v !== 0) for (let i = 0; i < k; i++) JU[r * k + i]! += v * U[j * k + i]!;
+        }
+      for (let pnt = 0; pnt < rows; pnt++)
+        for (let a = 0; a < M; a++)
+          for (let b = a; b < M; b++) {
+            const ra = pnt * M + a,
+              rb = pnt * M + b;
+            let s = 0;
+            for (let j = 0; j < n; j++) s += J[ra * D + o0 + j]! * J[rb * D + o0 + j]!;
+            s /= d;
+            for (let i = 0; i < k; i++) s -= c[i]! * JU[ra * k + i]! * JU[rb * k + i]!;
+            out[ra * M + b] = s;
+            out[rb * M + a] = s;
+          }
+      return out;
+    }
     // Z: per Jacobian row r, the row transformed so that Σ_f = Σ_k Z_rk Y_r'k
     if (this.structure === 'full') {
       const c = this.#factor(delta, kappa);
       const B = new Float64Array(n * R);
-      for (let r = 0; r < R; r++) for (let j = 0; j < n; j++) B[j * R + r] = J[r * D + o0 + j]!;
+      for (let r = 0; r < R; r++) for (let j = 0; j < n; j++) B[j * R + r] = J[r * D + ix[j]!]!;
       const X = c.F.solveMany({ data: B, rows: n, cols: R }).data;
       for (let i = 0; i < rows; i++)
         for (let a = 0; a < M; a++)
           for (let b = 0; b < M; b++) {
             let s = 0;
-            const ra = (i * M + a) * D + o0,
+            const ra = (i * M + a) * D,
               cb = i * M + b;
-            for (let j = 0; j < n; j++) s += J[ra + j]! * X[j * R + cb]!;
+            for (let j = 0; j < n; j++) s += J[ra + ix[j]!]! * X[j * R + cb]!;
             out[(i * M + a) * M + b] = s;
           }
       // symmetrize the rounding
@@ -917,7 +1223,7 @@ export class Laplace {
     if (this.structure === 'diagonal') {
       const Hd = this.#Hdiag!;
       const s = Float64Array.from(Hd, (h, j) => 1 / Math.sqrt(kappa * h + delta[j]!));
-      for (let r = 0; r < R; r++) for (let j = 0; j < n; j++) W[r * n + j] = J[r * D + o0 + j]! * s[j]!;
+      for (let r = 0; r < R; r++) for (let j = 0; j < n; j++) W[r * n + j] = J[r * D + ix[j]!]! * s[j]!;
     } else {
       for (const b of this.#blocks!) {
         const s = Float64Array.from(b.lambda, (l) => 1 / Math.sqrt(kappa * l + delta[b.offset]!));
@@ -955,9 +1261,70 @@ export class Laplace {
    */
   predict(Xtest: MatrixInput, options?: PredictOptions): Prediction {
     this.#check();
+    if (options?.method === 'nn') return this.#nnPredict(Xtest, options);
     const jac = this.#jacobians(Xtest);
     const fvar = this.#fvar(jac);
     return glmPredictive(this.#problem.likelihood, jac.f, fvar, jac.rows, this.#sigma, options);
+  }
+
+  /**
+   * `method: 'nn'`: S samples θ_s from {@link Laplace.sample}(S, seed) pushed through the network:
+   * classification (1/S) Σ_s softmax(f(x; θ_s)) (Bernoulli: sigmoid); Gaussian: mean
+   * f̄ = (1/S) Σ_s f(x; θ_s) and variance (1/(S − 1)) Σ_s (f_s − f̄)(f_s − f̄)ᵀ + σ² I.
+   */
+  #nnPredict(Xtest: MatrixInput, options: PredictOptions): Prediction {
+    const o = checkOptions<PredictOptions>(options, 'Laplace.predict', ['method', 'link', 'samples', 'seed', 'correction']);
+    if (o.link !== undefined || o.correction !== undefined)
+      throw new RangeError(where("predict: link and correction go with method 'glm' only (method 'nn' averages the network over posterior samples)"));
+    const S = checkCount(o.samples, 'laplace: predict: samples', { dflt: 100 });
+    const lik = this.#problem.likelihood,
+      model = this.#problem.model,
+      M = model.outputs;
+    if (lik.name === 'poisson') throw new RangeError(where('predict: no predictive for a Poisson likelihood in this version'));
+    if (lik.name === 'gaussian' && S < 2) throw new RangeError(where(`predict: method 'nn' needs samples ≥ 2 for a Gaussian likelihood's variance, got ${S}`));
+    const X = toDense(Xtest, 'Xtest');
+    if (X.cols !== model.inputs) throw new RangeError(where(`Xtest must have ${model.inputs} columns (the model's inputs), got ${X.cols}`));
+    const n = X.rows,
+      D = this.mean.length;
+    const thetas = this.sample(S, o.seed ?? 0).data;
+    const fs = new Float64Array(S * n * M);
+    for (let s = 0; s < S; s++) {
+      const tr = model.forward(thetas.subarray(s * D, (s + 1) * D), X.data, n);
+      try {
+        fs.set(tr.outputs.subarray(0, n * M), s * n * M);
+      } finally {
+        tr.free?.();
+      }
+    }
+    if (lik.name === 'gaussian') {
+      const mean = new Float64Array(n * M),
+        variance = new Float64Array(n * M * M);
+      for (let s = 0; s < S; s++) for (let i = 0; i < n * M; i++) mean[i]! += fs[s * n * M + i]! / S;
+      for (let s = 0; s < S; s++)
+        for (let i = 0; i < n; i++)
+          for (let a = 0; a < M; a++) {
+            const da = fs[(s * n + i) * M + a]! - mean[i * M + a]!;
+            for (let b = 0; b < M; b++) variance[(i * M + a) * M + b]! += (da * (fs[(s * n + i) * M + b]! - mean[i * M + b]!)) / (S - 1);
+          }
+      for (let i = 0; i < n; i++) for (let a = 0; a < M; a++) variance[(i * M + a) * M + a]! += this.#sigma ** 2;
+      return { mean, variance };
+    }
+    const out = new Float64Array(n * M);
+    for (let s = 0; s < S; s++)
+      for (let i = 0; i < n; i++) {
+        const o0 = (s * n + i) * M;
+        if (lik.name === 'bernoulli') {
+          const x = fs[o0]!;
+          out[i]! += (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))) / S;
+        } else {
+          let m = -Infinity;
+          for (let k = 0; k < M; k++) m = Math.max(m, fs[o0 + k]!);
+          let z = 0;
+          for (let k = 0; k < M; k++) z += Math.exp(fs[o0 + k]! - m);
+          for (let k = 0; k < M; k++) out[i * M + k]! += Math.exp(fs[o0 + k]! - m) / z / S;
+        }
+      }
+    return { data: out, rows: n, cols: M };
   }
 
   /**
@@ -977,7 +1344,7 @@ export class Laplace {
     const g = rng(seed);
     const D = this.mean.length,
       n = this.dim,
-      o0 = this.offset;
+      ix = this.indices;
     const out = new Float64Array(S * D);
     const kappa = this.#kappa(this.#sigma),
       delta = this.#hyper.delta;
@@ -999,6 +1366,17 @@ export class Laplace {
         }
       } else if (this.structure === 'diagonal') {
         x = z.map((v, j) => v / Math.sqrt(kappa * this.#Hdiag![j]! + delta[j]!));
+      } else if (this.structure === 'lowRank') {
+        // x = U diag(1/√(κλ + δ)) z₁ + (I − U Uᵀ) z / √δ, z₁ ~ N(0, I_k) drawn after z
+        const U = this.#U!,
+          k = this.rank,
+          d = delta[0]!;
+        const z1 = Float64Array.from({ length: k }, () => g.normal());
+        const a = new Float64Array(k);
+        for (let j = 0; j < n; j++) for (let i = 0; i < k; i++) a[i]! += U[j * k + i]! * z[j]!;
+        const cf = Float64Array.from(this.#lam!, (l, i) => z1[i]! / Math.sqrt(kappa * l + d) - a[i]! / Math.sqrt(d));
+        x = z.map((v) => v / Math.sqrt(d));
+        for (let j = 0; j < n; j++) for (let i = 0; i < k; i++) x[j]! += U[j * k + i]! * cf[i]!;
       } else {
         x = new Float64Array(n);
         for (const b of this.#blocks!) {
@@ -1007,7 +1385,7 @@ export class Laplace {
         }
       }
       out.set(this.mean, s * D);
-      for (let j = 0; j < n; j++) out[s * D + o0 + j]! += x[j]!;
+      for (let j = 0; j < n; j++) out[s * D + ix[j]!]! += x[j]!;
     }
     return { data: out, rows: S, cols: D };
   }

@@ -26,13 +26,16 @@ import type { Likelihood } from '../likelihoods/likelihood.js';
  * @category Laplace
  */
 export interface PredictOptions {
-  /** `'glm'` (the only method of part 1; default). */
-  method?: 'glm';
-  /** `'probit'` (default), `'mc'` or `'bridge'` (categorical only). */
+  /**
+   * `'glm'` (default): the linearized predictive; `'nn'`: the network's own predictive averaged over
+   * posterior samples θ_s ~ N(θ*, P⁻¹) ({@link Laplace.predict} only).
+   */
+  method?: 'glm' | 'nn';
+  /** `'glm'`: `'probit'` (default), `'mc'` or `'bridge'` (categorical only). */
   link?: 'probit' | 'mc' | 'bridge';
-  /** `'mc'`: S samples per point (default 100). */
+  /** `'mc'` link or `'nn'`: S samples (per point for `'mc'`; default 100). */
   samples?: number;
-  /** `'mc'`: seed of xoshiro256** (default 0). */
+  /** `'mc'` link or `'nn'`: seed of xoshiro256** (default 0). */
   seed?: number;
   /** `'bridge'`: the zero-sum projection and variance rescaling of laplace-torch ≥ 0.2 (default false: 0.1a2's form). */
   correction?: boolean;
@@ -105,7 +108,8 @@ export function glmPredictive(likelihood: Likelihood, f: Float64Array, fvar: Flo
     link_approx: "the link approximation is 'link'",
     nSamples: "the Monte Carlo sample count is 'samples'",
   });
-  if ((o.method ?? 'glm') !== 'glm') throw new RangeError(`natgrad: laplace: predict: method must be 'glm', got ${String(o.method)}`);
+  if ((o.method ?? 'glm') !== 'glm')
+    throw new RangeError(`natgrad: laplace: predict: glmPredictive computes method 'glm' only, got ${String(o.method)} (method 'nn' needs the Laplace object: la.predict(X, { method: 'nn' }))`);
   const link = o.link ?? 'probit';
   if (!['probit', 'mc', 'bridge'].includes(link)) throw new RangeError(`natgrad: laplace: predict: link must be 'probit', 'mc' or 'bridge', got ${String(link)}`);
   if (link !== 'mc' && (o.samples !== undefined || o.seed !== undefined)) throw new RangeError("natgrad: laplace: predict: samples and seed go with link: 'mc' only");

@@ -237,6 +237,11 @@ const ROWS: Row[] = [
   { export: 'laplace', name: 'laplace', call: (o) => api.laplace(mp, theta, { structure: 'full', priorPrecision: 1, ...o }) },
   { export: 'Laplace', name: 'Laplace.optimizePriorPrecision', call: (o) => api.laplace(mp, theta, { structure: 'diagonal', priorPrecision: 1 }).optimizePriorPrecision({ ...o }) },
   { export: 'Laplace', name: 'Laplace.predict', call: (o) => api.laplace(mp, theta, { structure: 'diagonal', priorPrecision: 1 }).predict(X, { link: 'probit', ...o }) },
+  {
+    export: 'marglikTraining',
+    name: 'marglikTraining',
+    call: (o) => api.marglikTraining({ model, X, y: yBin, likelihood: categorical({ classes: 2 }) }, api.gd(mp, { lr: 0.1 }), { theta0: theta, epochs: 1, hyperSteps: 1, ...o }),
+  },
   // solvers (bindings/solvers/*)
   { export: 'cg', name: 'cg', call: (o) => api.cg(op, b, { damping: 0.1, tol: 1e-8, ...o }) },
   { export: 'lanczos', name: 'lanczos', call: (o) => api.lanczos(op, { steps: 2, seed: 1, ...o }) },
