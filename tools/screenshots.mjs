@@ -1,6 +1,6 @@
 // Refreshes the screenshots of the interactive page in the docs (`npm run screenshots`):
 //
-//   docs/web-screenshot.png  the header, all four tabs, the Fig. 1 controls and panels (1280 px wide)
+//   docs/web-screenshot.png  the header, all five tabs, the Fig. 1 controls and panels (1280 px wide)
 //   docs/web-network.png     tab 4 (a network) with its defaults after 150 iterations
 //
 //   node tools/screenshots.mjs [--no-build]
@@ -9,7 +9,7 @@
 // runs on threads, as a static host with those headers would), and takes the screenshots in
 // headless Chromium (playwright-core; Chromium from $CHROMIUM_PATH or the system, see
 // test/browser/chromium.mjs). Exits 1 when a screenshot cannot be taken or does not show what it
-// should (four tabs, a finished network run).
+// should (five tabs, a finished network run).
 import { createServer } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,7 +69,7 @@ if (!chromium.path) {
     // every tab of the page must be inside the picture
     const tabs = await page.locator('nav.tabs a').evaluateAll((els) => els.map((a) => ({ text: a.textContent.trim(), box: a.getBoundingClientRect().toJSON() })));
     const outside = tabs.filter((t) => t.box.right > WIDTH || t.box.bottom > height || t.box.width === 0);
-    if (tabs.length !== 4 || outside.length) throw new Error(`tabs ${JSON.stringify(tabs.map((t) => t.text))}, outside the picture: ${outside.map((t) => t.text).join(', ')}`);
+    if (tabs.length !== 5 || outside.length) throw new Error(`tabs ${JSON.stringify(tabs.map((t) => t.text))}, outside the picture: ${outside.map((t) => t.text).join(', ')}`);
     const shot = join(docs, 'web-screenshot.png');
     await page.screenshot({ path: shot, clip: { x: 0, y: 0, width: WIDTH, height }, fullPage: true });
     console.log(`wrote docs/web-screenshot.png (${WIDTH} × ${height}, ${(statSync(shot).size / 1024).toFixed(0)} KB; tabs: ${tabs.map((t) => t.text).join(' | ')})`);

@@ -9,8 +9,9 @@
 // origin, the WASM variant is reported (relaxed-simd in current Chromium) and its binary was
 // loaded from the build output, a drag on the Fig. 1 view recomputes the NGD and EF
 // trajectories, moving θ in Fig. 2 moves the EF model but not the Fisher one (linear regression),
-// and the Fig. 3 race gives decreasing NGD losses. Screenshots of the four views go to
-// test-artifacts/web-*.png; --readme-screenshot also writes docs/web-screenshot.png. Last, the same
+// and the Fig. 3 race gives decreasing NGD losses; the Laplace tab shows the GGN and the
+// empirical-Fisher posteriors with their marglik δ* and log Z, which a click that adds a point
+// recomputes. Screenshots of the five views go to test-artifacts/web-*.png; --readme-screenshot also writes docs/web-screenshot.png. Last, the same
 // build served without the headers runs on one thread and computes the same Fig. 1 trajectories and
 // Fig. 3 losses, bit for bit. At 390 px (a phone) no tab overflows horizontally
 // (test-artifacts/web-390-*.png).
@@ -451,6 +452,130 @@ try {
     console.log(`wrote docs/web-network.png (${(statSync(out).size / 1024).toFixed(0)} KB)`);
   }
 
+  // ------------------------------------------------------------------ Tab 5: Laplace
+  const lap = '#view-laplace';
+  const lapJson = async (name) => JSON.parse((await page.getAttribute(lap, `data-${name}`)) ?? 'null');
+  // Wait until the tab has finished more than `u` updates (MAP, both posteriors, predictives).
+  const lapUpdated = (u) =>
+    page.waitForFunction(
+      ([sel, u]) => {
+        const el = document.querySelector(sel);
+        return el.dataset.ready === 'true' && Number(el.dataset.updates) > u;
+      },
+      [lap, u],
+      { timeout: 30_000 },
+    );
+  // The numbers shown in a panel's table (δ*, log Z at δ*).
+  const lapShown = async (key) => ({
+    delta: Number(await page.locator(`${lap} figure[data-la="${key}"] .la-delta`).textContent()),
+    logZ: Number(await page.locator(`${lap} figure[data-la="${key}"] .la-logz`).textContent()),
+  });
+  // A point (x, y in the view [−3, 3]²) in page pixels on the panel `key`.
+  const lapPixel = async (key, x, y) => {
+    await page.locator(`${lap} figure[data-la="${key}"]`).scrollIntoViewIfNeeded();
+    const box = await page.locator(`${lap} figure[data-la="${key}"] canvas`).boundingBox();
+    assert(box && box.width > 100, `no ${key} canvas`);
+    return [box.x + ((x + 3) / 6) * box.width, box.y + ((3 - y) / 6) * box.height];
+  };
+  // Shown with 4 (δ*) and 5 (log Z) significant digits: equal to the data to that rounding.
+  const lapAgrees = (shown, stats, key) => {
+    assert(Math.abs(shown.delta - stats.delta) <= 5e-4 * stats.delta, `${key}: δ* shown ${shown.delta}, computed ${stats.delta}`);
+    assert(Math.abs(shown.logZ - stats.logZ) <= 5e-5 * Math.abs(stats.logZ), `${key}: log Z shown ${shown.logZ}, computed ${stats.logZ}`);
+  };
+  await page.click('a[data-tab="laplace"]');
+  await check('Tab 5: the Laplace tab shows the GGN and the empirical-Fisher posteriors, each with its marglik δ* and log Z', async () => {
+    await lapUpdated(0);
+    const keys = await page.locator(`${lap} figure[data-la]`).evaluateAll((els) => els.map((e) => e.dataset.la));
+    assert(keys.join() === 'ggn,ef', `panels: ${keys}`);
+    const sizes = await page.locator(`${lap} figure[data-la] canvas`).evaluateAll((els) => els.map((c) => c.width * c.height));
+    assert(
+      sizes.every((s) => s > 10_000),
+      `canvas sizes ${sizes}`,
+    );
+    // the heat maps are painted: more than a handful of distinct colours on each canvas
+    const colours = await page.locator(`${lap} figure[data-la] canvas`).evaluateAll((els) =>
+      els.map((c) => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const seen = new Set();
+        for (let i = 0; i < d.length; i += 4 * 37) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+        return seen.size;
+      }),
+    );
+    assert(
+      colours.every((n) => n > 50),
+      `distinct colours per canvas: ${colours}`,
+    );
+    // the Laplace approximations sit near a mode: NGD (≤ 200 steps, stopping at ‖∇L‖ ≤ 1e-9) reaches
+    // ‖∇L(θ*)‖ ≈ 4e-5 on the default two moons from θ₀ (the loss is O(0.1))
+    const gradNorm = Number(await page.getAttribute(lap, 'data-grad-norm')),
+      steps = Number(await page.getAttribute(lap, 'data-steps'));
+    assert(gradNorm <= 1e-3 && steps <= 200, `MAP: ‖∇L‖ = ${gradNorm} after ${steps} NGD steps`);
+    const stats = await lapJson('stats');
+    const out = [];
+    for (const key of ['ggn', 'ef']) {
+      const s = stats[key];
+      assert(s, `${key}: no posterior (${await page.locator(`${lap} figure[data-la="${key}"]`).textContent()})`);
+      assert(Number.isFinite(s.delta) && s.delta > 0 && s.converged, `${key}: δ* = ${s.delta}, converged ${s.converged}`);
+      // log Z = log p(D | θ*) − ½[log det P − log det P0 + δ‖θ*‖²] ≤ 0 for a classifier (P ⪰ P0)
+      assert(Number.isFinite(s.logZ) && s.logZ < 0, `${key}: log Z = ${s.logZ}`);
+      // δ* maximizes log Z: at least its value at the training δ_MAP (to rounding)
+      assert(s.logZ >= s.logZAtMap - 1e-9 * Math.abs(s.logZAtMap), `${key}: log Z(δ*) = ${s.logZ} < log Z(δ_MAP) = ${s.logZAtMap}`);
+      assert(s.meanConfidence > 0.5 && s.meanConfidence < 1, `${key}: mean confidence ${s.meanConfidence}`);
+      lapAgrees(await lapShown(key), s, key);
+      out.push(`${key}: δ* ${s.delta.toPrecision(4)}, log Z ${s.logZ.toFixed(3)}`);
+    }
+    // two curvatures, two posteriors: the EF's δ* and log Z are not the GGN's
+    assert(Math.abs(stats.ggn.delta - stats.ef.delta) > 1e-6 * stats.ggn.delta, `the same δ* ${stats.ggn.delta}`);
+    assert(Math.abs(stats.ggn.logZ - stats.ef.logZ) > 1e-6 * Math.abs(stats.ggn.logZ), `the same log Z ${stats.ggn.logZ}`);
+    return `N = ${await page.getAttribute(lap, 'data-n')}, D = ${await page.getAttribute(lap, 'data-dim')}, MAP in ${steps} NGD steps (‖∇L‖ ${gradNorm.toExponential(1)}); ${out.join('; ')}`;
+  });
+  await check('Tab 5: a click adds a point and the MAP, both δ* and both log Z are recomputed; a shift-click removes it', async () => {
+    const n0 = Number(await page.getAttribute(lap, 'data-n'));
+    const before = await lapJson('stats');
+    let u = Number(await page.getAttribute(lap, 'data-updates'));
+    await page.selectOption('#la-brush', '1');
+    const [px, py] = await lapPixel('ggn', -2.5, 2.5); // an orange point deep in the blue region
+    await page.mouse.click(px, py);
+    await lapUpdated(u);
+    assert(Number(await page.getAttribute(lap, 'data-n')) === n0 + 1, `N ${n0} → ${await page.getAttribute(lap, 'data-n')}`);
+    const after = await lapJson('stats');
+    const out = [];
+    for (const key of ['ggn', 'ef']) {
+      const b = before[key],
+        a = after[key];
+      assert(a?.converged, `${key}: ${JSON.stringify(a)}`);
+      assert(Math.abs(a.logZ - b.logZ) > 1e-6 * Math.abs(b.logZ) && a.delta !== b.delta, `${key}: unchanged by the new point (δ* ${a.delta}, log Z ${a.logZ})`);
+      lapAgrees(await lapShown(key), a, key);
+      out.push(`${key} δ* ${b.delta.toPrecision(4)} → ${a.delta.toPrecision(4)}, log Z ${b.logZ.toFixed(3)} → ${a.logZ.toFixed(3)}`);
+    }
+    u = Number(await page.getAttribute(lap, 'data-updates'));
+    await page.keyboard.down('Shift');
+    await page.mouse.click(px, py);
+    await page.keyboard.up('Shift');
+    await lapUpdated(u);
+    assert(Number(await page.getAttribute(lap, 'data-n')) === n0, `shift-click: N = ${await page.getAttribute(lap, 'data-n')}, wanted ${n0}`);
+    return `N ${n0} → ${n0 + 1} → ${n0}; ${out.join('; ')}`;
+  });
+  // Timing: the median of four updates must stay under 200 ms (one update measured alone can catch a
+  // garbage collection or a busy machine); every update's time is reported.
+  await check('Tab 5: each preset recomputes, and an update (MAP by NGD, both posteriors with marglik, both predictives) takes under 200 ms (median of four)', async () => {
+    const times = [];
+    for (const preset of ['circles', 'xor', 'blobs', 'moons']) {
+      const u = Number(await page.getAttribute(lap, 'data-updates'));
+      await page.selectOption('#la-preset', preset);
+      await lapUpdated(u);
+      const stats = await lapJson('stats');
+      assert(stats.ggn?.converged && stats.ef?.converged, `${preset}: ${JSON.stringify(stats)}`);
+      times.push({ preset, ...(await lapJson('ms')) });
+    }
+    const sorted = times.map((t) => t.total).sort((a, b) => a - b);
+    const median = (sorted[1] + sorted[2]) / 2;
+    assert(median < 200, `median ${median.toFixed(1)} ms; updates took ${times.map((t) => `${t.preset} ${t.total.toFixed(1)} ms`).join(', ')}`);
+    return `median ${median.toFixed(1)} ms: ${times.map((t) => `${t.preset} ${t.total.toFixed(1)} ms (MAP ${t.train.toFixed(1)}, GGN ${t.ggn.toFixed(1)}, EF ${t.ef.toFixed(1)})`).join('; ')}`;
+  });
+  await page.mouse.move(0, 0);
+  await page.screenshot({ path: join(artifacts, 'web-laplace.png'), fullPage: true });
+
   // ------------------------------------------------------------------ global checks
   await check('no console errors', () => {
     assert(consoleErrors.length === 0, consoleErrors.join(' | '));
@@ -513,6 +638,7 @@ try {
         misspecification: `${mis}[data-ready="true"]`,
         race: `${race}[data-state="done"]`,
         network: `${net} .nn-loss svg`,
+        laplace: `${lap}[data-ready="true"]`,
       };
       const widths = [];
       for (const [tab, ready] of Object.entries(views)) {
@@ -535,7 +661,7 @@ try {
       }
       // every tab is on screen
       const tabs = await phone.locator('nav.tabs a').evaluateAll((els) => els.map((a) => a.getBoundingClientRect().right));
-      assert(tabs.length === 4 && tabs.every((r) => r <= 390), `tab right edges ${tabs}`);
+      assert(tabs.length === 5 && tabs.every((r) => r <= 390), `tab right edges ${tabs}`);
       assert(errors.length === 0, errors.join(' | '));
       return `scrollWidth: ${widths.join(', ')} (screenshots test-artifacts/web-390-*.png)`;
     } finally {

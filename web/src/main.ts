@@ -1,18 +1,19 @@
 /**
  * Entry point of the interactive page: load natgrad's WebAssembly core (relaxed SIMD where
  * the browser has it; threads where the page is cross-origin isolated), report the variant and
- * the thread count, and mount the four views behind tabs.
+ * the thread count, and mount the five views behind tabs.
  */
 import { init, supportsRelaxedSimd } from 'natgrad';
 import { mountFields } from './fields.js';
 import { mountMisspecification } from './misspec.js';
 import { mountRace } from './race.js';
 import { mountNetwork } from './network.js';
+import { mountLaplace } from './laplace.js';
 import { formatMs, recordTiming } from './ui.js';
 import './style.css';
 
-type View = 'fields' | 'misspecification' | 'race' | 'network';
-const VIEWS: readonly View[] = ['fields', 'misspecification', 'race', 'network'];
+type View = 'fields' | 'misspecification' | 'race' | 'network' | 'laplace';
+const VIEWS: readonly View[] = ['fields', 'misspecification', 'race', 'network', 'laplace'];
 
 const status = document.getElementById('status')!;
 const statusText = document.getElementById('status-text')!;
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
     misspecification: mountMisspecification(document.getElementById('view-misspecification')!),
     race: mountRace(document.getElementById('view-race')!),
     network: mountNetwork(document.getElementById('view-network')!),
+    laplace: mountLaplace(document.getElementById('view-laplace')!),
   };
 
   const route = () => {
