@@ -43,10 +43,11 @@
  * @module
  */
 import { NotPositiveDefiniteError } from '../core/errors.js';
+import { withScratch } from '../core/handle.js';
 import { checkCount, checkOptions } from '../core/options.js';
 import type { DenseMatrix, MatrixInput, VectorInput } from '../core/types.js';
 import { toDense, toVector } from '../core/validate.js';
-import type { Core } from '../core/wasm.js';
+import { type Core, core as defaultCore } from '../core/wasm.js';
 import { rng } from '../data/random.js';
 import type { CholeskyFactor } from '../linalg/symmatrix.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
@@ -98,6 +99,19 @@ export interface LaplaceOptions {
   kfacApproximation?: 'expand' | 'reduce';
   /** `'kfac'` only: `'joint'` (default) or `'separate'` (laplace-torch's bias block). */
   bias?: 'joint' | 'separate';
+  /**
+   * B ≥ 1 (default N: the whole data at once): build H and Σ_n ℓ_n over the consecutive row chunks
+   * [0, B), [B, 2B), … through the problem's mini-batch views `problem.batch(rows)` (laplace-torch's
+   * accumulation over a data loader), so a network whose forward pass on all N rows does not fit
+   * in memory still gets its posterior. Each chunk's curvature (mean over its B_c rows) enters
+   * with the weight B_c (its sum); the `'kfac'` factors combine as G = Σ_c G_c (sums) and
+   * A = Σ_c (B_c/N) A_c; `'lowRank'` runs Lanczos on the sum of the chunks' curvature products
+   * (one forward pass per chunk per product). The same posterior as B = N up to rounding, except
+   * `'fisherMC'`, whose chunk c draws from the seed `seed + c` (deterministic, but not the draws
+   * of B = N). B ≥ N is the whole problem at once. B < N needs a `'mean'` problem with `batch`
+   * (a `'sum'` problem has no views of fewer rows).
+   */
+  batchSize?: number;
 }
 
 /**
@@ -228,7 +242,7 @@ interface Stats {
 }
 
 const STRUCTURES = ['full', 'diagonal', 'kfac', 'lowRank'] as const;
-const KEYS = ['structure', 'rank', 'subset', 'curvature', 'priorPrecision', 'priorMean', 'sigmaNoise', 'temperature', 'samples', 'seed', 'kfacApproximation', 'bias'];
+const KEYS = ['structure', 'rank', 'subset', 'curvature', 'priorPrecision', 'priorMean', 'sigmaNoise', 'temperature', 'samples', 'seed', 'kfacApproximation', 'bias', 'batchSize'];
 const HINTS: Readonly<Record<string, string>> = {
   prior_precision: "natgrad uses camelCase: 'priorPrecision'",
   sigma_noise: "natgrad uses camelCase: 'sigmaNoise'",
@@ -324,6 +338,14 @@ function blockRotate(b: Block, v: Float64Array, forward: boolean): Float64Array 
     }
   }
   return out;
+}
+
+/** Bytes of Jacobian (or of whitened Jacobian rows) the predictive handles at once. */
+const CHUNK_BYTES = 64 * 2 ** 20;
+
+/** Test points per chunk: M rows of `width` doubles each, at most {@link CHUNK_BYTES}, 1 … 256 points. */
+function chunkPoints(M: number, width: number): number {
+  return Math.max(1, Math.min(256, Math.floor(CHUNK_BYTES / (8 * Math.max(M, 1) * Math.max(width, 1)))));
 }
 
 /** Lower Cholesky in place of a small dense SPD matrix (TS); false when not positive definite. */
@@ -470,30 +492,72 @@ export class Laplace {
     this.#sq = new Float64Array(this.dim);
     for (let j = 0; j < this.dim; j++) this.#sq[j] = (theta[this.indices[j]!]! - this.#theta0[j]!) ** 2;
 
-    // Σ ℓ_n at θ*: loss/s minus the problem's own prior term
-    const loss = problem.loss(theta);
-    this.#sumLoss = loss / problem.scale - priorTerm(theta, problem.priorVariance);
+    // batchSize: the row chunks [a, b) of a batched build (none: the whole problem at once)
+    const N = problem.N;
+    const batchSize = o.batchSize === undefined ? N : checkCount(o.batchSize, 'laplace: batchSize');
+    const chunks: [number, number][] = [];
+    if (batchSize < N) {
+      if (problem.reduction === 'sum') throw new RangeError(where(`batchSize ${batchSize} < N = ${N}: a 'sum' problem has no mini-batch views (build it with reduction 'mean': same posterior)`));
+      if (typeof problem.batch !== 'function') throw new RangeError(where(`batchSize ${batchSize} < N = ${N} needs a problem with mini-batch views (problem.batch); this one has none`));
+      if (o.seed !== undefined && !Number.isSafeInteger(o.seed)) throw new RangeError(where(`seed must be a safe integer, got ${String(o.seed)}`));
+      for (let a = 0; a < N; a += batchSize) chunks.push([a, Math.min(N, a + batchSize)]);
+    }
+    /**
+     * fn on each part of the data with its weight w: the problem itself (w = 1), or each chunk's
+     * view (mean over its B_c rows) with w = s/s_view = B_c/N, so Σ_parts w · C_part = C. A view
+     * is overwritten two `batch` calls later: fn must be done with it when it returns.
+     */
+    const parts = (fn: (p: Problem, w: number, c: number) => void): void => {
+      if (chunks.length === 0) {
+        fn(problem, 1, 0);
+        return;
+      }
+      chunks.forEach(([a, b], c) => {
+        const v = problem.batch!(Int32Array.from({ length: b - a }, (_, i) => a + i));
+        fn(v, problem.scale / v.scale, c);
+      });
+    };
+
+    // Σ ℓ_n at θ*: loss/s minus the problem's own prior term (batched: the sum over the chunks'
+    // views, each without its prior σp²·N/B_c)
+    if (chunks.length === 0) {
+      const loss = problem.loss(theta);
+      this.#sumLoss = loss / problem.scale - priorTerm(theta, problem.priorVariance);
+    } else {
+      let sum = 0;
+      parts((v) => {
+        sum += v.loss(theta) / v.scale - priorTerm(theta, v.priorVariance);
+      });
+      this.#sumLoss = sum;
+    }
     if (!Number.isFinite(this.#sumLoss)) throw new RangeError(where(`the loss at thetaMap is not finite (${this.#sumLoss})`));
 
     // curvature → sum, unit noise
     const conv = (1 / problem.scale) * (this.#gaussian ? (curvature === 'empiricalFisher' ? this.#variance ** 2 : this.#variance) : 1);
     const mc = curvature === 'fisherMC' ? { ...(o.samples !== undefined ? { samples: checkCount(o.samples, 'laplace: samples') } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) } : {};
+    /** The fisherMC options of part c: the seed as given, or seed + c for chunk c of a batched build. */
+    const mcAt = (c: number) => (chunks.length === 0 || curvature !== 'fisherMC' ? mc : { ...mc, seed: ((o.seed as number | undefined) ?? 0) + c });
     // biome-ignore lint/suspicious/noExplicitAny: the three builders share one signature
-    const call = (opts: Record<string, unknown>): any =>
-      curvature === 'ggn' ? problem.ggn(theta, opts as never) : curvature === 'fisherMC' ? problem.fisherMC(theta, { ...opts, ...mc } as never) : problem.empiricalFisher(theta, opts as never);
+    const build = (p: Problem, opts: Record<string, unknown>, c: number): any =>
+      curvature === 'ggn' ? p.ggn(theta, opts as never) : curvature === 'fisherMC' ? p.fisherMC(theta, { ...opts, ...mcAt(c) } as never) : p.empiricalFisher(theta, opts as never);
+    // biome-ignore lint/suspicious/noExplicitAny: as build
+    const call = (opts: Record<string, unknown>): any => (chunks.length === 0 ? build(problem, opts, 0) : this.#accumulate(parts, build, opts));
     const n = this.dim;
     const opKind = { ...mc, kind: curvature } as const;
     if (structure === 'full' && byIndex) {
       // H restricted to the subnetwork: dim products with the matrix-free curvature (never D × D)
-      const op = curvatureOperator(problem, theta, opKind);
       const H = new Float64Array(n * n),
         e = new Float64Array(problem.dim);
-      for (let j = 0; j < n; j++) {
-        e[this.indices[j]!] = 1;
-        const y = op.matvec(e);
-        e[this.indices[j]!] = 0;
-        for (let i = 0; i < n; i++) H[i * n + j] = conv * y[this.indices[i]!]!;
-      }
+      parts((p, w, c) => {
+        const op = curvatureOperator(p, theta, { ...opKind, ...mcAt(c) });
+        const cw = conv * w;
+        for (let j = 0; j < n; j++) {
+          e[this.indices[j]!] = 1;
+          const y = op.matvec(e);
+          e[this.indices[j]!] = 0;
+          for (let i = 0; i < n; i++) H[i * n + j]! += cw * y[this.indices[i]!]!;
+        }
+      });
       for (let i = 0; i < n; i++)
         for (let j = i + 1; j < n; j++) {
           const m = 0.5 * (H[i * n + j]! + H[j * n + i]!);
@@ -502,7 +566,20 @@ export class Laplace {
         }
       this.#H = H;
     } else if (structure === 'lowRank') {
-      const op = curvatureOperator(problem, theta, opKind);
+      // batched: each product sums the chunks' products (one operator, so one forward pass, per chunk per product)
+      const op =
+        chunks.length === 0
+          ? curvatureOperator(problem, theta, opKind)
+          : {
+              matvec: (e: Float64Array): Float64Array => {
+                const out = new Float64Array(problem.dim);
+                parts((p, w, c) => {
+                  const y = curvatureOperator(p, theta, { ...opKind, ...mcAt(c) }).matvec(e);
+                  for (let j = 0; j < y.length; j++) out[j]! += w * y[j]!;
+                });
+                return out;
+              },
+            };
       const D = problem.dim,
         o0 = this.offset,
         k = this.rank;
@@ -580,6 +657,66 @@ export class Laplace {
     }
     // fail early: the posterior must be positive definite
     this.#logDet(this.#hyper.delta, this.#kappa(this.#sigma));
+  }
+
+  /**
+   * A curvature builder's result summed over the chunk views, in the whole problem's form
+   * (s · Σ_n …): Σ_c w_c · C_c with w_c = B_c/N for dense, diagonal, block results, G and exact
+   * blocks; A = Σ_c (B_c/N) A_c (each A_c a mean over its rows). Chunk results are freed as added.
+   */
+  #accumulate(
+    parts: (fn: (p: Problem, w: number, c: number) => void) => void,
+    // biome-ignore lint/suspicious/noExplicitAny: the three builders share one signature
+    build: (p: Problem, opts: Record<string, unknown>, c: number) => any,
+    opts: Record<string, unknown>,
+  ): Float64Array | SymMatrix | SymMatrix[] | KfacLayer[] {
+    // acc += w · x (acc = w · x the first time; x freed)
+    const add = (acc: SymMatrix | undefined, x: SymMatrix, w: number): SymMatrix => {
+      const m = x.size * x.size,
+        k = x.core.exports;
+      if (acc === undefined) {
+        k.dscal(m, w, x.dataPtr());
+        return x;
+      }
+      if (acc.size !== x.size) throw new RangeError(where(`a chunk's curvature is ${x.size} × ${x.size}, another's ${acc.size} × ${acc.size}`));
+      k.daxpy(m, w, x.dataPtr(), acc.dataPtr());
+      x.free();
+      return acc;
+    };
+    // biome-ignore lint/suspicious/noExplicitAny: the result's type follows opts.structure
+    let acc: any;
+    const N = this.#problem.N;
+    try {
+      parts((p, w, c) => {
+        const r = build(p, opts, c);
+        const a = p.N / N;
+        if (r instanceof Float64Array) {
+          if (acc === undefined) acc = new Float64Array(r.length);
+          for (let j = 0; j < r.length; j++) acc[j] += w * r[j]!;
+        } else if (r instanceof SymMatrix) acc = add(acc, r, w);
+        else if (opts.structure === 'block') acc = (r as SymMatrix[]).map((b, i) => add(acc?.[i], b, w));
+        else {
+          const f = r as KfacLayer[];
+          if (acc === undefined) acc = f.map(() => undefined);
+          if (f.length !== acc.length) throw new RangeError(where(`a chunk's 'kfac' curvature has ${f.length} entries, another's ${acc.length}`));
+          acc = f.map((x, i) => {
+            const s = acc[i] as KfacLayer | undefined;
+            if (x.exact !== undefined) return { exact: add(s?.exact, x.exact, w) };
+            if (s !== undefined && s.exact !== undefined) throw new RangeError(where("the chunks' 'kfac' curvatures disagree on a layer's form"));
+            return { ...x, A: add(s?.A, x.A, a), G: add(s?.G, x.G, w) };
+          });
+        }
+      });
+    } catch (e) {
+      const free = (x: unknown): void => {
+        if (x instanceof SymMatrix) x.free();
+        else if (Array.isArray(x)) for (const y of x) free(y);
+        else if (x && typeof x === 'object') for (const y of Object.values(x)) free(y);
+      };
+      if (!(acc instanceof Float64Array)) free(acc);
+      throw e;
+    }
+    return acc;
   }
 
   #block(f: KfacLayer, g: ParameterGroup, l: number, conv: number): Block {
@@ -1152,7 +1289,32 @@ export class Laplace {
    */
   functionalVariance(Xtest: MatrixInput): Float64Array {
     this.#check();
-    return this.#fvar(this.#jacobians(Xtest));
+    return this.#chunked(Xtest).fvar;
+  }
+
+  /**
+   * f and Σ_f at the rows of Xtest, the Jacobians made and consumed a chunk of points at a time
+   * (≤ {@link CHUNK_BYTES} of Jacobian each), never n·M × D at once.
+   */
+  #chunked(Xtest: MatrixInput): { f: Float64Array; fvar: Float64Array; rows: number } {
+    const X = toDense(Xtest, 'Xtest');
+    const M = this.#problem.model.outputs,
+      step = chunkPoints(M, this.#problem.model.dim);
+    if (X.rows <= step) {
+      const jac = this.#jacobians(X);
+      return { f: jac.f, fvar: this.#fvar(jac), rows: jac.rows };
+    }
+    const n = X.rows,
+      d = X.cols,
+      f = new Float64Array(n * M),
+      fvar = new Float64Array(n * M * M);
+    for (let i0 = 0; i0 < n; i0 += step) {
+      const i1 = Math.min(n, i0 + step);
+      const jac = this.#jacobians({ data: X.data.subarray(i0 * d, i1 * d), rows: i1 - i0, cols: d });
+      f.set(jac.f, i0 * M);
+      fvar.set(this.#fvar(jac), i0 * M * M);
+    }
+    return { f, fvar, rows: n };
   }
 
   #fvar(jac: { J: Float64Array; rows: number }, delta: Float64Array = this.#hyper.delta, sigma: number = this.#sigma): Float64Array {
@@ -1218,32 +1380,119 @@ export class Laplace {
           }
       return out;
     }
-    // diagonal and kfac: rotated rows divided by the square root of the eigenvalues
-    const W = new Float64Array(R * n);
+    // diagonal and kfac: rotated rows divided by the square root of the eigenvalues (in WASM)
+    this.#whitenedGram(J, rows, delta, kappa, out);
+    return out;
+  }
+
+  /**
+   * `'diagonal'` / `'kfac'`: W = J's subset rows in the posterior's eigenbasis (`'kfac'`: per
+   * layer U_Gᵀ V U_A and the bias Bᵀ U_G, `'exact'` blocks Eᵀ v) divided by the square root of
+   * the eigenvalues, then Σ_f(x_i) = W_i W_iᵀ (M × M) per point — a chunk of points at a time
+   * (≤ {@link CHUNK_BYTES} of W), every product a `dgemm` in WASM; written into `out`.
+   */
+  #whitenedGram(J: Float64Array, rows: number, delta: Float64Array, kappa: number, out: Float64Array): void {
+    const M = this.#problem.model.outputs,
+      D = this.#problem.model.dim,
+      n = this.dim,
+      o0 = this.offset,
+      ix = this.indices;
+    if (rows === 0 || M === 0) return;
+    const core = this.#core ?? defaultCore(),
+      k = core.exports,
+      F64 = 8;
+    const sc = new Float64Array(n);
+    const blocks = this.structure === 'kfac' ? this.#blocks! : [];
     if (this.structure === 'diagonal') {
       const Hd = this.#Hdiag!;
-      const s = Float64Array.from(Hd, (h, j) => 1 / Math.sqrt(kappa * h + delta[j]!));
-      for (let r = 0; r < R; r++) for (let j = 0; j < n; j++) W[r * n + j] = J[r * D + ix[j]!]! * s[j]!;
-    } else {
-      for (const b of this.#blocks!) {
-        const s = Float64Array.from(b.lambda, (l) => 1 / Math.sqrt(kappa * l + delta[b.offset]!));
-        for (let r = 0; r < R; r++) {
-          const z = blockRotate(b, J.subarray(r * D + o0 + b.offset, r * D + o0 + b.offset + b.size), true);
-          for (let k = 0; k < b.size; k++) W[r * n + b.offset + k] = z[k]! * s[k]!;
-        }
+      for (let j = 0; j < n; j++) sc[j] = 1 / Math.sqrt(kappa * Hd[j]! + delta[j]!);
+    } else for (const b of blocks) for (let j = 0; j < b.size; j++) sc[b.offset + j] = 1 / Math.sqrt(kappa * b.lambda[j]! + delta[b.offset]!);
+    const P = Math.min(rows, chunkPoints(M, n)),
+      Rc = P * M;
+    // eigenvector storage (U_G then U_A, or E, per block) and the largest gather / product buffers
+    const eOff: number[] = [];
+    let eLen = 0,
+      vLen = 1,
+      tLen = 1;
+    for (const b of blocks) {
+      eOff.push(eLen);
+      if (b.kind === 'exact') {
+        eLen += b.size * b.size;
+        vLen = Math.max(vLen, Rc * b.size);
+      } else {
+        eLen += b.q * b.q + b.p * b.p;
+        vLen = Math.max(vLen, Rc * b.q * b.p);
+        tLen = Math.max(tLen, Rc * b.q * b.p);
       }
     }
-    for (let i = 0; i < rows; i++)
-      for (let a = 0; a < M; a++)
-        for (let b = a; b < M; b++) {
-          let s = 0;
-          const ra = (i * M + a) * n,
-            rb = (i * M + b) * n;
-          for (let j = 0; j < n; j++) s += W[ra + j]! * W[rb + j]!;
-          out[(i * M + a) * M + b] = s;
-          out[(i * M + b) * M + a] = s;
+    withScratch(core, [F64 * Rc * n, F64 * vLen, F64 * tLen, F64 * Math.max(eLen, 1), F64 * M * M], (w, v, t, e, c) => {
+      blocks.forEach((b, bi) => {
+        const E = core.f64(e! + F64 * eOff[bi]!, b.kind === 'exact' ? b.size * b.size : b.q * b.q + b.p * b.p);
+        if (b.kind === 'exact') E.set(b.E.vectors);
+        else {
+          E.set(b.G.vectors);
+          E.set(b.A.vectors, b.q * b.q);
         }
-    return out;
+      });
+      for (let i0 = 0; i0 < rows; i0 += P) {
+        const np = Math.min(P, rows - i0),
+          R = np * M,
+          r0 = i0 * M;
+        if (this.structure === 'diagonal') {
+          const W = core.f64(w!, R * n);
+          for (let r = 0; r < R; r++) {
+            const src = (r0 + r) * D,
+              dst = r * n;
+            for (let j = 0; j < n; j++) W[dst + j] = J[src + ix[j]!]! * sc[j]!;
+          }
+        } else {
+          blocks.forEach((b, bi) => {
+            const eb = e! + F64 * eOff[bi]!,
+              base = o0 + b.offset;
+            if (b.kind === 'exact') {
+              const V = core.f64(v!, R * b.size);
+              for (let r = 0; r < R; r++) V.set(J.subarray((r0 + r) * D + base, (r0 + r) * D + base + b.size), r * b.size);
+              k.dgemm(0, 0, R, b.size, b.size, 1, v!, b.size, eb, b.size, 0, w! + F64 * b.offset, n);
+              return;
+            }
+            const { q, p, nin, mode } = b;
+            const V = core.f64(v!, R * q * p);
+            for (let r = 0; r < R; r++) {
+              const src = (r0 + r) * D + base;
+              for (let o = 0; o < q; o++) {
+                V.set(J.subarray(src + o * nin, src + o * nin + nin), (r * q + o) * p);
+                if (mode === 'joint') V[(r * q + o) * p + nin] = J[src + q * nin + o]!;
+              }
+            }
+            // T = V U_A for all rows at once ((R·q) × p), then U_Gᵀ T_r into W's row r
+            k.dgemm(0, 0, R * q, p, p, 1, v!, p, eb + F64 * q * q, p, 0, t!, p);
+            for (let r = 0; r < R; r++) k.dgemm(1, 0, q, p, q, 1, eb, q, t! + F64 * r * q * p, p, 0, w! + F64 * (r * n + b.offset), p);
+            if (mode === 'separate') {
+              const Bv = core.f64(v!, R * q);
+              for (let r = 0; r < R; r++) {
+                const src = (r0 + r) * D + base + q * nin;
+                Bv.set(J.subarray(src, src + q), r * q);
+              }
+              k.dgemm(0, 0, R, q, q, 1, v!, q, eb, q, 0, w! + F64 * (b.offset + q * p), n);
+            }
+          });
+          const W = core.f64(w!, R * n);
+          for (let r = 0; r < R; r++) for (let j = 0, o = r * n; j < n; j++) W[o + j]! *= sc[j]!;
+        }
+        for (let i = 0; i < np; i++) {
+          const wi = w! + F64 * i * M * n;
+          k.dgemm(0, 1, M, M, n, 1, wi, n, wi, n, 0, c!, M);
+          const C = core.f64(c!, M * M),
+            o = (i0 + i) * M * M;
+          for (let a = 0; a < M; a++)
+            for (let b = a; b < M; b++) {
+              const s = C[a * M + b]!;
+              out[o + a * M + b] = s;
+              out[o + b * M + a] = s;
+            }
+        }
+      }
+    });
   }
 
   /**
@@ -1262,9 +1511,8 @@ export class Laplace {
   predict(Xtest: MatrixInput, options?: PredictOptions): Prediction {
     this.#check();
     if (options?.method === 'nn') return this.#nnPredict(Xtest, options);
-    const jac = this.#jacobians(Xtest);
-    const fvar = this.#fvar(jac);
-    return glmPredictive(this.#problem.likelihood, jac.f, fvar, jac.rows, this.#sigma, options);
+    const { f, fvar, rows } = this.#chunked(Xtest);
+    return glmPredictive(this.#problem.likelihood, f, fvar, rows, this.#sigma, options);
   }
 
   /**
