@@ -2,7 +2,7 @@
  * The `natgrad` command line (bin/natgrad.mjs):
  *
  *     natgrad reproduce <fig1 | fig2 | fig2-appendix | fig3 | fig3-appendix | starting-point | all
- *                        | prop2 | overparameterized | spectra | kfac | stochastic | beyond>
+ *                        | prop2 | overparameterized | spectra | kfac | stochastic | beyond | laplace>
  *                       [--out DIR] [--data DIR] [--workers N] [--quick] [--datasets LIST]
  *     natgrad --version | -v
  *
@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { init } from 'natgrad';
 import { defaultDataDir, packageRoot } from './data.js';
-import { BEYOND_EXPERIMENTS, EXPERIMENTS, runExperiment, Session, type ExperimentName, type ExperimentOutcome } from './reproduce.js';
+import { BEYOND_EXPERIMENTS, EXPERIMENTS, LAPLACE_EXPERIMENTS, runExperiment, Session, type ExperimentName, type ExperimentOutcome } from './reproduce.js';
 
 /** Exit status for usage errors. */
 export const USAGE_ERROR = 2;
@@ -132,11 +132,12 @@ export function program(io: Io, run: (experiment: string, flags: ReproduceFlags)
     .command('reproduce')
     .description('run one experiment of the paper (or all): JSON results and SVG figures in --out, a summary on stdout')
     .addArgument(
-      new Argument('<experiment>', "which experiment (all: the paper's six; beyond: prop2, overparameterized, spectra, kfac, stochastic)").choices([
+      new Argument('<experiment>', "which experiment (all: the paper's six; beyond: prop2, overparameterized, spectra, kfac, stochastic; laplace: GGN vs EF Laplace posteriors)").choices([
         ...EXPERIMENTS,
         'all',
         ...BEYOND_EXPERIMENTS,
         'beyond',
+        ...LAPLACE_EXPERIMENTS,
       ]),
     )
     .addOption(new Option('--out <dir>', 'output directory for <experiment>.json and <experiment>.svg').default('out'))

@@ -30,7 +30,7 @@ import { fig2Svg } from './figures/fig2.js';
 import { fig3Svg } from './figures/fig3.js';
 import { startingPointSvg } from './figures/startingPoint.js';
 import { progressReporter } from './progress.js';
-import { loadDigits, type DenseMatrix } from 'natgrad';
+import { loadDigits, loadFashionMnist, type DenseMatrix } from 'natgrad';
 import { kfacExperiment, type KfacResult } from './compute/kfac.js';
 import { standardizeColumns } from './compute/lib.js';
 import { OVERPARAM_CONFIGS, overparamSeries, overparamSettings, type OverparamSeries } from './compute/overparameterized.js';
@@ -38,6 +38,8 @@ import { prop2Panel, prop2Settings, sinePanelData, uciPanelData, type Prop2Panel
 import { spectra, SPECTRA_KINDS } from './compute/spectra.js';
 import { stochasticPanel, stochasticRunCount, stochasticSettings, type StochasticDataset, type StochasticPanel } from './compute/stochastic.js';
 import { kfacSvg } from './figures/kfac.js';
+import { CURVATURE_LABEL, digitsSetting, fashionSetting, laplaceExperiment, laplaceSettings, moonsSetting, type LaplaceResult, type LaplaceSettingData } from './compute/laplace.js';
+import { laplaceSvg } from './figures/laplace.js';
 import { overparameterizedSvg } from './figures/overparameterized.js';
 import { prop2Svg } from './figures/prop2.js';
 import { spectraSvg } from './figures/spectra.js';
@@ -47,7 +49,9 @@ import { stochasticSvg } from './figures/stochastic.js';
 export const EXPERIMENTS = ['fig1', 'fig2', 'fig2-appendix', 'fig3', 'fig3-appendix', 'starting-point'] as const;
 /** The experiments beyond the paper (issue 12), in the order `beyond` runs them. */
 export const BEYOND_EXPERIMENTS = ['prop2', 'overparameterized', 'spectra', 'kfac', 'stochastic'] as const;
-export type ExperimentName = (typeof EXPERIMENTS)[number] | (typeof BEYOND_EXPERIMENTS)[number];
+/** The Laplace experiment (issue 20): run by name only, not part of `all` or `beyond`. */
+export const LAPLACE_EXPERIMENTS = ['laplace'] as const;
+export type ExperimentName = (typeof EXPERIMENTS)[number] | (typeof BEYOND_EXPERIMENTS)[number] | (typeof LAPLACE_EXPERIMENTS)[number];
 
 export interface ReproduceOptions {
   out: string;
@@ -262,6 +266,9 @@ export async function runExperiment(s: Session, name: ExperimentName): Promise<E
     case 'stochastic':
       r = await runStochastic(s);
       break;
+    case 'laplace':
+      r = await runLaplace(s);
+      break;
   }
   const seconds = (performance.now() - t0) / 1000;
   if (r.ran) s.options.log(`  wrote ${r.files.join(', ')} (${seconds.toFixed(2)} s)`);
@@ -400,4 +407,42 @@ async function runStochastic(s: Session): Promise<Outcome> {
     }
   }
   return { ran: true, files: [s.writeJson('stochastic.json', json(false)), s.write('stochastic.svg', stochasticSvg(panels))], warnings };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The paper's question asked of the Laplace approximation (issue 20): GGN vs MC Fisher vs EF
+// posteriors on digits, Fashion-MNIST and two moons. Writes its JSON after every setting.
+// ---------------------------------------------------------------------------------------------
+
+async function runLaplace(s: Session): Promise<Outcome> {
+  const warnings: string[] = [];
+  const quick = s.options.quick;
+  const sets: LaplaceSettingData[] = [digitsSetting(await loadDigits(), quick, SEED)];
+  const fs = laplaceSettings(quick).fashion;
+  try {
+    const [train, test] = await Promise.all([loadFashionMnist({ split: 'train', limit: fs.train }), loadFashionMnist({ split: 'test', limit: fs.test })]);
+    sets.push(fashionSetting(train, test, quick));
+  } catch (e) {
+    skip(s, warnings, 'laplace', `Fashion-MNIST: ${(e as Error).message}`);
+  }
+  sets.push(moonsSetting(quick, SEED));
+  const r: LaplaceResult = await withProgress(s, 'laplace', (update) => laplaceExperiment(sets, quick, SEED, s.options.signal, update, (partial) => s.writeJson('laplace.json', partial)));
+  const f = (v: number | null, d = 3) => (v === null ? '—' : Number.isFinite(v) ? v.toFixed(d) : String(v));
+  for (const p of r.panels) {
+    s.options.log(
+      `  ${p.title}, D = ${p.D}: MAP train loss ${fmt(p.train.lossFinal)} (${p.train.status}), train accuracy ${f(p.train.accuracy)}; OOD: ${p.ood}${p.skipped.length ? `; skipped ${p.skipped.join(', ')}` : ''}`,
+    );
+    s.options.log(
+      `    ${'posterior'.padEnd(22)} ${'δ'.padStart(9)} ${'log Z'.padStart(10)} ${'acc'.padStart(6)} ${'NLL'.padStart(6)} ${'ECE'.padStart(6)} ${'H in'.padStart(6)} ${'H ood'.padStart(6)} ${'AUROC'.padStart(6)}`,
+    );
+    for (const row of p.rows) {
+      const name = row.method === 'MAP' ? 'MAP' : `${CURVATURE_LABEL[row.curvature!]} ${row.structure}`;
+      const m = row.metrics;
+      s.options.log(
+        `    ${name.padEnd(22)} ${row.priorPrecision.toPrecision(3).padStart(9)} ${f(row.logMarginalLikelihood, 1).padStart(10)} ${f(m.accuracy).padStart(6)} ${f(m.nll).padStart(6)} ${f(m.ece).padStart(6)} ${f(m.entropyIn).padStart(6)} ${f(m.entropyOod).padStart(6)} ${f(m.aurocMaxProb).padStart(6)}` +
+          (row.converged === false ? ' (prior optimization not converged)' : ''),
+      );
+    }
+  }
+  return { ran: true, files: [s.writeJson('laplace.json', r), s.write('laplace.svg', laplaceSvg(r))], warnings };
 }
