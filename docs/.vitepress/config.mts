@@ -38,6 +38,7 @@ const guide: DefaultTheme.SidebarItem[] = [
       { text: 'Networks', link: '/guide/networks' },
       { text: 'Matrix-free methods', link: '/guide/matrix-free' },
       { text: 'Optimizers and training', link: '/guide/optimizers' },
+      { text: 'Laplace approximations', link: '/guide/laplace' },
       { text: 'Threads', link: '/guide/threads' },
       { text: 'Conventions', link: '/guide/conventions' },
     ],
