@@ -1,6 +1,6 @@
 // Deno smoke test: import the built package (dist/) and compute a Gram matrix and a damped solve.
 // Prints one JSON line { passed, failed, variant } for run.mjs.
-import { init, gram, SymMatrix, problem, mlp, categorical, createCore, currentThreads, Matrix } from '../../dist/index.js';
+import { init, gram, SymMatrix, problem, mlp, categorical, createCore, currentThreads, Matrix, laplace } from '../../dist/index.js';
 
 const checks = [];
 const check = (name, ok) => checks.push({ name, ok });
@@ -39,6 +39,16 @@ check(
   'MLP Hessian-vector product',
   hv.every((v, i) => Math.abs(v - Hd.slice(i * D, i * D + D).reduce((s, h, j) => s + h * th[j], 0)) <= 1e-12 * (1 + Math.abs(v))),
 );
+// Laplace: the full posterior's log det P equals log det(N·GGN + δI) from the dense GGN (a 'mean'
+// problem's GGN is (1/N) Σ), and the probit predictive is a distribution.
+const la = laplace(q, th, { structure: 'full', priorPrecision: 2 });
+const Pd = SymMatrix.from(Array.from({ length: D }, (_, i) => Array.from({ length: D }, (_, j) => 8 * Gd[i * D + j] + (i === j ? 2 : 0))));
+const ld = Pd.logDet();
+check('Laplace log det P', Math.abs(la.logDetPosteriorPrecision() - ld) <= 1e-10 * Math.abs(ld));
+const pred = la.predict({ data: X.data.subarray(0, 6), rows: 2, cols: 3 });
+check('Laplace probit predictive sums to 1', [0, 1].every((r) => Math.abs(pred.data[2 * r] + pred.data[2 * r + 1] - 1) < 1e-14));
+Pd.free();
+la.free();
 G.free();
 H.free();
 q.free();

@@ -13,6 +13,7 @@ import type { LayerSpec, SequentialSpec } from '../../bindings/nn/spec.js';
 import { categorical, gaussian } from '../../bindings/likelihoods/likelihood.js';
 import { loadOnnx, OnnxImportError, onnxToSpec } from '../../bindings/onnx/index.js';
 import { problem } from '../../bindings/problem/problem.js';
+import { laplace } from '../../bindings/laplace/index.js';
 import { core, reductionTol, relErr, uniform } from '../helpers.js';
 import { referenceSequential } from '../reference/layers.js';
 
@@ -573,4 +574,37 @@ test('errors: several inputs or outputs; a node off the chain', () => {
   );
   throwsImport(() => onnxToSpec(dangling), { operator: 'Tanh', node: 'dead', message: /nothing reads its output 'unused'/ });
 });
+test('lenet from ONNX: Laplace posteriors (diagonal equals the GGN diagonal + δ; Kronecker evidence, predictive)', () => {
+  const f = fixture('lenet');
+  const ref = curvatureFixture('lenet');
+  const { model, theta } = loadOnnx(bytesOf('lenet'), { core });
+  const X = values(f, f.X);
+  const p = problem({ model, X: { data: X, rows: f.N, cols: X.length / f.N }, y: Float64Array.from(ref.y), likelihood: categorical({ classes: ref.likelihood.classes! }) });
+  try {
+    const delta = 0.7;
+    const diag = p.ggn(theta, { structure: 'diagonal' });
+    const la = laplace(p, theta, { structure: 'diagonal', priorPrecision: delta });
+    // P = N · GGN_mean + δ on the diagonal: log det P = Σ log(N d_i + δ).
+    const want = diag.reduce((s, d) => s + Math.log(f.N * d + delta), 0);
+    const got = la.logDetPosteriorPrecision();
+    assert.ok(Math.abs(got - want) <= reductionTol(diag.length, Math.abs(want)), `log det P ${got} vs ${want}`);
+    const k = laplace(p, theta, { structure: 'kfac', priorPrecision: delta });
+    const z = k.logMarginalLikelihood();
+    assert.ok(Number.isFinite(z) && z < 0, `log Z = ${z}`);
+    const opt = k.optimizePriorPrecision();
+    assert.ok(opt.converged && opt.logMarginalLikelihood >= z, 'the evidence-optimal prior improves log Z');
+    const C = ref.likelihood.classes!;
+    const pred = k.predict({ data: X.subarray(0, 3 * (X.length / f.N)), rows: 3, cols: X.length / f.N });
+    for (let r = 0; r < 3; r++) {
+      let s = 0;
+      for (let c = 0; c < C; c++) s += pred.data[r * C + c]!;
+      assert.ok(Math.abs(s - 1) < 1e-12, `row ${r} sums to ${s}`);
+    }
+    la.free();
+    k.free();
+  } finally {
+    p.free();
+  }
+});
+
 test.run();
