@@ -46,7 +46,10 @@ const Pd = SymMatrix.from(Array.from({ length: D }, (_, i) => Array.from({ lengt
 const ld = Pd.logDet();
 check('Laplace log det P', Math.abs(la.logDetPosteriorPrecision() - ld) <= 1e-10 * Math.abs(ld));
 const pred = la.predict({ data: X.data.subarray(0, 6), rows: 2, cols: 3 });
-check('Laplace probit predictive sums to 1', [0, 1].every((r) => Math.abs(pred.data[2 * r] + pred.data[2 * r + 1] - 1) < 1e-14));
+check(
+  'Laplace probit predictive sums to 1',
+  [0, 1].every((r) => Math.abs(pred.data[2 * r] + pred.data[2 * r + 1] - 1) < 1e-14),
+);
 Pd.free();
 la.free();
 G.free();
