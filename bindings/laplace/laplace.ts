@@ -23,12 +23,14 @@
  *     ∂ log Z/∂t_h   = −½ [Σ_{j∈E_h} δ_j (P⁻¹)_jj − n_h + Σ_{j∈E_h} δ_j s_j]
  *     ∂ log Z/∂log σ = SSE/(σ² T) − N·M + D_sub − Σ_j δ_j (P⁻¹)_jj        (from ∂P/∂log σ = −2κH = −2(P − P0))
  *
- * Structures: `'full'` (dense P, Cholesky), `'diagonal'` (the exact diagonal of H), `'kfac'` (per
+ * Structures: `'full'` (dense P: with a scalar prior H's eigendecomposition, computed once; else Cholesky), `'diagonal'` (the exact diagonal of H), `'kfac'` (per
  * layer H ≈ G ⊗ A — natgrad's factors with A = (1/N) Σ ā āᵀ and G = Σ — eigendecomposed once,
  * G = U_G diag(g) U_Gᵀ, A = U_A diag(a) U_Aᵀ, so P's block has eigenvalues κ g_o a_i + δ_l in the
  * basis u_G,o ⊗ u_A,i; a separate bias block is G alone; an exact block { exact } is
  * eigendecomposed as a small dense matrix). Prior and noise changes never refactorize `'kfac'` and
- * `'diagonal'`; `'full'` refactorizes (one Cholesky, cached per hyperparameter value).
+ * `'diagonal'`; `'full'` with a scalar prior eigendecomposes H once (P = U diag(κλ + δ) Uᵀ: every
+ * δ and σ after that is O(D), Σ_f a WebAssembly `dgemm` with U); `'full'` with a layerwise or
+ * diagonal prior refactorizes (one Cholesky, cached per hyperparameter value).
  * `'lowRank'` keeps the top-k eigenpairs (U, λ) of H from Lanczos ({@link topEigenvalues}) on the
  * matrix-free curvature ({@link curvatureOperator}), P = κ U diag(λ) Uᵀ + δ I (scalar δ only):
  * log det P = Σ_i log(κλ_i + δ) + (D_sub − k) log δ, P⁻¹ = δ⁻¹ [I − U diag(κλ/(κλ + δ)) Uᵀ]
@@ -422,6 +424,8 @@ export class Laplace {
   readonly #U?: Float64Array;
   readonly #lam?: Float64Array;
   #cache: FullCache | undefined;
+  /** `'full'` with a scalar prior: H = U diag(λ) Uᵀ (an `'exact'` block over the subset), made once. */
+  #eigH: Extract<Block, { kind: 'exact' }> | undefined;
   #freed = false;
 
   /** @internal use {@link laplace}. */
@@ -656,7 +660,7 @@ export class Laplace {
       }
     }
     // fail early: the posterior must be positive definite
-    this.#logDet(this.#hyper.delta, this.#kappa(this.#sigma));
+    this.#logDet(this.#hyper.delta, this.#kappa(this.#sigma), this.#hyper.kind);
   }
 
   /**
@@ -810,6 +814,28 @@ export class Laplace {
     return this.#cache;
   }
 
+  /**
+   * `'full'` with a scalar prior δ: P = U diag(κλ + δ) Uᵀ from H's eigendecomposition (computed
+   * once, then every δ and σ is O(D)); other priors (and structures) take the Cholesky path.
+   */
+  #scalarEig(kind: Hyper['kind']): Extract<Block, { kind: 'exact' }> | undefined {
+    if (this.structure !== 'full' || kind !== 'scalar') return undefined;
+    if (!this.#eigH) {
+      const E = eig(this.#H!, this.dim, this.#core);
+      this.#eigH = { kind: 'exact', group: 0, offset: 0, size: this.dim, E, lambda: E.values };
+    }
+    return this.#eigH;
+  }
+
+  /** κλ_i + δ, the eigenvalues of P (rounding can make λ_i slightly negative: P must stay > 0). */
+  #eigP(e: Extract<Block, { kind: 'exact' }>, d: number, kappa: number): Float64Array {
+    const p = e.lambda.map((l) => kappa * l + d);
+    p.forEach((x, i) => {
+      if (!(x > 0)) throw new NotPositiveDefiniteError(i + 1, x, where('the posterior precision P = κ·H + P0'));
+    });
+    return p;
+  }
+
   #pinv(c: FullCache): Float64Array {
     if (!c.Pinv) {
       const n = this.dim,
@@ -820,8 +846,8 @@ export class Laplace {
     return c.Pinv;
   }
 
-  #logDet(delta: Float64Array, kappa: number): number {
-    return this.structure === 'full' ? this.#factor(delta, kappa).logDet : this.#stats(delta, kappa, false, 'scalar').logDet;
+  #logDet(delta: Float64Array, kappa: number, kind: Hyper['kind']): number {
+    return this.structure === 'full' && kind !== 'scalar' ? this.#factor(delta, kappa).logDet : this.#stats(delta, kappa, false, kind).logDet;
   }
 
   #stats(delta: Float64Array, kappa: number, hessian: boolean, kind: Hyper['kind'] = 'diagonal'): Stats {
@@ -833,7 +859,17 @@ export class Laplace {
     const bad = (j: number, value: number): never => {
       throw new NotPositiveDefiniteError(j + 1, value, where('the posterior precision P = κ·H + P0'));
     };
-    if (this.structure === 'full') {
+    const e = this.#scalarEig(kind);
+    if (e) {
+      // P⁻¹ = U diag(1/p) Uᵀ: Σ_j δ (P⁻¹)_jj = Σ_i δ/p_i, Σ_jj' δ² (P⁻¹)_jj'² = Σ_i (δ/p_i)²
+      const d = delta[0]!;
+      for (const p of this.#eigP(e, d, kappa)) {
+        logDet += Math.log(p);
+        const w = d / p;
+        t1[0]! += w;
+        if (hess) hess[0]! += w - w * w;
+      }
+    } else if (this.structure === 'full') {
       const c = this.#factor(delta, kappa);
       logDet = c.logDet;
       const Pi = this.#pinv(c);
@@ -966,14 +1002,14 @@ export class Laplace {
   }
 
   /**
-   * log det P over the subset: by Cholesky (`'full'`), Σ_j log P_jj (`'diagonal'`), or
+   * log det P over the subset: Σ log(κλ_i + δ) from H's eigenvalues (`'full'`, scalar prior) or by Cholesky (`'full'`, other priors), Σ_j log P_jj (`'diagonal'`), or
    * Σ_l Σ_{o,i} log(κ g_o a_i + δ_l) (+ Σ_o log(κ g_o + δ_l) for a separate bias) (`'kfac'`).
    * @throws NotPositiveDefiniteError when P is not positive definite.
    */
   logDetPosteriorPrecision(h?: Hyperparameters): number {
     this.#check();
     const { hyper, sigma } = this.#resolve(h, 'Laplace.logDetPosteriorPrecision');
-    return this.#logDet(hyper.delta, this.#kappa(sigma));
+    return this.#logDet(hyper.delta, this.#kappa(sigma), hyper.kind);
   }
 
   /** log det P0 = Σ_j log δ_j over the subset. */
@@ -1005,7 +1041,7 @@ export class Laplace {
   logMarginalLikelihood(h?: Hyperparameters): number {
     this.#check();
     const { hyper, sigma } = this.#resolve(h, 'Laplace.logMarginalLikelihood');
-    const logDet = this.#logDet(hyper.delta, this.#kappa(sigma));
+    const logDet = this.#logDet(hyper.delta, this.#kappa(sigma), hyper.kind);
     let ld0 = 0;
     for (const d of hyper.delta) ld0 += Math.log(d);
     return this.#logLik(sigma) - 0.5 * (logDet - ld0 + this.#scatter(hyper.delta));
@@ -1124,7 +1160,7 @@ export class Laplace {
         sg = sigmaOf(tt);
       let ld0 = 0;
       for (const x of d) ld0 += Math.log(x);
-      return this.#logLik(sg) - 0.5 * (this.#logDet(d, this.#kappa(sg)) - ld0 + this.#scatter(d));
+      return this.#logLik(sg) - 0.5 * (this.#logDet(d, this.#kappa(sg), kind) - ld0 + this.#scatter(d));
     };
     // gradient, Hessian and the size of the cancelling terms in (log δ, [log σ]); with
     // A = SSE/(σ²T) and r_h = Σ_h' ∂²log det P/∂t_h∂t_h' (∂P/∂log σ = −2(P − P0)):
@@ -1230,7 +1266,7 @@ export class Laplace {
         const C = lik.name === 'bernoulli' ? 2 : M;
         if (!Number.isInteger(c) || c < 0 || c >= C) throw new RangeError(where(`optimizePriorPrecision: validation y[${i}] must be a class in 0…${C - 1}, got ${c}`));
       });
-    const curve = Float64Array.from(grid, (d) => validationLogLikelihood(lik.name, M, jac.f, this.#fvar(jac, new Float64Array(this.dim).fill(d)), rows, y, this.#sigma, lik));
+    const curve = Float64Array.from(grid, (d) => validationLogLikelihood(lik.name, M, jac.f, this.#fvar(jac, new Float64Array(this.dim).fill(d), this.#sigma, 'scalar'), rows, y, this.#sigma, lik));
     let best = 0;
     for (let i = 1; i < curve.length; i++) if (curve[i]! > curve[best]!) best = i;
     const d = grid[best]!;
@@ -1275,7 +1311,7 @@ export class Laplace {
 
   /**
    * The functional variance Σ_f(x) = J(x) P⁻¹ J(x)ᵀ (M × M) per test point, J(x) = ∂f(x)/∂θ
-   * restricted to the subset: `'full'` by Cholesky solves P⁻¹ J(x)ᵀ, `'diagonal'` as
+   * restricted to the subset: `'full'` as (J U) diag(1/(κλ + δ)) (J U)ᵀ with H = U diag(λ) Uᵀ (scalar prior) or by Cholesky solves P⁻¹ J(x)ᵀ (other priors), `'diagonal'` as
    * Σ_d J_md J_m'd / P_dd, `'kfac'` in each layer's eigenbasis (J's slice rotated by U_Gᵀ · U_A,
    * divided by κ g_o a_i + δ_l) — never forming D × D for the last two.
    * @param Xtest n × d inputs.
@@ -1317,7 +1353,7 @@ export class Laplace {
     return { f, fvar, rows: n };
   }
 
-  #fvar(jac: { J: Float64Array; rows: number }, delta: Float64Array = this.#hyper.delta, sigma: number = this.#sigma): Float64Array {
+  #fvar(jac: { J: Float64Array; rows: number }, delta: Float64Array = this.#hyper.delta, sigma: number = this.#sigma, kind: Hyper['kind'] = this.#hyper.kind): Float64Array {
     const { J, rows } = jac;
     const M = this.#problem.model.outputs,
       D = this.#problem.model.dim,
@@ -1351,6 +1387,13 @@ export class Laplace {
             out[ra * M + b] = s;
             out[rb * M + a] = s;
           }
+      return out;
+    }
+    // full, scalar prior: Σ_f = (J U) diag(1/(κλ + δ)) (J U)ᵀ, as a kfac 'exact' block
+    const e = this.#scalarEig(kind);
+    if (e) {
+      this.#eigP(e, delta[0]!, kappa);
+      this.#whitenedGram(J, rows, delta, kappa, out, e);
       return out;
     }
     // Z: per Jacobian row r, the row transformed so that Σ_f = Σ_k Z_rk Y_r'k
@@ -1391,7 +1434,7 @@ export class Laplace {
    * the eigenvalues, then Σ_f(x_i) = W_i W_iᵀ (M × M) per point — a chunk of points at a time
    * (≤ {@link CHUNK_BYTES} of W), every product a `dgemm` in WASM; written into `out`.
    */
-  #whitenedGram(J: Float64Array, rows: number, delta: Float64Array, kappa: number, out: Float64Array): void {
+  #whitenedGram(J: Float64Array, rows: number, delta: Float64Array, kappa: number, out: Float64Array, eigH?: Extract<Block, { kind: 'exact' }>): void {
     const M = this.#problem.model.outputs,
       D = this.#problem.model.dim,
       n = this.dim,
@@ -1402,7 +1445,7 @@ export class Laplace {
       k = core.exports,
       F64 = 8;
     const sc = new Float64Array(n);
-    const blocks = this.structure === 'kfac' ? this.#blocks! : [];
+    const blocks = this.structure === 'kfac' ? this.#blocks! : eigH ? [eigH] : [];
     if (this.structure === 'diagonal') {
       const Hd = this.#Hdiag!;
       for (let j = 0; j < n; j++) sc[j] = 1 / Math.sqrt(kappa * Hd[j]! + delta[j]!);
@@ -1451,7 +1494,8 @@ export class Laplace {
               base = o0 + b.offset;
             if (b.kind === 'exact') {
               const V = core.f64(v!, R * b.size);
-              for (let r = 0; r < R; r++) V.set(J.subarray((r0 + r) * D + base, (r0 + r) * D + base + b.size), r * b.size);
+              if (this.subset === 'indices') for (let r = 0; r < R; r++) for (let j = 0, src = (r0 + r) * D; j < b.size; j++) V[r * b.size + j] = J[src + ix[b.offset + j]!]!;
+              else for (let r = 0; r < R; r++) V.set(J.subarray((r0 + r) * D + base, (r0 + r) * D + base + b.size), r * b.size);
               k.dgemm(0, 0, R, b.size, b.size, 1, v!, b.size, eb, b.size, 0, w! + F64 * b.offset, n);
               return;
             }
@@ -1597,7 +1641,9 @@ export class Laplace {
     const kappa = this.#kappa(this.#sigma),
       delta = this.#hyper.delta;
     let L: Float64Array | undefined;
-    if (this.structure === 'full') {
+    const e = this.#scalarEig(this.#hyper.kind);
+    const sp = e ? this.#eigP(e, delta[0]!, kappa).map((p) => 1 / Math.sqrt(p)) : undefined;
+    if (this.structure === 'full' && !e) {
       const c = this.#factor(delta, kappa);
       c.L ??= c.F.toDense();
       L = c.L;
@@ -1605,7 +1651,16 @@ export class Laplace {
     for (let s = 0; s < S; s++) {
       const z = Float64Array.from({ length: n }, () => g.normal());
       let x: Float64Array;
-      if (L) {
+      if (e) {
+        // x = U diag((κλ + δ)^−½) z
+        const U = e.E.vectors;
+        x = new Float64Array(n);
+        for (let j = 0; j < n; j++) {
+          let v = 0;
+          for (let i = 0, o = j * n; i < n; i++) v += U[o + i]! * sp![i]! * z[i]!;
+          x[j] = v;
+        }
+      } else if (L) {
         x = z; // back substitution Lᵀ x = z
         for (let i = n - 1; i >= 0; i--) {
           let v = x[i]!;

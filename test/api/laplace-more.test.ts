@@ -4,7 +4,7 @@
 // marginal-likelihood training (Immer et al. 2021).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { adam, categorical, gaussian, mlp, problem, type Problem, SymMatrix } from '../../bindings/index.js';
+import { adam, categorical, gaussian, mlp, problem, type Problem, rng, SymMatrix } from '../../bindings/index.js';
 import { type Laplace, laplace, marglikTraining } from '../../bindings/laplace/index.js';
 import { core, randomMatrix } from '../helpers.js';
 import { inverse, jacobianByJvp, logDet } from '../reference/laplace.js';
@@ -500,6 +500,93 @@ test('marglikTraining: the training loss decreases and δ approaches the marglik
     () => marglikTraining({ ...spec, priorVariance: 1 }, opt, { theta0: model.init(1), epochs: 1 }),
     (e: Error) => e instanceof RangeError && /priorVariance/.test(e.message),
   );
+});
+
+/** |a − b| ≤ tol · max(|b|, floor) elementwise. */
+function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string, floor = 0): void {
+  assert.is(a.length, b.length, what);
+  let scale = floor;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
+  for (let i = 0; i < b.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= tol * scale, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
+}
+
+test('full, scalar prior (eigendecomposition) = the Cholesky path (equal layerwise / diagonal prior): log det, log Z, gradient, optimum δ, Σ_f, probit', () => {
+  const cases: { name: string; make: () => { p: Problem; theta: Float64Array; Xt: Float64Array }; subset: 'all' | 'lastLayer' | number[] }[] = [
+    { name: 'categorical all', make: () => classification(), subset: 'all' },
+    { name: 'categorical lastLayer', make: () => classification(), subset: 'lastLayer' },
+    { name: 'categorical indices', make: () => classification(), subset: [0, 3, 4, 9, 12, 17, 20, 25, 31] },
+    { name: 'gaussian all', make: () => regression(), subset: 'all' },
+  ];
+  for (const c of cases) {
+    const { p, theta, Xt: xt } = c.make();
+    const Xt = { data: xt, rows: xt.length / 2, cols: 2 };
+    const idx = c.subset;
+    const equal = (d: number): number[] | Float64Array => (Array.isArray(idx) ? new Float64Array(idx.length).fill(d) : new Array<number>(idx === 'all' ? p.model.groups.length : 1).fill(d));
+    for (const d0 of [0.3, 4]) {
+      const sigmaNoise = p.likelihood.name === 'gaussian' ? 0.7 : 1;
+      const le = laplace(p, theta, { structure: 'full', subset: idx, priorPrecision: d0, sigmaNoise });
+      const lc = laplace(p, theta, { structure: 'full', subset: idx, priorPrecision: equal(d0), sigmaNoise });
+      const w = `${c.name}, δ = ${d0}`;
+      close([le.logDetPosteriorPrecision()], [lc.logDetPosteriorPrecision()], 1e-9, `${w}: log det P`, 1);
+      close([le.logMarginalLikelihood()], [lc.logMarginalLikelihood()], 1e-9, `${w}: log Z`, 1);
+      const ge = le.logMarginalLikelihoodGradient(),
+        gc = lc.logMarginalLikelihoodGradient();
+      // a scalar δ ties every per-group (per-coordinate) δ: ∂/∂log δ is the sum of theirs
+      const gsum = (gc.priorPrecision as Float64Array).reduce((s, x) => s + x, 0);
+      close([ge.priorPrecision as number], [gsum], 1e-9, `${w}: ∂/∂log δ`, le.dim);
+      if (sigmaNoise !== 1) close([ge.sigmaNoise!], [gc.sigmaNoise!], 1e-9, `${w}: ∂/∂log σ`, p.N * p.outputs);
+      const fe = le.functionalVariance(Xt),
+        fc = lc.functionalVariance(Xt);
+      close(fe, fc, 1e-9, `${w}: Σ_f`);
+      if (p.likelihood.name === 'categorical') close(le.predict(Xt, { link: 'probit' }).data as Float64Array, lc.predict(Xt, { link: 'probit' }).data as Float64Array, 1e-9, `${w}: probit`);
+      // the optimum: the Cholesky path's summed gradient vanishes at the eigen path's δ*
+      const opt = le.optimizePriorPrecision({ tol: 1e-11, optimizeSigma: p.likelihood.name === 'gaussian' });
+      assert.ok(opt.converged, `${w}: converged`);
+      const star = opt.priorPrecision as number;
+      const h = { priorPrecision: equal(star), ...(opt.sigmaNoise !== undefined ? { sigmaNoise: opt.sigmaNoise } : {}) };
+      const gs = lc.logMarginalLikelihoodGradient(h);
+      const g0 = (gs.priorPrecision as Float64Array).reduce((s, x) => s + x, 0);
+      assert.ok(Math.abs(g0) <= 1e-9 * le.dim, `${w}: Cholesky ∂/∂log δ at δ* = ${g0}`);
+      if (gs.sigmaNoise !== undefined) assert.ok(Math.abs(gs.sigmaNoise) <= 1e-9 * p.N * p.outputs, `${w}: Cholesky ∂/∂log σ at σ* = ${gs.sigmaNoise}`);
+      close([opt.logMarginalLikelihood], [lc.logMarginalLikelihood(h)], 1e-9, `${w}: log Z at δ*`, 1);
+      // from a layerwise start the scalar optimum is the same δ
+      const opt2 = lc.optimizePriorPrecision({ tol: 1e-11, optimizeSigma: p.likelihood.name === 'gaussian' });
+      close([opt2.priorPrecision as number], [star], 1e-8, `${w}: δ* from the other path`);
+      le.free();
+      lc.free();
+    }
+    p.free();
+  }
+});
+
+test('full, scalar prior: samples θ = θ* + U diag((κλ + δ)^−½) z satisfy (θ − θ*)ᵀ P (θ − θ*) = ‖z‖², other coordinates untouched', () => {
+  const { p, theta } = regression();
+  const D = p.dim,
+    H = denseH(p, theta);
+  for (const [subset, ix] of [
+    ['all', Array.from({ length: D }, (_, j) => j)],
+    [
+      [1, 2, 6, 11, 15],
+      [1, 2, 6, 11, 15],
+    ],
+  ] as const) {
+    const la = laplace(p, theta, { structure: 'full', subset: subset as 'all' | number[], priorPrecision: 0.8, sigmaNoise: 0.6 });
+    const n = la.dim,
+      kappa = kappaOf(p, la);
+    const S = la.sample(5, 42),
+      g = rng(42);
+    for (let s = 0; s < 5; s++) {
+      let zz = 0;
+      for (let j = 0; j < n; j++) zz += g.normal() ** 2;
+      const x = ix.map((i) => S.data[s * D + i]! - theta[i]!);
+      let q = 0;
+      for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) q += x[a]! * (kappa * H[ix[a]! * D + ix[b]!]! + (a === b ? 0.8 : 0)) * x[b]!;
+      assert.ok(Math.abs(q - zz) <= 1e-9 * zz, `sample ${s}: xᵀPx ${q} vs ‖z‖² ${zz}`);
+      for (let i = 0; i < D; i++) if (!ix.includes(i)) assert.is(S.data[s * D + i], theta[i]);
+    }
+    la.free();
+  }
+  p.free();
 });
 
 test.run();
