@@ -23,14 +23,21 @@
  *     ∂ log Z/∂t_h   = −½ [Σ_{j∈E_h} δ_j (P⁻¹)_jj − n_h + Σ_{j∈E_h} δ_j s_j]
  *     ∂ log Z/∂log σ = SSE/(σ² T) − N·M + D_sub − Σ_j δ_j (P⁻¹)_jj        (from ∂P/∂log σ = −2κH = −2(P − P0))
  *
- * Structures: `'full'` (dense P: with a scalar prior H's eigendecomposition, computed once; else Cholesky), `'diagonal'` (the exact diagonal of H), `'kfac'` (per
+ * Structures: `'full'` (dense P: Cholesky, or with a scalar prior H's eigendecomposition once a
+ * prior optimization has made it, below), `'diagonal'` (the exact diagonal of H), `'kfac'` (per
  * layer H ≈ G ⊗ A — natgrad's factors with A = (1/N) Σ ā āᵀ and G = Σ — eigendecomposed once,
  * G = U_G diag(g) U_Gᵀ, A = U_A diag(a) U_Aᵀ, so P's block has eigenvalues κ g_o a_i + δ_l in the
  * basis u_G,o ⊗ u_A,i; a separate bias block is G alone; an exact block { exact } is
  * eigendecomposed as a small dense matrix). Prior and noise changes never refactorize `'kfac'` and
- * `'diagonal'`; `'full'` with a scalar prior eigendecomposes H once (P = U diag(κλ + δ) Uᵀ: every
- * δ and σ after that is O(D), Σ_f a WebAssembly `dgemm` with U); `'full'` with a layerwise or
- * diagonal prior refactorizes (one Cholesky, cached per hyperparameter value).
+ * `'diagonal'`. `'full'` factorizes P by Cholesky (cached per hyperparameter value) — the
+ * constructor, and every single-δ use (log Z, log det P, the gradient, Σ_f, predict, sample) —
+ * until a method that needs many δ or σ values with a scalar prior ({@link
+ * Laplace.optimizePriorPrecision}: `'marglik'`, with or without `optimizeSigma`, and
+ * `'gridsearch'`) eigendecomposes H, once (at D = 2410 a `'full'` constructor takes about 1.7 s,
+ * the eigendecomposition about 33 s more).
+ * From then on every scalar-prior use of that object takes P = U diag(κλ + δ) Uᵀ: each δ and σ is
+ * O(D), Σ_f a WebAssembly `dgemm` with U. The two paths agree to about 1e-12 relative (rounding);
+ * a layerwise or diagonal prior always takes the Cholesky path.
  * `'lowRank'` keeps the top-k eigenpairs (U, λ) of H from Lanczos ({@link topEigenvalues}) on the
  * matrix-free curvature ({@link curvatureOperator}), P = κ U diag(λ) Uᵀ + δ I (scalar δ only):
  * log det P = Σ_i log(κλ_i + δ) + (D_sub − k) log δ, P⁻¹ = δ⁻¹ [I − U diag(κλ/(κλ + δ)) Uᵀ]
@@ -383,6 +390,13 @@ function smallSolve(L: Float64Array, n: number, b: Float64Array): Float64Array {
 }
 
 /**
+ * @internal Eigendecompose a `'full'` posterior's H now, as the first
+ * {@link Laplace.optimizePriorPrecision} with a scalar prior does (a no-op for other structures or
+ * when made): tests compare the eigen path with the Cholesky path through it. Not exported by the index.
+ */
+export let eigendecomposeFull: (la: Laplace) => void;
+
+/**
  * A Laplace approximation N(θ*, P⁻¹) of a problem's posterior; create with {@link laplace}.
  * Holds WebAssembly memory for `'full'` (the Cholesky factor): `free()` it.
  *
@@ -424,9 +438,13 @@ export class Laplace {
   readonly #U?: Float64Array;
   readonly #lam?: Float64Array;
   #cache: FullCache | undefined;
-  /** `'full'` with a scalar prior: H = U diag(λ) Uᵀ (an `'exact'` block over the subset), made once. */
+  /** `'full'`: H = U diag(λ) Uᵀ (an `'exact'` block over the subset), made by the first prior optimization with a scalar prior (lazily, see the module page). */
   #eigH: Extract<Block, { kind: 'exact' }> | undefined;
   #freed = false;
+
+  static {
+    eigendecomposeFull = (la) => la.#eigenFull();
+  }
 
   /** @internal use {@link laplace}. */
   constructor(problem: Problem, theta: Float64Array, options: LaplaceOptions | undefined) {
@@ -815,16 +833,25 @@ export class Laplace {
   }
 
   /**
-   * `'full'` with a scalar prior δ: P = U diag(κλ + δ) Uᵀ from H's eigendecomposition (computed
-   * once, then every δ and σ is O(D)); other priors (and structures) take the Cholesky path.
+   * `'full'` with a scalar prior δ, once H is eigendecomposed ({@link Laplace.optimizePriorPrecision}
+   * makes it): P = U diag(κλ + δ) Uᵀ, every δ and σ O(D). Undefined — the Cholesky path — before
+   * that, for other priors and for other structures.
    */
   #scalarEig(kind: Hyper['kind']): Extract<Block, { kind: 'exact' }> | undefined {
-    if (this.structure !== 'full' || kind !== 'scalar') return undefined;
-    if (!this.#eigH) {
-      const E = eig(this.#H!, this.dim, this.#core);
-      this.#eigH = { kind: 'exact', group: 0, offset: 0, size: this.dim, E, lambda: E.values };
-    }
-    return this.#eigH;
+    return this.structure === 'full' && kind === 'scalar' ? this.#eigH : undefined;
+  }
+
+  /**
+   * `'full'`: eigendecompose H now (once; a no-op for the other structures or when made). Called by
+   * the methods that evaluate many δ or σ with a scalar prior; frees the Cholesky cache, which the
+   * scalar prior no longer uses (a layerwise or diagonal one refactorizes on demand).
+   */
+  #eigenFull(): void {
+    if (this.structure !== 'full' || this.#eigH) return;
+    const E = eig(this.#H!, this.dim, this.#core);
+    this.#eigH = { kind: 'exact', group: 0, offset: 0, size: this.dim, E, lambda: E.values };
+    this.#cache?.F.free();
+    this.#cache = undefined;
   }
 
   /** κλ_i + δ, the eigenvalues of P (rounding can make λ_i slightly negative: P must stay > 0). */
@@ -847,7 +874,7 @@ export class Laplace {
   }
 
   #logDet(delta: Float64Array, kappa: number, kind: Hyper['kind']): number {
-    return this.structure === 'full' && kind !== 'scalar' ? this.#factor(delta, kappa).logDet : this.#stats(delta, kappa, false, kind).logDet;
+    return this.structure === 'full' && !this.#scalarEig(kind) ? this.#factor(delta, kappa).logDet : this.#stats(delta, kappa, false, kind).logDet;
   }
 
   #stats(delta: Float64Array, kappa: number, hessian: boolean, kind: Hyper['kind'] = 'diagonal'): Stats {
@@ -1002,7 +1029,9 @@ export class Laplace {
   }
 
   /**
-   * log det P over the subset: Σ log(κλ_i + δ) from H's eigenvalues (`'full'`, scalar prior) or by Cholesky (`'full'`, other priors), Σ_j log P_jj (`'diagonal'`), or
+   * log det P over the subset: by Cholesky (`'full'`; with a scalar prior once H is eigendecomposed
+   * by {@link Laplace.optimizePriorPrecision}, Σ log(κλ_i + δ) from its eigenvalues — the same to
+   * about 1e-12 relative), Σ_j log P_jj (`'diagonal'`), or
    * Σ_l Σ_{o,i} log(κ g_o a_i + δ_l) (+ Σ_o log(κ g_o + δ_l) for a separate bias) (`'kfac'`).
    * @throws NotPositiveDefiniteError when P is not positive definite.
    */
@@ -1037,6 +1066,9 @@ export class Laplace {
    * la.logMarginalLikelihood();                        // -10.2936…
    * la.logMarginalLikelihood({ priorPrecision: 10 });  // -23.1178… (δ = 10, no refactorization)
    * ```
+   * `'full'`: log det P by a Cholesky factorization of P per hyperparameter value, or, with a
+   * scalar prior once {@link Laplace.optimizePriorPrecision} has eigendecomposed H, in O(D) from
+   * its eigenvalues (the two agree to about 1e-12 relative; see the module page).
    */
   logMarginalLikelihood(h?: Hyperparameters): number {
     this.#check();
@@ -1055,8 +1087,9 @@ export class Laplace {
    *     ∂/∂log δ_h = −½ [Σ_{j∈E_h} δ_j (P⁻¹)_jj − n_h + Σ_{j∈E_h} δ_j (θ*_j − θ0_j)²]
    *     ∂/∂log σ   = SSE/(σ²T) − N·M + D_sub − Σ_j δ_j (P⁻¹)_jj
    *
-   * (P⁻¹'s diagonal: the Cholesky inverse for `'full'`, 1/P_jj for `'diagonal'`, the eigenvalues
-   * for `'kfac'`: Σ_{j∈l} (P⁻¹)_jj = Σ_k 1/(κλ_k + δ_l)).
+   * (P⁻¹'s diagonal: the Cholesky inverse for `'full'` — with a scalar prior once H is
+   * eigendecomposed, Σ_j δ (P⁻¹)_jj = Σ_i δ/(κλ_i + δ), the same to about 1e-12 relative — 1/P_jj
+   * for `'diagonal'`, the eigenvalues for `'kfac'`: Σ_{j∈l} (P⁻¹)_jj = Σ_k 1/(κλ_k + δ_l)).
    * @example
    * ```ts
    * // la of the example of laplace() (categorical: no σ)
@@ -1112,6 +1145,14 @@ export class Laplace {
    * an Armijo backtracking line search; a gradient step when the Hessian is not negative definite.
    * Stops when every |∂ log Z/∂t_h| ≤ tol · ½ [Σ δ_j(P⁻¹)_jj + n_h + Σ δ_j s_j] (the size of the
    * terms it cancels), and sets the optimum on the object.
+   *
+   * `'full'` with a scalar prior (`structure: 'scalar'`, either method, with or without
+   * `optimizeSigma`): the first call eigendecomposes H, H = U diag(λ) Uᵀ (once per object; at
+   * D = 2410 about 33 s, against about 1.7 s for the whole constructor), so that every δ and σ it tries costs O(D)
+   * (the grid search's Σ_f one GEMM with U). From then on every method of the object takes that
+   * path with a scalar prior (log Z, log det P, the gradient, Σ_f, predict, sample); before it, and
+   * for layerwise and diagonal priors, `'full'` factorizes P by Cholesky. The two paths agree to
+   * about 1e-12 relative.
    * @returns the optimum δ, log Z there, the Newton iterations and whether the tolerance was met.
    * @example
    * ```ts
@@ -1142,6 +1183,7 @@ export class Laplace {
     if (withSigma && !this.#gaussian) throw new RangeError(where(`optimizePriorPrecision: optimizeSigma needs a Gaussian likelihood (σ is fixed at 1 for ${this.#problem.likelihood.name})`));
     const tol = o.tol === undefined ? 1e-8 : positive(o.tol, 'tol');
     const maxIt = checkCount(o.maxIterations, 'laplace: maxIterations', { dflt: 100 });
+    if (kind === 'scalar') this.#eigenFull(); // 'full': many δ (and σ) ahead, each O(D) from here on
     const { idx, count } = this.#hypIndex(kind);
     const nv = count + (withSigma ? 1 : 0);
     // start: the current δ averaged (geometric mean) onto the new structure; then log σ
@@ -1258,6 +1300,7 @@ export class Laplace {
     const lik = this.#problem.likelihood;
     if (lik.name === 'poisson') throw new RangeError(where("optimizePriorPrecision: 'gridsearch' has no GLM predictive for a Poisson likelihood"));
     const jac = this.#jacobians(v.X);
+    this.#eigenFull(); // 'full': one GEMM with U per δ of the grid from here on
     const rows = jac.rows,
       M = lik.outputs;
     const y = targets(v.y, rows, lik.name === 'gaussian' ? M : 1);
@@ -1311,7 +1354,9 @@ export class Laplace {
 
   /**
    * The functional variance Σ_f(x) = J(x) P⁻¹ J(x)ᵀ (M × M) per test point, J(x) = ∂f(x)/∂θ
-   * restricted to the subset: `'full'` as (J U) diag(1/(κλ + δ)) (J U)ᵀ with H = U diag(λ) Uᵀ (scalar prior) or by Cholesky solves P⁻¹ J(x)ᵀ (other priors), `'diagonal'` as
+   * restricted to the subset: `'full'` by Cholesky solves P⁻¹ J(x)ᵀ, or with a scalar prior once
+   * {@link Laplace.optimizePriorPrecision} has eigendecomposed H = U diag(λ) Uᵀ as
+   * (J U) diag(1/(κλ + δ)) (J U)ᵀ (the same to about 1e-12 relative), `'diagonal'` as
    * Σ_d J_md J_m'd / P_dd, `'kfac'` in each layer's eigenbasis (J's slice rotated by U_Gᵀ · U_A,
    * divided by κ g_o a_i + δ_l) — never forming D × D for the last two.
    * @param Xtest n × d inputs.
@@ -1545,7 +1590,8 @@ export class Laplace {
    * softmax of seeded samples f ~ N(f(x; θ*), Σ_f); `'bridge'`: the Laplace bridge's Dirichlet mean.
    * Categorical: n × C probabilities;
    * Bernoulli: n × 1 probabilities of y = 1; Gaussian: `{ mean (n·M), variance (n·M·M) }` with the
-   * predictive variance J P⁻¹ Jᵀ + σ² I (laplace-torch returns J P⁻¹ Jᵀ alone).
+   * predictive variance J P⁻¹ Jᵀ + σ² I (laplace-torch returns J P⁻¹ Jᵀ alone). Σ_f as in
+   * {@link Laplace.functionalVariance} (`'full'`: Cholesky, or H's eigendecomposition once made).
    * @example
    * ```ts
    * // la of the example of laplace(), δ = 1
@@ -1621,8 +1667,11 @@ export class Laplace {
 
   /**
    * n samples θ ~ N(θ*, P⁻¹) (subset coordinates; the others equal θ*): θ = θ* + L⁻ᵀ z for
-   * P = L Lᵀ (`'full'`), z_j/√P_jj (`'diagonal'`), z_k/√(κλ_k + δ_l) rotated back from each
-   * layer's eigenbasis (`'kfac'`), z ~ N(0, I) from natgrad's xoshiro256** {@link rng}(seed).
+   * P = L Lᵀ (`'full'`; with a scalar prior once {@link Laplace.optimizePriorPrecision} has
+   * eigendecomposed H, U diag((κλ + δ)^−½) z instead: the same distribution, but another square
+   * root of P⁻¹, so a seed's draws differ between the two), z_j/√P_jj (`'diagonal'`),
+   * z_k/√(κλ_k + δ_l) rotated back from each layer's eigenbasis (`'kfac'`), z ~ N(0, I) from
+   * natgrad's xoshiro256** {@link rng}(seed).
    * @returns an n × D matrix (rows are samples).
    * @example
    * ```ts

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { adam, categorical, gaussian, mlp, problem, type Problem, rng, SymMatrix } from '../../bindings/index.js';
 import { type Laplace, laplace, marglikTraining } from '../../bindings/laplace/index.js';
 import { core, randomMatrix } from '../helpers.js';
+import { eigendecomposeFull } from '../../bindings/laplace/laplace.js';
 import { inverse, jacobianByJvp, logDet } from '../reference/laplace.js';
 
 function classification(N = 30): { p: Problem; theta: Float64Array; Xt: Float64Array; X: Float64Array; y: Float64Array } {
@@ -527,6 +528,10 @@ test('full, scalar prior (eigendecomposition) = the Cholesky path (equal layerwi
       const le = laplace(p, theta, { structure: 'full', subset: idx, priorPrecision: d0, sigmaNoise });
       const lc = laplace(p, theta, { structure: 'full', subset: idx, priorPrecision: equal(d0), sigmaNoise });
       const w = `${c.name}, δ = ${d0}`;
+      // the eigendecomposition is lazy: before it, le itself takes the Cholesky path
+      const lzChol = le.logMarginalLikelihood();
+      eigendecomposeFull(le);
+      close([le.logMarginalLikelihood()], [lzChol], 1e-12, `${w}: log Z, eigen vs Cholesky on one object`);
       close([le.logDetPosteriorPrecision()], [lc.logDetPosteriorPrecision()], 1e-9, `${w}: log det P`, 1);
       close([le.logMarginalLikelihood()], [lc.logMarginalLikelihood()], 1e-9, `${w}: log Z`, 1);
       const ge = le.logMarginalLikelihoodGradient(),
@@ -573,17 +578,26 @@ test('full, scalar prior: samples θ = θ* + U diag((κλ + δ)^−½) z satisfy
     const la = laplace(p, theta, { structure: 'full', subset: subset as 'all' | number[], priorPrecision: 0.8, sigmaNoise: 0.6 });
     const n = la.dim,
       kappa = kappaOf(p, la);
-    const S = la.sample(5, 42),
-      g = rng(42);
-    for (let s = 0; s < 5; s++) {
-      let zz = 0;
-      for (let j = 0; j < n; j++) zz += g.normal() ** 2;
-      const x = ix.map((i) => S.data[s * D + i]! - theta[i]!);
-      let q = 0;
-      for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) q += x[a]! * (kappa * H[ix[a]! * D + ix[b]!]! + (a === b ? 0.8 : 0)) * x[b]!;
-      assert.ok(Math.abs(q - zz) <= 1e-9 * zz, `sample ${s}: xᵀPx ${q} vs ‖z‖² ${zz}`);
-      for (let i = 0; i < D; i++) if (!ix.includes(i)) assert.is(S.data[s * D + i], theta[i]);
+    // first the Cholesky path (θ* + L⁻ᵀ z: the constructor does not eigendecompose), then the eigen path
+    const draws = [la.sample(5, 42)];
+    eigendecomposeFull(la);
+    draws.push(la.sample(5, 42));
+    for (const [path, S] of draws.entries()) {
+      const g = rng(42);
+      for (let s = 0; s < 5; s++) {
+        let zz = 0;
+        for (let j = 0; j < n; j++) zz += g.normal() ** 2;
+        const x = ix.map((i) => S.data[s * D + i]! - theta[i]!);
+        let q = 0;
+        for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) q += x[a]! * (kappa * H[ix[a]! * D + ix[b]!]! + (a === b ? 0.8 : 0)) * x[b]!;
+        assert.ok(Math.abs(q - zz) <= 1e-9 * zz, `path ${path}, sample ${s}: xᵀPx ${q} vs ‖z‖² ${zz}`);
+        for (let i = 0; i < D; i++) if (!ix.includes(i)) assert.is(S.data[s * D + i], theta[i]);
+      }
     }
+    // two square roots of P⁻¹: the same z gives different θ (same distribution)
+    let diff = 0;
+    for (let i = 0; i < draws[0]!.data.length; i++) diff = Math.max(diff, Math.abs(draws[0]!.data[i]! - draws[1]!.data[i]!));
+    assert.ok(diff > 1e-3, `Cholesky and eigen draws coincide (max difference ${diff})`);
     la.free();
   }
   p.free();
