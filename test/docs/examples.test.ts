@@ -7,12 +7,12 @@
 // test/nn/example.test.ts for examples/cnn-digits.ts) is left to that test, not run twice: any
 // test file other than this one that names `examples/<file>` counts. Two examples run at a time,
 // once per `npm test` (test/all.mjs runs test/docs/ as its own suite).
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { type ProcessResult, runProcess } from './process.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const nodeMajor = Number(process.versions.node.split('.')[0]);
@@ -42,37 +42,11 @@ function testedElsewhere(): Map<string, string> {
 const elsewhere = testedElsewhere();
 const toRun = examples.filter((e) => !elsewhere.has(e));
 
-interface Result {
-  status: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-  seconds: number;
-}
-function runExample(file: string): Promise<Result> {
+type Result = ProcessResult & { seconds: number };
+async function runExample(file: string): Promise<Result> {
   const t0 = Date.now();
-  const args = [...relaxedFlag, ...(isTs(file) ? ['--import', 'tsx'] : []), `examples/${file}`];
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '',
-      stderr = '',
-      timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, TIMEOUT_MS);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr, timedOut, seconds: (Date.now() - t0) / 1000 });
-    });
-  });
+  const r = await runProcess(process.execPath, [...relaxedFlag, ...(isTs(file) ? ['--import', 'tsx'] : []), `examples/${file}`], root, TIMEOUT_MS);
+  return { ...r, seconds: (Date.now() - t0) / 1000 };
 }
 
 const results = new Map<string, Result>();

@@ -26,7 +26,7 @@
 // leaves it out of the per-variant suites), each as a user runs it, in this process's environment:
 // init() picks the binary (relaxed SIMD; Node < 22 gets --experimental-wasm-relaxed-simd).
 // The files stay in test-artifacts/snippets/ to rerun a failing one by hand.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -38,6 +38,7 @@ import type { BrowserContext } from 'playwright-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { findChromium, launchOptions, setIsolationHeaders, CHROMIUM_HOW } from '../browser/chromium.mjs';
+import { runProcess } from './process.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const require = createRequire(join(root, 'package.json'));
@@ -184,33 +185,6 @@ interface Outcome {
   seconds: number;
 }
 
-function runProcess(cmd: string, args: string[], cwd: string): Promise<{ status: number | null; signal: string | null; stdout: string; stderr: string; timedOut: boolean }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd, env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '',
-      stderr = '',
-      timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, TIMEOUT_MS);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr, timedOut });
-    });
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      resolve({ status: null, signal: null, stdout, stderr: `${stderr}${e.message}`, timedOut });
-    });
-  });
-}
-
 const tail = (s: string, n = 1500) => (s.length > n ? `…${s.slice(-n)}` : s).trim();
 
 function denoBinary(): { bin: string | null; why?: string } {
@@ -229,9 +203,9 @@ async function runProgram(b: Block): Promise<Outcome> {
   writeFileSync(file, b.code);
   let r: Awaited<ReturnType<typeof runProcess>>;
   if (b.kind === 'deno') {
-    r = await runProcess(process.execPath, [deno.bin!, 'run', '--allow-read', '--quiet', file], outDir);
+    r = await runProcess(process.execPath, [deno.bin!, 'run', '--allow-read', '--quiet', file], outDir, TIMEOUT_MS);
   } else {
-    r = await runProcess(process.execPath, [...relaxedFlag, ...(isTs(b.lang) ? ['--import', 'tsx'] : []), file], outDir);
+    r = await runProcess(process.execPath, [...relaxedFlag, ...(isTs(b.lang) ? ['--import', 'tsx'] : []), file], outDir, TIMEOUT_MS);
   }
   const seconds = (Date.now() - t0) / 1000;
   const where = `(${relative(root, file)})`;
