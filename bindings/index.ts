@@ -34,7 +34,7 @@ export { ACTIVATIONS } from './models/activations.js';
 export type { Activation } from './models/activations.js';
 export { modelSpec, modelFromSpec } from './models/spec.js';
 export type { ModelSpec } from './models/spec.js';
-export type { Model, ModelTrace, ParameterGroup, LayerKfac, LayerExactBlock, KfacFactorOptions } from './models/model.js';
+export type { Model, ModelTrace, ParameterGroup, LayerKfac, LayerExactBlock, KfacFactorOptions, SampleGramGroup } from './models/model.js';
 export * from './nn/index.js';
 export { gd, ngd, efgd, newton, ngdMC, diagonalEF, varianceAdapted, makeOptimizer } from './optimizers/optimizers.js';
 export type {

@@ -60,7 +60,8 @@ import { type Core, core as defaultCore } from '../core/wasm.js';
 import { rng } from '../data/random.js';
 import type { CholeskyFactor } from '../linalg/symmatrix.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
-import type { ParameterGroup } from '../models/model.js';
+import type { ParameterGroup, SampleGramGroup } from '../models/model.js';
+import { identityStack } from '../nn/trace-args.js';
 import { curvatureOperator } from '../operators/curvature.js';
 import { priorTerm } from '../problem/common.js';
 import { topEigenvalues } from '../solvers/lanczos.js';
@@ -1379,6 +1380,13 @@ export class Laplace {
    */
   #chunked(Xtest: MatrixInput): { f: Float64Array; fvar: Float64Array; rows: number } {
     const X = toDense(Xtest, 'Xtest');
+    const fast = this.#sampleGramGroups();
+    if (fast) return this.#chunkedSampleGram(X, fast);
+    return this.#chunkedJacobians(X);
+  }
+
+  /** {@link Laplace.#chunked} through Jacobian rows: a chunk of ≤ {@link CHUNK_BYTES} of Jacobian at a time. */
+  #chunkedJacobians(X: { data: Float64Array; rows: number; cols: number }): { f: Float64Array; fvar: Float64Array; rows: number } {
     const M = this.#problem.model.outputs,
       step = chunkPoints(M, this.#problem.model.dim);
     if (X.rows <= step) {
@@ -1394,6 +1402,90 @@ export class Laplace {
       const jac = this.#jacobians({ data: X.data.subarray(i0 * d, i1 * d), rows: i1 - i0, cols: d });
       f.set(jac.f, i0 * M);
       fvar.set(this.#fvar(jac), i0 * M * M);
+    }
+    return { f, fvar, rows: n };
+  }
+
+  /**
+   * The layer-wise form of Σ_f for `'diagonal'` and `'kfac'` posteriors on dense groups (subset
+   * `'all'` or `'lastLayer'`): per group the weights S = 1/(posterior eigenvalue) in the group's
+   * (rotated) q × p layout, for {@link ModelTrace.sampleGram}. Undefined when it does not apply
+   * (another structure, an index subset, a group that is not dense, an exact block).
+   */
+  #sampleGramGroups(delta: Float64Array = this.#hyper.delta, sigma: number = this.#sigma): SampleGramGroup[] | undefined {
+    if ((this.structure !== 'diagonal' && this.structure !== 'kfac') || this.subset === 'indices') return undefined;
+    const model = this.#problem.model;
+    if (this.#groups.some((g) => g.dense === undefined || !g.dense.bias)) return undefined;
+    const first = model.groups.length - this.#groups.length;
+    const kappa = this.#kappa(sigma);
+    if (this.structure === 'diagonal') {
+      const Hd = this.#Hdiag!;
+      return this.#groups.map((g, l) => {
+        const { inputs: nin, outputs: q } = g.dense!;
+        const o0 = g.offset - this.offset,
+          p = nin + 1;
+        const S = new Float64Array(q * p);
+        for (let o = 0; o < q; o++) {
+          for (let i = 0; i < nin; i++) {
+            const j = o0 + o * nin + i;
+            S[o * p + i] = 1 / (kappa * Hd[j]! + delta[j]!);
+          }
+          const j = o0 + q * nin + o;
+          S[o * p + nin] = 1 / (kappa * Hd[j]! + delta[j]!);
+        }
+        return { group: first + l, S };
+      });
+    }
+    const blocks = this.#blocks!;
+    if (blocks.some((b) => b.kind !== 'kron' || b.mode === 'none')) return undefined;
+    return blocks.map((b) => {
+      const { q, p, G, A, lambda, mode } = b as Extract<Block, { kind: 'kron' }>;
+      const d = delta[b.offset]!;
+      const S = new Float64Array(q * p);
+      for (let j = 0; j < q * p; j++) S[j] = 1 / (kappa * lambda[j]! + d);
+      const spec: SampleGramGroup = { group: first + b.group, S, UG: G.vectors, UA: A.vectors };
+      if (mode === 'separate') return { ...spec, biasWeights: Float64Array.from({ length: q }, (_, o) => 1 / (kappa * lambda[q * p + o]! + d)) };
+      return spec;
+    });
+  }
+
+  /**
+   * f and Σ_f by {@link ModelTrace.sampleGram}, a chunk of test points per forward pass (the
+   * backpropagated identity stack, N·M × Σ widths doubles, ≤ {@link CHUNK_BYTES}); the generic
+   * Jacobian path when the model's trace has no `sampleGram`.
+   */
+  #chunkedSampleGram(X: { data: Float64Array; rows: number; cols: number }, groups: SampleGramGroup[]): { f: Float64Array; fvar: Float64Array; rows: number } {
+    const model = this.#problem.model,
+      M = model.outputs,
+      n = X.rows,
+      d = X.cols;
+    if (d !== model.inputs) throw new RangeError(where(`Xtest must have ${model.inputs} columns (the model's inputs), got ${d}`));
+    const width = model.groups.reduce((s, g) => s + (g.dense ? g.dense.outputs : 0), 0) + 3 * Math.max(...model.groups.map((g) => (g.dense ? g.dense.outputs : 0)));
+    const step = Math.max(1, Math.min(4096, Math.floor(CHUNK_BYTES / (8 * Math.max(M, 1) * Math.max(width, 1)))));
+    const f = new Float64Array(n * M),
+      fvar = new Float64Array(n * M * M);
+    for (let i0 = 0; i0 < n; i0 += step) {
+      const i1 = Math.min(n, i0 + step),
+        c = i1 - i0;
+      const tr = model.forward(this.mean, X.data.subarray(i0 * d, i1 * d), c);
+      try {
+        if (!tr.sampleGram) return this.#chunkedJacobians(X);
+        f.set(tr.outputs, i0 * M);
+        const C = tr.sampleGram(identityStack(c, M), M, groups);
+        // symmetric by definition: the upper triangle, mirrored
+        for (let i = 0; i < c; i++) {
+          const o = (i0 + i) * M * M,
+            r = i * M * M;
+          for (let a = 0; a < M; a++)
+            for (let b = a; b < M; b++) {
+              const v = C[r + a * M + b]!;
+              fvar[o + a * M + b] = v;
+              fvar[o + b * M + a] = v;
+            }
+        }
+      } finally {
+        tr.free?.();
+      }
     }
     return { f, fvar, rows: n };
   }

@@ -97,6 +97,30 @@ export interface KfacFactorOptions {
 }
 
 /**
+ * One dense group's weighting in {@link ModelTrace.sampleGram}. The group's pullback of a stack
+ * row, c = vec(δ āᵀ) (δ = (∂f_n/∂z)ᵀ R_nk, out × 1; ā the layer input, with a trailing 1 when the
+ * bias is a joint coordinate), is rotated to Ĉ = U_Gᵀ (δ āᵀ) U_A (and a separate bias to U_Gᵀ δ),
+ * then weighted entry by entry.
+ *
+ * @category Curvature
+ */
+export interface SampleGramGroup {
+  /** Index into `model.groups` (a dense group). */
+  readonly group: number;
+  /**
+   * q × p weights, row-major (q = outputs): p = inputs + 1 puts the bias in the last column
+   * (joint), p = inputs leaves it to `biasWeights`.
+   */
+  readonly S: Float64Array;
+  /** q weights of the bias as its own block (rotated by U_G only); required when p = inputs. */
+  readonly biasWeights?: Float64Array;
+  /** q × q, row-major, the rotation's columns (absent: the identity). */
+  readonly UG?: Float64Array;
+  /** p × p, row-major, the rotation's columns (absent: the identity). */
+  readonly UA?: Float64Array;
+}
+
+/**
  * The result of one forward pass; valid until `free()` (or the model's next use, see each model).
  *
  * @category Models
@@ -136,6 +160,15 @@ export interface ModelTrace {
    * block where it has no Kronecker form.
    */
   kfacFactors?(R: Float64Array, K: number, scale: number, options?: KfacFactorOptions): (LayerKfac | LayerExactBlock)[];
+  /**
+   * Per sample n the K × K matrix C_n[k, k'] = Σ_groups Σ_j S_j ĉ_nk,j ĉ_nk',j of the listed
+   * groups' rotated pullbacks ĉ ({@link SampleGramGroup}): with R the identity stack and
+   * S = 1/(posterior eigenvalue) this is the functional variance J_n P⁻¹ J_nᵀ of a diagonal or
+   * Kronecker-factored posterior, computed from the layer inputs and output gradients (rank one
+   * per dense layer and row) without forming a Jacobian. Returns N·K·K values, sample-major; the
+   * rounding of C_n need not be symmetric.
+   */
+  sampleGram?(R: Float64Array, K: number, groups: readonly SampleGramGroup[]): Float64Array;
   /** Σ_n Σ_m R_nm ∇²_θ f_nm · V for the columns of V (D × k, row-major) → D × k. */
   residualHmm?(R: Float64Array, V: Float64Array, k: number): Float64Array;
   /**

@@ -17,7 +17,7 @@ import { checkOptions } from '../core/options.js';
 import { checkBytes, checkSquare } from '../core/limits.js';
 import type { Core } from '../core/wasm.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
-import type { KfacFactorOptions, LayerKfac, ModelTrace, ParameterGroup } from '../models/model.js';
+import type { KfacFactorOptions, LayerKfac, ModelTrace, ParameterGroup, SampleGramGroup } from '../models/model.js';
 import { checkCount, checkFinite, checkLength, identityStack } from './trace-args.js';
 
 /** @internal One dense layer: widths and θ indices. */
@@ -692,6 +692,73 @@ export class MlpTrace extends Handle implements ModelTrace {
         }
       }
       if (dense) e.dsymMirrorLower(D, dest as number, D);
+    });
+  }
+
+  /**
+   * Per sample n, C_n = Σ_groups Δ̂_n diag(t_n) Δ̂_nᵀ (K × K): a layer's pullback rows are
+   * δ_nk āᵀ, rank one, so in the rotated basis Σ_{o,i} S_oi (δ̂_nk,o â_i)(δ̂_nk',o â_i) =
+   * Σ_o δ̂_nk,o δ̂_nk',o t_n,o with t_n = S (â_n ⊙ â_n) (+ the separate bias weights), â = U_Aᵀ ā,
+   * δ̂ = U_Gᵀ δ. Cost per layer: the rotations (N p² + N K q² multiply-adds), N q p for t and
+   * N K² q for the Grams — against N K D for Jacobian rows. Every product a `dgemm` in WebAssembly.
+   */
+  sampleGram(R: Float64Array, K: number, groups: readonly SampleGramGroup[]): Float64Array {
+    const rr = this.#checkStack(R, K, 'sampleGram');
+    const m = this.model,
+      N = this.rows,
+      L = m.layers.length;
+    if (!Array.isArray(groups)) throw new TypeError('natgrad: sampleGram: groups must be an array of { group, S, biasWeights?, UG?, UA? }');
+    const specs = groups.map((g, gi) => {
+      checkOptions(g, `sampleGram: groups[${gi}]`, ['group', 'S', 'biasWeights', 'UG', 'UA']);
+      const l = g.group;
+      if (!Number.isInteger(l) || l < 0 || l >= L) throw new RangeError(`natgrad: sampleGram: groups[${gi}].group must be a layer index in 0…${L - 1}, got ${String(l)}`);
+      const { nin, nout } = m.layers[l]!;
+      const joint = g.S instanceof Float64Array && g.S.length === nout * (nin + 1);
+      const p = joint ? nin + 1 : nin;
+      checkLength(g.S, nout * p, `sampleGram: groups[${gi}].S (${nout} × ${nin + 1}, or ${nout} × ${nin} with biasWeights)`);
+      if (!joint) checkLength(g.biasWeights, nout, `sampleGram: groups[${gi}].biasWeights (the bias is a separate block when S is ${nout} × ${nin})`);
+      else if (g.biasWeights !== undefined) throw new RangeError(`natgrad: sampleGram: groups[${gi}]: biasWeights with a joint S (${nout} × ${nin + 1})`);
+      if (g.UG !== undefined) checkLength(g.UG, nout * nout, `sampleGram: groups[${gi}].UG`);
+      if (g.UA !== undefined) checkLength(g.UA, p * p, `sampleGram: groups[${gi}].UA`);
+      return { l, nin, q: nout, p, g };
+    });
+    const maxP = Math.max(1, ...specs.map((s) => s.p)),
+      maxQ = Math.max(1, ...specs.map((s) => s.q));
+    checkBytes(F64 * N * K * maxQ, `sampleGram: rotated stack (${N * K} × ${maxQ} doubles)`);
+    const bytes = [N * maxP, N * maxP, N * maxQ, N * K * maxQ, N * K * maxQ, maxP * maxP, maxQ * maxQ, maxQ * maxP, maxQ, N * K * K].map((n) => F64 * Math.max(n, 1));
+    return this.#deltas(rr, K, bytes, (delta, aug, ah, T, Dh, Y, ua, ug, sw, sb, C) => {
+      const e = this.core.exports,
+        c = this.core;
+      e.dzero(N * K, K, C!, K);
+      for (const { l, nin, q, p, g } of specs) {
+        const a = this.#addr();
+        let src = a.act(l);
+        if (p === nin + 1) {
+          e.denseAugment(N, nin, a.act(l), nin, aug!);
+          src = aug!;
+        }
+        if (g.UA !== undefined) {
+          c.f64(ua!, p * p).set(g.UA);
+          e.dgemm(0, 0, N, p, p, 1, src, p, ua!, p, 0, ah!, p);
+          src = ah!;
+        }
+        e.denseSquare(N * p, src, ah!);
+        c.f64(sw!, q * p).set(g.S);
+        if (g.biasWeights !== undefined) {
+          c.f64(sb!, q).set(g.biasWeights);
+          e.denseBroadcastRows(N, q, sb!, T!);
+        }
+        e.dgemm(0, 1, N, q, p, 1, ah!, p, sw!, p, g.biasWeights !== undefined ? 1 : 0, T!, q);
+        let dl = delta(l);
+        if (g.UG !== undefined) {
+          c.f64(ug!, q * q).set(g.UG);
+          e.dgemm(0, 0, N * K, q, q, 1, dl, q, ug!, q, 0, Dh!, q);
+          dl = Dh!;
+        }
+        e.denseMulRep(N, K, q, T!, dl, Y!);
+        for (let n = 0; n < N; n++) e.dgemm(0, 1, K, K, q, 1, Y! + F64 * n * K * q, q, dl + F64 * n * K * q, q, 1, C! + F64 * n * K * K, K);
+      }
+      return c.f64(C!, N * K * K).slice();
     });
   }
 
