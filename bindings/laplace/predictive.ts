@@ -37,7 +37,7 @@ export interface PredictOptions {
   samples?: number;
   /** `'mc'` link or `'nn'`: seed of xoshiro256** (default 0). */
   seed?: number;
-  /** `'bridge'`: the zero-sum projection and variance rescaling of laplace-torch ≥ 0.2 (default false: 0.1a2's form). */
+  /** `'bridge'`: condition on Σ_k f_k = 0, then rescale the variance (Hobbhahn et al. 2022, §3; natgrad's own reading, not compared against another implementation). Default false: laplace-torch 0.1a2's form, compared against it in the tests. */
   correction?: boolean;
 }
 
