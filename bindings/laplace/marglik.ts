@@ -7,12 +7,13 @@
  * log Z(δ) = log p(D | θ) − ½ [log det P − log det P0 + δ‖θ‖²], with the Laplace's curvature held
  * fixed during those steps and the exact gradient of {@link Laplace.logMarginalLikelihoodGradient}.
  *
- * natgrad's problems fix their prior variance at construction, so after each hyperparameter
- * update the training problem is rebuilt with priorVariance = 1/δ: its loss is
- * s · (Σ_n ℓ_n + δ‖θ‖²/2) with s = 1/N (`'mean'`, so the prior is scaled by 1/N as the data term
- * is — the MAP is the same) or 1 (`'sum'`). The optimizer's state (Adam moments, iteration count,
- * the batch schedule) carries over the rebuilds: the run is {@link train} split at the hyperparameter
- * updates. Scalar prior only.
+ * It is {@link train} with its `marglik` option, on a problem built from `spec`: the training
+ * problem is `problem.withPriorVariance(1/δ)` ({@link ModelProblem.withPriorVariance}, no data
+ * copied), replaced after each hyperparameter update; its loss is s · (Σ_n ℓ_n + δ‖θ‖²/2) with
+ * s = 1/N (`'mean'`, so the prior is scaled by 1/N as the data term is — the MAP is the same) or 1
+ * (`'sum'`). The optimizer's state (Adam moments, iteration count, the batch schedule) carries over
+ * the updates. Scalar prior only. Prefer `train(problem, optimizer, { …, marglik })`, which takes a
+ * problem you already have and gives the whole training record.
  *
  * @module
  */
@@ -22,7 +23,6 @@ import { toVector } from '../core/validate.js';
 import type { Optimizer, OptimizerState } from '../optimizers/optimizers.js';
 import { train } from '../optimizers/train.js';
 import { type ProblemOptions, problem as makeProblem } from '../problem/problem.js';
-import { laplace } from './laplace.js';
 
 /**
  * Options of {@link marglikTraining}.
@@ -78,11 +78,14 @@ const KEYS = ['theta0', 'epochs', 'batchSize', 'seed', 'structure', 'rank', 'hyp
  * Marginal-likelihood training (Immer et al. 2021, Algorithm 1): θ by `optimizer` on the MAP
  * objective with prior variance 1/δ; every `hyperEvery` epochs a Laplace approximation at θ and
  * `hyperSteps` Adam steps on log δ along ∂ log Z/∂log δ = −½ [Σ_j δ (P⁻¹)_jj − D + δ‖θ‖²]; the
- * problem is then rebuilt with priorVariance = 1/δ (see the module page).
+ * training then continues with priorVariance = 1/δ (see the module page). A thin wrapper: the
+ * same run as `train(problem(spec), optimizer, { theta0, epochs, batchSize, seed, marglik: { every:
+ * hyperEvery, steps: hyperSteps, lr: hyperLr, structure, rank, priorPrecision } })`, bit for bit
+ * ({@link train}'s `marglik` option, which also works on a problem you already have).
  * @param spec the problem's options ({@link problem}) without `priorVariance` (it is 1/δ).
- * @param optimizer any optimizer (its state is carried across the problem rebuilds; it is given
- *   each rebuilt problem by {@link train}).
- * @throws RangeError for a non-scalar priorStructure, a spec with priorVariance, bad counts.
+ * @param optimizer any optimizer (its state is carried across the hyperparameter updates).
+ * @throws RangeError for a non-scalar priorStructure, a spec with priorVariance, bad counts, a run
+ *   that does not end with status 'ok' (its status and reason in the message).
  * @example
  * ```ts
  * const spec = { model, X, y, likelihood: categorical({ classes: 3 }) };
@@ -104,53 +107,21 @@ export function marglikTraining<S extends OptimizerState>(spec: ProblemOptions, 
   const steps = checkCount(o.hyperSteps, 'marglikTraining: hyperSteps', { dflt: 50 });
   const lr = o.hyperLr ?? 0.1;
   if (typeof lr !== 'number' || !(lr > 0 && Number.isFinite(lr))) throw new RangeError(`natgrad: marglikTraining: hyperLr must be a finite number > 0, got ${String(lr)}`);
-  let delta = o.priorPrecision ?? 1;
+  const delta = o.priorPrecision ?? 1;
   if (typeof delta !== 'number' || !(delta > 0 && Number.isFinite(delta))) throw new RangeError(`natgrad: marglikTraining: priorPrecision must be a finite number > 0, got ${String(delta)}`);
-  const structure = o.structure ?? 'diagonal';
   const theta0 = toVector(o.theta0, spec.model.dim, 'theta0').slice();
-  const common = { ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) };
-
-  const out: MarglikTrainingResult = { theta: theta0, priorPrecision: [delta], marglik: [], losses: [], state: undefined as unknown as OptimizerState };
-  // Adam on t = log δ (minimizing −log Z)
-  let t = Math.log(delta),
-    m = 0,
-    v = 0,
-    k = 0;
-  const b1 = 0.9,
-    b2 = 0.999;
-  let state: S | undefined;
-  for (let e = 0; e < epochs; ) {
-    const next = Math.min(e + every, epochs);
-    const p = makeProblem({ ...spec, priorVariance: 1 / delta });
-    try {
-      const rec = train(p, optimizer, { ...common, epochs: next, ...(state ? { state } : { theta0 }) });
-      if (rec.status !== 'ok') throw new RangeError(`natgrad: marglikTraining: training stopped at epoch ${e} (${rec.status}: ${rec.reason ?? ''})`);
-      if (out.losses.length === 0) out.losses.push(rec.losses[0]!);
-      out.losses.push(...rec.losses.slice(1));
-      state = rec.state;
-      out.theta = rec.theta.slice();
-      e = next;
-      {
-        const la = laplace(p, out.theta, { structure, priorPrecision: delta, ...(o.rank !== undefined ? { rank: o.rank } : {}) });
-        try {
-          for (let s = 0; s < steps; s++) {
-            const g = -(la.logMarginalLikelihoodGradient({ priorPrecision: Math.exp(t) }).priorPrecision as number);
-            k++;
-            m = b1 * m + (1 - b1) * g;
-            v = b2 * v + (1 - b2) * g * g;
-            t -= (lr * (m / (1 - b1 ** k))) / (Math.sqrt(v / (1 - b2 ** k)) + 1e-8);
-          }
-          delta = Math.exp(t);
-          out.priorPrecision.push(delta);
-          out.marglik.push(la.logMarginalLikelihood({ priorPrecision: delta }));
-        } finally {
-          la.free();
-        }
-      }
-    } finally {
-      p.free();
-    }
+  const p = makeProblem(spec);
+  try {
+    const rec = train(p, optimizer, {
+      theta0,
+      epochs,
+      ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+      ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      marglik: { every, steps, lr, priorPrecision: delta, ...(o.structure !== undefined ? { structure: o.structure } : {}), ...(o.rank !== undefined ? { rank: o.rank } : {}) },
+    });
+    if (rec.status !== 'ok') throw new RangeError(`natgrad: marglikTraining: training stopped at step ${rec.steps.at(-1)} (${rec.status}: ${rec.reason ?? ''})`);
+    return { theta: rec.theta.slice(), priorPrecision: rec.priorPrecision!, marglik: rec.marglik!, losses: rec.losses, state: rec.state };
+  } finally {
+    p.free();
   }
-  out.state = state!;
-  return out;
 }

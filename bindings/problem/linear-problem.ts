@@ -561,6 +561,28 @@ export class LinearProblem extends Handle implements Problem {
     return curvatureOperator(this, theta, options);
   }
 
+  /**
+   * The same problem with another prior: a new LinearProblem on this one's inputs, targets,
+   * likelihood, bias and reduction, with prior variance `variance`, so that its loss is
+   * L(θ) = s · (Σ_n ℓ_n + ‖θ‖²/(2v)) with s = 1/N (`'mean'`) or 1 (`'sum'`) — bit for bit the
+   * problem {@link linearProblem} builds from the same options with `priorVariance: v`. Nothing is
+   * re-validated and X is not copied: the new problem reads this one's resident inputs (its
+   * targets and per-sample workspaces are its own), so free it before this one — after that, a
+   * call on it throws a DisposedError. On a batch view it shares the view's rows, which the
+   * view's reuse overwrites. The caller frees the new problem.
+   * @param variance v > 0, or Infinity for no prior
+   * @throws TypeError for a non-number; RangeError for v ≤ 0 or NaN
+   * @example
+   * const q = p.withPriorVariance(0.1); // δ = 1/v = 10: q.loss(θ) = p.loss(θ) + s·(10 − 1/σp²)·‖θ‖²/2
+   * q.free();                           // before p.free()
+   */
+  withPriorVariance(variance: number): LinearProblem {
+    this.alive();
+    if (typeof variance !== 'number') throw new TypeError(`natgrad: withPriorVariance: the prior variance must be a number, got ${typeof variance}`);
+    if (!(variance > 0)) throw new RangeError(`natgrad: withPriorVariance: the prior variance must be > 0 (Infinity for no prior), got ${variance}`);
+    return new LinearProblem(this.core, this.X, false, this.y, this.likelihood, variance, this.reduction, this.bias);
+  }
+
   /** Free the workspaces (and the inputs, when the problem copied them). */
   /**
    * A mini-batch view: the problem on the rows `indices` of this one (repeats allowed), with the

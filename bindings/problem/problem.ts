@@ -698,6 +698,28 @@ export class ModelProblem extends Handle implements Problem {
     return curvatureOperator(this, theta, options);
   }
 
+  /**
+   * The same problem with another prior: a new ModelProblem on this one's model, likelihood,
+   * data and reduction, with prior variance `variance`, so that its loss is
+   * L(θ) = s · (Σ_n ℓ_n + ‖θ‖²/(2v)) with s = 1/N (`'mean'`) or 1 (`'sum'`) — bit for bit the
+   * problem {@link problem} builds from the same options with `priorVariance: v`. Nothing is
+   * re-validated and X is not copied (the new problem reads this one's inputs, which are never
+   * written; its targets go into its own WebAssembly workspace, as the constructor does). On a
+   * batch view ({@link ModelProblem.batch}) it shares the view's rows, which the view's reuse
+   * overwrites. The caller frees the new problem; it stays valid after this one is freed.
+   * @param variance v > 0, or Infinity for no prior
+   * @throws TypeError for a non-number; RangeError for v ≤ 0 or NaN
+   * @example
+   * const q = p.withPriorVariance(0.1); // δ = 1/v = 10: q.loss(θ) = p.loss(θ) + s·(10 − 1/σp²)·‖θ‖²/2
+   * q.free();
+   */
+  withPriorVariance(variance: number): ModelProblem {
+    this.alive();
+    if (typeof variance !== 'number') throw new TypeError(`natgrad: withPriorVariance: the prior variance must be a number, got ${typeof variance}`);
+    if (!(variance > 0)) throw new RangeError(`natgrad: withPriorVariance: the prior variance must be > 0 (Infinity for no prior), got ${variance}`);
+    return new ModelProblem(this.core, this.model, this.X, this.N, this.y, this.likelihood, variance, this.reduction);
+  }
+
   /** Free the kept trace and the workspaces. */
   /**
    * A mini-batch view: the problem on the rows `indices` of this one (repeats allowed), with the

@@ -167,6 +167,14 @@ export interface Problem {
    * the full sum). Optional for user-written problems; {@link train} needs it for B < N.
    */
   batch?(indices: ArrayLike<number>): Problem;
+  /**
+   * The same problem (model, likelihood, data, reduction) with prior variance v > 0 (Infinity: no
+   * prior): a new problem whose loss is L(θ) = s · (Σ_n ℓ_n + ‖θ‖²/(2v)), bit for bit the problem
+   * rebuilt from the same options with `priorVariance: v`, made without re-validating or copying
+   * the inputs (it may read this problem's inputs: free it before this one). The caller frees it.
+   * Optional for user-written problems; {@link train}'s `marglik` option needs it.
+   */
+  withPriorVariance?(variance: number): Problem;
   /** Release WebAssembly memory held by the problem. */
   free(): void;
 }
