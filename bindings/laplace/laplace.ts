@@ -1587,25 +1587,41 @@ export class Laplace {
       const Hd = this.#Hdiag!;
       for (let j = 0; j < n; j++) sc[j] = 1 / Math.sqrt(kappa * Hd[j]! + delta[j]!);
     } else for (const b of blocks) for (let j = 0; j < b.size; j++) sc[b.offset + j] = 1 / Math.sqrt(kappa * b.lambda[j]! + delta[b.offset]!);
+    // Dense groups (z = W a + b, the bias a coordinate of A or its own block): every Jacobian row
+    // of the group is δ āᵀ, so its rotation U_Gᵀ δ āᵀ U_A is the outer product of U_Gᵀ δ (δ: the
+    // bias entries of the row) and U_Aᵀ ā (ā: the point's layer input, any row's W entries over
+    // its largest δ) — q² + p² per row and point instead of q·p·(q + p) per row.
+    const groups = this.#problem.model.groups,
+      first = groups.length - this.#groups.length;
+    const rankOne = blocks.map((b) => b.kind === 'kron' && this.subset !== 'indices' && b.mode !== 'none' && groups[first + b.group]?.dense !== undefined);
     const P = Math.min(rows, chunkPoints(M, n)),
       Rc = P * M;
+    // W's rows are padded by the largest q: the outer products of a dense block write its bias
+    // part after the block, onto the next block (written later) or into the padding.
+    const pad = Math.max(0, ...blocks.map((b) => (b.kind === 'kron' ? b.q : 0))),
+      ldw = n + pad;
     // eigenvector storage (U_G then U_A, or E, per block) and the largest gather / product buffers
     const eOff: number[] = [];
     let eLen = 0,
       vLen = 1,
       tLen = 1;
-    for (const b of blocks) {
+    blocks.forEach((b, bi) => {
       eOff.push(eLen);
       if (b.kind === 'exact') {
         eLen += b.size * b.size;
         vLen = Math.max(vLen, Rc * b.size);
+      } else if (rankOne[bi]) {
+        eLen += b.q * b.q + b.p * b.p;
+        vLen = Math.max(vLen, Rc * b.q, P * b.p);
+        tLen = Math.max(tLen, Rc * b.q, P * b.p);
       } else {
         eLen += b.q * b.q + b.p * b.p;
         vLen = Math.max(vLen, Rc * b.q * b.p);
         tLen = Math.max(tLen, Rc * b.q * b.p);
       }
-    }
-    withScratch(core, [F64 * Rc * n, F64 * vLen, F64 * tLen, F64 * Math.max(eLen, 1), F64 * M * M], (w, v, t, e, c) => {
+    });
+    const uLen = Math.max(1, ...blocks.map((b, bi) => (rankOne[bi] && b.kind === 'kron' ? P * b.p : 0)));
+    withScratch(core, [F64 * Rc * ldw, F64 * vLen, F64 * tLen, F64 * Math.max(eLen, 1), F64 * M * M, F64 * uLen], (w, v, t, e, c, u) => {
       blocks.forEach((b, bi) => {
         const E = core.f64(e! + F64 * eOff[bi]!, b.kind === 'exact' ? b.size * b.size : b.q * b.q + b.p * b.p);
         if (b.kind === 'exact') E.set(b.E.vectors);
@@ -1619,10 +1635,10 @@ export class Laplace {
           R = np * M,
           r0 = i0 * M;
         if (this.structure === 'diagonal') {
-          const W = core.f64(w!, R * n);
+          const W = core.f64(w!, R * ldw);
           for (let r = 0; r < R; r++) {
             const src = (r0 + r) * D,
-              dst = r * n;
+              dst = r * ldw;
             for (let j = 0; j < n; j++) W[dst + j] = J[src + ix[j]!]! * sc[j]!;
           }
         } else {
@@ -1633,10 +1649,41 @@ export class Laplace {
               const V = core.f64(v!, R * b.size);
               if (this.subset === 'indices') for (let r = 0; r < R; r++) for (let j = 0, src = (r0 + r) * D; j < b.size; j++) V[r * b.size + j] = J[src + ix[b.offset + j]!]!;
               else for (let r = 0; r < R; r++) V.set(J.subarray((r0 + r) * D + base, (r0 + r) * D + base + b.size), r * b.size);
-              k.dgemm(0, 0, R, b.size, b.size, 1, v!, b.size, eb, b.size, 0, w! + F64 * b.offset, n);
+              k.dgemm(0, 0, R, b.size, b.size, 1, v!, b.size, eb, b.size, 0, w! + F64 * b.offset, ldw);
               return;
             }
             const { q, p, nin, mode } = b;
+            if (rankOne[bi]) {
+              // δ (R × q) from the bias entries; ā (np × p) from the row and output of the largest |δ|
+              const Dl = core.f64(v!, R * q);
+              for (let r = 0; r < R; r++) Dl.set(J.subarray((r0 + r) * D + base + q * nin, (r0 + r) * D + base + q * nin + q), r * q);
+              k.dgemm(0, 0, R, q, q, 1, v!, q, eb, q, 0, t!, q); // δ̂ = U_Gᵀ δ, as rows
+              const A = core.f64(v!, np * p);
+              for (let i = 0; i < np; i++) {
+                let best = 0,
+                  br = 0,
+                  bo = 0;
+                for (let kk = 0; kk < M; kk++) {
+                  const src = (r0 + i * M + kk) * D + base + q * nin;
+                  for (let o = 0; o < q; o++) {
+                    const x = Math.abs(J[src + o]!);
+                    if (x > best) {
+                      best = x;
+                      br = kk;
+                      bo = o;
+                    }
+                  }
+                }
+                const row = (r0 + i * M + br) * D + base,
+                  dd = best === 0 ? 0 : 1 / J[row + q * nin + bo]!;
+                for (let j = 0; j < nin; j++) A[i * p + j] = J[row + bo * nin + j]! * dd;
+                if (mode === 'joint') A[i * p + nin] = 1;
+              }
+              // â = U_Aᵀ ā (rows), into u; then W's block rows = δ̂ âᵀ (+ the separate bias δ̂)
+              k.dgemm(0, 0, np, p, p, 1, v!, p, eb + F64 * q * q, p, 0, u!, p);
+              k.denseOuterRows(np, M, q, p, t!, u!, p, w! + F64 * b.offset, ldw);
+              return;
+            }
             const V = core.f64(v!, R * q * p);
             for (let r = 0; r < R; r++) {
               const src = (r0 + r) * D + base;
@@ -1647,22 +1694,22 @@ export class Laplace {
             }
             // T = V U_A for all rows at once ((R·q) × p), then U_Gᵀ T_r into W's row r
             k.dgemm(0, 0, R * q, p, p, 1, v!, p, eb + F64 * q * q, p, 0, t!, p);
-            for (let r = 0; r < R; r++) k.dgemm(1, 0, q, p, q, 1, eb, q, t! + F64 * r * q * p, p, 0, w! + F64 * (r * n + b.offset), p);
+            for (let r = 0; r < R; r++) k.dgemm(1, 0, q, p, q, 1, eb, q, t! + F64 * r * q * p, p, 0, w! + F64 * (r * ldw + b.offset), p);
             if (mode === 'separate') {
               const Bv = core.f64(v!, R * q);
               for (let r = 0; r < R; r++) {
                 const src = (r0 + r) * D + base + q * nin;
                 Bv.set(J.subarray(src, src + q), r * q);
               }
-              k.dgemm(0, 0, R, q, q, 1, v!, q, eb, q, 0, w! + F64 * (b.offset + q * p), n);
+              k.dgemm(0, 0, R, q, q, 1, v!, q, eb, q, 0, w! + F64 * (b.offset + q * p), ldw);
             }
           });
-          const W = core.f64(w!, R * n);
-          for (let r = 0; r < R; r++) for (let j = 0, o = r * n; j < n; j++) W[o + j]! *= sc[j]!;
+          const W = core.f64(w!, R * ldw);
+          for (let r = 0; r < R; r++) for (let j = 0, o = r * ldw; j < n; j++) W[o + j]! *= sc[j]!;
         }
         for (let i = 0; i < np; i++) {
-          const wi = w! + F64 * i * M * n;
-          k.dgemm(0, 1, M, M, n, 1, wi, n, wi, n, 0, c!, M);
+          const wi = w! + F64 * i * M * ldw;
+          k.dgemm(0, 1, M, M, n, 1, wi, ldw, wi, ldw, 0, c!, M);
           const C = core.f64(c!, M * M),
             o = (i0 + i) * M * M;
           for (let a = 0; a < M; a++)

@@ -1,19 +1,27 @@
-// The layer-wise functional variance (ModelTrace.sampleGram, bindings/nn/dense-chain.ts): for
-// 'diagonal' and 'kfac' posteriors on an mlp, Laplace computes Σ_f(x) = J P⁻¹ Jᵀ from the layer
-// inputs and output gradients instead of Jacobian rows. Here it is checked against the Jacobian
-// path of the same Laplace — the same model behind a trace without `sampleGram` — for both bias
-// forms, both subsets, scalar and layerwise priors and a Gaussian likelihood with σ and T; and
-// sampleGram's argument checks.
+// The three routes of the functional variance Σ_f(x) = J P⁻¹ Jᵀ of 'diagonal' and 'kfac'
+// posteriors (bindings/laplace/laplace.ts), on the same mlp:
+//   1. ModelTrace.sampleGram (bindings/nn/dense-chain.ts): from the layer inputs and output
+//      gradients, no Jacobian rows;
+//   2. Jacobian rows, each dense group's rows rotated as the outer product U_Gᵀδ (U_Aᵀā)ᵀ (the
+//      model behind a trace without `sampleGram`);
+//   3. Jacobian rows rotated by GEMMs with U_A and U_G (the groups also without their `dense` tag).
+// Checked pairwise for both bias forms, both subsets, scalar and layerwise priors and a Gaussian
+// likelihood with σ and T; and sampleGram's argument checks.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { categorical, gaussian, type Model, type ModelTrace, mlp, problem, type Problem } from '../../bindings/index.js';
 import { laplace, type LaplaceOptions } from '../../bindings/laplace/index.js';
 import { core, randomMatrix } from '../helpers.js';
 
-/** The model with every trace method but `sampleGram`: Laplace then takes the Jacobian path. */
-function withoutSampleGram(m: Model): Model {
+/**
+ * The model with every trace method but `sampleGram` (Laplace then takes Jacobian rows), and with
+ * `plain` its groups without the `dense` tag (the GEMM rotation of every row).
+ */
+function withoutSampleGram(m: Model, plain = false): Model {
+  const groups = m.groups.map(({ dense: _, ...g }) => g);
   return new Proxy(m, {
     get(target, key) {
+      if (key === 'groups' && plain) return groups;
       if (key !== 'forward') return Reflect.get(target, key);
       return (theta: Float64Array, X: Float64Array, rows: number): ModelTrace => {
         const tr = target.forward(theta, X, rows);
@@ -32,6 +40,7 @@ function withoutSampleGram(m: Model): Model {
 interface Case {
   p: Problem;
   q: Problem;
+  r: Problem;
   theta: Float64Array;
   Xt: Float64Array;
 }
@@ -42,7 +51,13 @@ function classification(): Case {
   const X = randomMatrix(N, 3, 21);
   const y = Float64Array.from({ length: N }, (_, n) => (X[3 * n]! > 0.3 ? 3 : X[3 * n + 1]! > 0 ? 2 : X[3 * n + 2]! > 0 ? 1 : 0));
   const spec = { X: { data: X, rows: N, cols: 3 }, y, likelihood: categorical({ classes: 4 }) };
-  return { p: problem({ model, ...spec }), q: problem({ model: withoutSampleGram(model), ...spec }), theta: model.init(5), Xt: randomMatrix(7, 3, 22) };
+  return {
+    p: problem({ model, ...spec }),
+    q: problem({ model: withoutSampleGram(model), ...spec }),
+    r: problem({ model: withoutSampleGram(model, true), ...spec }),
+    theta: model.init(5),
+    Xt: randomMatrix(7, 3, 22),
+  };
 }
 
 function regression(): Case {
@@ -51,7 +66,13 @@ function regression(): Case {
   const X = randomMatrix(N, 2, 23);
   const Y = Float64Array.from({ length: N * 2 }, (_, i) => Math.cos(X[Math.floor(i / 2) * 2]! - i));
   const spec = { X: { data: X, rows: N, cols: 2 }, y: { data: Y, rows: N, cols: 2 }, likelihood: gaussian({ variance: 0.5, outputs: 2 }), reduction: 'sum' as const };
-  return { p: problem({ model, ...spec }), q: problem({ model: withoutSampleGram(model), ...spec }), theta: model.init(6), Xt: randomMatrix(5, 2, 24) };
+  return {
+    p: problem({ model, ...spec }),
+    q: problem({ model: withoutSampleGram(model), ...spec }),
+    r: problem({ model: withoutSampleGram(model, true), ...spec }),
+    theta: model.init(6),
+    Xt: randomMatrix(5, 2, 24),
+  };
 }
 
 /**
@@ -81,33 +102,36 @@ const cases: [string, () => Case, LaplaceOptions][] = [
 ];
 
 for (const [name, make, options] of cases) {
-  test(`sampleGram functional variance = the Jacobian path: ${name}`, () => {
-    const { p, q, theta, Xt } = make();
-    const la = laplace(p, theta, options);
-    const lb = laplace(q, theta, options);
+  test(`Σ_f by sampleGram = by rank-one rotations of Jacobian rows = by GEMM rotations: ${name}`, () => {
+    const { p, q, r, theta, Xt } = make();
+    const ls = [p, q, r].map((x) => laplace(x, theta, options));
     try {
       const X = { data: Xt, rows: Xt.length / p.inputs, cols: p.inputs };
-      close(la.functionalVariance(X), lb.functionalVariance(X), 'Σ_f');
+      const check = (what: string) => {
+        const [a, b, c] = ls.map((la) => la.functionalVariance(X)) as [Float64Array, Float64Array, Float64Array];
+        close(a, b, `${what}: sampleGram vs rank-one`);
+        close(b, c, `${what}: rank-one vs GEMM`);
+      };
+      check('Σ_f');
       // after a change of δ (kfac: no refactorization; the weights follow)
-      const opt = la.optimizePriorPrecision();
-      lb.optimizePriorPrecision();
-      assert.ok(opt.converged);
-      close(la.functionalVariance(X), lb.functionalVariance(X), 'Σ_f at δ*');
-      const pa = la.predict(X) as { data: Float64Array } | { mean: Float64Array; variance: Float64Array };
-      const pb = lb.predict(X) as typeof pa;
-      if ('data' in pa) close(pa.data, (pb as { data: Float64Array }).data, 'predictive');
-      else close(pa.variance, (pb as { variance: Float64Array }).variance, 'predictive variance');
+      const opts = ls.map((la) => la.optimizePriorPrecision());
+      assert.ok(opts[0]!.converged);
+      assert.ok(Math.abs(opts[0]!.priorPrecision - opts[2]!.priorPrecision) <= 1e-9 * opts[2]!.priorPrecision);
+      check('Σ_f at δ*');
+      const [pa, pb] = [ls[0]!, ls[2]!].map((la) => la.predict(X) as { data: Float64Array } | { mean: Float64Array; variance: Float64Array });
+      if ('data' in pa!) close(pa.data, (pb as { data: Float64Array }).data, 'predictive');
+      else close(pa!.variance, (pb as { variance: Float64Array }).variance, 'predictive variance');
     } finally {
-      la.free();
-      lb.free();
+      for (const la of ls) la.free();
       p.free();
       q.free();
+      r.free();
     }
   });
 }
 
 test('sampleGram: chunks of test points give the points one by one', () => {
-  const { p, q, theta } = classification();
+  const { p, q, r, theta } = classification();
   const la = laplace(p, theta, { structure: 'kfac', priorPrecision: 1 });
   try {
     const Xt = randomMatrix(300, 3, 31);
@@ -118,6 +142,7 @@ test('sampleGram: chunks of test points give the points one by one', () => {
     la.free();
     p.free();
     q.free();
+    r.free();
   }
 });
 
