@@ -3,7 +3,7 @@
  * 0.1a2 (BackPACK backend), float64, one thread each side, on the same machine in the same run.
  *
  *   node --experimental-wasm-relaxed-simd --import tsx bench/laplace.bench.ts [--quick] [--no-torch]
- *        [--only=key,…] [--reps=R] [--profile] [--mt-binary=FILE]
+ *        [--only=key,…] [--reps=R] [--profile] [--mt-binary=FILE] [--one-thread]
  *
  * Workloads (categorical likelihood, θ = model.init(0) on both sides — a seeded init, not a MAP;
  * prior precision δ = 1 to start, as laplace-torch's optimize_prior_precision starts):
@@ -35,6 +35,7 @@
  *    (the shared-memory binary, when it is current).
  * 3. A table per workload (phases and total, natgrad 1T / 2T, laplace-torch 1T, ratio natgrad 1T /
  *    laplace-torch against the target 0.5) is printed and bench/results/laplace.json written.
+ * `--one-thread`: skip the two-thread column (digits-full: each natgrad run takes minutes).
  * `--profile`: for each workload that misses its target, every kernel call of one natgrad run is
  *    timed (by kernel, dgemm by shape) and the top ones printed, together with the share of
  *    JavaScript (time outside kernels) per phase.
@@ -199,7 +200,7 @@ async function twoThreadCore(): Promise<Core | string> {
   const core = await createCore({ variant: mainVariant, threads: 2, source: bytes });
   return core.threads === 2 ? core : 'shared WebAssembly memory is not available';
 }
-const core2 = await twoThreadCore();
+const core2 = process.argv.includes('--one-thread') ? 'not asked (--one-thread)' : await twoThreadCore();
 if (typeof core2 === 'string') console.log(`2-thread column skipped: ${core2}`);
 
 // ----------------------------------------------------------------------------- reference + warm-up

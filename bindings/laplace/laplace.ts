@@ -30,14 +30,16 @@
  * basis u_G,o ⊗ u_A,i; a separate bias block is G alone; an exact block { exact } is
  * eigendecomposed as a small dense matrix). Prior and noise changes never refactorize `'kfac'` and
  * `'diagonal'`. `'full'` factorizes P by Cholesky (cached per hyperparameter value) — the
- * constructor, and every single-δ use (log Z, log det P, the gradient, Σ_f, predict, sample) —
- * until a method that needs many δ or σ values with a scalar prior ({@link
- * Laplace.optimizePriorPrecision}: `'marglik'`, with or without `optimizeSigma`, and
- * `'gridsearch'`) eigendecomposes H, once (at D = 2410 a `'full'` constructor takes about 1.7 s,
- * the eigendecomposition about 33 s more).
- * From then on every scalar-prior use of that object takes P = U diag(κλ + δ) Uᵀ: each δ and σ is
- * O(D), Σ_f a WebAssembly `dgemm` with U. The two paths agree to about 1e-12 relative (rounding);
- * a layerwise or diagonal prior always takes the Cholesky path.
+ * constructor, and every single-δ use (log Z, log det P, the gradient, Σ_f = Y_iᵀ Y_i with
+ * Y = L⁻¹ Jᵀ by one forward substitution, predict, sample). With a scalar prior, the evidence's
+ * optimization ({@link Laplace.optimizePriorPrecision} `'marglik'`, with or without
+ * `optimizeSigma`) computes H's eigenvalues λ once — without the vectors, about a sixth of a full
+ * eigendecomposition's time — and from then on log det P = Σ log(κλ + δ) and the evidence's
+ * derivatives cost O(D) per δ and σ, while Σ_f, predict and sample keep the Cholesky factor at
+ * the chosen δ. `'gridsearch'`, which needs Σ_f at every δ of its grid, eigendecomposes H fully,
+ * once: from then on every scalar-prior use of that object takes P = U diag(κλ + δ) Uᵀ, Σ_f a
+ * WebAssembly `dgemm` with U. The paths agree to about 1e-12 relative (rounding); a layerwise or
+ * diagonal prior always takes the Cholesky path.
  * `'lowRank'` keeps the top-k eigenpairs (U, λ) of H from Lanczos ({@link topEigenvalues}) on the
  * matrix-free curvature ({@link curvatureOperator}), P = κ U diag(λ) Uᵀ + δ I (scalar δ only):
  * log det P = Σ_i log(κλ_i + δ) + (D_sub − k) log δ, P⁻¹ = δ⁻¹ [I − U diag(κλ/(κλ + δ)) Uᵀ]
@@ -441,6 +443,8 @@ export class Laplace {
   #cache: FullCache | undefined;
   /** `'full'`: H = U diag(λ) Uᵀ (an `'exact'` block over the subset), made by the first prior optimization with a scalar prior (lazily, see the module page). */
   #eigH: Extract<Block, { kind: 'exact' }> | undefined;
+  /** `'full'`: H's eigenvalues without the vectors (see #eigenvaluesFull). */
+  #eigVals: Float64Array | undefined;
   #freed = false;
 
   static {
@@ -843,6 +847,31 @@ export class Laplace {
   }
 
   /**
+   * `'full'` with a scalar prior: the eigenvalues λ of H, once {@link Laplace.optimizePriorPrecision}
+   * has computed them (alone, or with the vectors) — log det P = Σ log(κλ + δ) and the evidence's
+   * derivatives in O(D) per δ and σ. Undefined otherwise (the Cholesky path).
+   */
+  #scalarLambda(kind: Hyper['kind']): Float64Array | undefined {
+    if (this.structure !== 'full' || kind !== 'scalar') return undefined;
+    return this.#eigH?.lambda ?? this.#eigVals;
+  }
+
+  /**
+   * `'full'`: the eigenvalues of H alone (Householder tridiagonalization and QL without the
+   * vectors: about a sixth of the full decomposition's time), for the many δ of the evidence's
+   * optimization; the Cholesky factor is kept for the predictive.
+   */
+  #eigenvaluesFull(): void {
+    if (this.structure !== 'full' || this.#eigH || this.#eigVals) return;
+    const S = SymMatrix.from({ data: this.#H!, rows: this.dim, cols: this.dim }, this.#core);
+    try {
+      this.#eigVals = S.eigenvalues();
+    } finally {
+      S.free();
+    }
+  }
+
+  /**
    * `'full'`: eigendecompose H now (once; a no-op for the other structures or when made). Called by
    * the methods that evaluate many δ or σ with a scalar prior; frees the Cholesky cache, which the
    * scalar prior no longer uses (a layerwise or diagonal one refactorizes on demand).
@@ -856,8 +885,8 @@ export class Laplace {
   }
 
   /** κλ_i + δ, the eigenvalues of P (rounding can make λ_i slightly negative: P must stay > 0). */
-  #eigP(e: Extract<Block, { kind: 'exact' }>, d: number, kappa: number): Float64Array {
-    const p = e.lambda.map((l) => kappa * l + d);
+  #eigP(e: Extract<Block, { kind: 'exact' }> | Float64Array, d: number, kappa: number): Float64Array {
+    const p = (e instanceof Float64Array ? e : e.lambda).map((l) => kappa * l + d);
     p.forEach((x, i) => {
       if (!(x > 0)) throw new NotPositiveDefiniteError(i + 1, x, where('the posterior precision P = κ·H + P0'));
     });
@@ -875,7 +904,7 @@ export class Laplace {
   }
 
   #logDet(delta: Float64Array, kappa: number, kind: Hyper['kind']): number {
-    return this.structure === 'full' && !this.#scalarEig(kind) ? this.#factor(delta, kappa).logDet : this.#stats(delta, kappa, false, kind).logDet;
+    return this.structure === 'full' && !this.#scalarLambda(kind) ? this.#factor(delta, kappa).logDet : this.#stats(delta, kappa, false, kind).logDet;
   }
 
   #stats(delta: Float64Array, kappa: number, hessian: boolean, kind: Hyper['kind'] = 'diagonal'): Stats {
@@ -887,11 +916,11 @@ export class Laplace {
     const bad = (j: number, value: number): never => {
       throw new NotPositiveDefiniteError(j + 1, value, where('the posterior precision P = κ·H + P0'));
     };
-    const e = this.#scalarEig(kind);
-    if (e) {
+    const lam = this.#scalarLambda(kind);
+    if (lam) {
       // P⁻¹ = U diag(1/p) Uᵀ: Σ_j δ (P⁻¹)_jj = Σ_i δ/p_i, Σ_jj' δ² (P⁻¹)_jj'² = Σ_i (δ/p_i)²
       const d = delta[0]!;
-      for (const p of this.#eigP(e, d, kappa)) {
+      for (const p of this.#eigP(lam, d, kappa)) {
         logDet += Math.log(p);
         const w = d / p;
         t1[0]! += w;
@@ -1184,7 +1213,7 @@ export class Laplace {
     if (withSigma && !this.#gaussian) throw new RangeError(where(`optimizePriorPrecision: optimizeSigma needs a Gaussian likelihood (σ is fixed at 1 for ${this.#problem.likelihood.name})`));
     const tol = o.tol === undefined ? 1e-8 : positive(o.tol, 'tol');
     const maxIt = checkCount(o.maxIterations, 'laplace: maxIterations', { dflt: 100 });
-    if (kind === 'scalar') this.#eigenFull(); // 'full': many δ (and σ) ahead, each O(D) from here on
+    if (kind === 'scalar') this.#eigenvaluesFull(); // 'full': many δ (and σ) ahead, each O(D) from here on
     const { idx, count } = this.#hypIndex(kind);
     const nv = count + (withSigma ? 1 : 0);
     // start: the current δ averaged (geometric mean) onto the new structure; then log σ
@@ -1535,29 +1564,25 @@ export class Laplace {
     }
     // Z: per Jacobian row r, the row transformed so that Σ_f = Σ_k Z_rk Y_r'k
     if (this.structure === 'full') {
+      // P = L Lᵀ: Σ_f(x_i) = Y_iᵀ Y_i with Y = L⁻¹ Jᵀ (n × R), one forward substitution
       const c = this.#factor(delta, kappa);
-      const B = new Float64Array(n * R);
-      for (let r = 0; r < R; r++) for (let j = 0; j < n; j++) B[j * R + r] = J[r * D + ix[j]!]!;
-      const X = c.F.solveMany({ data: B, rows: n, cols: R }).data;
-      for (let i = 0; i < rows; i++)
-        for (let a = 0; a < M; a++)
-          for (let b = 0; b < M; b++) {
-            let s = 0;
-            const ra = (i * M + a) * D,
-              cb = i * M + b;
-            for (let j = 0; j < n; j++) s += J[ra + ix[j]!]! * X[j * R + cb]!;
-            out[(i * M + a) * M + b] = s;
-          }
-      // symmetrize the rounding
-      for (let i = 0; i < rows; i++)
-        for (let a = 0; a < M; a++)
-          for (let b = a + 1; b < M; b++) {
-            const u = (i * M + a) * M + b,
-              l = (i * M + b) * M + a,
-              m = 0.5 * (out[u]! + out[l]!);
-            out[u] = m;
-            out[l] = m;
-          }
+      const core = this.#core ?? defaultCore(),
+        k = core.exports;
+      withScratch(core, [8 * Math.max(1, n * R), 8 * M * M], (b, cm) => {
+        const B = core.f64(b!, n * R);
+        for (let r = 0; r < R; r++) for (let j = 0; j < n; j++) B[j * R + r] = J[r * D + ix[j]!]!;
+        k.dtrsmLowerLeft(n, R, c.F.factorPtr(), n, b!, R);
+        for (let i = 0; i < rows; i++) {
+          k.dgemm(1, 0, M, M, n, 1, b! + 8 * i * M, R, b! + 8 * i * M, R, 0, cm!, M);
+          const C = core.f64(cm!, M * M);
+          for (let a = 0; a < M; a++)
+            for (let bb = a; bb < M; bb++) {
+              const v = C[a * M + bb]!;
+              out[(i * M + a) * M + bb] = v;
+              out[(i * M + bb) * M + a] = v;
+            }
+        }
+      });
       return out;
     }
     // diagonal and kfac: rotated rows divided by the square root of the eigenvalues (in WASM)

@@ -335,6 +335,11 @@ export class CholeskyFactor extends Handle {
     this.damping = damping;
   }
 
+  /** @internal Byte address of L (the lower triangle of n × n storage, leading dimension n). */
+  factorPtr(): number {
+    return this.ptr(0);
+  }
+
   /**
    * x with (A + λI) x = b: forward then back substitution.
    * @param options `minRcond` in [0, 1]: refuse the solve when {@link CholeskyFactor.rcond}

@@ -564,6 +564,58 @@ test('full, scalar prior (eigendecomposition) = the Cholesky path (equal layerwi
   }
 });
 
+test("full, scalar prior, after optimizePriorPrecision('marglik'): H's eigenvalues alone (no vectors) = the Cholesky path at every δ; Σ_f and the predictive keep the Cholesky factor", () => {
+  for (const make of [() => classification(), () => regression()]) {
+    const { p, theta, Xt: xt } = make();
+    const Xt = { data: xt, rows: xt.length / 2, cols: 2 };
+    const gaussianLik = p.likelihood.name === 'gaussian';
+    const le = laplace(p, theta, { structure: 'full', priorPrecision: 1, ...(gaussianLik ? { sigmaNoise: 0.8 } : {}) });
+    const opt = le.optimizePriorPrecision({ tol: 1e-11, optimizeSigma: gaussianLik });
+    assert.ok(opt.converged);
+    const star = opt.priorPrecision as number;
+    const groups = p.model.groups.length;
+    const lc = laplace(p, theta, { structure: 'full', priorPrecision: new Array<number>(groups).fill(star), sigmaNoise: le.sigmaNoise });
+    try {
+      // the evidence and its gradient at δ* and elsewhere: eigenvalues on le, Cholesky on lc
+      for (const d of [star, 0.05, 30]) {
+        const h = { priorPrecision: d };
+        const hc = { priorPrecision: new Array<number>(groups).fill(d) };
+        close([le.logMarginalLikelihood(h)], [lc.logMarginalLikelihood(hc)], 1e-10, `log Z at δ = ${d}`, 1);
+        close([le.logDetPosteriorPrecision(h)], [lc.logDetPosteriorPrecision(hc)], 1e-10, `log det P at δ = ${d}`, 1);
+        const gsum = (lc.logMarginalLikelihoodGradient(hc).priorPrecision as Float64Array).reduce((s, x) => s + x, 0);
+        close([le.logMarginalLikelihoodGradient(h).priorPrecision as number], [gsum], 1e-9, `∂ log Z/∂ log δ at δ = ${d}`, le.dim);
+      }
+      // at δ* the Cholesky path's gradient vanishes
+      const g0 = (lc.logMarginalLikelihoodGradient().priorPrecision as Float64Array).reduce((s, x) => s + x, 0);
+      assert.ok(Math.abs(g0) <= 1e-8 * le.dim, `Cholesky ∂/∂log δ at the eigenvalue path's δ* = ${g0}`);
+      // the predictive: both by a Cholesky factor at δ*
+      close(le.functionalVariance(Xt), lc.functionalVariance(Xt), 1e-12, 'Σ_f');
+      if (!gaussianLik) close(le.predict(Xt).data as Float64Array, lc.predict(Xt).data as Float64Array, 1e-12, 'probit');
+      // and against the dense reference J P⁻¹ Jᵀ
+      const H = denseH(p, theta),
+        D = p.dim,
+        kappa = kappaOf(p, le);
+      const P = H.map((v, i) => kappa * v + (i % (D + 1) === 0 ? star : 0));
+      const Pi = inverse(P, D);
+      const { J } = jacobianByJvp(p.model, theta, xt, Xt.rows);
+      const M = p.outputs;
+      const ref = new Float64Array(Xt.rows * M * M);
+      for (let i = 0; i < Xt.rows; i++)
+        for (let a = 0; a < M; a++)
+          for (let b = 0; b < M; b++) {
+            let t = 0;
+            for (let j = 0; j < D; j++) for (let l = 0; l < D; l++) t += J[(i * M + a) * D + j]! * Pi[j * D + l]! * J[(i * M + b) * D + l]!;
+            ref[(i * M + a) * M + b] = t;
+          }
+      close(le.functionalVariance(Xt), ref, 1e-9, 'Σ_f against J P⁻¹ Jᵀ');
+    } finally {
+      le.free();
+      lc.free();
+      p.free();
+    }
+  }
+});
+
 test('full, scalar prior: samples θ = θ* + U diag((κλ + δ)^−½) z satisfy (θ − θ*)ᵀ P (θ − θ*) = ‖z‖², other coordinates untouched', () => {
   const { p, theta } = regression();
   const D = p.dim,
