@@ -7,6 +7,7 @@ export * from './memory';
 export * from './linalg/blas';
 export * from './linalg/gram';
 export * from './linalg/gemm';
+export * from './linalg/sgemm';
 export * from './linalg/cholesky';
 export * from './linalg/eig';
 export * from './models/linear';

@@ -4,7 +4,8 @@
  * SIMD128, both loaded in this process with `createCore({ variant })`), plain JavaScript,
  * ml-matrix and — in a child process, after the JS suites — numpy on one thread.
  *
- *   node --experimental-wasm-relaxed-simd --import tsx bench/kernels.bench.ts [--quick] [--no-numpy] [--out FILE]
+ *   node --experimental-wasm-relaxed-simd --import tsx bench/kernels.bench.ts [--quick] [--no-numpy] [--out FILE] [--only=TEXT]
+ *   (--only=TEXT: only the groups whose title contains TEXT, e.g. --only=gemm.)
  *   (Node ≥ 22: the flag is not needed.)
  *
  * What is timed (inputs seeded, resident before timing, results checked against each other):
@@ -16,6 +17,11 @@
  * - Cholesky + solve (d): one op copies A (d × d) into a work buffer, factors A + λI
  *   (λ = 1e-3) and solves for one right-hand side — what `SymMatrix.solve` does, and what
  *   every other implementation has to do too (LAPACK factors in place). Flops d³/3 + 2d².
+ * - General matrix products (m, n, k, transposes): `dgemm` (float64) and `sgemm` (float32, f32x4
+ *   lanes) through `core.exports` on resident buffers, C ← op(A)·op(B) (beta = 0), at the MLP
+ *   shapes (2048 × 256 × 256, all four transposes) and 1024³; flops 2mnk. After the main table,
+ *   a second one gives sgemm's time over dgemm's per shape and variant (issue 19's target for
+ *   float32 products: ≤ 0.55). sgemm is cross-checked against dgemm at 1e-4 of max |C| (float32).
  *
  * Method: each case is first warmed up (≥ 0.3 s and ≥ 5 calls, so that V8 has tiered the
  * JS up and the WASM functions from Liftoff up to TurboFan); where the engine exposes
@@ -65,6 +71,7 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const withNumpy = !args.includes('--no-numpy');
 const outFile = args.includes('--out') ? args[args.indexOf('--out') + 1]! : join(here, 'results', 'latest.json');
+const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 
 const GRAM_SIZES: [number, number][] = [
   [1605, 124],
@@ -73,6 +80,14 @@ const GRAM_SIZES: [number, number][] = [
 ];
 const CHOL_SIZES = [31, 124, 512];
 const LAMBDA = 1e-3;
+/** General matrix products [m, n, k, transA, transB]: the MLP's (N = 2048, width 256) and a square one. */
+const GEMM_SHAPES: [number, number, number, number, number][] = [
+  [2048, 256, 256, 0, 0],
+  [2048, 256, 256, 0, 1],
+  [2048, 256, 256, 1, 0],
+  [2048, 256, 256, 1, 1],
+  [1024, 1024, 1024, 0, 0],
+];
 
 // ---------------------------------------------------------------------------------------------
 // Tier checks (V8 natives, where available).
@@ -195,7 +210,7 @@ function cholSolveJs(A: Float64Array, d: number, lambda: number, L: Float64Array
 // Cases.
 
 interface Case {
-  name: 'gram' | 'gram()' | 'cholesky+solve';
+  name: 'gram' | 'gram()' | 'cholesky+solve' | 'dgemm' | 'sgemm';
   sizes: Record<string, number>;
   variant: string;
   flops: number;
@@ -205,6 +220,8 @@ interface Case {
   /** Exports that must be TurboFan code before timing. */
   kernels?: { core: Core; names: string[] };
   slow?: boolean;
+  /** Cross-check tolerance against the group's first case (relative to its max |entry|); default 1e-9. */
+  tol?: number;
 }
 
 let sink = 0;
@@ -363,6 +380,49 @@ function cholCases(d: number): Case[] {
   return cases;
 }
 
+/** dgemm and sgemm, C ← op(A)·op(B), for each binary. */
+function gemmCases(m: number, n: number, k: number, tA: number, tB: number): Case[] {
+  const A = normals(31 * m + k + tA, m * k),
+    B = normals(17 * k + n + tB, k * n);
+  const lda = tA ? m : k,
+    ldb = tB ? k : n;
+  const sizes = { m, n, k, transA: tA, transB: tB };
+  const flops = 2 * m * n * k;
+  const cases: Case[] = [];
+  for (const { variant, core } of cores) {
+    const x = core.exports;
+    const pa = core.allocCopy(A),
+      pb = core.allocCopy(B),
+      pc = core.alloc(8 * m * n);
+    cases.push({
+      name: 'dgemm',
+      sizes,
+      variant,
+      flops,
+      run: () => x.dgemm(tA, tB, m, n, k, 1, pa, lda, pb, ldb, 0, pc, n),
+      result: () => core.f64(pc, m * n).slice(),
+      kernels: { core, names: ['dgemm'] },
+    });
+    const f32 = (ptr: number, len: number) => new Float32Array(x.memory.buffer, ptr, len);
+    const sa = core.alloc(4 * m * k),
+      sb = core.alloc(4 * k * n),
+      sc = core.alloc(4 * m * n);
+    f32(sa, m * k).set(A);
+    f32(sb, k * n).set(B);
+    cases.push({
+      name: 'sgemm',
+      sizes,
+      variant,
+      flops,
+      run: () => x.sgemm(tA, tB, m, n, k, 1, sa, lda, sb, ldb, 0, sc, n),
+      result: () => Float64Array.from(f32(sc, m * n)),
+      kernels: { core, names: ['sgemm'] },
+      tol: 1e-4,
+    });
+  }
+  return cases;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Running.
 
@@ -418,7 +478,7 @@ async function runGroup(title: string, cases: Case[]): Promise<void> {
   const ref = cases[0]!.result();
   for (const c of cases.slice(1)) {
     const e = relDiff(c.result(), ref);
-    if (!(e < 1e-9)) throw new Error(`${title}: ${c.name} [${c.variant}] differs from ${cases[0]!.variant} by ${e}`);
+    if (!(e < (c.tol ?? 1e-9))) throw new Error(`${title}: ${c.name} [${c.variant}] differs from ${cases[0]!.variant} by ${e}`);
   }
   const tiers = new Map<Case, string>();
   for (const c of cases) tiers.set(c, warm(c));
@@ -454,8 +514,19 @@ async function runGroup(title: string, cases: Case[]): Promise<void> {
 
 const engine = `node ${process.version} (V8 ${process.versions.v8})`;
 console.log(`natgrad kernel benchmarks — ${engine}, ${quick ? 'quick' : 'full'} run`);
-for (const [N, d] of GRAM_SIZES) await runGroup(`Gram Xᵀdiag(w)X, N=${N}, d=${d}`, gramCases(N, d));
-for (const d of CHOL_SIZES) await runGroup(`damped Cholesky + solve, d=${d}`, cholCases(d));
+const wanted = (title: string) => only === undefined || title.includes(only);
+for (const [N, d] of GRAM_SIZES) {
+  const title = `Gram Xᵀdiag(w)X, N=${N}, d=${d}`;
+  if (wanted(title)) await runGroup(title, gramCases(N, d));
+}
+for (const d of CHOL_SIZES) {
+  const title = `damped Cholesky + solve, d=${d}`;
+  if (wanted(title)) await runGroup(title, cholCases(d));
+}
+for (const [m, n, k, tA, tB] of GEMM_SHAPES) {
+  const title = `gemm ${tA ? 'Aᵀ' : 'A'}${tB ? 'Bᵀ' : 'B'}, m=${m}, n=${n}, k=${k}`;
+  if (wanted(title)) await runGroup(title, gemmCases(m, n, k, tA, tB));
+}
 if (sink === 12345.678) console.log(sink); // keep results observable
 
 // ---------------------------------------------------------------------------------------------
@@ -489,6 +560,23 @@ const table = rows.map((r) => {
 console.log(`\nnatgrad kernels — median of benny's per-cycle mean time per op (${engine})`);
 console.table(table);
 console.log(`wrote ${outFile}`);
+const gemmRatios = rows
+  .filter((r) => r.name === 'sgemm')
+  .map((r) => {
+    const d = rows.find((x) => x.name === 'dgemm' && x.variant === r.variant && sizeText(x.sizes) === sizeText(r.sizes))!;
+    return {
+      sizes: sizeText(r.sizes),
+      variant: r.variant,
+      'dgemm GF/s': Number(d.gflops.toFixed(2)),
+      'sgemm GF/s': Number(r.gflops.toFixed(2)),
+      'sgemm / dgemm time': Number((r.medianMs / d.medianMs).toFixed(3)),
+      'by cpu ms': Number((r.cpuMs! / d.cpuMs!).toFixed(3)),
+    };
+  });
+if (gemmRatios.length) {
+  console.log('\nfloat32 vs float64 products (issue 19 target: sgemm / dgemm time ≤ 0.55)');
+  console.table(gemmRatios);
+}
 const contended = rows.filter((r) => r.cpuShare! < 0.9);
 if (contended.length) {
   console.log(

@@ -83,6 +83,14 @@ export function gemmSetWorkspace(ptr: usize): void {
   GEMM_WS = ptr == 0 ? GEMM_PACK : ptr;
 }
 
+/**
+ * Byte address of this instance's workspace (the static block, or what `gemmSetWorkspace` set).
+ * `sgemm` (sgemm.ts) packs into the same bytes: the two never run at once on one instance.
+ */
+export function gemmWorkspace(): usize {
+  return GEMM_WS;
+}
+
 /** Products with m·n·k below this take the unpacked loop (a split must keep every part above it). */
 export function gemmSmallFlops(): i32 {
   return <i32>SMALL_FLOPS;

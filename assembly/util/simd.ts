@@ -18,6 +18,16 @@
   }
 }
 
+/** `a * b + c` lane-wise on four f32 lanes; fused where the relaxed binary runs on FMA hardware (as `fmadd`). */
+// @ts-ignore: decorator
+@inline export function fmadd4(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return f32x4.relaxed_madd(a, b, c);
+  } else {
+    return f32x4.add(f32x4.mul(a, b), c);
+  }
+}
+
 /** Sum of the two f64 lanes. */
 // @ts-ignore: decorator
 @inline export function hsum(a: v128): f64 {

@@ -234,6 +234,7 @@ export const KERNEL_TABLE = {
   // linalg/gemm.ts
   gemmWorkspaceBytes: kernel({ args: [], returns: 'number' }),
   gemmSetWorkspace: kernel({ args: ['ptr'], returns: 'void' }),
+  gemmWorkspace: kernel({ args: [], returns: 'number' }),
   gemmSmallFlops: kernel({ args: [], returns: 'number' }),
   /**
    * C ← alpha·op(A)·op(B) + beta·C. Split (when m, n, k > 0 and alpha ≠ 0): rows of C in
@@ -256,6 +257,34 @@ export const KERNEL_TABLE = {
         }
         // Columns j0 … j1 of C and op(B) (B stored k × n: column offset; Bᵀ stored n × k: row offset).
         return ctx.splitRange(n, parts, 4).map(([j0, j1]): NamedShare => ['dgemm', { ...call, n: j1 - j0, b: transB ? b + 8 * j0 * ldb : b + 8 * j0, c: c + 8 * j0 }]);
+      },
+    },
+  }),
+
+  // linalg/sgemm.ts
+  /**
+   * C ← alpha·op(A)·op(B) + beta·C in float32 (4-byte entries: pointer offsets are 4 bytes per
+   * element). Split (when m, n, k > 0 and alpha ≠ 0): rows of C in multiples of 4 (the tile
+   * height), or columns of C in multiples of 8 (the tile width) when C is wide (n > m and
+   * n ≥ 16). Why identical: an entry depends on its row of op(A), its column of op(B) and the
+   * k-blocking, which depends on k alone (partial tiles run the same lane operations as full
+   * ones); every share stays on the packed path.
+   */
+  sgemm: kernel({
+    args: ['transA', 'transB', 'm', 'n', 'k', 'alpha', 'a', 'lda', 'b', 'ldb', 'beta', 'c', 'ldc'],
+    returns: 'void',
+    split: {
+      work: ({ m, n, k, alpha }) => (m > 0 && n > 0 && k > 0 && alpha !== 0 ? m * n * k : 0),
+      custom: (call, ctx) => {
+        const { transA, transB, m, n, k, a, lda, b, ldb, c, ldc } = call;
+        const parts = ctx.shares(m * n * k);
+        if (parts < 2) return undefined;
+        if (m >= n || n < 16) {
+          // Rows i0 … i1 of C and op(A) (A stored m × k: row offset; Aᵀ stored k × m: column offset).
+          return ctx.splitRange(m, parts, 4).map(([i0, i1]): NamedShare => ['sgemm', { ...call, m: i1 - i0, a: transA ? a + 4 * i0 : a + 4 * i0 * lda, c: c + 4 * i0 * ldc }]);
+        }
+        // Columns j0 … j1 of C and op(B) (B stored k × n: column offset; Bᵀ stored n × k: row offset).
+        return ctx.splitRange(n, parts, 8).map(([j0, j1]): NamedShare => ['sgemm', { ...call, n: j1 - j0, b: transB ? b + 4 * j0 * ldb : b + 4 * j0, c: c + 4 * j0 }]);
       },
     },
   }),
