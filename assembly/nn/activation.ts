@@ -14,7 +14,8 @@
  *                σ' = ½(1 + t) + ½ z s u', σ'' = s u' + ½ z s (u'' − 2 t u'²), t = tanh u, s = 1 − t²
  *
  * Conventions:
- * - Pointers are byte addresses, n is in elements; 8-byte alignment suffices.
+ * - Pointers are byte addresses, n is in elements; 8-byte alignment suffices (`actForward32`:
+ *   float32 planes, 4 bytes per element, 4-byte alignment).
  * - `a` may equal `z` (in place: each value is read before it is written); `d1`, `d2` must not
  *   alias `z`. `d1 = 0` / `d2 = 0` (null) skips that output.
  * - tanh, sigmoid and gelu run two lanes at a time on a SIMD exp (below); the scalar tail (odd n)
@@ -36,7 +37,7 @@
  *   offset so that subnormal results round once), s and 1 − s as in the scalar formula. ≤ 4 ulp.
  * - gelu: the vector tanh of u with s = 1 − t² as PyTorch computes it.
  */
-import { ld, st, ld2, st2, fmadd } from '../util/simd';
+import { ld, st, ld2, st2, fmadd, ld2AsF64, ldAsF64, st2FromF64, stFromF64 } from '../util/simd';
 
 /** √(2/π), the gelu tanh-form scale (PyTorch's kBeta = √2 · (2/√π) · ½). */
 const GELU_C: f64 = 0.7978845608028654;
@@ -91,7 +92,7 @@ const POW2_MAGIC: f64 = 4503599627371519.0;
 
 /** tanh lanes: writes t, and σ' = 4e/(1 + e)², σ'' = −2tσ' where requested (lane 0 only when `one`). */
 // @ts-ignore: decorator
-@inline function tanhLanes(x: v128, a: usize, d1: usize, d2: usize, i: i32, one: bool): void {
+@inline function tanhLanes<T>(x: v128, a: usize, d1: usize, d2: usize, i: i32, one: bool): void {
   const u = f64x2.min(f64x2.abs(x), f64x2.splat(354.0));
   const y = f64x2.mul(u, f64x2.splat(-2.0));
   const k = expK(y);
@@ -106,19 +107,19 @@ const POW2_MAGIC: f64 = 4503599627371519.0;
   const g = v128.andnot(f64x2.mul(f64x2.mul(f64x2.splat(4.0), e), f64x2.mul(w, w)), f64x2.gt(f64x2.abs(x), f64x2.splat(354.0)));
   const h = f64x2.mul(f64x2.mul(f64x2.splat(-2.0), t), g);
   if (one) {
-    st(a, i, f64x2.extract_lane(t, 0));
-    if (d1 != 0) st(d1, i, f64x2.extract_lane(g, 0));
-    if (d2 != 0) st(d2, i, f64x2.extract_lane(h, 0));
+    stFromF64<T>(a, i, f64x2.extract_lane(t, 0));
+    if (d1 != 0) stFromF64<T>(d1, i, f64x2.extract_lane(g, 0));
+    if (d2 != 0) stFromF64<T>(d2, i, f64x2.extract_lane(h, 0));
   } else {
-    st2(a, i, t);
-    if (d1 != 0) st2(d1, i, g);
-    if (d2 != 0) st2(d2, i, h);
+    st2FromF64<T>(a, i, t);
+    if (d1 != 0) st2FromF64<T>(d1, i, g);
+    if (d2 != 0) st2FromF64<T>(d2, i, h);
   }
 }
 
 /** sigmoid lanes: s, σ' = s(1 − s), σ'' = σ'(1 − 2s). */
 // @ts-ignore: decorator
-@inline function sigmoidLanes(x: v128, a: usize, d1: usize, d2: usize, i: i32, one: bool): void {
+@inline function sigmoidLanes<T>(x: v128, a: usize, d1: usize, d2: usize, i: i32, one: bool): void {
   const y = f64x2.max(f64x2.neg(f64x2.abs(x)), f64x2.splat(-746.0));
   const k = expK(y);
   const p = expm1Reduced(y, k);
@@ -133,19 +134,19 @@ const POW2_MAGIC: f64 = 4503599627371519.0;
   const g = f64x2.mul(s, c);
   const h = f64x2.mul(g, f64x2.sub(c, s));
   if (one) {
-    st(a, i, f64x2.extract_lane(s, 0));
-    if (d1 != 0) st(d1, i, f64x2.extract_lane(g, 0));
-    if (d2 != 0) st(d2, i, f64x2.extract_lane(h, 0));
+    stFromF64<T>(a, i, f64x2.extract_lane(s, 0));
+    if (d1 != 0) stFromF64<T>(d1, i, f64x2.extract_lane(g, 0));
+    if (d2 != 0) stFromF64<T>(d2, i, f64x2.extract_lane(h, 0));
   } else {
-    st2(a, i, s);
-    if (d1 != 0) st2(d1, i, g);
-    if (d2 != 0) st2(d2, i, h);
+    st2FromF64<T>(a, i, s);
+    if (d1 != 0) st2FromF64<T>(d1, i, g);
+    if (d2 != 0) st2FromF64<T>(d2, i, h);
   }
 }
 
 /** gelu (tanh form) lanes. */
 // @ts-ignore: decorator
-@inline function geluLanes(x: v128, a: usize, d1: usize, d2: usize, i: i32, one: bool): void {
+@inline function geluLanes<T>(x: v128, a: usize, d1: usize, d2: usize, i: i32, one: bool): void {
   const x2 = f64x2.mul(x, x);
   const uu = f64x2.mul(f64x2.splat(GELU_C), fmadd(f64x2.mul(f64x2.splat(GELU_K), x2), x, x));
   const u = f64x2.min(f64x2.abs(uu), f64x2.splat(354.0));
@@ -166,13 +167,13 @@ const POW2_MAGIC: f64 = 4503599627371519.0;
   // s u' + ½ x s (u'' − 2 t u'²)
   const h = fmadd(hxs, f64x2.sub(ddu, f64x2.mul(f64x2.mul(f64x2.splat(2.0), t), f64x2.mul(du, du))), f64x2.mul(s, du));
   if (one) {
-    st(a, i, f64x2.extract_lane(v, 0));
-    if (d1 != 0) st(d1, i, f64x2.extract_lane(g, 0));
-    if (d2 != 0) st(d2, i, f64x2.extract_lane(h, 0));
+    stFromF64<T>(a, i, f64x2.extract_lane(v, 0));
+    if (d1 != 0) stFromF64<T>(d1, i, f64x2.extract_lane(g, 0));
+    if (d2 != 0) stFromF64<T>(d2, i, f64x2.extract_lane(h, 0));
   } else {
-    st2(a, i, v);
-    if (d1 != 0) st2(d1, i, g);
-    if (d2 != 0) st2(d2, i, h);
+    st2FromF64<T>(a, i, v);
+    if (d1 != 0) st2FromF64<T>(d1, i, g);
+    if (d2 != 0) st2FromF64<T>(d2, i, h);
   }
 }
 
@@ -186,27 +187,46 @@ const POW2_MAGIC: f64 = 4503599627371519.0;
  * @param d2   byte address of σ'', or 0
  */
 export function actForward(kind: i32, n: i32, z: usize, a: usize, d1: usize, d2: usize): void {
+  actForwardT<f64>(kind, n, z, a, d1, d2);
+}
+
+/**
+ * `actForward` on float32 planes (z, a, d1, d2 hold f32; 4-byte alignment suffices): each value
+ * is widened exactly to f64, evaluated by the same f64 lane code as `actForward`, and rounded to
+ * f32 once — so σ, σ', σ'' are within 0.5 ulp(f32) + the f64 code's few ulp(f64) of the exact
+ * values (correctly rounded but for ties at that level). The transcendental kinds thus run two
+ * lanes at a time (an f32x4 polynomial would halve their cost; they are O(N·width) against the
+ * GEMMs' O(N·width²)); relu runs four f32 lanes at a time.
+ */
+export function actForward32(kind: i32, n: i32, z: usize, a: usize, d1: usize, d2: usize): void {
+  actForwardT<f32>(kind, n, z, a, d1, d2);
+}
+
+/** The body of `actForward` (T = f64) and `actForward32` (T = f32). */
+// @ts-ignore: decorator
+@inline function actForwardT<T>(kind: i32, n: i32, z: usize, a: usize, d1: usize, d2: usize): void {
   if (kind == 1 || kind == 2 || kind == 5) {
     let i = 0;
     if (kind == 1) {
-      for (; i + 2 <= n; i += 2) tanhLanes(ld2(z, i), a, d1, d2, i, false);
-      if (i < n) tanhLanes(f64x2.splat(ld(z, i)), a, d1, d2, i, true);
+      for (; i + 2 <= n; i += 2) tanhLanes<T>(ld2AsF64<T>(z, i), a, d1, d2, i, false);
+      if (i < n) tanhLanes<T>(f64x2.splat(ldAsF64<T>(z, i)), a, d1, d2, i, true);
     } else if (kind == 2) {
-      for (; i + 2 <= n; i += 2) sigmoidLanes(ld2(z, i), a, d1, d2, i, false);
-      if (i < n) sigmoidLanes(f64x2.splat(ld(z, i)), a, d1, d2, i, true);
+      for (; i + 2 <= n; i += 2) sigmoidLanes<T>(ld2AsF64<T>(z, i), a, d1, d2, i, false);
+      if (i < n) sigmoidLanes<T>(f64x2.splat(ldAsF64<T>(z, i)), a, d1, d2, i, true);
     } else {
-      for (; i + 2 <= n; i += 2) geluLanes(ld2(z, i), a, d1, d2, i, false);
-      if (i < n) geluLanes(f64x2.splat(ld(z, i)), a, d1, d2, i, true);
+      for (; i + 2 <= n; i += 2) geluLanes<T>(ld2AsF64<T>(z, i), a, d1, d2, i, false);
+      if (i < n) geluLanes<T>(f64x2.splat(ldAsF64<T>(z, i)), a, d1, d2, i, true);
     }
     return;
   }
   if (kind == 3) {
-    reluForward(n, z, a, d1);
-    if (d2 != 0) memory.fill(d2, 0, <usize>n << 3);
+    if (sizeof<T>() == 8) reluForward(n, z, a, d1);
+    else reluForward32(n, z, a, d1);
+    if (d2 != 0) memory.fill(d2, 0, <usize>n << alignof<T>());
     return;
   }
   for (let i = 0; i < n; i++) {
-    const x = ld(z, i);
+    const x = ldAsF64<T>(z, i);
     let v: f64, g: f64, h: f64;
     if (kind == 1) {
       v = Math.tanh(x);
@@ -248,9 +268,9 @@ export function actForward(kind: i32, n: i32, z: usize, a: usize, d1: usize, d2:
     } else {
       v = x; g = 1.0; h = 0.0;
     }
-    st(a, i, v);
-    if (d1 != 0) st(d1, i, g);
-    if (d2 != 0) st(d2, i, h);
+    stFromF64<T>(a, i, v);
+    if (d1 != 0) stFromF64<T>(d1, i, g);
+    if (d2 != 0) stFromF64<T>(d2, i, h);
   }
 }
 
@@ -274,5 +294,27 @@ export function actForward(kind: i32, n: i32, z: usize, a: usize, d1: usize, d2:
     const p = x > 0;
     st(a, i, p ? x : (x != x ? x : 0.0));
     if (d1 != 0) st(d1, i, p ? 1.0 : 0.0);
+  }
+}
+
+/**
+ * relu on four f32 lanes at a time: `reluForward`'s values on f32 planes (a NaN propagates,
+ * z ≤ 0 gives +0, d1 = [z > 0] as 1 / 0 when d1 ≠ 0); exact.
+ */
+// @ts-ignore: decorator
+@inline function reluForward32(n: i32, z: usize, a: usize, d1: usize): void {
+  const zero = f32x4.splat(0.0), one = f32x4.splat(1.0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const x = v128.load(z + (<usize>i << 2));
+    const pos = f32x4.gt(x, zero);
+    v128.store(a + (<usize>i << 2), v128.and(x, v128.or(pos, f32x4.ne(x, x))));
+    if (d1 != 0) v128.store(d1 + (<usize>i << 2), v128.and(pos, one));
+  }
+  for (; i < n; i++) {
+    const x = load<f32>(z + (<usize>i << 2));
+    const p = x > 0;
+    store<f32>(a + (<usize>i << 2), p ? x : (x != x ? x : <f32>0.0));
+    if (d1 != 0) store<f32>(d1 + (<usize>i << 2), p ? <f32>1.0 : <f32>0.0);
   }
 }

@@ -11,40 +11,79 @@
  *   relaxed binary (see util/simd.ts).
  * - "Sample-major stacks": an (n·k) × c matrix whose row i·k + kk belongs to sample i.
  *   "Column blocks": kc blocks of n rows each (block j = column j of a batch of directions).
+ * - The `…32` twins (denseBroadcastRows32, denseColSums32, denseMul32, denseFmaPeriodic32) take
+ *   float32 planes (4 bytes per element, 4-byte alignment) and run four f32 lanes at a time; both
+ *   twins instantiate one generic body (`…T<T>`), whose f64 instance is the f64 code op for op.
  * - Outputs may alias an input only where a function says so.
  * - The column-loop functions (`mlpTangent*`) call `dgemm` (linalg/gemm.ts) once or twice per
  *   column: no allocation, no validation.
  */
-import { fmadd, ld, st, ld2, st2 } from '../util/simd';
+import { fmadd, ld, st, ld2, st2, lanes, ldT, stT, vldT, vstT, vmulT, vaddT, vfmaT, vsplatT } from '../util/simd';
 import { dgemm } from '../linalg/gemm';
 
 /** c[r][j] = b[j] for r < n, j < o (C is n × o, contiguous). */
 export function denseBroadcastRows(n: i32, o: i32, b: usize, c: usize): void {
-  for (let r = 0; r < n; r++) memory.copy(c + (<usize>r * <usize>o << 3), b, <usize>o << 3);
+  denseBroadcastRowsT<f64>(n, o, b, c);
+}
+
+/** `denseBroadcastRows` on float32 (4 bytes per element). */
+export function denseBroadcastRows32(n: i32, o: i32, b: usize, c: usize): void {
+  denseBroadcastRowsT<f32>(n, o, b, c);
+}
+
+// @ts-ignore: decorator
+@inline function denseBroadcastRowsT<T>(n: i32, o: i32, b: usize, c: usize): void {
+  const sh = alignof<T>();
+  for (let r = 0; r < n; r++) memory.copy(c + (<usize>r * <usize>o << sh), b, <usize>o << sh);
 }
 
 /** out[j] = alpha · Σ_{r<n} x[r·ldx + j] for j < o (overwrites out). */
 export function denseColSums(n: i32, o: i32, x: usize, ldx: i32, alpha: f64, out: usize): void {
+  denseColSumsT<f64>(n, o, x, ldx, alpha, out);
+}
+
+/**
+ * `denseColSums` on float32 (4 bytes per element): each column summed in f32, rows in order
+ * (four columns per f32x4), then scaled by alpha rounded to f32.
+ */
+export function denseColSums32(n: i32, o: i32, x: usize, ldx: i32, alpha: f64, out: usize): void {
+  denseColSumsT<f32>(n, o, x, ldx, alpha, out);
+}
+
+// @ts-ignore: decorator
+@inline function denseColSumsT<T>(n: i32, o: i32, x: usize, ldx: i32, alpha: f64, out: usize): void {
+  const w = lanes<T>();
   let j = 0;
-  for (; j + 2 <= o; j += 2) {
-    let s = f64x2.splat(0);
-    for (let r = 0; r < n; r++) s = f64x2.add(s, ld2(x, <isize>r * ldx + j));
-    st2(out, j, f64x2.mul(s, f64x2.splat(alpha)));
+  for (; j + w <= o; j += w) {
+    let s = vsplatT<T>(0);
+    for (let r = 0; r < n; r++) s = vaddT<T>(s, vldT<T>(x, <isize>r * ldx + j));
+    vstT<T>(out, j, vmulT<T>(s, vsplatT<T>(alpha)));
   }
-  if (j < o) {
-    let s = 0.0;
-    for (let r = 0; r < n; r++) s += ld(x, <isize>r * ldx + j);
-    st(out, j, alpha * s);
+  for (; j < o; j++) {
+    let s = <T>0;
+    for (let r = 0; r < n; r++) s += ldT<T>(x, <isize>r * ldx + j);
+    stT<T>(out, j, <T>alpha * s);
   }
 }
 
 /** out[b·len + t] = d[t] · x[b·len + t] for b < blocks, t < len (d repeats per block; out may equal x). */
 export function denseMul(blocks: i32, len: i32, d: usize, x: usize, out: usize): void {
+  denseMulT<f64>(blocks, len, d, x, out);
+}
+
+/** `denseMul` on float32 (4 bytes per element; four lanes at a time, scalar tail). */
+export function denseMul32(blocks: i32, len: i32, d: usize, x: usize, out: usize): void {
+  denseMulT<f32>(blocks, len, d, x, out);
+}
+
+// @ts-ignore: decorator
+@inline function denseMulT<T>(blocks: i32, len: i32, d: usize, x: usize, out: usize): void {
+  const w = lanes<T>(), sh = alignof<T>();
   for (let b = 0; b < blocks; b++) {
-    const xb = x + (<usize>b * <usize>len << 3), ob = out + (<usize>b * <usize>len << 3);
+    const xb = x + (<usize>b * <usize>len << sh), ob = out + (<usize>b * <usize>len << sh);
     let t = 0;
-    for (; t + 2 <= len; t += 2) st2(ob, t, f64x2.mul(ld2(d, t), ld2(xb, t)));
-    if (t < len) st(ob, t, ld(d, t) * ld(xb, t));
+    for (; t + w <= len; t += w) vstT<T>(ob, t, vmulT<T>(vldT<T>(d, t), vldT<T>(xb, t)));
+    for (; t < len; t++) stT<T>(ob, t, ldT<T>(d, t) * ldT<T>(xb, t));
   }
 }
 
@@ -69,12 +108,23 @@ export function denseMulRep(n: i32, k: i32, c: i32, d: usize, x: usize, out: usi
  * out[b·len + t] = d[t]·x[b·len + t] + q[t]·y[b·len + t] (d, q repeat per block; out may equal x or y).
  */
 export function denseFmaPeriodic(blocks: i32, len: i32, d: usize, x: usize, q: usize, y: usize, out: usize): void {
+  denseFmaPeriodicT<f64>(blocks, len, d, x, q, y, out);
+}
+
+/** `denseFmaPeriodic` on float32 (4 bytes per element; `fmadd4` may fuse in the relaxed binary). */
+export function denseFmaPeriodic32(blocks: i32, len: i32, d: usize, x: usize, q: usize, y: usize, out: usize): void {
+  denseFmaPeriodicT<f32>(blocks, len, d, x, q, y, out);
+}
+
+// @ts-ignore: decorator
+@inline function denseFmaPeriodicT<T>(blocks: i32, len: i32, d: usize, x: usize, q: usize, y: usize, out: usize): void {
+  const w = lanes<T>();
   for (let b = 0; b < blocks; b++) {
-    const off = (<usize>b * <usize>len) << 3;
+    const off = (<usize>b * <usize>len) << alignof<T>();
     const xb = x + off, yb = y + off, ob = out + off;
     let t = 0;
-    for (; t + 2 <= len; t += 2) st2(ob, t, fmadd(ld2(q, t), ld2(yb, t), f64x2.mul(ld2(d, t), ld2(xb, t))));
-    if (t < len) st(ob, t, ld(d, t) * ld(xb, t) + ld(q, t) * ld(yb, t));
+    for (; t + w <= len; t += w) vstT<T>(ob, t, vfmaT<T>(vldT<T>(q, t), vldT<T>(yb, t), vmulT<T>(vldT<T>(d, t), vldT<T>(xb, t))));
+    for (; t < len; t++) stT<T>(ob, t, ldT<T>(d, t) * ldT<T>(xb, t) + ldT<T>(q, t) * ldT<T>(yb, t));
   }
 }
 

@@ -57,3 +57,87 @@
 @inline export function st2(base: usize, index: isize, value: v128): void {
   v128.store(base + (<usize>index << 3), value);
 }
+
+// ---- element-type generic helpers (T = f64: two lanes per v128; T = f32: four) ----
+// `sizeof<T>()` is a compile-time constant, so each instantiation keeps one branch: the f64
+// instantiations are the f64 operations above, unchanged.
+
+/** Lanes of T per v128: 2 for f64, 4 for f32. */
+// @ts-ignore: decorator
+@inline export function lanes<T>(): i32 {
+  return sizeof<T>() == 8 ? 2 : 4;
+}
+
+/** Load the T at byte address `base + sizeof<T> * index`. */
+// @ts-ignore: decorator
+@inline export function ldT<T>(base: usize, index: isize): T {
+  return load<T>(base + (<usize>index << alignof<T>()));
+}
+
+/** Store a T at byte address `base + sizeof<T> * index`. */
+// @ts-ignore: decorator
+@inline export function stT<T>(base: usize, index: isize, value: T): void {
+  store<T>(base + (<usize>index << alignof<T>()), value);
+}
+
+/** Load one v128 of T lanes from byte address `base + sizeof<T> * index`. */
+// @ts-ignore: decorator
+@inline export function vldT<T>(base: usize, index: isize): v128 {
+  return v128.load(base + (<usize>index << alignof<T>()));
+}
+
+/** Store one v128 of T lanes at byte address `base + sizeof<T> * index`. */
+// @ts-ignore: decorator
+@inline export function vstT<T>(base: usize, index: isize, value: v128): void {
+  v128.store(base + (<usize>index << alignof<T>()), value);
+}
+
+/** Lane-wise a · b in T. */
+// @ts-ignore: decorator
+@inline export function vmulT<T>(a: v128, b: v128): v128 {
+  return sizeof<T>() == 8 ? f64x2.mul(a, b) : f32x4.mul(a, b);
+}
+
+/** Lane-wise a + b in T. */
+// @ts-ignore: decorator
+@inline export function vaddT<T>(a: v128, b: v128): v128 {
+  return sizeof<T>() == 8 ? f64x2.add(a, b) : f32x4.add(a, b);
+}
+
+/** `a * b + c` in T lanes (`fmadd` / `fmadd4`: fused where the relaxed binary runs on FMA hardware). */
+// @ts-ignore: decorator
+@inline export function vfmaT<T>(a: v128, b: v128, c: v128): v128 {
+  return sizeof<T>() == 8 ? fmadd(a, b, c) : fmadd4(a, b, c);
+}
+
+/** Every lane x (rounded to T). */
+// @ts-ignore: decorator
+@inline export function vsplatT<T>(x: f64): v128 {
+  return sizeof<T>() == 8 ? f64x2.splat(x) : f32x4.splat(<f32>x);
+}
+
+/** Two consecutive T values from `base + sizeof<T> * index` as f64x2 lanes (f32: widened exactly). */
+// @ts-ignore: decorator
+@inline export function ld2AsF64<T>(base: usize, index: isize): v128 {
+  if (sizeof<T>() == 8) return v128.load(base + (<usize>index << 3));
+  return f64x2.promote_low_f32x4(v128.load64_zero(base + (<usize>index << 2)));
+}
+
+/** Store two f64 lanes as two consecutive T values (f32: each rounded to nearest once). */
+// @ts-ignore: decorator
+@inline export function st2FromF64<T>(base: usize, index: isize, value: v128): void {
+  if (sizeof<T>() == 8) v128.store(base + (<usize>index << 3), value);
+  else v128.store64_lane(base + (<usize>index << 2), f32x4.demote_f64x2_zero(value), 0);
+}
+
+/** Load one T as f64 (f32: widened exactly). */
+// @ts-ignore: decorator
+@inline export function ldAsF64<T>(base: usize, index: isize): f64 {
+  return <f64>load<T>(base + (<usize>index << alignof<T>()));
+}
+
+/** Store an f64 as a T (f32: rounded to nearest). */
+// @ts-ignore: decorator
+@inline export function stFromF64<T>(base: usize, index: isize, value: f64): void {
+  store<T>(base + (<usize>index << alignof<T>()), <T>value);
+}

@@ -328,6 +328,28 @@ export const KERNEL_TABLE = {
       min: MIN_SHARE_ELEMENTS,
     },
   }),
+  /**
+   * `actForward` on float32 planes (4 bytes per element). Split: contiguous element ranges
+   * starting at multiples of 4 (pointers advance 4 bytes per element; d1, d2 = 0 stay 0), weights
+   * as `actForward`. Why identical: elementwise; each range's lane pairs and tail are the whole
+   * call's (the tail only at the end of the last range).
+   */
+  actForward32: kernel({
+    args: ['kind', 'n', 'z', 'a', 'd1', 'd2'],
+    returns: 'void',
+    split: {
+      work: ({ kind, n }) => n * (kind === 3 || kind === 0 ? 1 : 8),
+      min: MIN_SHARE_ELEMENTS,
+      custom: (call, ctx) => {
+        const { kind, n, z, a, d1, d2 } = call;
+        const parts = Math.min(ctx.shares(n * (kind === 3 || kind === 0 ? 1 : 8), MIN_SHARE_ELEMENTS), Math.floor(n / 4));
+        if (parts < 2) return undefined;
+        return ctx
+          .splitRange(n, parts, 4)
+          .map(([i0, i1]): NamedShare => ['actForward32', { kind, n: i1 - i0, z: z + 4 * i0, a: a + 4 * i0, d1: d1 === 0 ? 0 : d1 + 4 * i0, d2: d2 === 0 ? 0 : d2 + 4 * i0 }]);
+      },
+    },
+  }),
 
   // nn/dense.ts
   /** Bias broadcast. Split: rows of C. Why identical: copies. */
@@ -335,6 +357,21 @@ export const KERNEL_TABLE = {
     args: ['n', 'o', 'b', 'c'],
     returns: 'void',
     split: { count: 'n', advance: { c: ['o'] }, work: ({ n, o }) => n * o, min: MIN_SHARE_ELEMENTS },
+  }),
+  /** `denseBroadcastRows` on float32. Split: rows of C (4 bytes per element). Why identical: copies. */
+  denseBroadcastRows32: kernel({
+    args: ['n', 'o', 'b', 'c'],
+    returns: 'void',
+    split: {
+      work: ({ n, o }) => n * o,
+      min: MIN_SHARE_ELEMENTS,
+      custom: (call, ctx) => {
+        const { n, o, b, c } = call;
+        const parts = Math.min(ctx.shares(n * o, MIN_SHARE_ELEMENTS), n);
+        if (parts < 2) return undefined;
+        return ctx.splitRange(n, parts, 1).map(([r0, r1]): NamedShare => ['denseBroadcastRows32', { n: r1 - r0, o, b, c: c + 4 * r0 * o }]);
+      },
+    },
   }),
   /**
    * Column sums. Split: column ranges starting at even offsets. Why identical: one sum per
@@ -344,6 +381,25 @@ export const KERNEL_TABLE = {
     args: ['n', 'o', 'x', 'ldx', 'alpha', 'out'],
     returns: 'void',
     split: { count: 'o', quantum: 2, advance: { x: [], out: [] }, work: ({ n, o }) => n * o, min: MIN_SHARE_ELEMENTS },
+  }),
+  /**
+   * `denseColSums` on float32. Split: column ranges starting at multiples of 4 (4 bytes per
+   * element). Why identical: one f32 sum per column, rows in order, in the column quadruple's
+   * lanes (or the scalar tail) as in the whole call.
+   */
+  denseColSums32: kernel({
+    args: ['n', 'o', 'x', 'ldx', 'alpha', 'out'],
+    returns: 'void',
+    split: {
+      work: ({ n, o }) => n * o,
+      min: MIN_SHARE_ELEMENTS,
+      custom: (call, ctx) => {
+        const { o, x, out } = call;
+        const parts = Math.min(ctx.shares(call.n * o, MIN_SHARE_ELEMENTS), Math.floor(o / 4));
+        if (parts < 2) return undefined;
+        return ctx.splitRange(o, parts, 4).map(([j0, j1]): NamedShare => ['denseColSums32', { ...call, o: j1 - j0, x: x + 4 * j0, out: out + 4 * j0 }]);
+      },
+    },
   }),
   /**
    * Elementwise product with a periodic factor. Split: one block (blocks = 1): element ranges
@@ -369,6 +425,32 @@ export const KERNEL_TABLE = {
       },
     },
   }),
+  /**
+   * `denseMul` on float32. Split as `denseMul` (4 bytes per element; one block: element ranges
+   * starting at multiples of 4). Why identical: elementwise; the 4-lane loop's tail stays at the
+   * end of a block, as in the whole call.
+   */
+  denseMul32: kernel({
+    args: ['blocks', 'len', 'd', 'x', 'out'],
+    returns: 'void',
+    split: {
+      work: ({ blocks, len }) => blocks * len,
+      min: MIN_SHARE_ELEMENTS,
+      custom: (call, ctx) => {
+        const { blocks, len, d, x, out } = call;
+        const parts = ctx.shares(blocks * len, MIN_SHARE_ELEMENTS);
+        if (parts < 2) return undefined;
+        if (blocks === 1) {
+          const p = Math.min(parts, Math.floor(len / 4));
+          if (p < 2) return undefined;
+          return ctx.splitRange(len, p, 4).map(([t0, t1]): NamedShare => ['denseMul32', { blocks: 1, len: t1 - t0, d: d + 4 * t0, x: x + 4 * t0, out: out + 4 * t0 }]);
+        }
+        const bp = Math.min(parts, blocks);
+        if (bp < 2) return undefined;
+        return ctx.splitRange(blocks, bp, 1).map(([b0, b1]): NamedShare => ['denseMul32', { blocks: b1 - b0, len, d, x: x + 4 * b0 * len, out: out + 4 * b0 * len }]);
+      },
+    },
+  }),
   /** Per-sample broadcast product; d is n × c, x and out (n·k) × c. Split: samples. Why identical: per-sample rows. */
   denseMulRep: kernel({
     args: ['n', 'k', 'c', 'd', 'x', 'out'],
@@ -376,6 +458,34 @@ export const KERNEL_TABLE = {
     split: { count: 'n', advance: { d: ['c'], x: ['k', 'c'], out: ['k', 'c'] }, work: ({ n, k, c }) => n * k * c, min: MIN_SHARE_ELEMENTS },
   }),
   denseFmaPeriodic: kernel({ args: ['blocks', 'len', 'd', 'x', 'q', 'y', 'out'], returns: 'void' }),
+  /**
+   * `denseFmaPeriodic` on float32. Split (unlike its f64 twin, which the batched residual
+   * product calls per chunk): one block: element ranges starting at multiples of 4; several
+   * blocks: ranges of whole blocks (4 bytes per element). Why identical: elementwise.
+   */
+  denseFmaPeriodic32: kernel({
+    args: ['blocks', 'len', 'd', 'x', 'q', 'y', 'out'],
+    returns: 'void',
+    split: {
+      work: ({ blocks, len }) => 2 * blocks * len,
+      min: MIN_SHARE_ELEMENTS,
+      custom: (call, ctx) => {
+        const { blocks, len, d, x, q, y, out } = call;
+        const parts = ctx.shares(2 * blocks * len, MIN_SHARE_ELEMENTS);
+        if (parts < 2) return undefined;
+        if (blocks === 1) {
+          const p = Math.min(parts, Math.floor(len / 4));
+          if (p < 2) return undefined;
+          return ctx
+            .splitRange(len, p, 4)
+            .map(([t0, t1]): NamedShare => ['denseFmaPeriodic32', { blocks: 1, len: t1 - t0, d: d + 4 * t0, x: x + 4 * t0, q: q + 4 * t0, y: y + 4 * t0, out: out + 4 * t0 }]);
+        }
+        const bp = Math.min(parts, blocks);
+        if (bp < 2) return undefined;
+        return ctx.splitRange(blocks, bp, 1).map(([b0, b1]): NamedShare => ['denseFmaPeriodic32', { blocks: b1 - b0, len, d, x: x + 4 * b0 * len, q, y: y + 4 * b0 * len, out: out + 4 * b0 * len }]);
+      },
+    },
+  }),
   denseSquare: kernel({ args: ['n', 'x', 'out'], returns: 'void' }),
   denseAugment: kernel({ args: ['n', 'm', 'a', 'lda', 'out'], returns: 'void' }),
   /**

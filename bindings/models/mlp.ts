@@ -17,12 +17,24 @@ import { checkOptions } from '../core/options.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
 import { activation as activationLayer } from '../nn/layers/activation/index.js';
 import { dense } from '../nn/layers/dense/index.js';
-import { SequentialModel } from '../nn/sequential.js';
+import type { MlpTrace } from '../nn/dense-chain.js';
+import { MlpTrace32 } from '../nn/dense-chain-f32.js';
+import { checkLength } from '../nn/trace-args.js';
+import { SequentialModel, type SequentialTrace } from '../nn/sequential.js';
 import type { LayerSpec } from '../nn/spec.js';
 import { rng } from '../data/random.js';
 import { checkActivation, type Activation } from './activations.js';
 
 export { MlpTrace } from '../nn/dense-chain.js';
+export { MlpTrace32 } from '../nn/dense-chain-f32.js';
+
+/**
+ * The floating-point type a model computes in: `'float64'` (default) or `'float32'` (θ, X and
+ * every layer plane in float32, float64 at the trace boundary; preview, see {@link MlpTrace32}).
+ *
+ * @category Models
+ */
+export type Dtype = 'float32' | 'float64';
 
 /**
  * Options of {@link mlp}.
@@ -36,6 +48,11 @@ export interface MlpOptions {
   activation?: Activation;
   /** The core to run on (default: the one {@link init} loaded). */
   core?: Core;
+  /**
+   * `'float64'` (default) or `'float32'`: the forward, tangent, backward and R-operator passes in
+   * float32 (float64 at the trace boundary, no curvature fast paths yet: see {@link MlpTrace32}).
+   */
+  dtype?: Dtype;
 }
 
 const F64 = 8;
@@ -73,12 +90,29 @@ export class MlpModel extends SequentialModel {
   /** The layer widths [d, h_1, …, M]. */
   readonly sizes: readonly number[];
   readonly activation: Activation;
+  /** The floating-point type the passes run in (`'float64'` unless made with `dtype: 'float32'`). */
+  readonly dtype: Dtype;
 
   /** @internal Use {@link mlp}. */
-  constructor(sizes: number[], activation: Activation, core: Core) {
+  constructor(sizes: number[], activation: Activation, core: Core, dtype: Dtype = 'float64') {
     super({ input: sizes[0]!, layers: layersOf(sizes, activation) }, core, (l) => `layer${l + 1}`);
     this.sizes = Object.freeze(sizes);
     this.activation = activation;
+    this.dtype = dtype;
+  }
+
+  /**
+   * One forward pass on an N × d batch: an {@link MlpTrace} (float64), or with `dtype: 'float32'`
+   * an {@link MlpTrace32} (it implements {@link ModelTrace}'s required members, `residualHvp` and
+   * `residualHvpAndVjp`, and none of the optional fast paths).
+   * @throws RangeError on wrong lengths or when the trace does not fit in memory.
+   */
+  override forward(theta: Float64Array, X: Float64Array, rows: number): SequentialTrace | MlpTrace | MlpTrace32 {
+    if (this.dtype === 'float64') return super.forward(theta, X, rows);
+    if (typeof rows !== 'number' || !Number.isSafeInteger(rows) || rows < 0) throw new RangeError(`natgrad: mlp.forward: rows must be a non-negative integer, got ${String(rows)}`);
+    checkLength(theta, this.dim, 'mlp.forward: theta');
+    checkLength(X, rows * this.inputs, `mlp.forward: X (${rows} × ${this.inputs})`);
+    return new MlpTrace32(this.chain!, theta, X, rows);
   }
 
   /**
@@ -130,9 +164,9 @@ export class MlpModel extends SequentialModel {
  * @category Models
  */
 export function mlp(options: MlpOptions): MlpModel {
-  if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: mlp: options must be an object { sizes, activation?, core? }');
+  if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: mlp: options must be an object { sizes, activation?, core?, dtype? }');
   const widths = 'mlp takes every width in sizes: [inputs, …hidden, outputs]';
-  checkOptions(options, 'mlp', ['sizes', 'activation', 'core'], {
+  checkOptions(options, 'mlp', ['sizes', 'activation', 'core', 'dtype'], {
     inputs: widths,
     outputs: widths,
     hidden: widths,
@@ -141,8 +175,10 @@ export function mlp(options: MlpOptions): MlpModel {
   });
   const sizes = checkSizes(options.sizes);
   const activation = checkActivation(options.activation ?? 'tanh', 'mlp: activation');
+  const dtype = options.dtype ?? 'float64';
+  if (dtype !== 'float64' && dtype !== 'float32') throw new RangeError(`natgrad: mlp: dtype must be 'float32' or 'float64', got ${typeof dtype === 'string' ? `'${dtype}'` : String(dtype)}`);
   let D = 0;
   for (let l = 0; l + 1 < sizes.length; l++) D += sizes[l + 1]! * (sizes[l]! + 1);
   checkBytes(F64 * D, `mlp: θ (${D} parameters)`, DENSE_HINT);
-  return new MlpModel(sizes, activation, options.core ?? defaultCore());
+  return new MlpModel(sizes, activation, options.core ?? defaultCore(), dtype);
 }

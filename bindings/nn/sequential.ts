@@ -32,6 +32,7 @@ import type { KfacFactorOptions, LayerExactBlock, LayerKfac, Model, ModelTrace, 
 import { checkKeys, checkInt, chainError, type KfacLayerOptions, type Kernels, type Op, type OpContext, type Shape, showShape, sizeOf } from './layer.js';
 import { activationKind, type Activation } from '../models/activations.js';
 import { type ChainLayer, type DenseChain, MlpTrace } from './dense-chain.js';
+import type { MlpTrace32 } from './dense-chain-f32.js';
 import { buildActivation } from './layers/activation/index.js';
 import { buildBatchNorm } from './layers/batch-norm/index.js';
 import { buildConv2d } from './layers/conv2d/index.js';
@@ -236,7 +237,7 @@ export class SequentialModel implements Model {
    * One forward pass on an N × d batch (NCHW rows); the trace owns WebAssembly memory until `free()`.
    * @throws RangeError on wrong lengths or when the trace does not fit in memory.
    */
-  forward(theta: Float64Array, X: Float64Array, rows: number): SequentialTrace | MlpTrace {
+  forward(theta: Float64Array, X: Float64Array, rows: number): SequentialTrace | MlpTrace | MlpTrace32 {
     if (typeof rows !== 'number' || !Number.isSafeInteger(rows) || rows < 0) throw new RangeError(`natgrad: ${this.name}.forward: rows must be a non-negative integer, got ${String(rows)}`);
     checkLength(theta, this.dim, `${this.name}.forward: theta`);
     checkLength(X, rows * this.inputs, `${this.name}.forward: X (${rows} × ${this.inputs})`);

@@ -294,6 +294,7 @@ const NO_OPTIONS = new Set([
   'cosine',
   // models
   'MlpModel',
+  'MlpTrace32', // made by a float32 mlp's forward; its methods take arrays only
   'modelSpec',
   // layers without options (a name, or nothing)
   'flatten',
