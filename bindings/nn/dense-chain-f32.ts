@@ -22,9 +22,9 @@
  * likelihood kernels (issue 19, item 2: the loss sum is an O(N·M) reduction whose float32 error
  * would grow with N; it costs nothing next to the passes).
  *
- * Fast paths. None yet: the trace implements only `rows`, `outputs`, `jvp`, `vjp`,
- * `residualHvp`, `residualHvpAndVjp` and `free` (no `pullbacks`, `pullbackGram`, `kfacFactors`,
- * `jacobians`, `residualHmm`, `residualColumns`, `sampleGram`), so the problem layer takes its
+ * Fast paths. Only `kfacFactors` (float32 passes and sums, float64 factors): otherwise the trace
+ * implements `rows`, `outputs`, `jvp`, `vjp`, `residualHvp`, `residualHvpAndVjp` and `free` (no
+ * `pullbacks`, `pullbackGram`, `jacobians`, `residualHmm`, `residualColumns`, `sampleGram`), so the problem layer takes its
  * generic routes (a dense GGN from D Jacobian-vector products, a dense Hessian from D residual
  * products). The residual product is one direction at a time (the float64 trace batches kc).
  *
@@ -41,12 +41,15 @@
  */
 import { allocBlocks, Handle, withScratch } from '../core/handle.js';
 import { checkBytes } from '../core/limits.js';
+import { checkOptions } from '../core/options.js';
 import type { Core } from '../core/wasm.js';
-import type { ModelTrace } from '../models/model.js';
+import { SymMatrix } from '../linalg/symmatrix.js';
+import type { KfacFactorOptions, LayerKfac, ModelTrace } from '../models/model.js';
 import type { DenseChain } from './dense-chain.js';
-import { checkLength } from './trace-args.js';
+import { checkCount, checkFinite, checkLength } from './trace-args.js';
 
-const F32 = 4;
+const F32 = 4,
+  F64 = 8;
 
 /** A fresh float32 view (never kept across an allocation). */
 function f32(core: Core, ptr: number, length: number): Float32Array {
@@ -329,6 +332,94 @@ export class MlpTrace32 extends Handle implements ModelTrace {
     });
   }
 
+  /**
+   * The KFAC factors, as {@link MlpTrace.kfacFactors} defines them: per layer
+   * A = (1/N) Σ_n ā ā ᵀ (ā = [a_{l−1,n}; 1], bias last; with `bias: 'separate'` ā = a_{l−1,n})
+   * and G = scale · Σ_{n,k} δ δᵀ with δ_{l,nk} = (∂f_n/∂z_l)ᵀ R_nk; `kfacApproximation` 'expand'
+   * and 'reduce' give the same factors (one position per layer). R is the (N·K) × M stack
+   * (row n·K + k is R_nk), float64, rounded to float32 once.
+   *
+   * What is float32: the backward pass of the N·K rows (δ_{l−1} = (δ_l W_l) ⊙ σ'_{l−1}, one
+   * sgemm for all rows and `denseMul32` repeating σ' over the K directions, rows held k-major) and
+   * the two reductions over the rows, Σ ā āᵀ and Σ δ δᵀ, each one sgemm with transA into float32
+   * scratch (the bias row of A from `denseColSums32`, its corner N exactly). What is float64:
+   * the factors returned — the float32 sums are widened exactly, scaled by 1/N and `scale` in
+   * float64 and mirrored from their lower triangles into {@link SymMatrix}es, so the small dense
+   * factorizations done on them (damped inverses, eigendecompositions) run in float64 on
+   * float32 inputs (issue 19, item 2). An entry of A or G is within about
+   * (rows · u)·Σ|terms| of the exact sums of the float32 inputs (u = 2⁻²⁴), plus the propagated
+   * rounding of a_l and δ_l.
+   */
+  kfacFactors(R: Float64Array, K: number, scale: number, options: KfacFactorOptions = {}): LayerKfac[] {
+    checkCount(K, 'kfacFactors: K');
+    const m = this.model,
+      N = this.rows,
+      L = m.layers.length,
+      M = m.outputs;
+    const rr = checkLength(R, N * K * M, `kfacFactors: R ((${N}·${K}) × ${M})`);
+    checkFinite(scale, 'kfacFactors: scale');
+    checkOptions(options, 'kfacFactors', ['kfacApproximation', 'bias']);
+    const bias = options.bias ?? 'joint';
+    if (bias !== 'joint' && bias !== 'separate') throw new RangeError(`natgrad: kfacFactors: bias must be 'joint' or 'separate', got ${String(bias)}`);
+    const ap = options.kfacApproximation ?? 'expand';
+    if (ap !== 'expand' && ap !== 'reduce') throw new RangeError(`natgrad: kfacFactors: kfacApproximation must be 'expand' or 'reduce', got ${String(ap)}`);
+    this.alive();
+    const extra = bias === 'joint' ? 1 : 0;
+    const maxI = Math.max(...m.sizes.slice(0, -1)),
+      maxO = Math.max(...m.sizes.slice(1));
+    const rowsK = N * K;
+    checkBytes(F32 * 2 * rowsK * maxO, `kfacFactors (float32): the output gradients (${rowsK} × ${maxO} floats, twice)`);
+    const c = this.core;
+    const owned: number[] = [];
+    try {
+      return withScratch(c, [F32 * Math.max(maxI * maxI, maxO * maxO, 1), F32 * Math.max(maxI, 1), F32 * Math.max(rowsK * maxO, 1), F32 * Math.max(rowsK * maxO, 1)], (S, cs, d0, d1) => {
+        const e = c.exports;
+        const a = this.#addr();
+        // δ_{L−1} = R, k-major: row k·N + n is R_nk.
+        const top = f32(c, d0!, rowsK * M);
+        for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) for (let j = 0; j < M; j++) top[(k * N + n) * M + j] = rr[(n * K + k) * M + j]!;
+        let dl = d0!,
+          dn = d1!;
+        const ptrs: [number, number][] = new Array(L);
+        for (let l = L - 1; l >= 0; l--) {
+          const { nin, nout } = m.layers[l]!;
+          const a1 = nin + extra;
+          // G = scale · Σ δ δᵀ
+          const pg = c.alloc(F64 * nout * nout);
+          owned.push(pg);
+          if (rowsK > 0) e.sgemm(1, 0, nout, nout, rowsK, 1, dl, nout, dl, nout, 0, S!, nout);
+          else f32(c, S!, nout * nout).fill(0);
+          lowerToSym(c, S!, nout, nout, scale, pg, nout);
+          // A = (1/N) Σ ā āᵀ
+          const pa = c.alloc(F64 * a1 * a1);
+          owned.push(pa);
+          const inv = N > 0 ? 1 / N : 0;
+          if (N > 0) e.sgemm(1, 0, nin, nin, N, 1, a.act(l), nin, a.act(l), nin, 0, S!, nin);
+          else f32(c, S!, nin * nin).fill(0);
+          lowerToSym(c, S!, nin, nin, inv, pa, a1);
+          if (extra) {
+            const A = c.f64(pa, a1 * a1);
+            e.denseColSums32(N, nin, a.act(l), nin, 1, cs!);
+            const sums = f32(c, cs!, nin);
+            for (let i = 0; i < nin; i++) A[nin * a1 + i] = A[i * a1 + nin] = sums[i]! * inv;
+            A[nin * a1 + nin] = N > 0 ? 1 : 0;
+          }
+          ptrs[l] = [pa, pg];
+          if (l > 0) {
+            // δ_{l−1} = (δ_l W_l) ⊙ σ'_{l−1}, σ' repeated over the K blocks of N rows
+            e.sgemm(0, 0, rowsK, nin, nout, 1, dl, nout, a.W(l), nin, 0, dn, nin);
+            e.denseMul32(K, N * nin, a.d1(l - 1), dn, dn);
+            [dl, dn] = [dn, dl];
+          }
+        }
+        return ptrs.map(([pa, pg], l) => ({ A: new SymMatrix(c, m.layers[l]!.nin + extra, pa), G: new SymMatrix(c, m.layers[l]!.nout, pg), bias }));
+      });
+    } catch (err) {
+      for (const p of owned) c.free(p);
+      throw err;
+    }
+  }
+
   /** Release the trace's memory (and the tangents / backward factors it keeps). @throws DisposedError when already freed. */
   override free(): void {
     this.alive();
@@ -340,6 +431,22 @@ export class MlpTrace32 extends Handle implements ModelTrace {
     this.#resKey = undefined;
     super.free();
   }
+}
+
+/**
+ * Writes the n × n float64 symmetric matrix alpha · S (S float32, leading dimension lds, lower
+ * triangle read and mirrored) into the top-left n × n of the float64 block at `dst` (leading
+ * dimension ldd): exact widening, then one float64 multiplication per entry.
+ */
+function lowerToSym(core: Core, S: number, n: number, lds: number, alpha: number, dst: number, ldd: number): void {
+  const s = f32(core, S, n * lds);
+  const d = core.f64(dst, ldd * ldd);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j <= i; j++) {
+      const x = alpha * s[i * lds + j]!;
+      d[i * ldd + j] = x;
+      d[j * ldd + i] = x;
+    }
 }
 
 /** @internal A float32 block owned by a trace: consecutive sub-blocks of the given sizes (floats). */

@@ -29,7 +29,7 @@
 // error) exceeds the bound by ~10³, a 16-bit-precision result by ~10.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { categorical, createCore, gaussian, gd, type Likelihood, loadDigits, mlp, ngd, problem, type SymMatrix } from '../../bindings/index.js';
+import { categorical, createCore, gaussian, gd, kfac, type Likelihood, loadDigits, mlp, ngd, problem, type SymMatrix } from '../../bindings/index.js';
 import { core, normals, uniform, variant } from '../helpers.js';
 
 const U32 = 2 ** -24;
@@ -522,6 +522,186 @@ test('mlp: dtype other than float32 / float64 is a RangeError naming the option 
     (e: unknown) => e instanceof RangeError && /dtype/.test(e.message),
   );
   assert.is(mlp({ sizes: [2, 1] }).dtype, 'float64');
+});
+
+// KFAC factors (MlpTrace32.kfacFactors): A = (1/N) Σ ā āᵀ and G = s Σ δ δᵀ from float32 passes and
+// float32 sums, returned as float64 SymMatrix. Bound, entry by entry, from the same rule: a_l is
+// within tol·Ma_l of the float64 plane and δ_l (the backward stack of R_k) within tol·Mg_l, where
+// Mg_l = absVjp(ref, |R_k|).g[l]; a product of two such entries errs by ≤ tol·(|x|My + Mx|y|)
+// ≤ 2·tol·Mx·My, and the sum over its n rows (N for A, N·K for G) adds γ_n·Σ|terms| ≤
+// 1.01·n·u·Σ Mx·My. So |A32 − A64| ≤ (2·tol + 2·N·u)·(1/N)Σ_n M̄a M̄aᵀ (M̄a = [Ma; 1]) and
+// |G32 − G64| ≤ (2·tol + 2·N·K·u)·|s|·Σ_{n,k} Mg Mgᵀ.
+
+/** The (1/N)·Σ_n x̄ x̄ᵀ (x̄ = [x_n; 1] when joint) of an N × n plane, n̄ × n̄. */
+function gramAbs(X: Float64Array, N: number, n: number, joint: boolean, scale: number): Float64Array {
+  const a = n + (joint ? 1 : 0);
+  const out = new Float64Array(a * a);
+  for (let r = 0; r < N; r++) {
+    const row = (i: number) => (i < n ? Math.abs(X[r * n + i]!) : 1);
+    for (let i = 0; i < a; i++) for (let j = 0; j < a; j++) out[i * a + j]! += scale * row(i) * row(j);
+  }
+  return out;
+}
+
+/** G's magnitude Σ_{n,k} Mg Mgᵀ per layer for the (N·K) × M stack R (row n·K + k), and Σ_k of |R_k|'s stacks. */
+function gAbs(ref: Ref, R: Float64Array, K: number): Float64Array[] {
+  const { sizes, N } = ref;
+  const M = sizes.at(-1)!,
+    L = sizes.length - 1;
+  const out = sizes.slice(1).map((q) => new Float64Array(q * q));
+  for (let k = 0; k < K; k++) {
+    const Rk = new Float64Array(N * M);
+    for (let n = 0; n < N; n++) for (let j = 0; j < M; j++) Rk[n * M + j] = Math.abs(R[(n * K + k) * M + j]!);
+    const { g } = absVjp(ref, Rk);
+    for (let l = 0; l < L; l++) {
+      const q = sizes[l + 1]!;
+      const gram = gramAbs(g[l]!, N, q, false, 1);
+      for (let i = 0; i < q * q; i++) out[l]![i]! += gram[i]!;
+    }
+  }
+  return out;
+}
+
+for (const c of [CASES[0]!, CASES[3]!]) {
+  test(`float32 mlp: kfacFactors (both bias modes) within the absolute-value bound of float64's (${c.sizes.join('-')} ${c.act})`, () => {
+    const s = setup(c, 11);
+    const { ref, tol } = s;
+    const N = c.N,
+      M = c.sizes.at(-1)!,
+      K = 3,
+      scale = 0.37;
+    const R = Float64Array.from({ length: N * K * M }, normals(12));
+    const t32 = s.m32.forward(s.theta, s.X, N),
+      t64 = s.m64.forward(s.theta, s.X, N);
+    const Gabs = gAbs(ref, R, K);
+    for (const bias of ['joint', 'separate'] as const) {
+      const f32 = t32.kfacFactors!(R, K, scale, { bias }),
+        f64 = t64.kfacFactors!(R, K, scale, { bias });
+      assert.is(f32.length, f64.length);
+      f32.forEach((fa, l) => {
+        const fb = f64[l]! as { A: SymMatrix; G: SymMatrix; bias: string };
+        const fl = fa as { A: SymMatrix; G: SymMatrix; bias: string };
+        assert.is(fl.bias, bias);
+        assert.is(fl.A.size, fb.A.size, `layer ${l}: A size`);
+        assert.is(fl.G.size, fb.G.size, `layer ${l}: G size`);
+        const nin = c.sizes[l]!;
+        const A32 = fl.A.toDense(),
+          A64 = fb.A.toDense();
+        assertWithin(A32, A64, gramAbs(ref.Ma[l]!, N, nin, bias === 'joint', 1 / N), 2 * tol + 2 * N * U32, `${bias} layer ${l}: A`);
+        const G32 = fl.G.toDense(),
+          G64 = fb.G.toDense();
+        assertWithin(
+          G32,
+          G64,
+          Gabs[l]!.map((x) => Math.abs(scale) * x),
+          2 * tol + 2 * N * K * U32,
+          `${bias} layer ${l}: G`,
+        );
+        assertNotIdentical(G32, G64, `${bias} layer ${l}: G`);
+        if (l > 0) assertNotIdentical(A32, A64, `${bias} layer ${l}: A`);
+        // exactly symmetric, as the float64 factors
+        const n = fl.G.size;
+        for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) assert.is(G32[i * n + j], G32[j * n + i]);
+        for (const f of [fl, fb]) {
+          f.A.free();
+          f.G.free();
+        }
+      });
+    }
+    t32.free();
+    t64.free();
+  });
+}
+
+test('float32 mlp: kfacFactors validates K, R, scale and options as the float64 trace does', () => {
+  const s = setup(CASES[0]!, 13);
+  const N = CASES[0]!.N;
+  const t32 = s.m32.forward(s.theta, s.X, N),
+    t64 = s.m64.forward(s.theta, s.X, N);
+  const R = new Float64Array(N * 2 * 3);
+  const bad: [string, (t: typeof t32) => unknown][] = [
+    ['short R', (t) => t.kfacFactors!(R.subarray(1), 2, 1)],
+    ['K = 0.5', (t) => t.kfacFactors!(R, 0.5, 1)],
+    ['scale NaN', (t) => t.kfacFactors!(R, 2, Number.NaN)],
+    ['bias', (t) => t.kfacFactors!(R, 2, 1, { bias: 'both' as never })],
+    ['kfacApproximation', (t) => t.kfacFactors!(R, 2, 1, { kfacApproximation: 'full' as never })],
+    ['unknown key', (t) => t.kfacFactors!(R, 2, 1, { damping: 1 } as never)],
+  ];
+  for (const [what, call] of bad) {
+    let e32: unknown, e64: unknown;
+    try {
+      call(t32);
+    } catch (e) {
+      e32 = e;
+    }
+    try {
+      call(t64);
+    } catch (e) {
+      e64 = e;
+    }
+    assert.ok(e64 instanceof Error, `${what}: float64 throws`);
+    assert.ok(e32 instanceof Error, `${what}: float32 throws`);
+    assert.is((e32 as Error).constructor, (e64 as Error).constructor, `${what}: same class`);
+    assert.is((e32 as Error).message, (e64 as Error).message, `${what}: same message`);
+  }
+  t32.free();
+  t64.free();
+});
+
+test("float32 mlp: the problem's 'kfac' GGN structure (gaussian: R = σ⁻¹ I, exact in both dtypes) within the bound of float64's", () => {
+  const c = CASES[4]!;
+  const s = setup(c, 17);
+  const { ref, tol } = s;
+  const N = c.N,
+    M = c.sizes.at(-1)!;
+  const k32 = s.p32.ggn(s.theta, { structure: 'kfac' }),
+    k64 = s.p64.ggn(s.theta, { structure: 'kfac' });
+  assert.is(k32.length, c.sizes.length - 1);
+  assert.is(s.p32.scale, s.p64.scale);
+  // The gaussian factor R_n = σ⁻¹ I (K = M) does not depend on f: the trace-level bound applies as is.
+  const R = new Float64Array(N * M * M);
+  for (let n = 0; n < N; n++) for (let m = 0; m < M; m++) R[(n * M + m) * M + m] = 1 / Math.sqrt(s.variance);
+  const Gabs = gAbs(ref, R, M);
+  k32.forEach((fa, l) => {
+    const fb = k64[l]! as { A: SymMatrix; G: SymMatrix };
+    const f = fa as { A: SymMatrix; G: SymMatrix };
+    const nin = c.sizes[l]!;
+    const A32 = f.A.toDense(),
+      A64 = fb.A.toDense(),
+      G32 = f.G.toDense(),
+      G64 = fb.G.toDense();
+    assertWithin(A32, A64, gramAbs(ref.Ma[l]!, N, nin, true, 1 / N), 2 * tol + 2 * N * U32, `layer ${l}: A`);
+    assertWithin(
+      G32,
+      G64,
+      Gabs[l]!.map((x) => Math.abs(s.p64.scale) * x),
+      2 * tol + 2 * N * M * U32,
+      `layer ${l}: G`,
+    );
+    assertNotIdentical(G32, G64, `layer ${l}: G`);
+    for (const m of [f.A, f.G, fb.A, fb.G]) m.free();
+  });
+});
+
+test('float32 mlp: the kfac optimizer on the digits reaches the float64 loss within 1e-3 (relative) after 15 iterations', async () => {
+  const ROWS = 300;
+  const digits = await loadDigits();
+  const X = { data: froundAll(digits.X.data.slice(0, ROWS * 64)), rows: ROWS, cols: 64 };
+  const y = digits.y.slice(0, ROWS);
+  const [l64, l32] = (['float64', 'float32'] as const).map((dtype) => {
+    const m = mlp({ sizes: [64, 16, 10], activation: 'tanh', core, dtype });
+    const p = problem({ model: m, X, y, likelihood: categorical({ classes: 10 }) });
+    const r = kfac(p, { lr: 0.3, damping: 1e-2 }).run(froundAll(m.init(0)), { iterations: 15 });
+    assert.is(r.status, 'ok');
+    return r.losses;
+  });
+  const a = l32!.at(-1)!,
+    b = l64!.at(-1)!;
+  assert.ok(b < l64![0]! * 0.7, `float64 KFAC decreases the loss (${l64![0]} → ${b})`);
+  // Each step's factors and gradient are perturbed by O(K·u) relative (K ≤ 300, u = 2⁻²⁴ ≈ 6e-8);
+  // the damped (λ = 1e-2) Kronecker solves amplify that by at most 1/λ-ish over 15 steps.
+  assert.ok(Math.abs(a - b) <= 1e-3 * b, `float32 final loss ${a} vs float64 ${b}`);
+  assert.is.not(a, b, 'float32 run differs from float64');
 });
 
 test.run();
