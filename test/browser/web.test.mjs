@@ -348,10 +348,17 @@ try {
     assert(/iteration/.test(lossText) && /loss/.test(lossText) && /EF-KFAC/.test(lossText), 'loss plot axis labels / legend');
     return `D = ${await page.getAttribute(net, 'data-dim')}, N = ${await page.getAttribute(net, 'data-n')}, set ${await page.getAttribute(net, 'data-set')}`;
   });
-  await check('Tab 4: GD, NGD, KFAC and EF-KFAC all lower the loss within a few seconds (two moons)', async () => {
+  await check('Tab 4: GD, NGD, KFAC and EF-KFAC all lower the loss within a few seconds (two moons), in float32 by default', async () => {
     const t = Date.now();
     await netIters(60);
-    return `${await netDecreased(60, 'moons')} (60 iterations in ${((Date.now() - t) / 1000).toFixed(1)} s)`;
+    const shown = await page.inputValue('#nn-dtype'),
+      dtype = await page.getAttribute(net, 'data-dtype'),
+      runs = await netJson('run-dtypes');
+    // the model is made with dtype 'float32' and every run (NGD on its default solver, CG) trains on it
+    assert(shown === 'float32' && dtype === 'float32', `precision control ${shown}, model ${dtype}`);
+    assert((await page.inputValue('#nn-solver')) === 'cg', `NGD solver ${await page.inputValue('#nn-solver')}`);
+    assert(Object.keys(runs).length === 4 && Object.values(runs).every((d) => d === 'float32'), `runs: ${JSON.stringify(runs)}`);
+    return `float32: ${await netDecreased(60, 'moons')} (60 iterations in ${((Date.now() - t) / 1000).toFixed(1)} s)`;
   });
   await check('Tab 4: dragging a point moves it, a click adds one, a shift-click removes it; the runs carry on', async () => {
     const gen = await page.getAttribute(net, 'data-generation');
@@ -408,20 +415,28 @@ try {
     await page.waitForFunction(([sel, g]) => Number(document.querySelector(sel).dataset.generation) > g, [net, gen]);
     return out.join('; ');
   });
-  await check('Tab 4: NGD with matrix-free CG trains too', async () => {
+  await check('Tab 4: NGD with the dense Cholesky solver trains too, on a float64 copy of the model (said on the page)', async () => {
     await page.selectOption('#nn-set', 'moons');
     const gen = Number(await page.getAttribute(net, 'data-generation'));
-    await page.selectOption('#nn-solver', 'cg');
+    await page.selectOption('#nn-solver', 'cholesky');
     await page.waitForFunction(([sel, g]) => Number(document.querySelector(sel).dataset.generation) > g, [net, gen]);
     await netIters(40);
     const L = (await netJson('losses')).NGD,
-      status = (await netJson('status')).NGD;
-    assert(status === 'running' || status === 'done', `NGD-CG ${status}`);
-    assert(L[40] < 0.3 * L[0], `NGD-CG ${L[0]} → ${L[40]}`);
-    return `NGD-CG ${L[0].toFixed(3)} → ${L[40].toExponential(2)} in 40 iterations, ${(await netJson('step-ms')).NGD.toFixed(2)} ms / step`;
+      status = (await netJson('status')).NGD,
+      runs = await netJson('run-dtypes');
+    assert(status === 'running' || status === 'done', `NGD-Cholesky ${status}`);
+    assert(L[40] < 0.3 * L[0], `NGD-Cholesky ${L[0]} → ${L[40]}`);
+    assert(runs.NGD === 'float64' && runs.GD === 'float32' && runs.KFAC === 'float32', `runs: ${JSON.stringify(runs)}`);
+    const title = await page.locator(`${net} figure[data-net="NGD"] .head`).textContent();
+    const note = await page.locator(`${net} .nn-precision`).textContent();
+    assert(title.includes('dense') && title.includes('float64'), `NGD panel title: ${title}`);
+    assert(note.includes('NGD') && note.includes('float64'), `precision note: ${note}`);
+    return `NGD-Cholesky (float64) ${L[0].toFixed(3)} → ${L[40].toExponential(2)} in 40 iterations, ${(await netJson('step-ms')).NGD.toFixed(2)} ms / step`;
   });
   await check('Tab 4: each optimizer step takes well under a frame (16 ms)', async () => {
-    await page.selectOption('#nn-solver', 'cholesky');
+    const gen = Number(await page.getAttribute(net, 'data-generation'));
+    await page.selectOption('#nn-solver', 'cg');
+    await page.waitForFunction(([sel, g]) => Number(document.querySelector(sel).dataset.generation) > g, [net, gen]);
     await netIters(60);
     const ms = await netJson('step-ms'),
       draw = await netJson('draw-ms');
@@ -431,10 +446,34 @@ try {
       .map(([n, t]) => `${n} ${t.toFixed(2)} ms`)
       .join(', ')} (all four ${sum.toFixed(2)} ms); one boundary redraw ${draw.boundary.toFixed(2)} ms, loss plot ${draw.curves.toFixed(2)} ms`;
   });
+  await check('Tab 4: switching the precision to float64 retrains every run in float64 (the loss decreases), and back', async () => {
+    let gen = Number(await page.getAttribute(net, 'data-generation'));
+    await page.selectOption('#nn-dtype', 'float64');
+    await page.waitForFunction(([sel, g]) => Number(document.querySelector(sel).dataset.generation) > g, [net, gen]);
+    await netIters(60);
+    const dtype = await page.getAttribute(net, 'data-dtype'),
+      runs = await netJson('run-dtypes');
+    assert(dtype === 'float64', `model ${dtype}`);
+    assert(
+      Object.values(runs).every((d) => d === 'float64'),
+      `runs: ${JSON.stringify(runs)}`,
+    );
+    const title = await page.locator(`${net} figure[data-net="GD"] .head`).textContent();
+    assert(title.includes('float64'), `GD panel title: ${title}`);
+    const out = `float64: ${await netDecreased(60, 'moons, float64')}`;
+    const ms = await netJson('step-ms');
+    gen = Number(await page.getAttribute(net, 'data-generation'));
+    await page.selectOption('#nn-dtype', 'float32');
+    await page.waitForFunction(([sel, g]) => Number(document.querySelector(sel).dataset.generation) > g, [net, gen]);
+    assert((await page.getAttribute(net, 'data-dtype')) === 'float32', 'back to float32');
+    return `${out}; ${Object.entries(ms)
+      .map(([n, t]) => `${n} ${t.toFixed(2)} ms`)
+      .join(', ')}`;
+  });
   await page.mouse.move(0, 0);
   await page.screenshot({ path: join(artifacts, 'web-network.png'), fullPage: true });
   if (argv.has('--readme-screenshot')) {
-    // The defaults (two moons, noise 0.15, dense NGD) after 150 iterations.
+    // The defaults (two moons, noise 0.15, float32, NGD with CG) after 150 iterations.
     const gen = Number(await page.getAttribute(net, 'data-generation'));
     await page.$eval('#nn-noise', (el) => {
       el.value = '0.15';

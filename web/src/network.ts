@@ -7,13 +7,19 @@
  * `problem({ model: mlp(…), likelihood: categorical(…) })`, the optimizers' `init / update`, and
  * the decision boundaries are the model's forward pass on a grid (softmax of f).
  *
+ * Precision: the model runs in float32 by default (`mlp({ …, dtype: 'float32' })`), float64 on
+ * request. NGD's default solver is CG, whose Fisher-vector products have a float32 fast path. The
+ * float32 model has no dense-Fisher fast path yet (it would build the D × D Fisher from one J v per
+ * parameter, 4–6× the float64 step at the tab's sizes), so NGD with the dense Cholesky solver runs on
+ * a float64 copy of the model — the tab says so on the NGD panel and in the table.
+ *
  * Drawing: each boundary panel is an Observable Plot frame (axes, labels) over a <canvas> that
  * holds the class-probability heat map (bilinear from a GRID × GRID forward pass), the decision
  * boundary (where the arg-max class changes) and the data points. The loss curves are a Plot
  * redrawn a few times per second.
  */
 import * as Plot from '@observablehq/plot';
-import { categorical, gd, kfac, mlp, ngd, rng, type Activation, type MlpModel, type Optimizer, type OptimizerState, type Problem, problem as makeProblem } from 'natgrad';
+import { categorical, type Dtype, gd, kfac, mlp, ngd, rng, type Activation, type MlpModel, type Optimizer, type OptimizerState, type Problem, problem as makeProblem } from 'natgrad';
 import { colors, plotStyle, pointerToData, scalesOf, type Scales } from './plots.js';
 import { exponent, fmt, formatMs, h, recordTiming, select, slider } from './ui.js';
 
@@ -88,14 +94,26 @@ export interface NetSettings {
   solver: 'cholesky' | 'cg';
   /** KFAC's running average of the factors (both KFACs) */
   ema: number;
+  /** the model's precision (NGD with the dense solver runs in float64 either way, see {@link runDtype}) */
+  dtype: Dtype;
 }
 
 export const NET_DEFAULTS: NetSettings = {
   lr: { GD: 1, NGD: 1, KFAC: 0.3, 'EF-KFAC': 0.3 },
   damping: { NGD: 1e-2, KFAC: 1e-2, 'EF-KFAC': 1e-2 },
-  solver: 'cholesky',
+  solver: 'cg',
   ema: 0.9,
+  dtype: 'float32',
 };
+
+/**
+ * The precision run `name` trains in: the tab's, except NGD with the dense Cholesky solver, which
+ * stays float64 (a float32 model builds the dense Fisher through the generic route, one J v per
+ * parameter: 13–20 ms a step at 16 · 16 and 40–45 ms at 24 · 24 against 3 and 13 ms in float64).
+ */
+export function runDtype(name: NetName, s: Pick<NetSettings, 'solver' | 'dtype'>): Dtype {
+  return name === 'NGD' && s.solver === 'cholesky' ? 'float64' : s.dtype;
+}
 
 /** CG settings of NGD-CG: a CG that does not reach the tolerance fails the run (it is never silent). */
 const CG = { tol: 1e-6, maxIterations: 300 };
@@ -121,6 +139,8 @@ interface Runner {
   losses: number[];
   status: 'running' | 'done' | 'failed' | 'diverged';
   reason?: string;
+  /** the precision of its model and problem */
+  dtype: Dtype;
   /** total compute time of the steps and their count (for the mean step time) */
   ms: number;
   steps: number;
@@ -185,8 +205,9 @@ interface Panel {
 export function mountNetwork(root: HTMLElement): { show(): void } {
   let mounted = false;
   let data: NetData = { X: [], y: [], classes: 2 };
-  let model: MlpModel | undefined;
-  let prob: Problem | undefined;
+  /** the model and problem in each precision in use (float64 only when some run needs it) */
+  let models: Partial<Record<Dtype, MlpModel>> = {};
+  let probs: Partial<Record<Dtype, Problem>> = {};
   let theta0: Float64Array = new Float64Array(0);
   let runners: Runner[] = [];
   let generation = 0;
@@ -264,6 +285,16 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
       ['relu', 'ReLU'],
       ['gelu', 'GELU'],
       ['sigmoid', 'sigmoid'],
+    ],
+    onChange: () => reset(),
+  });
+  const dtypeSel = select<Dtype>({
+    label: 'precision',
+    id: 'nn-dtype',
+    value: NET_DEFAULTS.dtype,
+    options: [
+      ['float32', 'float32'],
+      ['float64', 'float64'],
     ],
     onChange: () => reset(),
   });
@@ -364,6 +395,9 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
       ' with the Kronecker factors of the Fisher and ',
       h('b', {}, 'EF-KFAC'),
       ' with those of the empirical Fisher (factored Tikhonov damping, running average of the factors). ',
+      'The network runs in ',
+      h('b', {}, 'float32'),
+      ' (float64 on request; NGD\u2019s dense Cholesky solve always runs in float64). ',
       'Shading: the network\u2019s class probabilities; dark line: its decision boundary. ',
       h('b', {}, 'Drag'),
       ' a point to move it, ',
@@ -376,7 +410,7 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
       'div',
       { class: 'controls' },
       h('div', { class: 'group' }, h('span', { class: 'name' }, 'Data'), setSel.el, noise.el, nSel.el, seedCtl, resample, brush.el),
-      h('div', { class: 'group' }, h('span', { class: 'name' }, 'Net'), archSel.el, actSel.el, initCtl, archNote),
+      h('div', { class: 'group' }, h('span', { class: 'name' }, 'Net'), archSel.el, actSel.el, dtypeSel.el, initCtl, archNote),
       h('div', { class: 'group gd' }, h('span', { class: 'name' }, 'GD'), lr.GD.el),
       h('div', { class: 'group ngd' }, h('span', { class: 'name' }, 'NGD'), lr.NGD.el, damping.NGD.el, solverSel.el),
       h('div', { class: 'group kfac' }, h('span', { class: 'name' }, 'KFAC'), lr.KFAC.el, damping.KFAC.el),
@@ -406,12 +440,13 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
       damping: { NGD: damping.NGD.value, KFAC: damping.KFAC.value, 'EF-KFAC': damping['EF-KFAC'].value },
       solver: solverSel.value,
       ema: NET_DEFAULTS.ema,
+      dtype: dtypeSel.value,
     };
   }
 
-  function buildProblem(): Problem {
+  function buildProblem(model: MlpModel): Problem {
     const N = data.y.length;
-    return makeProblem({ model: model!, X: { data: Float64Array.from(data.X), rows: N, cols: 2 }, y: Float64Array.from(data.y), likelihood: categorical({ classes: data.classes }) });
+    return makeProblem({ model, X: { data: Float64Array.from(data.X), rows: N, cols: 2 }, y: Float64Array.from(data.y), likelihood: categorical({ classes: data.classes }) });
   }
 
   /** New data from the controls, then restart training. */
@@ -428,15 +463,20 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
   function reset(): void {
     const t = performance.now();
     const hidden = archSel.value.split(',').map(Number);
-    model = mlp({ sizes: [2, ...hidden, data.classes], activation: actSel.value });
-    archNote.textContent = `sizes [2, ${hidden.join(', ')}, ${data.classes}] · D = ${model.dim}`;
-    theta0 = model.init(Math.max(0, Math.floor(Number(initSeed.value) || 0)));
-    prob?.free();
-    prob = buildProblem();
     const s = settings();
+    models = {};
+    for (const name of NET_NAMES) {
+      const dtype = runDtype(name, s);
+      models[dtype] ??= mlp({ sizes: [2, ...hidden, data.classes], activation: actSel.value, dtype });
+    }
+    const model = models[s.dtype]!;
+    archNote.textContent = `sizes [2, ${hidden.join(', ')}, ${data.classes}] · D = ${model.dim}`;
+    theta0 = model.init(Math.max(0, Math.floor(Number(initSeed.value) || 0))); // the same θ₀ in either precision
+    buildProblems();
     runners = NET_NAMES.map((name): Runner => {
-      const opt = makeNetOptimizer(name, prob!, s);
-      const base = { name, opt, ms: 0, steps: 0, accuracy: NaN };
+      const dtype = runDtype(name, s);
+      const opt = makeNetOptimizer(name, probs[dtype]!, s);
+      const base = { name, opt, dtype, ms: 0, steps: 0, accuracy: NaN };
       try {
         const state = opt.init(theta0);
         return { ...base, state, losses: [state.loss], status: 'running' };
@@ -461,23 +501,31 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
     root.dataset.n = String(data.y.length);
     root.dataset.point0 = data.y.length ? `${data.X[0]},${data.X[1]}` : '';
     root.dataset.dim = String(model.dim);
+    root.dataset.dtype = model.dtype;
+    root.dataset.runDtypes = JSON.stringify(Object.fromEntries(runners.map((r) => [r.name, r.dtype])));
     recordTiming('Network: model + problem + optimizers', performance.now() - t);
     mountPanels();
     draw(true);
     resume();
   }
 
+  /** The problems of the current data, one per model (precision) in use. */
+  function buildProblems(): void {
+    for (const p of Object.values(probs)) p.free();
+    probs = {};
+    for (const [dtype, m] of Object.entries(models) as [Dtype, MlpModel][]) probs[dtype] = buildProblem(m);
+  }
+
   /** After a point was moved, added or removed: a new problem, each run re-initialized at its current θ. */
   function applyEdit(): void {
     dataDirty = false;
-    prob?.free();
-    prob = buildProblem();
+    buildProblems();
     const s = settings();
     const k = Math.max(...runners.map((r) => r.losses.length - 1));
     edits.push(k);
     for (const r of runners) {
       if (r.status === 'failed' || r.status === 'diverged') continue;
-      const opt = makeNetOptimizer(r.name, prob, s);
+      const opt = makeNetOptimizer(r.name, probs[r.dtype]!, s);
       const theta = r.state.theta;
       r.opt = opt;
       r.state = opt.init(theta);
@@ -576,7 +624,8 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
   function evaluate(r: Runner): void {
     const K = data.classes,
       rows = GRID * GRID;
-    const trace = model!.forward(r.state.theta, gridX, rows);
+    const model = models[r.dtype]!;
+    const trace = model.forward(r.state.theta, gridX, rows);
     try {
       const probs = r.probs?.length === rows * K ? r.probs : new Float32Array(rows * K);
       softmaxRows(trace.outputs, rows, K, probs);
@@ -589,7 +638,7 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
       r.accuracy = NaN;
       return;
     }
-    const tr = model!.forward(r.state.theta, Float64Array.from(data.X), N);
+    const tr = model.forward(r.state.theta, Float64Array.from(data.X), N);
     try {
       const f = tr.outputs;
       let ok = 0;
@@ -720,8 +769,9 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
         if (r.status !== 'failed' || !r.probs) evaluate(r);
         paint(panels[i]!, r);
         const last = r.losses[r.losses.length - 1];
-        panels[i]!.title.textContent =
-          r.name === 'NGD' ? `NGD · Fisher, ${solverSel.value === 'cg' ? 'CG' : 'dense'}` : r.name === 'KFAC' ? 'KFAC · Fisher factors' : r.name === 'EF-KFAC' ? 'EF-KFAC · EF factors' : 'GD';
+        panels[i]!.title.textContent = `${
+          r.name === 'NGD' ? `NGD · Fisher, ${solverSel.value === 'cg' ? 'CG' : 'dense'}` : r.name === 'KFAC' ? 'KFAC · Fisher factors' : r.name === 'EF-KFAC' ? 'EF-KFAC · EF factors' : 'GD'
+        } · ${r.dtype}`;
         panels[i]!.head.textContent =
           `iteration ${r.losses.length - 1} · loss ${last === undefined ? '—' : fmt(last, 3)} · accuracy ${Number.isFinite(r.accuracy) ? `${Math.round(100 * r.accuracy)} %` : '—'}`;
       }
@@ -739,7 +789,7 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
       root.dataset.accuracy = JSON.stringify(Object.fromEntries(runners.map((r) => [r.name, Number.isFinite(r.accuracy) ? r.accuracy : null])));
       const total = runners.reduce((a, r) => a + (r.steps ? r.ms / r.steps : 0), 0);
       timing.textContent =
-        `Mean compute per step: ${runners.map((r) => `${r.name} ${r.steps ? formatMs(r.ms / r.steps) : '—'}`).join(' · ')} (all four: ${formatMs(total)}; D = ${model?.dim}, N = ${data.y.length}). ` +
+        `Mean compute per step: ${runners.map((r) => `${r.name} ${r.steps ? formatMs(r.ms / r.steps) : '—'}`).join(' · ')} (all four: ${formatMs(total)}; D = ${root.dataset.dim}, N = ${data.y.length}; ${precisionText()}). ` +
         `Last frame: the four steps ${formatMs(lastFrame.steps)}. Redrawing one boundary panel (a ${GRID}² forward pass + the canvas; one panel per frame) ${formatMs(drawMs.boundary)}; the loss plot and table (5 times a second) ${formatMs(drawMs.curves)}.`;
       root.dataset.drawMs = JSON.stringify(drawMs);
     }
@@ -782,6 +832,19 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
     );
   }
 
+  /** What runs in which precision, and why NGD's dense solve does not run in float32. */
+  function precisionText(): string {
+    const dtype = root.dataset.dtype ?? dtypeSel.value;
+    const mixed = runners.filter((r) => r.dtype !== dtype).map((r) => r.name);
+    if (dtype === 'float64') return 'Precision: float64 throughout.';
+    return (
+      'Precision: float32 model (forward, J v, Jᵀ v and the KFAC factors in float32; losses, solves and θ in float64)' +
+      (mixed.length
+        ? `; ${mixed.join(', ')} with the dense Cholesky solver runs on a float64 copy of the model: the float32 model has no dense-Fisher fast path yet (it would build the Fisher from one J v per parameter, several times slower) — pick CG to run NGD in float32.`
+        : '.')
+    );
+  }
+
   function drawTable(): void {
     const row = (r: Runner) =>
       h(
@@ -804,6 +867,7 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
         ...runners.map(row),
       ),
       ...failures.map((r) => h('p', { class: 'note nn-failure' }, `${r.name}: ${r.reason}`)),
+      h('p', { class: 'note nn-precision', style: 'max-width:330px;margin-top:8px' }, precisionText()),
       h(
         'p',
         { class: 'note', style: 'max-width:330px;margin-top:8px' },
