@@ -168,6 +168,33 @@ export interface KernelSpec<A extends readonly string[] = readonly string[], R e
   readonly worker?: boolean;
 }
 
+/** The arguments of dgemm and sgemm (BLAS order, row-major; pointers in bytes, sizes in elements). */
+const GEMM_ARGS = ['transA', 'transB', 'm', 'n', 'k', 'alpha', 'a', 'lda', 'b', 'ldb', 'beta', 'c', 'ldc'] as const;
+
+/**
+ * The split of a GEMM kernel with `bytes`-byte entries and a `rows` × `cols` micro-tile (when
+ * m, n, k > 0 and alpha ≠ 0): rows of C in multiples of `rows`, or columns of C in multiples of
+ * `cols` when C is wide (n > m and n ≥ 2·cols). Why identical: an entry depends on its row of
+ * op(A), its column of op(B) and the k-blocking, which depends on k alone; every share stays on
+ * the packed path.
+ */
+function gemmSplit(name: 'dgemm' | 'sgemm', bytes: number, rows: number, cols: number): CustomSplit<(typeof GEMM_ARGS)[number]> {
+  return {
+    work: ({ m, n, k, alpha }) => (m > 0 && n > 0 && k > 0 && alpha !== 0 ? m * n * k : 0),
+    custom: (call, ctx) => {
+      const { transA, transB, m, n, k, a, lda, b, ldb, c, ldc } = call;
+      const parts = ctx.shares(m * n * k);
+      if (parts < 2) return undefined;
+      if (m >= n || n < 2 * cols) {
+        // Rows i0 … i1 of C and op(A) (A stored m × k: row offset; Aᵀ stored k × m: column offset).
+        return ctx.splitRange(m, parts, rows).map(([i0, i1]): NamedShare => [name, { ...call, m: i1 - i0, a: transA ? a + bytes * i0 : a + bytes * i0 * lda, c: c + bytes * i0 * ldc }]);
+      }
+      // Columns j0 … j1 of C and op(B) (B stored k × n: column offset; Bᵀ stored n × k: row offset).
+      return ctx.splitRange(n, parts, cols).map(([j0, j1]): NamedShare => [name, { ...call, n: j1 - j0, b: transB ? b + bytes * j0 * ldb : b + bytes * j0, c: c + bytes * j0 }]);
+    },
+  };
+}
+
 /**
  * One table entry. The argument names type the split rule: a rule naming an argument the kernel
  * does not have does not compile. Names are the AssemblyScript parameter names: plain
@@ -242,24 +269,7 @@ export const KERNEL_TABLE = {
    * identical: an entry depends on its row of op(A), its column of op(B) and the k-blocking,
    * which depends on k alone; every share stays on the packed path.
    */
-  dgemm: kernel({
-    args: ['transA', 'transB', 'm', 'n', 'k', 'alpha', 'a', 'lda', 'b', 'ldb', 'beta', 'c', 'ldc'],
-    returns: 'void',
-    split: {
-      work: ({ m, n, k, alpha }) => (m > 0 && n > 0 && k > 0 && alpha !== 0 ? m * n * k : 0),
-      custom: (call, ctx) => {
-        const { transA, transB, m, n, k, a, lda, b, ldb, c, ldc } = call;
-        const parts = ctx.shares(m * n * k);
-        if (parts < 2) return undefined;
-        if (m >= n || n < 8) {
-          // Rows i0 … i1 of C and op(A) (A stored m × k: row offset; Aᵀ stored k × m: column offset).
-          return ctx.splitRange(m, parts, 4).map(([i0, i1]): NamedShare => ['dgemm', { ...call, m: i1 - i0, a: transA ? a + 8 * i0 : a + 8 * i0 * lda, c: c + 8 * i0 * ldc }]);
-        }
-        // Columns j0 … j1 of C and op(B) (B stored k × n: column offset; Bᵀ stored n × k: row offset).
-        return ctx.splitRange(n, parts, 4).map(([j0, j1]): NamedShare => ['dgemm', { ...call, n: j1 - j0, b: transB ? b + 8 * j0 * ldb : b + 8 * j0, c: c + 8 * j0 }]);
-      },
-    },
-  }),
+  dgemm: kernel({ args: GEMM_ARGS, returns: 'void', split: gemmSplit('dgemm', 8, 4, 4) }),
 
   // linalg/sgemm.ts
   /**
@@ -270,24 +280,7 @@ export const KERNEL_TABLE = {
    * k-blocking, which depends on k alone (partial tiles run the same lane operations as full
    * ones); every share stays on the packed path.
    */
-  sgemm: kernel({
-    args: ['transA', 'transB', 'm', 'n', 'k', 'alpha', 'a', 'lda', 'b', 'ldb', 'beta', 'c', 'ldc'],
-    returns: 'void',
-    split: {
-      work: ({ m, n, k, alpha }) => (m > 0 && n > 0 && k > 0 && alpha !== 0 ? m * n * k : 0),
-      custom: (call, ctx) => {
-        const { transA, transB, m, n, k, a, lda, b, ldb, c, ldc } = call;
-        const parts = ctx.shares(m * n * k);
-        if (parts < 2) return undefined;
-        if (m >= n || n < 16) {
-          // Rows i0 … i1 of C and op(A) (A stored m × k: row offset; Aᵀ stored k × m: column offset).
-          return ctx.splitRange(m, parts, 4).map(([i0, i1]): NamedShare => ['sgemm', { ...call, m: i1 - i0, a: transA ? a + 4 * i0 : a + 4 * i0 * lda, c: c + 4 * i0 * ldc }]);
-        }
-        // Columns j0 … j1 of C and op(B) (B stored k × n: column offset; Bᵀ stored n × k: row offset).
-        return ctx.splitRange(n, parts, 8).map(([j0, j1]): NamedShare => ['sgemm', { ...call, n: j1 - j0, b: transB ? b + 4 * j0 * ldb : b + 4 * j0, c: c + 4 * j0 }]);
-      },
-    },
-  }),
+  sgemm: kernel({ args: GEMM_ARGS, returns: 'void', split: gemmSplit('sgemm', 4, 4, 8) }),
 
   // linalg/cholesky.ts
   dpotrfLower: kernel({ args: ['n', 'lambda', 'a', 'lda'], returns: 'number' }),
