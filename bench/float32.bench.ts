@@ -69,11 +69,13 @@ const hvp: Op = (p, th, v) => void p.hessianVectorProduct(th, v);
 /** Interleaved float64 / float32 calls (each from a fresh θ) after a warm-up; medians in ms. */
 function time(cases: Record<Dtype, Case>, run: Op, warm: number, reps: number): Record<Dtype, number> {
   const times: Record<Dtype, number[]> = { float64: [], float32: [] };
-  let k = 0;
+  // one counter per dtype: each dtype's calls alternate between its two θ, so no call finds the
+  // problem's kept linearization (or the trace's kept tangents) of the previous one
+  const k: Record<Dtype, number> = { float64: 0, float32: 0 };
   const call = (dt: Dtype) => {
     const c = cases[dt];
     const t0 = performance.now();
-    run(c.p, c.thetas[k++ & 1]!, c.v);
+    run(c.p, c.thetas[k[dt]++ & 1]!, c.v);
     return performance.now() - t0;
   };
   // warm-up: V8 tiers the module up
