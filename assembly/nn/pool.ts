@@ -14,7 +14,15 @@
  *
  * Pointers are byte addresses, sizes are elements, 8-byte alignment suffices (4 for idx);
  * outputs never alias inputs; no allocation, validation or status. Generic bodies over the
- * element type T, exported for f64.
+ * element type T, exported for f64 and, as the `…32` twins (maxPoolForward32, poolGather32,
+ * poolScatter32, maxPoolScatter2232, avgPoolForward32, avgPoolBackward32, same arguments), for
+ * float32 planes (4 bytes per element, 4-byte alignment suffices; idx stays i32). The f64
+ * instances are the f64 code op for op. Max pooling, gathers and scatters only compare, copy and
+ * add one value to +0, so a twin's output is the f64 kernel's on the same (float32) values
+ * exactly (the same first-maximum and NaN rules; the 2 × 2 pool runs four windows per f32x4,
+ * with the scalar loop's comparisons). Average pooling sums each window in f32, in the f64
+ * kernel's order, and multiplies by 1/(kh·kw) rounded to f32: within γ_{kh·kw+2} · Σ|window| /
+ * (kh·kw) of the exact value (backward: each input entry's sum of at most ⌈kh/sh⌉·⌈kw/sw⌉ terms).
  */
 
 /** One candidate of a max-pool window: taken when larger than the best so far, or NaN. */
@@ -27,7 +35,7 @@
  * The 2 × 2, stride-2, unpadded max pool (every window inside the input: 2·oh ≤ h, 2·ow ≤ w):
  * the generic loop's comparisons in its order (top-left, top-right, bottom-left, bottom-right)
  * without its bounds arithmetic; for f64 two neighbouring windows at a time, one per lane
- * (compare masks and bitselects, the indices in i64 lanes).
+ * (compare masks and bitselects, the indices in i64 lanes), for f32 four (indices in i32 lanes).
  */
 // @ts-ignore: decorator
 @inline function maxPool22T<T>(n: i32, c: i32, h: i32, w: i32, oh: i32, ow: i32, x: usize, y: usize, idx: usize): void {
@@ -69,6 +77,33 @@
             store<i32>(ii + (<usize>(q + 1) << 2), <i32>i64x2.extract_lane(bi, 1));
             q += 2;
             j += 4;
+          }
+        } else {
+          // Four windows (ox … ox + 3) per step, one per f32 lane, the indices in i32 lanes.
+          const wsz = <usize>w << 2;
+          for (; ox + 4 <= ow; ox += 4) {
+            const p = xi + (<usize>j << 2);
+            const u0 = v128.load(p), u1 = v128.load(p + 16);
+            const l0 = v128.load(p + wsz), l1 = v128.load(p + wsz + 16);
+            let bv = v128.shuffle<f32>(u0, u1, 0, 2, 4, 6);
+            const b0 = i32x4.add(i32x4.splat(j), i32x4(0, 2, 4, 6));
+            let bi = b0;
+            const v1 = v128.shuffle<f32>(u0, u1, 1, 3, 5, 7);
+            let m = v128.or(f32x4.gt(v1, bv), f32x4.ne(v1, v1));
+            bv = v128.bitselect(v1, bv, m);
+            bi = v128.bitselect(i32x4.add(b0, i32x4.splat(1)), bi, m);
+            const v2 = v128.shuffle<f32>(l0, l1, 0, 2, 4, 6);
+            m = v128.or(f32x4.gt(v2, bv), f32x4.ne(v2, v2));
+            bv = v128.bitselect(v2, bv, m);
+            bi = v128.bitselect(i32x4.add(b0, i32x4.splat(w)), bi, m);
+            const v3 = v128.shuffle<f32>(l0, l1, 1, 3, 5, 7);
+            m = v128.or(f32x4.gt(v3, bv), f32x4.ne(v3, v3));
+            bv = v128.bitselect(v3, bv, m);
+            bi = v128.bitselect(i32x4.add(b0, i32x4.splat(w + 1)), bi, m);
+            v128.store(yi + (<usize>q << 2), bv);
+            v128.store(ii + (<usize>q << 2), bi);
+            q += 4;
+            j += 8;
           }
         }
         for (; ox < ow; ox++) {
@@ -142,18 +177,34 @@ export function maxPoolForward(n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32,
   maxPoolT<f64>(n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow, x, y, idx);
 }
 
+/** {@link maxPoolForward} on float32 x and y (idx i32): the same selections and values. */
+export function maxPoolForward32(n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32, x: usize, y: usize, idx: usize): void {
+  maxPoolT<f32>(n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow, x, y, idx);
+}
+
 /**
  * The gather of a recorded selection: y[r][q] = x[r][idx[r/k][q]] for r < n·k rows (x: rows of
  * inS values, y: rows of outS values; k rows per sample share its idx row). Overwrites y. Max
  * pooling's Jacobian-vector product (k = 1).
  */
 export function poolGather(n: i32, k: i32, inS: i32, outS: i32, idx: usize, x: usize, y: usize): void {
+  poolGatherT<f64>(n, k, inS, outS, idx, x, y);
+}
+
+/** {@link poolGather} on float32 x and y (idx i32). */
+export function poolGather32(n: i32, k: i32, inS: i32, outS: i32, idx: usize, x: usize, y: usize): void {
+  poolGatherT<f32>(n, k, inS, outS, idx, x, y);
+}
+
+// @ts-ignore: decorator
+@inline function poolGatherT<T>(n: i32, k: i32, inS: i32, outS: i32, idx: usize, x: usize, y: usize): void {
+  const sh = alignof<T>();
   for (let i = 0; i < n; i++) {
     const ii = idx + ((<usize>i * <usize>outS) << 2);
     for (let kk = 0; kk < k; kk++) {
       const r = i * k + kk;
-      const xr = x + ((<usize>r * <usize>inS) << 3), yr = y + ((<usize>r * <usize>outS) << 3);
-      for (let q = 0; q < outS; q++) store<f64>(yr + (<usize>q << 3), load<f64>(xr + (<usize>load<i32>(ii + (<usize>q << 2)) << 3)));
+      const xr = x + ((<usize>r * <usize>inS) << sh), yr = y + ((<usize>r * <usize>outS) << sh);
+      for (let q = 0; q < outS; q++) store<T>(yr + (<usize>q << sh), load<T>(xr + (<usize>load<i32>(ii + (<usize>q << 2)) << sh)));
     }
   }
 }
@@ -163,15 +214,29 @@ export function poolGather(n: i32, k: i32, inS: i32, outS: i32, idx: usize, x: u
  * (rows r < n·k; overwrites x). Max pooling's vector-Jacobian product.
  */
 export function poolScatter(n: i32, k: i32, inS: i32, outS: i32, idx: usize, y: usize, x: usize): void {
+  poolScatterT<f64>(n, k, inS, outS, idx, y, x);
+}
+
+/**
+ * {@link poolScatter} on float32 y and x (idx i32): each entry's adds in f32, in the same order
+ * (exactly the f64 kernel's values where windows do not overlap).
+ */
+export function poolScatter32(n: i32, k: i32, inS: i32, outS: i32, idx: usize, y: usize, x: usize): void {
+  poolScatterT<f32>(n, k, inS, outS, idx, y, x);
+}
+
+// @ts-ignore: decorator
+@inline function poolScatterT<T>(n: i32, k: i32, inS: i32, outS: i32, idx: usize, y: usize, x: usize): void {
+  const sh = alignof<T>();
   for (let i = 0; i < n; i++) {
     const ii = idx + ((<usize>i * <usize>outS) << 2);
     for (let kk = 0; kk < k; kk++) {
       const r = i * k + kk;
-      const xr = x + ((<usize>r * <usize>inS) << 3), yr = y + ((<usize>r * <usize>outS) << 3);
-      memory.fill(xr, 0, <usize>inS << 3);
+      const xr = x + ((<usize>r * <usize>inS) << sh), yr = y + ((<usize>r * <usize>outS) << sh);
+      memory.fill(xr, 0, <usize>inS << sh);
       for (let q = 0; q < outS; q++) {
-        const p = xr + (<usize>load<i32>(ii + (<usize>q << 2)) << 3);
-        store<f64>(p, load<f64>(p) + load<f64>(yr + (<usize>q << 3)));
+        const p = xr + (<usize>load<i32>(ii + (<usize>q << 2)) << sh);
+        store<T>(p, load<T>(p) + load<T>(yr + (<usize>q << sh)));
       }
     }
   }
@@ -245,9 +310,19 @@ export function avgPoolForward(rows: i32, c: i32, h: i32, w: i32, kh: i32, kw: i
   avgPoolT<f64>(rows, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow, x, y);
 }
 
+/** {@link avgPoolForward} on float32: window sums in f32, times 1/(kh·kw) rounded to f32. */
+export function avgPoolForward32(rows: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32, x: usize, y: usize): void {
+  avgPoolT<f32>(rows, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow, x, y);
+}
+
 /** The adjoint of {@link avgPoolForward}: x (rows × c·h·w, overwritten) from y (rows × c·oh·ow). */
 export function avgPoolBackward(rows: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32, y: usize, x: usize): void {
   avgPoolBackT<f64>(rows, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow, y, x);
+}
+
+/** {@link avgPoolBackward} on float32 (f32 products and adds, in the f64 kernel's order). */
+export function avgPoolBackward32(rows: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32, y: usize, x: usize): void {
+  avgPoolBackT<f32>(rows, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow, y, x);
 }
 
 /**
@@ -258,28 +333,62 @@ export function avgPoolBackward(rows: i32, c: i32, h: i32, w: i32, kh: i32, kw: 
  * read-modify-write scatter. Rows r < n·k, k per sample; overwrites x.
  */
 export function maxPoolScatter22(n: i32, k: i32, c: i32, h: i32, w: i32, oh: i32, ow: i32, idx: usize, y: usize, x: usize): void {
+  maxPoolScatter22T<f64>(n, k, c, h, w, oh, ow, idx, y, x);
+}
+
+/**
+ * {@link maxPoolScatter22} on float32 y and x (idx i32): each window row as one 8-byte store of
+ * two f32 lanes (0 + y in the selected lane, +0 elsewhere).
+ */
+export function maxPoolScatter2232(n: i32, k: i32, c: i32, h: i32, w: i32, oh: i32, ow: i32, idx: usize, y: usize, x: usize): void {
+  maxPoolScatter22T<f32>(n, k, c, h, w, oh, ow, idx, y, x);
+}
+
+// @ts-ignore: decorator
+@inline function maxPoolScatter22T<T>(n: i32, k: i32, c: i32, h: i32, w: i32, oh: i32, ow: i32, idx: usize, y: usize, x: usize): void {
+  const sh = alignof<T>();
   const inS = c * h * w, outS = c * oh * ow;
   const edges = h != 2 * oh || w != 2 * ow;
   for (let i = 0; i < n; i++) {
     const ii = idx + ((<usize>i * <usize>outS) << 2);
     for (let kk = 0; kk < k; kk++) {
       const r = i * k + kk;
-      const xr = x + ((<usize>r * <usize>inS) << 3), yr = y + ((<usize>r * <usize>outS) << 3);
-      if (edges) memory.fill(xr, 0, <usize>inS << 3);
+      const xr = x + ((<usize>r * <usize>inS) << sh), yr = y + ((<usize>r * <usize>outS) << sh);
+      if (edges) memory.fill(xr, 0, <usize>inS << sh);
       let q = 0;
-      const top = i64x2(0, 1), bottom = i64x2(<i64>w, <i64>(w + 1));
-      for (let ci = 0; ci < c; ci++) {
-        for (let oy = 0; oy < oh; oy++) {
-          let j = ci * h * w + 2 * oy * w;
-          for (let ox = 0; ox < ow; ox++) {
-            // Each window row as one two-lane store: 0 + y in the selected lane, +0 elsewhere.
-            const sel = i64x2.splat(<i64>(load<i32>(ii + (<usize>q << 2)) - j));
-            const g = f64x2.splat(0.0 + load<f64>(yr + (<usize>q << 3)));
-            const p = xr + (<usize>j << 3);
-            v128.store(p, v128.and(g, i64x2.eq(sel, top)));
-            v128.store(p + (<usize>w << 3), v128.and(g, i64x2.eq(sel, bottom)));
-            q++;
-            j += 2;
+      if (sizeof<T>() == 8) {
+        const top = i64x2(0, 1), bottom = i64x2(<i64>w, <i64>(w + 1));
+        for (let ci = 0; ci < c; ci++) {
+          for (let oy = 0; oy < oh; oy++) {
+            let j = ci * h * w + 2 * oy * w;
+            for (let ox = 0; ox < ow; ox++) {
+              // Each window row as one two-lane store: 0 + y in the selected lane, +0 elsewhere.
+              const sel = i64x2.splat(<i64>(load<i32>(ii + (<usize>q << 2)) - j));
+              const g = f64x2.splat(0.0 + load<f64>(yr + (<usize>q << 3)));
+              const p = xr + (<usize>j << 3);
+              v128.store(p, v128.and(g, i64x2.eq(sel, top)));
+              v128.store(p + (<usize>w << 3), v128.and(g, i64x2.eq(sel, bottom)));
+              q++;
+              j += 2;
+            }
+          }
+        }
+      } else {
+        // Lanes 0, 1: the window's top row; lanes 2, 3: its bottom row.
+        const offs = i32x4(0, 1, w, w + 1);
+        for (let ci = 0; ci < c; ci++) {
+          for (let oy = 0; oy < oh; oy++) {
+            let j = ci * h * w + 2 * oy * w;
+            for (let ox = 0; ox < ow; ox++) {
+              const sel = i32x4.splat(load<i32>(ii + (<usize>q << 2)) - j);
+              const g = f32x4.splat(<f32>0 + load<f32>(yr + (<usize>q << 2)));
+              const v = v128.and(g, i32x4.eq(sel, offs));
+              const p = xr + (<usize>j << 2);
+              v128.store64_lane(p, v, 0);
+              v128.store64_lane(p + (<usize>w << 2), v, 1);
+              q++;
+              j += 2;
+            }
           }
         }
       }
