@@ -7,6 +7,7 @@
  * - 8-byte alignment suffices; `v128.load` tolerates unaligned addresses.
  * - SIMD processes two lanes at a time with a scalar tail for odd lengths.
  * - No kernel allocates, validates or traps; inputs are validated by the TS layer.
+ * - `dzero32` is `dzero`'s float32 twin (4-byte entries, 4-byte alignment; one generic body).
  */
 import { ld, st } from '../util/simd';
 import { axpy, dot, scal } from '../util/vec';
@@ -84,5 +85,16 @@ export function dsymMirrorLower(n: i32, a: usize, lda: i32): void {
 
 /** A[i][j] = 0 for i < m, j < n (row-major, lda ≥ n). */
 export function dzero(m: i32, n: i32, a: usize, lda: i32): void {
-  for (let i = 0; i < m; i++) memory.fill(a + (<usize>i * <usize>lda << 3), 0, <usize>n << 3);
+  dzeroT<f64>(m, n, a, lda);
+}
+
+/** `dzero` on float32 (4 bytes per element, 4-byte alignment; +0.0f bit patterns). */
+export function dzero32(m: i32, n: i32, a: usize, lda: i32): void {
+  dzeroT<f32>(m, n, a, lda);
+}
+
+// @ts-ignore: decorator
+@inline function dzeroT<T>(m: i32, n: i32, a: usize, lda: i32): void {
+  const sh = alignof<T>();
+  for (let i = 0; i < m; i++) memory.fill(a + (<usize>i * <usize>lda << sh), 0, <usize>n << sh);
 }

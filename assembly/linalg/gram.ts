@@ -40,8 +40,28 @@
  * - Threads split the work by output column panels (`dsyrkLowerRange`): every entry of C is
  *   computed by exactly the same sequence of operations whatever the split, so results are
  *   bitwise identical for any thread count.
+ *
+ * Float32 twins (`dsyrkLower32`, `dsyrkLowerRange32`): the same arguments on float32 X and C (4
+ * bytes per element, 4-byte alignment; sizes, ldx, ldc, jb, je in elements), C accumulated into
+ * (lower triangle only, as the f64 kernel). Unit weights only: w and incw are ignored (w ≠ 0 is
+ * not supported; callers pass 0). One generic body with the f64 kernel (whose instance is the
+ * f64 code op for op), same workspace (`PACK`, 131072 floats) and blocking rules:
+ * - Micro-kernel: a 4 × 8 block of C in 8 f32x4 accumulators (per sample 2 vector loads of the
+ *   column panel, 4 load-and-splats of the row panel, 8 `fmadd4`), as sgemm's 4 × 8 tile;
+ *   column panels are 8 wide from jb on (32 bytes per sample, as the f64 4-wide panel), row
+ *   panels 4 wide; a panel may reach past je (je a multiple of 4 only), so stores are masked at
+ *   je as well as at the diagonal and d.
+ * - k-blocks of ≤ 512 samples, equal sizes, kc = min(512, 131072 / (d4 + 8)) (row blocks of
+ *   2040 rows of C with kc = 64 when that falls below 64): an entry's value is C0 plus, per
+ *   k-block in order, the f32 sum of its products in sample order (one lane; two roundings per
+ *   term, or one where the relaxed binary fuses), so |Ĉ − C| ≤ γ_{n+B+1} (Σ_k |x_ki x_kj| + |C0|)
+ *   with B the number of k-blocks and u = 2⁻²⁴; the same for any split into column ranges.
+ * - Does not call sgemm (a syrk through sgemm per panel would compute the diagonal blocks whole
+ *   and needs staging for them; it also takes about twice as long: the full sgemm XᵀX on
+ *   4096 × 256 is ~14 ms against ~7 ms here). Measured, one thread, n = 4096, d = 256:
+ *   dsyrkLower32 / dsyrkLower ≈ 0.45–0.50 (simd), 0.45–0.55 (relaxed; ~7 ms against ~13 ms).
  */
-import { fmadd, ld, st, ld2 } from '../util/simd';
+import { fmadd, fmadd4, ld, st, ld2, lanes, ldT, stT, vsplatT } from '../util/simd';
 
 // @ts-ignore: decorator
 @inline function weight(w: usize, incw: i32, k: i32): f64 {
@@ -99,20 +119,52 @@ export function dsyrkLower(n: i32, d: i32, x: usize, ldx: i32, w: usize, incw: i
  * Packs only the row panels i0 ≥ jb that the range reaches.
  */
 export function dsyrkLowerRange(n: i32, d: i32, x: usize, ldx: i32, w: usize, incw: i32, c: usize, ldc: i32, jb: i32, je: i32): void {
+  dsyrkLowerRangeT<f64>(n, d, x, ldx, w, incw, c, ldc, jb, je);
+}
+
+/**
+ * `dsyrkLower` on float32: C[i][j] += Σ_{k<n} X[k][i] X[k][j] for 0 ≤ j ≤ i < d, X and C float32
+ * (4 bytes per element, 4-byte alignment), f32 products and sums (see the module header).
+ * Unit weights only: w and incw are ignored (w ≠ 0 is not supported; callers pass 0).
+ */
+export function dsyrkLower32(n: i32, d: i32, x: usize, ldx: i32, w: usize, incw: i32, c: usize, ldc: i32): void {
+  dsyrkLowerRange32(n, d, x, ldx, w, incw, c, ldc, 0, d);
+}
+
+/**
+ * `dsyrkLowerRange` on float32 (`dsyrkLower32` restricted to the column range [jb, je); jb a
+ * multiple of 4, je a multiple of 4 or d): entries computed exactly as by the full call, so any
+ * split into ranges is bitwise identical to it. Unit weights only (w, incw ignored; pass 0).
+ */
+export function dsyrkLowerRange32(n: i32, d: i32, x: usize, ldx: i32, w: usize, incw: i32, c: usize, ldc: i32, jb: i32, je: i32): void {
+  dsyrkLowerRangeT<f32>(n, d, x, ldx, w, incw, c, ldc, jb, je);
+}
+
+/**
+ * The dense kernel on T = f64 (4 × 4 tile of f64x2 pairs, weights honoured) or T = f32 (4 × 8
+ * tile of f32x4 pairs, unit weights): column panels of NR = 2·lanes<T>() columns (4 or 8) from
+ * jb on, row panels of 4. An f32 panel may reach past je (je a multiple of 4 only): its stores
+ * are masked at je as well.
+ */
+// @ts-ignore: decorator
+@inline function dsyrkLowerRangeT<T>(n: i32, d: i32, x: usize, ldx: i32, w: usize, incw: i32, c: usize, ldc: i32, jb: i32, je: i32): void {
   if (n <= 0 || d <= 0 || jb >= je) return;
-  const rowBytes = <usize>ldx << 3;
+  const sh = alignof<T>();
+  const nr = 2 * lanes<T>();
+  const elems = sizeof<T>() == 8 ? PACK_DOUBLES : PACK_DOUBLES << 1; // workspace size in T elements
+  const rowBytes = <usize>ldx << sh;
   const d4 = (d + 3) & ~3;
-  // k-block: the packed row side (mc × kc) and one weighted panel (4 × kc) fill the workspace.
-  let kc = min(KC_MAX, PACK_DOUBLES / (d4 + 4));
+  // k-block: the packed row side (mc × kc) and one column panel (nr × kc) fill the workspace.
+  let kc = min(KC_MAX, elems / (d4 + nr));
   let mc = d4;
   if (kc < KC_MIN) {
     kc = KC_MIN;
-    mc = (PACK_DOUBLES / KC_MIN - 4) & ~3;
+    mc = (elems / KC_MIN - nr) & ~3;
   }
   // Equal k-blocks (569 samples: 285 + 284, not 512 + 57).
   const blocks = (n + kc - 1) / kc;
   kc = (n + blocks - 1) / blocks;
-  const bpack = PACK + (<usize>mc * <usize>kc << 3);
+  const bpack = PACK + (<usize>mc * <usize>kc << sh);
   for (let k0 = 0; k0 < n; k0 += kc) {
     const kb = min(kc, n - k0);
     const xk = x + <usize>k0 * rowBytes;
@@ -120,32 +172,46 @@ export function dsyrkLowerRange(n: i32, d: i32, x: usize, ldx: i32, w: usize, in
       const ib1 = min(ib0 + mc, d);
       if (ib1 <= jb) continue; // rows above the range's first column
       for (let i0 = max(ib0, jb); i0 < ib1; i0 += 4) {
-        packRows(kb, d, i0, xk, rowBytes, PACK + (<usize>(i0 - ib0) * <usize>kb << 3));
+        packRowsT<T>(kb, d, i0, xk, rowBytes, PACK + (<usize>(i0 - ib0) * <usize>kb << sh));
       }
       const jend = min(ib1, je);
-      for (let j0 = jb; j0 < jend; j0 += 4) {
-        packWeighted(kb, k0, d, j0, xk, rowBytes, w, incw, bpack);
+      for (let j0 = jb; j0 < jend; j0 += nr) {
+        packWeightedT<T>(kb, k0, d, j0, xk, rowBytes, w, incw, bpack);
         // Row panels of this block that reach column j0 (the first one holds row j0 when j0 ≥ ib0).
         for (let i0 = max(ib0, j0); i0 < ib1; i0 += 4) {
-          let ap = PACK + (<usize>(i0 - ib0) * <usize>kb << 3);
+          let ap = PACK + (<usize>(i0 - ib0) * <usize>kb << sh);
           let bp = bpack;
-          let c00 = f64x2.splat(0), c01 = f64x2.splat(0), c10 = f64x2.splat(0), c11 = f64x2.splat(0);
-          let c20 = f64x2.splat(0), c21 = f64x2.splat(0), c30 = f64x2.splat(0), c31 = f64x2.splat(0);
-          for (let k = 0; k < kb; k++, ap += 32, bp += 32) {
-            const b0 = v128.load(bp), b1 = v128.load(bp, 16);
-            let a = v128.load64_splat(ap);
-            c00 = fmadd(a, b0, c00); c01 = fmadd(a, b1, c01);
-            a = v128.load64_splat(ap, 8);
-            c10 = fmadd(a, b0, c10); c11 = fmadd(a, b1, c11);
-            a = v128.load64_splat(ap, 16);
-            c20 = fmadd(a, b0, c20); c21 = fmadd(a, b1, c21);
-            a = v128.load64_splat(ap, 24);
-            c30 = fmadd(a, b0, c30); c31 = fmadd(a, b1, c31);
+          let c00 = vsplatT<T>(0), c01 = vsplatT<T>(0), c10 = vsplatT<T>(0), c11 = vsplatT<T>(0);
+          let c20 = vsplatT<T>(0), c21 = vsplatT<T>(0), c30 = vsplatT<T>(0), c31 = vsplatT<T>(0);
+          if (sizeof<T>() == 8) {
+            for (let k = 0; k < kb; k++, ap += 32, bp += 32) {
+              const b0 = v128.load(bp), b1 = v128.load(bp, 16);
+              let a = v128.load64_splat(ap);
+              c00 = fmadd(a, b0, c00); c01 = fmadd(a, b1, c01);
+              a = v128.load64_splat(ap, 8);
+              c10 = fmadd(a, b0, c10); c11 = fmadd(a, b1, c11);
+              a = v128.load64_splat(ap, 16);
+              c20 = fmadd(a, b0, c20); c21 = fmadd(a, b1, c21);
+              a = v128.load64_splat(ap, 24);
+              c30 = fmadd(a, b0, c30); c31 = fmadd(a, b1, c31);
+            }
+          } else {
+            for (let k = 0; k < kb; k++, ap += 16, bp += 32) {
+              const b0 = v128.load(bp), b1 = v128.load(bp, 16);
+              let a = v128.load32_splat(ap);
+              c00 = fmadd4(a, b0, c00); c01 = fmadd4(a, b1, c01);
+              a = v128.load32_splat(ap, 4);
+              c10 = fmadd4(a, b0, c10); c11 = fmadd4(a, b1, c11);
+              a = v128.load32_splat(ap, 8);
+              c20 = fmadd4(a, b0, c20); c21 = fmadd4(a, b1, c21);
+              a = v128.load32_splat(ap, 12);
+              c30 = fmadd4(a, b0, c30); c31 = fmadd4(a, b1, c31);
+            }
           }
-          addTileRow(c, ldc, d, i0, j0, c00, c01);
-          if (i0 + 1 < d) addTileRow(c, ldc, d, i0 + 1, j0, c10, c11);
-          if (i0 + 2 < d) addTileRow(c, ldc, d, i0 + 2, j0, c20, c21);
-          if (i0 + 3 < d) addTileRow(c, ldc, d, i0 + 3, j0, c30, c31);
+          addTileRowT<T>(c, ldc, d, je, i0, j0, c00, c01);
+          if (i0 + 1 < d) addTileRowT<T>(c, ldc, d, je, i0 + 1, j0, c10, c11);
+          if (i0 + 2 < d) addTileRowT<T>(c, ldc, d, je, i0 + 2, j0, c20, c21);
+          if (i0 + 3 < d) addTileRowT<T>(c, ldc, d, je, i0 + 3, j0, c30, c31);
         }
       }
     }
@@ -153,68 +219,110 @@ export function dsyrkLowerRange(n: i32, d: i32, x: usize, ldx: i32, w: usize, in
 }
 
 /**
- * Pack X[k][i0 … i0+3] for k < kc (x = first row of the block) into a kc × 4 panel at dst;
+ * Pack X[k][i0 … i0+3] for k < kc (x = first row of the block) into a kc × 4 panel of T at dst;
  * columns ≥ d are written as zeros and never read.
  */
 // @ts-ignore: decorator
-@inline function packRows(kc: i32, d: i32, i0: i32, x: usize, rowBytes: usize, dst: usize): void {
-  let row = x + (<usize>i0 << 3);
+@inline function packRowsT<T>(kc: i32, d: i32, i0: i32, x: usize, rowBytes: usize, dst: usize): void {
+  let row = x + (<usize>i0 << alignof<T>());
   const valid = d - i0;
   if (valid >= 4) {
-    for (let k = 0; k < kc; k++, row += rowBytes, dst += 32) {
-      v128.store(dst, v128.load(row));
-      v128.store(dst, v128.load(row, 16), 16);
-    }
-  } else {
-    for (let k = 0; k < kc; k++, row += rowBytes, dst += 32) {
-      for (let t = 0; t < 4; t++) st(dst, t, t < valid ? ld(row, t) : 0.0);
-    }
-  }
-}
-
-/**
- * Pack w_{k0+k}·X[k][j0 … j0+3] for k < kc into a kc × 4 panel at dst (zeros for columns ≥ d;
- * unit weights when w = 0).
- */
-// @ts-ignore: decorator
-@inline function packWeighted(kc: i32, k0: i32, d: i32, j0: i32, x: usize, rowBytes: usize, w: usize, incw: i32, dst: usize): void {
-  let row = x + (<usize>j0 << 3);
-  const valid = d - j0;
-  if (valid >= 4) {
-    if (w == 0) {
+    if (sizeof<T>() == 8) {
       for (let k = 0; k < kc; k++, row += rowBytes, dst += 32) {
         v128.store(dst, v128.load(row));
         v128.store(dst, v128.load(row, 16), 16);
       }
     } else {
-      let wp = w + (<usize>k0 * <usize>incw << 3);
-      const wstep = <usize>incw << 3;
-      for (let k = 0; k < kc; k++, row += rowBytes, dst += 32, wp += wstep) {
-        const wk = v128.load64_splat(wp);
-        v128.store(dst, f64x2.mul(v128.load(row), wk));
-        v128.store(dst, f64x2.mul(v128.load(row, 16), wk), 16);
-      }
+      for (let k = 0; k < kc; k++, row += rowBytes, dst += 16) v128.store(dst, v128.load(row));
     }
   } else {
-    for (let k = 0; k < kc; k++, row += rowBytes, dst += 32) {
-      const wk = weight(w, incw, k0 + k);
-      for (let t = 0; t < 4; t++) st(dst, t, t < valid ? ld(row, t) * wk : 0.0);
+    for (let k = 0; k < kc; k++, row += rowBytes, dst += sizeof<T>() * 4) {
+      for (let t = 0; t < 4; t++) stT<T>(dst, t, t < valid ? ldT<T>(row, t) : <T>0);
     }
   }
 }
 
-/** C[i][j0 + t] += lane t of (v0, v1) for the t < 4 with j0 + t ≤ i and j0 + t < d (i < d). */
+/**
+ * Pack w_{k0+k}·X[k][j0 … j0+NR−1] for k < kc into a kc × NR panel at dst (NR = 4 for f64, 8 for
+ * f32; 32 bytes per k either way; zeros for columns ≥ d). f64: unit weights when w = 0; f32:
+ * always unit weights (w, incw ignored).
+ */
 // @ts-ignore: decorator
-@inline function addTileRow(c: usize, ldc: i32, d: i32, i: i32, j0: i32, v0: v128, v1: v128): void {
-  const p = c + ((<usize>i * <usize>ldc + <usize>j0) << 3);
-  const count = min(i + 1, d) - j0;
-  if (count >= 4) {
-    v128.store(p, f64x2.add(v128.load(p), v0));
-    v128.store(p, f64x2.add(v128.load(p, 16), v1), 16);
+@inline function packWeightedT<T>(kc: i32, k0: i32, d: i32, j0: i32, x: usize, rowBytes: usize, w: usize, incw: i32, dst: usize): void {
+  let row = x + (<usize>j0 << alignof<T>());
+  const valid = d - j0;
+  if (sizeof<T>() == 8) {
+    if (valid >= 4) {
+      if (w == 0) {
+        for (let k = 0; k < kc; k++, row += rowBytes, dst += 32) {
+          v128.store(dst, v128.load(row));
+          v128.store(dst, v128.load(row, 16), 16);
+        }
+      } else {
+        let wp = w + (<usize>k0 * <usize>incw << 3);
+        const wstep = <usize>incw << 3;
+        for (let k = 0; k < kc; k++, row += rowBytes, dst += 32, wp += wstep) {
+          const wk = v128.load64_splat(wp);
+          v128.store(dst, f64x2.mul(v128.load(row), wk));
+          v128.store(dst, f64x2.mul(v128.load(row, 16), wk), 16);
+        }
+      }
+    } else {
+      for (let k = 0; k < kc; k++, row += rowBytes, dst += 32) {
+        const wk = weight(w, incw, k0 + k);
+        for (let t = 0; t < 4; t++) st(dst, t, t < valid ? ld(row, t) * wk : 0.0);
+      }
+    }
   } else {
-    if (count > 0) store<f64>(p, load<f64>(p) + f64x2.extract_lane(v0, 0));
-    if (count > 1) store<f64>(p, load<f64>(p, 8) + f64x2.extract_lane(v0, 1), 8);
-    if (count > 2) store<f64>(p, load<f64>(p, 16) + f64x2.extract_lane(v1, 0), 16);
+    if (valid >= 8) {
+      for (let k = 0; k < kc; k++, row += rowBytes, dst += 32) {
+        v128.store(dst, v128.load(row));
+        v128.store(dst, v128.load(row, 16), 16);
+      }
+    } else {
+      for (let k = 0; k < kc; k++, row += rowBytes, dst += 32) {
+        for (let t = 0; t < 8; t++) store<f32>(dst + (<usize>t << 2), t < valid ? load<f32>(row + (<usize>t << 2)) : 0);
+      }
+    }
+  }
+}
+
+/**
+ * C[i][j0 + t] += lane t of (v0, v1) for the t < NR (4 for f64, 8 for f32) with j0 + t ≤ i and
+ * j0 + t < d (i < d); for f32 also j0 + t < je (an f64 panel never crosses je).
+ */
+// @ts-ignore: decorator
+@inline function addTileRowT<T>(c: usize, ldc: i32, d: i32, je: i32, i: i32, j0: i32, v0: v128, v1: v128): void {
+  if (sizeof<T>() == 8) {
+    const p = c + ((<usize>i * <usize>ldc + <usize>j0) << 3);
+    const count = min(i + 1, d) - j0;
+    if (count >= 4) {
+      v128.store(p, f64x2.add(v128.load(p), v0));
+      v128.store(p, f64x2.add(v128.load(p, 16), v1), 16);
+    } else {
+      if (count > 0) store<f64>(p, load<f64>(p) + f64x2.extract_lane(v0, 0));
+      if (count > 1) store<f64>(p, load<f64>(p, 8) + f64x2.extract_lane(v0, 1), 8);
+      if (count > 2) store<f64>(p, load<f64>(p, 16) + f64x2.extract_lane(v1, 0), 16);
+    }
+  } else {
+    let p = c + ((<usize>i * <usize>ldc + <usize>j0) << 2);
+    let count = min(min(i + 1, d), je) - j0;
+    if (count >= 8) {
+      v128.store(p, f32x4.add(v128.load(p), v0));
+      v128.store(p, f32x4.add(v128.load(p, 16), v1), 16);
+    } else {
+      let v = v0;
+      if (count >= 4) {
+        v128.store(p, f32x4.add(v128.load(p), v0));
+        v = v1;
+        p += 16;
+        count -= 4;
+      }
+      if (count > 0) store<f32>(p, load<f32>(p) + f32x4.extract_lane(v, 0));
+      if (count > 1) store<f32>(p, load<f32>(p, 4) + f32x4.extract_lane(v, 1), 4);
+      if (count > 2) store<f32>(p, load<f32>(p, 8) + f32x4.extract_lane(v, 2), 8);
+      if (count > 3) store<f32>(p, load<f32>(p, 12) + f32x4.extract_lane(v, 3), 12);
+    }
   }
 }
 

@@ -96,6 +96,30 @@ export function dsyrkDiag(n: i32, d: i32, x: usize, ldx: i32, w: usize, incw: i3
   }
 }
 
+/**
+ * `dsyrkDiag` on float32 (the twin for float32 networks' exact diagonals): x (n rows of d, row
+ * stride ldx) and out are float32, 4 bytes per element, 4-byte alignment suffices; out[j] +=
+ * Σ_i x_ij² accumulated in float32, rows in order, four columns per f32x4 (multiply, then add:
+ * no fused multiply-add, so both binaries give the same bits), scalar tail. Unweighted only: the
+ * float32 callers pass w = 0 (w and incw are not read).
+ */
+export function dsyrkDiag32(n: i32, d: i32, x: usize, ldx: i32, w: usize, incw: i32, out: usize): void {
+  for (let i = 0; i < n; i++) {
+    const xi = x + (<usize>i * <usize>ldx << 2);
+    let j = 0;
+    for (; j + 4 <= d; j += 4) {
+      const v = v128.load(xi + (<usize>j << 2));
+      const o = out + (<usize>j << 2);
+      v128.store(o, f32x4.add(f32x4.mul(v, v), v128.load(o)));
+    }
+    for (; j < d; j++) {
+      const v = load<f32>(xi + (<usize>j << 2));
+      const o = out + (<usize>j << 2);
+      store<f32>(o, v * v + load<f32>(o));
+    }
+  }
+}
+
 /** CSR version of {@link dsyrkDiag}. */
 export function dsyrkDiagCsr(n: i32, indptr: usize, indices: usize, values: usize, w: usize, incw: i32, out: usize): void {
   for (let i = 0; i < n; i++) {

@@ -11,9 +11,11 @@
  *   relaxed binary (see util/simd.ts).
  * - "Sample-major stacks": an (n·k) × c matrix whose row i·k + kk belongs to sample i.
  *   "Column blocks": kc blocks of n rows each (block j = column j of a batch of directions).
- * - The `…32` twins (denseBroadcastRows32, denseColSums32, denseMul32, denseFmaPeriodic32) take
- *   float32 planes (4 bytes per element, 4-byte alignment) and run four f32 lanes at a time; both
- *   twins instantiate one generic body (`…T<T>`), whose f64 instance is the f64 code op for op.
+ * - The `…32` twins (denseBroadcastRows32, denseMul32, denseFmaPeriodic32,
+ *   denseMulRep32, denseSquare32, denseAugment32, denseOuterRows32) take float32 planes (4 bytes
+ *   per element, 4-byte alignment) and run four f32 lanes at a time (scalar tails for lengths not
+ *   a multiple of 4); both twins instantiate one generic body (`…T<T>`), whose f64 instance is
+ *   the f64 code op for op.
  * - Outputs may alias an input only where a function says so.
  * - The column-loop functions (`mlpTangent*`) call `dgemm` (linalg/gemm.ts) once or twice per
  *   column: no allocation, no validation.
@@ -40,14 +42,6 @@ export function denseBroadcastRows32(n: i32, o: i32, b: usize, c: usize): void {
 /** out[j] = alpha · Σ_{r<n} x[r·ldx + j] for j < o (overwrites out). */
 export function denseColSums(n: i32, o: i32, x: usize, ldx: i32, alpha: f64, out: usize): void {
   denseColSumsT<f64>(n, o, x, ldx, alpha, out);
-}
-
-/**
- * `denseColSums` on float32 (4 bytes per element): each column summed in f32, rows in order
- * (four columns per f32x4), then scaled by alpha rounded to f32.
- */
-export function denseColSums32(n: i32, o: i32, x: usize, ldx: i32, alpha: f64, out: usize): void {
-  denseColSumsT<f32>(n, o, x, ldx, alpha, out);
 }
 
 // @ts-ignore: decorator
@@ -92,14 +86,25 @@ export function denseMul32(blocks: i32, len: i32, d: usize, x: usize, out: usize
  * (n samples, k rows each, c columns; d is n × c). out may equal x.
  */
 export function denseMulRep(n: i32, k: i32, c: i32, d: usize, x: usize, out: usize): void {
+  denseMulRepT<f64>(n, k, c, d, x, out);
+}
+
+/** `denseMulRep` on float32 (4 bytes per element; four lanes at a time, scalar tail). */
+export function denseMulRep32(n: i32, k: i32, c: i32, d: usize, x: usize, out: usize): void {
+  denseMulRepT<f32>(n, k, c, d, x, out);
+}
+
+// @ts-ignore: decorator
+@inline function denseMulRepT<T>(n: i32, k: i32, c: i32, d: usize, x: usize, out: usize): void {
+  const w = lanes<T>(), sh = alignof<T>();
   for (let i = 0; i < n; i++) {
-    const di = d + (<usize>i * <usize>c << 3);
+    const di = d + (<usize>i * <usize>c << sh);
     for (let kk = 0; kk < k; kk++) {
-      const off = (<usize>(i * k + kk) * <usize>c) << 3;
+      const off = (<usize>(i * k + kk) * <usize>c) << sh;
       const xr = x + off, orow = out + off;
       let t = 0;
-      for (; t + 2 <= c; t += 2) st2(orow, t, f64x2.mul(ld2(di, t), ld2(xr, t)));
-      if (t < c) st(orow, t, ld(di, t) * ld(xr, t));
+      for (; t + w <= c; t += w) vstT<T>(orow, t, vmulT<T>(vldT<T>(di, t), vldT<T>(xr, t)));
+      for (; t < c; t++) stT<T>(orow, t, ldT<T>(di, t) * ldT<T>(xr, t));
     }
   }
 }
@@ -130,24 +135,46 @@ export function denseFmaPeriodic32(blocks: i32, len: i32, d: usize, x: usize, q:
 
 /** out[t] = x[t]² for t < n (out may equal x). */
 export function denseSquare(n: i32, x: usize, out: usize): void {
+  denseSquareT<f64>(n, x, out);
+}
+
+/** `denseSquare` on float32 (4 bytes per element; four lanes at a time, scalar tail). */
+export function denseSquare32(n: i32, x: usize, out: usize): void {
+  denseSquareT<f32>(n, x, out);
+}
+
+// @ts-ignore: decorator
+@inline function denseSquareT<T>(n: i32, x: usize, out: usize): void {
+  const w = lanes<T>();
   let t = 0;
-  for (; t + 2 <= n; t += 2) {
-    const v = ld2(x, t);
-    st2(out, t, f64x2.mul(v, v));
+  for (; t + w <= n; t += w) {
+    const v = vldT<T>(x, t);
+    vstT<T>(out, t, vmulT<T>(v, v));
   }
-  if (t < n) {
-    const v = ld(x, t);
-    st(out, t, v * v);
+  for (; t < n; t++) {
+    const v = ldT<T>(x, t);
+    stT<T>(out, t, v * v);
   }
 }
 
 /** out[r] = [a[r·lda … r·lda + m − 1], 1] for r < n (out is n × (m + 1), contiguous). */
 export function denseAugment(n: i32, m: i32, a: usize, lda: i32, out: usize): void {
+  denseAugmentT<f64>(n, m, a, lda, out);
+}
+
+/** `denseAugment` on float32 (4 bytes per element). */
+export function denseAugment32(n: i32, m: i32, a: usize, lda: i32, out: usize): void {
+  denseAugmentT<f32>(n, m, a, lda, out);
+}
+
+// @ts-ignore: decorator
+@inline function denseAugmentT<T>(n: i32, m: i32, a: usize, lda: i32, out: usize): void {
+  const sh = alignof<T>();
   const m1 = m + 1;
   for (let r = 0; r < n; r++) {
-    const orow = out + (<usize>r * <usize>m1 << 3);
-    memory.copy(orow, a + (<usize>r * <usize>lda << 3), <usize>m << 3);
-    st(orow, m, 1.0);
+    const orow = out + (<usize>r * <usize>m1 << sh);
+    memory.copy(orow, a + (<usize>r * <usize>lda << sh), <usize>m << sh);
+    stT<T>(orow, m, <T>1);
   }
 }
 
@@ -159,21 +186,32 @@ export function denseAugment(n: i32, m: i32, a: usize, lda: i32, out: usize): vo
  * `out` points at the layer's first column in row 0. Overwrites those entries.
  */
 export function denseOuterRows(n: i32, k: i32, o: i32, m: i32, delta: usize, a: usize, lda: i32, out: usize, ldout: i32): void {
+  denseOuterRowsT<f64>(n, k, o, m, delta, a, lda, out, ldout);
+}
+
+/** `denseOuterRows` on float32 (4 bytes per element; one f32 product per entry, four lanes at a time). */
+export function denseOuterRows32(n: i32, k: i32, o: i32, m: i32, delta: usize, a: usize, lda: i32, out: usize, ldout: i32): void {
+  denseOuterRowsT<f32>(n, k, o, m, delta, a, lda, out, ldout);
+}
+
+// @ts-ignore: decorator
+@inline function denseOuterRowsT<T>(n: i32, k: i32, o: i32, m: i32, delta: usize, a: usize, lda: i32, out: usize, ldout: i32): void {
+  const w = lanes<T>(), sh = alignof<T>();
   for (let i = 0; i < n; i++) {
-    const ai = a + (<usize>i * <usize>lda << 3);
+    const ai = a + (<usize>i * <usize>lda << sh);
     for (let kk = 0; kk < k; kk++) {
       const r = i * k + kk;
-      const dr = delta + (<usize>r * <usize>o << 3);
-      const orow = out + (<usize>r * <usize>ldout << 3);
+      const dr = delta + (<usize>r * <usize>o << sh);
+      const orow = out + (<usize>r * <usize>ldout << sh);
       for (let p = 0; p < o; p++) {
-        const dp = ld(dr, p);
-        const vp = f64x2.splat(dp);
-        const op = orow + (<usize>p * <usize>m << 3);
+        const dp = ldT<T>(dr, p);
+        const vp = vsplatT<T>(dp);
+        const op = orow + (<usize>p * <usize>m << sh);
         let j = 0;
-        for (; j + 2 <= m; j += 2) st2(op, j, f64x2.mul(vp, ld2(ai, j)));
-        if (j < m) st(op, j, dp * ld(ai, j));
+        for (; j + w <= m; j += w) vstT<T>(op, j, vmulT<T>(vp, vldT<T>(ai, j)));
+        for (; j < m; j++) stT<T>(op, j, dp * ldT<T>(ai, j));
       }
-      memory.copy(orow + (<usize>o * <usize>m << 3), dr, <usize>o << 3);
+      memory.copy(orow + (<usize>o * <usize>m << sh), dr, <usize>o << sh);
     }
   }
 }
