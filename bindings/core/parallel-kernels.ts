@@ -150,7 +150,9 @@ function countSplit(name: string, rule: CountSplit<string>, whole: Fn, pool: Thr
   const quantum = rule.quantum ?? 1;
   const min = rule.min ?? MIN_SHARE_WORK;
   const optional = new Set<string>(rule.optional ?? []);
-  const advance = Object.entries(rule.advance ?? {}).filter((e): e is [string, readonly string[] | ((c: Call) => number)] => e[1] !== undefined);
+  const bytes = rule.bytes ?? 8;
+  type By = readonly string[] | ((c: Call) => number) | { readonly i32: readonly string[] };
+  const advance = Object.entries(rule.advance ?? {}).filter((e): e is [string, By] => e[1] !== undefined);
   const index = rule.index ?? [];
   /** The call of items i0 … i0 + count − 1. */
   const shift = (call: Call, i0: number, count: number): Call => {
@@ -160,8 +162,8 @@ function countSplit(name: string, rule: CountSplit<string>, whole: Fn, pool: Thr
       if (v === 0 && optional.has(p)) continue;
       let size = 1;
       if (typeof by === 'function') size = by(call);
-      else for (const f of by) size *= call[f]!;
-      out[p] = v + 8 * i0 * size;
+      else for (const f of 'i32' in by ? by.i32 : by) size *= call[f]!;
+      out[p] = v + ('i32' in by ? 4 : bytes) * i0 * size;
     }
     for (const p of index) out[p] = call[p]! + i0;
     return out;

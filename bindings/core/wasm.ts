@@ -25,7 +25,7 @@
  * @module
  */
 import { instantiate } from '@assemblyscript/loader';
-import type { KernelFunctions } from './kernels.js';
+import { float32Kernel, KERNEL_NAMES, type KernelFunctions } from './kernels.js';
 import { parallelExports } from './parallel-kernels.js';
 import { hostCores, sharedMemoryAvailable, ThreadPool } from './threads.js';
 import { checkOptions } from './options.js';
@@ -229,6 +229,44 @@ export class Core {
   /** A fresh view of `length` f64 at byte address `ptr`. Do not keep it across an allocation. */
   f64(ptr: number, length: number): Float64Array {
     return new Float64Array(this.exports.memory.buffer, ptr, length);
+  }
+
+  /** A fresh view of `length` f32 at byte address `ptr`. Do not keep it across an allocation. */
+  f32(ptr: number, length: number): Float32Array {
+    return new Float32Array(this.exports.memory.buffer, ptr, length);
+  }
+
+  /** A fresh view of `length` entries of `dtype` at byte address `ptr`. Do not keep it across an allocation. */
+  floats(dtype: 'float32' | 'float64', ptr: number, length: number): Float32Array | Float64Array {
+    return dtype === 'float32' ? this.f32(ptr, length) : this.f64(ptr, length);
+  }
+
+  #float32: KernelExports | undefined;
+
+  /**
+   * The kernels of one element type under their float64 names: for `'float64'` the exports
+   * themselves; for `'float32'` every kernel with a float32 twin resolves to the twin
+   * (`convIm2col` → `convIm2col32`, `dgemm` → `sgemm`, split by the twin's own rule on a threaded
+   * core) and every other kernel to a function that throws an internal error naming it — so code
+   * written once against the float64 names (a layer's op) runs on either element type and can
+   * never reach a float64 kernel with float32 data.
+   */
+  kernels(dtype: 'float32' | 'float64'): KernelExports {
+    if (dtype === 'float64') return this.exports;
+    if (this.#float32) return this.#float32;
+    const ex = this.exports as unknown as Record<string, unknown>;
+    const view: Record<string, unknown> = { memory: ex.memory };
+    for (const name of KERNEL_NAMES) {
+      const twin = float32Kernel(name);
+      view[name] =
+        twin !== undefined
+          ? ex[twin]
+          : () => {
+              throw new Error(`natgrad: internal: kernel ${name} has no float32 twin (a float32 network called it)`);
+            };
+    }
+    this.#float32 = Object.freeze(view) as unknown as KernelExports;
+    return this.#float32;
   }
 
   /** A fresh view of `length` i32 at byte address `ptr`. Do not keep it across an allocation. */

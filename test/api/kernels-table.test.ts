@@ -168,6 +168,13 @@ test('every split rule names only arguments its kernel has; split kernels return
     for (const [p, by] of Object.entries(rule.advance ?? {})) {
       assert.ok(has(p), `${name}: advance ${p}`);
       if (Array.isArray(by)) for (const f of by) assert.ok(has(f), `${name}: advance ${p} by ${f}`);
+      else if (typeof by === 'object') for (const f of (by as { i32: readonly string[] }).i32) assert.ok(has(f), `${name}: advance i32 plane ${p} by ${f}`);
+    }
+    assert.ok(rule.bytes === undefined || rule.bytes === 4 || rule.bytes === 8, `${name}: bytes`);
+    // A float32 twin: same arguments as its float64 kernel, its pointers advanced 4 bytes per element.
+    if (name.endsWith('32') && Object.hasOwn(table, name.slice(0, -2))) {
+      assert.equal(spec.args, table[name.slice(0, -2)]!.args, `${name}: the arguments of its float64 twin`);
+      assert.is(rule.bytes, 4, `${name}: a float32 twin's count rule advances 4 bytes per element`);
     }
     for (const p of rule.optional ?? []) {
       assert.ok(has(p), `${name}: optional ${p}`);
