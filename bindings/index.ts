@@ -11,7 +11,7 @@
 export { init, createCore, core, currentVariant, currentThreads, supportsRelaxedSimd, supportsSimd, binaryUrl, Core } from './core/wasm.js';
 export { ThreadError, ThreadPool, sharedMemoryAvailable } from './core/threads.js';
 export type { Variant, InitOptions, InitResult } from './core/wasm.js';
-export { NotPositiveDefiniteError, DataFormatError, DisposedError, NonFiniteLossError, IllConditionedError } from './core/errors.js';
+export { NotPositiveDefiniteError, DataFormatError, DisposedError, DtypeMismatchError, NonFiniteLossError, IllConditionedError } from './core/errors.js';
 export { UnknownOptionError } from './core/options.js';
 export type { DenseMatrix, CsrMatrix, MatrixInput, VectorInput, Dataset } from './core/types.js';
 export { Matrix } from './linalg/matrix.js';
@@ -28,7 +28,7 @@ export { problem, ModelProblem } from './problem/problem.js';
 export type { ProblemOptions } from './problem/problem.js';
 export { linear } from './models/linear.js';
 export type { LinearModel, LinearModelOptions } from './models/linear.js';
-export { mlp, MlpModel, MlpTrace, MlpTrace32 } from './models/mlp.js';
+export { mlp, MlpModel, MlpTrace } from './models/mlp.js';
 export type { Dtype } from './models/mlp.js';
 export type { MlpOptions } from './models/mlp.js';
 export { ACTIVATIONS } from './models/activations.js';

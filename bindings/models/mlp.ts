@@ -18,19 +18,16 @@ import { core as defaultCore, type Core } from '../core/wasm.js';
 import { activation as activationLayer } from '../nn/layers/activation/index.js';
 import { dense } from '../nn/layers/dense/index.js';
 import type { MlpTrace } from '../nn/dense-chain.js';
-import { MlpTrace32 } from '../nn/dense-chain-f32.js';
-import { checkLength } from '../nn/trace-args.js';
-import { SequentialModel, type SequentialTrace } from '../nn/sequential.js';
+import { SequentialModel } from '../nn/sequential.js';
 import type { LayerSpec } from '../nn/spec.js';
 import { rng } from '../data/random.js';
 import { checkActivation, type Activation } from './activations.js';
 
 export { MlpTrace } from '../nn/dense-chain.js';
-export { MlpTrace32 } from '../nn/dense-chain-f32.js';
 
 /**
  * The floating-point type a model computes in: `'float64'` (default) or `'float32'` (θ, X and
- * every layer plane in float32, float64 at the trace boundary; preview, see {@link MlpTrace32}).
+ * every layer plane in float32, float64 at the trace boundary; see `sequential({ dtype })`).
  *
  * @category Models
  */
@@ -49,8 +46,8 @@ export interface MlpOptions {
   /** The core to run on (default: the one {@link init} loaded). */
   core?: Core;
   /**
-   * `'float64'` (default) or `'float32'`: the forward, tangent, backward and R-operator passes in
-   * float32 (float64 at the trace boundary, no curvature fast paths yet: see {@link MlpTrace32}).
+   * `'float64'` (default) or `'float32'`: every pass in float32 on the layers' float32 kernels
+   * (float64 at the trace boundary; the network's generic trace, as `sequential({ dtype })`).
    */
   dtype?: Dtype;
 }
@@ -90,29 +87,11 @@ export class MlpModel extends SequentialModel {
   /** The layer widths [d, h_1, …, M]. */
   readonly sizes: readonly number[];
   readonly activation: Activation;
-  /** The floating-point type the passes run in (`'float64'` unless made with `dtype: 'float32'`). */
-  readonly dtype: Dtype;
-
   /** @internal Use {@link mlp}. */
   constructor(sizes: number[], activation: Activation, core: Core, dtype: Dtype = 'float64') {
-    super({ input: sizes[0]!, layers: layersOf(sizes, activation) }, core, (l) => `layer${l + 1}`);
+    super({ input: sizes[0]!, layers: layersOf(sizes, activation), ...(dtype === 'float32' ? { dtype } : {}) }, core, (l) => `layer${l + 1}`);
     this.sizes = Object.freeze(sizes);
     this.activation = activation;
-    this.dtype = dtype;
-  }
-
-  /**
-   * One forward pass on an N × d batch: an {@link MlpTrace} (float64), or with `dtype: 'float32'`
-   * an {@link MlpTrace32} (it implements {@link ModelTrace}'s required members, `residualHvp` and
-   * `residualHvpAndVjp`, and none of the optional fast paths).
-   * @throws RangeError on wrong lengths or when the trace does not fit in memory.
-   */
-  override forward(theta: Float64Array, X: Float64Array, rows: number): SequentialTrace | MlpTrace | MlpTrace32 {
-    if (this.dtype === 'float64') return super.forward(theta, X, rows);
-    if (typeof rows !== 'number' || !Number.isSafeInteger(rows) || rows < 0) throw new RangeError(`natgrad: mlp.forward: rows must be a non-negative integer, got ${String(rows)}`);
-    checkLength(theta, this.dim, 'mlp.forward: theta');
-    checkLength(X, rows * this.inputs, `mlp.forward: X (${rows} × ${this.inputs})`);
-    return new MlpTrace32(this.chain!, theta, X, rows);
   }
 
   /**

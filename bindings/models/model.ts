@@ -216,7 +216,7 @@ export interface Model {
   init?(seed?: number): Float64Array;
   /** The core whose memory a WebAssembly model uses (absent for plain-TypeScript models). */
   readonly core?: Core;
-  /** The floating-point type the model computes in (absent: float64; `mlp({ dtype: 'float32' })` is float32 inside, float64 at the trace boundary). */
+  /** The element type the model computes in (absent: float64; `sequential({ dtype: 'float32' })` and `mlp` are float32 inside, float64 at the trace boundary). */
   readonly dtype?: 'float32' | 'float64';
 }
 

@@ -26,7 +26,13 @@
  * Memory: every pointer is a byte address in the core's memory; rows are contiguous; "a stack"
  * is K consecutive rows per sample (row n·K + k belongs to sample n) and reads the sample's
  * forward record. The network hands an op its θ slice (`th`), the direction's θ slice (`vth`,
- * or 0) and a scratch block of at least `scratch(N, K)` doubles per call on N samples.
+ * or 0) and a scratch block of at least `scratch(N, K)` elements per call on N samples.
+ *
+ * Element type: a network is float64 or float32 throughout (`sequential({ dtype })`). An op is
+ * built for one element type (`bytes` per entry of every value, state and scratch plane; index
+ * planes stay i32) and calls its kernels by their float64 names through `c.k`, which for a
+ * float32 network resolves every name to its float32 twin (`Core.kernels`); so one op class serves
+ * both types, and its offsets are `bytes`-sized.
  *
  * @module
  */
@@ -65,6 +71,9 @@ export function showShape(shape: Shape): string {
  */
 export type Kernels = KernelExports;
 
+/** Bytes per element of a network's planes: 8 (float64) or 4 (float32). */
+export type ElementBytes = 4 | 8;
+
 /**
  * What an op is handed with every call.
  *
@@ -72,10 +81,13 @@ export type Kernels = KernelExports;
  */
 export interface OpContext {
   readonly core: Core;
+  /** The kernels of the network's element type under their float64 names (`core.kernels(dtype)`). */
   readonly k: Kernels;
+  /** The network's element type. */
+  readonly dtype: 'float32' | 'float64';
   /** Byte address of the op's θ slice (W, then b, … in the layer's order). */
   readonly th: number;
-  /** Byte address of a scratch block of at least `op.scratch(N, K)` doubles. */
+  /** Byte address of a scratch block of at least `op.scratch(N, K)` elements. */
   readonly scratch: number;
 }
 
@@ -92,7 +104,7 @@ export interface KfacLayerOptions {
 }
 
 /**
- * One compiled op. Every size is in doubles per sample unless said otherwise.
+ * One compiled op. Every size is in elements (of the network's type) per sample unless said otherwise.
  *
  * @category Layers
  */
@@ -113,7 +125,7 @@ export interface Op {
    * sample of the call (`st[i]`), so a call on a range of samples sees that range's rows.
    */
   readonly state: readonly number[];
-  /** Doubles of scratch any call on N samples (K stack rows each) needs. */
+  /** Elements of scratch any call on N samples (K stack rows each) needs. */
   scratch(N: number, K: number): number;
   /** Set for a dense layer (the `ParameterGroup.dense` of today's KFAC and Kronecker paths). */
   readonly dense?: { readonly inputs: number; readonly outputs: number; readonly bias: boolean };

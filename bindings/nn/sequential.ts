@@ -29,10 +29,9 @@ import { core as defaultCore, type Core } from '../core/wasm.js';
 import { rng } from '../data/random.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
 import type { KfacFactorOptions, LayerExactBlock, LayerKfac, Model, ModelTrace, ParameterGroup } from '../models/model.js';
-import { checkKeys, checkInt, chainError, type KfacLayerOptions, type Kernels, type Op, type OpContext, type Shape, showShape, sizeOf } from './layer.js';
+import { checkKeys, checkInt, chainError, type ElementBytes, type KfacLayerOptions, type Op, type OpContext, type Shape, showShape, sizeOf } from './layer.js';
 import { activationKind, type Activation } from '../models/activations.js';
 import { type ChainLayer, type DenseChain, MlpTrace } from './dense-chain.js';
-import type { MlpTrace32 } from './dense-chain-f32.js';
 import { buildActivation } from './layers/activation/index.js';
 import { buildBatchNorm } from './layers/batch-norm/index.js';
 import { buildConv2d } from './layers/conv2d/index.js';
@@ -43,7 +42,20 @@ import { buildPool } from './layers/pool/index.js';
 import type { LayerSpec, SequentialSpec } from './spec.js';
 import { checkCount, checkLength, identityStack } from './trace-args.js';
 
-const F64 = 8;
+/** The element type of a network's planes. */
+type Dtype = 'float32' | 'float64';
+
+/** Bytes per element of a dtype. */
+function bytesOf(dtype: Dtype): ElementBytes {
+  return dtype === 'float32' ? 4 : 8;
+}
+
+/** A network's dtype option (default float64). */
+function checkDtype(dtype: unknown, where: string): Dtype {
+  if (dtype === undefined) return 'float64';
+  if (dtype !== 'float32' && dtype !== 'float64') throw new RangeError(`natgrad: ${where}: dtype must be 'float32' or 'float64', got ${typeof dtype === 'string' ? `'${dtype}'` : String(dtype)}`);
+  return dtype;
+}
 
 /**
  * Per-pass buffers of one chunk of samples (bytes); the chunk is at least one sample.
@@ -88,6 +100,7 @@ function inputShape(input: unknown): Shape {
 
 /** @internal Compile specs into a program (validates every spec and that the layers chain). */
 export function compile(spec: SequentialSpec): Program {
+  const bytes = bytesOf(checkDtype(spec.dtype, 'sequential'));
   const nodes: Node[] = [];
   const sizes: number[] = [];
   const ops: Op[] = [];
@@ -127,7 +140,7 @@ export function compile(spec: SequentialSpec): Program {
         shape = sb;
         continue;
       }
-      const op = build(layer, shape, label);
+      const op = build(layer, shape, label, bytes);
       const out = value(op.outSize);
       offsets.push(D);
       inputs.push(v);
@@ -147,22 +160,22 @@ export function compile(spec: SequentialSpec): Program {
   return { nodes, sizes, ops, offsets, inputs, output, outShape };
 }
 
-function build(layer: LayerSpec, shape: Shape, label: string): Op {
+function build(layer: LayerSpec, shape: Shape, label: string, bytes: ElementBytes): Op {
   switch (layer.type) {
     case 'dense':
-      return buildDense(layer, shape, label);
+      return buildDense(layer, shape, label, bytes);
     case 'conv2d':
-      return buildConv2d(layer, shape, label);
+      return buildConv2d(layer, shape, label, bytes);
     case 'maxPool2d':
     case 'avgPool2d':
     case 'globalAvgPool2d':
-      return buildPool(layer, shape, label);
+      return buildPool(layer, shape, label, bytes);
     case 'activation':
-      return buildActivation(layer, shape, label);
+      return buildActivation(layer, shape, label, bytes);
     case 'batchNorm':
-      return buildBatchNorm(layer, shape, label);
+      return buildBatchNorm(layer, shape, label, bytes);
     case 'layerNorm':
-      return buildLayerNorm(layer, shape, label);
+      return buildLayerNorm(layer, shape, label, bytes);
     default:
       throw new TypeError(
         `natgrad: sequential: ${label}: unknown layer type '${String((layer as { type?: unknown }).type)}' (known: dense, conv2d, maxPool2d, avgPool2d, globalAvgPool2d, flatten, activation, batchNorm, layerNorm, residual)`,
@@ -200,11 +213,17 @@ export class SequentialModel implements Model {
   readonly program: Program;
   /** @internal Set when the network is a dense chain (dense layers, one activation between them): its fast trace. */
   readonly chain: DenseChain | undefined;
+  /** The element type the passes run in (`spec.dtype`, default `'float64'`). */
+  readonly dtype: Dtype;
+  /** @internal Bytes per element of the trace's planes. */
+  readonly bytes: ElementBytes;
 
   /** @internal Use {@link sequential}. `groupName(l)` names the l-th parameterized layer (default: its label). */
   constructor(spec: SequentialSpec, core: Core, groupName?: (l: number) => string) {
     this.program = compile(spec);
     this.spec = spec;
+    this.dtype = checkDtype(spec.dtype, 'sequential');
+    this.bytes = bytesOf(this.dtype);
     this.core = core;
     this.inputShape = inputShape(spec.input);
     this.outputShape = this.program.outShape;
@@ -212,7 +231,7 @@ export class SequentialModel implements Model {
     this.outputs = this.program.sizes[this.program.output]!;
     const { ops, offsets } = this.program;
     this.dim = ops.reduce((s, o) => s + o.params, 0);
-    checkBytes(F64 * this.dim, `sequential: θ (${this.dim} parameters)`, DENSE_HINT);
+    checkBytes(this.bytes * this.dim, `sequential: θ (${this.dim} parameters)`, DENSE_HINT);
     const groups: ParameterGroup[] = [];
     ops.forEach((op, i) => {
       if (op.params === 0) return;
@@ -230,18 +249,20 @@ export class SequentialModel implements Model {
       );
     });
     this.groups = Object.freeze(groups);
-    this.chain = denseChain(this);
+    // The dense-chain trace is float64; a float32 chain runs on the generic trace's float32 kernels.
+    this.chain = this.dtype === 'float64' ? denseChain(this) : undefined;
   }
 
   /**
    * One forward pass on an N × d batch (NCHW rows); the trace owns WebAssembly memory until `free()`.
    * @throws RangeError on wrong lengths or when the trace does not fit in memory.
    */
-  forward(theta: Float64Array, X: Float64Array, rows: number): SequentialTrace | MlpTrace | MlpTrace32 {
+  forward(theta: Float64Array, X: Float64Array, rows: number): SequentialTrace | MlpTrace {
     if (typeof rows !== 'number' || !Number.isSafeInteger(rows) || rows < 0) throw new RangeError(`natgrad: ${this.name}.forward: rows must be a non-negative integer, got ${String(rows)}`);
     checkLength(theta, this.dim, `${this.name}.forward: theta`);
     checkLength(X, rows * this.inputs, `${this.name}.forward: X (${rows} × ${this.inputs})`);
-    return this.chain ? new MlpTrace(this.chain, theta, X, rows) : new SequentialTrace(this, theta, X, rows);
+    if (this.chain) return new MlpTrace(this.chain, theta, X, rows);
+    return new SequentialTrace(this, theta, X, rows);
   }
 
   /**
@@ -323,8 +344,8 @@ function denseChain(m: SequentialModel): DenseChain | undefined {
  * @category Models
  */
 export function sequential(options: SequentialOptions): SequentialModel {
-  if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: sequential: options must be an object { input, layers, core? }');
-  checkKeys(options, ['input', 'layers', 'core'], 'sequential');
+  if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: sequential: options must be an object { input, layers, dtype?, core? }');
+  checkKeys(options, ['input', 'layers', 'dtype', 'core'], 'sequential');
   const { core, ...spec } = options;
   return new SequentialModel(spec, core ?? defaultCore());
 }
@@ -344,15 +365,17 @@ class TangentCache extends Handle {
   nz: boolean[] = [];
   readonly #off: number[];
   readonly #sizes: readonly number[];
-  constructor(core: Core, ptr: number, off: number[], sizes: readonly number[]) {
+  readonly #bytes: number;
+  constructor(core: Core, ptr: number, off: number[], sizes: readonly number[], bytes: number) {
     super(core, [ptr]);
     this.#off = off;
     this.#sizes = sizes;
+    this.#bytes = bytes;
   }
   /** Byte addresses of every value's tangent rows from sample n0. */
   at(n0: number): number[] {
     const p = this.ptr(0);
-    return this.#off.map((o, v) => p + o + F64 * n0 * this.#sizes[v]!);
+    return this.#off.map((o, v) => p + o + this.#bytes * n0 * this.#sizes[v]!);
   }
 }
 
@@ -383,12 +406,13 @@ export class SequentialTrace extends Handle implements ModelTrace {
   /** @internal Use {@link SequentialModel.forward}. */
   constructor(model: SequentialModel, theta: ArrayLike<number>, X: ArrayLike<number>, rows: number) {
     const N = rows,
-      P = model.program;
-    let bytes = F64 * model.dim;
+      P = model.program,
+      E = model.bytes;
+    let bytes = Math.ceil((E * model.dim) / 16) * 16;
     const val: number[] = [];
     for (const s of P.sizes) {
       val.push(bytes);
-      bytes += F64 * N * s;
+      bytes += Math.ceil((E * N * s) / 16) * 16;
     }
     const state: number[][] = [];
     for (const op of P.ops) {
@@ -409,10 +433,10 @@ export class SequentialTrace extends Handle implements ModelTrace {
     this.#state = state;
     try {
       const c = this.core;
-      c.f64(ptr, model.dim).set(theta);
-      c.f64(ptr + val[0]!, N * model.inputs).set(X);
+      c.floats(model.dtype, ptr, model.dim).set(theta);
+      c.floats(model.dtype, ptr + val[0]!, N * model.inputs).set(X);
       const scratch = this.#opScratch(N, 1);
-      const s = scratch ? c.alloc(F64 * scratch) : 0;
+      const s = scratch ? c.alloc(E * scratch) : 0;
       try {
         for (const node of P.nodes) {
           if ('add' in node) this.#sum(this.#value(node.add[0], 0), this.#value(node.add[1], 0), this.#value(node.output, 0), N * P.sizes[node.output]!);
@@ -433,12 +457,44 @@ export class SequentialTrace extends Handle implements ModelTrace {
   }
 
   #ctx(op: number, scratch: number, th?: number): OpContext {
-    return { core: this.core, k: this.core.exports as Kernels, th: th ?? this.ptr() + F64 * this.model.program.offsets[op]!, scratch };
+    const m = this.model;
+    return { core: this.core, k: this.core.kernels(m.dtype), dtype: m.dtype, th: th ?? this.ptr() + m.bytes * m.program.offsets[op]!, scratch };
   }
 
   /** Byte address of value v's row for sample n0. */
   #value(v: number, n0: number): number {
-    return this.ptr() + this.#val[v]! + F64 * n0 * this.model.program.sizes[v]!;
+    return this.ptr() + this.#val[v]! + this.model.bytes * n0 * this.model.program.sizes[v]!;
+  }
+
+  /** A fresh view of n entries of the network's type at byte address p. */
+  #view(p: number, n: number): Float32Array | Float64Array {
+    return this.core.floats(this.model.dtype, p, n);
+  }
+
+  /** n entries of the network's type at byte address p, as a new Float64Array. */
+  #read(p: number, n: number): Float64Array {
+    return this.model.dtype === 'float64' ? this.core.f64(p, n).slice() : Float64Array.from(this.core.f32(p, n));
+  }
+
+  /** A block holding v in the network's type (a θ direction); the caller frees it. */
+  #allocIn(v: ArrayLike<number>): number {
+    const p = this.core.alloc(Math.max(this.model.bytes * v.length, 8));
+    this.#view(p, v.length).set(v);
+    return p;
+  }
+
+  /**
+   * y += x over n entries of the network's type. float32: in JavaScript — a float32 sum of two
+   * float32 values computed in float64 and rounded is the correctly rounded float32 sum.
+   */
+  #axpy1(n: number, x: number, y: number): void {
+    if (this.model.dtype === 'float64') {
+      this.core.exports.daxpy(n, 1, x, y);
+      return;
+    }
+    const a = this.core.f32(x, n),
+      b = this.core.f32(y, n);
+    for (let i = 0; i < n; i++) b[i] = b[i]! + a[i]!;
   }
 
   #st(op: number, n0: number): number[] {
@@ -446,22 +502,23 @@ export class SequentialTrace extends Handle implements ModelTrace {
     return this.#state[op]!.map((at, i) => this.ptr() + at + n0 * o.state[i]!);
   }
 
-  /** out = a + b over n doubles (a or b may be 0: absent). */
+  /** out = a + b over n entries (a or b may be 0: absent). */
   #sum(a: number, b: number, out: number, n: number): void {
-    const mem = new Float64Array(this.core.exports.memory.buffer);
-    if (a === 0 && b === 0) mem.fill(0, out / F64, out / F64 + n);
+    const E = this.model.bytes;
+    const mem = this.model.dtype === 'float64' ? new Float64Array(this.core.exports.memory.buffer) : new Float32Array(this.core.exports.memory.buffer);
+    if (a === 0 && b === 0) mem.fill(0, out / E, out / E + n);
     else if (a === 0 || b === 0) {
       const src = a || b;
-      if (src !== out) mem.copyWithin(out / F64, src / F64, src / F64 + n);
+      if (src !== out) mem.copyWithin(out / E, src / E, src / E + n);
     } else {
-      if (a !== out) mem.copyWithin(out / F64, a / F64, a / F64 + n);
-      this.core.exports.daxpy(n, 1, b, out);
+      if (a !== out) mem.copyWithin(out / E, a / E, a / E + n);
+      this.#axpy1(n, b, out);
     }
   }
 
   /** f (N × M), a copy. */
   get outputs(): Float64Array {
-    return this.core.f64(this.#value(this.model.program.output, 0), this.rows * this.model.outputs).slice();
+    return this.#read(this.#value(this.model.program.output, 0), this.rows * this.model.outputs);
   }
 
   /**
@@ -472,13 +529,16 @@ export class SequentialTrace extends Handle implements ModelTrace {
     const sizes = this.model.program.sizes;
     const maxSize = Math.max(...sizes);
     const total = sizes.reduce((a, b) => a + b, 0);
-    const per = F64 * (perValue * K * total + K * maxSize + maxSize + perSample);
+    const E = this.model.bytes;
+    // Each buffer rounded up to 16 bytes: the chunk's planes start 16-byte aligned.
+    const per = E * (perValue * K * total + K * maxSize + maxSize + perSample);
     const N = this.rows;
     let nb = Math.max(1, Math.min(N, Math.floor(CHUNK_BYTES / Math.max(per, 1))));
-    let bytes = nb * per + F64 * this.#opScratch(nb, K);
+    const pad = 16 * (perValue * sizes.length + 4);
+    let bytes = nb * per + pad + E * this.#opScratch(nb, K);
     while (nb > 1 && bytes > 2 * CHUNK_BYTES) {
       nb = Math.max(1, nb >> 1);
-      bytes = nb * per + F64 * this.#opScratch(nb, K);
+      bytes = nb * per + pad + E * this.#opScratch(nb, K);
     }
     checkBytes(bytes, `sequential: pass buffers (${nb} samples × ${K} rows)`);
     return { nb, bytes };
@@ -499,23 +559,18 @@ export class SequentialTrace extends Handle implements ModelTrace {
         const nb = Math.min(NB, this.rows - n0);
         if (nb <= 0) break;
         let at = block;
+        const E = this.model.bytes;
+        const take = (entries: number) => {
+          const p = at;
+          at += Math.ceil((E * entries) / 16) * 16;
+          return p;
+        };
         const bufs: number[][] = [];
-        for (let i = 0; i < perValue; i++) {
-          bufs.push(
-            sizes.map((s) => {
-              const p = at;
-              at += F64 * nb * K * s;
-              return p;
-            }),
-          );
-        }
-        const tmp = at;
-        at += F64 * nb * K * maxSize;
-        const zero = at;
-        at += F64 * nb * maxSize;
-        this.core.f64(zero, nb * maxSize).fill(0);
-        const extra = at;
-        at += F64 * nb * perSample;
+        for (let i = 0; i < perValue; i++) bufs.push(sizes.map((s) => take(nb * K * s)));
+        const tmp = take(nb * K * maxSize);
+        const zero = take(nb * maxSize);
+        this.#view(zero, nb * maxSize).fill(0);
+        const extra = take(nb * perSample);
         fn(n0, nb, bufs, tmp, zero, extra, at);
       }
     } finally {
@@ -537,7 +592,7 @@ export class SequentialTrace extends Handle implements ModelTrace {
       }
       const op = node.op;
       const tx = nz[node.input] ? t[node.input]! : 0;
-      const vth = op.params > 0 ? pv + F64 * P.offsets[node.index]! : 0;
+      const vth = op.params > 0 ? pv + this.model.bytes * P.offsets[node.index]! : 0;
       if (tx === 0 && vth === 0) continue;
       op.tangent(this.#ctx(node.index, scratch), nb, this.#value(node.input, n0), this.#st(node.index, n0), tx, vth, t[out]!);
       nz[out] = true;
@@ -558,7 +613,7 @@ export class SequentialTrace extends Handle implements ModelTrace {
       // the cotangent src (nb·K rows) flows into value v
       const n = nb * K * P.sizes[v]!;
       if (!has[v]) this.#sum(src, 0, g[v]!, n);
-      else this.core.exports.daxpy(n, 1, src, g[v]!);
+      else this.#axpy1(n, src, g[v]!);
       has[v] = true;
     };
     for (let i = P.nodes.length - 1; i >= 0; i--) {
@@ -578,7 +633,7 @@ export class SequentialTrace extends Handle implements ModelTrace {
         has[node.input] = true;
       } else {
         node.op.backInput(ctx, nb, K, this.#st(node.index, n0), gy, tmp);
-        this.core.exports.daxpy(nb * K * node.op.inSize, 1, tmp, g[node.input]!);
+        this.#axpy1(nb * K * node.op.inSize, tmp, g[node.input]!);
       }
     }
     return has;
@@ -597,20 +652,20 @@ export class SequentialTrace extends Handle implements ModelTrace {
       M = m.outputs;
     const vv = checkLength(v, m.dim, 'jvp: v');
     const out = new Float64Array(this.rows * M);
-    const pv = this.core.allocCopy(vv);
+    const pv = this.#allocIn(vv);
     try {
       const cache = this.#tangentCache();
       if (cache) {
         cache.key = undefined; // invalid until complete
         this.#chunks(0, 1, 0, (n0, nb, _bufs, _tmp, _zero, _extra, scratch) => {
           cache.nz = this.#tangentPass(n0, nb, pv, cache.at(n0), scratch);
-          if (cache.nz[P.output]) out.set(this.core.f64(cache.at(n0)[P.output]!, nb * M), n0 * M);
+          if (cache.nz[P.output]) out.set(this.#view(cache.at(n0)[P.output]!, nb * M), n0 * M);
         });
         cache.key = Float64Array.from(vv);
       } else {
         this.#chunks(1, 1, 0, (n0, nb, [t], _tmp, _zero, _extra, scratch) => {
           const nz = this.#tangentPass(n0, nb, pv, t!, scratch);
-          if (nz[P.output]) out.set(this.core.f64(t![P.output]!, nb * M), n0 * M);
+          if (nz[P.output]) out.set(this.#view(t![P.output]!, nb * M), n0 * M);
         });
       }
     } finally {
@@ -629,10 +684,10 @@ export class SequentialTrace extends Handle implements ModelTrace {
     let bytes = 0;
     for (const s of sizes) {
       off.push(bytes);
-      bytes += F64 * this.rows * s;
+      bytes += Math.ceil((this.model.bytes * this.rows * s) / 16) * 16;
     }
     if (bytes > TANGENT_CACHE_BYTES) return undefined;
-    this.#tcache = new TangentCache(this.core, this.core.alloc(Math.max(bytes, 8)), off, sizes);
+    this.#tcache = new TangentCache(this.core, this.core.alloc(Math.max(bytes, 8)), off, sizes, this.model.bytes);
     return this.#tcache;
   }
 
@@ -660,20 +715,32 @@ export class SequentialTrace extends Handle implements ModelTrace {
       P = m.program,
       M = m.outputs;
     const rr = checkLength(R, this.rows * M, `vjp: R (${this.rows} × ${M})`);
-    const grad = this.core.alloc(F64 * Math.max(m.dim, 1));
+    const grad = this.core.alloc(m.bytes * Math.max(m.dim, 2));
     try {
-      this.core.f64(grad, m.dim).fill(0);
+      this.#view(grad, m.dim).fill(0);
       this.#chunks(1, 1, 0, (n0, nb, [g], tmp, _zero, _extra, scratch) => {
-        this.core.f64(g![P.output]!, nb * M).set(part(rr, n0 * M, (n0 + nb) * M));
+        this.#view(g![P.output]!, nb * M).set(part(rr, n0 * M, (n0 + nb) * M));
         this.#backwardPass(n0, nb, 1, g!, tmp, scratch, (i, gy) => {
           const op = P.ops[i]!;
-          if (op.params > 0) op.backParams(this.#ctx(i, scratch), nb, this.#inputOf(i, n0), this.#st(i, n0), gy, grad + F64 * P.offsets[i]!);
+          if (op.params > 0) op.backParams(this.#ctx(i, scratch), nb, this.#inputOf(i, n0), this.#st(i, n0), gy, grad + m.bytes * P.offsets[i]!);
         });
       });
-      return this.core.f64(grad, m.dim).slice();
+      return this.#read(grad, m.dim);
     } finally {
       this.core.free(grad);
     }
+  }
+
+  /**
+   * A block of n entries of the network's type as float64: the block itself for float64; for
+   * float32 a new float64 block with the widened values (the float32 block is freed).
+   */
+  #widen(p: number, n: number): number {
+    if (this.model.dtype === 'float64') return p;
+    const q = this.core.alloc(8 * Math.max(n, 1));
+    this.core.f64(q, n).set(this.core.f32(p, n));
+    this.core.free(p);
+    return q;
   }
 
   /** Byte address of op i's input rows from sample n0. */
@@ -707,26 +774,26 @@ export class SequentialTrace extends Handle implements ModelTrace {
       P = m.program,
       M = m.outputs,
       D = m.dim;
-    const pv = this.core.allocCopy(v);
-    const h = this.core.alloc(F64 * Math.max(D, 1));
+    const pv = this.#allocIn(v);
+    const h = this.core.alloc(m.bytes * Math.max(D, 2));
     const cached = this.#cachedFor(v);
     try {
-      this.core.f64(h, D).fill(0);
+      this.#view(h, D).fill(0);
       this.#chunks(cached ? 2 : 3, 1, 0, (n0, nb, bufs, tmp, zero, _extra, scratch) => {
         const [t, g, dg] = cached ? [cached.at(n0), ...bufs] : bufs;
         const nzT = cached ? cached.nz : this.#tangentPass(n0, nb, pv, t!, scratch);
-        this.core.f64(g![P.output]!, nb * M).set(part(R, n0 * M, (n0 + nb) * M));
+        this.#view(g![P.output]!, nb * M).set(part(R, n0 * M, (n0 + nb) * M));
         this.#backwardPass(n0, nb, 1, g!, tmp, scratch);
         // Second-order backward: dg[v] along (t, v); seeded with U (or 0) at the output.
         const has = P.sizes.map(() => false);
         if (U) {
-          this.core.f64(dg![P.output]!, nb * M).set(part(U, n0 * M, (n0 + nb) * M));
+          this.#view(dg![P.output]!, nb * M).set(part(U, n0 * M, (n0 + nb) * M));
           has[P.output] = true;
         }
         const give = (x: number, src: number) => {
           const n = nb * P.sizes[x]!;
           if (!has[x]) this.#sum(src, 0, dg![x]!, n);
-          else this.core.exports.daxpy(n, 1, src, dg![x]!);
+          else this.#axpy1(n, src, dg![x]!);
           has[x] = true;
         };
         for (let i = P.nodes.length - 1; i >= 0; i--) {
@@ -741,19 +808,19 @@ export class SequentialTrace extends Handle implements ModelTrace {
           }
           const op = node.op;
           const tx = nzT[node.input] ? t![node.input]! : 0;
-          const vth = op.params > 0 ? pv + F64 * P.offsets[node.index]! : 0;
+          const vth = op.params > 0 ? pv + this.model.bytes * P.offsets[node.index]! : 0;
           if (!has[out] && tx === 0 && vth === 0) continue;
           const dgy = has[out] ? dg![out]! : zero;
           const wantDgx = node.input !== 0;
           const target = wantDgx ? (has[node.input] ? tmp : dg![node.input]!) : 0;
-          op.backward2(this.#ctx(node.index, scratch), nb, this.#value(node.input, n0), this.#st(node.index, n0), tx, vth, g![out]!, dgy, target, h + F64 * P.offsets[node.index]!);
+          op.backward2(this.#ctx(node.index, scratch), nb, this.#value(node.input, n0), this.#st(node.index, n0), tx, vth, g![out]!, dgy, target, h + m.bytes * P.offsets[node.index]!);
           if (wantDgx) {
-            if (has[node.input]) this.core.exports.daxpy(nb * op.inSize, 1, tmp, dg![node.input]!);
+            if (has[node.input]) this.#axpy1(nb * op.inSize, tmp, dg![node.input]!);
             has[node.input] = true;
           }
         }
       });
-      return this.core.f64(h, D).slice();
+      return this.#read(h, D);
     } finally {
       this.core.free(pv);
       this.core.free(h);
@@ -779,7 +846,7 @@ export class SequentialTrace extends Handle implements ModelTrace {
     const P = this.model.program,
       M = this.model.outputs;
     this.#chunks(1, K, perSample, (n0, nb, [g], tmp, _zero, extra, scratch) => {
-      this.core.f64(g![P.output]!, nb * K * M).set(part(R, n0 * K * M, (n0 + nb) * K * M));
+      this.#view(g![P.output]!, nb * K * M).set(part(R, n0 * K * M, (n0 + nb) * K * M));
       this.#backwardPass(n0, nb, K, g!, tmp, scratch, (i, gy) => each(n0, nb, i, gy, scratch, extra));
       done?.(n0, nb, extra);
     });
@@ -794,19 +861,34 @@ export class SequentialTrace extends Handle implements ModelTrace {
   pullbacks(R: Float64Array, K: number): Float64Array {
     const rr = this.#checkStack(R, K, 'pullbacks');
     const n = this.rows * K * this.model.dim;
-    checkBytes(F64 * n, `pullbacks (${this.rows * K} × ${this.model.dim} doubles)`);
-    const out = this.core.alloc(F64 * Math.max(n, 1));
+    checkBytes(this.model.bytes * n, `pullbacks (${this.rows * K} × ${this.model.dim} ${this.model.dtype} entries)`);
+    const out = this.core.alloc(this.model.bytes * Math.max(n, 2));
     try {
       this.#pullbacksTo(rr, K, out);
-      return this.core.f64(out, n).slice();
+      return this.#read(out, n);
     } finally {
       this.core.free(out);
     }
   }
 
-  /** @internal The pullback rows written into a caller-owned block of (N·K) × D doubles at byte address `ptr`. */
+  /**
+   * @internal The pullback rows written into a caller-owned block of (N·K) × D doubles at byte
+   * address `ptr` (a float32 network computes them in a float32 block and widens them into it).
+   */
   pullbacksInto(R: Float64Array, K: number, ptr: number): void {
-    this.#pullbacksTo(this.#checkStack(R, K, 'pullbacks'), K, ptr);
+    const rr = this.#checkStack(R, K, 'pullbacks');
+    if (this.model.dtype === 'float64') {
+      this.#pullbacksTo(rr, K, ptr);
+      return;
+    }
+    const n = this.rows * K * this.model.dim;
+    const tmp = this.core.alloc(4 * Math.max(n, 2));
+    try {
+      this.#pullbacksTo(rr, K, tmp);
+      this.core.f64(ptr, n).set(this.core.f32(tmp, n));
+    } finally {
+      this.core.free(tmp);
+    }
   }
 
   #pullbacksTo(R: ArrayLike<number>, K: number, out: number): void {
@@ -814,7 +896,7 @@ export class SequentialTrace extends Handle implements ModelTrace {
       D = this.model.dim;
     this.#stackPass(R, K, 0, (n0, nb, i, gy, scratch) => {
       const op = P.ops[i]!;
-      if (op.params > 0) op.pullbacks(this.#ctx(i, scratch), nb, K, this.#inputOf(i, n0), this.#st(i, n0), gy, out + F64 * (n0 * K * D + P.offsets[i]!), D);
+      if (op.params > 0) op.pullbacks(this.#ctx(i, scratch), nb, K, this.#inputOf(i, n0), this.#st(i, n0), gy, out + this.model.bytes * (n0 * K * D + P.offsets[i]!), D);
     });
   }
 
@@ -836,11 +918,16 @@ export class SequentialTrace extends Handle implements ModelTrace {
     if (structure === 'dense') checkSquare(D, 'pullbackGram: dense Gram');
     else if (structure === 'block') for (const g of m.groups) checkSquare(g.size, `pullbackGram: block of ${g.name}`);
     const targets: number[] = [];
+    const E = m.bytes;
     try {
-      if (structure === 'dense') targets.push(this.core.alloc(F64 * D * D));
-      else if (structure === 'diagonal') targets.push(this.core.alloc(F64 * Math.max(D, 1)));
-      else for (const g of m.groups) targets.push(this.core.alloc(F64 * g.size * g.size));
-      for (const [j, p] of targets.entries()) this.core.f64(p, structure === 'dense' ? D * D : structure === 'diagonal' ? D : m.groups[j]!.size ** 2).fill(0);
+      // Accumulated in the network's type (float32: dsyrkLower32 on float32 pullbacks), then
+      // widened to float64 for the mirror, the scale and the SymMatrix.
+      if (structure === 'dense') targets.push(this.core.alloc(E * D * D));
+      else if (structure === 'diagonal') targets.push(this.core.alloc(E * Math.max(D, 2)));
+      else for (const g of m.groups) targets.push(this.core.alloc(E * g.size * g.size));
+      const sizeOfTarget = (j: number) => (structure === 'dense' ? D * D : structure === 'diagonal' ? D : m.groups[j]!.size ** 2);
+      for (const [j, p] of targets.entries()) this.#view(p, sizeOfTarget(j)).fill(0);
+      const k = this.core.kernels(m.dtype);
       const e = this.core.exports;
       this.#stackPass(
         rr,
@@ -848,15 +935,16 @@ export class SequentialTrace extends Handle implements ModelTrace {
         K * D,
         (n0, nb, i, gy, scratch, extra) => {
           const op = P.ops[i]!;
-          if (op.params > 0) op.pullbacks(this.#ctx(i, scratch), nb, K, this.#inputOf(i, n0), this.#st(i, n0), gy, extra + F64 * P.offsets[i]!, D);
+          if (op.params > 0) op.pullbacks(this.#ctx(i, scratch), nb, K, this.#inputOf(i, n0), this.#st(i, n0), gy, extra + E * P.offsets[i]!, D);
         },
         (_n0, nb, extra) => {
           const rows = nb * K;
-          if (structure === 'dense') e.dsyrkLower(rows, D, extra, D, 0, 0, targets[0]!, D);
-          else if (structure === 'diagonal') e.dsyrkDiag(rows, D, extra, D, 0, 0, targets[0]!);
-          else m.groups.forEach((g, j) => e.dsyrkLower(rows, g.size, extra + F64 * g.offset, D, 0, 0, targets[j]!, g.size));
+          if (structure === 'dense') k.dsyrkLower(rows, D, extra, D, 0, 0, targets[0]!, D);
+          else if (structure === 'diagonal') k.dsyrkDiag(rows, D, extra, D, 0, 0, targets[0]!);
+          else m.groups.forEach((g, j) => k.dsyrkLower(rows, g.size, extra + E * g.offset, D, 0, 0, targets[j]!, g.size));
         },
       );
+      for (const j of targets.keys()) targets[j] = this.#widen(targets[j]!, sizeOfTarget(j));
       if (structure === 'diagonal') {
         const d = this.core.f64(targets[0]!, D).slice();
         for (let j = 0; j < D; j++) d[j]! *= scale;
@@ -893,14 +981,17 @@ export class SequentialTrace extends Handle implements ModelTrace {
     checkKeys(options, ['kfacApproximation', 'bias'], 'kfacFactors');
     const approximation = options.kfacApproximation ?? 'expand';
     const bias = options.bias ?? 'joint';
-    if (approximation !== 'expand' && approximation !== 'reduce') throw new RangeError(`natgrad: kfacApproximation must be 'expand' or 'reduce', got ${String(approximation)}`);
-    if (bias !== 'joint' && bias !== 'separate') throw new RangeError(`natgrad: bias must be 'joint' or 'separate', got ${String(bias)}`);
+    if (approximation !== 'expand' && approximation !== 'reduce') throw new RangeError(`natgrad: kfacFactors: kfacApproximation must be 'expand' or 'reduce', got ${String(approximation)}`);
+    if (bias !== 'joint' && bias !== 'separate') throw new RangeError(`natgrad: kfacFactors: bias must be 'joint' or 'separate', got ${String(bias)}`);
     const opts: KfacLayerOptions = { approximation, bias };
     const m = this.model,
       P = m.program,
-      N = this.rows;
+      N = this.rows,
+      E = m.bytes;
     const e = this.core.exports;
-    // Per parameterized op: [A, G] (Kronecker) or [block] (exact), allocated and zeroed.
+    const k = this.core.kernels(m.dtype);
+    // Per parameterized op: [A, G] (Kronecker) or [block] (exact), allocated and zeroed, in the
+    // network's type (widened to float64 once all samples are in).
     const blocks: { i: number; ptrs: number[]; sizes: number[] }[] = [];
     const maxExact = Math.max(0, ...P.ops.map((o) => (o.params > 0 && !o.kronecker ? o.params : 0)));
     try {
@@ -911,9 +1002,9 @@ export class SequentialTrace extends Handle implements ModelTrace {
         const ptrs: number[] = [];
         blocks.push({ i, ptrs, sizes });
         for (const s of sizes) {
-          const p = this.core.alloc(F64 * s * s);
+          const p = this.core.alloc(E * Math.max(s * s, 2));
           ptrs.push(p);
-          this.core.f64(p, s * s).fill(0);
+          this.#view(p, s * s).fill(0);
         }
       });
       // The input factors depend on the forward values alone: one pass over the samples in
@@ -922,8 +1013,8 @@ export class SequentialTrace extends Handle implements ModelTrace {
       if (kron.length > 0 && N > 0) {
         let nbA = N;
         const need = (nb: number) => Math.max(...kron.map((b) => P.ops[b.i]!.scratch(nb, 1)));
-        while (nbA > 1 && F64 * need(nbA) > CHUNK_BYTES) nbA = Math.ceil(nbA / 2);
-        const s = this.core.alloc(Math.max(F64 * need(nbA), 8));
+        while (nbA > 1 && E * need(nbA) > CHUNK_BYTES) nbA = Math.ceil(nbA / 2);
+        const s = this.core.alloc(Math.max(E * need(nbA), 8));
         try {
           for (let n0 = 0; n0 < N; n0 += nbA) {
             const nb = Math.min(nbA, N - n0);
@@ -941,9 +1032,10 @@ export class SequentialTrace extends Handle implements ModelTrace {
         if (op.kronecker) op.kfacAccumulate!(ctx, nb, K, 0, gy, opts, 0, b.ptrs[1]!);
         else {
           op.pullbacks(ctx, nb, K, this.#inputOf(i, n0), this.#st(i, n0), gy, extra, op.params);
-          e.dsyrkLower(nb * K, op.params, extra, op.params, 0, 0, b.ptrs[0]!, op.params);
+          k.dsyrkLower(nb * K, op.params, extra, op.params, 0, 0, b.ptrs[0]!, op.params);
         }
       });
+      for (const b of blocks) for (const [j, p] of b.ptrs.entries()) b.ptrs[j] = this.#widen(p, b.sizes[j]! ** 2);
       return blocks.map(({ i, ptrs, sizes }) => {
         const op = P.ops[i]!;
         if (!op.kronecker) {

@@ -163,4 +163,11 @@ export type InputShape = number | readonly [number, number, number];
 export interface SequentialSpec {
   readonly input: InputShape;
   readonly layers: readonly LayerSpec[];
+  /**
+   * The element type every pass runs in (default `'float64'`). With `'float32'` the values, the
+   * layer states, θ and every product inside the passes are float32 (the float32 twins of the
+   * layer kernels, `sgemm`); the trace's inputs and results stay `Float64Array`, rounded to
+   * float32 on the way in.
+   */
+  readonly dtype?: 'float32' | 'float64';
 }

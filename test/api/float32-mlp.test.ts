@@ -1,7 +1,7 @@
-// mlp({ …, dtype: 'float32' }) (issue 19, first slice): the float32 dense-chain trace against the
-// float64 model at the same θ and X (both exactly representable in float32), for outputs, J v,
-// Jᵀ R, the residual product, loss, gradient, GGN-vector product, Hessian-vector product and the
-// dense GGN (the problem's generic route: the float32 trace has no fast paths); 1 vs 2 threads
+// mlp({ …, dtype: 'float32' }) (issue 19): the float32 network (the generic sequential trace on the
+// layers' float32 kernels) against the float64 model at the same θ and X (both exactly
+// representable in float32), for outputs, J v, Jᵀ R, the residual product, loss, gradient,
+// GGN-vector product, Hessian-vector product and the dense GGN (from the float32 pullbacks); 1 vs 2 threads
 // bitwise; GD and NGD (CG) on the digits reach the float64 run's loss; a bad dtype is refused.
 //
 // Tolerance (the XNNPACK rule of STYLE.md, entry by entry, first order in u = 2⁻²⁴):
@@ -429,7 +429,7 @@ for (const c of CASES) {
   });
 }
 
-test('float32 mlp: the dense GGN (generic route, from J v products) within the absolute-value bound', () => {
+test('float32 mlp: the dense GGN (from float32 pullbacks and dsyrkLower32) within the absolute-value bound', () => {
   const c: Case = { sizes: [4, 8, 8, 3], act: 'tanh', lik: 'categorical', N: 64 };
   const s = setup(c, 5);
   const { ref, tol } = s;
@@ -524,7 +524,7 @@ test('mlp: dtype other than float32 / float64 is a RangeError naming the option 
   assert.is(mlp({ sizes: [2, 1] }).dtype, 'float64');
 });
 
-// KFAC factors (MlpTrace32.kfacFactors): A = (1/N) Σ ā āᵀ and G = s Σ δ δᵀ from float32 passes and
+// KFAC factors (the float32 trace's kfacFactors): A = (1/N) Σ ā āᵀ and G = s Σ δ δᵀ from float32 passes and
 // float32 sums, returned as float64 SymMatrix. Bound, entry by entry, from the same rule: a_l is
 // within tol·Ma_l of the float64 plane and δ_l (the backward stack of R_k) within tol·Mg_l, where
 // Mg_l = absVjp(ref, |R_k|).g[l]; a product of two such entries errs by ≤ tol·(|x|My + Mx|y|)

@@ -11,10 +11,8 @@
  * @module
  */
 import { ACTIVATIONS, activationKind, checkActivation, type Activation } from '../../../models/activations.js';
-import { checkOptions, type Op, type OpContext, type State, type Shape, sizeOf } from '../../layer.js';
+import { checkOptions, type ElementBytes, type Op, type OpContext, type State, type Shape, sizeOf } from '../../layer.js';
 import type { ActivationSpec } from '../../spec.js';
-
-const F64 = 8;
 
 /**
  * An elementwise activation layer: `activation('relu')`; see {@link ACTIVATIONS}.
@@ -87,10 +85,10 @@ export const softplus = (): ActivationSpec => activation('softplus');
 export const gelu = (): ActivationSpec => activation('gelu');
 
 /** @internal Compile an activation spec (any input shape). */
-export function buildActivation(spec: ActivationSpec, inShape: Shape, label: string): Op {
+export function buildActivation(spec: ActivationSpec, inShape: Shape, label: string, bytes: ElementBytes): Op {
   checkOptions<ActivationSpec>(spec, label, ['type', 'name']);
   const name = checkActivation(spec.name, `${label}: name`);
-  return new ActivationOp(label, inShape, name);
+  return new ActivationOp(label, inShape, name, bytes);
 }
 
 class ActivationOp implements Op {
@@ -107,11 +105,12 @@ class ActivationOp implements Op {
     readonly label: string,
     readonly inShape: Shape,
     readonly name: Activation,
+    bytes: ElementBytes,
   ) {
     this.outShape = inShape;
     this.inSize = this.outSize = sizeOf(inShape);
     this.#curved = name !== 'relu' && name !== 'identity';
-    this.state = this.#curved ? [F64 * this.inSize, F64 * this.inSize] : [F64 * this.inSize]; // σ′ (, σ″)
+    this.state = this.#curved ? [bytes * this.inSize, bytes * this.inSize] : [bytes * this.inSize]; // σ′ (, σ″)
     this.#kind = activationKind(name);
   }
   scratch(): number {

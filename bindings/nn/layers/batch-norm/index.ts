@@ -14,10 +14,9 @@
  *
  * @module
  */
-import { checkKeys, checkOptions, chainError, type Op, type OpContext, type Shape, type State, sizeOf } from '../../layer.js';
+import { checkKeys, checkOptions, chainError, type ElementBytes, type Op, type OpContext, type Shape, type State, sizeOf } from '../../layer.js';
 import type { BatchNormSpec } from '../../spec.js';
 
-const F64 = 8;
 const KEYS = ['eps', 'runningMean', 'runningVar'] as const;
 
 function checkEps(v: unknown, where: string): number {
@@ -63,7 +62,7 @@ export function batchNorm(options: { eps?: number; runningMean?: ArrayLike<numbe
 }
 
 /** @internal Compile a batchNorm spec: channels of an image, or features of a flat input. */
-export function buildBatchNorm(spec: BatchNormSpec, inShape: Shape, label: string): Op {
+export function buildBatchNorm(spec: BatchNormSpec, inShape: Shape, label: string, bytes: ElementBytes): Op {
   checkKeys(spec, ['type', ...KEYS], label);
   const C = inShape[0];
   const S = inShape.length === 3 ? inShape[1] * inShape[2] : 1;
@@ -75,7 +74,7 @@ export function buildBatchNorm(spec: BatchNormSpec, inShape: Shape, label: strin
   for (let c = 0; c < C; c++) {
     if (!(variance[c]! + eps > 0)) throw chainError(label, `runningVar[${c}] + eps must be positive, got ${variance[c]! + eps}`);
   }
-  return new BatchNormOp(label, inShape, C, S, mean, variance, eps);
+  return new BatchNormOp(label, inShape, C, S, mean, variance, eps, bytes);
 }
 
 class BatchNormOp implements Op {
@@ -96,11 +95,13 @@ class BatchNormOp implements Op {
     mean: number[],
     variance: number[],
     readonly eps: number,
+    /** Bytes per element of every plane (8: float64, 4: float32). */
+    readonly bytes: ElementBytes,
   ) {
     this.outShape = inShape;
     this.inSize = this.outSize = sizeOf(inShape);
     this.params = 2 * channels;
-    this.state = [F64 * this.inSize]; // x̂
+    this.state = [this.bytes * this.inSize]; // x̂
     this.#inv = Float64Array.from(variance, (v) => 1 / Math.sqrt(v + eps));
     this.#shift = Float64Array.from(mean, (m, c) => -m * this.#inv[c]!);
   }
@@ -108,14 +109,14 @@ class BatchNormOp implements Op {
     return 2 * this.channels;
   }
   /** Write a per-channel vector into the scratch (at slot 0 or 1) and return its address. */
-  #vec(c: OpContext, slot: number, fill: (v: Float64Array) => void): number {
-    const p = c.scratch + F64 * slot * this.channels;
-    fill(c.core.f64(p, this.channels));
+  #vec(c: OpContext, slot: number, fill: (v: Float32Array | Float64Array) => void): number {
+    const p = c.scratch + this.bytes * slot * this.channels;
+    fill(c.core.floats(c.dtype, p, this.channels));
     return p;
   }
   /** (scale_c / s_c) for the per-channel scale at byte address `th` (γ or vγ). */
   #over(c: OpContext, slot: number, th: number): number {
-    const g = c.core.f64(th, this.channels).slice();
+    const g = c.core.floats(c.dtype, th, this.channels).slice();
     return this.#vec(c, slot, (v) => {
       for (let i = 0; i < this.channels; i++) v[i] = g[i]! * this.#inv[i]!;
     });
@@ -126,20 +127,20 @@ class BatchNormOp implements Op {
     const inv = this.#vec(c, 0, (v) => v.set(this.#inv)),
       shift = this.#vec(c, 1, (v) => v.set(this.#shift));
     c.k.chanAffine(N, C, S, inv, shift, x, 0, st[0]!);
-    c.k.chanAffine(N, C, S, c.th, c.th + F64 * C, st[0]!, 0, y);
+    c.k.chanAffine(N, C, S, c.th, c.th + this.bytes * C, st[0]!, 0, y);
   }
   tangent(c: OpContext, N: number, _x: number, st: State, tx: number, vth: number, ty: number): void {
     const C = this.channels,
       S = this.positions;
     if (tx !== 0) c.k.chanAffine(N, C, S, this.#over(c, 0, c.th), 0, tx, 0, ty);
-    if (vth !== 0) c.k.chanAffine(N, C, S, vth, vth + F64 * C, st[0]!, tx !== 0 ? 1 : 0, ty);
+    if (vth !== 0) c.k.chanAffine(N, C, S, vth, vth + this.bytes * C, st[0]!, tx !== 0 ? 1 : 0, ty);
     if (tx === 0 && vth === 0) c.k.dzero(N, this.outSize, ty, this.outSize);
   }
   backInput(c: OpContext, N: number, K: number, _st: State, gy: number, gx: number): void {
     c.k.chanAffine(N * K, this.channels, this.positions, this.#over(c, 0, c.th), 0, gy, 0, gx);
   }
   backParams(c: OpContext, N: number, _x: number, st: State, gy: number, gth: number): void {
-    c.k.chanGrad(N, 1, this.channels, this.positions, gy, st[0]!, 1, gth, gth + F64 * this.channels);
+    c.k.chanGrad(N, 1, this.channels, this.positions, gy, st[0]!, 1, gth, gth + this.bytes * this.channels);
   }
   pullbacks(c: OpContext, N: number, K: number, _x: number, st: State, gy: number, out: number, ldout: number): void {
     c.k.chanPullbacks(N, K, this.channels, this.positions, gy, st[0]!, out, ldout);
@@ -147,13 +148,13 @@ class BatchNormOp implements Op {
   backward2(c: OpContext, N: number, _x: number, st: State, tx: number, vth: number, gy: number, dgy: number, dgx: number, hth: number): void {
     const C = this.channels,
       S = this.positions;
-    c.k.chanGrad(N, 1, C, S, dgy, st[0]!, 1, hth, hth + F64 * C);
+    c.k.chanGrad(N, 1, C, S, dgy, st[0]!, 1, hth, hth + this.bytes * C);
     if (tx !== 0) {
       // hγ_c += (1/s_c) Σ gy·tx
       const t = this.#vec(c, 0, () => {});
       c.k.chanGrad(N, 1, C, S, gy, tx, 0, t, 0);
-      const sums = c.core.f64(t, C).slice();
-      const h = c.core.f64(hth, C);
+      const sums = c.core.floats(c.dtype, t, C).slice();
+      const h = c.core.floats(c.dtype, hth, C);
       for (let i = 0; i < C; i++) h[i] = h[i]! + sums[i]! * this.#inv[i]!;
     }
     if (dgx !== 0) {

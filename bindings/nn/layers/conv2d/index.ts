@@ -24,12 +24,11 @@
  *
  * @module
  */
-import { checkBool, checkInt, checkOptions, checkPair, chainError, showShape, type KfacLayerOptions, type Op, type OpContext, type State, type Shape } from '../../layer.js';
+import { checkBool, checkInt, checkOptions, checkPair, chainError, showShape, type ElementBytes, type KfacLayerOptions, type Op, type OpContext, type State, type Shape } from '../../layer.js';
 import type { Conv2dSpec, Pair } from '../../spec.js';
 
-const F64 = 8;
-/** Doubles at the start of the scratch block that hold the geometry (13 i32) for the whole-batch kernels. */
-const GEO = 8;
+/** Bytes at the start of the scratch block that hold the geometry (13 i32) for the whole-batch kernels. */
+const GEO_BYTES = 64;
 /**
  * Workspaces the whole-batch kernels get (`assembly/nn/conv.ts` convForwardBatch …): a call is
  * split over at most this many threads (each share needs its own patch matrix).
@@ -89,7 +88,7 @@ function geometry(spec: Conv2dSpec, where: string): Geometry {
 }
 
 /** @internal Compile a conv2d spec on a [C, H, W] input. */
-export function buildConv2d(spec: Conv2dSpec, inShape: Shape, label: string): Op {
+export function buildConv2d(spec: Conv2dSpec, inShape: Shape, label: string, bytes: ElementBytes): Op {
   checkOptions<Conv2dSpec>(spec, label, ['type', ...KEYS]);
   if (inShape.length !== 3) throw chainError(label, `a conv2d layer needs an image input [C, H, W], got ${showShape(inShape)}`);
   const g = geometry(spec, label);
@@ -113,7 +112,7 @@ export function buildConv2d(spec: Conv2dSpec, inShape: Shape, label: string): Op
   if (W + pl + pr < spanW) throw chainError(label, `kernel width ${kw}${dw > 1 ? ` (dilated to ${spanW})` : ''} is larger than the padded input width ${W + pl + pr}`);
   const oh = Math.floor((H + pt + pb - spanH) / g.stride[0]) + 1,
     ow = Math.floor((W + pl + pr - spanW) / g.stride[1]) + 1;
-  return new Conv2dOp(label, [C, H, W], g.out, [kh, kw], g.stride, [pt, pl], g.dilation, [oh, ow], g.bias);
+  return new Conv2dOp(label, [C, H, W], g.out, [kh, kw], g.stride, [pt, pl], g.dilation, [oh, ow], g.bias, bytes);
 }
 
 class Conv2dOp implements Op {
@@ -143,6 +142,8 @@ class Conv2dOp implements Op {
     dilation: [number, number],
     outHW: [number, number],
     readonly bias: boolean,
+    /** Bytes per element of every plane (8: float64, 4: float32). */
+    readonly bytes: ElementBytes,
   ) {
     const [C, H, W] = inShape;
     this.inShape = inShape;
@@ -162,7 +163,7 @@ class Conv2dOp implements Op {
       S = this.#S,
       O = this.out,
       a = P + 1;
-    // After the geometry block (GEO doubles), the largest of: the whole-batch kernels'
+    // In elements of the network's type. After the geometry block (GEO_BYTES), the largest of: the whole-batch kernels'
     // workspaces (SHARES of them, one per thread share: a patch matrix and a sample's K stacked
     // pullbacks, K·O·P); the 'expand' KFAC buffers (B patch slots and their transpose, or a
     // batch of transposed cotangent rows); the 'reduce' ones (a patch matrix with a row of ones,
@@ -171,7 +172,7 @@ class Conv2dOp implements Op {
     const expand = Math.max(2 * this.#aBatch(N) * a * S, this.#gBatch(N, K) * S * O);
     const reduce = a * S + N * a + N * K * O;
     const weights = (P + O) * this.#pBatch(N) * S;
-    return GEO + Math.max(batch, expand, reduce, weights);
+    return GEO_BYTES / this.bytes + Math.max(batch, expand, reduce, weights);
   }
 
   /** Samples per weight-gradient product (backParams, backward2): about 4096 positions. */
@@ -190,12 +191,12 @@ class Conv2dOp implements Op {
   }
 
   #b(th: number): number {
-    return th + F64 * this.out * this.#ckk;
+    return th + this.bytes * this.out * this.#ckk;
   }
 
   /** The scratch after the geometry block. */
   #ws(c: OpContext): number {
-    return c.scratch + F64 * GEO;
+    return c.scratch + GEO_BYTES;
   }
 
   /** Writes the geometry (13 i32) at the start of the scratch block for the whole-batch kernels; returns its address. */
@@ -243,11 +244,11 @@ class Conv2dOp implements Op {
     const B = this.#pBatch(N),
       geo = this.#geoAt(c),
       px = this.#ws(c),
-      gyc = px + F64 * P * B * S;
+      gyc = px + this.bytes * P * B * S;
     for (let n0 = 0; n0 < N; n0 += B) {
       const nb = Math.min(B, N - n0),
         ld = nb * S;
-      c.k.convGather(nb, geo, S, x + F64 * n0 * I, I, g + F64 * n0 * Y, Y, O, px, gyc, ld);
+      c.k.convGather(nb, geo, S, x + this.bytes * n0 * I, I, g + this.bytes * n0 * Y, Y, O, px, gyc, ld);
       c.k.dgemm(0, 1, O, P, ld, 1, gyc, ld, px, ld, 1, gW, P);
     }
   }
@@ -289,11 +290,11 @@ class Conv2dOp implements Op {
       // (O × S each) transposed into (B'·S) × O per Gram.
       const B = this.#aBatch(N),
         slots = ws,
-        colsT = ws + F64 * B * a * S;
-      if (A !== 0 && a > P) for (let b = 0; b < B; b++) c.core.f64(slots + F64 * (b * a + P) * S, S).fill(1);
+        colsT = ws + this.bytes * B * a * S;
+      if (A !== 0 && a > P) for (let b = 0; b < B; b++) c.core.floats(c.dtype, slots + this.bytes * (b * a + P) * S, S).fill(1);
       for (let n0 = 0; A !== 0 && n0 < N; n0 += B) {
         const nb = Math.min(B, N - n0);
-        for (let b = 0; b < nb; b++) this.#im2col(c, x + F64 * (n0 + b) * I, slots + F64 * b * a * S);
+        for (let b = 0; b < nb; b++) this.#im2col(c, x + this.bytes * (n0 + b) * I, slots + this.bytes * b * a * S);
         c.k.convTranspose(nb, a, S, slots, colsT);
         c.k.dsyrkLower(nb * S, a, colsT, a, 0, 0, A, a);
       }
@@ -301,7 +302,7 @@ class Conv2dOp implements Op {
         rowsT = ws;
       for (let r0 = 0; G !== 0 && r0 < N * K; r0 += GB) {
         const rb = Math.min(GB, N * K - r0);
-        c.k.convTranspose(rb, O, S, gy + F64 * r0 * Y, rowsT);
+        c.k.convTranspose(rb, O, S, gy + this.bytes * r0 * Y, rowsT);
         c.k.dsyrkLower(rb * S, O, rowsT, O, 0, 0, G, O);
       }
       return;
@@ -309,13 +310,13 @@ class Conv2dOp implements Op {
     // 'reduce': per sample the mean patch (a values, a 1 last for a joint bias), then one Gram
     // over the N means; G from the (N·K) × O position sums.
     const cols = ws,
-      avg = ws + F64 * a * S,
-      sums = avg + F64 * N * a;
+      avg = ws + this.bytes * a * S,
+      sums = avg + this.bytes * N * a;
     if (A !== 0) {
-      if (a > P) c.core.f64(cols + F64 * P * S, S).fill(1);
+      if (a > P) c.core.floats(c.dtype, cols + this.bytes * P * S, S).fill(1);
       for (let n = 0; n < N; n++) {
-        this.#im2col(c, x + F64 * n * I, cols);
-        c.k.convPositionSums(1, a, S, cols, 1 / S, 0, avg + F64 * n * a, a);
+        this.#im2col(c, x + this.bytes * n * I, cols);
+        c.k.convPositionSums(1, a, S, cols, 1 / S, 0, avg + this.bytes * n * a, a);
       }
       c.k.dsyrkLower(N, a, avg, a, 0, 0, A, a);
     }

@@ -11,10 +11,8 @@
  *
  * @module
  */
-import { checkBool, checkInt, checkOptions, chainError, type KfacLayerOptions, type Op, type OpContext, type State, type Shape } from '../../layer.js';
+import { checkBool, checkInt, checkOptions, chainError, type KfacLayerOptions, type ElementBytes, type Op, type OpContext, type State, type Shape } from '../../layer.js';
 import type { DenseSpec } from '../../spec.js';
-
-const F64 = 8;
 
 /**
  * A dense layer with `out` outputs (and a bias unless `bias: false`).
@@ -34,13 +32,13 @@ export function dense(options: { out: number; bias?: boolean }): DenseSpec {
 }
 
 /** @internal Compile a dense spec on a flat input. */
-export function buildDense(spec: DenseSpec, inShape: Shape, label: string): Op {
+export function buildDense(spec: DenseSpec, inShape: Shape, label: string, bytes: ElementBytes): Op {
   checkOptions<DenseSpec>(spec, label, ['type', 'out', 'bias']);
   if (inShape.length !== 1) throw chainError(label, `a dense layer needs a flat input, got the image shape [${inShape.join(', ')}] — put a flatten() before it`);
   const nin = inShape[0];
   const nout = checkInt(spec.out, `${label}: out`);
   const bias = checkBool(spec.bias, `${label}: bias`, true);
-  return new DenseOp(label, nin, nout, bias);
+  return new DenseOp(label, nin, nout, bias, bytes);
 }
 
 class DenseOp implements Op {
@@ -58,6 +56,8 @@ class DenseOp implements Op {
     readonly inSize: number,
     readonly outSize: number,
     readonly bias: boolean,
+    /** Bytes per element of every plane (8: float64, 4: float32). */
+    readonly bytes: ElementBytes,
   ) {
     this.inShape = [inSize];
     this.outShape = [outSize];
@@ -72,7 +72,7 @@ class DenseOp implements Op {
 
   /** Byte address of b inside the θ slice at `th`. */
   #b(th: number): number {
-    return th + F64 * this.outSize * this.inSize;
+    return th + this.bytes * this.outSize * this.inSize;
   }
 
   forward(c: OpContext, N: number, x: number, y: number): void {
@@ -118,7 +118,7 @@ class DenseOp implements Op {
       for (let n = 0; n < N; n++) {
         for (let k = 0; k < K; k++) {
           const r = n * K + k;
-          c.k.dgemm(0, 0, O, I, 1, 1, gy + F64 * r * O, 1, x + F64 * n * I, I, 0, out + F64 * r * ldout, I);
+          c.k.dgemm(0, 0, O, I, 1, 1, gy + this.bytes * r * O, 1, x + this.bytes * n * I, I, 0, out + this.bytes * r * ldout, I);
         }
       }
     }

@@ -15,10 +15,8 @@
  *
  * @module
  */
-import { checkBool, checkKeys, checkOptions, type Op, type OpContext, type Shape, type State, sizeOf } from '../../layer.js';
+import { checkBool, checkKeys, checkOptions, type ElementBytes, type Op, type OpContext, type Shape, type State, sizeOf } from '../../layer.js';
 import type { LayerNormSpec } from '../../spec.js';
-
-const F64 = 8;
 
 function checkEps(v: unknown, where: string): number {
   if (v === undefined) return 1e-5;
@@ -43,9 +41,9 @@ export function layerNorm(options: { eps?: number; affine?: boolean } = {}): Lay
 }
 
 /** @internal Compile a layerNorm spec (any input shape). */
-export function buildLayerNorm(spec: LayerNormSpec, inShape: Shape, label: string): Op {
+export function buildLayerNorm(spec: LayerNormSpec, inShape: Shape, label: string, bytes: ElementBytes): Op {
   checkKeys(spec, ['type', 'eps', 'affine'], label);
-  return new LayerNormOp(label, inShape, checkEps(spec.eps, label), checkBool(spec.affine, `${label}: affine`, true));
+  return new LayerNormOp(label, inShape, checkEps(spec.eps, label), checkBool(spec.affine, `${label}: affine`, true), bytes);
 }
 
 class LayerNormOp implements Op {
@@ -60,11 +58,13 @@ class LayerNormOp implements Op {
     readonly inShape: Shape,
     readonly eps: number,
     readonly affine: boolean,
+    /** Bytes per element of every plane (8: float64, 4: float32). */
+    readonly bytes: ElementBytes,
   ) {
     this.outShape = inShape;
     this.inSize = this.outSize = sizeOf(inShape);
     this.params = affine ? 2 * this.inSize : 0;
-    this.state = [F64 * this.inSize, F64]; // x̂, r
+    this.state = [bytes * this.inSize, bytes]; // x̂, r
   }
   scratch(N: number): number {
     return Math.max(3 * N * this.inSize, this.inSize);
@@ -72,9 +72,9 @@ class LayerNormOp implements Op {
   forward(c: OpContext, N: number, x: number, y: number, st: State): void {
     const F = this.inSize;
     c.k.lnForward(N, F, this.eps, x, st[0]!, st[1]!);
-    if (this.affine) c.k.chanAffine(N, F, 1, c.th, c.th + F64 * F, st[0]!, 0, y);
+    if (this.affine) c.k.chanAffine(N, F, 1, c.th, c.th + this.bytes * F, st[0]!, 0, y);
     else {
-      c.core.f64(c.scratch, F).fill(1);
+      c.core.floats(c.dtype, c.scratch, F).fill(1);
       c.k.chanAffine(N, F, 1, c.scratch, 0, st[0]!, 0, y);
     }
   }
@@ -84,7 +84,7 @@ class LayerNormOp implements Op {
       c.k.lnTangent(N, F, st[0]!, st[1]!, tx, ty);
       if (this.affine) c.k.chanAffine(N, F, 1, c.th, 0, ty, 0, ty);
     }
-    if (vth !== 0 && this.affine) c.k.chanAffine(N, F, 1, vth, vth + F64 * F, st[0]!, tx !== 0 ? 1 : 0, ty);
+    if (vth !== 0 && this.affine) c.k.chanAffine(N, F, 1, vth, vth + this.bytes * F, st[0]!, tx !== 0 ? 1 : 0, ty);
     else if (tx === 0) c.k.dzero(N, F, ty, F);
   }
   backInput(c: OpContext, N: number, K: number, st: State, gy: number, gx: number): void {
@@ -97,7 +97,7 @@ class LayerNormOp implements Op {
     c.k.lnBackward(N, K, F, st[0]!, st[1]!, u, gx);
   }
   backParams(c: OpContext, N: number, _x: number, st: State, gy: number, gth: number): void {
-    if (this.affine) c.k.chanGrad(N, 1, this.inSize, 1, gy, st[0]!, 1, gth, gth + F64 * this.inSize);
+    if (this.affine) c.k.chanGrad(N, 1, this.inSize, 1, gy, st[0]!, 1, gth, gth + this.bytes * this.inSize);
   }
   pullbacks(c: OpContext, N: number, K: number, _x: number, st: State, gy: number, out: number, ldout: number): void {
     if (this.affine) c.k.chanPullbacks(N, K, this.inSize, 1, gy, st[0]!, out, ldout);
@@ -106,10 +106,10 @@ class LayerNormOp implements Op {
     const F = this.inSize;
     const [xhat, rstd] = st as [number, number];
     const u = c.scratch,
-      du = u + F64 * N * F,
-      dxh = du + F64 * N * F;
+      du = u + this.bytes * N * F,
+      dxh = du + this.bytes * N * F;
     if (this.affine) {
-      c.k.chanGrad(N, 1, F, 1, dgy, xhat, 1, hth, hth + F64 * F);
+      c.k.chanGrad(N, 1, F, 1, dgy, xhat, 1, hth, hth + this.bytes * F);
       if (tx !== 0) {
         c.k.lnTangent(N, F, xhat, rstd, tx, dxh);
         c.k.chanGrad(N, 1, F, 1, gy, dxh, 1, hth, 0);

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { checkOptions, checkPair, chainError, showShape, type Op, type OpContext, type Shape, type State, sizeOf } from '../../layer.js';
+import { checkOptions, checkPair, chainError, showShape, type ElementBytes, type Op, type OpContext, type Shape, type State, sizeOf } from '../../layer.js';
 import type { GlobalAvgPool2dSpec, Pair, Pool2dSpec } from '../../spec.js';
 
 const KEYS = ['kernel', 'stride', 'padding'] as const;
@@ -73,7 +73,7 @@ export function globalAvgPool2d(): GlobalAvgPool2dSpec {
 }
 
 /** @internal Compile a pooling spec on a [C, H, W] input. */
-export function buildPool(spec: Pool2dSpec | GlobalAvgPool2dSpec, inShape: Shape, label: string): Op {
+export function buildPool(spec: Pool2dSpec | GlobalAvgPool2dSpec, inShape: Shape, label: string, _bytes: ElementBytes): Op {
   if (inShape.length !== 3) throw chainError(label, `a ${spec.type} layer needs an image input [C, H, W], got ${showShape(inShape)}`);
   const [, H, W] = inShape;
   if (spec.type === 'globalAvgPool2d') {
