@@ -71,6 +71,23 @@ export class DataFormatError extends Error {
 }
 
 /**
+ * Two element types met in one call: a problem asked for `dtype: 'float32'` on a float64 model,
+ * or the other way round. A `TypeError`; `expected` is the type asked for, `got` the other.
+ *
+ * @category Errors
+ */
+export class DtypeMismatchError extends TypeError {
+  readonly expected: 'float32' | 'float64';
+  readonly got: 'float32' | 'float64';
+  constructor(where: string, expected: 'float32' | 'float64', got: 'float32' | 'float64', hint = '') {
+    super(`natgrad: ${where}: dtype '${expected}' asked for, but got '${got}'${hint ? ` (${hint})` : ''}`);
+    this.name = 'DtypeMismatchError';
+    this.expected = expected;
+    this.got = got;
+  }
+}
+
+/**
  * A handle was used after `free()`, or `free()` was called twice.
  *
  * @category Errors

@@ -2,7 +2,10 @@
  * Input conventions shared by the whole API.
  *
  * - A dense matrix is `{ data: Float64Array, rows, cols }`, row-major
- *   (`data[i * cols + j]` is row i, column j), or a `number[][]` (array of rows).
+ *   (`data[i * cols + j]` is row i, column j), or a `number[][]` (array of rows); `data` may be
+ *   a `Float32Array` (widened exactly to float64).
+ * - A vector is a `Float64Array`, any typed array of numbers (a `Float32Array` is widened
+ *   exactly) or a plain array.
  * - A sparse matrix is CSR: `{ rows, cols, indptr, indices, values }` with
  *   `indptr.length === rows + 1`, `indptr[0] === 0`, non-decreasing `indptr`,
  *   0-based `indices` strictly increasing within each row.
@@ -35,14 +38,26 @@ export interface CsrMatrix {
 }
 
 /**
+ * A row-major dense matrix of float32 values (a float32 network's data, as PyTorch hands it
+ * over): accepted wherever a dense input is, and widened exactly to float64 on the way in.
+ *
+ * @category Linear algebra
+ */
+export interface DenseMatrix32 {
+  readonly data: Float32Array;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+/**
  * Any matrix input accepted by the API (a resident `Matrix` handle is accepted too where documented).
  *
  * @category Linear algebra
  */
-export type MatrixInput = DenseMatrix | CsrMatrix | number[][];
+export type MatrixInput = DenseMatrix | DenseMatrix32 | CsrMatrix | number[][];
 
 /**
- * A vector input: a `Float64Array` or a plain array of numbers.
+ * A vector input: a `Float64Array`, a `Float32Array` (widened exactly) or a plain array of numbers.
  *
  * @category Linear algebra
  */

@@ -84,8 +84,10 @@ export function toDense(m: unknown, name: string, sizeHint?: string): DenseMatri
   checkSize(rows, `${name}.rows`);
   checkSize(cols, `${name}.cols`);
   checkBytes(8 * rows * cols, `${name}: ${rows} × ${cols} doubles`, sizeHint);
-  const { data } = m as DenseMatrix;
-  if (!(data instanceof Float64Array)) throw new TypeError(`natgrad: ${name}.data must be a Float64Array`);
+  const given = (m as { data: unknown }).data;
+  if (!(given instanceof Float64Array) && !(given instanceof Float32Array)) throw new TypeError(`natgrad: ${name}.data must be a Float64Array or a Float32Array`);
+  // float32 data (a float32 network's inputs) is widened exactly.
+  const data = given instanceof Float32Array ? Float64Array.from(given) : given;
   if (data.length !== rows * cols) {
     throw new RangeError(`natgrad: ${name}.data has length ${data.length}, expected rows × cols = ${rows} × ${cols} = ${rows * cols}`);
   }

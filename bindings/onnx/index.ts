@@ -132,9 +132,9 @@ export interface LoadedOnnx {
  *
  * @category ONNX
  */
-export function loadOnnx(bytes: Uint8Array | ArrayBuffer, options: { core?: Core } = {}): LoadedOnnx {
-  checkOptions(options, 'loadOnnx', ['core']);
+export function loadOnnx(bytes: Uint8Array | ArrayBuffer, options: { core?: Core; dtype?: 'float32' | 'float64' } = {}): LoadedOnnx {
+  checkOptions(options, 'loadOnnx', ['core', 'dtype']);
   const { spec, theta, input, output } = onnxToSpec(bytes);
-  const model = sequential({ ...spec, ...(options.core ? { core: options.core } : {}) });
+  const model = sequential({ ...spec, ...(options.dtype !== undefined ? { dtype: options.dtype } : {}), ...(options.core ? { core: options.core } : {}) });
   return { model, theta, input, output, spec };
 }

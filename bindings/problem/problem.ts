@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { NonFiniteLossError } from '../core/errors.js';
+import { DtypeMismatchError, NonFiniteLossError } from '../core/errors.js';
 import { allocBlocks, Handle } from '../core/handle.js';
 import { checkBytes, checkSquare, DENSE_HINT } from '../core/limits.js';
 import type { DenseMatrix, MatrixInput, VectorInput } from '../core/types.js';
@@ -63,6 +63,13 @@ export interface ProblemOptions {
   priorVariance?: number;
   /** `'mean'` (s = 1/N, default, the paper's code) or `'sum'` (s = 1, the paper's Eq. 1). */
   reduction?: 'mean' | 'sum';
+  /**
+   * The element type the model's passes run in — a check, not a conversion: it must be the
+   * model's own (`model.dtype`, float64 when absent); make a float32 model with
+   * `sequential({ …, dtype: 'float32' })`, `mlp({ …, dtype })` or `loadOnnx(bytes, { dtype })`.
+   * @throws DtypeMismatchError when it differs from the model's.
+   */
+  dtype?: 'float32' | 'float64';
 }
 
 type BKind = 'fisher' | 'ef' | 'mc';
@@ -904,8 +911,20 @@ const PROBLEM_HINTS: Readonly<Record<string, string>> = {
  */
 export function problem(options: ProblemOptions): Problem {
   if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: problem expects an options object { model, X, y, likelihood, priorVariance?, reduction? }');
-  checkOptions(options, 'problem', ['model', 'X', 'y', 'likelihood', 'priorVariance', 'reduction'], PROBLEM_HINTS);
+  checkOptions(options, 'problem', ['model', 'X', 'y', 'likelihood', 'priorVariance', 'reduction', 'dtype'], PROBLEM_HINTS);
   const model = checkModel(options.model);
+  if (options.dtype !== undefined) {
+    if (options.dtype !== 'float32' && options.dtype !== 'float64') throw new RangeError(`natgrad: problem: dtype must be 'float32' or 'float64', got ${typeof options.dtype === 'string' ? `'${options.dtype}'` : String(options.dtype)}`);
+    const own = model.dtype ?? 'float64';
+    if (options.dtype !== own) {
+      throw new DtypeMismatchError(
+        'problem',
+        options.dtype,
+        own,
+        `the ${model.name} model runs in ${own}${model.name === 'linear' ? ' only' : `; make it with dtype: '${options.dtype}' (sequential, mlp, loadOnnx)`}`,
+      );
+    }
+  }
   const lik = checkLikelihood(options.likelihood);
   checkLabelTypes(lik, options.y, 'problem');
   if (model.outputs !== lik.outputs) throw new RangeError(`natgrad: the model has ${model.outputs} outputs (sizes.at(-1)) but the likelihood takes ${lik.outputs}`);

@@ -147,20 +147,6 @@ const ROWS: Row[] = [
     },
   },
   {
-    export: 'MlpTrace32',
-    name: 'kfacFactors',
-    call: (o) => {
-      const m32 = mlp({ sizes: [2, 3, 2], activation: 'tanh', dtype: 'float32' });
-      const t = m32.forward(theta, X.data, N);
-      assert.instance(t, api.MlpTrace32);
-      try {
-        return (t as api.MlpTrace32).kfacFactors(new Float64Array(N * 2).fill(0.5), 1, 1, { bias: 'joint', ...o });
-      } finally {
-        t.free?.();
-      }
-    },
-  },
-  {
     export: 'MlpTrace',
     name: 'kfacFactors',
     call: (o) => {
@@ -297,6 +283,7 @@ const NO_OPTIONS = new Set([
   'NotPositiveDefiniteError',
   'DataFormatError',
   'DisposedError',
+  'DtypeMismatchError',
   'NonFiniteLossError',
   'IllConditionedError',
   'UnknownOptionError',

@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert';
 import type { LayerSpec, SequentialSpec } from '../../bindings/nn/spec.js';
 import { categorical, gaussian } from '../../bindings/likelihoods/likelihood.js';
 import { loadOnnx, OnnxImportError, onnxToSpec } from '../../bindings/onnx/index.js';
+import { DtypeMismatchError } from '../../bindings/core/errors.js';
 import { problem } from '../../bindings/problem/problem.js';
 import { laplace } from '../../bindings/laplace/index.js';
 import { core, reductionTol, relErr, uniform } from '../helpers.js';
@@ -275,6 +276,36 @@ for (const c of CASES) {
     assert.ok(e <= outputTol(f, c.k), `relative error ${e} > ${outputTol(f, c.k)}`);
   });
 }
+
+for (const c of CASES) {
+  test(`${c.name}: loadOnnx(…, { dtype: 'float32' }) reproduces torch's outputs at float32 precision`, () => {
+    const f = fixture(c.name);
+    const { model, theta } = loadOnnx(bytesOf(c.name), { core, dtype: 'float32' });
+    assert.is(model.dtype, 'float32');
+    const trace = model.forward(theta, values(f, f.X), f.N);
+    const e = relErr(trace.outputs, values(f, f.outputs));
+    trace.free?.();
+    // natgrad's float32 passes and (for a float32 export) torch's own float32 evaluation each
+    // within the float32 output bound of the exact values.
+    const tol = 2 * outputTol({ ...f, dtype: 'float32' }, c.k);
+    assert.ok(e <= tol, `relative error ${e} > ${tol}`);
+    assert.ok(e > 0 || f.dtype === 'float32', 'float32 rounding present against a float64 export');
+  });
+}
+
+test("loadOnnx: dtype is checked; a problem's dtype must be its model's (DtypeMismatchError names both)", () => {
+  assert.throws(() => loadOnnx(bytesOf('lenet'), { dtype: 'half' as never }), (e: Error) => e instanceof RangeError && /dtype must be 'float32' or 'float64', got 'half'/.test(e.message));
+  const { model } = loadOnnx(bytesOf('lenet'), { core });
+  const f = fixture('lenet');
+  const X = values(f, f.X);
+  const opts = { model, X: { data: X, rows: f.N, cols: X.length / f.N }, y: Float64Array.from({ length: f.N }, (_, i) => i % 3), likelihood: categorical({ classes: 3 }) };
+  assert.throws(
+    () => problem({ ...opts, dtype: 'float32' }),
+    (e: Error) => e instanceof DtypeMismatchError && e instanceof TypeError && e.expected === 'float32' && e.got === 'float64' && /'float32'.*'float64'/.test(e.message),
+  );
+  const p = problem({ ...opts, dtype: 'float64' });
+  p.free();
+});
 
 for (const c of CASES) {
   test(`${c.name}: loadOnnx → problem gives torch's float64 loss, gradient and GGN-vector product`, () => {
