@@ -94,6 +94,12 @@ export interface CurvatureOperator extends LinearOperator {
   diagonal(): Float64Array;
   /** The dense D × D matrix from the problem's builders (checked against the memory limit; the caller frees it). */
   toDense(): SymMatrix;
+  /**
+   * The model's element type (`problem.model.dtype`, float64 when absent; a linear problem is
+   * float64): a `'float32'` operator's products are computed in float32 (returned widened, as
+   * Float64Array), and the solvers store their D-vectors in float32 for it.
+   */
+  readonly dtype: 'float32' | 'float64';
 }
 
 /**
@@ -112,7 +118,10 @@ export interface CurvatureOperator extends LinearOperator {
  * the Hessian carries it. Memory per product: O(N·M + D) beyond the forward pass — never D × D.
  * Products are exact (no sampling, except the MC labels of `'fisherMC'`, drawn once at the first
  * product from `rng(seed)` in the order of `problem.fisherMC(θ, { samples, seed })`, so the
- * operator is that matrix), symmetric up to rounding.
+ * operator is that matrix), symmetric up to rounding. `dtype` is the model's: the products of a
+ * float32 model (`mlp({ …, dtype: 'float32' })`, `sequential`, `loadOnnx`) are float32 values
+ * (relative error ~1e-7·K for reductions of length K), and CG, Lanczos, SLQ and Hutch++ store
+ * their D-vectors in float32 for such an operator.
  * @param problem any {@link Problem}; the EF and MC kinds need `problem.outputSpaceProduct` (natgrad's
  *   problems have it) or, for the EF, the per-sample gradient rows.
  * @param theta θ, length D, finite (copied).
@@ -228,6 +237,7 @@ export function curvatureOperator(problem: Problem, theta: VectorInput, options:
   const op: CurvatureOperator = {
     kind,
     dim: D,
+    dtype: problem.model?.dtype === 'float32' ? 'float32' : 'float64',
     theta: th,
     matvec,
     matmat(V, k) {

@@ -28,6 +28,13 @@ export interface LinearOperator {
   diagonal?(): Float64Array;
   /** The dense D × D matrix (small D only; the caller frees it). Optional. */
   toDense?(): SymMatrix;
+  /**
+   * The element type its products are computed in; absent = `'float64'`. A `'float32'` operator
+   * (the curvature of a float32 model) still takes and returns Float64Array, holding float32
+   * values; the solvers then store their long-lived D-vectors (CG's iterates, the Lanczos basis,
+   * the Hutch++ sketch) in Float32Array — half the memory, at the accuracy the products have anyway.
+   */
+  readonly dtype?: 'float32' | 'float64';
 }
 
 /**
@@ -104,8 +111,36 @@ export function checkSeed(x: unknown): number {
   return x;
 }
 
-/** x·y. */
-export function dot(a: Float64Array, b: Float64Array): number {
+/** A D-vector as the solvers store it: Float64Array, or Float32Array for a float32 operator. @internal */
+export type StoredVector = Float64Array | Float32Array;
+
+/** Whether `op` computes in float32 (`op.dtype === 'float32'`): the solvers then store D-vectors in float32. @internal */
+export function isFloat32(op: LinearOperator): boolean {
+  return op.dtype === 'float32';
+}
+
+/** A zero D-vector in the storage type of `op` (Float32Array for a float32 operator). @internal */
+export function storedVector(op: LinearOperator, n: number): StoredVector {
+  return isFloat32(op) ? new Float32Array(n) : new Float64Array(n);
+}
+
+/** `v` in the storage type of `op` (Float32Array for a float32 operator: rounded; else `v` itself). @internal */
+export function toStored(op: LinearOperator, v: Float64Array): StoredVector {
+  return isFloat32(op) ? Float32Array.from(v) : v;
+}
+
+/** v / d as a new vector in the storage type of `op` (for a float32 operator each quotient is rounded once). @internal */
+export function storedQuotient(op: LinearOperator, v: Float64Array, d: number): StoredVector {
+  return isFloat32(op) ? Float32Array.from(v, (x) => x / d) : v.map((x) => x / d);
+}
+
+/** A stored vector as a Float64Array: `v` itself, or a widening (exact) copy of a Float32Array. @internal */
+export function widen(v: StoredVector): Float64Array {
+  return v instanceof Float64Array ? v : Float64Array.from(v);
+}
+
+/** x·y, accumulated in float64 (over float32 entries too). */
+export function dot(a: StoredVector, b: StoredVector): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;
@@ -116,7 +151,7 @@ export function dot(a: Float64Array, b: Float64Array): number {
  * the normal range (1e-290 … 1e300: every lost square is below 2⁻¹⁰²² and the relative error stays
  * at rounding), else max|vᵢ| · √Σ (vᵢ / max|vᵢ|)². Non-finite entries give a non-finite norm.
  */
-export function nrm2(v: Float64Array): number {
+export function nrm2(v: StoredVector): number {
   const s = dot(v, v);
   if (s > 1e-290 && s < 1e300) return Math.sqrt(s);
   let m = 0;

@@ -77,7 +77,12 @@ export interface SolverOptions {
    * would exceed 256 MiB (D > 5792), Cholesky otherwise. Default `'auto'`.
    */
   solver?: 'cholesky' | 'cg' | 'auto';
-  /** CG settings: relative residual `tol` (default 1e-10) and `maxIterations` (default min(D, 1000)); a CG that does not converge fails the step (ConvergenceError). */
+  /**
+   * CG settings: relative residual `tol` (default 1e-10) and `maxIterations` (default min(D, 1000));
+   * a CG that does not converge fails the step (ConvergenceError). On a float32 model CG stops at
+   * the residual float32 products can reach (~1e-6 relative) when `tol` is below it, and the step
+   * is taken with that direction (`cg`'s `reason: 'precision'`).
+   */
   cg?: { tol?: number; maxIterations?: number };
   /**
    * Cholesky only: refuse a solve whose {@link CholeskyFactor.rcond} estimate is below this, in
@@ -506,7 +511,10 @@ function solveWith(
   return (p, s) => {
     const op = curvatureOperator(p, s.theta, mc ? { kind, samples: mc.samples, seed: mc.seed + s.iteration } : { kind });
     const r = cg(op, s.gradient, { damping: prior * p.priorCurvature() + s.damping, tol, maxIterations });
-    if (!r.converged) {
+    // 'precision': a float32 model's CG reached the best residual float32 products allow, above
+    // cg.tol (the default 1e-10 is below it): that direction is as accurate as the model's type
+    // can give, so the step is taken.
+    if (!r.converged && r.reason !== 'precision') {
       throw new ConvergenceError(
         `natgrad: ${name} step ${s.iteration + 1}: CG on the damped ${kind} did not converge (${r.reason === 'negativeCurvature' ? 'non-positive curvature: the damped matrix is not positive definite — pass a damping > 0' : `relative residual ${r.residual.toExponential(2)} > tol ${tol} after ${r.iterations} iterations`}); raise damping or cg.maxIterations`,
         r.iterations,

@@ -12,12 +12,41 @@
  * sums and products, which commute with powers of two), and `cg(2ᵏA, 2ʲb)` (damping 2ᵏλ) returns
  * exactly 2^{j−k} times `cg(A, b)` (damping λ).
  *
+ * Float32 operators (`op.dtype === 'float32'`, e.g. the curvature of a float32 model): the
+ * long-lived vectors r̂, p and ŷ − ŷ0 are Float32Array (half the memory); every update is float64
+ * arithmetic rounded once into the entry, and the scalars (α_k, β_k, rᵀz, pᵀÂp, norms) are
+ * float64, accumulated in float64 over the float32 entries. The operator gets a widening copy
+ * (Float64Array) of p; a preconditioner's output z is used as it comes (a float64 transient, not
+ * kept across iterations), and x is returned as a Float64Array (x0 + (β/α)·ŷ: with x0 absent, a
+ * float32 value times a power of two). Accuracy: the recurrence residual keeps falling, but the true
+ * residual b − (A + λI) x stalls near ρ₃₂ = u·‖A + λI‖·‖x‖/‖b‖ (u = 2⁻²⁴; Greenbaum 1997's
+ * attainable accuracy, with ‖A + λI‖ estimated from below by max ‖Âp‖/‖p‖) — relative residuals
+ * down to ~1e-6 for a moderately conditioned damped curvature. CG therefore stops once the
+ * recurrence residual is at or below ρ₃₂ and reports `converged: true` only when tol ≥ ρ₃₂: a tol
+ * below it (typically below ~1e-6) gives `converged: false, reason: 'precision'` with the best x
+ * float32 allows. Float64 operators are unchanged (no ρ₃₂ test, bit for bit as before).
+ *
  * @module
  */
 import { checkCount, checkOptions } from '../core/options.js';
 import { checkScalar, firstNonFinite } from '../core/validate.js';
 import type { ParameterGroup } from '../models/model.js';
-import { apply, checkAbort, checkOperator, checkVector, dot, iterativeOptionKeys, nrm2, pow2Scale, type IterativeOptions, type LinearOperator } from '../operators/operator.js';
+import {
+  apply,
+  checkAbort,
+  checkOperator,
+  checkVector,
+  dot,
+  iterativeOptionKeys,
+  nrm2,
+  pow2Scale,
+  storedVector,
+  toStored,
+  widen,
+  type IterativeOptions,
+  type LinearOperator,
+  type StoredVector,
+} from '../operators/operator.js';
 import { kfacInverse, type DenseKfacFactors, type PreconditionerOperator } from './kfac.js';
 import type { SymMatrix } from '../linalg/symmatrix.js';
 
@@ -145,10 +174,18 @@ export interface CgResult {
   iterations: number;
   /** Final ‖r‖ / ‖b‖ from the recurrence, computed without overflow or underflow (0 when b = 0). */
   residual: number;
-  /** Whether residual ≤ tol. Never silent: false when maxIterations ran out or curvature was non-positive. */
+  /**
+   * Whether residual ≤ tol. Never silent: false when maxIterations ran out, curvature was
+   * non-positive, or (float32 operator) tol is below what float32 products can certify.
+   */
   converged: boolean;
-  /** Why it stopped without converging: `'maxIterations'`, `'negativeCurvature'` (pᵀ(A + λI)p ≤ 0: A + λI is not PD). */
-  reason?: 'maxIterations' | 'negativeCurvature';
+  /**
+   * Why it stopped without converging: `'maxIterations'`, `'negativeCurvature'` (pᵀ(A + λI)p ≤ 0:
+   * A + λI is not PD), `'precision'` (a float32 operator, `op.dtype === 'float32'`: the residual
+   * reached the float32 attainable accuracy ρ₃₂ = u·‖A + λI‖·‖x‖/‖b‖, u = 2⁻²⁴, while tol is
+   * below it — typically a tol under ~1e-6; the x returned is as accurate as float32 allows).
+   */
+  reason?: 'maxIterations' | 'negativeCurvature' | 'precision';
   /** (A + λI) x = b − r (from the recurrence, no extra product). */
   product: Float64Array;
 }
@@ -160,7 +197,10 @@ export interface CgResult {
  * D-vectors. Accuracy: in exact arithmetic the error in the (A + λI)-norm falls at least as
  * 2((√κ − 1)/(√κ + 1))^k (κ the condition number of P⁻¹(A + λI)) and the solve is exact after D
  * iterations; in floating point the recurrence residual can drift below the true one by about
- * eps·κ·‖b‖. The stopping rule is ‖r_k‖ ≤ tol·‖b‖. A must be symmetric; A + λI must be positive
+ * eps·κ·‖b‖. The stopping rule is ‖r_k‖ ≤ tol·‖b‖. A float32 operator (`op.dtype === 'float32'`)
+ * keeps r, p and x in float32 and cannot certify a tol below ρ₃₂ = u·‖A + λI‖·‖x‖/‖b‖ (u = 2⁻²⁴,
+ * ~1e-6 typically): it stops there with `converged: false, reason: 'precision'` (see the module
+ * documentation). A must be symmetric; A + λI must be positive
  * definite on the Krylov space (a direction with pᵀ(A + λI)p ≤ 0 ends the solve with
  * `reason: 'negativeCurvature'` and the iterate so far — Steihaug's rule).
  *
@@ -251,7 +291,8 @@ export function cg(op: LinearOperator, b: Float64Array, options: CgOptions = {})
       }
     };
     /** Â p, applying the operator to p divided by a power of two near ‖p‖. */
-    const Ahat = (p: Float64Array): Float64Array => {
+    const Ahat = (ps32: StoredVector): Float64Array => {
+      const p = widen(ps32);
       const ps = pow2Scale(nrm2(p));
       const y = Au(ps === 1 ? p : p.map((v) => v / ps));
       fixScale(y);
@@ -260,15 +301,15 @@ export function cg(op: LinearOperator, b: Float64Array, options: CgOptions = {})
       return y;
     };
     // r̂ = (b − (A + λI) x0) / β.
-    const r = rhs.map((v) => v / beta);
-    const bref = nrm2(r);
+    const r64 = rhs.map((v) => v / beta);
+    const bref = nrm2(r64);
     if (x0 !== undefined) {
       const xs = pow2Scale(nrm2(x0));
       const ax = Au(xs === 1 ? x0 : x0.map((v) => v / xs));
       fixScale(ax);
       for (let i = 0; i < D; i++) {
-        r[i]! -= (ax[i]! * xs) / beta;
-        if (!Number.isFinite(r[i]!))
+        r64[i]! -= (ax[i]! * xs) / beta;
+        if (!Number.isFinite(r64[i]!))
           throw new RangeError(`natgrad: cg: the initial residual b − (A + λI)·x0 overflows relative to ‖b‖ = ${nrm2(rhs)} at entry ${i}: x0 is far out of scale for this system`);
       }
     }
@@ -288,13 +329,24 @@ export function cg(op: LinearOperator, b: Float64Array, options: CgOptions = {})
       for (let i = 0; i < D; i++) z[i] = (z[i]! / gamma) * vs;
       return z;
     };
-    const dy = new Float64Array(D); // ŷ − ŷ0
-    let z = pinv ? precond(r) : r;
-    const p = z.slice();
+    // The long-lived vectors r̂, p and ŷ − ŷ0 in the operator's storage type (float32 for a float32
+    // operator: every update is float64 arithmetic rounded once into the entry); z = P̂⁻¹ r̂ is the
+    // preconditioner's float64 output, or r̂ itself.
+    const r = toStored(op, r64);
+    const dy = storedVector(op, D); // ŷ − ŷ0
+    let z: StoredVector = pinv ? precond(widen(r)) : r;
+    const p: StoredVector = op.dtype === 'float32' ? Float32Array.from(z) : z.slice();
     let rz = dot(r, z);
     let res = nrm2(r) / bref;
     let k = 0;
     let reason: CgResult['reason'];
+    // Float32 operator: ρ₃₂ = u·‖Â‖·‖ŷ‖/‖b̂‖, the attainable accuracy of the true residual (the
+    // Greenbaum 1997 bound u·(‖b‖ + ‖A‖·max‖x_j‖) up to a small factor, with u the float32 unit
+    // roundoff, ‖Â‖ estimated from below by max ‖Âp‖/‖p‖ over the iterations): the recurrence
+    // residual keeps falling below it, the true one does not, so a tol below it is not certifiable.
+    const f32 = op.dtype === 'float32';
+    let anorm = 0;
+    const y0n = f32 && x0 !== undefined ? (nrm2(x0) / beta) * alphaScale : 0;
     while (!(res <= tol)) {
       if (k >= maxIt) {
         reason = 'maxIterations';
@@ -302,6 +354,7 @@ export function cg(op: LinearOperator, b: Float64Array, options: CgOptions = {})
       }
       checkAbort(o.signal);
       const Ap = Ahat(p);
+      if (f32) anorm = Math.max(anorm, nrm2(Ap) / nrm2(p));
       const pAp = dot(p, Ap);
       if (!Number.isFinite(pAp) || !Number.isFinite(rz))
         throw new RangeError(
@@ -319,8 +372,15 @@ export function cg(op: LinearOperator, b: Float64Array, options: CgOptions = {})
       k++;
       res = nrm2(r) / bref;
       o.onProgress?.({ iteration: k, residual: res });
-      if (res <= tol) break;
-      z = pinv ? precond(r) : r;
+      if (f32) {
+        // Below ρ₃₂ the float32 residual is not certifiable: stop there, converged only if tol ≥ ρ₃₂.
+        const floor = (2 ** -24 * anorm * (nrm2(dy) + y0n)) / bref;
+        if (res <= tol || res <= floor) {
+          if (floor > tol) reason = 'precision';
+          break;
+        }
+      } else if (res <= tol) break;
+      z = pinv ? precond(widen(r)) : r;
       const rzNew = dot(r, z);
       const bk = rzNew / rz;
       rz = rzNew;

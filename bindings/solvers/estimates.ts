@@ -8,10 +8,36 @@
  * and standard errors back by s (exactly: s is a power of two, so `f(2ᵏA)` is 2ᵏ·`f(A)` to the
  * bit, and `f(cA)` is c·`f(A)` to rounding for any c). Every threshold is relative.
  *
+ * Float32 operators (`op.dtype === 'float32'`): Hutchinson keeps no D-vector across probes (a probe,
+ * its product and a float64 scalar term each time), so nothing changes there. Hutch++ stores its
+ * basis Q (⌊m/3⌋ vectors of length D) in Float32Array — half the memory; each q is orthogonalized
+ * in float64 and rounded once, so Q is orthonormal to ~2⁻²⁴ and the estimate moves by ~1e-7
+ * relative, below the float32 operator's own product error (~K·2⁻²⁴); a sketch column in the span
+ * of Q now shows ~1e-7 of its norm (operator noise) rather than ≤ 1e-12, and is kept (an extra
+ * deterministic direction: the estimator stays unbiased). The diagonal estimator's running mean
+ * and M2 (Welford) are D-vectors kept across probes but stay Float64Array: they are sums over the
+ * probes, and rounding each update to float32 would add an error growing with the probe count
+ * (up to ~m·2⁻²⁴ relative after m probes) while the stochastic error only falls as 1/√m — so the
+ * accumulation is float64, and only the products are float32.
+ *
  * @module
  */
 import { checkCount, checkOptions } from '../core/options.js';
-import { checkAbort, checkOperator, checkSeed, dot, apply, iterativeOptionKeys, nrm2, pow2Scale, type IterativeOptions, type LinearOperator } from '../operators/operator.js';
+import {
+  checkAbort,
+  checkOperator,
+  checkSeed,
+  dot,
+  apply,
+  iterativeOptionKeys,
+  nrm2,
+  pow2Scale,
+  storedQuotient,
+  widen,
+  type IterativeOptions,
+  type LinearOperator,
+  type StoredVector,
+} from '../operators/operator.js';
 import { rng } from '../data/random.js';
 import { rademacher } from './lanczos.js';
 
@@ -143,7 +169,7 @@ export function traceEstimate(op: LinearOperator, options: TraceEstimateOptions 
     return { estimate: mean * A.scale, standardError: se * A.scale, products: A.products };
   }
   const third = Math.floor(probes / 3);
-  const Q: Float64Array[] = [];
+  const Q: StoredVector[] = [];
   for (let i = 0; i < third; i++) {
     const y = mv(rademacher(g, D));
     const n0 = nrm2(y);
@@ -153,11 +179,11 @@ export function traceEstimate(op: LinearOperator, options: TraceEstimateOptions 
         for (let t = 0; t < D; t++) y[t]! -= c * q[t]!;
       }
     const n = nrm2(y);
-    if (n > 1e-12 * n0) Q.push(y.map((x) => x / n));
+    if (n > 1e-12 * n0) Q.push(storedQuotient(op, y, n));
     o.onProgress?.({ products: A.products, estimate: NaN });
   }
   let low = 0;
-  for (const q of Q) low += dot(q, mv(q));
+  for (const q of Q) low += dot(q, mv(widen(q)));
   const rest = probes - third - Q.length;
   const project = (v: Float64Array): void => {
     for (const q of Q) {

@@ -11,13 +11,44 @@
  * bit. Every tolerance is relative to that scale. The operator only sees unit vectors, so a
  * non-finite product means the operator itself returned one (the error says so).
  *
+ * Float32 operators (`op.dtype === 'float32'`, e.g. the curvature of a float32 model): the basis
+ * Q — the memory that matters, m vectors of length D — is stored in Float32Array, half the bytes.
+ * Each q_{j+1} is formed in float64 (A q_j, the three-term recurrence and the full
+ * reorthogonalization, all float64 arithmetic against the float32-stored q's) and rounded once
+ * when stored; α, β, T, Ritz values and residual bounds are float64, dot products accumulated in
+ * float64. The operator gets a widening (exact) copy of q. Accuracy: the stored basis is
+ * orthonormal to ~u = 2⁻²⁴ (|q_iᵀq_j − δ_ij| ≤ ~2u, instead of ~1e-16), so the Lanczos relation
+ * holds to ~u·‖A‖ — the float32 operator's own accuracy (its products err by ~K·u·‖A‖ anyway):
+ * Ritz values of a float32 operator are accurate to ~1e-7·‖A‖, not to float64 rounding, whatever
+ * `tol` says: the residual bounds |β_m s_{m,i}| of {@link topEigenvalues} are those of the computed
+ * recurrence and can fall below 1e-7 (`converged: true`) while ‖A y − θ y‖ stays at ~1e-7·‖A‖. The
+ * breakdown test stays β_j ≤ 1e-12·‖T‖: with a float32 operator an invariant subspace shows as β_j
+ * ~ 1e-7·‖T‖ rather than 0, and the recurrence continues into (operator-noise) directions
+ * orthogonal to the basis, which moves no Ritz value by more than that β. `keepBasis` and the Ritz
+ * vectors are returned as Float64Array (the basis widened exactly: its entries are float32 values).
+ *
  * @module
  */
 import { checkCount, checkOptions } from '../core/options.js';
 import { checkScalar } from '../core/validate.js';
 import { rng } from '../data/random.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
-import { apply, checkAbort, checkOperator, checkSeed, checkVector, dot, iterativeOptionKeys, nrm2, pow2Scale, type IterativeOptions, type LinearOperator } from '../operators/operator.js';
+import {
+  apply,
+  checkAbort,
+  checkOperator,
+  checkSeed,
+  checkVector,
+  dot,
+  iterativeOptionKeys,
+  nrm2,
+  pow2Scale,
+  storedQuotient,
+  widen,
+  type IterativeOptions,
+  type LinearOperator,
+  type StoredVector,
+} from '../operators/operator.js';
 
 /** A Rademacher vector (±1 entries) of length D from `g`. */
 export function rademacher(g: { uniform(): number }, D: number): Float64Array {
@@ -78,9 +109,10 @@ export interface LanczosResult {
  * Orthogonalize w against every q in Q by classical Gram–Schmidt, repeated once when the pass
  * removed much of w (‖w‖ fell below ‖w₀‖/√2: the Daniel–Gragg–Kaufman–Stewart criterion; "twice is
  * enough", Giraud et al. 2005). Lanczos vectors are nearly orthogonal already, so one pass of
- * 4·|Q|·D flops is the usual cost.
+ * 4·|Q|·D flops is the usual cost. w is float64; the q may be float32 (a float32 operator's
+ * basis): the coefficients and updates are float64 arithmetic either way.
  */
-function reorthogonalize(w: Float64Array, Q: readonly Float64Array[]): void {
+function reorthogonalize(w: Float64Array, Q: readonly StoredVector[]): void {
   const n = w.length;
   for (let pass = 0; pass < 2; pass++) {
     const before = dot(w, w);
@@ -121,10 +153,12 @@ const DENSITY_HINTS: Readonly<Record<string, string>> = {
  * are those of Â; multiply by `scale` for A's. `step()` does one product. @internal
  */
 class LanczosProcess {
-  readonly Q: Float64Array[] = [];
+  /** The basis q_0 … q_{j}: Float32Array for a float32 operator (each q rounded once from the float64 w / β). */
+  readonly Q: StoredVector[] = [];
   readonly alpha: number[] = [];
   readonly beta: number[] = [];
-  #w: Float64Array | undefined;
+  /** The next q, already in storage type. */
+  #w: StoredVector | undefined;
   /** max(|α|, β) so far (of Â). */
   #tnorm = 0;
   /** s: a power of two near ‖A q‖ of the first nonzero product; 0 until then. */
@@ -139,7 +173,7 @@ class LanczosProcess {
   ) {
     const n = nrm2(v0);
     if (!(n > 0)) throw new RangeError(`natgrad: ${where}: the starting vector v0 is zero`);
-    this.#w = v0.map((x) => x / n);
+    this.#w = storedQuotient(op, v0, n);
   }
 
   /** s with Â = A / s (1 before the first nonzero product). */
@@ -155,7 +189,8 @@ class LanczosProcess {
       j = this.Q.length;
     const q = this.#w!;
     this.Q.push(q);
-    const w = apply(this.op, q, `${this.where}: operator`);
+    // A float32 q is widened (exactly) for the product; α, β and w are float64.
+    const w = apply(this.op, widen(q), `${this.where}: operator`);
     if (this.#s === 0) {
       const n = nrm2(w);
       if (n > 0) this.#s = pow2Scale(n);
@@ -201,10 +236,10 @@ class LanczosProcess {
         return true;
       }
       const nn = Math.sqrt(dot(fresh!, fresh!));
-      this.#w = fresh!.map((x) => x / nn);
+      this.#w = storedQuotient(this.op, fresh!, nn);
       b = 0;
     } else {
-      this.#w = w.map((x) => x / b);
+      this.#w = storedQuotient(this.op, w, b);
     }
     this.beta.push(b);
     return true;
@@ -237,7 +272,7 @@ class LanczosProcess {
  *
  * Cost: m products with A plus 4·m²·D flops for the reorthogonalization (two Gram–Schmidt passes
  * against every previous vector); memory m·D doubles for the basis (kept internally even without
- * `keepBasis`, which only returns it). Full reorthogonalization keeps the Ritz values free of
+ * `keepBasis`, which only returns it; m·D floats for a float32 operator). Full reorthogonalization keeps the Ritz values free of
  * the spurious copies that plain Lanczos produces in floating point. Scale-invariant: the
  * recurrence runs on Â = A / s, with s a power of two near ‖A q₀‖ for the first unit vector q₀
  * with a nonzero product, and α and β are multiplied back by s (exactly), so `lanczos(2ᵏA)` gives
@@ -270,7 +305,7 @@ export function lanczos(op: LinearOperator, options: LanczosOptions): LanczosRes
   }
   const s = L.scale;
   const out: LanczosResult = { alpha: Float64Array.from(L.alpha, (a) => a * s), beta: Float64Array.from(L.beta, (b) => b * s), steps: L.alpha.length };
-  if (o.keepBasis) out.basis = L.Q.slice(0, L.alpha.length);
+  if (o.keepBasis) out.basis = L.Q.slice(0, L.alpha.length).map(widen);
   return out;
 }
 
@@ -337,7 +372,9 @@ export interface TopEigenvaluesResult {
  *
  * Accuracy: a Ritz value θ with residual ρ = ‖A y − θ y‖ is within ρ of an eigenvalue, and
  * within ρ²/gap when it is separated by `gap` from the rest of the spectrum — so `tol` = 1e-10
- * gives eigenvalues to ~1e-10 relative at worst and usually to rounding. Convergence is fast at
+ * gives eigenvalues to ~1e-10 relative at worst and usually to rounding (for a float32 operator,
+ * `op.dtype === 'float32'`, the basis is float32 and the values are good to ~1e-7·‖A‖ only: see the
+ * module documentation). Convergence is fast at
  * well-separated ends (after m steps the error decays like a Chebyshev polynomial of degree m in
  * the gap ratio), slow in clusters. Not converged within maxIterations → `converged: false`,
  * with the residual bounds. Cost: m products with A, 4·m²·D flops of reorthogonalization, an
