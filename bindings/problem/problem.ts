@@ -914,7 +914,8 @@ export function problem(options: ProblemOptions): Problem {
   checkOptions(options, 'problem', ['model', 'X', 'y', 'likelihood', 'priorVariance', 'reduction', 'dtype'], PROBLEM_HINTS);
   const model = checkModel(options.model);
   if (options.dtype !== undefined) {
-    if (options.dtype !== 'float32' && options.dtype !== 'float64') throw new RangeError(`natgrad: problem: dtype must be 'float32' or 'float64', got ${typeof options.dtype === 'string' ? `'${options.dtype}'` : String(options.dtype)}`);
+    if (options.dtype !== 'float32' && options.dtype !== 'float64')
+      throw new RangeError(`natgrad: problem: dtype must be 'float32' or 'float64', got ${typeof options.dtype === 'string' ? `'${options.dtype}'` : String(options.dtype)}`);
     const own = model.dtype ?? 'float64';
     if (options.dtype !== own) {
       throw new DtypeMismatchError(
