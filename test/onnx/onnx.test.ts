@@ -294,7 +294,10 @@ for (const c of CASES) {
 }
 
 test("loadOnnx: dtype is checked; a problem's dtype must be its model's (DtypeMismatchError names both)", () => {
-  assert.throws(() => loadOnnx(bytesOf('lenet'), { dtype: 'half' as never }), (e: Error) => e instanceof RangeError && /dtype must be 'float32' or 'float64', got 'half'/.test(e.message));
+  assert.throws(
+    () => loadOnnx(bytesOf('lenet'), { dtype: 'half' as never }),
+    (e: Error) => e instanceof RangeError && /dtype must be 'float32' or 'float64', got 'half'/.test(e.message),
+  );
   const { model } = loadOnnx(bytesOf('lenet'), { core });
   const f = fixture('lenet');
   const X = values(f, f.X);
