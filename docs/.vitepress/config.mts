@@ -36,6 +36,7 @@ const guide: DefaultTheme.SidebarItem[] = [
     items: [
       { text: 'Problems and curvatures', link: '/guide/problems' },
       { text: 'Networks', link: '/guide/networks' },
+      { text: 'Float32', link: '/guide/float32' },
       { text: 'Matrix-free methods', link: '/guide/matrix-free' },
       { text: 'Optimizers and training', link: '/guide/optimizers' },
       { text: 'Laplace approximations', link: '/guide/laplace' },
