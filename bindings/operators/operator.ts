@@ -126,24 +126,64 @@ export function storedVector(op: LinearOperator, n: number): StoredVector {
 
 /** `v` in the storage type of `op` (Float32Array for a float32 operator: rounded; else `v` itself). @internal */
 export function toStored(op: LinearOperator, v: Float64Array): StoredVector {
-  return isFloat32(op) ? Float32Array.from(v) : v;
+  return isFloat32(op) ? new Float32Array(v) : v;
 }
 
 /** v / d as a new vector in the storage type of `op` (for a float32 operator each quotient is rounded once). @internal */
 export function storedQuotient(op: LinearOperator, v: Float64Array, d: number): StoredVector {
-  return isFloat32(op) ? Float32Array.from(v, (x) => x / d) : v.map((x) => x / d);
+  // Plain loops: `TypedArray.from(v, f)` goes through the generic iterator path (a call and
+  // garbage per element — most of a float32 Lanczos step's time at D ~ 10⁶).
+  if (!isFloat32(op)) return v.map((x) => x / d);
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = v[i]! / d;
+  return out;
 }
 
 /** A stored vector as a Float64Array: `v` itself, or a widening (exact) copy of a Float32Array. @internal */
 export function widen(v: StoredVector): Float64Array {
-  return v instanceof Float64Array ? v : Float64Array.from(v);
+  return v instanceof Float64Array ? v : new Float64Array(v);
 }
 
-/** x·y, accumulated in float64 (over float32 entries too). */
+/**
+ * x·y, accumulated in float64 (over float32 entries too). Each pair of element types has its own
+ * loop, so that every loop sees one typed-array kind (a loop that met both kinds would run
+ * polymorphic element loads, slower for float64 callers too).
+ */
 export function dot(a: StoredVector, b: StoredVector): number {
+  if (a instanceof Float64Array) return b instanceof Float64Array ? dot64(a, b) : dot32x64(b, a);
+  return b instanceof Float64Array ? dot32x64(a, b) : dot32(a, b);
+}
+
+function dot64(a: Float64Array, b: Float64Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;
+}
+
+function dot32x64(a: Float32Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+function dot32(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+/** w ← w − c·q for a float64 w and a stored q (one loop per type of q, as {@link dot}). @internal */
+export function subtractScaled(w: Float64Array, c: number, q: StoredVector): void {
+  if (q instanceof Float64Array) subtract64(w, c, q);
+  else subtract32(w, c, q);
+}
+
+function subtract64(w: Float64Array, c: number, q: Float64Array): void {
+  for (let i = 0; i < w.length; i++) w[i]! -= c * q[i]!;
+}
+
+function subtract32(w: Float64Array, c: number, q: Float32Array): void {
+  for (let i = 0; i < w.length; i++) w[i]! -= c * q[i]!;
 }
 
 /**

@@ -264,7 +264,7 @@ export function cg(op: LinearOperator, b: Float64Array, options: CgOptions = {})
     pinv = (u) => {
       const z = po.apply(u);
       if (z.length !== D) throw new RangeError(`natgrad: cg: the preconditioner returned ${z.length} entries, expected ${D}`);
-      return z instanceof Float64Array ? z : Float64Array.from(z);
+      return z instanceof Float64Array ? z : new Float64Array(z);
     };
   }
   try {
@@ -335,7 +335,7 @@ export function cg(op: LinearOperator, b: Float64Array, options: CgOptions = {})
     const r = toStored(op, r64);
     const dy = storedVector(op, D); // ŷ − ŷ0
     let z: StoredVector = pinv ? precond(widen(r)) : r;
-    const p: StoredVector = op.dtype === 'float32' ? Float32Array.from(z) : z.slice();
+    const p: StoredVector = op.dtype === 'float32' ? new Float32Array(z) : z.slice();
     let rz = dot(r, z);
     let res = nrm2(r) / bref;
     let k = 0;

@@ -44,6 +44,7 @@ import {
   nrm2,
   pow2Scale,
   storedQuotient,
+  subtractScaled,
   widen,
   type IterativeOptions,
   type LinearOperator,
@@ -113,12 +114,11 @@ export interface LanczosResult {
  * basis): the coefficients and updates are float64 arithmetic either way.
  */
 function reorthogonalize(w: Float64Array, Q: readonly StoredVector[]): void {
-  const n = w.length;
   for (let pass = 0; pass < 2; pass++) {
     const before = dot(w, w);
     for (const q of Q) {
       const c = dot(q, w);
-      if (c !== 0) for (let i = 0; i < n; i++) w[i]! -= c * q[i]!;
+      if (c !== 0) subtractScaled(w, c, q);
     }
     if (dot(w, w) > 0.5 * before) return;
   }
@@ -197,12 +197,8 @@ class LanczosProcess {
     }
     if (this.#s !== 0) for (let i = 0; i < D; i++) w[i]! /= this.#s;
     const a = dot(q, w);
-    for (let i = 0; i < D; i++) w[i]! -= a * q[i]!;
-    if (j > 0) {
-      const b = this.beta[j - 1]!,
-        qp = this.Q[j - 1]!;
-      for (let i = 0; i < D; i++) w[i]! -= b * qp[i]!;
-    }
+    subtractScaled(w, a, q);
+    if (j > 0) subtractScaled(w, this.beta[j - 1]!, this.Q[j - 1]!);
     reorthogonalize(w, this.Q);
     this.alpha.push(a);
     this.#tnorm = Math.max(this.#tnorm, Math.abs(a), j > 0 ? this.beta[j - 1]! : 0);
