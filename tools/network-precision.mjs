@@ -10,8 +10,8 @@
 // N = 200, tanh) and reads the mean step times once the run is done. --wide adds hidden-layer
 // choices the tab does not offer (<option>s added to its select; default 64 · 64 and 256 · 256),
 // run with CG only (a dense Fisher of D ≈ 4,500 or more does not fit a frame). Each configuration runs
-// `repeats` times in turn; the table shows the median of the repeats. NGD with dense Cholesky runs
-// in float64 whatever the precision (see web/src/network.ts, runDtype): the table marks it.
+// `repeats` times in turn; the table shows the median of the repeats. Every run, NGD with dense
+// Cholesky included, trains in the selected precision (the page's data-dtype is checked).
 import { createServer } from 'node:http';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -76,7 +76,7 @@ try {
   await page.selectOption('#nn-speed', '5');
   await page.selectOption('#nn-iterations', String(iterations));
 
-  /** One run of a configuration: mean ms per step of each optimizer, and the precision each ran in. */
+  /** One run of a configuration: mean ms per step of each optimizer (and their statuses). */
   async function run(arch, solver, dtype) {
     for (const [sel, v] of [
       ['#nn-arch', arch],
@@ -98,7 +98,9 @@ try {
       [net, gen, iterations],
     );
     const read = async (n) => JSON.parse(await page.getAttribute(net, `data-${n}`));
-    return { ms: await read('step-ms'), runs: await read('run-dtypes'), status: await read('status'), dim: await page.getAttribute(net, 'data-dim') };
+    const ran = await page.getAttribute(net, 'data-dtype');
+    if (ran !== dtype) throw new Error(`network-precision: asked for ${dtype}, the page's model is ${ran}`);
+    return { ms: await read('step-ms'), status: await read('status'), dim: await page.getAttribute(net, 'data-dim') };
   }
 
   const configs = [];
@@ -118,9 +120,8 @@ try {
     const last = c.samples.at(-1);
     const cells = names.map((n) => {
       const t = median(c.samples.map((s) => s.ms[n]));
-      const note = last.runs[n] !== c.dtype ? ` (${last.runs[n]})` : '';
       const bad = c.samples.some((s) => s.status[n] === 'failed' || s.status[n] === 'diverged') ? ` [${c.samples.map((s) => s.status[n]).join('/')}]` : '';
-      return `${t.toFixed(2)}${note}${bad}`;
+      return `${t.toFixed(2)}${bad}`;
     });
     console.log(`| ${c.arch.replaceAll(',', ' · ')} (${last.dim}) | ${c.solver} | ${c.dtype} | ${cells.join(' | ')} |`);
   }

@@ -8,10 +8,10 @@
  * the decision boundaries are the model's forward pass on a grid (softmax of f).
  *
  * Precision: the model runs in float32 by default (`mlp({ …, dtype: 'float32' })`), float64 on
- * request. NGD's default solver is CG, whose Fisher-vector products have a float32 fast path. The
- * float32 model has no dense-Fisher fast path yet (it would build the D × D Fisher from one J v per
- * parameter, 4–6× the float64 step at the tab's sizes), so NGD with the dense Cholesky solver runs on
- * a float64 copy of the model — the tab says so on the NGD panel and in the table.
+ * request, and every run trains on it, NGD with either solver included: the forward pass, J v, Jᵀ v,
+ * the per-sample pullbacks and their Grams (the dense Fisher) and the KFAC factors are computed in
+ * the model's precision; losses, θ and the solves are float64 (the D × D Fisher is widened and
+ * factorized in float64, natgrad's rule for dense factorizations of float32 inputs).
  *
  * Drawing: each boundary panel is an Observable Plot frame (axes, labels) over a <canvas> that
  * holds the class-probability heat map (bilinear from a GRID × GRID forward pass), the decision
@@ -94,7 +94,7 @@ export interface NetSettings {
   solver: 'cholesky' | 'cg';
   /** KFAC's running average of the factors (both KFACs) */
   ema: number;
-  /** the model's precision (NGD with the dense solver runs in float64 either way, see {@link runDtype}) */
+  /** the model's precision, which every run trains in */
   dtype: Dtype;
 }
 
@@ -105,15 +105,6 @@ export const NET_DEFAULTS: NetSettings = {
   ema: 0.9,
   dtype: 'float32',
 };
-
-/**
- * The precision run `name` trains in: the tab's, except NGD with the dense Cholesky solver, which
- * stays float64 (a float32 model builds the dense Fisher through the generic route, one J v per
- * parameter: 13–20 ms a step at 16 · 16 and 40–45 ms at 24 · 24 against 3 and 13 ms in float64).
- */
-export function runDtype(name: NetName, s: Pick<NetSettings, 'solver' | 'dtype'>): Dtype {
-  return name === 'NGD' && s.solver === 'cholesky' ? 'float64' : s.dtype;
-}
 
 /** CG settings of NGD-CG: a CG that does not reach the tolerance fails the run (it is never silent). */
 const CG = { tol: 1e-6, maxIterations: 300 };
@@ -139,8 +130,6 @@ interface Runner {
   losses: number[];
   status: 'running' | 'done' | 'failed' | 'diverged';
   reason?: string;
-  /** the precision of its model and problem */
-  dtype: Dtype;
   /** total compute time of the steps and their count (for the mean step time) */
   ms: number;
   steps: number;
@@ -205,9 +194,9 @@ interface Panel {
 export function mountNetwork(root: HTMLElement): { show(): void } {
   let mounted = false;
   let data: NetData = { X: [], y: [], classes: 2 };
-  /** the model and problem in each precision in use (float64 only when some run needs it) */
-  let models: Partial<Record<Dtype, MlpModel>> = {};
-  let probs: Partial<Record<Dtype, Problem>> = {};
+  /** the model (in the selected precision) and its problem, shared by the four runs */
+  let model: MlpModel | undefined;
+  let prob: Problem | undefined;
   let theta0: Float64Array = new Float64Array(0);
   let runners: Runner[] = [];
   let generation = 0;
@@ -395,9 +384,9 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
       ' with the Kronecker factors of the Fisher and ',
       h('b', {}, 'EF-KFAC'),
       ' with those of the empirical Fisher (factored Tikhonov damping, running average of the factors). ',
-      'The network runs in ',
+      'All four train the network in ',
       h('b', {}, 'float32'),
-      ' (float64 on request; NGD\u2019s dense Cholesky solve always runs in float64). ',
+      ' (float64 on request). ',
       'Shading: the network\u2019s class probabilities; dark line: its decision boundary. ',
       h('b', {}, 'Drag'),
       ' a point to move it, ',
@@ -444,11 +433,6 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
     };
   }
 
-  function buildProblem(model: MlpModel): Problem {
-    const N = data.y.length;
-    return makeProblem({ model, X: { data: Float64Array.from(data.X), rows: N, cols: 2 }, y: Float64Array.from(data.y), likelihood: categorical({ classes: data.classes }) });
-  }
-
   /** New data from the controls, then restart training. */
   function regenerate(): void {
     data = makeData(setSel.value, Number(nSel.value), noise.value, Math.max(0, Math.floor(Number(seedIn.value) || 0)));
@@ -464,19 +448,14 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
     const t = performance.now();
     const hidden = archSel.value.split(',').map(Number);
     const s = settings();
-    models = {};
-    for (const name of NET_NAMES) {
-      const dtype = runDtype(name, s);
-      models[dtype] ??= mlp({ sizes: [2, ...hidden, data.classes], activation: actSel.value, dtype });
-    }
-    const model = models[s.dtype]!;
-    archNote.textContent = `sizes [2, ${hidden.join(', ')}, ${data.classes}] · D = ${model.dim}`;
-    theta0 = model.init(Math.max(0, Math.floor(Number(initSeed.value) || 0))); // the same θ₀ in either precision
-    buildProblems();
+    const m = mlp({ sizes: [2, ...hidden, data.classes], activation: actSel.value, dtype: s.dtype });
+    model = m;
+    archNote.textContent = `sizes [2, ${hidden.join(', ')}, ${data.classes}] · D = ${m.dim}`;
+    theta0 = m.init(Math.max(0, Math.floor(Number(initSeed.value) || 0))); // the same θ₀ in either precision
+    const p = buildProblem(m);
     runners = NET_NAMES.map((name): Runner => {
-      const dtype = runDtype(name, s);
-      const opt = makeNetOptimizer(name, probs[dtype]!, s);
-      const base = { name, opt, dtype, ms: 0, steps: 0, accuracy: NaN };
+      const opt = makeNetOptimizer(name, p, s);
+      const base = { name, opt, ms: 0, steps: 0, accuracy: NaN };
       try {
         const state = opt.init(theta0);
         return { ...base, state, losses: [state.loss], status: 'running' };
@@ -500,32 +479,32 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
     root.dataset.set = setSel.value;
     root.dataset.n = String(data.y.length);
     root.dataset.point0 = data.y.length ? `${data.X[0]},${data.X[1]}` : '';
-    root.dataset.dim = String(model.dim);
-    root.dataset.dtype = model.dtype;
-    root.dataset.runDtypes = JSON.stringify(Object.fromEntries(runners.map((r) => [r.name, r.dtype])));
+    root.dataset.dim = String(m.dim);
+    root.dataset.dtype = m.dtype;
     recordTiming('Network: model + problem + optimizers', performance.now() - t);
     mountPanels();
     draw(true);
     resume();
   }
 
-  /** The problems of the current data, one per model (precision) in use. */
-  function buildProblems(): void {
-    for (const p of Object.values(probs)) p.free();
-    probs = {};
-    for (const [dtype, m] of Object.entries(models) as [Dtype, MlpModel][]) probs[dtype] = buildProblem(m);
+  /** The problem of the current data on model `m` (the previous problem is freed). */
+  function buildProblem(m: MlpModel): Problem {
+    prob?.free();
+    const N = data.y.length;
+    prob = makeProblem({ model: m, X: { data: Float64Array.from(data.X), rows: N, cols: 2 }, y: Float64Array.from(data.y), likelihood: categorical({ classes: data.classes }) });
+    return prob;
   }
 
   /** After a point was moved, added or removed: a new problem, each run re-initialized at its current θ. */
   function applyEdit(): void {
     dataDirty = false;
-    buildProblems();
+    const p = buildProblem(model!);
     const s = settings();
     const k = Math.max(...runners.map((r) => r.losses.length - 1));
     edits.push(k);
     for (const r of runners) {
       if (r.status === 'failed' || r.status === 'diverged') continue;
-      const opt = makeNetOptimizer(r.name, probs[r.dtype]!, s);
+      const opt = makeNetOptimizer(r.name, p, s);
       const theta = r.state.theta;
       r.opt = opt;
       r.state = opt.init(theta);
@@ -624,8 +603,8 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
   function evaluate(r: Runner): void {
     const K = data.classes,
       rows = GRID * GRID;
-    const model = models[r.dtype]!;
-    const trace = model.forward(r.state.theta, gridX, rows);
+    const m = model!;
+    const trace = m.forward(r.state.theta, gridX, rows);
     try {
       const probs = r.probs?.length === rows * K ? r.probs : new Float32Array(rows * K);
       softmaxRows(trace.outputs, rows, K, probs);
@@ -638,7 +617,7 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
       r.accuracy = NaN;
       return;
     }
-    const tr = model.forward(r.state.theta, Float64Array.from(data.X), N);
+    const tr = m.forward(r.state.theta, Float64Array.from(data.X), N);
     try {
       const f = tr.outputs;
       let ok = 0;
@@ -771,7 +750,7 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
         const last = r.losses[r.losses.length - 1];
         panels[i]!.title.textContent = `${
           r.name === 'NGD' ? `NGD · Fisher, ${solverSel.value === 'cg' ? 'CG' : 'dense'}` : r.name === 'KFAC' ? 'KFAC · Fisher factors' : r.name === 'EF-KFAC' ? 'EF-KFAC · EF factors' : 'GD'
-        } · ${r.dtype}`;
+        } · ${model!.dtype}`;
         panels[i]!.head.textContent =
           `iteration ${r.losses.length - 1} · loss ${last === undefined ? '—' : fmt(last, 3)} · accuracy ${Number.isFinite(r.accuracy) ? `${Math.round(100 * r.accuracy)} %` : '—'}`;
       }
@@ -832,17 +811,11 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
     );
   }
 
-  /** What runs in which precision, and why NGD's dense solve does not run in float32. */
+  /** What runs in which precision. */
   function precisionText(): string {
     const dtype = root.dataset.dtype ?? dtypeSel.value;
-    const mixed = runners.filter((r) => r.dtype !== dtype).map((r) => r.name);
     if (dtype === 'float64') return 'Precision: float64 throughout.';
-    return (
-      'Precision: float32 model (forward, J v, Jᵀ v and the KFAC factors in float32; losses, solves and θ in float64)' +
-      (mixed.length
-        ? `; ${mixed.join(', ')} with the dense Cholesky solver runs on a float64 copy of the model: the float32 model has no dense-Fisher fast path yet (it would build the Fisher from one J v per parameter, several times slower) — pick CG to run NGD in float32.`
-        : '.')
-    );
+    return 'Precision: float32, all four runs (forward, J v, Jᵀ v, the pullbacks and Grams of the dense Fisher and the KFAC factors in float32; losses, solves and θ in float64 — the D × D Fisher is factorized in float64).';
   }
 
   function drawTable(): void {
