@@ -1,10 +1,11 @@
 /**
- * Convolutional-network benchmarks (`npm run bench:cnn`): natgrad's `sequential` conv net on
- * Fashion-MNIST against the fastest PyTorch way (autograd, functorch or BackPACK, whichever is
- * faster), float64, on the same machine in the same run.
+ * Convolutional-network benchmarks (`npm run bench:cnn`, float32: `npm run bench:cnn32`):
+ * natgrad's `sequential` conv net on Fashion-MNIST against the fastest PyTorch way (autograd,
+ * functorch or BackPACK, whichever is faster), float64 (default) or float32, on the same machine in
+ * the same run.
  *
- *   node --experimental-wasm-relaxed-simd --import tsx bench/cnn.bench.ts [--quick] [--no-torch]
- *        [--only=key,…] [--profile | --profile-only] [--mt-binary=FILE]
+ *   node --experimental-wasm-relaxed-simd --import tsx bench/cnn.bench.ts [--dtype=float64|float32]
+ *        [--quick] [--no-torch] [--only=key,…] [--profile | --profile-only] [--mt-binary=FILE]
  *
  * Network (D = 20 490): input [1, 28, 28]; conv2d(16, 3×3, padding 1), relu, maxPool2d(2),
  * conv2d(32, 3×3, padding 1), relu, maxPool2d(2), flatten, dense(10); categorical likelihood,
@@ -27,9 +28,24 @@
  * 3. A table (natgrad columns, fastest torch with 1 and 2 threads, ratio natgrad relaxed 1T /
  *    fastest torch 1T against the target) is printed and bench/results/cnn.json written.
  * `--profile` then times every kernel call of one call of each workload that misses its target
- *    (relaxed SIMD, one thread; dgemm and the Gram kernels bucketed by shape) and prints where the
- *    time goes; the breakdown goes into cnn.json too. `--profile-only` profiles every selected
- *    workload without timing (nothing is written).
+ *    (relaxed SIMD, one thread; dgemm / sgemm and the Gram kernels bucketed by shape) and prints
+ *    where the time goes; the breakdown goes into cnn.json too. `--profile-only` profiles every
+ *    selected workload without timing (nothing is written).
+ *
+ * `--dtype=float32` (issue 19's float32 CNN row): the same workloads on the same network built with
+ *    `sequential({ …, dtype: 'float32' })`, every pass on float32 kernels. θ = model.init(0 | 1)
+ *    and v are rounded to float32 (Math.fround) before use, so both sides start from the same
+ *    float32 numbers (X, pixels / 255, is rounded to float32 by natgrad and by torch alike); results
+ *    come back as Float64Array. The reference JSON carries "dtype": "float32" and torch_cnn.py runs
+ *    with `--dtype float32` (torch's float32 network, checked against natgrad's float32 values with
+ *    float32 tolerances), writing bench/results/torch-cnn-float32.json. One more column,
+ *    "natgrad float64 1T": the same workload on the float64 network, timed on the first column's
+ *    core right after the float32 columns (same θ rounded to float32, same v), for the ratio
+ *    float32 / float64. Every workload's target is issue 19's: natgrad float32 (relaxed SIMD, one
+ *    thread) ≤ 0.6 × the fastest torch float32 with one thread. The table and
+ *    bench/results/cnn-float32.json carry both ratios (float32 / torch float32 against 0.6, and
+ *    float32 / float64). float64 (the default) is unchanged: bench/results/cnn.json and
+ *    torch-cnn.json.
  *
  * What is measured (every natgrad call starts from a new θ: the calls alternate between
  * model.init(0) and model.init(1), so the problem's kept linearization never applies and each call
@@ -77,7 +93,15 @@ const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const profileOnly = process.argv.includes('--profile-only');
 const profile = profileOnly || process.argv.includes('--profile');
-const torchPath = join(here, 'results', 'torch-cnn.json');
+type Dtype = 'float32' | 'float64';
+const dtypeArg = process.argv.find((a) => a.startsWith('--dtype='))?.slice(8) ?? 'float64';
+if (dtypeArg !== 'float32' && dtypeArg !== 'float64') throw new RangeError(`cnn.bench: --dtype must be float32 or float64, got ${dtypeArg}`);
+const dtype: Dtype = dtypeArg;
+const f32 = dtype === 'float32';
+/** Issue 19: natgrad float32 ≤ 0.6 × torch float32 (one thread), every workload. */
+const FLOAT32_TARGET = 0.6;
+const suffix = f32 ? '-float32' : '';
+const torchPath = join(here, 'results', `torch-cnn${suffix}.json`);
 const only = process.argv
   .find((a) => a.startsWith('--only='))
   ?.slice(7)
@@ -89,11 +113,12 @@ const N = 256,
 const data = await loadFashionMnist({ split: 'train', limit: N });
 const lik = categorical({ classes: C });
 
-function network(core: Core): SequentialModel {
+function network(core: Core, dt: Dtype): SequentialModel {
   return sequential({
     input: [1, 28, 28],
     layers: [conv2d({ out: 16, kernel: 3, padding: 1 }), relu(), maxPool2d({ kernel: 2 }), conv2d({ out: 32, kernel: 3, padding: 1 }), relu(), maxPool2d({ kernel: 2 }), flatten(), dense({ out: C })],
     core,
+    ...(dt === 'float32' ? { dtype: 'float32' as const } : {}),
   });
 }
 
@@ -104,11 +129,16 @@ interface Setup {
   v: Float64Array;
 }
 
-function setup(core: Core): Setup {
-  const model = network(core);
+/**
+ * The network of dtype `dt` (default: the run's) and its problem. In a float32 run θ and v are the
+ * float64 ones rounded to float32 for both networks (the float64 column then times the same numbers).
+ */
+function setup(core: Core, dt: Dtype = dtype): Setup {
+  const model = network(core, dt);
   const p = problem({ model, X: data.X, y: data.y, likelihood: lik }) as ModelProblem;
   const v = Float64Array.from({ length: model.dim }, normals(20490));
-  return { model, p, thetas: [model.init(0), model.init(1)], v };
+  if (!f32) return { model, p, thetas: [model.init(0), model.init(1)], v };
+  return { model, p, thetas: [model.init(0).map(Math.fround), model.init(1).map(Math.fround)], v: v.map(Math.fround) };
 }
 
 function freeFactors(fs: KfacLayer[]): void {
@@ -175,7 +205,7 @@ function reference(core: Core): object {
     hvp: Array.from(s.p.hessianVectorProduct(th, s.v)),
   };
   s.p.free();
-  return { theta: Array.from(th), v: Array.from(s.v), psgRows, positions: [28 * 28, 14 * 14, 1], values };
+  return { dtype, theta: Array.from(th), v: Array.from(s.v), psgRows, positions: [28 * 28, 14 * 14, 1], values };
 }
 
 // ----------------------------------------------------------------------------- cores
@@ -216,7 +246,18 @@ if (!process.argv.includes('--no-torch')) {
     console.log('running bench/torch_cnn.py (1 and 2 threads) …');
     const r = spawnSync(
       '/usr/bin/python3',
-      [join(here, 'torch_cnn.py'), '--threads', '1,2', '--ref', refPath, '--out', torchPath, ...(quick ? ['--quick'] : []), ...(only ? ['--only', only.join(',')] : [])],
+      [
+        join(here, 'torch_cnn.py'),
+        '--threads',
+        '1,2',
+        '--ref',
+        refPath,
+        '--out',
+        torchPath,
+        ...(f32 ? ['--dtype', 'float32'] : []),
+        ...(quick ? ['--quick'] : []),
+        ...(only ? ['--only', only.join(',')] : []),
+      ],
       { stdio: 'inherit' },
     );
     if (r.status !== 0) console.log('torch_cnn.py failed; using the last results if any');
@@ -227,8 +268,8 @@ if (!process.argv.includes('--no-torch')) {
 const torch: TorchFile = existsSync(torchPath) ? JSON.parse(readFileSync(torchPath, 'utf8')) : { threads: {} };
 
 // ----------------------------------------------------------------------------- natgrad timing
-async function time(core: Core, w: Workload, label: string): Promise<number> {
-  const s = setup(core);
+async function time(core: Core, w: Workload, label: string, dt: Dtype = dtype): Promise<number> {
+  const s = setup(core, dt);
   let k = 0;
   const call = () => w.run(s, s.thetas[k++ & 1]!);
   try {
@@ -259,15 +300,20 @@ interface Row {
   ratio: number;
   target: number;
   meetsTarget: boolean;
+  /** float32 runs: the float64 network's time on the first column's core, and float32 / float64. */
+  natgradFloat64Ms?: number;
+  float32OverFloat64?: number;
 }
 const rows: Row[] = [];
 const loadBefore = loadavg();
 for (const w of profileOnly ? [] : workloads) {
   const natgradMs: Record<string, number> = {};
-  for (const c of columns) natgradMs[c.name] = await time(c.core, w, c.name);
+  for (const c of columns) natgradMs[c.name] = await time(c.core, w, f32 ? `float32 ${c.name}` : c.name);
+  const f64Ms = f32 ? await time(columns[0]!.core, w, `float64 ${columns[0]!.name}`, 'float64') : undefined;
   const t1 = torch.threads['1']?.[w.key],
     t2 = torch.threads['2']?.[w.key];
   const ratio = natgradMs[columns[0]!.name]! / (t1?.best_ms ?? NaN);
+  const target = f32 ? FLOAT32_TARGET : w.target;
   rows.push({
     key: w.key,
     workload: w.label,
@@ -277,25 +323,44 @@ for (const w of profileOnly ? [] : workloads) {
     torch2Ms: t2?.best_ms ?? NaN,
     torch2Method: t2?.best_method ?? '—',
     ratio,
-    target: w.target,
-    meetsTarget: ratio <= w.target,
+    target,
+    meetsTarget: ratio <= target,
+    ...(f64Ms === undefined ? {} : { natgradFloat64Ms: f64Ms, float32OverFloat64: natgradMs[columns[0]!.name]! / f64Ms }),
   });
 }
 
 const load = loadavg();
-console.log(`\nnatgrad conv net vs torch (float64, N = ${N}, D = 20490) — node ${process.version}; load average ${load.map((x) => x.toFixed(2)).join(' ')} (shared machine)`);
-console.table(
-  rows.map((r) => ({
-    workload: r.workload,
-    ...Object.fromEntries(columns.map((c) => [`natgrad ${c.name} ms`, +r.natgradMs[c.name]!.toPrecision(3)])),
-    'torch 1T ms': +r.torch1Ms.toPrecision(3),
-    'torch 1T way': r.torch1Method,
-    'torch 2T ms': +r.torch2Ms.toPrecision(3),
-    ratio: +r.ratio.toFixed(2),
-    target: r.target,
-    ok: r.meetsTarget ? 'yes' : 'no',
-  })),
-);
+console.log(`\nnatgrad conv net vs torch (${dtype}, N = ${N}, D = 20490) — node ${process.version}; load average ${load.map((x) => x.toFixed(2)).join(' ')} (shared machine)`);
+if (!f32) {
+  console.table(
+    rows.map((r) => ({
+      workload: r.workload,
+      ...Object.fromEntries(columns.map((c) => [`natgrad ${c.name} ms`, +r.natgradMs[c.name]!.toPrecision(3)])),
+      'torch 1T ms': +r.torch1Ms.toPrecision(3),
+      'torch 1T way': r.torch1Method,
+      'torch 2T ms': +r.torch2Ms.toPrecision(3),
+      ratio: +r.ratio.toFixed(2),
+      target: r.target,
+      ok: r.meetsTarget ? 'yes' : 'no',
+    })),
+  );
+} else {
+  console.log(`ratio = natgrad float32 ${columns[0]!.name} / fastest torch float32 1T (target ≤ ${FLOAT32_TARGET}); f32/f64 = natgrad float32 / natgrad float64, both ${columns[0]!.name}`);
+  console.table(
+    rows.map((r) => ({
+      workload: r.workload,
+      ...Object.fromEntries(columns.map((c) => [`natgrad f32 ${c.name} ms`, +r.natgradMs[c.name]!.toPrecision(3)])),
+      'natgrad float64 1T ms': +r.natgradFloat64Ms!.toPrecision(3),
+      'torch f32 1T ms': +r.torch1Ms.toPrecision(3),
+      'torch f32 1T way': r.torch1Method,
+      'torch f32 2T ms': +r.torch2Ms.toPrecision(3),
+      ratio: +r.ratio.toFixed(2),
+      target: r.target,
+      ok: r.meetsTarget ? 'yes' : 'no',
+      'f32/f64': +r.float32OverFloat64!.toFixed(2),
+    })),
+  );
+}
 
 // ----------------------------------------------------------------------------- profile
 interface Bucket {
@@ -322,12 +387,12 @@ function profilingCore(base: Core): { core: Core; buckets: Map<string, Bucket> }
       const ms = performance.now() - t0;
       let key = name,
         flop = 0;
-      if (name === 'dgemm') {
-        key = `dgemm ${a[0] ? 'T' : 'N'}${a[1] ? 'T' : 'N'} m=${a[2]} n=${a[3]} k=${a[4]}`;
+      if (name === 'dgemm' || name === 'sgemm') {
+        key = `${name} ${a[0] ? 'T' : 'N'}${a[1] ? 'T' : 'N'} m=${a[2]} n=${a[3]} k=${a[4]}`;
         flop = 2 * a[2]! * a[3]! * a[4]!;
-      } else if (name === 'dsyrkLower' || name === 'dsyrkDiag') {
+      } else if (name === 'dsyrkLower' || name === 'dsyrkDiag' || name === 'dsyrkLower32' || name === 'dsyrkDiag32') {
         key = `${name} rows=${a[0]} cols=${a[1]}`;
-        flop = name === 'dsyrkLower' ? a[0]! * a[1]! * (a[1]! + 1) : 2 * a[0]! * a[1]!;
+        flop = name.startsWith('dsyrkLower') ? a[0]! * a[1]! * (a[1]! + 1) : 2 * a[0]! * a[1]!;
       }
       const bk = buckets.get(key) ?? { kernel: key, calls: 0, ms: 0, gflop: 0 };
       bk.calls++;
@@ -368,17 +433,27 @@ if (profile) {
 mkdirSync(join(here, 'results'), { recursive: true });
 if (!only && !profileOnly) {
   writeFileSync(
-    join(here, 'results', 'cnn.json'),
+    join(here, 'results', `cnn${suffix}.json`),
     JSON.stringify(
       {
         node: process.version,
         network: 'conv2d(16,3,p1) relu maxPool2d(2) conv2d(32,3,p1) relu maxPool2d(2) flatten dense(10); categorical, mean',
         N,
         D: 20490,
+        ...(f32
+          ? {
+              dtype,
+              target: `natgrad float32 ${columns[0]!.name} ≤ ${FLOAT32_TARGET} × fastest torch float32 1T (issue 19), every workload`,
+              float64Column: `natgradFloat64Ms: the float64 network on the ${columns[0]!.name} core, timed right after the float32 columns (same θ and v, rounded to float32); float32OverFloat64 = natgradMs['${columns[0]!.name}'] / natgradFloat64Ms`,
+              quick,
+            }
+          : {}),
         columns: columns.map((c) => c.name),
         twoThreads: typeof two === 'string' ? `skipped: ${two}` : mtBinary ? `shared-memory binary from --mt-binary (${mtBinary})` : 'build/ shared-memory binary',
         measured:
-          "every call from a new θ (alternating model.init(0) / init(1)): forward pass included; kfac_expand / kfac_mc: p.fisher / p.fisherMC with { structure: 'kfac', kfacApproximation: 'expand' }; torch: fastest variant per workload, see torch-cnn.json",
+          (f32 ? "float32 network (sequential dtype 'float32'), θ = model.init(0 | 1) and v rounded to float32; " : '') +
+          "every call from a new θ (alternating model.init(0) / init(1)): forward pass included; kfac_expand / kfac_mc: p.fisher / p.fisherMC with { structure: 'kfac', kfacApproximation: 'expand' }; torch: fastest variant per workload, see torch-cnn" +
+          `${suffix}.json`,
         loadAverageNatgradStart: loadBefore,
         loadAverageEnd: load,
         rows,

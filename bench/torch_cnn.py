@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """PyTorch (autograd, functorch, BackPACK) timings of natgrad's convolutional-network workloads.
 
-    /usr/bin/python3 bench/torch_cnn.py [--threads 1,2] [--ref REF.json] [--quick] [--only k1,k2] [--out FILE]
+    /usr/bin/python3 bench/torch_cnn.py [--threads 1,2] [--ref REF.json] [--dtype float64|float32]
+                                        [--quick] [--only k1,k2] [--out FILE]
 
 The network (Fashion-MNIST shaped, D = 20 490): Conv2d(1, 16, 3, padding=1), ReLU, MaxPool2d(2),
 Conv2d(16, 32, 3, padding=1), ReLU, MaxPool2d(2), Flatten, Linear(1568, 10); cross-entropy (the
 categorical likelihood) with mean reduction over the first N = 256 Fashion-MNIST training images
-(read from Debian's IDX files in /usr/share/datasets/fashion-mnist, pixels / 255). float64.
+(read from Debian's IDX files in /usr/share/datasets/fashion-mnist, pixels / 255). float64, or
+float32 with --dtype float32 (below).
 
 Threads. For each count T in --threads the script runs itself in a child process with
 OPENBLAS/OMP/MKL_NUM_THREADS = T set before torch is imported and torch.set_num_threads(T), and
@@ -41,6 +43,14 @@ A BackPACK call runs the forward pass and loss.backward() in its context, so it 
 gradient. BackPACK is loaded at run time through /work/shared/tools/backpack_compat.py (never
 copied into the project).
 
+--dtype float32 (issue 19's float32 CNN row; bench/cnn.bench.ts --dtype=float32 passes it and
+writes bench/results/torch-cnn-float32.json): torch.set_default_dtype(torch.float32), so the
+network, theta, v and the one-hot targets are float32, and X is the float64 pixels / 255 rounded to
+float32 once (as natgrad rounds it). natgrad's theta and v arrive already rounded to float32, so both
+sides start from the same float32 numbers. Every variant is timed as in float64 and checked against
+natgrad's float32 values with float32 tolerances (see FLOAT32_TOL); a mismatch stops the script as
+in float64. The reference file's "dtype" must match --dtype.
+
 The machine may be shared with other jobs: the numbers are medians under whatever load there was
 (the load average and each variant's CPU / wall ratio are recorded).
 """
@@ -64,9 +74,27 @@ parser.add_argument('--threads', default='1,2', help='comma-separated thread cou
 parser.add_argument('--ref', default=None, help="natgrad's theta, v and values (from bench/cnn.bench.ts)")
 parser.add_argument('--quick', action='store_true', help='shorter sampling (still >= 5 samples)')
 parser.add_argument('--only', default=None, help='comma-separated workload keys')
-parser.add_argument('--out', default=os.path.join(HERE, 'results', 'torch-cnn.json'))
+parser.add_argument('--dtype', default='float64', choices=['float64', 'float32'], help='torch dtype (default float64)')
+parser.add_argument('--out', default=None, help='output JSON (default bench/results/torch-cnn.json, -float32 for float32)')
 parser.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
 args = parser.parse_args()
+if args.out is None:
+    args.out = os.path.join(HERE, 'results', 'torch-cnn.json' if args.dtype == 'float64' else 'torch-cnn-float32.json')
+
+# Agreement with natgrad: (loss: absolute difference, vectors: max |difference| / max |natgrad entry|).
+# float64: every result is a sum of at most ~2e5 terms (the conv1 weight gradient sums N * 784 position
+# terms), so even a worst-case n * eps64 ~ 2e-11 relative is far below 1e-8; the loss (~2.3) to 1e-9.
+# float32: eps32 = 2^-24 ~ 6e-8 per rounding, both sides round independently and in different orders
+# (im2col + blocked sgemm here, BLAS/mkldnn in torch). The products and factors are reductions of
+# length 9 (conv1), 144 (conv2), 1568 (dense) in the forward pass and N * S = 256 * 784 ~ 2e5 (conv1
+# weights) in the backward/Gram sums; with errors of random sign these grow like sqrt(n) * eps32
+# (sqrt(2e5) * 6e-8 ~ 3e-5), and the forward pass's relative errors (~sqrt(1568) * 6e-8 ~ 2e-6) are
+# amplified through softmax and its derivatives by a factor of order one; so 1e-4 relative to the largest
+# entry is ~3x that estimate, while a wrong formula (a missing 1/N, a transposed factor) shows as >= 1e-2.
+# The loss (~2.3, a mean of N logsumexps of logits whose relative errors are ~2e-6): 1e-5 absolute.
+FLOAT64_TOL = {'loss': 1e-9, 'vector': 1e-8}
+FLOAT32_TOL = {'loss': 1e-5, 'vector': 1e-4}
+TOL = FLOAT32_TOL if args.dtype == 'float32' else FLOAT64_TOL
 
 
 def parent():
@@ -79,7 +107,7 @@ def parent():
             env[var] = str(T)
         with tempfile.TemporaryDirectory(prefix='torch-cnn-') as tmp:
             out = os.path.join(tmp, 'out.json')
-            cmd = [sys.executable, os.path.abspath(__file__), '--child', '--threads', str(T), '--out', out]
+            cmd = [sys.executable, os.path.abspath(__file__), '--child', '--threads', str(T), '--out', out, '--dtype', args.dtype]
             cmd += ['--ref', args.ref] if args.ref else []
             cmd += ['--quick'] if args.quick else []
             cmd += ['--only', args.only] if args.only else []
@@ -117,7 +145,8 @@ def child():
     from backpack.hessianfree.hvp import hessian_vector_product
 
     T = int(args.threads)
-    torch.set_default_dtype(torch.float64)
+    dtype = torch.float32 if args.dtype == 'float32' else torch.float64
+    torch.set_default_dtype(dtype)
     torch.set_num_threads(T)
 
     # ------------------------------------------------------------------------- data, network, theta
@@ -128,10 +157,11 @@ def child():
         dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim)]
         return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
-    X = torch.from_numpy(idx('train-images-idx3-ubyte.gz')[:N].astype(np.float64) / 255.0).reshape(N, 1, 28, 28)
+    # pixels / 255 in float64, then (float32) rounded once, as natgrad rounds the float64 X it is given
+    X = torch.from_numpy(idx('train-images-idx3-ubyte.gz')[:N].astype(np.float64) / 255.0).to(dtype).reshape(N, 1, 28, 28)
     y = torch.from_numpy(idx('train-labels-idx1-ubyte.gz')[:N].astype(np.int64))
     C = 10
-    Y = F.one_hot(y, C).double()
+    Y = F.one_hot(y, C).to(dtype)
 
     def net():
         torch.manual_seed(0)
@@ -144,6 +174,8 @@ def child():
     if args.ref:
         with open(args.ref) as fh:
             ref = json.load(fh)
+        if ref.get('dtype', 'float64') != args.dtype:
+            raise SystemExit(f'torch_cnn.py: --dtype {args.dtype} but the reference was computed in {ref.get("dtype", "float64")}')
 
     def load_theta(model):
         if ref is None:
@@ -315,7 +347,8 @@ def child():
 
     # ------------------------------------------------------------------------- checks
     def rel(a, b):
-        a, b = torch.as_tensor(a).reshape(-1), torch.as_tensor(b).reshape(-1)
+        # in float64 whatever the run's dtype: natgrad's values are float64 numbers (float32 results widened)
+        a, b = torch.as_tensor(a).reshape(-1).double(), torch.as_tensor(b, dtype=torch.float64).reshape(-1)
         return ((a - b).abs().max() / max(b.abs().max().item(), 1e-300)).item()
 
     def checker(key):
@@ -335,34 +368,34 @@ def child():
             errs = []
             for li, S in enumerate(ref['positions']):
                 Gw, Aw = factors[2 * li]
-                errs.append(rel(Aw / S, torch.tensor(nat_expand[li]['A'])))
-                errs.append(rel(Gw, torch.tensor(nat_reduce[li]['G'])))
+                errs.append(rel(Aw / S, torch.tensor(nat_expand[li]['A'], dtype=torch.float64)))
+                errs.append(rel(Gw, torch.tensor(nat_reduce[li]['G'], dtype=torch.float64)))
                 errs.append(rel(factors[2 * li + 1][0], Gw))
             return max(errs)
 
         if key == 'loss_grad':
             def c(o):
                 loss, g = o
-                e = rel(g, torch.tensor(R['gradient']))
+                e = rel(g, torch.tensor(R['gradient'], dtype=torch.float64))
                 if loss is not None:
                     dl = abs(loss.item() - R['loss'])
-                    if dl > 1e-9:
-                        raise SystemExit(f'loss: torch {loss.item():.17g} vs natgrad {R["loss"]:.17g} (|diff| {dl:.2e} > 1e-9)')
+                    if dl > TOL['loss']:
+                        raise SystemExit(f'loss: torch {loss.item():.17g} vs natgrad {R["loss"]:.17g} (|diff| {dl:.2e} > {TOL["loss"]:g})')
                 return e
             return c
         if key == 'per_sample_grad':
             rows = ref['psgRows']
-            return lambda o: max(rel(psg_rows(o)[r], torch.tensor(R['psg'][i])) for i, r in enumerate(rows))
+            return lambda o: max(rel(psg_rows(o)[r], torch.tensor(R['psg'][i], dtype=torch.float64)) for i, r in enumerate(rows))
         if key == 'ggn_diag':
-            return lambda o: rel(o, torch.tensor(R['ggnDiag']))
+            return lambda o: rel(o, torch.tensor(R['ggnDiag'], dtype=torch.float64))
         if key == 'kfac_expand':
             return lambda o: kfac_err(o, R['kfacExpand'], R['kfacReduce'])
         if key == 'kfac_mc':
             return None  # different random labels on the two sides
         if key == 'ggn_vp':
-            return lambda o: rel(o, torch.tensor(R['ggnvp']))
+            return lambda o: rel(o, torch.tensor(R['ggnvp'], dtype=torch.float64))
         if key == 'hvp':
-            return lambda o: rel(o, torch.tensor(R['hvp']))
+            return lambda o: rel(o, torch.tensor(R['hvp'], dtype=torch.float64))
         return None
 
     check = {}
@@ -370,14 +403,15 @@ def child():
         with torch.no_grad():
             loss0 = F.cross_entropy(base(X), y).item()
         check['loss'] = {'torch': loss0, 'natgrad': ref['values']['loss'], 'abs_diff': abs(loss0 - ref['values']['loss'])}
-        if check['loss']['abs_diff'] > 1e-9:
+        check['tolerance'] = {'dtype': args.dtype, **TOL}
+        if check['loss']['abs_diff'] > TOL['loss']:
             raise SystemExit(f'the losses differ: torch {loss0:.17g}, natgrad {ref["values"]["loss"]:.17g}')
 
     # ------------------------------------------------------------------------- timing
     only = set(args.only.split(',')) if args.only else None
     results = {}
     warm, cycle, max_s, min_n = (0.5, 0.05, 1.5, 5) if args.quick else (1.5, 0.05, 4.0, 7)
-    print(f'torch {torch.__version__}, {torch.get_num_threads()} thread(s), float64, N = {N}, D = {D}, '
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.dtype}, N = {N}, D = {D}, '
           f'theta from {"natgrad (--ref)" if ref else "torch seed 0"}', flush=True)
     print(f"{'workload':16s} {'variant':48s} {'median ms':>10s} {'min ms':>9s} {'n':>4s} {'cpu/wall':>8s} {'max rel err':>11s}", flush=True)
     for key in KEYS:
@@ -394,8 +428,8 @@ def child():
                 print(f'{key:16s} {name:48s} failed: {entry["failed"][name]}', flush=True)
                 continue
             err = c(out) if c is not None else None
-            if err is not None and err > 1e-8:
-                raise SystemExit(f'{key}: {name} differs from natgrad (max relative error {err:.2e})')
+            if err is not None and err > TOL['vector']:
+                raise SystemExit(f'{key}: {name} differs from natgrad (max relative error {err:.2e} > {TOL["vector"]:g}, {args.dtype})')
             del out
             med, mn, n, _cpu_op, cpu_wall = bench(fn, warm, cycle, max_s, min_n)
             entry['variants'][name] = med * 1e3
@@ -415,7 +449,7 @@ def child():
             'check': check,
             'torch': torch.__version__,
             'network': 'Conv2d(1,16,3,p=1) ReLU MaxPool2d(2) Conv2d(16,32,3,p=1) ReLU MaxPool2d(2) Flatten Linear(1568,10)',
-            'N': N, 'D': D, 'dtype': 'float64',
+            'N': N, 'D': D, 'dtype': args.dtype,
             'theta': 'natgrad model.init(0) (--ref)' if ref else 'torch seed 0',
             'machine': platform.machine(),
             'load_average_end': list(os.getloadavg()),

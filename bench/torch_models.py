@@ -2,9 +2,17 @@
 """PyTorch (functorch and BackPACK) timings of natgrad's neural-network curvature workloads.
 
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_models.py [--quick] [--out FILE] [--backpack TARBALL]
+    /usr/bin/python3 bench/torch_models.py --dtype float32 [--threads T] [--quick] [--out FILE]
 
 float64, one thread (torch.set_num_threads(1); OPENBLAS/OMP/MKL thread counts are set to 1 before
-torch is imported). Each workload is timed in every way that applies -- functorch and BackPACK
+torch is imported). `--dtype float32` (issue 19) times the same workloads, the same ways, in
+torch's float32 (default dtype float32: parameters, data and tangents are float32); `--threads T`
+(default 1) sets the torch and BLAS thread counts (bench/models.bench.ts runs float32 with 1 and 2
+threads and keeps the faster). The float32 results go to results/torch-models-float32.json (one
+thread) or results/torch-models-float32-<T>threads.json; the variants are checked against each
+other to 1e-3 relative there (float32 rounding; 1e-8 in float64).
+
+Each workload is timed in every way that applies -- functorch and BackPACK
 variants -- and the JSON records each variant, the fastest functorch one, the fastest BackPACK one,
 and the overall best:
 
@@ -47,26 +55,38 @@ import tarfile
 import tempfile
 import time
 
+# --threads T (default 1) and --dtype are read before torch is imported: the BLAS thread count is fixed then.
+THREADS = int(sys.argv[sys.argv.index('--threads') + 1]) if '--threads' in sys.argv else 1
 for _var in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'BLIS_NUM_THREADS'):
-    os.environ[_var] = '1'
+    os.environ[_var] = str(THREADS)
 
 import torch  # noqa: E402  (after the environment is set)
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from functorch import grad, hessian, jacrev, jvp, make_functional, vjp, vmap  # noqa: E402
 
-torch.set_default_dtype(torch.float64)
-torch.set_num_threads(1)
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
 parser.add_argument('--quick', action='store_true', help='fewer repeats')
-parser.add_argument('--out', default=os.path.join(HERE, 'results', 'torch-models.json'))
+parser.add_argument('--dtype', choices=('float64', 'float32'), default='float64')
+parser.add_argument('--threads', type=int, default=1, help='torch and BLAS threads (default 1)')
+parser.add_argument('--out', default=None, help='default results/torch-models.json (float64), torch-models-float32[-<T>threads].json (float32)')
 parser.add_argument('--backpack', default=os.path.join(ROOT, '..', 'shared', 'tools', 'backpack-1.5.2-einops.tar.gz'))
 parser.add_argument('--only', default=None, help='comma-separated workload keys')
 args = parser.parse_args()
+if args.dtype == 'float64' and THREADS != 1:
+    raise SystemExit('torch_models.py: float64 runs on one thread (--threads is for --dtype float32)')
+if args.out is None:
+    name = 'torch-models.json' if args.dtype == 'float64' else (
+        'torch-models-float32.json' if THREADS == 1 else f'torch-models-float32-{THREADS}threads.json')
+    args.out = os.path.join(HERE, 'results', name)
+DTYPE = {'float64': torch.float64, 'float32': torch.float32}[args.dtype]
+RTOL = 1e-8 if args.dtype == 'float64' else 1e-3
+
+torch.set_default_dtype(DTYPE)
+torch.set_num_threads(THREADS)
 
 
 # ----------------------------------------------------------------------------- BackPACK
@@ -102,7 +122,8 @@ def measure(fn, quick):
     return statistics.median(samples), min(samples), len(samples)
 
 
-def close(a, b, rtol=1e-8):
+def close(a, b, rtol=None):
+    rtol = RTOL if rtol is None else rtol
     a, b = a.reshape(-1), b.reshape(-1)
     return (a - b).abs().max().item() <= rtol * max(1.0, b.abs().max().item())
 
@@ -359,7 +380,7 @@ def w_hvp(bp):
     sizes, N, model, X, y, fmodel, params, v = big_setup()
     variants = {}
 
-    Y = F.one_hot(y, sizes[-1]).double()
+    Y = F.one_hot(y, sizes[-1]).to(DTYPE)
 
     def L(*p):
         return cross_entropy_fwd(fmodel(p, X), Y)
@@ -398,7 +419,7 @@ def w_hessian_dense(bp):
     shapes = [p.shape for p in model.parameters()]
     theta = flat([p.detach() for p in model.parameters()])
     D = theta.numel()
-    Y = F.one_hot(y, sizes[-1]).double()
+    Y = F.one_hot(y, sizes[-1]).to(DTYPE)
 
     def L(th):
         a, o = X, 0
@@ -439,7 +460,7 @@ def main():
     results = {}
     with tempfile.TemporaryDirectory(prefix='backpack-') as tmp:
         bp = load_backpack(args.backpack, tmp)
-        print(f'torch {torch.__version__}, {torch.get_num_threads()} thread, float64, '
+        print(f'torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.dtype}, '
               f"backpack {'1.5.2' if bp is not None else 'absent'}, {'quick' if args.quick else 'full'} run")
         print(f"{'workload':16s} {'variant':62s} {'median ms':>10s} {'min ms':>10s} {'n':>4s}")
         for key, make, ref_ms in WORKLOADS:
@@ -469,14 +490,17 @@ def main():
                 'backpack_ms': min(bs.values()) if bs else None,
                 'best_ms': entry['variants'][best],
                 'best_method': best,
-                'reference_ms': ref_ms,
+                'reference_ms': ref_ms if args.dtype == 'float64' else None,  # the references are float64 timings
                 **info, **entry,
             }
+            if args.dtype != 'float64':
+                results[key].update({'dtype': args.dtype, 'threads': THREADS})
     print()
     print(f"{'workload':16s} {'functorch ms':>13s} {'backpack ms':>12s} {'best ms':>9s} {'ref ms':>8s}  best method")
     for key, r in results.items():
         bpm = f"{r['backpack_ms']:12.2f}" if r['backpack_ms'] is not None else f"{'-':>12s}"
-        print(f"{key:16s} {r['functorch_ms']:13.2f} {bpm} {r['best_ms']:9.2f} {r['reference_ms']:8.1f}  {r['best_method']}")
+        ref = f"{r['reference_ms']:8.1f}" if r['reference_ms'] is not None else f"{'-':>8s}"
+        print(f"{key:16s} {r['functorch_ms']:13.2f} {bpm} {r['best_ms']:9.2f} {ref}  {r['best_method']}")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as fh:
         json.dump(results, fh, indent=2)

@@ -2,6 +2,7 @@
 """PyTorch matrix-free curvature products on a large MLP (for natgrad's Lanczos comparison).
 
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_scale.py [--quick] [--out FILE]
+    /usr/bin/python3 bench/torch_scale.py --dtype float32 [--threads T] [--quick] [--n N] [--out FILE]
 
 MLP [256, 1024, 1024, 10] tanh, categorical (mean cross-entropy), N = 1024, float64, one thread,
 D = 1,323,018. Timed (medians over repeats after one warm-up):
@@ -14,6 +15,12 @@ D = 1,323,018. Timed (medians over repeats after one warm-up):
 Peak RSS (getrusage ru_maxrss) is recorded after each workload. JSON in the style of
 torch_models.py: { workload: { functorch_ms, backpack_ms (null), best_ms, best_method, variants,
 peak_rss_mb } }. The machine may be loaded by other work: the numbers are medians under that load.
+
+`--dtype float32` (issue 19) times the same workloads in torch's float32 (default dtype float32);
+results go to results/torch-scale-float32.json (one thread) or torch-scale-float32-<T>threads.json,
+and the consistency checks allow 1e-3 relative (float32 rounding). bench/scale.bench.ts runs it with
+1 and 2 threads and keeps the faster. `--n N` (default 1024) changes the number of samples (the
+quick natgrad run uses N = 256); the JSON records N.
 """
 import argparse
 import sys
@@ -28,24 +35,32 @@ THREADS = int(sys.argv[sys.argv.index('--threads') + 1]) if '--threads' in sys.a
 for _var in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'BLIS_NUM_THREADS'):
     os.environ[_var] = str(THREADS)
 
+DTYPE_NAME = sys.argv[sys.argv.index('--dtype') + 1] if '--dtype' in sys.argv else 'float64'
+
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from functorch import grad, jvp, make_functional, vjp  # noqa: E402
 
-torch.set_default_dtype(torch.float64)
+DTYPE = {'float64': torch.float64, 'float32': torch.float32}[DTYPE_NAME]
+torch.set_default_dtype(DTYPE)
 torch.set_num_threads(THREADS)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
 parser.add_argument('--quick', action='store_true')
 parser.add_argument('--threads', type=int, default=1, help='torch and BLAS threads (default 1)')
-parser.add_argument('--out', default=None, help='default results/torch-scale.json (1 thread), torch-scale-<T>threads.json otherwise')
+parser.add_argument('--dtype', choices=('float64', 'float32'), default='float64')
+parser.add_argument('--n', type=int, default=1024, help='samples (default 1024)')
+parser.add_argument('--out', default=None, help='default results/torch-scale[-float32].json (1 thread), torch-scale[-float32]-<T>threads.json otherwise')
 args = parser.parse_args()
 if args.out is None:
-    args.out = os.path.join(HERE, 'results', 'torch-scale.json' if THREADS == 1 else f'torch-scale-{THREADS}threads.json')
+    stem = 'torch-scale' if DTYPE_NAME == 'float64' else 'torch-scale-float32'
+    args.out = os.path.join(HERE, 'results', f'{stem}.json' if THREADS == 1 else f'{stem}-{THREADS}threads.json')
 
-SIZES, N, K = [256, 1024, 1024, 10], 1024, 20
+SIZES, N, K = [256, 1024, 1024, 10], args.n, 20
+# consistency-check tolerances (relative, absolute): float64 as before; float32 rounding otherwise
+RTOL, ATOL, ATOL_X = (1e-8, 1e-12, 1e-14) if DTYPE_NAME == 'float64' else (1e-3, 1e-6, 1e-6)
 
 
 def peak_rss_mb():
@@ -79,7 +94,7 @@ def main():
     g = torch.Generator().manual_seed(1)
     X = torch.randn(N, SIZES[0], generator=g)
     y = torch.randint(0, SIZES[-1], (N,), generator=g)
-    Y = F.one_hot(y, SIZES[-1]).double()
+    Y = F.one_hot(y, SIZES[-1]).to(DTYPE)
     torch.manual_seed(5)
     vs = [tuple(torch.randn_like(p) for p in params) for _ in range(K)]
     v = vs[0]
@@ -138,11 +153,11 @@ def main():
         return out
 
     # consistency checks (one product each way)
-    assert torch.allclose(flat(hvp_db(v)), flat(hvp_fr(v)), rtol=1e-8, atol=1e-12)
+    assert torch.allclose(flat(hvp_db(v)), flat(hvp_fr(v)), rtol=RTOL, atol=ATOL)
     a = ggn_x20_reused()[3]
-    assert torch.allclose(flat(a), flat(ggnvp(vs[3])), rtol=1e-8, atol=1e-14)
+    assert torch.allclose(flat(a), flat(ggnvp(vs[3])), rtol=RTOL, atol=ATOL_X)
     b = hvp_x20_reused()[3]
-    assert torch.allclose(flat(b), flat(hvp_db(vs[3])), rtol=1e-8, atol=1e-14)
+    assert torch.allclose(flat(b), flat(hvp_db(vs[3])), rtol=RTOL, atol=ATOL_X)
     del a, b
 
     reps1, reps20 = (3, 2) if args.quick else (9, 3)
@@ -155,7 +170,7 @@ def main():
         'hvp_x20': {'20 x double backward from theta': (hvp_x20_independent, reps20),
                     'one create_graph gradient + 20 backward passes': (hvp_x20_reused, reps20)},
     }
-    print(f'torch {torch.__version__}, {THREADS} thread(s), float64, MLP {SIZES} tanh, categorical, N = {N}, D = {D}')
+    print(f'torch {torch.__version__}, {THREADS} thread(s), {DTYPE_NAME}, MLP {SIZES} tanh, categorical, N = {N}, D = {D}')
     print(f"{'workload':12s} {'variant':50s} {'median ms':>10s} {'min ms':>10s} {'n':>3s} {'peak RSS MB':>12s}")
     results = {}
     for key, variants in workloads.items():
@@ -169,6 +184,8 @@ def main():
                         'best_ms': entry['variants'][best], 'best_method': best,
                         'peak_rss_mb': peak_rss_mb(), 'sizes': SIZES, 'N': N, 'D': D, 'products': K if 'x20' in key else 1,
                         **entry}
+        if DTYPE_NAME != 'float64':
+            results[key].update({'dtype': DTYPE_NAME, 'threads': THREADS})
     results['ggn_vp']['rss_before_products_mb'] = base_rss
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as fh:
