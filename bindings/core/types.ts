@@ -64,6 +64,14 @@ export type MatrixInput = DenseMatrix | DenseMatrix32 | CsrMatrix | number[][];
 export type VectorInput = Float64Array | ArrayLike<number>;
 
 /**
+ * The floating-point type a model computes in: `'float64'` (default) or `'float32'` (θ, X and
+ * every layer plane in float32, float64 at the trace boundary; see `sequential({ dtype })`).
+ *
+ * @category Models
+ */
+export type Dtype = 'float32' | 'float64';
+
+/**
  * A data set as returned by the loaders: inputs, targets and column names.
  *
  * @category Data

@@ -25,13 +25,8 @@ import { checkActivation, type Activation } from './activations.js';
 
 export { MlpTrace } from '../nn/dense-chain.js';
 
-/**
- * The floating-point type a model computes in: `'float64'` (default) or `'float32'` (θ, X and
- * every layer plane in float32, float64 at the trace boundary; see `sequential({ dtype })`).
- *
- * @category Models
- */
-export type Dtype = 'float32' | 'float64';
+export type { Dtype } from '../core/types.js';
+import type { Dtype } from '../core/types.js';
 
 /**
  * Options of {@link mlp}.

@@ -24,6 +24,7 @@
  * @module
  */
 import { Handle } from '../core/handle.js';
+import type { Dtype } from '../core/types.js';
 import { checkBytes, checkSquare, DENSE_HINT } from '../core/limits.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
 import { rng } from '../data/random.js';
@@ -41,9 +42,6 @@ import { buildLayerNorm } from './layers/layer-norm/index.js';
 import { buildPool } from './layers/pool/index.js';
 import type { LayerSpec, SequentialSpec } from './spec.js';
 import { checkCount, checkLength, identityStack } from './trace-args.js';
-
-/** The element type of a network's planes. */
-type Dtype = 'float32' | 'float64';
 
 /** Bytes per element of a dtype. */
 function bytesOf(dtype: Dtype): ElementBytes {
