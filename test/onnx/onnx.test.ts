@@ -293,6 +293,35 @@ for (const c of CASES) {
   });
 }
 
+for (const c of CASES) {
+  test(`${c.name}: loadOnnx(…, { dtype: 'float32' }) → problem gives torch's loss, gradient and GGN-vector product at float32 precision`, () => {
+    const f = fixture(c.name);
+    const ref = curvatureFixture(c.name);
+    const { model, theta } = loadOnnx(bytesOf(c.name), { core, dtype: 'float32' });
+    const lik = ref.likelihood;
+    const likelihood = lik.name === 'categorical' ? categorical({ classes: lik.classes }) : gaussian({ variance: lik.variance, outputs: lik.outputs });
+    const X = values(f, f.X);
+    const p = problem({ model, X: { data: X, rows: f.N, cols: X.length / f.N }, y: Float64Array.from(ref.y), likelihood, dtype: 'float32' });
+    try {
+      // torch's references are float64 on the exported θ; natgrad rounds θ, X and v to float32 and
+      // runs float32 passes: the float64 bound of the test above with float32's unit roundoff
+      // (2⁻²⁴ for 2⁻⁵²), for each pass the products go through (loss 1, gradient 2, GGN v 3).
+      const tol = curvatureTol(c.spec.layers, c.kCurv) * 2 ** 28;
+      const eL = Math.abs(p.loss(theta) - ref.loss) / Math.abs(ref.loss);
+      assert.ok(eL <= tol, `loss: relative error ${eL} > ${tol}`);
+      const eg = relErr(p.gradient(theta), ref.gradient);
+      assert.ok(eg <= 2 * tol, `gradient: relative error ${eg} > ${2 * tol}`);
+      const eG = relErr(p.ggnVectorProduct(theta, Float64Array.from(ref.v)), ref.ggnv);
+      assert.ok(eG <= 3 * tol, `GGN-vector product: relative error ${eG} > ${3 * tol}`);
+      assert.ok(eg > 0, 'float32 rounding present in the gradient');
+      // Measured (NATGRAD_SHOW_RATIOS=1): the errors are 4e-7 to 3e-3 of these bounds.
+      if (process.env.NATGRAD_SHOW_RATIOS) process.stderr.write(`${c.name}: ${[eL / tol, eg / (2 * tol), eG / (3 * tol)].map((r) => r.toExponential(1)).join(' ')}\n`);
+    } finally {
+      p.free();
+    }
+  });
+}
+
 test("loadOnnx: dtype is checked; a problem's dtype must be its model's (DtypeMismatchError names both)", () => {
   assert.throws(
     () => loadOnnx(bytesOf('lenet'), { dtype: 'half' as never }),
