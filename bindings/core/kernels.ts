@@ -209,13 +209,50 @@ function gemmSplit(name: 'dgemm' | 'sgemm', bytes: number, rows: number, cols: n
  */
 export interface ElementType {
   readonly bytes: 4 | 8;
+  /** Elements per 128-bit SIMD vector (2 or 4): the share quantum of a kernel with lane loops and one tail. */
+  readonly lanes: 2 | 4;
   /** The kernel of this element type for a float64 kernel name. */
   name(float64Name: string): string;
 }
 /** float64 planes: the kernels' own names. */
-export const F64: ElementType = Object.freeze({ bytes: 8, name: (n: string) => n });
+export const F64: ElementType = Object.freeze({ bytes: 8, lanes: 2, name: (n: string) => n });
 /** float32 planes: the `…32` twins. */
-export const F32: ElementType = Object.freeze({ bytes: 4, name: (n: string) => `${n}32` });
+export const F32: ElementType = Object.freeze({ bytes: 4, lanes: 4, name: (n: string) => `${n}32` });
+
+/**
+ * The split of an elementwise kernel with a periodic factor, `(blocks, len, d, x, …, out)` with
+ * x, out (and y) of blocks × len and d (and q) of len (`weight` units of work per element): one
+ * block: element ranges starting at multiples of the SIMD lanes; several blocks: ranges of whole
+ * blocks. Why identical: elementwise; the lane loop's tail stays at the end of a block.
+ */
+function periodicSplit<N extends string>(t: ElementType, name: string, weight: number): CustomSplit<N> {
+  const rule: CustomSplit<string> = {
+    work: ({ blocks, len }) => weight * blocks! * len!,
+    min: MIN_SHARE_ELEMENTS,
+    custom: (call, ctx) => {
+      const blocks = call.blocks!,
+        len = call.len!;
+      const parts = ctx.shares(weight * blocks * len, MIN_SHARE_ELEMENTS);
+      if (parts < 2) return undefined;
+      // Element pointers move with the element offset, the periodic ones (d, q) only in-block.
+      const move = (e0: number, inBlock: boolean): Call => {
+        const out: Record<string, number> = { ...call };
+        for (const p of ['x', 'y', 'out'] as const) if (p in call) out[p] = call[p]! + t.bytes * e0;
+        if (inBlock) for (const p of ['d', 'q'] as const) if (p in call) out[p] = call[p]! + t.bytes * e0;
+        return out;
+      };
+      if (blocks === 1) {
+        const p = Math.min(parts, Math.floor(len / t.lanes));
+        if (p < 2) return undefined;
+        return ctx.splitRange(len, p, t.lanes).map(([t0, t1]): NamedShare => [t.name(name), { ...move(t0, true), len: t1 - t0 }]);
+      }
+      const bp = Math.min(parts, blocks);
+      if (bp < 2) return undefined;
+      return ctx.splitRange(blocks, bp, 1).map(([b0, b1]): NamedShare => [t.name(name), { ...move(b0 * len, false), blocks: b1 - b0 }]);
+    },
+  };
+  return rule as CustomSplit<N>;
+}
 
 /**
  * One table entry. The argument names type the split rule: a rule naming an argument the kernel
@@ -246,7 +283,7 @@ interface TwinnedSpec<A extends readonly string[], R extends Returns> extends Ke
 function twinned<const A extends readonly string[], const R extends Returns>(spec: {
   readonly args: A;
   readonly returns: R;
-  readonly split?: CountSplit<A[number]> | ((t: ElementType) => SplitRule<A[number]>);
+  readonly split?: CountSplit<A[number]> | ((t: ElementType) => SplitRule<A[number]> | undefined);
   readonly worker?: true;
 }): TwinnedSpec<A, R> {
   return { ...spec, float32: true } as unknown as TwinnedSpec<A, R>;
@@ -368,67 +405,32 @@ export const KERNEL_TABLE = withTwins({
 
   // nn/activation.ts
   /**
-   * Activation values and derivatives. Split: contiguous element ranges starting at even offsets
-   * (d1, d2 = 0 stay 0); transcendental kinds (tanh, sigmoid, softplus, gelu: ~10× a multiply-add)
-   * weigh 8 per element, relu (3) and identity (0) 1. Why identical: elementwise; the 2-lane loop
-   * has a tail only at the end of the last range, as in the whole call.
+   * Activation values and derivatives. Split: contiguous element ranges starting at multiples of
+   * the SIMD lanes (2 for float64, 4 for float32; d1, d2 = 0 stay 0); transcendental kinds (tanh,
+   * sigmoid, softplus, gelu: ~10× a multiply-add) weigh 8 per element, relu (3) and identity (0)
+   * 1. Why identical: elementwise; the lane loop has a tail only at the end of the last range, as
+   * in the whole call.
    */
-  actForward: kernel({
+  actForward: twinned({
     args: ['kind', 'n', 'z', 'a', 'd1', 'd2'],
     returns: 'void',
-    split: {
+    split: (t) => ({
       count: 'n',
-      quantum: 2,
+      quantum: t.lanes,
+      bytes: t.bytes,
       advance: { z: [], a: [], d1: [], d2: [] },
       optional: ['d1', 'd2'],
       work: ({ kind, n }) => n * (kind === 3 || kind === 0 ? 1 : 8),
       min: MIN_SHARE_ELEMENTS,
-    },
-  }),
-  /**
-   * `actForward` on float32 planes (4 bytes per element). Split: contiguous element ranges
-   * starting at multiples of 4 (pointers advance 4 bytes per element; d1, d2 = 0 stay 0), weights
-   * as `actForward`. Why identical: elementwise; each range's lane pairs and tail are the whole
-   * call's (the tail only at the end of the last range).
-   */
-  actForward32: kernel({
-    args: ['kind', 'n', 'z', 'a', 'd1', 'd2'],
-    returns: 'void',
-    split: {
-      work: ({ kind, n }) => n * (kind === 3 || kind === 0 ? 1 : 8),
-      min: MIN_SHARE_ELEMENTS,
-      custom: (call, ctx) => {
-        const { kind, n, z, a, d1, d2 } = call;
-        const parts = Math.min(ctx.shares(n * (kind === 3 || kind === 0 ? 1 : 8), MIN_SHARE_ELEMENTS), Math.floor(n / 4));
-        if (parts < 2) return undefined;
-        return ctx
-          .splitRange(n, parts, 4)
-          .map(([i0, i1]): NamedShare => ['actForward32', { kind, n: i1 - i0, z: z + 4 * i0, a: a + 4 * i0, d1: d1 === 0 ? 0 : d1 + 4 * i0, d2: d2 === 0 ? 0 : d2 + 4 * i0 }]);
-      },
-    },
+    }),
   }),
 
   // nn/dense.ts
   /** Bias broadcast. Split: rows of C. Why identical: copies. */
-  denseBroadcastRows: kernel({
+  denseBroadcastRows: twinned({
     args: ['n', 'o', 'b', 'c'],
     returns: 'void',
     split: { count: 'n', advance: { c: ['o'] }, work: ({ n, o }) => n * o, min: MIN_SHARE_ELEMENTS },
-  }),
-  /** `denseBroadcastRows` on float32. Split: rows of C (4 bytes per element). Why identical: copies. */
-  denseBroadcastRows32: kernel({
-    args: ['n', 'o', 'b', 'c'],
-    returns: 'void',
-    split: {
-      work: ({ n, o }) => n * o,
-      min: MIN_SHARE_ELEMENTS,
-      custom: (call, ctx) => {
-        const { n, o, b, c } = call;
-        const parts = Math.min(ctx.shares(n * o, MIN_SHARE_ELEMENTS), n);
-        if (parts < 2) return undefined;
-        return ctx.splitRange(n, parts, 1).map(([r0, r1]): NamedShare => ['denseBroadcastRows32', { n: r1 - r0, o, b, c: c + 4 * r0 * o }]);
-      },
-    },
   }),
   /**
    * Column sums. Split: column ranges starting at even offsets. Why identical: one sum per
@@ -441,53 +443,13 @@ export const KERNEL_TABLE = withTwins({
   }),
   /**
    * Elementwise product with a periodic factor. Split: one block (blocks = 1): element ranges
-   * starting at even offsets; several blocks: ranges of whole blocks. Why identical:
-   * elementwise; the 2-lane loop's tail stays at the end of a block, as in the whole call.
+   * starting at multiples of the SIMD lanes; several blocks: ranges of whole blocks. Why
+   * identical: elementwise; the lane loop's tail stays at the end of a block, as in the whole call.
    */
-  denseMul: kernel({
+  denseMul: twinned({
     args: ['blocks', 'len', 'd', 'x', 'out'],
     returns: 'void',
-    split: {
-      work: ({ blocks, len }) => blocks * len,
-      min: MIN_SHARE_ELEMENTS,
-      custom: (call, ctx) => {
-        const { blocks, len, d, x, out } = call;
-        const parts = ctx.shares(blocks * len, MIN_SHARE_ELEMENTS);
-        if (parts < 2) return undefined;
-        if (blocks === 1) {
-          return ctx.splitRange(len, parts, 2).map(([t0, t1]): NamedShare => ['denseMul', { blocks: 1, len: t1 - t0, d: d + 8 * t0, x: x + 8 * t0, out: out + 8 * t0 }]);
-        }
-        const bp = Math.min(parts, blocks);
-        if (bp < 2) return undefined;
-        return ctx.splitRange(blocks, bp, 1).map(([b0, b1]): NamedShare => ['denseMul', { blocks: b1 - b0, len, d, x: x + 8 * b0 * len, out: out + 8 * b0 * len }]);
-      },
-    },
-  }),
-  /**
-   * `denseMul` on float32. Split as `denseMul` (4 bytes per element; one block: element ranges
-   * starting at multiples of 4). Why identical: elementwise; the 4-lane loop's tail stays at the
-   * end of a block, as in the whole call.
-   */
-  denseMul32: kernel({
-    args: ['blocks', 'len', 'd', 'x', 'out'],
-    returns: 'void',
-    split: {
-      work: ({ blocks, len }) => blocks * len,
-      min: MIN_SHARE_ELEMENTS,
-      custom: (call, ctx) => {
-        const { blocks, len, d, x, out } = call;
-        const parts = ctx.shares(blocks * len, MIN_SHARE_ELEMENTS);
-        if (parts < 2) return undefined;
-        if (blocks === 1) {
-          const p = Math.min(parts, Math.floor(len / 4));
-          if (p < 2) return undefined;
-          return ctx.splitRange(len, p, 4).map(([t0, t1]): NamedShare => ['denseMul32', { blocks: 1, len: t1 - t0, d: d + 4 * t0, x: x + 4 * t0, out: out + 4 * t0 }]);
-        }
-        const bp = Math.min(parts, blocks);
-        if (bp < 2) return undefined;
-        return ctx.splitRange(blocks, bp, 1).map(([b0, b1]): NamedShare => ['denseMul32', { blocks: b1 - b0, len, d, x: x + 4 * b0 * len, out: out + 4 * b0 * len }]);
-      },
-    },
+    split: (t) => periodicSplit(t, 'denseMul', 1),
   }),
   /** Per-sample broadcast product; d is n × c, x and out (n·k) × c. Split: samples. Why identical: per-sample rows. */
   denseMulRep: twinned({
@@ -495,34 +457,14 @@ export const KERNEL_TABLE = withTwins({
     returns: 'void',
     split: { count: 'n', advance: { d: ['c'], x: ['k', 'c'], out: ['k', 'c'] }, work: ({ n, k, c }) => n * k * c, min: MIN_SHARE_ELEMENTS },
   }),
-  denseFmaPeriodic: kernel({ args: ['blocks', 'len', 'd', 'x', 'q', 'y', 'out'], returns: 'void' }),
   /**
-   * `denseFmaPeriodic` on float32. Split (unlike its f64 twin, which the batched residual
-   * product calls per chunk): one block: element ranges starting at multiples of 4; several
-   * blocks: ranges of whole blocks (4 bytes per element). Why identical: elementwise.
+   * out = d ⊙ x ⊙ q + y with d periodic. The float64 kernel is not split (the batched residual
+   * product calls it per chunk of columns); the float32 twin splits as `denseMul`.
    */
-  denseFmaPeriodic32: kernel({
+  denseFmaPeriodic: twinned({
     args: ['blocks', 'len', 'd', 'x', 'q', 'y', 'out'],
     returns: 'void',
-    split: {
-      work: ({ blocks, len }) => 2 * blocks * len,
-      min: MIN_SHARE_ELEMENTS,
-      custom: (call, ctx) => {
-        const { blocks, len, d, x, q, y, out } = call;
-        const parts = ctx.shares(2 * blocks * len, MIN_SHARE_ELEMENTS);
-        if (parts < 2) return undefined;
-        if (blocks === 1) {
-          const p = Math.min(parts, Math.floor(len / 4));
-          if (p < 2) return undefined;
-          return ctx
-            .splitRange(len, p, 4)
-            .map(([t0, t1]): NamedShare => ['denseFmaPeriodic32', { blocks: 1, len: t1 - t0, d: d + 4 * t0, x: x + 4 * t0, q: q + 4 * t0, y: y + 4 * t0, out: out + 4 * t0 }]);
-        }
-        const bp = Math.min(parts, blocks);
-        if (bp < 2) return undefined;
-        return ctx.splitRange(blocks, bp, 1).map(([b0, b1]): NamedShare => ['denseFmaPeriodic32', { blocks: b1 - b0, len, d, x: x + 4 * b0 * len, q, y: y + 4 * b0 * len, out: out + 4 * b0 * len }]);
-      },
-    },
+    split: (t) => (t.bytes === 8 ? undefined : periodicSplit(t, 'denseFmaPeriodic', 2)),
   }),
   denseSquare: twinned({ args: ['n', 'x', 'out'], returns: 'void' }),
   denseAugment: twinned({ args: ['n', 'm', 'a', 'lda', 'out'], returns: 'void' }),
