@@ -331,36 +331,23 @@ for (const w of profileOnly ? [] : workloads) {
 
 const load = loadavg();
 console.log(`\nnatgrad conv net vs torch (${dtype}, N = ${N}, D = 20490) — node ${process.version}; load average ${load.map((x) => x.toFixed(2)).join(' ')} (shared machine)`);
-if (!f32) {
-  console.table(
-    rows.map((r) => ({
-      workload: r.workload,
-      ...Object.fromEntries(columns.map((c) => [`natgrad ${c.name} ms`, +r.natgradMs[c.name]!.toPrecision(3)])),
-      'torch 1T ms': +r.torch1Ms.toPrecision(3),
-      'torch 1T way': r.torch1Method,
-      'torch 2T ms': +r.torch2Ms.toPrecision(3),
-      ratio: +r.ratio.toFixed(2),
-      target: r.target,
-      ok: r.meetsTarget ? 'yes' : 'no',
-    })),
-  );
-} else {
-  console.log(`ratio = natgrad float32 ${columns[0]!.name} / fastest torch float32 1T (target ≤ ${FLOAT32_TARGET}); f32/f64 = natgrad float32 / natgrad float64, both ${columns[0]!.name}`);
-  console.table(
-    rows.map((r) => ({
-      workload: r.workload,
-      ...Object.fromEntries(columns.map((c) => [`natgrad f32 ${c.name} ms`, +r.natgradMs[c.name]!.toPrecision(3)])),
-      'natgrad float64 1T ms': +r.natgradFloat64Ms!.toPrecision(3),
-      'torch f32 1T ms': +r.torch1Ms.toPrecision(3),
-      'torch f32 1T way': r.torch1Method,
-      'torch f32 2T ms': +r.torch2Ms.toPrecision(3),
-      ratio: +r.ratio.toFixed(2),
-      target: r.target,
-      ok: r.meetsTarget ? 'yes' : 'no',
-      'f32/f64': +r.float32OverFloat64!.toFixed(2),
-    })),
-  );
-}
+// One table for both types: float32 names its columns by type and adds the float64 column and f32/f64.
+const t = f32 ? 'f32 ' : '';
+if (f32) console.log(`ratio = natgrad float32 ${columns[0]!.name} / fastest torch float32 1T (target ≤ ${FLOAT32_TARGET}); f32/f64 = natgrad float32 / natgrad float64, both ${columns[0]!.name}`);
+console.table(
+  rows.map((r) => ({
+    workload: r.workload,
+    ...Object.fromEntries(columns.map((c) => [`natgrad ${t}${c.name} ms`, +r.natgradMs[c.name]!.toPrecision(3)])),
+    ...(f32 ? { 'natgrad float64 1T ms': +r.natgradFloat64Ms!.toPrecision(3) } : {}),
+    [`torch ${t}1T ms`]: +r.torch1Ms.toPrecision(3),
+    [`torch ${t}1T way`]: r.torch1Method,
+    [`torch ${t}2T ms`]: +r.torch2Ms.toPrecision(3),
+    ratio: +r.ratio.toFixed(2),
+    target: r.target,
+    ok: r.meetsTarget ? 'yes' : 'no',
+    ...(f32 ? { 'f32/f64': +r.float32OverFloat64!.toFixed(2) } : {}),
+  })),
+);
 
 // ----------------------------------------------------------------------------- profile
 interface Bucket {
