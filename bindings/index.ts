@@ -13,7 +13,7 @@ export { ThreadError, ThreadPool, sharedMemoryAvailable } from './core/threads.j
 export type { Variant, InitOptions, InitResult } from './core/wasm.js';
 export { NotPositiveDefiniteError, DataFormatError, DisposedError, DtypeMismatchError, NonFiniteLossError, IllConditionedError } from './core/errors.js';
 export { UnknownOptionError } from './core/options.js';
-export type { DenseMatrix, DenseMatrix32, CsrMatrix, MatrixInput, VectorInput, Dataset } from './core/types.js';
+export type { DenseMatrix, DenseMatrix32, DenseMatrixOf, FloatArray, CsrMatrix, MatrixInput, VectorInput, Dataset } from './core/types.js';
 export { Matrix } from './linalg/matrix.js';
 export { SymMatrix, CholeskyFactor } from './linalg/symmatrix.js';
 export type { DampingOptions, Eigen, SolveOptions, ConditionOptions } from './linalg/symmatrix.js';

@@ -65,11 +65,28 @@ export type VectorInput = Float64Array | ArrayLike<number>;
 
 /**
  * The floating-point type a model computes in: `'float64'` (default) or `'float32'` (θ, X and
- * every layer plane in float32, float64 at the trace boundary; see `sequential({ dtype })`).
+ * every layer plane in float32, and a problem's results in float32; see `sequential({ dtype })`
+ * and {@link Problem}).
  *
  * @category Models
  */
 export type Dtype = 'float32' | 'float64';
+
+/**
+ * The array a result of dtype `T` comes back in: `Float32Array` for `'float32'`, `Float64Array`
+ * for `'float64'` (and their union for `Dtype`, a problem whose type is not known statically).
+ *
+ * @category Models
+ */
+export type FloatArray<T extends Dtype = Dtype> = T extends 'float32' ? Float32Array : Float64Array;
+
+/**
+ * The dense matrix a result of dtype `T` comes back as: {@link DenseMatrix32} for `'float32'`,
+ * {@link DenseMatrix} for `'float64'`.
+ *
+ * @category Models
+ */
+export type DenseMatrixOf<T extends Dtype = Dtype> = T extends 'float32' ? DenseMatrix32 : DenseMatrix;
 
 /**
  * A data set as returned by the loaders: inputs, targets and column names.

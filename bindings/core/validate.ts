@@ -48,13 +48,21 @@ export function toVector(v: unknown, length: number | undefined, name: string): 
   if (!(v instanceof Float64Array) && !Array.isArray(v) && !ArrayBuffer.isView(v)) {
     throw new TypeError(`natgrad: ${name} must be a Float64Array or an array of numbers`);
   }
-  const a = v instanceof Float64Array ? v : Float64Array.from(v as ArrayLike<number>);
+  const a = v instanceof Float64Array ? v : v instanceof Float32Array ? new Float64Array(v) : Float64Array.from(v as ArrayLike<number>);
   if (length !== undefined && a.length !== length) {
     throw new RangeError(`natgrad: ${name} must have length ${length}, got ${a.length}`);
   }
   const bad = firstNonFinite(a);
   if (bad >= 0) throw new RangeError(`natgrad: ${name}[${bad}] is not finite (${a[bad]})`);
   return a;
+}
+
+/**
+ * A float32 result widened (exactly) to a `Float64Array`, for code that computes in float64 on
+ * either problem type (the optimizers, the operators, Laplace); a `Float64Array` is returned as is.
+ */
+export function widen(v: Float32Array | Float64Array): Float64Array {
+  return v instanceof Float64Array ? v : new Float64Array(v);
 }
 
 /** A validated dense matrix (row-major, all finite) from `{ data, rows, cols }` or `number[][]`. */

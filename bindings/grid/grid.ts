@@ -26,6 +26,7 @@
  *
  * @module
  */
+import type { Dtype } from '../core/types.js';
 import { GridEngine, gridConfig, gridLayout, type EngineProblem, type EngineRuns, type EngineStats, type GlmOptimizer, type RawRun } from './glm-engine.js';
 import { checkLabels, checkLabelTypes, checkLikelihood } from '../likelihoods/likelihood.js';
 import { Matrix } from '../linalg/matrix.js';
@@ -107,7 +108,7 @@ export interface GridSearchOptions {
    * configuration through the optimizers' `run` (bindings/grid/problem-grid.ts), on workers when
    * its model is one of natgrad's own. `stats` counts only the GLM engine's work.
    */
-  problem: GridProblem | Problem;
+  problem: GridProblem | Problem<Dtype>;
   /**
    * Default `['GD', 'NGD', 'EFGD']`; runs are listed in this order. The general path (a
    * {@link Problem} that is not linear Gaussian/Bernoulli) also takes `'KFAC'`, `'KFAC-MC'`,
@@ -402,13 +403,13 @@ function checkSettings(s: unknown): GridOptimizerSettings {
 }
 
 /** True for a problem the batched GLM engine does not take: a model problem, or a linear one with another likelihood. */
-function needsGeneralPath(p: unknown): p is Problem {
+function needsGeneralPath(p: unknown): p is Problem<Dtype> {
   if (p instanceof ModelProblem) return true;
   return p instanceof LinearProblem && p.likelihood.name !== 'gaussian' && p.likelihood.name !== 'bernoulli';
 }
 
 /** gridSearch on any problem: the optimizers' own runs, in this thread or on workers (problem-grid.ts). */
-async function gridSearchProblem(options: GridSearchOptions, problem: Problem, t0: number): Promise<GridSearchResult> {
+async function gridSearchProblem(options: GridSearchOptions, problem: Problem<Dtype>, t0: number): Promise<GridSearchResult> {
   const { optimizers, lrs, dampings, iterations, divergenceFactor, theta0, workers, settings } = checkRunOptions(options, problem.dim, true);
   // Each optimizer once, here: its own checks (KFAC on a model of dense layers, ema, CG and Adam
   // settings) throw their RangeError before any run starts (construction does no work).

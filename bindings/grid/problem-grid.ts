@@ -18,6 +18,7 @@
  *
  * @module
  */
+import type { Dtype } from '../core/types.js';
 import { NonFiniteLossError, NotPositiveDefiniteError } from '../core/errors.js';
 import { runWorkerJob, startModuleWorker, workerThreadsAvailable, type NodeWorker } from '../core/workers.js';
 import type { Likelihood } from '../likelihoods/likelihood.js';
@@ -115,7 +116,7 @@ export function problemGridTotal(runs: ProblemGridRuns): number {
  * The optimizer of one configuration (throws the optimizer's own RangeError for settings it
  * refuses, e.g. KFAC on a model that is not all dense layers).
  */
-export function gridOptimizerFor(problem: Problem, optimizer: GridMethod, lr: number, damping: number | null, settings: GridOptimizerSettings): Optimizer {
+export function gridOptimizerFor(problem: Problem<Dtype>, optimizer: GridMethod, lr: number, damping: number | null, settings: GridOptimizerSettings): Optimizer {
   const k = settings.kfac ?? {};
   switch (optimizer) {
     case 'GD':
@@ -136,7 +137,7 @@ export function gridOptimizerFor(problem: Problem, optimizer: GridMethod, lr: nu
 }
 
 /** Run configuration i on `problem` (the same arithmetic in any thread). */
-export function runProblemConfig(problem: Problem, runs: ProblemGridRuns, i: number): ProblemRunResult {
+export function runProblemConfig(problem: Problem<Dtype>, runs: ProblemGridRuns, i: number): ProblemRunResult {
   const { optimizer, lr, damping } = problemGridConfig(runs, i);
   const opt = gridOptimizerFor(problem, optimizer, lr, damping, runs.settings);
   try {
@@ -152,7 +153,7 @@ export function runProblemConfig(problem: Problem, runs: ProblemGridRuns, i: num
 }
 
 /** A description a worker can rebuild the problem from, or undefined (plain-TypeScript models). */
-export function problemSpec(problem: Problem): ProblemSpec | undefined {
+export function problemSpec(problem: Problem<Dtype>): ProblemSpec | undefined {
   const model = modelSpec(problem.model);
   if (!model) return undefined;
   let X: Float64Array, y: Float64Array;

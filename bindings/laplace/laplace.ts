@@ -53,6 +53,7 @@
  *
  * @module
  */
+import type { Dtype } from '../core/types.js';
 import { NotPositiveDefiniteError } from '../core/errors.js';
 import { withScratch } from '../core/handle.js';
 import { checkCount, checkOptions } from '../core/options.js';
@@ -420,7 +421,7 @@ export class Laplace {
   readonly indices: Int32Array;
   /** `'lowRank'`: k, the eigenpairs kept (0 for the other structures). */
   readonly rank: number;
-  readonly #problem: Problem;
+  readonly #problem: Problem<Dtype>;
   readonly #core: Core | undefined;
   readonly #groups: readonly ParameterGroup[];
   readonly #gaussian: boolean;
@@ -452,7 +453,7 @@ export class Laplace {
   }
 
   /** @internal use {@link laplace}. */
-  constructor(problem: Problem, theta: Float64Array, options: LaplaceOptions | undefined) {
+  constructor(problem: Problem<Dtype>, theta: Float64Array, options: LaplaceOptions | undefined) {
     const o = checkOptions<LaplaceOptions>(options, 'laplace', KEYS, HINTS);
     const structure = o.structure ?? 'full';
     if (!STRUCTURES.includes(structure)) throw new RangeError(where(`structure must be 'full', 'diagonal', 'kfac' or 'lowRank', got ${String(structure)}`));
@@ -534,7 +535,7 @@ export class Laplace {
      * view (mean over its B_c rows) with w = s/s_view = B_c/N, so Σ_parts w · C_part = C. A view
      * is overwritten two `batch` calls later: fn must be done with it when it returns.
      */
-    const parts = (fn: (p: Problem, w: number, c: number) => void): void => {
+    const parts = (fn: (p: Problem<Dtype>, w: number, c: number) => void): void => {
       if (chunks.length === 0) {
         fn(problem, 1, 0);
         return;
@@ -565,7 +566,7 @@ export class Laplace {
     /** The fisherMC options of part c: the seed as given, or seed + c for chunk c of a batched build. */
     const mcAt = (c: number) => (chunks.length === 0 || curvature !== 'fisherMC' ? mc : { ...mc, seed: ((o.seed as number | undefined) ?? 0) + c });
     // biome-ignore lint/suspicious/noExplicitAny: the three builders share one signature
-    const build = (p: Problem, opts: Record<string, unknown>, c: number): any =>
+    const build = (p: Problem<Dtype>, opts: Record<string, unknown>, c: number): any =>
       curvature === 'ggn' ? p.ggn(theta, opts as never) : curvature === 'fisherMC' ? p.fisherMC(theta, { ...opts, ...mcAt(c) } as never) : p.empiricalFisher(theta, opts as never);
     // biome-ignore lint/suspicious/noExplicitAny: as build
     const call = (opts: Record<string, unknown>): any => (chunks.length === 0 ? build(problem, opts, 0) : this.#accumulate(parts, build, opts));
@@ -692,9 +693,9 @@ export class Laplace {
    * blocks; A = Σ_c (B_c/N) A_c (each A_c a mean over its rows). Chunk results are freed as added.
    */
   #accumulate(
-    parts: (fn: (p: Problem, w: number, c: number) => void) => void,
+    parts: (fn: (p: Problem<Dtype>, w: number, c: number) => void) => void,
     // biome-ignore lint/suspicious/noExplicitAny: the three builders share one signature
-    build: (p: Problem, opts: Record<string, unknown>, c: number) => any,
+    build: (p: Problem<Dtype>, opts: Record<string, unknown>, c: number) => any,
     opts: Record<string, unknown>,
   ): Float64Array | SymMatrix | SymMatrix[] | KfacLayer[] {
     // acc += w · x (acc = w · x the first time; x freed)
@@ -1943,8 +1944,8 @@ export class Laplace {
  *
  * @category Laplace
  */
-export function laplace(problem: Problem, thetaMap: VectorInput, options?: LaplaceOptions): Laplace {
-  if (typeof problem !== 'object' || problem === null || typeof problem.ggn !== 'function') throw new TypeError(where('problem must be a Problem (problem(...) or linearProblem(...))'));
+export function laplace(problem: Problem<Dtype>, thetaMap: VectorInput, options?: LaplaceOptions): Laplace {
+  if (typeof problem !== 'object' || problem === null || typeof problem.ggn !== 'function') throw new TypeError(where('problem must be a Problem<Dtype> (problem(...) or linearProblem(...))'));
   let theta: Float64Array;
   try {
     theta = toVector(thetaMap, problem.dim, 'thetaMap');

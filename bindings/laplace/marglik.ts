@@ -18,7 +18,7 @@
  * @module
  */
 import { checkCount, checkOptions } from '../core/options.js';
-import type { VectorInput } from '../core/types.js';
+import type { Dtype, VectorInput } from '../core/types.js';
 import { toVector } from '../core/validate.js';
 import type { Optimizer, OptimizerState } from '../optimizers/optimizers.js';
 import { train } from '../optimizers/train.js';
@@ -95,7 +95,7 @@ const KEYS = ['theta0', 'epochs', 'batchSize', 'seed', 'structure', 'rank', 'hyp
  *
  * @category Laplace
  */
-export function marglikTraining<S extends OptimizerState>(spec: ProblemOptions, optimizer: Optimizer<S>, options: MarglikTrainingOptions): MarglikTrainingResult {
+export function marglikTraining<S extends OptimizerState>(spec: ProblemOptions<Dtype>, optimizer: Optimizer<S>, options: MarglikTrainingOptions): MarglikTrainingResult {
   const o = checkOptions<MarglikTrainingOptions>(options, 'marglikTraining', KEYS);
   if (typeof spec !== 'object' || spec === null || spec.model === undefined)
     throw new TypeError('natgrad: marglikTraining: the first argument must be problem options { model, X, y, likelihood, reduction? }');

@@ -5,7 +5,7 @@
  * @module
  */
 import { allocBlocks, Handle } from '../core/handle.js';
-import type { CsrMatrix, DenseMatrix, MatrixInput } from '../core/types.js';
+import type { CsrMatrix, DenseMatrix, Dtype, MatrixInput } from '../core/types.js';
 import { toMatrix, type CheckedCsr } from '../core/validate.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
 
@@ -21,13 +21,19 @@ export class Matrix extends Handle {
   readonly format: 'dense' | 'csr';
   /** Stored entries: rows·cols when dense, the non-zeros when CSR. */
   readonly nnz: number;
+  /**
+   * The element type of the entries: `'float32'` for a float32 problem's resident per-sample
+   * gradients (float32 values, stored in float64 like every resident matrix), else `'float64'`.
+   */
+  readonly dtype: Dtype;
 
-  private constructor(core: Core, format: 'dense' | 'csr', rows: number, cols: number, nnz: number, ptrs: number[]) {
+  private constructor(core: Core, format: 'dense' | 'csr', rows: number, cols: number, nnz: number, ptrs: number[], dtype: Dtype = 'float64') {
     super(core, ptrs);
     this.format = format;
     this.rows = rows;
     this.cols = cols;
     this.nnz = nnz;
+    this.dtype = dtype;
   }
 
   /**
@@ -42,10 +48,11 @@ export class Matrix extends Handle {
 
   /**
    * @internal Take ownership of a dense row-major rows × cols block already in `core`'s memory
-   * (filled by a kernel): no copy. The block must have been allocated with `core.alloc`.
+   * (filled by a kernel): no copy. The block must have been allocated with `core.alloc`; `dtype`
+   * is the type of the values written there (default float64).
    */
-  static adopt(core: Core, rows: number, cols: number, ptr: number): Matrix {
-    return new Matrix(core, 'dense', rows, cols, rows * cols, [ptr]);
+  static adopt(core: Core, rows: number, cols: number, ptr: number, dtype: Dtype = 'float64'): Matrix {
+    return new Matrix(core, 'dense', rows, cols, rows * cols, [ptr], dtype);
   }
 
   static #fromDense(core: Core, d: DenseMatrix): Matrix {

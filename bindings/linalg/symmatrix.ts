@@ -12,7 +12,7 @@ import { IllConditionedError, NotPositiveDefiniteError } from '../core/errors.js
 import { Handle, withScratch } from '../core/handle.js';
 import { DENSE_HINT } from '../core/limits.js';
 import { checkOptions } from '../core/options.js';
-import type { DenseMatrix, VectorInput } from '../core/types.js';
+import type { DenseMatrix, Dtype, VectorInput } from '../core/types.js';
 import { checkScalar, firstNonFinite, toDense, toVector } from '../core/validate.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
 
@@ -78,10 +78,47 @@ export class SymMatrix extends Handle {
   /** n: the number of rows (= columns). */
   readonly size: number;
 
+  #dtype: Dtype = 'float64';
+
   /** @internal Take ownership of a full, symmetric n × n block at `ptr`. */
   constructor(core: Core, size: number, ptr: number) {
     super(core, [ptr]);
     this.size = size;
+  }
+
+  /**
+   * The element type of the entries: `'float32'` for the curvatures of a float32 problem (its
+   * dense matrices, blocks and Kronecker factors, and the gradient covariance), whose every entry
+   * is a float32 value; `'float64'` otherwise, including every matrix made by float64 arithmetic
+   * on a float32 one. The storage is float64 in both cases: the factorizations and solves
+   * ({@link SymMatrix.cholesky}, {@link SymMatrix.solve}, {@link SymMatrix.eigen}) run in float64
+   * on the float32 values, as curvlinops retries its Kronecker inverses in double, and read the
+   * storage in place — a float32 block would need a float64 copy of it for each factorization.
+   * `get`, `toDense` and `diagonal` return those values exactly.
+   */
+  get dtype(): Dtype {
+    return this.#dtype;
+  }
+
+  /**
+   * @internal Round every entry to float32 in place and mark the matrix `'float32'`: the last step
+   * of a float32 problem's curvature (its sums and scaling run in float32 and float64; the result
+   * is rounded once). Chunked, so the temporary is at most 2²⁰ floats.
+   */
+  roundToFloat32(): this {
+    const n2 = this.size * this.size,
+      chunk = 1 << 20,
+      tmp = new Float32Array(Math.min(chunk, n2));
+    for (let i = 0; i < n2; i += chunk) {
+      const m = Math.min(chunk, n2 - i),
+        t = m === tmp.length ? tmp : tmp.subarray(0, m);
+      // A fresh view per chunk: nothing here grows memory, but the view is never cached across calls.
+      const a = this.core.f64(this.ptr() + 8 * i, m);
+      t.set(a);
+      a.set(t);
+    }
+    this.#dtype = 'float32';
+    return this;
   }
 
   /**

@@ -45,8 +45,9 @@ export interface LinearModelOptions {
  *
  * @category Models
  */
-export interface LinearModel extends Model {
+export interface LinearModel extends Model<'float64'> {
   readonly name: 'linear';
+  readonly dtype: 'float64';
   /** Whether a ones column is appended to the inputs. */
   readonly bias: boolean;
   readonly core: Core;
@@ -98,6 +99,7 @@ export function linear(options: LinearModelOptions): LinearModel {
     dim: D,
     bias,
     core,
+    dtype: 'float64' as const,
     groups: Object.freeze(groups),
     forward: (theta: Float64Array, X: Float64Array, rows: number) => linearTrace(core, theta, X, rows, inputs, outputs, bias),
     init: () => new Float64Array(D),

@@ -26,14 +26,14 @@ import { checkActivation, type Activation } from './activations.js';
 export { MlpTrace } from '../nn/dense-chain.js';
 
 export type { Dtype } from '../core/types.js';
-import type { Dtype } from '../core/types.js';
+import type { Dtype, FloatArray } from '../core/types.js';
 
 /**
  * Options of {@link mlp}.
  *
  * @category Models
  */
-export interface MlpOptions {
+export interface MlpOptions<T extends Dtype = 'float64'> {
   /** Layer widths [d, h_1, …, M]: input dimension, hidden widths, output dimension (≥ 2 entries). */
   sizes: readonly number[];
   /** The activation between layers (not after the last). Default `'tanh'`. */
@@ -42,9 +42,10 @@ export interface MlpOptions {
   core?: Core;
   /**
    * `'float64'` (default) or `'float32'`: every pass in float32 on the layers' float32 kernels
-   * (float64 at the trace boundary; the network's generic trace, as `sequential({ dtype })`).
+   * (the network's generic trace, as `sequential({ dtype })`): θ from `init` and a problem's
+   * results come back in float32 (see {@link Problem}).
    */
-  dtype?: Dtype;
+  dtype?: T;
 }
 
 const F64 = 8;
@@ -77,13 +78,13 @@ function layersOf(sizes: readonly number[], activation: Activation): LayerSpec[]
  *
  * @category Models
  */
-export class MlpModel extends SequentialModel {
+export class MlpModel<T extends Dtype = 'float64'> extends SequentialModel<T> {
   override readonly name = 'mlp';
   /** The layer widths [d, h_1, …, M]. */
   readonly sizes: readonly number[];
   readonly activation: Activation;
   /** @internal Use {@link mlp}. */
-  constructor(sizes: number[], activation: Activation, core: Core, dtype: Dtype = 'float64') {
+  constructor(sizes: number[], activation: Activation, core: Core, dtype: T) {
     super({ input: sizes[0]!, layers: layersOf(sizes, activation), ...(dtype === 'float32' ? { dtype } : {}) }, core, (l) => `layer${l + 1}`);
     this.sizes = Object.freeze(sizes);
     this.activation = activation;
@@ -92,8 +93,9 @@ export class MlpModel extends SequentialModel {
   /**
    * PyTorch's default `nn.Linear` initialization, reproducibly: W_l and b_l uniform on
    * (−1/√in_l, 1/√in_l), drawn from `rng(seed).uniform()` in the order W_1, b_1, W_2, b_2, ….
+   * A float32 network's θ is a `Float32Array` (the same draws, rounded).
    */
-  override init(seed: number | bigint = 0): Float64Array {
+  override init(seed: number | bigint = 0): FloatArray<T> {
     if (typeof seed !== 'number' && typeof seed !== 'bigint') throw new TypeError(`natgrad: mlp.init: seed must be an integer, got ${typeof seed}`);
     if (typeof seed === 'number' && !Number.isSafeInteger(seed)) throw new RangeError(`natgrad: mlp.init: seed must be a safe integer, got ${seed}`);
     const g = rng(seed);
@@ -107,7 +109,7 @@ export class MlpModel extends SequentialModel {
       for (let j = off; j < end; j++) theta[j] = (2 * g.uniform() - 1) * bound;
       off = end;
     }
-    return theta;
+    return (this.dtype === 'float32' ? new Float32Array(theta) : theta) as FloatArray<T>;
   }
 }
 
@@ -137,7 +139,7 @@ export class MlpModel extends SequentialModel {
  *
  * @category Models
  */
-export function mlp(options: MlpOptions): MlpModel {
+export function mlp<T extends Dtype = 'float64'>(options: MlpOptions<T>): MlpModel<T> {
   if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: mlp: options must be an object { sizes, activation?, core?, dtype? }');
   const widths = 'mlp takes every width in sizes: [inputs, …hidden, outputs]';
   checkOptions(options, 'mlp', ['sizes', 'activation', 'core', 'dtype'], {
@@ -149,7 +151,7 @@ export function mlp(options: MlpOptions): MlpModel {
   });
   const sizes = checkSizes(options.sizes);
   const activation = checkActivation(options.activation ?? 'tanh', 'mlp: activation');
-  const dtype = options.dtype ?? 'float64';
+  const dtype = (options.dtype ?? 'float64') as T;
   if (dtype !== 'float64' && dtype !== 'float32') throw new RangeError(`natgrad: mlp: dtype must be 'float32' or 'float64', got ${typeof dtype === 'string' ? `'${dtype}'` : String(dtype)}`);
   let D = 0;
   for (let l = 0; l + 1 < sizes.length; l++) D += sizes[l + 1]! * (sizes[l]! + 1);

@@ -27,6 +27,7 @@
  *
  * @module
  */
+import type { Dtype, FloatArray } from '../core/types.js';
 import type { Core } from '../core/wasm.js';
 import type { SymMatrix } from '../linalg/symmatrix.js';
 
@@ -192,11 +193,12 @@ export interface ModelTrace {
 }
 
 /**
- * A model f(θ, X) ∈ R^{N×M}.
+ * A model f(θ, X) ∈ R^{N×M}. `T` is the element type it computes in (see {@link Model.dtype});
+ * a model written without a `dtype` is float64, and `Model<Dtype>` is a model of either type.
  *
  * @category Models
  */
-export interface Model {
+export interface Model<T extends Dtype = 'float64'> {
   /** A short name, e.g. `'linear'`, `'mlp'`. */
   readonly name: string;
   /** d, the number of input columns. */
@@ -212,12 +214,19 @@ export interface Model {
    * already validated (finite, right lengths) when a problem calls this.
    */
   forward(theta: Float64Array, X: Float64Array, rows: number): ModelTrace;
-  /** A reproducible initial θ (natgrad's models: PyTorch's default initialization). */
-  init?(seed?: number): Float64Array;
+  /**
+   * A reproducible initial θ (natgrad's models: PyTorch's default initialization), in the
+   * model's type: a `Float32Array` for a float32 model.
+   */
+  init?(seed?: number): FloatArray<T>;
   /** The core whose memory a WebAssembly model uses (absent for plain-TypeScript models). */
   readonly core?: Core;
-  /** The element type the model computes in (absent: float64; `sequential({ dtype: 'float32' })` and `mlp` are float32 inside, float64 at the trace boundary). */
-  readonly dtype?: 'float32' | 'float64';
+  /**
+   * The element type the model computes in (absent: float64). `sequential({ dtype: 'float32' })`
+   * and `mlp` are float32 inside; their traces take and return Float64Array (float32 values), and
+   * a problem on them returns float32 results.
+   */
+  readonly dtype?: T;
 }
 
 /**
@@ -225,7 +234,7 @@ export interface Model {
  *
  * @category Models
  */
-export function isLayered(model: Model): boolean {
+export function isLayered(model: Model<Dtype>): boolean {
   return model.groups.length > 0 && model.groups.every((g) => g.dense !== undefined);
 }
 
@@ -235,8 +244,8 @@ export function isLayered(model: Model): boolean {
  *
  * @category Models
  */
-export function checkModel(model: unknown): Model {
-  const m = model as Partial<Model> | null | undefined;
+export function checkModel(model: unknown): Model<Dtype> {
+  const m = model as Partial<Model<Dtype>> | null | undefined;
   if (typeof m !== 'object' || m === null) throw new TypeError('natgrad: model must be a Model object (linear(...), mlp(...) or your own { inputs, outputs, dim, groups, forward })');
   for (const k of ['inputs', 'outputs', 'dim'] as const) {
     const v = m[k];
@@ -257,5 +266,5 @@ export function checkModel(model: unknown): Model {
     next += g.size;
   }
   if (next !== m.dim) throw new RangeError(`natgrad: model.groups cover ${next} parameters, model.dim is ${m.dim}`);
-  return m as Model;
+  return m as Model<Dtype>;
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import { checkKeys } from '../core/options.js';
+import type { Dtype } from '../core/types.js';
 import type { Core } from '../core/wasm.js';
 import type { Activation } from './activations.js';
 import { isLinearModel, linear } from './linear.js';
@@ -36,7 +37,7 @@ export type ModelSpec =
  *
  * @category Models
  */
-export function modelSpec(model: Model): ModelSpec | undefined {
+export function modelSpec(model: Model<Dtype>): ModelSpec | undefined {
   if (isLinearModel(model)) return { name: 'linear', inputs: model.inputs, outputs: model.outputs, bias: model.bias };
   if (model instanceof MlpModel) return { name: 'mlp', sizes: [...model.sizes], activation: model.activation };
   if (model instanceof SequentialModel) return { name: 'sequential', spec: JSON.parse(JSON.stringify(model.spec)) as SequentialSpec };
@@ -61,7 +62,7 @@ const SPEC_KEYS = { linear: ['name', 'inputs', 'outputs', 'bias'], mlp: ['name',
  *
  * @category Models
  */
-export function modelFromSpec(spec: ModelSpec, core?: Core): Model {
+export function modelFromSpec(spec: ModelSpec, core?: Core): Model<Dtype> {
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
     throw new TypeError(`natgrad: modelFromSpec: spec must be a model description { name, … }, got ${spec === null ? 'null' : typeof spec}`);
   const name = (spec as { name?: unknown }).name;

@@ -24,7 +24,7 @@
  * @module
  */
 import { Handle } from '../core/handle.js';
-import type { Dtype } from '../core/types.js';
+import type { Dtype, FloatArray } from '../core/types.js';
 import { checkBytes, checkSquare, DENSE_HINT } from '../core/limits.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
 import { rng } from '../data/random.js';
@@ -67,7 +67,8 @@ export const CHUNK_BYTES = 64 * 2 ** 20;
  *
  * @category Models
  */
-export interface SequentialOptions extends SequentialSpec {
+export interface SequentialOptions<T extends Dtype = 'float64'> extends SequentialSpec {
+  readonly dtype?: T;
   /** The core to run on (default: the one {@link init} loaded). */
   readonly core?: Core;
 }
@@ -195,7 +196,7 @@ function build(layer: LayerSpec, shape: Shape, label: string, bytes: ElementByte
  *
  * @category Models
  */
-export class SequentialModel implements Model {
+export class SequentialModel<T extends Dtype = 'float64'> implements Model<T> {
   readonly name: string = 'sequential';
   readonly inputs: number;
   readonly outputs: number;
@@ -212,7 +213,7 @@ export class SequentialModel implements Model {
   /** @internal Set when the network is a dense chain (dense layers, one activation between them): its fast trace. */
   readonly chain: DenseChain | undefined;
   /** The element type the passes run in (`spec.dtype`, default `'float64'`). */
-  readonly dtype: Dtype;
+  readonly dtype: T;
   /** @internal Bytes per element of the trace's planes. */
   readonly bytes: ElementBytes;
 
@@ -220,7 +221,7 @@ export class SequentialModel implements Model {
   constructor(spec: SequentialSpec, core: Core, groupName?: (l: number) => string) {
     this.program = compile(spec);
     this.spec = spec;
-    this.dtype = checkDtype(spec.dtype, 'sequential');
+    this.dtype = checkDtype(spec.dtype, 'sequential') as T;
     this.bytes = bytesOf(this.dtype);
     this.core = core;
     this.inputShape = inputShape(spec.input);
@@ -267,9 +268,9 @@ export class SequentialModel implements Model {
    * PyTorch's default initialization, reproducibly: dense and conv2d W and b uniform on
    * (−1/√fan_in, 1/√fan_in) (fan_in = in, or in·kh·kw), drawn from `rng(seed).uniform()` layer by
    * layer, W before b (so a dense-only network gets the θ of `mlp(…).init(seed)`); batch and layer
-   * norm γ = 1, β = 0.
+   * norm γ = 1, β = 0. A float32 network's θ is a `Float32Array` (the same draws, rounded).
    */
-  init(seed = 0): Float64Array {
+  init(seed = 0): FloatArray<T> {
     if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw new RangeError(`natgrad: sequential.init: seed must be a safe integer, got ${String(seed)}`);
     const g = rng(seed);
     const theta = new Float64Array(this.dim);
@@ -284,7 +285,7 @@ export class SequentialModel implements Model {
         theta.fill(1, off, off + op.params / 2); // γ = 1, β = 0
       }
     });
-    return theta;
+    return (this.dtype === 'float32' ? new Float32Array(theta) : theta) as FloatArray<T>;
   }
 }
 
@@ -292,7 +293,7 @@ export class SequentialModel implements Model {
  * The dense-chain description of a network that is dense layers with biases and one activation
  * kind between them (none after the last), on a flat input; undefined for any other network.
  */
-function denseChain(m: SequentialModel): DenseChain | undefined {
+function denseChain(m: SequentialModel<Dtype>): DenseChain | undefined {
   const P = m.program;
   if (P.nodes.some((n) => 'add' in n)) return undefined;
   const ops = P.ops;
@@ -341,11 +342,11 @@ function denseChain(m: SequentialModel): DenseChain | undefined {
  *
  * @category Models
  */
-export function sequential(options: SequentialOptions): SequentialModel {
+export function sequential<T extends Dtype = 'float64'>(options: SequentialOptions<T>): SequentialModel<T> {
   if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: sequential: options must be an object { input, layers, dtype?, core? }');
   checkKeys(options, ['input', 'layers', 'dtype', 'core'], 'sequential');
   const { core, ...spec } = options;
-  return new SequentialModel(spec, core ?? defaultCore());
+  return new SequentialModel<T>(spec, core ?? defaultCore());
 }
 
 /**
@@ -396,13 +397,13 @@ interface ChunkPlan {
  */
 export class SequentialTrace extends Handle implements ModelTrace {
   readonly rows: number;
-  readonly model: SequentialModel;
+  readonly model: SequentialModel<Dtype>;
   /** Byte offsets in the block: values (value 0 = X), op states (plane by plane). */
   readonly #val: number[];
   readonly #state: number[][];
 
   /** @internal Use {@link SequentialModel.forward}. */
-  constructor(model: SequentialModel, theta: ArrayLike<number>, X: ArrayLike<number>, rows: number) {
+  constructor(model: SequentialModel<Dtype>, theta: ArrayLike<number>, X: ArrayLike<number>, rows: number) {
     const N = rows,
       P = model.program,
       E = model.bytes;

@@ -166,8 +166,9 @@ export interface SequentialSpec {
   /**
    * The element type every pass runs in (default `'float64'`). With `'float32'` the values, the
    * layer states, θ and every product inside the passes are float32 (the float32 twins of the
-   * layer kernels, `sgemm`); the trace's inputs and results stay `Float64Array`, rounded to
-   * float32 on the way in.
+   * layer kernels, `sgemm`); the trace's own inputs and results ({@link Model.forward}) stay
+   * `Float64Array`, rounded to float32 on the way in, and a problem on the network returns its
+   * results in float32 (`Float32Array`, matrices with `dtype: 'float32'`; see {@link Problem}).
    */
   readonly dtype?: 'float32' | 'float64';
 }

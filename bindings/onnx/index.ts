@@ -30,8 +30,8 @@
  * @module natgrad/onnx
  */
 import type { Core } from '../core/wasm.js';
-import type { Model } from '../models/model.js';
-import { sequential } from '../nn/sequential.js';
+import type { Dtype, FloatArray } from '../core/types.js';
+import { sequential, type SequentialModel } from '../nn/sequential.js';
 import type { SequentialSpec } from '../nn/spec.js';
 import { importOnnx, type OnnxImport } from './import.js';
 import { checkOptions } from '../nn/layer.js';
@@ -86,11 +86,11 @@ export function onnxToSpec(bytes: Uint8Array | ArrayBuffer): OnnxImport {
  *
  * @category ONNX
  */
-export interface LoadedOnnx {
-  /** `sequential({ ...spec, core })`: f(θ, X) on rows of per-sample values (NCHW flattened). */
-  readonly model: Model;
-  /** The trained parameters, in `model`'s θ order. */
-  readonly theta: Float64Array;
+export interface LoadedOnnx<T extends Dtype = 'float64'> {
+  /** `sequential({ ...spec, dtype, core })`: f(θ, X) on rows of per-sample values (NCHW flattened). */
+  readonly model: SequentialModel<T>;
+  /** The trained parameters, in `model`'s θ order and type (a `Float32Array`, rounded, for `dtype: 'float32'`). */
+  readonly theta: FloatArray<T>;
   /** The graph input: its name and per-sample shape ([C, H, W] or [d]). */
   readonly input: { readonly name: string; readonly shape: number[] };
   /** The graph output's name. */
@@ -132,9 +132,9 @@ export interface LoadedOnnx {
  *
  * @category ONNX
  */
-export function loadOnnx(bytes: Uint8Array | ArrayBuffer, options: { core?: Core; dtype?: 'float32' | 'float64' } = {}): LoadedOnnx {
+export function loadOnnx<T extends Dtype = 'float64'>(bytes: Uint8Array | ArrayBuffer, options: { core?: Core; dtype?: T } = {}): LoadedOnnx<T> {
   checkOptions(options, 'loadOnnx', ['core', 'dtype']);
   const { spec, theta, input, output } = onnxToSpec(bytes);
-  const model = sequential({ ...spec, ...(options.dtype !== undefined ? { dtype: options.dtype } : {}), ...(options.core ? { core: options.core } : {}) });
-  return { model, theta, input, output, spec };
+  const model = sequential<T>({ input: spec.input, layers: spec.layers, ...(options.dtype !== undefined ? { dtype: options.dtype } : {}), ...(options.core ? { core: options.core } : {}) });
+  return { model, theta: (model.dtype === 'float32' ? new Float32Array(theta) : theta) as FloatArray<T>, input, output, spec };
 }

@@ -20,10 +20,11 @@
  *
  * @module
  */
+import type { Dtype } from '../core/types.js';
 import { checkBytes } from '../core/limits.js';
 import { checkOptions, nearestKey } from '../core/options.js';
 import type { VectorInput } from '../core/types.js';
-import { toVector } from '../core/validate.js';
+import { toVector, widen } from '../core/validate.js';
 import { rng } from '../data/random.js';
 import { sampleResidual } from '../likelihoods/likelihood.js';
 import type { SymMatrix } from '../linalg/symmatrix.js';
@@ -132,9 +133,9 @@ export interface CurvatureOperator extends LinearOperator {
  *
  * @category Matrix-free
  */
-export function curvatureOperator(problem: Problem, theta: VectorInput, options: CurvatureOperatorOptions = {}): CurvatureOperator {
+export function curvatureOperator(problem: Problem<Dtype>, theta: VectorInput, options: CurvatureOperatorOptions = {}): CurvatureOperator {
   if (typeof problem !== 'object' || problem === null || typeof problem.ggnVectorProduct !== 'function')
-    throw new TypeError('natgrad: curvatureOperator needs a Problem (problem(...) or linearProblem(...))');
+    throw new TypeError('natgrad: curvatureOperator needs a Problem<Dtype> (problem(...) or linearProblem(...))');
   checkOptions(options, 'curvatureOperator', ['kind', 'samples', 'seed', 'perSampleBytes'], OPERATOR_HINTS);
   const kind = options.kind ?? 'ggn';
   if (!KINDS.includes(kind)) {
@@ -159,10 +160,10 @@ export function curvatureOperator(problem: Problem, theta: VectorInput, options:
   switch (kind) {
     case 'ggn':
     case 'fisher':
-      product = (v) => problem.ggnVectorProduct(th, v);
+      product = (v) => widen(problem.ggnVectorProduct(th, v));
       break;
     case 'hessian':
-      product = (v) => problem.hessianVectorProduct(th, v);
+      product = (v) => widen(problem.hessianVectorProduct(th, v));
       break;
     case 'empiricalFisher': {
       let G: Float64Array | undefined;
@@ -179,7 +180,7 @@ export function curvatureOperator(problem: Problem, theta: VectorInput, options:
       };
       product = (v) => {
         if (!rows) return osp!(th, v, efB);
-        G ??= problem.perSampleGradients(th).data;
+        G ??= widen(problem.perSampleGradients(th).data);
         const a = new Float64Array(N),
           out = new Float64Array(D);
         for (let n = 0; n < N; n++) {
@@ -255,13 +256,13 @@ export function curvatureOperator(problem: Problem, theta: VectorInput, options:
     diagonal() {
       switch (kind) {
         case 'hessian':
-          return problem.hessian(th, { structure: 'diagonal' });
+          return widen(problem.hessian(th, { structure: 'diagonal' }));
         case 'empiricalFisher':
-          return problem.empiricalFisher(th, { structure: 'diagonal' });
+          return widen(problem.empiricalFisher(th, { structure: 'diagonal' }));
         case 'fisherMC':
-          return problem.fisherMC(th, { structure: 'diagonal', samples, seed });
+          return widen(problem.fisherMC(th, { structure: 'diagonal', samples, seed }));
         default:
-          return problem.ggn(th, { structure: 'diagonal' });
+          return widen(problem.ggn(th, { structure: 'diagonal' }));
       }
     },
     toDense() {

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import type { Dtype } from '../core/types.js';
 import { NotPositiveDefiniteError } from '../core/errors.js';
 import { checkCount, checkOptions } from '../core/options.js';
 import { checkScalar } from '../core/validate.js';
@@ -47,7 +48,7 @@ export interface HessianFreeOptions extends Omit<OptimizerOptions, 'lr'> {
  *
  * @category Optimizers
  */
-export function hessianFree(problem: Problem, options: HessianFreeOptions = {}): Optimizer {
+export function hessianFree(problem: Problem<Dtype>, options: HessianFreeOptions = {}): Optimizer {
   options = checkOptions<HessianFreeOptions>(options, 'hessianFree', ['lr', 'damping', 'adaptiveDamping', 'cg', 'curvature'], OPTIMIZER_HINTS);
   const cgo = checkOptions<NonNullable<HessianFreeOptions['cg']>>(options.cg, 'hessianFree: cg', ['maxIterations', 'tol']);
   const curvature = options.curvature ?? 'ggn';

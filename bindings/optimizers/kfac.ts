@@ -16,6 +16,7 @@
  *
  * @module
  */
+import type { Dtype } from '../core/types.js';
 import { checkCount } from '../core/options.js';
 import { checkScalar } from '../core/validate.js';
 import { isLayered, type KfacFactorOptions } from '../models/model.js';
@@ -77,7 +78,7 @@ export interface KfacState extends OptimizerState {
  *
  * @category Optimizers
  */
-export function kfac(problem: Problem, options: KfacOptions): Optimizer<KfacState> {
+export function kfac(problem: Problem<Dtype>, options: KfacOptions): Optimizer<KfacState> {
   const o = optimizerOptions<KfacOptions>(
     options,
     'kfac',
@@ -101,7 +102,7 @@ export function kfac(problem: Problem, options: KfacOptions): Optimizer<KfacStat
   if (!Number.isSafeInteger(seed)) throw new RangeError(`natgrad: kfac: seed must be a safe integer, got ${String(seed)}`);
   const groups = problem.model.groups;
 
-  const factorsAt = (p: Problem, theta: Float64Array, iteration: number): (DenseKfacFactors | DenseExactBlock)[] => {
+  const factorsAt = (p: Problem<Dtype>, theta: Float64Array, iteration: number): (DenseKfacFactors | DenseExactBlock)[] => {
     const raw: KfacLayer[] =
       curvature === 'fisher'
         ? p.fisher(theta, { structure: 'kfac', ...kf })

@@ -25,6 +25,7 @@
  *
  * @module
  */
+import type { Dtype } from '../core/types.js';
 import { IllConditionedError, NonFiniteLossError, NotPositiveDefiniteError } from '../core/errors.js';
 import type { Problem } from '../problem/types.js';
 import type { SymMatrix } from '../linalg/symmatrix.js';
@@ -32,7 +33,7 @@ import { curvatureOperator, type CurvatureKind } from '../operators/curvature.js
 import { cg } from '../solvers/cg.js';
 import { ConvergenceError } from '../solvers/errors.js';
 import type { VectorInput } from '../core/types.js';
-import { checkScalar, firstNonFinite, toVector } from '../core/validate.js';
+import { checkScalar, firstNonFinite, toVector, widen } from '../core/validate.js';
 import { checkCount, checkOptions } from '../core/options.js';
 import { loadState, saveState, type SavedOptimizerState } from './state.js';
 
@@ -107,6 +108,11 @@ export interface SecondOrderOptions extends OptimizerOptions, SolverOptions {}
  * @category Optimizers
  */
 export interface OptimizerState {
+  /**
+   * θ, in float64 for every problem type: a float32 problem rounds θ to float32 on each pass, and
+   * the optimizer keeps the float64 iterate (as mixed-precision training keeps master weights), so
+   * steps below float32's resolution of θ still add up. Its `gradient` is the float32 one, widened.
+   */
   readonly theta: Float64Array;
   readonly iteration: number;
   /** current λ (changes only with adaptiveDamping) */
@@ -174,7 +180,7 @@ export interface RunOptions {
  *
  * @category Optimizers
  */
-export type Preconditioner<S extends OptimizerState = OptimizerState> = (problem: Problem, state: S) => Preconditioned;
+export type Preconditioner<S extends OptimizerState = OptimizerState> = (problem: Problem<Dtype>, state: S) => Preconditioned;
 
 /**
  * A preconditioner's output: d, and (for damping control) (C + shift·I) d of the damped curvature.
@@ -194,8 +200,8 @@ export interface Preconditioned {
  * @category Optimizers
  */
 export interface StateExtension<S extends OptimizerState> {
-  init(state: OptimizerState, problem: Problem): S;
-  prepare(problem: Problem, state: S): S;
+  init(state: OptimizerState, problem: Problem<Dtype>): S;
+  prepare(problem: Problem<Dtype>, state: S): S;
 }
 
 /**
@@ -209,10 +215,10 @@ export interface StateExtension<S extends OptimizerState> {
 export interface Optimizer<S extends OptimizerState = OptimizerState> {
   readonly name: string;
   /** The problem `init`, `update`, `step` and `run` use when none is passed. */
-  readonly problem: Problem;
+  readonly problem: Problem<Dtype>;
   readonly lr: number;
   /** The state at θ0: its loss and gradient on `problem` (default: the optimizer's). */
-  init(theta0: VectorInput, problem?: Problem): S;
+  init(theta0: VectorInput, problem?: Problem<Dtype>): S;
   /**
    * One step from `state` on `problem` (default: the optimizer's): the direction d from the
    * state's gradient and the problem's curvature at state.θ, θ' = θ − γ d, and the new state with
@@ -220,9 +226,9 @@ export interface Optimizer<S extends OptimizerState = OptimizerState> {
    * as `next`, so each step costs one gradient pass. With adaptiveDamping the new loss is taken on
    * `problem` (ρ compares two losses of one objective) and then recomputed on `next`.
    */
-  update(state: S, problem?: Problem, next?: Problem): UpdateResult<S>;
+  update(state: S, problem?: Problem<Dtype>, next?: Problem<Dtype>): UpdateResult<S>;
   /** The state with L and ∇L recomputed at its θ on `problem` (after a change of mini-batch). */
-  refresh(state: S, problem: Problem): S;
+  refresh(state: S, problem: Problem<Dtype>): S;
   /** θ − γ d(θ) from a fresh state at θ. */
   step(theta: VectorInput): Float64Array;
   run(theta0: VectorInput, options: RunOptions): RunRecord;
@@ -311,7 +317,7 @@ const RUN_KEYS = ['iterations', 'stop', 'divergenceFactor', 'record'] as const;
  */
 export function makeOptimizer<S extends OptimizerState = OptimizerState>(
   name: string,
-  problem: Problem,
+  problem: Problem<Dtype>,
   options: OptimizerOptions,
   precondition: Preconditioner<S>,
   secondOrder: boolean,
@@ -331,16 +337,16 @@ export function makeOptimizer<S extends OptimizerState = OptimizerState>(
     checkScalar(lm.max, 'adaptiveDamping.max', 'nonnegative');
     if (!(lm.min <= lm.max)) throw new RangeError(`natgrad: adaptiveDamping.min (${lm.min}) must be ≤ adaptiveDamping.max (${lm.max})`);
   }
-  const checkProblem = (p: Problem, what: string): Problem => {
+  const checkProblem = (p: Problem<Dtype>, what: string): Problem<Dtype> => {
     if (p === problem) return p;
     if (typeof p !== 'object' || p === null || typeof p.lossAndGradient !== 'function') throw new TypeError(`natgrad: ${name}: ${what} must be a problem`);
     if (p.dim !== problem.dim) throw new RangeError(`natgrad: ${name}: ${what} has D = ${p.dim} parameters, the optimizer's problem ${problem.dim}`);
     return p;
   };
 
-  const at = (p: Problem, theta: Float64Array, iteration: number, damping: number): OptimizerState => {
+  const at = (p: Problem<Dtype>, theta: Float64Array, iteration: number, damping: number): OptimizerState => {
     const { loss, gradient } = p.lossAndGradient(theta);
-    return { theta, iteration, damping, loss, gradient };
+    return { theta, iteration, damping, loss, gradient: widen(gradient) };
   };
 
   const opt: Optimizer<S> = {
@@ -386,7 +392,7 @@ export function makeOptimizer<S extends OptimizerState = OptimizerState>(
     refresh(state, p) {
       checkProblem(p, 'the problem');
       const { loss, gradient } = p.lossAndGradient(state.theta);
-      return { ...state, loss, gradient };
+      return { ...state, loss, gradient: widen(gradient) };
     },
     step(theta) {
       return opt.update(opt.init(theta)).state.theta;
@@ -471,7 +477,7 @@ export interface GdOptions {
  *
  * @category Optimizers
  */
-export function gd(problem: Problem, options: GdOptions): Optimizer {
+export function gd(problem: Problem<Dtype>, options: GdOptions): Optimizer {
   const o = optimizerOptions<GdOptions>(options, 'gd', ['lr'], 'gd(problem, { lr: 0.1 })');
   return makeOptimizer('GD', problem, { lr: o.lr }, (_p, s) => ({ direction: s.gradient }), false);
 }
@@ -490,10 +496,10 @@ const CURVATURE_NAMES: Record<CurvatureKind, string> = { fisher: 'Fisher', ggn: 
  */
 function solveWith(
   name: string,
-  problem: Problem,
+  problem: Problem<Dtype>,
   options: SecondOrderOptions,
   kind: CurvatureKind,
-  dense: (p: Problem, s: OptimizerState) => SymMatrix,
+  dense: (p: Problem<Dtype>, s: OptimizerState) => SymMatrix,
   mc?: { samples: number; seed: number },
 ): Preconditioner {
   const solver = options.solver ?? 'auto';
@@ -525,7 +531,15 @@ function solveWith(
   };
 }
 
-function secondOrder(name: string, fn: string, problem: Problem, options: unknown, kind: CurvatureKind, dense: (p: Problem, s: OptimizerState) => SymMatrix, extra: readonly string[] = []): Optimizer {
+function secondOrder(
+  name: string,
+  fn: string,
+  problem: Problem<Dtype>,
+  options: unknown,
+  kind: CurvatureKind,
+  dense: (p: Problem<Dtype>, s: OptimizerState) => SymMatrix,
+  extra: readonly string[] = [],
+): Optimizer {
   const o = optimizerOptions<SecondOrderOptions>(options, fn, [...SECOND_ORDER_KEYS, ...extra], `${fn}(problem, { lr: 1, damping: 1e-4 })`);
   return makeOptimizer(name, problem, baseOptions(o), solveWith(name, problem, o, kind, dense), true);
 }
@@ -554,7 +568,7 @@ function secondOrder(name: string, fn: string, problem: Problem, options: unknow
  *
  * @category Optimizers
  */
-export function ngd(problem: Problem, options: SecondOrderOptions): Optimizer {
+export function ngd(problem: Problem<Dtype>, options: SecondOrderOptions): Optimizer {
   return secondOrder('NGD', 'ngd', problem, options, 'fisher', (p, s) => p.fisher(s.theta));
 }
 
@@ -570,7 +584,7 @@ export function ngd(problem: Problem, options: SecondOrderOptions): Optimizer {
  *
  * @category Optimizers
  */
-export function efgd(problem: Problem, options: SecondOrderOptions): Optimizer {
+export function efgd(problem: Problem<Dtype>, options: SecondOrderOptions): Optimizer {
   return secondOrder('EFGD', 'efgd', problem, options, 'empiricalFisher', (p, s) => p.empiricalFisher(s.theta));
 }
 
@@ -586,7 +600,7 @@ export function efgd(problem: Problem, options: SecondOrderOptions): Optimizer {
  *
  * @category Optimizers
  */
-export function newton(problem: Problem, options: SecondOrderOptions): Optimizer {
+export function newton(problem: Problem<Dtype>, options: SecondOrderOptions): Optimizer {
   return secondOrder('Newton', 'newton', problem, options, 'hessian', (p, s) => p.hessian(s.theta));
 }
 
@@ -615,7 +629,7 @@ export interface NgdMCOptions extends SecondOrderOptions {
  *
  * @category Optimizers
  */
-export function ngdMC(problem: Problem, options: NgdMCOptions): Optimizer {
+export function ngdMC(problem: Problem<Dtype>, options: NgdMCOptions): Optimizer {
   const o = optimizerOptions<NgdMCOptions>(options, 'ngdMC', [...SECOND_ORDER_KEYS, 'samples', 'seed'], 'ngdMC(problem, { lr: 1, damping: 1e-4, samples: 1, seed: 0 })');
   const samples = checkCount(o.samples, 'ngdMC: samples', { dflt: 1 });
   const seed = o.seed ?? 0;
@@ -657,7 +671,7 @@ export interface DiagonalEFOptions {
  *
  * @category Optimizers
  */
-export function diagonalEF(problem: Problem, options: DiagonalEFOptions): Optimizer {
+export function diagonalEF(problem: Problem<Dtype>, options: DiagonalEFOptions): Optimizer {
   const o = optimizerOptions<DiagonalEFOptions>(options, 'diagonalEF', ['lr', 'damping', 'power'], 'diagonalEF(problem, { lr: 0.1, damping: 1e-8 })');
   const power = o.power ?? 1;
   if (power !== 1 && power !== 0.5) throw new RangeError(`natgrad: power must be 1 or 0.5, got ${String(power)}`);
@@ -707,7 +721,7 @@ export interface VarianceAdaptedOptions {
  *
  * @category Optimizers
  */
-export function varianceAdapted(problem: Problem, options: VarianceAdaptedOptions): Optimizer {
+export function varianceAdapted(problem: Problem<Dtype>, options: VarianceAdaptedOptions): Optimizer {
   const o = optimizerOptions<VarianceAdaptedOptions>(options, 'varianceAdapted', ['lr', 'damping'], 'varianceAdapted(problem, { lr: 0.1, damping: 1e-4 })');
   return makeOptimizer(
     'VA',

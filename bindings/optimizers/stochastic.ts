@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Dtype } from '../core/types.js';
 import { checkCount, checkOptions } from '../core/options.js';
 import type { VectorInput } from '../core/types.js';
 import { checkScalar } from '../core/validate.js';
@@ -79,7 +80,7 @@ const STOCHASTIC_KEYS = ['batchSize', 'epochs', 'seed', 'evaluationsPerEpoch', '
  *
  * @category Training
  */
-export function stochasticRun(spec: ProblemOptions, make: (p: Problem) => Optimizer, theta0: VectorInput, options: StochasticOptions): StochasticRecord {
+export function stochasticRun<T extends Dtype = 'float64'>(spec: ProblemOptions<T>, make: (p: Problem<T>) => Optimizer, theta0: VectorInput, options: StochasticOptions): StochasticRecord {
   const o = checkOptions<StochasticOptions>(options, 'stochasticRun', STOCHASTIC_KEYS);
   checkCount(o.batchSize, 'stochasticRun: batchSize');
   checkCount(o.epochs, 'stochasticRun: epochs', { min: 0 });
@@ -146,7 +147,7 @@ export interface AdamState extends OptimizerState {
  *
  * @category Optimizers
  */
-export function adam(problem: Problem, options: AdamOptions): Optimizer<AdamState> {
+export function adam(problem: Problem<Dtype>, options: AdamOptions): Optimizer<AdamState> {
   const o = optimizerOptions<AdamOptions>(options, 'adam', ['lr', 'beta1', 'beta2', 'eps'], 'adam(problem, { lr: 1e-3 })');
   const beta1 = checkScalar(o.beta1 ?? 0.9, 'beta1', 'nonnegative');
   const beta2 = checkScalar(o.beta2 ?? 0.999, 'beta2', 'nonnegative');
@@ -197,7 +198,7 @@ export function adam(problem: Problem, options: AdamOptions): Optimizer<AdamStat
  *
  * @category Optimizers
  */
-export function diagonalVarianceAdapted(problem: Problem, options: Pick<OptimizerOptions, 'lr'>): Optimizer {
+export function diagonalVarianceAdapted(problem: Problem<Dtype>, options: Pick<OptimizerOptions, 'lr'>): Optimizer {
   const o = optimizerOptions<Pick<OptimizerOptions, 'lr'>>(options, 'diagonalVarianceAdapted', ['lr'], 'diagonalVarianceAdapted(problem, { lr: 0.5 })');
   return makeOptimizer(
     'VA-diag',
@@ -255,7 +256,7 @@ export interface FullVarianceAdaptedOptions extends Pick<OptimizerOptions, 'lr' 
  *
  * @category Optimizers
  */
-export function fullVarianceAdapted(problem: Problem, options: FullVarianceAdaptedOptions): Optimizer {
+export function fullVarianceAdapted(problem: Problem<Dtype>, options: FullVarianceAdaptedOptions): Optimizer {
   const o = optimizerOptions<FullVarianceAdaptedOptions>(options, 'fullVarianceAdapted', ['lr', 'damping', 'solver', 'cg'], "fullVarianceAdapted(problem, { lr: 0.1, damping: 1e-4, solver: 'cg' })");
   const solver = o.solver ?? 'cholesky';
   if (solver !== 'cholesky' && solver !== 'cg') throw new RangeError(`natgrad: fullVarianceAdapted: solver must be 'cholesky' or 'cg', got ${String(solver)}`);

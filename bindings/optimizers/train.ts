@@ -28,6 +28,7 @@
  *
  * @module
  */
+import type { Dtype } from '../core/types.js';
 import { IllConditionedError, NonFiniteLossError, NotPositiveDefiniteError } from '../core/errors.js';
 import { checkCount, checkOptions } from '../core/options.js';
 import type { VectorInput } from '../core/types.js';
@@ -195,7 +196,7 @@ interface Marglik {
   priorPrecision: number;
 }
 
-function marglikOptions(v: unknown, problem: Problem, resuming: boolean): Marglik {
+function marglikOptions(v: unknown, problem: Problem<Dtype>, resuming: boolean): Marglik {
   const o = checkOptions<TrainMarglikOptions>(v, 'train: marglik', MARGLIK_KEYS);
   if (typeof problem.withPriorVariance !== 'function')
     throw new TypeError("natgrad: train: marglik needs the problem's withPriorVariance (every built-in problem has it), which this problem does not have");
@@ -225,7 +226,7 @@ interface HyperAdam {
  * precision δ, `ml.steps` Adam steps on t = log δ along −∂ log Z/∂t, then the new δ = e^t and
  * log Z there.
  */
-function marglikUpdate(problem: Problem, theta: Float64Array, delta: number, adam: HyperAdam, ml: Marglik): { delta: number; logZ: number } {
+function marglikUpdate(problem: Problem<Dtype>, theta: Float64Array, delta: number, adam: HyperAdam, ml: Marglik): { delta: number; logZ: number } {
   const la = laplace(problem, theta, { structure: ml.structure, priorPrecision: delta, ...(ml.rank !== undefined ? { rank: ml.rank } : {}) });
   const b1 = 0.9,
     b2 = 0.999;
@@ -280,7 +281,7 @@ function marglikUpdate(problem: Problem, theta: Float64Array, delta: number, ada
  *
  * @category Training
  */
-export function train<S extends OptimizerState>(problem: Problem, optimizer: Optimizer<S>, options: TrainOptions<S>): TrainRecord<S> {
+export function train<S extends OptimizerState>(problem: Problem<Dtype>, optimizer: Optimizer<S>, options: TrainOptions<S>): TrainRecord<S> {
   const o = checkOptions<TrainOptions<S>>(options, 'train', KEYS, { iterations: 'train counts epochs (passes over the data); for full-batch iterations use optimizer.run(theta0, { iterations })' });
   if (typeof problem !== 'object' || problem === null || typeof problem.lossAndGradient !== 'function') throw new TypeError('natgrad: train: the first argument must be a problem');
   if (typeof optimizer !== 'object' || optimizer === null || typeof optimizer.update !== 'function')
@@ -321,9 +322,9 @@ export function train<S extends OptimizerState>(problem: Problem, optimizer: Opt
   let evals = flat.slice(0, start).reduce((n, s) => n + s.idx.length, 0);
   // The full problem the loop runs on: with marglik, the problem with prior variance 1/δ (rebuilt at each update).
   let delta = ml?.priorPrecision ?? 0;
-  let full: Problem = ml ? problem.withPriorVariance!(1 / delta) : problem;
+  let full: Problem<Dtype> = ml ? problem.withPriorVariance!(1 / delta) : problem;
   const hyper: HyperAdam = { t: Math.log(delta), m: 0, v: 0, k: 0 };
-  const view = (k: number): Problem => (B < N ? full.batch!(flat[k]!.idx) : full);
+  const view = (k: number): Problem<Dtype> => (B < N ? full.batch!(flat[k]!.idx) : full);
   try {
     const initial = full.loss(theta);
     const rec: TrainRecord<S> = { losses: [initial], evaluations: [evals], steps: [start], batchLosses: [], status: 'ok', theta, state: undefined as unknown as S };

@@ -51,7 +51,7 @@ import { checkOptions } from '../core/options.js';
 import { checkBytes, checkSquare } from '../core/limits.js';
 import { Matrix } from '../linalg/matrix.js';
 import { SymMatrix } from '../linalg/symmatrix.js';
-import type { MatrixInput, VectorInput } from '../core/types.js';
+import type { Dtype, MatrixInput, VectorInput } from '../core/types.js';
 import { checkSize, firstNonFinite, toMatrix, toVector } from '../core/validate.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
 import { checkModel, type Model } from '../models/model.js';
@@ -76,7 +76,7 @@ export interface AccumulatorOptions {
    * A model other than the linear one (an {@link mlp} or any {@link Model}): θ is then in the
    * model's layout, `inputs` defaults to model.inputs and `bias` does not apply.
    */
-  model?: Model;
+  model?: Model<Dtype>;
 }
 
 /**
@@ -120,11 +120,11 @@ export class CurvatureAccumulator extends Handle {
   /** θ (a copy). */
   readonly theta: Float64Array;
   /** The model, when not the linear one. */
-  readonly model: Model | undefined;
+  readonly model: Model<Dtype> | undefined;
   #count = 0;
 
   /** @internal use the factory functions or {@link CurvatureAccumulator.fromBytes}. */
-  constructor(core: Core, kind: AccumulatorKind, likelihood: Likelihood, inputs: number, bias: boolean, theta: Float64Array, model?: Model) {
+  constructor(core: Core, kind: AccumulatorKind, likelihood: Likelihood, inputs: number, bias: boolean, theta: Float64Array, model?: Model<Dtype>) {
     const M = likelihood.outputs,
       D = model ? model.dim : M * (inputs + (bias ? 1 : 0));
     checkSquare(D, `an accumulator of D = ${D} parameters`);
@@ -386,7 +386,7 @@ export class CurvatureAccumulator extends Handle {
       D = v.getUint32(24, true),
       N = v.getFloat64(32, true);
     if (biasByte > 1) throw bad(`bad bias flag ${biasByte}`);
-    let model: Model | undefined;
+    let model: Model<Dtype> | undefined;
     const body = HEADER + 8 * D + 4 * D * (D + 1);
     if (version === 2) {
       if (u8.length < body + 4) throw bad(`version 2 (a model accumulator): ${u8.length} bytes, expected more than ${body + 4} for D = ${D} and a model description`);

@@ -84,9 +84,11 @@ type BKind = 'fisher' | 'ef' | 'mc';
  *
  * @category Problems
  */
-export class LinearProblem extends Handle implements Problem {
+export class LinearProblem extends Handle implements Problem<'float64'> {
   /** The linear model (θ layout, groups); `linear({ inputs, outputs, bias })`. */
   readonly model: LinearModel;
+  /** Always `'float64'`: the linear model runs in float64 only. */
+  readonly dtype = 'float64' as const;
   /** The inputs as a resident matrix (bias column included when `bias: true`). */
   readonly X: Matrix;
   /** The targets (a copy). */
@@ -598,7 +600,7 @@ export class LinearProblem extends Handle implements Problem {
    * @example
    * const b = p.batch([0, 5, 7]); // 3 rows; b.loss(θ) estimates p.loss(θ)
    */
-  batch(indices: ArrayLike<number>): Problem {
+  batch(indices: ArrayLike<number>): Problem<'float64'> {
     this.alive();
     const idx = batchRows(indices, this.N, this.reduction);
     if (idx === null) return this;

@@ -31,7 +31,7 @@
 import { DtypeMismatchError, NonFiniteLossError } from '../core/errors.js';
 import { allocBlocks, Handle } from '../core/handle.js';
 import { checkBytes, checkSquare, DENSE_HINT } from '../core/limits.js';
-import type { DenseMatrix, MatrixInput, VectorInput } from '../core/types.js';
+import type { DenseMatrixOf, Dtype, FloatArray, MatrixInput, VectorInput } from '../core/types.js';
 import { checkScalar, firstNonFinite, toMatrix, toVector } from '../core/validate.js';
 import { core as defaultCore, type Core } from '../core/wasm.js';
 import { rng as xoshiro } from '../data/random.js';
@@ -51,9 +51,9 @@ import type { CurvatureOptions, CurvatureResult, KfacLayer, MonteCarloOptions, P
  *
  * @category Problems
  */
-export interface ProblemOptions {
+export interface ProblemOptions<T extends Dtype = 'float64'> {
   /** The model: {@link linear}, {@link mlp}, or any object implementing {@link Model}. */
-  model: Model;
+  model: Model<T>;
   /** N × d inputs (d = model.inputs): dense `{ data, rows, cols }` or `number[][]` (CSR or a resident Matrix for the linear model only). */
   X: MatrixInput | Matrix;
   /** N targets, or N × M for a multi-output Gaussian (row-major `{ data, rows, cols }`, rows, or a flat N·M vector). */
@@ -69,7 +69,7 @@ export interface ProblemOptions {
    * `sequential({ …, dtype: 'float32' })`, `mlp({ …, dtype })` or `loadOnnx(bytes, { dtype })`.
    * @throws DtypeMismatchError when it differs from the model's.
    */
-  dtype?: 'float32' | 'float64';
+  dtype?: T;
 }
 
 type BKind = 'fisher' | 'ef' | 'mc';
@@ -97,8 +97,15 @@ interface Linearization {
  *
  * @category Problems
  */
-export class ModelProblem extends Handle implements Problem {
-  readonly model: Model;
+export class ModelProblem<T extends Dtype = 'float64'> extends Handle implements Problem<T> {
+  readonly model: Model<T>;
+  /**
+   * The model's element type (`model.dtype`, float64 when absent). A float32 problem returns
+   * `Float32Array` gradients, products and diagonals, {@link DenseMatrix32} per-sample gradients,
+   * and matrices marked `dtype: 'float32'`: each result is computed as the float32 passes give it
+   * (sums over samples of the loss and gradient in float64) and rounded to float32 once, at the end.
+   */
+  readonly dtype: T;
   readonly likelihood: Likelihood;
   readonly priorVariance: number;
   readonly reduction: 'mean' | 'sum';
@@ -114,16 +121,17 @@ export class ModelProblem extends Handle implements Problem {
   readonly y: Float64Array;
   #lin: Linearization | undefined;
   /** The mini-batch views, one per batch size (see {@link ModelProblem.batch}). */
-  readonly #batches = new Map<string, ModelProblem>();
+  readonly #batches = new Map<string, ModelProblem<T>>();
   #batchCalls = 0;
 
   /** @internal use {@link problem}. */
-  constructor(core: Core, model: Model, X: Float64Array, N: number, y: Float64Array, lik: Likelihood, priorVariance: number, reduction: 'mean' | 'sum') {
+  constructor(core: Core, model: Model<T>, X: Float64Array, N: number, y: Float64Array, lik: Likelihood, priorVariance: number, reduction: 'mean' | 'sum') {
     const M = lik.outputs;
     // Workspace for the likelihood kernels: 0 y (N·M) · 1 f (N·M) · 2 r (N·M) · 3 Λ (N·M·M)
     super(core, allocBlocks(core, [8 * y.length, 8 * N * M, 8 * N * M, 8 * N * M * M]));
     core.f64(this.ptr(0), y.length).set(y);
     this.model = model;
+    this.dtype = (model.dtype ?? 'float64') as T;
     this.likelihood = lik;
     this.priorVariance = priorVariance;
     this.reduction = reduction;
@@ -203,12 +211,22 @@ export class ModelProblem extends Handle implements Problem {
   }
 
   /** ∇L(θ) = s · (Σ_n J_nᵀ r_n + θ/σp²), length D. */
-  gradient(theta: VectorInput): Float64Array {
-    return this.lossAndGradient(theta).gradient;
+  gradient(theta: VectorInput): FloatArray<T> {
+    return this.#out(this.#lossAndGradient(theta).gradient);
   }
 
   /** L(θ) and ∇L(θ) from one forward pass (kept for the curvatures at the same θ). */
-  lossAndGradient(theta: VectorInput): { loss: number; gradient: Float64Array } {
+  lossAndGradient(theta: VectorInput): { loss: number; gradient: FloatArray<T> } {
+    const { loss, gradient } = this.#lossAndGradient(theta);
+    return { loss, gradient: this.#out(gradient) };
+  }
+
+  /** A D- or N-sized result in the problem's type: a float32 problem's is rounded once, here. */
+  #out(v: Float64Array): FloatArray<T> {
+    return (this.dtype === 'float32' ? new Float32Array(v) : v) as FloatArray<T>;
+  }
+
+  #lossAndGradient(theta: VectorInput): { loss: number; gradient: Float64Array } {
     const lin = this.#at(theta);
     const g = lin.trace.vjp(lin.r);
     const s = this.scale,
@@ -229,16 +247,21 @@ export class ModelProblem extends Handle implements Problem {
    * whose trace writes them there, nothing is copied: copying 10⁷ doubles out into a fresh
    * JavaScript array costs several times computing them).
    */
-  perSampleGradients(theta: VectorInput, options?: { resident?: false }): DenseMatrix;
+  perSampleGradients(theta: VectorInput, options?: { resident?: false }): DenseMatrixOf<T>;
   perSampleGradients(theta: VectorInput, options: { resident: true }): Matrix;
-  perSampleGradients(theta: VectorInput, options: { resident?: boolean } = {}): DenseMatrix | Matrix {
+  perSampleGradients(theta: VectorInput, options: { resident?: boolean } = {}): DenseMatrixOf<T> | Matrix {
     const { resident } = perSampleOptions(options);
     const lin = this.#at(theta);
     const { N, dim: D, core } = this;
     checkBytes(8 * N * D, `per-sample gradients (${N} × ${D} doubles)`, 'compute them for mini-batches of the data (a problem per batch)');
-    if (!resident) return { data: this.#pullbacks(lin.trace, lin.r, 1), rows: N, cols: D };
+    if (!resident) return { data: this.#out(this.#pullbacks(lin.trace, lin.r, 1)), rows: N, cols: D } as DenseMatrixOf<T>;
     const into = lin.trace.pullbacksInto && this.model.core === core ? lin.trace.pullbacksInto.bind(lin.trace) : undefined;
-    if (!into) return Matrix.from({ data: this.#pullbacks(lin.trace, lin.r, 1), rows: N, cols: D }, 'per-sample gradients', core);
+    if (!into) {
+      const data = this.#pullbacks(lin.trace, lin.r, 1);
+      if (this.dtype === 'float64') return Matrix.from({ data, rows: N, cols: D }, 'per-sample gradients', core);
+      const p = core.allocCopy(new Float64Array(new Float32Array(data)));
+      return Matrix.adopt(core, N, D, p, 'float32');
+    }
     const p = core.alloc(8 * N * D);
     try {
       into(lin.r, 1, p);
@@ -246,7 +269,8 @@ export class ModelProblem extends Handle implements Problem {
       core.free(p);
       throw e;
     }
-    return Matrix.adopt(core, N, D, p);
+    // A float32 trace writes float32 values (widened), so the rows are float32 values already.
+    return Matrix.adopt(core, N, D, p, this.dtype);
   }
 
   /** The pullbacks c_nk = J_nᵀ R_nk of an (N·K) × M stack, as (N·K) × D rows. */
@@ -323,7 +347,25 @@ export class ModelProblem extends Handle implements Problem {
     }
   }
 
-  #build<S extends Structure>(kind: BKind, theta: VectorInput, options: CurvatureOptions<S> | undefined, hessian: boolean, mc?: { samples: number; seed: number }): CurvatureResult<S> {
+  /** A curvature in the structure asked for, in the problem's type (see {@link ModelProblem.dtype}). */
+  #build<S extends Structure>(kind: BKind, theta: VectorInput, options: CurvatureOptions<S> | undefined, hessian: boolean, mc?: { samples: number; seed: number }): CurvatureResult<S, KfacLayer[], T> {
+    const r = this.#compute(kind, theta, options, hessian, mc) as SymMatrix | Float64Array | SymMatrix[] | KfacLayer[];
+    if (this.dtype === 'float64') return r as CurvatureResult<S, KfacLayer[], T>;
+    if (r instanceof Float64Array) return new Float32Array(r) as CurvatureResult<S, KfacLayer[], T>;
+    if (r instanceof SymMatrix) return r.roundToFloat32() as CurvatureResult<S, KfacLayer[], T>;
+    for (const m of r) {
+      if (m instanceof SymMatrix) m.roundToFloat32();
+      else if (m.exact) m.exact.roundToFloat32();
+      else {
+        m.A.roundToFloat32();
+        m.G.roundToFloat32();
+      }
+    }
+    return r as CurvatureResult<S, KfacLayer[], T>;
+  }
+
+  /** The curvature in float64 arrays (float32 values widened for a float32 model, before the final rounding). */
+  #compute<S extends Structure>(kind: BKind, theta: VectorInput, options: CurvatureOptions<S> | undefined, hessian: boolean, mc?: { samples: number; seed: number }): CurvatureResult<S> {
     const structure = (options?.structure ?? 'dense') as Structure;
     if (!['dense', 'diagonal', 'block', 'kfac'].includes(structure)) {
       throw new RangeError(`natgrad: structure must be 'dense', 'diagonal', 'block' or 'kfac', got ${String(structure)}`);
@@ -551,12 +593,12 @@ export class ModelProblem extends Handle implements Problem {
    * `'diagonal'`, `'block'` (per layer) and `'kfac'` (per dense layer) are exact / factored as
    * documented in {@link Structure} and {@link KfacFactors}.
    */
-  fisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S> {
+  fisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S, KfacLayer[], T> {
     return this.#build('fisher', theta, curvatureOptions(options, 'fisher'), false);
   }
 
   /** GGN s · Σ_n J_nᵀ Λ_n J_n; equals {@link ModelProblem.fisher} for exponential families with natural parameter f (Prop. 1). */
-  ggn<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S> {
+  ggn<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S, KfacLayer[], T> {
     return this.#build('fisher', theta, curvatureOptions(options, 'ggn'), false);
   }
 
@@ -565,7 +607,7 @@ export class ModelProblem extends Handle implements Problem {
    * general. `'diagonal'` and `'block'` are exact without forming D × D (D residual products for
    * the diagonal); `'kfac'` is refused (the residual term has no Kronecker structure).
    */
-  hessian<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S> {
+  hessian<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S, KfacLayer[], T> {
     return this.#build('fisher', theta, curvatureOptions(options, 'hessian'), true);
   }
 
@@ -573,7 +615,7 @@ export class ModelProblem extends Handle implements Problem {
    * Monte-Carlo Fisher s · Σ_n (1/S) Σ_s ĝ_ns ĝ_nsᵀ, ĝ_ns = J_nᵀ r(ỹ_ns), ỹ_ns ~ p(y | f_n)
    * (xoshiro256**, seeded: same seed, same matrix). Unbiased for the Fisher; PSD, rank ≤ N·S.
    */
-  fisherMC<S extends Structure = 'dense'>(theta: VectorInput, options: MonteCarloOptions<S> = {}): CurvatureResult<S> {
+  fisherMC<S extends Structure = 'dense'>(theta: VectorInput, options: MonteCarloOptions<S> = {}): CurvatureResult<S, KfacLayer[], T> {
     curvatureOptions(options, 'fisherMC', true);
     const samples = options.samples ?? 1;
     if (!Number.isInteger(samples) || samples < 1) throw new RangeError(`natgrad: samples must be an integer ≥ 1, got ${samples}`);
@@ -583,7 +625,7 @@ export class ModelProblem extends Handle implements Problem {
   }
 
   /** Empirical Fisher F̃ = s · Σ_n g_n g_nᵀ, g_n = J_nᵀ r_n (data term only). PSD, rank ≤ N. */
-  empiricalFisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S> {
+  empiricalFisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S, KfacLayer[], T> {
     return this.#build('ef', theta, curvatureOptions(options, 'empiricalFisher'), false);
   }
 
@@ -607,7 +649,8 @@ export class ModelProblem extends Handle implements Problem {
       core.exports.dsyrkLower(N, D, pg, D, 0, 1, c, D);
       core.exports.dsymMirrorLower(D, c, D);
       core.exports.dscal(D * D, this.scale, c);
-      return new SymMatrix(core, D, c);
+      const S = new SymMatrix(core, D, c);
+      return this.dtype === 'float32' ? S.roundToFloat32() : S;
     } finally {
       Gm.free();
     }
@@ -618,33 +661,34 @@ export class ModelProblem extends Handle implements Problem {
    * (+ λI) and ḡ = (1/N) Σ g_n, whatever the reduction; returns M and M ḡ = ‖ḡ‖² F̄⁻¹ ḡ.
    * @throws NotPositiveDefiniteError when F̄ + λI is singular (use `damping`)
    */
-  varianceAdaptation(theta: VectorInput, options: { damping?: number } = {}): { matrix: DenseMatrix; direction: Float64Array } {
+  varianceAdaptation(theta: VectorInput, options: { damping?: number } = {}): { matrix: DenseMatrixOf<T>; direction: FloatArray<T> } {
     const damping = checkScalar(varianceAdaptationOptions(options).damping ?? 0, 'damping', 'nonnegative');
-    const F = this.empiricalFisher(theta);
+    const F = this.#compute('ef', theta, curvatureOptions(undefined, 'empiricalFisher'), false) as SymMatrix;
     try {
       if (this.reduction === 'sum') this.core.exports.dscal(this.dim * this.dim, 1 / this.N, F.dataPtr());
       const lin = this.#at(theta);
-      return varianceAdaptationFrom(
+      const { matrix, direction } = varianceAdaptationFrom(
         F,
         lin.trace.vjp(lin.r).map((v) => v / this.N),
         damping,
       );
+      return { matrix: { data: this.#out(matrix.data), rows: matrix.rows, cols: matrix.cols } as DenseMatrixOf<T>, direction: this.#out(direction) };
     } finally {
       F.free();
     }
   }
 
   /** F(θ) v = s · Jᵀ (Λ (J v)) without forming F (one JVP, one VJP on the kept trace). Length D. */
-  fisherVectorProduct(theta: VectorInput, v: VectorInput): Float64Array {
+  fisherVectorProduct(theta: VectorInput, v: VectorInput): FloatArray<T> {
     const vec = toVector(v, this.dim, 'v');
     const lin = this.#at(theta);
     const out = lin.trace.vjp(this.#lambdaTimes(lin, lin.trace.jvp(vec)));
     for (let i = 0; i < out.length; i++) out[i]! *= this.scale;
-    return out;
+    return this.#out(out);
   }
 
   /** Alias of {@link ModelProblem.fisherVectorProduct} (GGN = Fisher, Prop. 1). */
-  ggnVectorProduct(theta: VectorInput, v: VectorInput): Float64Array {
+  ggnVectorProduct(theta: VectorInput, v: VectorInput): FloatArray<T> {
     return this.fisherVectorProduct(theta, v);
   }
 
@@ -652,7 +696,7 @@ export class ModelProblem extends Handle implements Problem {
    * ∇²L(θ) v = s · (Jᵀ Λ J v + Σ_n Σ_m r_nm ∇²f_nm v) + (s/σp²) v, exact and matrix-free (the
    * residual product by the R-operator). Length D.
    */
-  hessianVectorProduct(theta: VectorInput, v: VectorInput): Float64Array {
+  hessianVectorProduct(theta: VectorInput, v: VectorInput): FloatArray<T> {
     const vec = toVector(v, this.dim, 'v');
     const lin = this.#at(theta);
     const trace = lin.trace;
@@ -663,7 +707,7 @@ export class ModelProblem extends Handle implements Problem {
     const out = trace.residualHvpAndVjp ? trace.residualHvpAndVjp(lin.r, vec, U) : trace.vjp(U);
     const res = trace.residualHvpAndVjp ? undefined : trace.residualHvp?.(lin.r, vec);
     for (let i = 0; i < out.length; i++) out[i] = s * (out[i]! + (res ? res[i]! : 0)) + pc * vec[i]!;
-    return out;
+    return this.#out(out);
   }
 
   /** Λ_n u_n for every sample (u is N × M). */
@@ -720,7 +764,7 @@ export class ModelProblem extends Handle implements Problem {
    * const q = p.withPriorVariance(0.1); // δ = 1/v = 10: q.loss(θ) = p.loss(θ) + s·(10 − 1/σp²)·‖θ‖²/2
    * q.free();
    */
-  withPriorVariance(variance: number): ModelProblem {
+  withPriorVariance(variance: number): ModelProblem<T> {
     this.alive();
     if (typeof variance !== 'number') throw new TypeError(`natgrad: withPriorVariance: the prior variance must be a number, got ${typeof variance}`);
     if (!(variance > 0)) throw new RangeError(`natgrad: withPriorVariance: the prior variance must be > 0 (Infinity for no prior), got ${variance}`);
@@ -741,7 +785,7 @@ export class ModelProblem extends Handle implements Problem {
    * @example
    * const b = p.batch([0, 5, 7]); // 3 rows; b.loss(θ) estimates p.loss(θ)
    */
-  batch(indices: ArrayLike<number>): Problem {
+  batch(indices: ArrayLike<number>): Problem<T> {
     this.alive();
     const idx = batchRows(indices, this.N, this.reduction);
     if (idx === null) return this;
@@ -750,7 +794,7 @@ export class ModelProblem extends Handle implements Problem {
       w = this.y.length / this.N;
     // Two views per size, alternating: the previous view stays valid while the next is loaded.
     const slot = `${B}:${this.#batchCalls++ & 1}`;
-    let view = this.#batches.get(slot);
+    let view = this.#batches.get(slot) as ModelProblem<T> | undefined;
     if (!view || view.freed) {
       const pv = this.priorVariance === Infinity ? Infinity : this.priorVariance * (this.N / B);
       view = new ModelProblem(this.core, this.model, new Float64Array(B * d), B, new Float64Array(B * w), this.likelihood, pv, this.reduction);
@@ -909,10 +953,10 @@ const PROBLEM_HINTS: Readonly<Record<string, string>> = {
  *
  * @category Problems
  */
-export function problem(options: ProblemOptions): Problem {
+export function problem<T extends Dtype = 'float64'>(options: ProblemOptions<T>): Problem<T> {
   if (typeof options !== 'object' || options === null) throw new TypeError('natgrad: problem expects an options object { model, X, y, likelihood, priorVariance?, reduction? }');
   checkOptions(options, 'problem', ['model', 'X', 'y', 'likelihood', 'priorVariance', 'reduction', 'dtype'], PROBLEM_HINTS);
-  const model = checkModel(options.model);
+  const model = checkModel(options.model) as Model<T>;
   if (options.dtype !== undefined) {
     if (options.dtype !== 'float32' && options.dtype !== 'float64')
       throw new RangeError(`natgrad: problem: dtype must be 'float32' or 'float64', got ${typeof options.dtype === 'string' ? `'${options.dtype}'` : String(options.dtype)}`);
@@ -940,7 +984,7 @@ export function problem(options: ProblemOptions): Problem {
       p.free();
       throw new RangeError(`natgrad: X has ${p.inputs - (lm.bias ? 1 : 0)} columns, the model takes ${lm.inputs}`);
     }
-    return p;
+    return p as Problem<'float64'> as Problem<T>;
   }
   if (options.X instanceof Matrix) throw new TypeError('natgrad: a resident Matrix goes with the linear model; pass X as { data, rows, cols } or number[][]');
   const m = toMatrix(options.X, 'X');

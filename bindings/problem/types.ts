@@ -15,15 +15,15 @@
  *
  * @module
  */
-import type { DenseMatrix, VectorInput } from '../core/types.js';
+import type { DenseMatrixOf, Dtype, FloatArray, VectorInput } from '../core/types.js';
 import type { Likelihood } from '../likelihoods/likelihood.js';
 import type { Matrix } from '../linalg/matrix.js';
 import type { SymMatrix } from '../linalg/symmatrix.js';
 import type { KfacFactorOptions, LayerExactBlock, LayerKfac, Model } from '../models/model.js';
 
 /**
- * How a curvature matrix is returned: `'dense'` (SymMatrix D × D), `'diagonal'` (Float64Array D,
- * the exact diagonal, never forming D × D), `'block'` (one SymMatrix per parameter group — the
+ * How a curvature matrix is returned: `'dense'` (SymMatrix D × D), `'diagonal'` (the exact
+ * diagonal, length D — a Float64Array, or a Float32Array for a float32 problem — never forming D × D), `'block'` (one SymMatrix per parameter group — the
  * layers — its exact diagonal block, in θ order; the linear model of {@link linearProblem} has one
  * block per output class instead, as before), `'kfac'` (Kronecker factors, see {@link KfacFactors}).
  *
@@ -60,11 +60,19 @@ export type KfacLayer = KfacFactors | LayerExactBlock;
 
 /**
  * The result type for a given structure; `'kfac'` gives one {@link KfacFactors} per layer (`Kf`
- * narrows it: {@link LinearProblem}'s one-layer array also carries that layer's `A` and `G`).
+ * narrows it: {@link LinearProblem}'s one-layer array also carries that layer's `A` and `G`). `T`
+ * is the problem's element type: the diagonal of a float32 problem is a `Float32Array`, and its
+ * matrices say `dtype: 'float32'` ({@link SymMatrix.dtype}).
  *
  * @category Curvature
  */
-export type CurvatureResult<S extends Structure, Kf extends KfacLayer[] = KfacLayer[]> = S extends 'diagonal' ? Float64Array : S extends 'block' ? SymMatrix[] : S extends 'kfac' ? Kf : SymMatrix;
+export type CurvatureResult<S extends Structure, Kf extends KfacLayer[] = KfacLayer[], T extends Dtype = 'float64'> = S extends 'diagonal'
+  ? FloatArray<T>
+  : S extends 'block'
+    ? SymMatrix[]
+    : S extends 'kfac'
+      ? Kf
+      : SymMatrix;
 
 /**
  * {@link LinearProblem}'s `'kfac'` result: its one layer's factors, as an array of one that is also `{ A, G }`.
@@ -113,11 +121,24 @@ export interface MonteCarloOptions<S extends Structure = 'dense'> extends Curvat
  * Each returns the structure asked for ({@link Structure}): dense, diagonal, per-group blocks or
  * Kronecker factors.
  *
+ * `T` is the element type the model computes in ({@link Problem.dtype}). A float32 problem returns
+ * its D- and N-sized results as float32 arrays — gradients, products, diagonals (`Float32Array`),
+ * per-sample gradient rows ({@link DenseMatrix32}) — and its matrices ({@link SymMatrix}, the
+ * blocks and Kronecker factors) hold float32 values and say `dtype: 'float32'`; every result is
+ * rounded to float32 once, at the end. {@link problem} infers `T` from the model; `Problem` alone
+ * is a float64 problem, and `Problem<Dtype>` one of either type (results typed as the union) —
+ * what the optimizers, operators and Laplace take.
+ *
  * @category Problems
  */
-export interface Problem {
+export interface Problem<T extends Dtype = 'float64'> {
   /** The model (the linear model for {@link linearProblem}). */
-  readonly model: Model;
+  readonly model: Model<T>;
+  /**
+   * The element type of the model's passes and of the results (`model.dtype`; `'float64'` for the
+   * linear model and for a model without one). Optional for user-written problems (absent: float64).
+   */
+  readonly dtype?: T;
   readonly likelihood: Likelihood;
   readonly priorVariance: number;
   readonly reduction: 'mean' | 'sum';
@@ -134,30 +155,30 @@ export interface Problem {
   /** L(θ) = s·(Σ_n ℓ_n + ‖θ‖²/(2σp²)). */
   loss(theta: VectorInput): number;
   /** ∇L(θ) = s·(Σ_n J_nᵀ r_n + θ/σp²). */
-  gradient(theta: VectorInput): Float64Array;
+  gradient(theta: VectorInput): FloatArray<T>;
   /** L and ∇L from one forward pass. */
-  lossAndGradient(theta: VectorInput): { loss: number; gradient: Float64Array };
+  lossAndGradient(theta: VectorInput): { loss: number; gradient: FloatArray<T> };
   /**
    * g_n = J_nᵀ r_n as the rows of an N × D matrix (no s, no prior); with `{ resident: true }` a
    * {@link Matrix} that stays in WebAssembly memory (no copy out; `free()` it).
    */
-  perSampleGradients(theta: VectorInput, options?: { resident?: false }): DenseMatrix;
+  perSampleGradients(theta: VectorInput, options?: { resident?: false }): DenseMatrixOf<T>;
   perSampleGradients(theta: VectorInput, options: { resident: true }): Matrix;
-  fisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S>;
-  ggn<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S>;
-  hessian<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S>;
-  fisherMC<S extends Structure = 'dense'>(theta: VectorInput, options?: MonteCarloOptions<S>): CurvatureResult<S>;
-  empiricalFisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S>;
+  fisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S, KfacLayer[], T>;
+  ggn<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S, KfacLayer[], T>;
+  hessian<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S, KfacLayer[], T>;
+  fisherMC<S extends Structure = 'dense'>(theta: VectorInput, options?: MonteCarloOptions<S>): CurvatureResult<S, KfacLayer[], T>;
+  empiricalFisher<S extends Structure = 'dense'>(theta: VectorInput, options?: CurvatureOptions<S>): CurvatureResult<S, KfacLayer[], T>;
   /** s·Σ_n (g_n − ḡ)(g_n − ḡ)ᵀ, ḡ = (1/N) Σ g_n (Eq. 18). */
   gradientCovariance(theta: VectorInput): SymMatrix;
   /** M = F̄⁻¹ ḡḡᵀ with the mean-reduction EF (Eq. 19) and its direction M ḡ. */
-  varianceAdaptation(theta: VectorInput, options?: { damping?: number }): { matrix: DenseMatrix; direction: Float64Array };
+  varianceAdaptation(theta: VectorInput, options?: { damping?: number }): { matrix: DenseMatrixOf<T>; direction: FloatArray<T> };
   /** F(θ) v = s·Σ_n J_nᵀ Λ_n J_n v, matrix-free. */
-  fisherVectorProduct(theta: VectorInput, v: VectorInput): Float64Array;
+  fisherVectorProduct(theta: VectorInput, v: VectorInput): FloatArray<T>;
   /** Alias of {@link Problem.fisherVectorProduct}. */
-  ggnVectorProduct(theta: VectorInput, v: VectorInput): Float64Array;
+  ggnVectorProduct(theta: VectorInput, v: VectorInput): FloatArray<T>;
   /** ∇²L(θ) v = GGN v + s·Σ_n Σ_m r_nm ∇²f_nm v + (s/σp²) v, matrix-free (R-operator). */
-  hessianVectorProduct(theta: VectorInput, v: VectorInput): Float64Array;
+  hessianVectorProduct(theta: VectorInput, v: VectorInput): FloatArray<T>;
   /**
    * A mini-batch view on the rows `indices` (repeats allowed): the same model and likelihood on
    * those rows, prior variance σp²·N/B, so its loss estimates L(θ) without bias. The rows
@@ -166,7 +187,7 @@ export interface Problem {
    * allocates nothing per step after the first batches of each size. `'mean'` reduction only (a batch sum does not estimate
    * the full sum). Optional for user-written problems; {@link train} needs it for B < N.
    */
-  batch?(indices: ArrayLike<number>): Problem;
+  batch?(indices: ArrayLike<number>): Problem<T>;
   /**
    * The same problem (model, likelihood, data, reduction) with prior variance v > 0 (Infinity: no
    * prior): a new problem whose loss is L(θ) = s · (Σ_n ℓ_n + ‖θ‖²/(2v)), bit for bit the problem
@@ -174,7 +195,7 @@ export interface Problem {
    * the inputs (it may read this problem's inputs: free it before this one). The caller frees it.
    * Optional for user-written problems; {@link train}'s `marglik` option needs it.
    */
-  withPriorVariance?(variance: number): Problem;
+  withPriorVariance?(variance: number): Problem<T>;
   /** Release WebAssembly memory held by the problem. */
   free(): void;
 }

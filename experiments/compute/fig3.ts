@@ -36,6 +36,7 @@ import {
   type LinearProblem,
   type MatrixInput,
   type Problem,
+  type Dtype,
 } from 'natgrad';
 import { GRID_OPTIMIZERS } from './grid.js';
 
@@ -135,8 +136,9 @@ function dampedSolve(C: { solve(b: Float64Array, o: { damping: number }): Float6
  * cos∠(NGD direction, EF direction) at θ, both damped with λ (plus the prior curvature, 0 here):
  * (F + s/σp² I + λI)⁻¹ ∇L and (F̃ + s/σp² I + λI)⁻¹ ∇L. NaN where undefined.
  */
-export function directionCosine(problem: Problem, theta: ArrayLike<number>, damping: number): number {
-  const g = problem.gradient(theta);
+export function directionCosine(problem: Problem<Dtype>, theta: ArrayLike<number>, damping: number): number {
+  const g0 = problem.gradient(theta),
+    g = g0 instanceof Float64Array ? g0 : Float64Array.from(g0); // a float32 problem's, widened
   const shift = problem.priorCurvature() + damping;
   const ng = dampedSolve(problem.fisher(theta), g, shift);
   const ef = dampedSolve(problem.empiricalFisher(theta), g, shift);

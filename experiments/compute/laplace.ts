@@ -115,7 +115,7 @@ export interface LaplaceSettingData {
   name: LaplaceSettingName;
   title: string;
   modelLabel: string;
-  makeModel: () => Model & { init(seed?: number): Float64Array };
+  makeModel: () => Model<'float64'> & { init(seed?: number): Float64Array };
   classes: number;
   X: DenseMatrix;
   y: Float64Array;

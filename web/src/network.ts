@@ -110,7 +110,7 @@ export const NET_DEFAULTS: NetSettings = {
 const CG = { tol: 1e-6, maxIterations: 300 };
 
 /** The optimizer `name` on problem `p` with the given settings. */
-export function makeNetOptimizer(name: NetName, p: Problem, s: NetSettings): Optimizer {
+export function makeNetOptimizer(name: NetName, p: Problem<Dtype>, s: NetSettings): Optimizer {
   switch (name) {
     case 'GD':
       return gd(p, { lr: s.lr.GD });
@@ -195,8 +195,8 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
   let mounted = false;
   let data: NetData = { X: [], y: [], classes: 2 };
   /** the model (in the selected precision) and its problem, shared by the four runs */
-  let model: MlpModel | undefined;
-  let prob: Problem | undefined;
+  let model: MlpModel<Dtype> | undefined;
+  let prob: Problem<Dtype> | undefined;
   let theta0: Float64Array = new Float64Array(0);
   let runners: Runner[] = [];
   let generation = 0;
@@ -451,7 +451,8 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
     const m = mlp({ sizes: [2, ...hidden, data.classes], activation: actSel.value, dtype: s.dtype });
     model = m;
     archNote.textContent = `sizes [2, ${hidden.join(', ')}, ${data.classes}] · D = ${m.dim}`;
-    theta0 = m.init(Math.max(0, Math.floor(Number(initSeed.value) || 0))); // the same θ₀ in either precision
+    // The same draws in either precision (a float32 network's θ₀ is them rounded to float32); the optimizers hold θ in float64.
+    theta0 = Float64Array.from(m.init(Math.max(0, Math.floor(Number(initSeed.value) || 0))));
     const p = buildProblem(m);
     runners = NET_NAMES.map((name): Runner => {
       const opt = makeNetOptimizer(name, p, s);
@@ -488,7 +489,7 @@ export function mountNetwork(root: HTMLElement): { show(): void } {
   }
 
   /** The problem of the current data on model `m` (the previous problem is freed). */
-  function buildProblem(m: MlpModel): Problem {
+  function buildProblem(m: MlpModel<Dtype>): Problem<Dtype> {
     prob?.free();
     const N = data.y.length;
     prob = makeProblem({ model: m, X: { data: Float64Array.from(data.X), rows: N, cols: 2 }, y: Float64Array.from(data.y), likelihood: categorical({ classes: data.classes }) });
