@@ -225,7 +225,7 @@ try {
   // ------------------------------------------------------------------ TypeScript without @types/node
   // The declarations must compile in a TypeScript project that has neither @types/node nor
   // skipLibCheck (the default lib, with the DOM's WebAssembly and URL, is all they may need).
-  await check("TypeScript: the installed declarations compile without @types/node and without skipLibCheck (the repository's tsc)", () => {
+  await check("TypeScript: the installed declarations compile without @types/node and without skipLibCheck (the repository's tsc), float32 results typed Float32Array", () => {
     assert(!existsSync(join(app, 'node_modules', '@types', 'node')), 'the installed tarball pulled in @types/node: the check needs a project without it');
     const ts = join(app, 'ts');
     mkdirSync(ts);
@@ -234,12 +234,24 @@ try {
     writeFileSync(join(ts, 'package.json'), JSON.stringify({ name: 'natgrad-types-test', private: true, type: 'module' }));
     writeFileSync(
       join(ts, 'main.ts'),
-      "import { categorical, gridSearch, init, mlp, problem, type Problem } from 'natgrad';\n" +
+      "import { categorical, gridSearch, init, mlp, problem, type Dtype, type Problem } from 'natgrad';\n" +
         'const { variant } = await init({ threads: 1 });\n' +
         'const model = mlp({ sizes: [2, 3, 2], activation: "tanh" });\n' +
         'const p: Problem = problem({ model, X: [[1, 0], [0, 1]], y: [0, 1], likelihood: categorical({ classes: 2 }) });\n' +
         "const d: Float64Array = p.fisher(model.init(0), { structure: 'diagonal' });\n" +
-        'export const out: [string, number, typeof gridSearch] = [variant, d.length, gridSearch];\n',
+        'export const out: [string, number, typeof gridSearch] = [variant, d.length, gridSearch];\n' +
+        // A float32 model makes a Problem<'float32'> whose results are typed Float32Array; `Problem`
+        // alone stays the float64 problem (so the lines above keep compiling), Problem<Dtype> takes both.
+        'const m32 = mlp({ sizes: [2, 3, 2], activation: "tanh", dtype: "float32" });\n' +
+        'const p32 = problem({ model: m32, X: [[1, 0], [0, 1]], y: [0, 1], likelihood: categorical({ classes: 2 }) });\n' +
+        'const t32: Float32Array = m32.init(0);\n' +
+        "export const g32: Float32Array = p32.gradient(t32), d32: Float32Array = p32.ggn(t32, { structure: 'diagonal' });\n" +
+        'export const rows32: Float32Array = p32.perSampleGradients(t32).data;\n' +
+        "// @ts-expect-error a float32 problem's gradient is not a Float64Array\n" +
+        'export const g64: Float64Array = p32.gradient(t32);\n' +
+        '// @ts-expect-error Problem alone is the float64 problem\n' +
+        'export const only64: Problem = p32;\n' +
+        'export const either: Problem<Dtype>[] = [p, p32];\n',
     );
     const r = run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ts });
     assert(r.status === 0, `tsc exited ${r.status}:\n${tail(r.stdout + r.stderr, 2000)}`);
