@@ -521,16 +521,38 @@ export class SequentialTrace extends Handle implements ModelTrace {
   }
 
   /**
-   * The chunk of samples for a pass that keeps `perValue` buffers of every value for `K` rows per
-   * sample, plus `perSample` doubles, plus op scratch: as many samples as fit in CHUNK_BYTES.
+   * Entries per sample of each value's tangent or cotangent buffer: its size, but none for the
+   * network input (value 0), which has neither a tangent (X does not depend on θ) nor a cotangent
+   * (no pass asks for one) unless a residual add sums it — then the add's backward writes there.
    */
-  #plan(perValue: number, K: number, perSample = 0): ChunkPlan {
+  #bufSizes(): number[] {
+    const P = this.model.program;
+    const inputSummed = P.nodes.some((n) => 'add' in n && n.add.includes(0));
+    return P.sizes.map((s, v) => (v === 0 && !inputSummed ? 0 : s));
+  }
+
+  /**
+   * Whether a backward pass needs the temporary: only when a value other than the input feeds
+   * two ops (a residual block's input), so that its second cotangent is added to the first.
+   */
+  #needsTmp(): boolean {
+    const uses = new Map<number, number>();
+    for (const n of this.model.program.nodes) for (const v of 'add' in n ? n.add : [n.input]) if (v !== 0) uses.set(v, (uses.get(v) ?? 0) + 1);
+    return [...uses.values()].some((u) => u > 1);
+  }
+
+  /**
+   * The chunk of samples for a pass that keeps `perValue` buffers of every value for `K` rows per
+   * sample, plus `perSample` doubles, plus op scratch (and the zero block when `zero`): as many
+   * samples as fit in CHUNK_BYTES.
+   */
+  #plan(perValue: number, K: number, perSample = 0, zero = false): ChunkPlan {
     const sizes = this.model.program.sizes;
     const maxSize = Math.max(...sizes);
-    const total = sizes.reduce((a, b) => a + b, 0);
+    const total = this.#bufSizes().reduce((a, b) => a + b, 0);
     const E = this.model.bytes;
     // Each buffer rounded up to 16 bytes: the chunk's planes start 16-byte aligned.
-    const per = E * (perValue * K * total + K * maxSize + maxSize + perSample);
+    const per = E * (perValue * K * total + (this.#needsTmp() ? K * maxSize : 0) + (zero ? maxSize : 0) + perSample);
     const N = this.rows;
     let nb = Math.max(1, Math.min(N, Math.floor(CHUNK_BYTES / Math.max(per, 1))));
     const pad = 16 * (perValue * sizes.length + 4);
@@ -545,13 +567,16 @@ export class SequentialTrace extends Handle implements ModelTrace {
 
   /**
    * Run fn over sample chunks with one scratch block laid out as: per value `perValue` buffers of
-   * nb·K rows (`bufs[i][v]`), a temporary of nb·K rows of the largest value, a zero block of nb rows
-   * of the largest value, `perSample`·nb extra doubles, then op scratch.
+   * nb·K rows (`bufs[i][v]`; empty for the network input, see {@link SequentialTrace.#bufSizes}), a
+   * temporary of nb·K rows of the largest value (only when a value feeds two ops; else `tmp` is 0),
+   * a zero block of nb rows of the largest value (only when `zero`; else 0), `perSample`·nb extra
+   * entries, then op scratch.
    */
-  #chunks(perValue: number, K: number, perSample: number, fn: (n0: number, nb: number, bufs: number[][], tmp: number, zero: number, extra: number, scratch: number) => void): void {
-    const { nb: NB, bytes } = this.#plan(perValue, K, perSample);
-    const sizes = this.model.program.sizes;
-    const maxSize = Math.max(...sizes);
+  #chunks(perValue: number, K: number, perSample: number, fn: (n0: number, nb: number, bufs: number[][], tmp: number, zero: number, extra: number, scratch: number) => void, zero = false): void {
+    const { nb: NB, bytes } = this.#plan(perValue, K, perSample, zero);
+    const sizes = this.#bufSizes();
+    const maxSize = Math.max(...this.model.program.sizes);
+    const needsTmp = this.#needsTmp();
     const block = this.core.alloc(Math.max(bytes, 8));
     try {
       for (let n0 = 0; n0 < this.rows || (n0 === 0 && this.rows === 0); n0 += NB) {
@@ -566,11 +591,11 @@ export class SequentialTrace extends Handle implements ModelTrace {
         };
         const bufs: number[][] = [];
         for (let i = 0; i < perValue; i++) bufs.push(sizes.map((s) => take(nb * K * s)));
-        const tmp = take(nb * K * maxSize);
-        const zero = take(nb * maxSize);
-        this.#view(zero, nb * maxSize).fill(0);
+        const tmp = needsTmp ? take(nb * K * maxSize) : 0;
+        const z = zero ? take(nb * maxSize) : 0;
+        if (z) this.#view(z, nb * maxSize).fill(0);
         const extra = take(nb * perSample);
-        fn(n0, nb, bufs, tmp, zero, extra, at);
+        fn(n0, nb, bufs, tmp, z, extra, at);
       }
     } finally {
       this.core.free(block);
@@ -678,7 +703,7 @@ export class SequentialTrace extends Handle implements ModelTrace {
   /** The tangent block of every value for all N samples, if it fits (allocated on first use). */
   #tangentCache(): TangentCache | undefined {
     if (this.#tcache) return this.#tcache;
-    const sizes = this.model.program.sizes;
+    const sizes = this.#bufSizes();
     const off: number[] = [];
     let bytes = 0;
     for (const s of sizes) {
@@ -778,47 +803,53 @@ export class SequentialTrace extends Handle implements ModelTrace {
     const cached = this.#cachedFor(v);
     try {
       this.#view(h, D).fill(0);
-      this.#chunks(cached ? 2 : 3, 1, 0, (n0, nb, bufs, tmp, zero, _extra, scratch) => {
-        const [t, g, dg] = cached ? [cached.at(n0), ...bufs] : bufs;
-        const nzT = cached ? cached.nz : this.#tangentPass(n0, nb, pv, t!, scratch);
-        this.#view(g![P.output]!, nb * M).set(part(R, n0 * M, (n0 + nb) * M));
-        this.#backwardPass(n0, nb, 1, g!, tmp, scratch);
-        // Second-order backward: dg[v] along (t, v); seeded with U (or 0) at the output.
-        const has = P.sizes.map(() => false);
-        if (U) {
-          this.#view(dg![P.output]!, nb * M).set(part(U, n0 * M, (n0 + nb) * M));
-          has[P.output] = true;
-        }
-        const give = (x: number, src: number) => {
-          const n = nb * P.sizes[x]!;
-          if (!has[x]) this.#sum(src, 0, dg![x]!, n);
-          else this.#axpy1(n, src, dg![x]!);
-          has[x] = true;
-        };
-        for (let i = P.nodes.length - 1; i >= 0; i--) {
-          const node = P.nodes[i]!;
-          const out = node.output;
-          if ('add' in node) {
-            if (has[out]) {
-              give(node.add[0], dg![out]!);
-              give(node.add[1], dg![out]!);
+      this.#chunks(
+        cached ? 2 : 3,
+        1,
+        0,
+        (n0, nb, bufs, tmp, zero, _extra, scratch) => {
+          const [t, g, dg] = cached ? [cached.at(n0), ...bufs] : bufs;
+          const nzT = cached ? cached.nz : this.#tangentPass(n0, nb, pv, t!, scratch);
+          this.#view(g![P.output]!, nb * M).set(part(R, n0 * M, (n0 + nb) * M));
+          this.#backwardPass(n0, nb, 1, g!, tmp, scratch);
+          // Second-order backward: dg[v] along (t, v); seeded with U (or 0) at the output.
+          const has = P.sizes.map(() => false);
+          if (U) {
+            this.#view(dg![P.output]!, nb * M).set(part(U, n0 * M, (n0 + nb) * M));
+            has[P.output] = true;
+          }
+          const give = (x: number, src: number) => {
+            const n = nb * P.sizes[x]!;
+            if (!has[x]) this.#sum(src, 0, dg![x]!, n);
+            else this.#axpy1(n, src, dg![x]!);
+            has[x] = true;
+          };
+          for (let i = P.nodes.length - 1; i >= 0; i--) {
+            const node = P.nodes[i]!;
+            const out = node.output;
+            if ('add' in node) {
+              if (has[out]) {
+                give(node.add[0], dg![out]!);
+                give(node.add[1], dg![out]!);
+              }
+              continue;
             }
-            continue;
+            const op = node.op;
+            const tx = nzT[node.input] ? t![node.input]! : 0;
+            const vth = op.params > 0 ? pv + this.model.bytes * P.offsets[node.index]! : 0;
+            if (!has[out] && tx === 0 && vth === 0) continue;
+            const dgy = has[out] ? dg![out]! : zero;
+            const wantDgx = node.input !== 0;
+            const target = wantDgx ? (has[node.input] ? tmp : dg![node.input]!) : 0;
+            op.backward2(this.#ctx(node.index, scratch), nb, this.#value(node.input, n0), this.#st(node.index, n0), tx, vth, g![out]!, dgy, target, h + m.bytes * P.offsets[node.index]!);
+            if (wantDgx) {
+              if (has[node.input]) this.#axpy1(nb * op.inSize, tmp, dg![node.input]!);
+              has[node.input] = true;
+            }
           }
-          const op = node.op;
-          const tx = nzT[node.input] ? t![node.input]! : 0;
-          const vth = op.params > 0 ? pv + this.model.bytes * P.offsets[node.index]! : 0;
-          if (!has[out] && tx === 0 && vth === 0) continue;
-          const dgy = has[out] ? dg![out]! : zero;
-          const wantDgx = node.input !== 0;
-          const target = wantDgx ? (has[node.input] ? tmp : dg![node.input]!) : 0;
-          op.backward2(this.#ctx(node.index, scratch), nb, this.#value(node.input, n0), this.#st(node.index, n0), tx, vth, g![out]!, dgy, target, h + m.bytes * P.offsets[node.index]!);
-          if (wantDgx) {
-            if (has[node.input]) this.#axpy1(nb * op.inSize, tmp, dg![node.input]!);
-            has[node.input] = true;
-          }
-        }
-      });
+        },
+        true,
+      );
       return this.#read(h, D);
     } finally {
       this.core.free(pv);

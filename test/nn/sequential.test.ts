@@ -31,6 +31,7 @@ import {
 } from '../../bindings/index.js';
 import { SequentialTrace } from '../../bindings/internals.js';
 import { relErr, uniform } from '../helpers.js';
+import { referenceSequential } from '../reference/layers.js';
 
 const vec = (n: number, seed: number) => {
   const u = uniform(seed);
@@ -208,6 +209,54 @@ test('layers that do not chain, bad sizes and unknown options are typed errors n
   const tr = m.forward(new Float64Array(m.dim), new Float64Array(16), 1);
   assert.throws(() => (tr as SequentialTrace).kfacFactors(new Float64Array(2), 1, 1, { bias: 'both' } as never), /bias must be 'joint' or 'separate'/);
   tr.free();
+});
+
+// The pass buffers hold no tangent or cotangent for the network input unless a residual add sums
+// it, and a temporary only when a value feeds two ops (issue 19's memory): the three layouts —
+// a plain chain, a residual block on the input, a residual block inside — against the plain-TS
+// reference network (test/reference/layers.ts): J v, Jᵀ R, the residual products and pullbacks.
+test('every pass buffer layout (plain chain, a residual add on the input, a value feeding two ops) agrees with the reference network', () => {
+  const specs = [
+    { input: [2, 4, 4] as [number, number, number], layers: [conv2d({ out: 3, kernel: 3, padding: 1 }), tanh(), flatten(), dense({ out: 3 })] },
+    { input: [2, 4, 4] as [number, number, number], layers: [residual([conv2d({ out: 2, kernel: 3, padding: 1 }), tanh()]), flatten(), dense({ out: 3 })] },
+    { input: [2, 4, 4] as [number, number, number], layers: [conv2d({ out: 2, kernel: 1 }), tanh(), residual([conv2d({ out: 2, kernel: 3, padding: 1 }), tanh()]), flatten(), dense({ out: 3 })] },
+  ];
+  for (const [k, spec] of specs.entries()) {
+    const net = sequential(spec),
+      ref = referenceSequential(spec);
+    const N = 5,
+      D = net.dim,
+      M = net.outputs;
+    assert.is(ref.dim, D);
+    const theta = net.init(k),
+      X = vec(N * net.inputs, 20 + k),
+      v = vec(D, 30 + k),
+      R = vec(N * M, 40 + k),
+      U = vec(N * M, 50 + k),
+      R2 = vec(2 * N * M, 60 + k);
+    const t = net.forward(theta, X, N) as SequentialTrace,
+      r = ref.forward(theta, X, N);
+    const near = (a: ArrayLike<number>, b: ArrayLike<number>, what: string) => assert.ok(relErr(a, b) < 1e-13, `spec ${k}, ${what}: relative error ${relErr(a, b)}`);
+    near(t.outputs, r.outputs, 'outputs');
+    near(t.jvp(v), r.jvp(v), 'J v');
+    near(t.vjp(R), r.vjp(R), 'Jᵀ R');
+    near(t.residualHvp(R, v), r.residualHvp!(R, v), 'Σ R ∇²f v');
+    const rv = r.residualHvp!(R, v),
+      ju = r.vjp(U);
+    near(
+      t.residualHvpAndVjp(R, v, U),
+      rv.map((x, i) => x + ju[i]!),
+      'Σ R ∇²f v + Jᵀ U',
+    );
+    const pb = t.pullbacks(R2, 2);
+    for (let q = 0; q < 2 * N; q++) {
+      // row q of the pullbacks is J_nᵀ R2_q for the sample n = ⌊q / 2⌋: Jᵀ of R2_q in sample n's rows
+      const Rn = new Float64Array(N * M);
+      Rn.set(R2.subarray(q * M, (q + 1) * M), Math.floor(q / 2) * M);
+      near(pb.subarray(q * D, (q + 1) * D), r.vjp(Rn), `pullback row ${q}`);
+    }
+    t.free();
+  }
 });
 
 test.run();
