@@ -202,6 +202,34 @@ export function actForward32(kind: i32, n: i32, z: usize, a: usize, d1: usize, d
   actForwardT<f32>(kind, n, z, a, d1, d2);
 }
 
+/**
+ * d2[i] = σ''(z[i]) of tanh from what `actForward` kept: the value a[i] = tanh z[i] and
+ * d1[i] = σ'(z[i]), as d2 = (−2·a)·d1 — the product `actForward` itself forms, so in float64 the
+ * same bits as its σ'' (a and d1 are its t and g exactly). The second-order pass uses it instead
+ * of a σ'' plane kept from the forward pass.
+ * - n in elements; a, d1, d2 byte addresses, 8-byte alignment (`tanhSecond32`: float32 planes,
+ *   4-byte alignment); d2 may equal a or d1 (each value is read before it is written).
+ * - Two f64 lanes at a time, the odd tail on one lane with the same operations.
+ * - `tanhSecond32` forms the product in f64 from the float32 a and d1 and rounds once: within
+ *   about 1.5 ulp(f32) of `actForward32`'s σ'' (which rounds the product of unrounded t and g).
+ */
+export function tanhSecond(n: i32, a: usize, d1: usize, d2: usize): void {
+  tanhSecondT<f64>(n, a, d1, d2);
+}
+
+/** `tanhSecond` on float32 planes (see there). */
+export function tanhSecond32(n: i32, a: usize, d1: usize, d2: usize): void {
+  tanhSecondT<f32>(n, a, d1, d2);
+}
+
+// @ts-ignore: decorator
+@inline function tanhSecondT<T>(n: i32, a: usize, d1: usize, d2: usize): void {
+  const m2 = f64x2.splat(-2.0);
+  let i = 0;
+  for (; i + 2 <= n; i += 2) st2FromF64<T>(d2, i, f64x2.mul(f64x2.mul(m2, ld2AsF64<T>(a, i)), ld2AsF64<T>(d1, i)));
+  if (i < n) stFromF64<T>(d2, i, -2.0 * ldAsF64<T>(a, i) * ldAsF64<T>(d1, i));
+}
+
 /** The body of `actForward` (T = f64) and `actForward32` (T = f32). */
 // @ts-ignore: decorator
 @inline function actForwardT<T>(kind: i32, n: i32, z: usize, a: usize, d1: usize, d2: usize): void {

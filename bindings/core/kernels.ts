@@ -424,6 +424,19 @@ export const KERNEL_TABLE = withTwins({
       min: MIN_SHARE_ELEMENTS,
     }),
   }),
+  /** tanh's σ″ = (−2·a)·σ′ from the kept value and σ′ (the second-order pass). Split: elements. Why identical: elementwise. */
+  tanhSecond: twinned({
+    args: ['n', 'a', 'd1', 'd2'],
+    returns: 'void',
+    split: (t) => ({
+      count: 'n',
+      quantum: t.lanes,
+      bytes: t.bytes,
+      advance: { a: [], d1: [], d2: [] },
+      work: ({ n }) => n,
+      min: MIN_SHARE_ELEMENTS,
+    }),
+  }),
 
   // nn/dense.ts
   /** Bias broadcast. Split: rows of C. Why identical: copies. */

@@ -125,8 +125,12 @@ export interface Op {
    * sample of the call (`st[i]`), so a call on a range of samples sees that range's rows.
    */
   readonly state: readonly number[];
-  /** Elements of scratch any call on N samples (K stack rows each) needs. */
-  scratch(N: number, K: number): number;
+  /**
+   * Elements of scratch any call on N samples (K stack rows each) needs; with `second`, what the
+   * second-order pass (`backward2`) needs as well (an activation forms σ″ there instead of
+   * keeping a σ″ plane from the forward pass).
+   */
+  scratch(N: number, K: number, second?: boolean): number;
   /** Set for a dense layer (the `ParameterGroup.dense` of today's KFAC and Kronecker paths). */
   readonly dense?: { readonly inputs: number; readonly outputs: number; readonly bias: boolean };
   /** Whether the op has a Kronecker-factored (KFAC) form: dense and conv2d. */
@@ -137,7 +141,8 @@ export interface Op {
   backInput(c: OpContext, N: number, K: number, st: State, gy: number, gx: number): void;
   backParams(c: OpContext, N: number, x: number, st: State, gy: number, gth: number): void;
   pullbacks(c: OpContext, N: number, K: number, x: number, st: State, gy: number, out: number, ldout: number): void;
-  backward2(c: OpContext, N: number, x: number, st: State, tx: number, vth: number, gy: number, dgy: number, dgx: number, hth: number): void;
+  /** `y`: the op's output rows from the forward pass (an activation derives tanh's σ″ from them). */
+  backward2(c: OpContext, N: number, x: number, st: State, tx: number, vth: number, gy: number, dgy: number, dgx: number, hth: number, y: number): void;
   /**
    * Kronecker factors over a chunk of samples, accumulated into A (a × a) and G (o × o) where a
    * is the input factor's size: sums only — the network applies the normalizations of

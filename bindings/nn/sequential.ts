@@ -451,8 +451,8 @@ export class SequentialTrace extends Handle implements ModelTrace {
   }
 
   /** Largest op scratch (doubles) for calls on N samples with K rows each. */
-  #opScratch(N: number, K: number): number {
-    return Math.max(0, ...this.model.program.ops.map((o) => o.scratch(N, K)));
+  #opScratch(N: number, K: number, second = false): number {
+    return Math.max(0, ...this.model.program.ops.map((o) => o.scratch(N, K, second)));
   }
 
   #ctx(op: number, scratch: number, th?: number): OpContext {
@@ -543,23 +543,23 @@ export class SequentialTrace extends Handle implements ModelTrace {
 
   /**
    * The chunk of samples for a pass that keeps `perValue` buffers of every value for `K` rows per
-   * sample, plus `perSample` doubles, plus op scratch (and the zero block when `zero`): as many
-   * samples as fit in CHUNK_BYTES.
+   * sample, plus `perSample` doubles, plus op scratch (and, for the second-order pass (`second`),
+   * the zero block and the ops' second-order scratch): as many samples as fit in CHUNK_BYTES.
    */
-  #plan(perValue: number, K: number, perSample = 0, zero = false): ChunkPlan {
+  #plan(perValue: number, K: number, perSample = 0, second = false): ChunkPlan {
     const sizes = this.model.program.sizes;
     const maxSize = Math.max(...sizes);
     const total = this.#bufSizes().reduce((a, b) => a + b, 0);
     const E = this.model.bytes;
     // Each buffer rounded up to 16 bytes: the chunk's planes start 16-byte aligned.
-    const per = E * (perValue * K * total + (this.#needsTmp() ? K * maxSize : 0) + (zero ? maxSize : 0) + perSample);
+    const per = E * (perValue * K * total + (this.#needsTmp() ? K * maxSize : 0) + (second ? maxSize : 0) + perSample);
     const N = this.rows;
     let nb = Math.max(1, Math.min(N, Math.floor(CHUNK_BYTES / Math.max(per, 1))));
     const pad = 16 * (perValue * sizes.length + 4);
-    let bytes = nb * per + pad + E * this.#opScratch(nb, K);
+    let bytes = nb * per + pad + E * this.#opScratch(nb, K, second);
     while (nb > 1 && bytes > 2 * CHUNK_BYTES) {
       nb = Math.max(1, nb >> 1);
-      bytes = nb * per + pad + E * this.#opScratch(nb, K);
+      bytes = nb * per + pad + E * this.#opScratch(nb, K, second);
     }
     checkBytes(bytes, `sequential: pass buffers (${nb} samples × ${K} rows)`);
     return { nb, bytes };
@@ -569,11 +569,11 @@ export class SequentialTrace extends Handle implements ModelTrace {
    * Run fn over sample chunks with one scratch block laid out as: per value `perValue` buffers of
    * nb·K rows (`bufs[i][v]`; empty for the network input, see {@link SequentialTrace.#bufSizes}), a
    * temporary of nb·K rows of the largest value (only when a value feeds two ops; else `tmp` is 0),
-   * a zero block of nb rows of the largest value (only when `zero`; else 0), `perSample`·nb extra
-   * entries, then op scratch.
+   * a zero block of nb rows of the largest value (only for the second-order pass, `second`; else
+   * 0), `perSample`·nb extra entries, then op scratch.
    */
-  #chunks(perValue: number, K: number, perSample: number, fn: (n0: number, nb: number, bufs: number[][], tmp: number, zero: number, extra: number, scratch: number) => void, zero = false): void {
-    const { nb: NB, bytes } = this.#plan(perValue, K, perSample, zero);
+  #chunks(perValue: number, K: number, perSample: number, fn: (n0: number, nb: number, bufs: number[][], tmp: number, zero: number, extra: number, scratch: number) => void, second = false): void {
+    const { nb: NB, bytes } = this.#plan(perValue, K, perSample, second);
     const sizes = this.#bufSizes();
     const maxSize = Math.max(...this.model.program.sizes);
     const needsTmp = this.#needsTmp();
@@ -592,7 +592,7 @@ export class SequentialTrace extends Handle implements ModelTrace {
         const bufs: number[][] = [];
         for (let i = 0; i < perValue; i++) bufs.push(sizes.map((s) => take(nb * K * s)));
         const tmp = needsTmp ? take(nb * K * maxSize) : 0;
-        const z = zero ? take(nb * maxSize) : 0;
+        const z = second ? take(nb * maxSize) : 0;
         if (z) this.#view(z, nb * maxSize).fill(0);
         const extra = take(nb * perSample);
         fn(n0, nb, bufs, tmp, z, extra, at);
@@ -841,7 +841,19 @@ export class SequentialTrace extends Handle implements ModelTrace {
             const dgy = has[out] ? dg![out]! : zero;
             const wantDgx = node.input !== 0;
             const target = wantDgx ? (has[node.input] ? tmp : dg![node.input]!) : 0;
-            op.backward2(this.#ctx(node.index, scratch), nb, this.#value(node.input, n0), this.#st(node.index, n0), tx, vth, g![out]!, dgy, target, h + m.bytes * P.offsets[node.index]!);
+            op.backward2(
+              this.#ctx(node.index, scratch),
+              nb,
+              this.#value(node.input, n0),
+              this.#st(node.index, n0),
+              tx,
+              vth,
+              g![out]!,
+              dgy,
+              target,
+              h + m.bytes * P.offsets[node.index]!,
+              this.#value(out, n0),
+            );
             if (wantDgx) {
               if (has[node.input]) this.#axpy1(nb * op.inSize, tmp, dg![node.input]!);
               has[node.input] = true;

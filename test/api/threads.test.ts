@@ -199,6 +199,8 @@ test('count-rule kernels (kernels.ts): element ranges on even offsets, absent po
     sameOnAll(`actForward kind ${kind}, σ' only`, (c) => kernelOn(c, [z], [n, n], (e, [pz], [pa, pd1]) => e.actForward(kind, n, pz!, pa!, pd1!, 0)));
   }
   sameOnAll('actForward tanh, σ′ and σ″', (c) => kernelOn(c, [z], [n, n, n], (e, [pz], [pa, pd1, pd2]) => e.actForward(1, n, pz!, pa!, pd1!, pd2!)));
+  const zd = data(n);
+  sameOnAll('tanhSecond', (c) => kernelOn(c, [z, zd], [n], (e, [pa, pd1], [pd2]) => e.tanhSecond(n, pa!, pd1!, pd2!)));
   const d1 = data(n),
     x1 = data(n),
     dB = data(2001),

@@ -124,6 +124,40 @@ test('actForward in place (a = z) and with σ′/σ″ skipped', () => {
   }
 });
 
+test('tanhSecond: σ″ = (−2·a)·σ′ from the kept value and σ′ — bitwise actForward’s σ″ in float64, in place too; float32 within 2 ulp', () => {
+  const n = XS.length;
+  const [a, d1, d2] = runAct('tanh', XS);
+  const pa = core.allocCopy(a),
+    p1 = core.allocCopy(d1),
+    po = core.alloc(8 * n);
+  k.tanhSecond(n, pa, p1, po);
+  assert.equal(Array.from(core.f64(po, n)), Array.from(d2), 'the forward kernel’s σ″, bit for bit');
+  k.tanhSecond(n, pa, p1, p1); // d2 over d1
+  assert.equal(Array.from(core.f64(p1, n)), Array.from(d2), 'in place');
+  for (const p of [pa, p1, po]) core.free(p);
+  // float32: actForward32's planes, then σ″ from the rounded value and σ′
+  const z32 = Float32Array.from(XS.filter((x) => Math.abs(x) < 3e38));
+  const m = z32.length;
+  const qz = core.alloc(4 * m),
+    qa = core.alloc(4 * m),
+    q1 = core.alloc(4 * m),
+    q2 = core.alloc(4 * m),
+    qo = core.alloc(4 * m);
+  core.f32(qz, m).set(z32);
+  k.actForward32(1, m, qz, qa, q1, q2);
+  k.tanhSecond32(m, qa, q1, qo);
+  const want = core.f32(q2, m).slice(),
+    got = core.f32(qo, m).slice();
+  let nonzero = 0;
+  for (let i = 0; i < m; i++) {
+    const ulp = 2 ** (Math.floor(Math.log2(Math.max(Math.abs(want[i]!), 2 ** -126))) - 23);
+    assert.ok(Math.abs(got[i]! - want[i]!) <= 2 * ulp, `z = ${z32[i]}: ${got[i]} vs ${want[i]}`);
+    if (want[i] !== 0) nonzero++;
+  }
+  assert.ok(nonzero > 30, 'the comparison is not vacuous');
+  for (const p of [qz, qa, q1, q2, qo]) core.free(p);
+});
+
 /** Copy arrays in, run fn(ptrs), copy `out` (index, length) back. */
 function run(inputs: Float64Array[], outLen: number, fn: (...p: number[]) => void): Float64Array {
   const ps = inputs.map((x) => core.allocCopy(x.length ? x : [0]));

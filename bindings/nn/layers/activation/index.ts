@@ -99,8 +99,9 @@ class ActivationOp implements Op {
   readonly params = 0;
   readonly state: readonly number[];
   readonly #kind: number;
-  /** Whether σ″ ≠ 0 somewhere (every activation but relu and identity): a σ″ plane is kept. */
+  /** Whether σ″ ≠ 0 somewhere (every activation but relu and identity): `backward2` needs σ″. */
   readonly #curved: boolean;
+  readonly #bytes: ElementBytes;
   constructor(
     readonly label: string,
     readonly inShape: Shape,
@@ -110,14 +111,19 @@ class ActivationOp implements Op {
     this.outShape = inShape;
     this.inSize = this.outSize = sizeOf(inShape);
     this.#curved = name !== 'relu' && name !== 'identity';
-    this.state = this.#curved ? [bytes * this.inSize, bytes * this.inSize] : [bytes * this.inSize]; // σ′ (, σ″)
+    // σ′ only: the second-order pass forms σ″ where it needs it rather than keeping a plane of it
+    // through every pass — tanh's from the kept value and σ′ (−2yσ′, the bits of the forward
+    // kernel's σ″ in float64), the others by the forward kernel again on the input.
+    this.state = [bytes * this.inSize];
     this.#kind = activationKind(name);
+    this.#bytes = bytes;
   }
-  scratch(): number {
-    return 0;
+  /** The second-order pass of a curved activation: σ″ of N rows (and σ, recomputed with it, but for tanh). */
+  scratch(N: number, _K: number, second?: boolean): number {
+    return second && this.#curved ? (this.name === 'tanh' ? 1 : 2) * N * this.inSize : 0;
   }
   forward(c: OpContext, N: number, x: number, y: number, st: State): void {
-    c.k.actForward(this.#kind, N * this.inSize, x, y, st[0]!, this.#curved ? st[1]! : 0);
+    c.k.actForward(this.#kind, N * this.inSize, x, y, st[0]!, 0);
   }
   tangent(c: OpContext, N: number, _x: number, st: State, tx: number, _vth: number, ty: number): void {
     if (tx === 0) c.k.dzero(N, this.outSize, ty, this.outSize);
@@ -128,12 +134,20 @@ class ActivationOp implements Op {
   }
   backParams(): void {}
   pullbacks(): void {}
-  backward2(c: OpContext, N: number, _x: number, st: State, tx: number, _vth: number, gy: number, dgy: number, dgx: number): void {
+  backward2(c: OpContext, N: number, x: number, st: State, tx: number, _vth: number, gy: number, dgy: number, dgx: number, _hth: number, y: number): void {
     if (dgx === 0) return;
-    const [d1, d2] = st as [number, number];
+    const d1 = st[0]!;
     const len = N * this.inSize;
     if (tx === 0 || !this.#curved) c.k.denseMul(1, len, d1, dgy, dgx);
     else {
+      // σ″ into the scratch: tanh's from its value y and σ′; the others by the forward kernel on
+      // the input again (σ alongside, since that kernel always writes the value).
+      let d2 = c.scratch;
+      if (this.name === 'tanh') c.k.tanhSecond(len, y, d1, d2);
+      else {
+        d2 = c.scratch + this.#bytes * len;
+        c.k.actForward(this.#kind, len, x, c.scratch, 0, d2);
+      }
       c.k.denseMul(1, len, tx, gy, dgx); // tz ⊙ ga
       c.k.denseFmaPeriodic(1, len, d1, dgy, d2, dgx, dgx); // σ′ ⊙ dga + σ″ ⊙ (tz ⊙ ga)
     }
