@@ -215,11 +215,17 @@ test('layers that do not chain, bad sizes and unknown options are typed errors n
 // it, and a temporary only when a value feeds two ops (issue 19's memory): the three layouts —
 // a plain chain, a residual block on the input, a residual block inside — against the plain-TS
 // reference network (test/reference/layers.ts): J v, Jᵀ R, the residual products and pullbacks.
-test('every pass buffer layout (plain chain, a residual add on the input, a value feeding two ops) agrees with the reference network', () => {
+test('every pass buffer layout (plain chain, a residual add on the input, a value feeding two ops) and every curved activation agree with the reference network', () => {
   const specs = [
     { input: [2, 4, 4] as [number, number, number], layers: [conv2d({ out: 3, kernel: 3, padding: 1 }), tanh(), flatten(), dense({ out: 3 })] },
     { input: [2, 4, 4] as [number, number, number], layers: [residual([conv2d({ out: 2, kernel: 3, padding: 1 }), tanh()]), flatten(), dense({ out: 3 })] },
     { input: [2, 4, 4] as [number, number, number], layers: [conv2d({ out: 2, kernel: 1 }), tanh(), residual([conv2d({ out: 2, kernel: 3, padding: 1 }), tanh()]), flatten(), dense({ out: 3 })] },
+    // the other curved activations, whose σ″ the second-order pass recomputes from the input
+    // (an image input and a flatten: the generic trace, not the dense-chain one)
+    ...(['sigmoid', 'softplus', 'gelu'] as const).map((name) => ({
+      input: [1, 2, 3] as [number, number, number],
+      layers: [flatten(), dense({ out: 7 }), { type: 'activation' as const, name }, dense({ out: 3 })],
+    })),
   ];
   for (const [k, spec] of specs.entries()) {
     const net = sequential(spec),
@@ -236,6 +242,7 @@ test('every pass buffer layout (plain chain, a residual add on the input, a valu
       R2 = vec(2 * N * M, 60 + k);
     const t = net.forward(theta, X, N) as SequentialTrace,
       r = ref.forward(theta, X, N);
+    assert.ok(t instanceof SequentialTrace, `spec ${k}: the generic trace`);
     const near = (a: ArrayLike<number>, b: ArrayLike<number>, what: string) => assert.ok(relErr(a, b) < 1e-13, `spec ${k}, ${what}: relative error ${relErr(a, b)}`);
     near(t.outputs, r.outputs, 'outputs');
     near(t.jvp(v), r.jvp(v), 'J v');
