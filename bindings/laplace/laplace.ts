@@ -1945,7 +1945,7 @@ export class Laplace {
  * @category Laplace
  */
 export function laplace(problem: Problem<Dtype>, thetaMap: VectorInput, options?: LaplaceOptions): Laplace {
-  if (typeof problem !== 'object' || problem === null || typeof problem.ggn !== 'function') throw new TypeError(where('problem must be a Problem<Dtype> (problem(...) or linearProblem(...))'));
+  if (typeof problem !== 'object' || problem === null || typeof problem.ggn !== 'function') throw new TypeError(where('problem must be a Problem (problem(...) or linearProblem(...))'));
   let theta: Float64Array;
   try {
     theta = toVector(thetaMap, problem.dim, 'thetaMap');

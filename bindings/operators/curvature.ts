@@ -135,7 +135,7 @@ export interface CurvatureOperator extends LinearOperator {
  */
 export function curvatureOperator(problem: Problem<Dtype>, theta: VectorInput, options: CurvatureOperatorOptions = {}): CurvatureOperator {
   if (typeof problem !== 'object' || problem === null || typeof problem.ggnVectorProduct !== 'function')
-    throw new TypeError('natgrad: curvatureOperator needs a Problem<Dtype> (problem(...) or linearProblem(...))');
+    throw new TypeError('natgrad: curvatureOperator needs a Problem (problem(...) or linearProblem(...))');
   checkOptions(options, 'curvatureOperator', ['kind', 'samples', 'seed', 'perSampleBytes'], OPERATOR_HINTS);
   const kind = options.kind ?? 'ggn';
   if (!KINDS.includes(kind)) {
