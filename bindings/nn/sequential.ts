@@ -216,6 +216,15 @@ export class SequentialModel<T extends Dtype = 'float64'> implements Model<T> {
   readonly dtype: T;
   /** @internal Bytes per element of the trace's planes. */
   readonly bytes: ElementBytes;
+  /**
+   * @internal The layout of the trace's pass buffers, fixed by the program. `sizes`: entries per
+   * sample of each value's tangent or cotangent buffer — its size, but none for the network input
+   * (value 0), which has neither a tangent (X does not depend on θ) nor a cotangent (no pass asks
+   * for one) unless a residual add sums it, since the add's backward then writes there. `tmp`:
+   * whether a backward pass needs the temporary, i.e. a value other than the input feeds two ops
+   * (a residual block's input), so that its second cotangent is added to the first.
+   */
+  readonly passBuffers: { readonly sizes: readonly number[]; readonly tmp: boolean };
 
   /** @internal Use {@link sequential}. `groupName(l)` names the l-th parameterized layer (default: its label). */
   constructor(spec: SequentialSpec, core: Core, groupName?: (l: number) => string) {
@@ -248,6 +257,14 @@ export class SequentialModel<T extends Dtype = 'float64'> implements Model<T> {
       );
     });
     this.groups = Object.freeze(groups);
+    const nodes = this.program.nodes;
+    const inputSummed = nodes.some((n) => 'add' in n && n.add.includes(0));
+    const uses = new Map<number, number>();
+    for (const n of nodes) for (const v of 'add' in n ? n.add : [n.input]) if (v !== 0) uses.set(v, (uses.get(v) ?? 0) + 1);
+    this.passBuffers = Object.freeze({
+      sizes: Object.freeze(this.program.sizes.map((s, v) => (v === 0 && !inputSummed ? 0 : s))),
+      tmp: [...uses.values()].some((u) => u > 1),
+    });
     // The dense-chain trace is float64; a float32 chain runs on the generic trace's float32 kernels.
     this.chain = this.dtype === 'float64' ? denseChain(this) : undefined;
   }
@@ -521,27 +538,6 @@ export class SequentialTrace extends Handle implements ModelTrace {
   }
 
   /**
-   * Entries per sample of each value's tangent or cotangent buffer: its size, but none for the
-   * network input (value 0), which has neither a tangent (X does not depend on θ) nor a cotangent
-   * (no pass asks for one) unless a residual add sums it — then the add's backward writes there.
-   */
-  #bufSizes(): number[] {
-    const P = this.model.program;
-    const inputSummed = P.nodes.some((n) => 'add' in n && n.add.includes(0));
-    return P.sizes.map((s, v) => (v === 0 && !inputSummed ? 0 : s));
-  }
-
-  /**
-   * Whether a backward pass needs the temporary: only when a value other than the input feeds
-   * two ops (a residual block's input), so that its second cotangent is added to the first.
-   */
-  #needsTmp(): boolean {
-    const uses = new Map<number, number>();
-    for (const n of this.model.program.nodes) for (const v of 'add' in n ? n.add : [n.input]) if (v !== 0) uses.set(v, (uses.get(v) ?? 0) + 1);
-    return [...uses.values()].some((u) => u > 1);
-  }
-
-  /**
    * The chunk of samples for a pass that keeps `perValue` buffers of every value for `K` rows per
    * sample, plus `perSample` doubles, plus op scratch (and, for the second-order pass (`second`),
    * the zero block and the ops' second-order scratch): as many samples as fit in CHUNK_BYTES.
@@ -549,10 +545,11 @@ export class SequentialTrace extends Handle implements ModelTrace {
   #plan(perValue: number, K: number, perSample = 0, second = false): ChunkPlan {
     const sizes = this.model.program.sizes;
     const maxSize = Math.max(...sizes);
-    const total = this.#bufSizes().reduce((a, b) => a + b, 0);
+    const { sizes: bufSizes, tmp } = this.model.passBuffers;
+    const total = bufSizes.reduce((a, b) => a + b, 0);
     const E = this.model.bytes;
     // Each buffer rounded up to 16 bytes: the chunk's planes start 16-byte aligned.
-    const per = E * (perValue * K * total + (this.#needsTmp() ? K * maxSize : 0) + (second ? maxSize : 0) + perSample);
+    const per = E * (perValue * K * total + (tmp ? K * maxSize : 0) + (second ? maxSize : 0) + perSample);
     const N = this.rows;
     let nb = Math.max(1, Math.min(N, Math.floor(CHUNK_BYTES / Math.max(per, 1))));
     const pad = 16 * (perValue * sizes.length + 4);
@@ -567,16 +564,15 @@ export class SequentialTrace extends Handle implements ModelTrace {
 
   /**
    * Run fn over sample chunks with one scratch block laid out as: per value `perValue` buffers of
-   * nb·K rows (`bufs[i][v]`; empty for the network input, see {@link SequentialTrace.#bufSizes}), a
+   * nb·K rows (`bufs[i][v]`; empty for the network input, see {@link SequentialModel.passBuffers}), a
    * temporary of nb·K rows of the largest value (only when a value feeds two ops; else `tmp` is 0),
    * a zero block of nb rows of the largest value (only for the second-order pass, `second`; else
    * 0), `perSample`·nb extra entries, then op scratch.
    */
-  #chunks(perValue: number, K: number, perSample: number, fn: (n0: number, nb: number, bufs: number[][], tmp: number, zero: number, extra: number, scratch: number) => void, second = false): void {
+  #chunks(perValue: number, K: number, perSample: number, second: boolean, fn: (n0: number, nb: number, bufs: number[][], tmp: number, zero: number, extra: number, scratch: number) => void): void {
     const { nb: NB, bytes } = this.#plan(perValue, K, perSample, second);
-    const sizes = this.#bufSizes();
+    const { sizes, tmp: needsTmp } = this.model.passBuffers;
     const maxSize = Math.max(...this.model.program.sizes);
-    const needsTmp = this.#needsTmp();
     const block = this.core.alloc(Math.max(bytes, 8));
     try {
       for (let n0 = 0; n0 < this.rows || (n0 === 0 && this.rows === 0); n0 += NB) {
@@ -681,13 +677,13 @@ export class SequentialTrace extends Handle implements ModelTrace {
       const cache = this.#tangentCache();
       if (cache) {
         cache.key = undefined; // invalid until complete
-        this.#chunks(0, 1, 0, (n0, nb, _bufs, _tmp, _zero, _extra, scratch) => {
+        this.#chunks(0, 1, 0, false, (n0, nb, _bufs, _tmp, _zero, _extra, scratch) => {
           cache.nz = this.#tangentPass(n0, nb, pv, cache.at(n0), scratch);
           if (cache.nz[P.output]) out.set(this.#view(cache.at(n0)[P.output]!, nb * M), n0 * M);
         });
         cache.key = Float64Array.from(vv);
       } else {
-        this.#chunks(1, 1, 0, (n0, nb, [t], _tmp, _zero, _extra, scratch) => {
+        this.#chunks(1, 1, 0, false, (n0, nb, [t], _tmp, _zero, _extra, scratch) => {
           const nz = this.#tangentPass(n0, nb, pv, t!, scratch);
           if (nz[P.output]) out.set(this.#view(t![P.output]!, nb * M), n0 * M);
         });
@@ -703,7 +699,7 @@ export class SequentialTrace extends Handle implements ModelTrace {
   /** The tangent block of every value for all N samples, if it fits (allocated on first use). */
   #tangentCache(): TangentCache | undefined {
     if (this.#tcache) return this.#tcache;
-    const sizes = this.#bufSizes();
+    const sizes = this.model.passBuffers.sizes;
     const off: number[] = [];
     let bytes = 0;
     for (const s of sizes) {
@@ -742,7 +738,7 @@ export class SequentialTrace extends Handle implements ModelTrace {
     const grad = this.core.alloc(m.bytes * Math.max(m.dim, 2));
     try {
       this.#view(grad, m.dim).fill(0);
-      this.#chunks(1, 1, 0, (n0, nb, [g], tmp, _zero, _extra, scratch) => {
+      this.#chunks(1, 1, 0, false, (n0, nb, [g], tmp, _zero, _extra, scratch) => {
         this.#view(g![P.output]!, nb * M).set(part(rr, n0 * M, (n0 + nb) * M));
         this.#backwardPass(n0, nb, 1, g!, tmp, scratch, (i, gy) => {
           const op = P.ops[i]!;
@@ -803,65 +799,59 @@ export class SequentialTrace extends Handle implements ModelTrace {
     const cached = this.#cachedFor(v);
     try {
       this.#view(h, D).fill(0);
-      this.#chunks(
-        cached ? 2 : 3,
-        1,
-        0,
-        (n0, nb, bufs, tmp, zero, _extra, scratch) => {
-          const [t, g, dg] = cached ? [cached.at(n0), ...bufs] : bufs;
-          const nzT = cached ? cached.nz : this.#tangentPass(n0, nb, pv, t!, scratch);
-          this.#view(g![P.output]!, nb * M).set(part(R, n0 * M, (n0 + nb) * M));
-          this.#backwardPass(n0, nb, 1, g!, tmp, scratch);
-          // Second-order backward: dg[v] along (t, v); seeded with U (or 0) at the output.
-          const has = P.sizes.map(() => false);
-          if (U) {
-            this.#view(dg![P.output]!, nb * M).set(part(U, n0 * M, (n0 + nb) * M));
-            has[P.output] = true;
-          }
-          const give = (x: number, src: number) => {
-            const n = nb * P.sizes[x]!;
-            if (!has[x]) this.#sum(src, 0, dg![x]!, n);
-            else this.#axpy1(n, src, dg![x]!);
-            has[x] = true;
-          };
-          for (let i = P.nodes.length - 1; i >= 0; i--) {
-            const node = P.nodes[i]!;
-            const out = node.output;
-            if ('add' in node) {
-              if (has[out]) {
-                give(node.add[0], dg![out]!);
-                give(node.add[1], dg![out]!);
-              }
-              continue;
+      this.#chunks(cached ? 2 : 3, 1, 0, true, (n0, nb, bufs, tmp, zero, _extra, scratch) => {
+        const [t, g, dg] = cached ? [cached.at(n0), ...bufs] : bufs;
+        const nzT = cached ? cached.nz : this.#tangentPass(n0, nb, pv, t!, scratch);
+        this.#view(g![P.output]!, nb * M).set(part(R, n0 * M, (n0 + nb) * M));
+        this.#backwardPass(n0, nb, 1, g!, tmp, scratch);
+        // Second-order backward: dg[v] along (t, v); seeded with U (or 0) at the output.
+        const has = P.sizes.map(() => false);
+        if (U) {
+          this.#view(dg![P.output]!, nb * M).set(part(U, n0 * M, (n0 + nb) * M));
+          has[P.output] = true;
+        }
+        const give = (x: number, src: number) => {
+          const n = nb * P.sizes[x]!;
+          if (!has[x]) this.#sum(src, 0, dg![x]!, n);
+          else this.#axpy1(n, src, dg![x]!);
+          has[x] = true;
+        };
+        for (let i = P.nodes.length - 1; i >= 0; i--) {
+          const node = P.nodes[i]!;
+          const out = node.output;
+          if ('add' in node) {
+            if (has[out]) {
+              give(node.add[0], dg![out]!);
+              give(node.add[1], dg![out]!);
             }
-            const op = node.op;
-            const tx = nzT[node.input] ? t![node.input]! : 0;
-            const vth = op.params > 0 ? pv + this.model.bytes * P.offsets[node.index]! : 0;
-            if (!has[out] && tx === 0 && vth === 0) continue;
-            const dgy = has[out] ? dg![out]! : zero;
-            const wantDgx = node.input !== 0;
-            const target = wantDgx ? (has[node.input] ? tmp : dg![node.input]!) : 0;
-            op.backward2(
-              this.#ctx(node.index, scratch),
-              nb,
-              this.#value(node.input, n0),
-              this.#st(node.index, n0),
-              tx,
-              vth,
-              g![out]!,
-              dgy,
-              target,
-              h + m.bytes * P.offsets[node.index]!,
-              this.#value(out, n0),
-            );
-            if (wantDgx) {
-              if (has[node.input]) this.#axpy1(nb * op.inSize, tmp, dg![node.input]!);
-              has[node.input] = true;
-            }
+            continue;
           }
-        },
-        true,
-      );
+          const op = node.op;
+          const tx = nzT[node.input] ? t![node.input]! : 0;
+          const vth = op.params > 0 ? pv + this.model.bytes * P.offsets[node.index]! : 0;
+          if (!has[out] && tx === 0 && vth === 0) continue;
+          const dgy = has[out] ? dg![out]! : zero;
+          const wantDgx = node.input !== 0;
+          const target = wantDgx ? (has[node.input] ? tmp : dg![node.input]!) : 0;
+          op.backward2(
+            this.#ctx(node.index, scratch),
+            nb,
+            this.#value(node.input, n0),
+            this.#st(node.index, n0),
+            tx,
+            vth,
+            g![out]!,
+            dgy,
+            target,
+            h + m.bytes * P.offsets[node.index]!,
+            this.#value(out, n0),
+          );
+          if (wantDgx) {
+            if (has[node.input]) this.#axpy1(nb * op.inSize, tmp, dg![node.input]!);
+            has[node.input] = true;
+          }
+        }
+      });
       return this.#read(h, D);
     } finally {
       this.core.free(pv);
@@ -887,7 +877,7 @@ export class SequentialTrace extends Handle implements ModelTrace {
   ): void {
     const P = this.model.program,
       M = this.model.outputs;
-    this.#chunks(1, K, perSample, (n0, nb, [g], tmp, _zero, extra, scratch) => {
+    this.#chunks(1, K, perSample, false, (n0, nb, [g], tmp, _zero, extra, scratch) => {
       this.#view(g![P.output]!, nb * K * M).set(part(R, n0 * K * M, (n0 + nb) * K * M));
       this.#backwardPass(n0, nb, K, g!, tmp, scratch, (i, gy) => each(n0, nb, i, gy, scratch, extra));
       done?.(n0, nb, extra);
