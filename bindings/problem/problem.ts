@@ -351,17 +351,17 @@ export class ModelProblem<T extends Dtype = 'float64'> extends Handle implements
   #build<S extends Structure>(kind: BKind, theta: VectorInput, options: CurvatureOptions<S> | undefined, hessian: boolean, mc?: { samples: number; seed: number }): CurvatureResult<S, KfacLayer[], T> {
     const r = this.#compute(kind, theta, options, hessian, mc) as SymMatrix | Float64Array | SymMatrix[] | KfacLayer[];
     if (this.dtype === 'float64') return r as CurvatureResult<S, KfacLayer[], T>;
-    if (r instanceof Float64Array) return new Float32Array(r) as CurvatureResult<S, KfacLayer[], T>;
-    if (r instanceof SymMatrix) return r.roundToFloat32() as CurvatureResult<S, KfacLayer[], T>;
-    for (const m of r) {
-      if (m instanceof SymMatrix) m.roundToFloat32();
-      else if (m.exact) m.exact.roundToFloat32();
-      else {
-        m.A.roundToFloat32();
-        m.G.roundToFloat32();
-      }
+    if (r instanceof Float64Array) return this.#out(r) as CurvatureResult<S, KfacLayer[], T>;
+    for (const m of r instanceof SymMatrix ? [r] : r) {
+      if (m instanceof SymMatrix) this.#outMatrix(m);
+      else for (const f of m.exact ? [m.exact] : [m.A, m.G]) this.#outMatrix(f);
     }
     return r as CurvatureResult<S, KfacLayer[], T>;
+  }
+
+  /** A matrix result in the problem's type: a float32 problem's is rounded to float32 values, once, here. */
+  #outMatrix(m: SymMatrix): SymMatrix {
+    return this.dtype === 'float32' ? m.roundToFloat32() : m;
   }
 
   /** The curvature in float64 arrays (float32 values widened for a float32 model, before the final rounding). */
@@ -649,8 +649,7 @@ export class ModelProblem<T extends Dtype = 'float64'> extends Handle implements
       core.exports.dsyrkLower(N, D, pg, D, 0, 1, c, D);
       core.exports.dsymMirrorLower(D, c, D);
       core.exports.dscal(D * D, this.scale, c);
-      const S = new SymMatrix(core, D, c);
-      return this.dtype === 'float32' ? S.roundToFloat32() : S;
+      return this.#outMatrix(new SymMatrix(core, D, c));
     } finally {
       Gm.free();
     }

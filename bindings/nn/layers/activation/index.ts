@@ -101,6 +101,8 @@ class ActivationOp implements Op {
   readonly #kind: number;
   /** Whether σ″ ≠ 0 somewhere (every activation but relu and identity): `backward2` needs σ″. */
   readonly #curved: boolean;
+  /** tanh: σ″ = −2yσ′ from the kept value (the other curved kinds recompute it from the input). */
+  readonly #secondFromValue: boolean;
   readonly #bytes: ElementBytes;
   constructor(
     readonly label: string,
@@ -117,10 +119,11 @@ class ActivationOp implements Op {
     this.state = [bytes * this.inSize];
     this.#kind = activationKind(name);
     this.#bytes = bytes;
+    this.#secondFromValue = name === 'tanh';
   }
   /** The second-order pass of a curved activation: σ″ of N rows (and σ, recomputed with it, but for tanh). */
   scratch(N: number, _K: number, second?: boolean): number {
-    return second && this.#curved ? (this.name === 'tanh' ? 1 : 2) * N * this.inSize : 0;
+    return second && this.#curved ? (this.#secondFromValue ? 1 : 2) * N * this.inSize : 0;
   }
   forward(c: OpContext, N: number, x: number, y: number, st: State): void {
     c.k.actForward(this.#kind, N * this.inSize, x, y, st[0]!, 0);
@@ -143,7 +146,7 @@ class ActivationOp implements Op {
       // σ″ into the scratch: tanh's from its value y and σ′; the others by the forward kernel on
       // the input again (σ alongside, since that kernel always writes the value).
       let d2 = c.scratch;
-      if (this.name === 'tanh') c.k.tanhSecond(len, y, d1, d2);
+      if (this.#secondFromValue) c.k.tanhSecond(len, y, d1, d2);
       else {
         d2 = c.scratch + this.#bytes * len;
         c.k.actForward(this.#kind, len, x, c.scratch, 0, d2);
