@@ -24,6 +24,37 @@ export function reductionTol(k: number, maxTerm: number): number {
   return 4 * Math.max(maxTerm, Number.MIN_VALUE) * (Math.max(k, 1) * EPS + EPS);
 }
 
+/** float32's unit roundoff u = 2⁻²⁴. */
+export const U32 = 2 ** -24;
+
+/**
+ * Asserts the float32 bound of test/nn/sequential-f32.test.ts, ‖a − b‖∞ ≤ 4·P·K·u·‖b‖∞ (u = 2⁻²⁴,
+ * K the longest reduction, P the float32 stages on the path), with a finite; returns
+ * ‖a − b‖∞ / bound (≤ 1 passes).
+ */
+export function checkFloat32Bound(a: ArrayLike<number>, b: ArrayLike<number>, P: number, K: number, what: string): number {
+  assert.is(a.length, b.length, `${what}: length`);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+  const bound = 4 * P * K * U32 * maxAbs(b);
+  for (let i = 0; i < a.length; i++) assert.ok(Number.isFinite(a[i]!), `${what}: entry ${i} is ${a[i]}`);
+  assert.ok(d <= bound, `${what}: ‖Δ‖∞ = ${d.toExponential(3)} > bound ${bound.toExponential(3)} (P = ${P}, K = ${K})`);
+  return d / bound;
+}
+
+/** max_i |x_i|. */
+export function maxAbs(x: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]!));
+  return m;
+}
+
+/** n uniform values on (−1, 1), rounded to float32 (as Float64Array). */
+export function vec32(n: number, seed: number): Float64Array {
+  const u = uniform(seed);
+  return Float64Array.from({ length: n }, () => Math.fround(2 * u() - 1));
+}
+
 /** Deterministic uniform [0, 1) stream (mulberry32) for test data. */
 export function uniform(seed: number): () => number {
   let a = seed >>> 0;

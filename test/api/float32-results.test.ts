@@ -38,32 +38,13 @@ import {
   sequential,
   SymMatrix,
 } from '../../bindings/index.js';
-import { core, uniform } from '../helpers.js';
-
-const U32 = 2 ** -24;
-const C = 4;
-
-/** n uniform values on (−1, 1), rounded to float32. */
-function vec32(n: number, seed: number): Float64Array {
-  const u = uniform(seed);
-  return Float64Array.from({ length: n }, () => Math.fround(2 * u() - 1));
-}
-
-function maxAbs(x: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]!));
-  return m;
-}
+import { checkFloat32Bound, core, vec32 } from '../helpers.js';
 
 /** Asserts a float32 result: a Float32Array of the float64 one's length, within c·P·K·u·‖r64‖∞. */
 function close32(a: unknown, b: ArrayLike<number>, P: number, K: number, what: string): void {
   assert.ok(a instanceof Float32Array, `${what}: a Float32Array, got ${(a as object)?.constructor?.name}`);
   assert.ok(!(b instanceof Float32Array), `${what}: the float64 problem's result is not a Float32Array`);
-  assert.is(a.length, b.length, `${what}: length`);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
-  const bound = C * P * K * U32 * maxAbs(b);
-  assert.ok(d <= bound, `${what}: ‖Δ‖∞ = ${d.toExponential(3)} > bound ${bound.toExponential(3)} (P = ${P}, K = ${K})`);
+  checkFloat32Bound(a, b, P, K, what);
 }
 
 /** Every entry of the matrix is a float32 number (and the matrix says so). */

@@ -44,33 +44,10 @@ import {
   tanh,
 } from '../../bindings/index.js';
 import { SequentialTrace } from '../../bindings/internals.js';
-import { core, uniform, variant } from '../helpers.js';
+import { checkFloat32Bound, core, maxAbs, variant, vec32 } from '../helpers.js';
 
-const U32 = 2 ** -24;
-const C = 4;
-
-/** n uniform values on (−1, 1), rounded to float32. */
-function vec32(n: number, seed: number): Float64Array {
-  const u = uniform(seed);
-  return Float64Array.from({ length: n }, () => Math.fround(2 * u() - 1));
-}
-
-function maxAbs(x: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]!));
-  return m;
-}
-
-/** ‖a − b‖∞ / (bound · ‖b‖∞) (≤ 1 passes); also whether a and b differ at all. */
-function check(a: ArrayLike<number>, b: ArrayLike<number>, P: number, K: number, what: string): number {
-  assert.is(a.length, b.length, `${what}: length`);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
-  const bound = C * P * K * U32 * maxAbs(b);
-  for (let i = 0; i < a.length; i++) assert.ok(Number.isFinite(a[i]!), `${what}: entry ${i} is ${a[i]}`);
-  assert.ok(d <= bound, `${what}: ‖Δ‖∞ = ${d.toExponential(3)} > bound ${bound.toExponential(3)} (P = ${P}, K = ${K})`);
-  return d / bound;
-}
+/** ‖a − b‖∞ / bound (≤ 1 passes), the bound asserted (see the header). */
+const check = checkFloat32Bound;
 
 function lowerOf(m: SymMatrix): Float64Array {
   const n = m.size,
